@@ -1,0 +1,119 @@
+#include "common/buf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/util.h"
+
+void cm_buf_init(cm_buf *b, size_t max)
+{
+    b->p = NULL;
+    b->len = b->cap = 0;
+    b->max = max ? max : CM_BUF_MAX_DEFAULT;
+}
+
+void cm_buf_free(cm_buf *b)
+{
+    free(b->p);
+    b->p = NULL;
+    b->len = b->cap = 0;
+}
+
+void cm_buf_free_secret(cm_buf *b)
+{
+    if (b->p)
+        cm_wipe(b->p, b->cap);
+    cm_buf_free(b);
+}
+
+void cm_buf_reset(cm_buf *b)
+{
+    b->len = 0;
+    if (b->p)
+        b->p[0] = '\0';
+}
+
+static int grow(cm_buf *b, size_t extra)
+{
+    if (extra > b->max || b->len > b->max - extra)
+        return -1;
+    size_t need = b->len + extra + 1;
+    if (need <= b->cap)
+        return 0;
+    size_t ncap = b->cap ? b->cap : 64;
+    while (ncap < need)
+        ncap *= 2;
+    if (ncap > b->max + 1)
+        ncap = b->max + 1;
+    char *np = realloc(b->p, ncap);
+    if (!np)
+        return -1;
+    b->p = np;
+    b->cap = ncap;
+    return 0;
+}
+
+int cm_buf_add(cm_buf *b, const void *d, size_t n)
+{
+    if (grow(b, n) < 0)
+        return -1;
+    if (n)
+        memcpy(b->p + b->len, d, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
+
+int cm_buf_adds(cm_buf *b, const char *s)
+{
+    return cm_buf_add(b, s, strlen(s));
+}
+
+int cm_buf_addc(cm_buf *b, char c)
+{
+    return cm_buf_add(b, &c, 1);
+}
+
+int cm_buf_vaddf(cm_buf *b, const char *fmt, va_list ap)
+{
+    va_list ap2;
+    va_copy(ap2, ap);
+    char tmp[256];
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    if (n < 0) {
+        va_end(ap2);
+        return -1;
+    }
+    if ((size_t)n < sizeof tmp) {
+        va_end(ap2);
+        return cm_buf_add(b, tmp, (size_t)n);
+    }
+    if (grow(b, (size_t)n) < 0) {
+        va_end(ap2);
+        return -1;
+    }
+    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap2);
+    va_end(ap2);
+    b->len += (size_t)n;
+    return 0;
+}
+
+int cm_buf_addf(cm_buf *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int rc = cm_buf_vaddf(b, fmt, ap);
+    va_end(ap);
+    return rc;
+}
+
+char *cm_buf_take(cm_buf *b)
+{
+    char *p = b->p;
+    if (!p)
+        p = calloc(1, 1);
+    b->p = NULL;
+    b->len = b->cap = 0;
+    return p;
+}

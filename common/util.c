@@ -1,0 +1,373 @@
+#include "common/util.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void cm_err_clear(cm_err *e)
+{
+    if (!e)
+        return;
+    e->where[0] = e->msg[0] = '\0';
+    e->line = e->col = 0;
+}
+
+void cm_err_set(cm_err *e, const char *where, int line, int col, const char *fmt, ...)
+{
+    if (!e)
+        return;
+    snprintf(e->where, sizeof e->where, "%s", where ? where : "");
+    e->line = line;
+    e->col = col;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    va_end(ap);
+}
+
+void cm_err_format(const cm_err *e, char *out, size_t n)
+{
+    if (e->where[0] && e->line > 0 && e->col > 0)
+        snprintf(out, n, "%s:%d:%d: %s", e->where, e->line, e->col, e->msg);
+    else if (e->where[0] && e->line > 0)
+        snprintf(out, n, "%s:%d: %s", e->where, e->line, e->msg);
+    else if (e->where[0])
+        snprintf(out, n, "%s: %s", e->where, e->msg);
+    else
+        snprintf(out, n, "%s", e->msg);
+}
+
+void cm_err_print(const cm_err *e)
+{
+    char line[1400];
+    cm_err_format(e, line, sizeof line);
+    fprintf(stderr, "cmkguard: %s\n", line);
+}
+
+void cm_log(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("cmkguard: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+}
+
+void cm_wipe(void *p, size_t n)
+{
+    volatile unsigned char *v = p;
+    while (n--)
+        *v++ = 0;
+}
+
+void *cm_xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p) {
+        fputs("cmkguard: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+void *cm_xcalloc(size_t n, size_t m)
+{
+    void *p = calloc(n ? n : 1, m ? m : 1);
+    if (!p) {
+        fputs("cmkguard: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+void *cm_xrealloc(void *p, size_t n)
+{
+    void *q = realloc(p, n ? n : 1);
+    if (!q) {
+        fputs("cmkguard: out of memory\n", stderr);
+        abort();
+    }
+    return q;
+}
+
+char *cm_strndup(const char *s, size_t n)
+{
+    if (!s)
+        return NULL;
+    char *d = cm_xmalloc(n + 1);
+    memcpy(d, s, n);
+    d[n] = '\0';
+    return d;
+}
+
+char *cm_strdup(const char *s)
+{
+    return s ? cm_strndup(s, strlen(s)) : NULL;
+}
+
+bool cm_streq(const char *a, const char *b)
+{
+    if (!a || !b)
+        return a == b;
+    return strcmp(a, b) == 0;
+}
+
+bool cm_endswith(const char *s, const char *suffix)
+{
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && memcmp(s + a - b, suffix, b) == 0;
+}
+
+bool cm_parse_i64(const char *s, int64_t *out)
+{
+    if (!s || !*s)
+        return false;
+    errno = 0;
+    char *end;
+    long long v = strtoll(s, &end, 10);
+    if (errno || *end)
+        return false;
+    *out = v;
+    return true;
+}
+
+void cm_hex(const uint8_t *d, size_t n, char *out)
+{
+    static const char dig[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = dig[d[i] >> 4];
+        out[2 * i + 1] = dig[d[i] & 15];
+    }
+    out[2 * n] = '\0';
+}
+
+static int hexval(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+int cm_unhex(const char *s, uint8_t *out, size_t n)
+{
+    if (strlen(s) != 2 * n)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        if (hi < 0 || lo < 0)
+            return -1;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return 0;
+}
+
+static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+int cm_b64_encode(const uint8_t *d, size_t n, cm_buf *out)
+{
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)d[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)d[i + 1] << 8;
+        if (i + 2 < n)
+            v |= d[i + 2];
+        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < n ? b64[v >> 6 & 63] : '=',
+                     i + 2 < n ? b64[v & 63] : '='};
+        if (cm_buf_add(out, q, 4) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int cm_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outn)
+{
+    if (n % 4)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < n; i += 4) {
+        uint32_t v = 0;
+        int pad = 0;
+        for (int j = 0; j < 4; j++) {
+            char c = s[i + j];
+            const char *p = c ? strchr(b64, c) : NULL;
+            if (c == '=' && i + 4 == n && j >= 2) {
+                pad++;
+                v <<= 6;
+                continue;
+            }
+            if (!p || pad)
+                return -1;
+            v = v << 6 | (uint32_t)(p - b64);
+        }
+        uint8_t t[3] = {(uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+        size_t k = 3 - (size_t)pad;
+        if (o + k > cap)
+            return -1;
+        memcpy(out + o, t, k);
+        o += k;
+    }
+    *outn = o;
+    return 0;
+}
+
+bool cm_utf8_valid(const char *str, size_t n)
+{
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if (c >= 0xC2 && c <= 0xDF) {
+            len = 2;
+            cp = c & 0x1F;
+        } else if (c >= 0xE0 && c <= 0xEF) {
+            len = 3;
+            cp = c & 0x0F;
+        } else if (c >= 0xF0 && c <= 0xF4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xC0) != 0x80)
+                return false;
+            cp = cp << 6 | (s[i + k] & 0x3F);
+        }
+        if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+            (cp >= 0xD800 && cp <= 0xDFFF))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+static bool digits(const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+    return true;
+}
+
+static int num(const char *s, size_t n)
+{
+    int v = 0;
+    for (size_t i = 0; i < n; i++)
+        v = v * 10 + (s[i] - '0');
+    return v;
+}
+
+bool cm_rfc3339_valid(const char *s, size_t n)
+{
+    /* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
+    if (n < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
+        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) ||
+        s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
+        return false;
+    int mo = num(s + 5, 2), d = num(s + 8, 2), h = num(s + 11, 2), mi = num(s + 14, 2),
+        se = num(s + 17, 2);
+    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+        return false;
+    size_t i = 19;
+    if (i < n && s[i] == '.') {
+        size_t j = ++i;
+        while (i < n && s[i] >= '0' && s[i] <= '9')
+            i++;
+        if (i == j || i - j > 9)
+            return false;
+    }
+    if (i < n && (s[i] == 'Z' || s[i] == 'z'))
+        return i + 1 == n;
+    if (i + 6 == n && (s[i] == '+' || s[i] == '-') && digits(s + i + 1, 2) && s[i + 3] == ':' &&
+        digits(s + i + 4, 2))
+        return num(s + i + 1, 2) <= 23 && num(s + i + 4, 2) <= 59;
+    return false;
+}
+
+int cm_json_str(cm_buf *out, const char *s, size_t n)
+{
+    static const char dig[] = "0123456789abcdef";
+    if (cm_buf_addc(out, '"') < 0)
+        return -1;
+    size_t run = 0;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc = NULL;
+        char u[7];
+        if (c == '"')
+            esc = "\\\"";
+        else if (c == '\\')
+            esc = "\\\\";
+        else if (c < 0x20) {
+            switch (c) {
+            case '\b': esc = "\\b"; break;
+            case '\t': esc = "\\t"; break;
+            case '\n': esc = "\\n"; break;
+            case '\f': esc = "\\f"; break;
+            case '\r': esc = "\\r"; break;
+            default:
+                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
+                u[4] = dig[c >> 4]; u[5] = dig[c & 15]; u[6] = '\0';
+                esc = u;
+            }
+        }
+        if (!esc)
+            continue;
+        if (cm_buf_add(out, s + run, i - run) < 0 || cm_buf_adds(out, esc) < 0)
+            return -1;
+        run = i + 1;
+    }
+    if (cm_buf_add(out, s + run, n - run) < 0)
+        return -1;
+    return cm_buf_addc(out, '"');
+}
+
+int cm_json_cstr(cm_buf *out, const char *s)
+{
+    if (!s)
+        return cm_buf_adds(out, "null");
+    return cm_json_str(out, s, strlen(s));
+}
+
+int cm_read_file(const char *path, size_t max, cm_buf *out)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return -1;
+    char tmp[65536];
+    size_t n;
+    int rc = 0;
+    while ((n = fread(tmp, 1, sizeof tmp, f)) > 0) {
+        if (out->len + n > max) {
+            errno = EFBIG;
+            rc = -1;
+            break;
+        }
+        if (cm_buf_add(out, tmp, n) < 0) {
+            errno = ENOMEM;
+            rc = -1;
+            break;
+        }
+    }
+    if (ferror(f))
+        rc = -1;
+    fclose(f);
+    if (rc == 0 && !out->p)
+        cm_buf_add(out, "", 0);
+    return rc;
+}

@@ -1,0 +1,57 @@
+/* Small helpers shared by every module: errors, strings, encodings. */
+#ifndef CM_UTIL_H
+#define CM_UTIL_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+
+#define CM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define CM_VERSION "0.1.0"
+
+/* A caller-owned error: where (file, line, column; 0 when not known) and what. */
+typedef struct cm_err {
+    char where[512];
+    int line, col;
+    char msg[768];
+} cm_err;
+
+void cm_err_clear(cm_err *e);
+void cm_err_set(cm_err *e, const char *where, int line, int col, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+/* "WHERE:LINE:COL: msg" (line/col left out when 0) into out. */
+void cm_err_format(const cm_err *e, char *out, size_t n);
+/* Prints "cmkguard: WHERE:LINE:COL: msg" to stderr. */
+void cm_err_print(const cm_err *e);
+void cm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Overwrites n bytes in a way the compiler keeps. */
+void cm_wipe(void *p, size_t n);
+char *cm_strdup(const char *s);    /* NULL in, NULL out; aborts on no memory */
+char *cm_strndup(const char *s, size_t n);
+void *cm_xmalloc(size_t n);        /* aborts on no memory */
+void *cm_xcalloc(size_t n, size_t m);
+void *cm_xrealloc(void *p, size_t n);
+bool cm_streq(const char *a, const char *b); /* NULL-safe */
+bool cm_endswith(const char *s, const char *suffix);
+
+/* Strict decimal parse into int64; false on junk, overflow or empty input. */
+bool cm_parse_i64(const char *s, int64_t *out);
+
+void cm_hex(const uint8_t *d, size_t n, char *out); /* out holds 2n+1 */
+int cm_unhex(const char *s, uint8_t *out, size_t n); /* exactly 2n hex digits */
+/* Standard base64 with padding. */
+int cm_b64_encode(const uint8_t *d, size_t n, cm_buf *out);
+int cm_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outn);
+
+bool cm_utf8_valid(const char *s, size_t n);
+/* RFC 3339 date-time (with 'T', seconds, optional fraction, Z or offset). */
+bool cm_rfc3339_valid(const char *s, size_t n);
+/* RFC 8785 string serialization (with quotes) appended to out. */
+int cm_json_str(cm_buf *out, const char *s, size_t n);
+int cm_json_cstr(cm_buf *out, const char *s); /* NULL writes null */
+
+/* Reads a whole file (up to max bytes) into out; -1 with errno set on failure. */
+int cm_read_file(const char *path, size_t max, cm_buf *out);
+#endif

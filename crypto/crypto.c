@@ -1,0 +1,620 @@
+#include "crypto/crypto.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/rsa.h>
+#include <openssl/x509.h>
+
+int cry_random(void *buf, size_t n)
+{
+    return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+}
+
+void cry_sha256(const void *d, size_t n, uint8_t out[CRY_HASH_LEN])
+{
+    unsigned int len = CRY_HASH_LEN;
+    EVP_Digest(d, n, out, &len, EVP_sha256(), NULL);
+}
+
+bool cry_memeq(const void *a, const void *b, size_t n)
+{
+    return CRYPTO_memcmp(a, b, n) == 0;
+}
+
+void cry_cleanse(void *p, size_t n)
+{
+    OPENSSL_cleanse(p, n);
+}
+
+struct cry_hash {
+    EVP_MD_CTX *ctx;
+    EVP_MD *md;
+};
+
+cry_hash *cry_hash_new(void)
+{
+    cry_hash *h = cm_xcalloc(1, sizeof *h);
+    h->ctx = EVP_MD_CTX_new();
+    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!h->ctx || !h->md) {
+        cry_hash_free(h);
+        return NULL;
+    }
+    return h;
+}
+
+void cry_hash_free(cry_hash *h)
+{
+    if (!h)
+        return;
+    EVP_MD_CTX_free(h->ctx);
+    EVP_MD_free(h->md);
+    free(h);
+}
+
+int cry_hash_begin(cry_hash *h)
+{
+    return EVP_DigestInit_ex(h->ctx, h->md, NULL) == 1 ? 0 : -1;
+}
+
+int cry_hash_update(cry_hash *h, const void *d, size_t n)
+{
+    return EVP_DigestUpdate(h->ctx, d, n) == 1 ? 0 : -1;
+}
+
+int cry_hash_final(cry_hash *h, uint8_t out[CRY_HASH_LEN])
+{
+    unsigned int len = CRY_HASH_LEN;
+    return EVP_DigestFinal_ex(h->ctx, out, &len) == 1 ? 0 : -1;
+}
+
+cry_secret *cry_secret_new(size_t len)
+{
+    cry_secret *s = OPENSSL_zalloc(sizeof *s + len + 1);
+    if (!s) {
+        fputs("cmkguard: out of memory\n", stderr);
+        abort();
+    }
+    s->len = len;
+    return s;
+}
+
+cry_secret *cry_secret_random(size_t len)
+{
+    cry_secret *s = cry_secret_new(len);
+    if (cry_random(s->b, len) < 0) {
+        cry_secret_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+cry_secret *cry_secret_dup(const uint8_t *d, size_t len)
+{
+    cry_secret *s = cry_secret_new(len);
+    memcpy(s->b, d, len);
+    return s;
+}
+
+void cry_secret_free(cry_secret *s)
+{
+    if (s)
+        OPENSSL_clear_free(s, sizeof *s + s->len + 1);
+}
+
+/* ---- AES-256-GCM ---- */
+
+int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, const void *pt,
+                 size_t n, cm_buf *out)
+{
+    int rc = -1, len = 0;
+    uint8_t nonce[12], tag[16];
+    if (n > (size_t)INT32_MAX || cry_random(nonce, sizeof nonce) < 0)
+        return -1;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (!c)
+        return -1;
+    size_t start = out->len;
+    if (EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce) != 1)
+        goto out_free;
+    if (aadn && EVP_EncryptUpdate(c, NULL, &len, aad, (int)aadn) != 1)
+        goto out_free;
+    if (cm_buf_add(out, nonce, sizeof nonce) < 0 || cm_buf_add(out, NULL, 0) < 0)
+        goto out_free;
+    /* Reserve room for the ciphertext, then encrypt in place into the buffer. */
+    if (n && cm_buf_add(out, pt, n) < 0)
+        goto out_free;
+    if (n && EVP_EncryptUpdate(c, (uint8_t *)out->p + start + 12, &len,
+                               (const uint8_t *)out->p + start + 12, (int)n) != 1)
+        goto out_free;
+    if (EVP_EncryptFinal_ex(c, tag, &len) != 1 ||
+        EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_GET_TAG, 16, tag) != 1)
+        goto out_free;
+    if (cm_buf_add(out, tag, sizeof tag) < 0)
+        goto out_free;
+    rc = 0;
+out_free:
+    if (rc < 0)
+        out->len = start;
+    EVP_CIPHER_CTX_free(c);
+    return rc;
+}
+
+int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, const void *inp,
+                 size_t n, cm_buf *out)
+{
+    const uint8_t *in = inp;
+    int rc = -1, len = 0;
+    if (n < CRY_GCM_OVERHEAD || n - CRY_GCM_OVERHEAD > (size_t)INT32_MAX)
+        return -1;
+    size_t ctn = n - CRY_GCM_OVERHEAD, start = out->len;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (!c)
+        return -1;
+    if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, in) != 1)
+        goto out_free;
+    if (aadn && EVP_DecryptUpdate(c, NULL, &len, aad, (int)aadn) != 1)
+        goto out_free;
+    if (ctn && cm_buf_add(out, in + 12, ctn) < 0)
+        goto out_free;
+    if (ctn && EVP_DecryptUpdate(c, (uint8_t *)out->p + start, &len, (uint8_t *)out->p + start,
+                                 (int)ctn) != 1)
+        goto out_free;
+    if (EVP_CIPHER_CTX_ctrl(c, EVP_CTRL_GCM_SET_TAG, 16, (void *)(in + 12 + ctn)) != 1)
+        goto out_free;
+    if (EVP_DecryptFinal_ex(c, NULL, &len) != 1)
+        goto out_free;
+    rc = 0;
+out_free:
+    if (rc < 0) {
+        if (out->p)
+            cry_cleanse(out->p + start, out->len - start);
+        out->len = start;
+    }
+    EVP_CIPHER_CTX_free(c);
+    return rc;
+}
+
+/* ---- AES key wrap ---- */
+
+static const EVP_CIPHER *kw_cipher(size_t keklen)
+{
+    switch (keklen) {
+    case 16: return EVP_aes_128_wrap();
+    case 24: return EVP_aes_192_wrap();
+    case 32: return EVP_aes_256_wrap();
+    default: return NULL;
+    }
+}
+
+static int kw_do(bool enc, const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
+                 uint8_t *out, size_t *outn)
+{
+    const EVP_CIPHER *ci = kw_cipher(keklen);
+    if (!ci || n > 4096)
+        return -1;
+    int rc = -1, l1 = 0, l2 = 0;
+    EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
+    if (!c)
+        return -1;
+    EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+    if (EVP_CipherInit_ex(c, ci, NULL, kek, NULL, enc ? 1 : 0) != 1)
+        goto out_free;
+    if (EVP_CipherUpdate(c, out, &l1, in, (int)n) != 1)
+        goto out_free;
+    if (EVP_CipherFinal_ex(c, out + l1, &l2) != 1)
+        goto out_free;
+    *outn = (size_t)(l1 + l2);
+    rc = 0;
+out_free:
+    EVP_CIPHER_CTX_free(c);
+    return rc;
+}
+
+int cry_kw_wrap(const uint8_t kek[CRY_DEK_LEN], const uint8_t *in, size_t n, cm_buf *out)
+{
+    uint8_t tmp[4096 + 16];
+    size_t outn = 0;
+    if (n + 8 > sizeof tmp || kw_do(true, kek, CRY_DEK_LEN, in, n, tmp, &outn) < 0)
+        return -1;
+    return cm_buf_add(out, tmp, outn);
+}
+
+cry_secret *cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n)
+{
+    if (n < 16 || n > 4096 + 8)
+        return NULL;
+    cry_secret *s = cry_secret_new(n);
+    size_t outn = 0;
+    if (kw_do(false, kek, keklen, in, n, s->b, &outn) < 0) {
+        cry_secret_free(s);
+        return NULL;
+    }
+    s->len = outn;
+    return s;
+}
+
+/* ---- key-vault key material ---- */
+
+enum pk_kind { PK_RSA, PK_EC, PK_OCT };
+
+struct cry_pkey {
+    enum pk_kind kind;
+    EVP_PKEY *pk;      /* RSA, EC */
+    cry_secret *raw;   /* oct */
+    EVP_PKEY_CTX *enc; /* reused wrap context */
+    EVP_PKEY_CTX *dec; /* reused unwrap context */
+};
+
+static int kind_of(const char *kty, enum pk_kind *k)
+{
+    if (!kty)
+        return -1;
+    if (!strcmp(kty, "RSA") || !strcmp(kty, "RSA-HSM"))
+        *k = PK_RSA;
+    else if (!strcmp(kty, "EC") || !strcmp(kty, "EC-HSM"))
+        *k = PK_EC;
+    else if (!strcmp(kty, "oct") || !strcmp(kty, "oct-HSM"))
+        *k = PK_OCT;
+    else
+        return -1;
+    return 0;
+}
+
+static void ossl_err(char *err, size_t errn, const char *what)
+{
+    unsigned long e = ERR_get_error();
+    char detail[256] = "";
+    if (e)
+        ERR_error_string_n(e, detail, sizeof detail);
+    ERR_clear_error();
+    if (err)
+        snprintf(err, errn, "%s%s%s", what, e ? ": " : "", detail);
+}
+
+cry_pkey *cry_pkey_generate(const char *kty, int64_t bits, char *err, size_t errn)
+{
+    enum pk_kind kind;
+    if (kind_of(kty, &kind) < 0) {
+        snprintf(err, errn, "unsupported key type '%s'", kty ? kty : "");
+        return NULL;
+    }
+    cry_pkey *k = cm_xcalloc(1, sizeof *k);
+    k->kind = kind;
+    switch (kind) {
+    case PK_RSA:
+        if (bits < 1024 || bits > 4096 || bits % 8) {
+            snprintf(err, errn, "unsupported RSA key size %lld (1024..4096, whole bytes)",
+                     (long long)bits);
+            goto out_fail;
+        }
+        k->pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
+        break;
+    case PK_EC:
+        k->pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
+        break;
+    case PK_OCT:
+        if (bits != 128 && bits != 192 && bits != 256) {
+            snprintf(err, errn, "unsupported oct key size %lld (128, 192 or 256)", (long long)bits);
+            goto out_fail;
+        }
+        k->raw = cry_secret_random((size_t)bits / 8);
+        if (!k->raw) {
+            ossl_err(err, errn, "random");
+            goto out_fail;
+        }
+        return k;
+    }
+    if (!k->pk) {
+        ossl_err(err, errn, "key generation failed");
+        goto out_fail;
+    }
+    return k;
+out_fail:
+    cry_pkey_free(k);
+    return NULL;
+}
+
+void cry_pkey_free(cry_pkey *k)
+{
+    if (!k)
+        return;
+    EVP_PKEY_CTX_free(k->enc);
+    EVP_PKEY_CTX_free(k->dec);
+    EVP_PKEY_free(k->pk);
+    cry_secret_free(k->raw);
+    free(k);
+}
+
+cry_secret *cry_pkey_export(const cry_pkey *k)
+{
+    if (k->kind == PK_OCT)
+        return cry_secret_dup(k->raw->b, k->raw->len);
+    uint8_t *der = NULL;
+    int n = i2d_PrivateKey(k->pk, &der);
+    if (n <= 0)
+        return NULL;
+    cry_secret *s = cry_secret_dup(der, (size_t)n);
+    OPENSSL_clear_free(der, (size_t)n);
+    return s;
+}
+
+cry_pkey *cry_pkey_import(const char *kty, const uint8_t *d, size_t n)
+{
+    enum pk_kind kind;
+    if (kind_of(kty, &kind) < 0)
+        return NULL;
+    cry_pkey *k = cm_xcalloc(1, sizeof *k);
+    k->kind = kind;
+    if (kind == PK_OCT) {
+        k->raw = cry_secret_dup(d, n);
+        return k;
+    }
+    const uint8_t *p = d;
+    k->pk = d2i_AutoPrivateKey(NULL, &p, (long)n);
+    if (!k->pk) {
+        ERR_clear_error();
+        cry_pkey_free(k);
+        return NULL;
+    }
+    return k;
+}
+
+static EVP_PKEY_CTX *oaep_ctx(EVP_PKEY *pk, bool enc)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pk, NULL);
+    if (!c)
+        return NULL;
+    if ((enc ? EVP_PKEY_encrypt_init(c) : EVP_PKEY_decrypt_init(c)) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_OAEP_PADDING) != 1 ||
+        EVP_PKEY_CTX_set_rsa_oaep_md_name(c, "SHA256", NULL) != 1 ||
+        EVP_PKEY_CTX_set_rsa_mgf1_md_name(c, "SHA256", NULL) != 1) {
+        EVP_PKEY_CTX_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+int cry_pkey_wrap(cry_pkey *k, const uint8_t *dek, size_t n, cm_buf *out, char *err, size_t errn)
+{
+    if (k->kind == PK_EC) {
+        snprintf(err, errn, "an EC key cannot wrap a data key");
+        return -1;
+    }
+    if (k->kind == PK_OCT) {
+        uint8_t tmp[4096 + 16];
+        size_t outn = 0;
+        if (kw_do(true, k->raw->b, k->raw->len, dek, n, tmp, &outn) < 0) {
+            ossl_err(err, errn, "AES key wrap failed");
+            return -1;
+        }
+        return cm_buf_add(out, tmp, outn);
+    }
+    if (!k->enc && !(k->enc = oaep_ctx(k->pk, true))) {
+        ossl_err(err, errn, "RSA-OAEP setup failed");
+        return -1;
+    }
+    size_t outn = 0;
+    if (EVP_PKEY_encrypt(k->enc, NULL, &outn, dek, n) != 1) {
+        ossl_err(err, errn, "RSA-OAEP wrap failed");
+        return -1;
+    }
+    uint8_t *tmp = cm_xmalloc(outn);
+    int rc = -1;
+    if (EVP_PKEY_encrypt(k->enc, tmp, &outn, dek, n) != 1)
+        ossl_err(err, errn, "RSA-OAEP wrap failed");
+    else
+        rc = cm_buf_add(out, tmp, outn);
+    free(tmp);
+    return rc;
+}
+
+cry_secret *cry_pkey_unwrap(cry_pkey *k, const uint8_t *in, size_t n, char *err, size_t errn)
+{
+    if (k->kind == PK_EC) {
+        snprintf(err, errn, "an EC key cannot unwrap a data key");
+        return NULL;
+    }
+    if (k->kind == PK_OCT) {
+        cry_secret *s = cry_kw_unwrap(k->raw->b, k->raw->len, in, n);
+        if (!s)
+            ossl_err(err, errn, "AES key unwrap failed");
+        return s;
+    }
+    if (!k->dec && !(k->dec = oaep_ctx(k->pk, false))) {
+        ossl_err(err, errn, "RSA-OAEP setup failed");
+        return NULL;
+    }
+    size_t outn = (size_t)EVP_PKEY_get_size(k->pk);
+    cry_secret *s = cry_secret_new(outn);
+    if (EVP_PKEY_decrypt(k->dec, s->b, &outn, in, n) != 1) {
+        ossl_err(err, errn, "RSA-OAEP unwrap failed");
+        cry_secret_free(s);
+        return NULL;
+    }
+    s->len = outn;
+    return s;
+}
+
+/* ---- Ed25519 audit signing ---- */
+
+struct cry_signer {
+    EVP_PKEY *pk;
+    EVP_MD_CTX *md;
+    char kid[17];
+};
+
+struct cry_verifier {
+    EVP_PKEY *pk;
+    EVP_MD_CTX *md;
+    char kid[17];
+};
+
+static int kid_of(EVP_PKEY *pk, char kid[17])
+{
+    uint8_t *der = NULL, h[CRY_HASH_LEN];
+    int n = i2d_PUBKEY(pk, &der);
+    if (n <= 0)
+        return -1;
+    cry_sha256(der, (size_t)n, h);
+    OPENSSL_free(der);
+    cm_hex(h, 8, kid);
+    return 0;
+}
+
+static FILE *open_pem(const char *path, cm_err *err)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        cm_err_set(err, path, 0, 0, "cannot open key: %s", strerror(errno));
+    return f;
+}
+
+cry_signer *cry_signer_load(const char *path, cm_err *err)
+{
+    FILE *f = open_pem(path, err);
+    if (!f)
+        return NULL;
+    EVP_PKEY *pk = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!pk || EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519) {
+        ERR_clear_error();
+        EVP_PKEY_free(pk);
+        cm_err_set(err, path, 0, 0, "not an Ed25519 private key in PEM (PKCS#8)");
+        return NULL;
+    }
+    cry_signer *s = cm_xcalloc(1, sizeof *s);
+    s->pk = pk;
+    s->md = EVP_MD_CTX_new();
+    if (!s->md || kid_of(pk, s->kid) < 0) {
+        cry_signer_free(s);
+        cm_err_set(err, path, 0, 0, "cannot use signing key");
+        return NULL;
+    }
+    return s;
+}
+
+void cry_signer_free(cry_signer *s)
+{
+    if (!s)
+        return;
+    EVP_MD_CTX_free(s->md);
+    EVP_PKEY_free(s->pk);
+    free(s);
+}
+
+int cry_signer_sign(cry_signer *s, const uint8_t *msg, size_t n, uint8_t sig[CRY_SIG_LEN])
+{
+    size_t siglen = CRY_SIG_LEN;
+    if (EVP_DigestSignInit_ex(s->md, NULL, NULL, NULL, NULL, s->pk, NULL) != 1 ||
+        EVP_DigestSign(s->md, sig, &siglen, msg, n) != 1) {
+        ERR_clear_error();
+        return -1;
+    }
+    return 0;
+}
+
+const char *cry_signer_kid(const cry_signer *s)
+{
+    return s->kid;
+}
+
+cry_verifier *cry_verifier_load(const char *path, cm_err *err)
+{
+    FILE *f = open_pem(path, err);
+    if (!f)
+        return NULL;
+    EVP_PKEY *pk = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+    fclose(f);
+    if (!pk || EVP_PKEY_get_id(pk) != EVP_PKEY_ED25519) {
+        ERR_clear_error();
+        EVP_PKEY_free(pk);
+        cm_err_set(err, path, 0, 0, "not an Ed25519 public key in PEM (SubjectPublicKeyInfo)");
+        return NULL;
+    }
+    cry_verifier *v = cm_xcalloc(1, sizeof *v);
+    v->pk = pk;
+    v->md = EVP_MD_CTX_new();
+    if (!v->md || kid_of(pk, v->kid) < 0) {
+        cry_verifier_free(v);
+        cm_err_set(err, path, 0, 0, "cannot use public key");
+        return NULL;
+    }
+    return v;
+}
+
+void cry_verifier_free(cry_verifier *v)
+{
+    if (!v)
+        return;
+    EVP_MD_CTX_free(v->md);
+    EVP_PKEY_free(v->pk);
+    free(v);
+}
+
+bool cry_verifier_check(cry_verifier *v, const uint8_t *msg, size_t n, const uint8_t *sig,
+                        size_t sign)
+{
+    bool ok = EVP_DigestVerifyInit_ex(v->md, NULL, NULL, NULL, NULL, v->pk, NULL) == 1 &&
+              EVP_DigestVerify(v->md, sig, sign, msg, n) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+const char *cry_verifier_kid(const cry_verifier *v)
+{
+    return v->kid;
+}
+
+int cry_keygen_ed25519(const char *prefix, char kid[17], cm_err *err)
+{
+    int rc = -1, fd = -1;
+    FILE *f = NULL;
+    char kpath[4096], ppath[4096];
+    snprintf(kpath, sizeof kpath, "%s.key", prefix);
+    snprintf(ppath, sizeof ppath, "%s.pub", prefix);
+    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    if (!pk) {
+        cm_err_set(err, kpath, 0, 0, "Ed25519 key generation failed");
+        return -1;
+    }
+    fd = open(kpath, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (fd < 0) {
+        cm_err_set(err, kpath, 0, 0, "cannot create: %s", strerror(errno));
+        goto out_free_key;
+    }
+    f = fdopen(fd, "w");
+    if (!f || PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) != 1 || fclose(f) != 0) {
+        if (!f)
+            close(fd);
+        f = NULL;
+        cm_err_set(err, kpath, 0, 0, "cannot write private key");
+        goto out_free_key;
+    }
+    f = fopen(ppath, "w");
+    if (!f || PEM_write_PUBKEY(f, pk) != 1 || fclose(f) != 0) {
+        if (f)
+            fclose(f);
+        cm_err_set(err, ppath, 0, 0, "cannot write public key");
+        goto out_free_key;
+    }
+    if (kid_of(pk, kid) < 0)
+        goto out_free_key;
+    rc = 0;
+out_free_key:
+    ERR_clear_error();
+    EVP_PKEY_free(pk);
+    return rc;
+}

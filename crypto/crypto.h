@@ -1,0 +1,82 @@
+/* crypto: the envelope core. Knows nothing of events or rules.
+ * Secrets (DEKs, private keys) live in cry_secret buffers and are wiped on free. */
+#ifndef CRY_CRYPTO_H
+#define CRY_CRYPTO_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+
+#define CRY_DEK_LEN 32
+#define CRY_HASH_LEN 32
+#define CRY_SIG_LEN 64
+#define CRY_GCM_OVERHEAD (12 + 16)
+
+int cry_random(void *buf, size_t n);
+void cry_sha256(const void *d, size_t n, uint8_t out[CRY_HASH_LEN]);
+bool cry_memeq(const void *a, const void *b, size_t n); /* constant time */
+void cry_cleanse(void *p, size_t n);
+
+/* Incremental SHA-256, reusable: begin, update..., final, begin again. */
+typedef struct cry_hash cry_hash;
+cry_hash *cry_hash_new(void);
+void cry_hash_free(cry_hash *h);
+int cry_hash_begin(cry_hash *h);
+int cry_hash_update(cry_hash *h, const void *d, size_t n);
+int cry_hash_final(cry_hash *h, uint8_t out[CRY_HASH_LEN]);
+
+/* A secret byte string: allocated by cry_secret_new, wiped and freed by cry_secret_free. */
+typedef struct cry_secret {
+    size_t len;
+    uint8_t b[];
+} cry_secret;
+cry_secret *cry_secret_new(size_t len);
+cry_secret *cry_secret_random(size_t len);
+cry_secret *cry_secret_dup(const uint8_t *d, size_t len);
+void cry_secret_free(cry_secret *s);
+
+/* AES-256-GCM: out receives nonce(12) || ciphertext || tag(16). aad binds context. */
+int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, const void *pt,
+                 size_t n, cm_buf *out);
+/* Opens what cry_gcm_seal made; the plaintext goes into out (wipe it when secret). */
+int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, const void *in,
+                 size_t n, cm_buf *out);
+
+/* AES key wrap (RFC 3394) under a 256-bit KEK: out gets n+8 bytes. */
+int cry_kw_wrap(const uint8_t kek[CRY_DEK_LEN], const uint8_t *in, size_t n, cm_buf *out);
+/* Unwraps into a new secret; NULL on failure (wrong key, corrupt input). */
+cry_secret *cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n);
+
+/* A key-vault key version's material: RSA, EC (P-256) or oct (raw AES). */
+typedef struct cry_pkey cry_pkey;
+/* New key of the named kty (RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM) and size in bits
+ * (ignored for EC). NULL with a message in err on failure or an unsupported size. */
+cry_pkey *cry_pkey_generate(const char *kty, int64_t bits, char *err, size_t errn);
+void cry_pkey_free(cry_pkey *k);
+/* Serializes the private material (PKCS#8 DER, or raw bytes for oct) into a new secret. */
+cry_secret *cry_pkey_export(const cry_pkey *k);
+/* Rebuilds a key from cry_pkey_export output (borrowed). */
+cry_pkey *cry_pkey_import(const char *kty, const uint8_t *d, size_t n);
+/* Wraps a DEK: RSA-OAEP with SHA-256 for RSA, AES key wrap for oct. EC cannot wrap. */
+int cry_pkey_wrap(cry_pkey *k, const uint8_t *dek, size_t n, cm_buf *out, char *err, size_t errn);
+cry_secret *cry_pkey_unwrap(cry_pkey *k, const uint8_t *in, size_t n, char *err, size_t errn);
+
+/* Ed25519 audit signing. Keys are PEM: PKCS#8 private, SubjectPublicKeyInfo public. */
+typedef struct cry_signer cry_signer;
+cry_signer *cry_signer_load(const char *path, cm_err *err);
+void cry_signer_free(cry_signer *s);
+int cry_signer_sign(cry_signer *s, const uint8_t *msg, size_t n, uint8_t sig[CRY_SIG_LEN]);
+const char *cry_signer_kid(const cry_signer *s); /* 16 hex chars */
+
+typedef struct cry_verifier cry_verifier;
+cry_verifier *cry_verifier_load(const char *path, cm_err *err);
+void cry_verifier_free(cry_verifier *v);
+bool cry_verifier_check(cry_verifier *v, const uint8_t *msg, size_t n, const uint8_t *sig,
+                        size_t sign);
+const char *cry_verifier_kid(const cry_verifier *v);
+
+/* Writes PREFIX.key (mode 0600) and PREFIX.pub; fills kid (17 bytes). */
+int cry_keygen_ed25519(const char *prefix, char kid[17], cm_err *err);
+#endif

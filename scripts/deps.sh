@@ -1,0 +1,22 @@
+#!/bin/sh
+# Installs the Debian packages cmkguard builds and tests with, when any is missing.
+set -eu
+need=""
+for pc in openssl:libssl-dev yaml-0.1:libyaml-dev rdkafka:librdkafka-dev \
+          libpcre2-8:libpcre2-dev yajl:libyajl-dev sqlite3:libsqlite3-dev; do
+  mod=${pc%%:*}; pkg=${pc#*:}
+  pkg-config --exists "$mod" 2>/dev/null || need="$need $pkg"
+done
+command -v pkg-config >/dev/null 2>&1 || need="$need pkg-config"
+command -v kcat >/dev/null 2>&1 || need="$need kcat"
+command -v openssl >/dev/null 2>&1 || need="$need openssl"
+command -v cc >/dev/null 2>&1 || need="$need gcc"
+command -v jq >/dev/null 2>&1 || need="$need jq"
+[ -z "$need" ] && exit 0
+echo "cmkguard: installing:$need" >&2
+SUDO=""
+[ "$(id -u)" -ne 0 ] && SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq >&2
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -qq --no-install-recommends $need >&2

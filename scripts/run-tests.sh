@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs every test: unit binaries, rule-pack tests, CLI tests. Closes with "N passed, N failed".
+set -u
+build=${1:-build}
+only=${2:-all}
+export CMKGUARD=${CMKGUARD:-$PWD/cmkguard}
+pass=0; fail=0; failed=()
+run() { # name, command...
+  local name=$1; shift
+  local log; log=$(mktemp)
+  if "$@" >"$log" 2>&1; then
+    pass=$((pass+1)); echo "ok   $name"
+  else
+    fail=$((fail+1)); failed+=("$name"); echo "FAIL $name"; sed 's/^/     | /' "$log" | tail -40
+  fi
+  rm -f "$log"
+}
+for t in "$build"/tests/test_*; do
+  [ -x "$t" ] && run "unit/$(basename "$t")" "$t"
+done
+if [ "$only" = all ]; then
+  [ -d rules/tests ] && run "rules/tests" "$CMKGUARD" rules test rules/tests
+  for t in tests/cli/[0-9]*.sh; do
+    [ -f "$t" ] && run "cli/$(basename "$t" .sh)" bash "$t"
+  done
+fi
+echo
+[ ${#failed[@]} -gt 0 ] && printf 'failed: %s\n' "${failed[*]}"
+echo "$pass passed, $fail failed"
+[ "$fail" -eq 0 ]

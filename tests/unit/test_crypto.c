@@ -1,0 +1,132 @@
+#include "crypto/crypto.h"
+
+#include <stdlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "tests/unit/t.h"
+
+static void test_gcm(void)
+{
+    uint8_t key[32], key2[32];
+    cry_random(key, 32);
+    cry_random(key2, 32);
+    cm_buf ct, pt;
+    cm_buf_init(&ct, 0);
+    cm_buf_init(&pt, 0);
+    CHECK(cry_gcm_seal(key, "aad", 3, "hello", 5, &ct) == 0);
+    CHECK(ct.len == 5 + CRY_GCM_OVERHEAD);
+    CHECK(cry_gcm_open(key, "aad", 3, ct.p, ct.len, &pt) == 0);
+    CHECK(pt.len == 5 && memcmp(pt.p, "hello", 5) == 0);
+    cm_buf_reset(&pt);
+    CHECK(cry_gcm_open(key2, "aad", 3, ct.p, ct.len, &pt) < 0);
+    CHECK(cry_gcm_open(key, "aae", 3, ct.p, ct.len, &pt) < 0);
+    ct.p[14] ^= 1;
+    CHECK(cry_gcm_open(key, "aad", 3, ct.p, ct.len, &pt) < 0);
+    CHECK(pt.len == 0);
+    cm_buf_free(&ct);
+    cm_buf_free(&pt);
+}
+
+static void test_kw(void)
+{
+    uint8_t kek[32], dek[32];
+    cry_random(kek, 32);
+    cry_random(dek, 32);
+    cm_buf w;
+    cm_buf_init(&w, 0);
+    CHECK(cry_kw_wrap(kek, dek, 32, &w) == 0 && w.len == 40);
+    cry_secret *s = cry_kw_unwrap(kek, 32, (uint8_t *)w.p, w.len);
+    CHECK(s && s->len == 32 && memcmp(s->b, dek, 32) == 0);
+    cry_secret_free(s);
+    kek[0] ^= 1;
+    CHECK(cry_kw_unwrap(kek, 32, (uint8_t *)w.p, w.len) == NULL);
+    cm_buf_free(&w);
+}
+
+static void test_rsa(void)
+{
+    char err[256];
+    cry_pkey *k = cry_pkey_generate("RSA", 2048, err, sizeof err);
+    CHECK(k != NULL);
+    uint8_t dek[32];
+    cry_random(dek, 32);
+    cm_buf w;
+    cm_buf_init(&w, 0);
+    CHECK(cry_pkey_wrap(k, dek, 32, &w, err, sizeof err) == 0 && w.len == 256);
+    cry_secret *der = cry_pkey_export(k);
+    CHECK(der != NULL);
+    cry_pkey *k2 = cry_pkey_import("RSA", der->b, der->len);
+    cry_secret_free(der);
+    CHECK(k2 != NULL);
+    cry_secret *s = cry_pkey_unwrap(k2, (uint8_t *)w.p, w.len, err, sizeof err);
+    CHECK(s && s->len == 32 && memcmp(s->b, dek, 32) == 0);
+    cry_secret_free(s);
+    w.p[5] ^= 1;
+    CHECK(cry_pkey_unwrap(k2, (uint8_t *)w.p, w.len, err, sizeof err) == NULL);
+    cry_pkey_free(k);
+    cry_pkey_free(k2);
+    cm_buf_free(&w);
+    CHECK(cry_pkey_generate("RSA", 99999, err, sizeof err) == NULL);
+    CHECK(strstr(err, "unsupported RSA key size") != NULL);
+    CHECK(cry_pkey_generate("DSA", 2048, err, sizeof err) == NULL);
+    cry_pkey *ec = cry_pkey_generate("EC", 0, err, sizeof err);
+    CHECK(ec != NULL);
+    cm_buf_init(&w, 0);
+    CHECK(cry_pkey_wrap(ec, dek, 32, &w, err, sizeof err) < 0);
+    cry_pkey_free(ec);
+    cry_pkey *oct = cry_pkey_generate("oct", 256, err, sizeof err);
+    CHECK(oct && cry_pkey_wrap(oct, dek, 32, &w, err, sizeof err) == 0);
+    s = oct ? cry_pkey_unwrap(oct, (uint8_t *)w.p, w.len, err, sizeof err) : NULL;
+    CHECK(s && memcmp(s->b, dek, 32) == 0);
+    cry_secret_free(s);
+    cry_pkey_free(oct);
+    cm_buf_free(&w);
+}
+
+static void test_sign(void)
+{
+    char dir[] = "/tmp/cmkg-cryXXXXXX", prefix[128], path[160], kid[17];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(prefix, sizeof prefix, "%s/audit", dir);
+    cm_err err;
+    CHECK(cry_keygen_ed25519(prefix, kid, &err) == 0);
+    snprintf(path, sizeof path, "%s.key", prefix);
+    struct stat st;
+    CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0600);
+    cry_signer *s = cry_signer_load(path, &err);
+    snprintf(path, sizeof path, "%s.pub", prefix);
+    cry_verifier *v = cry_verifier_load(path, &err);
+    CHECK(s && v);
+    CHECK_STR(cry_signer_kid(s), kid);
+    CHECK_STR(cry_verifier_kid(v), kid);
+    uint8_t h[32], sig[64];
+    cry_sha256("x", 1, h);
+    CHECK(cry_signer_sign(s, h, 32, sig) == 0);
+    CHECK(cry_verifier_check(v, h, 32, sig, 64));
+    h[0] ^= 1;
+    CHECK(!cry_verifier_check(v, h, 32, sig, 64));
+    CHECK(cry_signer_load(path, &err) == NULL); /* a public key is no private key */
+    CHECK(cry_keygen_ed25519(prefix, kid, &err) < 0); /* never overwrites */
+    cry_signer_free(s);
+    cry_verifier_free(v);
+    snprintf(path, sizeof path, "%s.key", prefix);
+    unlink(path);
+    snprintf(path, sizeof path, "%s.pub", prefix);
+    unlink(path);
+    rmdir(dir);
+}
+
+int main(void)
+{
+    test_gcm();
+    test_kw();
+    test_rsa();
+    test_sign();
+    uint8_t h[32];
+    char hex[65];
+    cry_sha256("abc", 3, h);
+    cm_hex(h, 32, hex);
+    CHECK_STR(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    T_DONE();
+}
