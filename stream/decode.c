@@ -1,0 +1,474 @@
+#include "stream/decode.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_parse.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+
+enum top_key { TK_UNKNOWN = -1, TK_SPECVERSION, TK_ID, TK_TYPE, TK_SOURCE, TK_SUBJECT, TK_TIME,
+               TK_DATA, TK__COUNT };
+static const char *const top_names[TK__COUNT] = {"specversion", "id",   "type", "source",
+                                                 "subject",     "time", "data"};
+
+/* String slots resolved against the arena once parsing is done. */
+enum slot { S_SPECVERSION, S_ID, S_TYPE, S_SOURCE, S_SUBJECT, S_TIME, S_TENANT, S_REGION,
+            S_SUBSCRIPTION, S_PRINCIPAL, S_VERSION, S_KTY, S_KIND, S_KEY_URI, S__COUNT };
+
+struct stm_decoder {
+    size_t max_message;
+    cm_buf arena;
+    size_t off[S__COUNT];
+    bool set[S__COUNT];
+    unsigned top_seen;
+    int depth;
+    int top_key;
+    int data_key;
+    bool in_data, data_seen, in_perms;
+    vlt_event *ev;
+    char *reason;
+    size_t reason_len;
+    bool failed;
+};
+
+__attribute__((format(printf, 2, 3))) static int fail(struct stm_decoder *d, const char *fmt,
+                                                      ...)
+{
+    if (!d->failed) {
+        va_list ap;
+        va_start(ap, fmt);
+        vsnprintf(d->reason, d->reason_len, fmt, ap);
+        va_end(ap);
+    }
+    d->failed = true;
+    return 0;
+}
+
+static int slot_of_data(int f)
+{
+    switch (f) {
+    case VLT_F_TENANT: return S_TENANT;
+    case VLT_F_REGION: return S_REGION;
+    case VLT_F_SUBSCRIPTION: return S_SUBSCRIPTION;
+    case VLT_F_PRINCIPAL: return S_PRINCIPAL;
+    case VLT_F_VERSION: return S_VERSION;
+    case VLT_F_KTY: return S_KTY;
+    case VLT_F_KIND: return S_KIND;
+    case VLT_F_KEY_URI: return S_KEY_URI;
+    default: return -1;
+    }
+}
+
+static bool is_bool_field(int f)
+{
+    return f == VLT_F_SOFT_DELETE || f == VLT_F_PURGE_PROTECTION;
+}
+
+static bool is_int_field(int f)
+{
+    return f == VLT_F_RETENTION_DAYS || f == VLT_F_SIZE;
+}
+
+static const char *type_of(int f)
+{
+    if (is_bool_field(f))
+        return "a boolean";
+    if (is_int_field(f))
+        return "an integer";
+    if (f == VLT_F_PERMISSIONS)
+        return "a list of strings";
+    return "a string";
+}
+
+static int store(struct stm_decoder *d, int slot, const unsigned char *s, size_t n)
+{
+    if (memchr(s, '\0', n))
+        return fail(d, "%s contains a NUL character", slot < S_TENANT ? top_names[slot] : "data");
+    d->off[slot] = d->arena.len;
+    d->set[slot] = true;
+    if (cm_buf_add(&d->arena, s, n) < 0 || cm_buf_addc(&d->arena, '\0') < 0)
+        return fail(d, "message too large%s", "");
+    return 1;
+}
+
+/* Where a scalar lands: top-level member, data member, permission entry, or nowhere. */
+enum where { W_NONE, W_TOP, W_DATA, W_PERM };
+
+static enum where where_am_i(struct stm_decoder *d)
+{
+    if (d->depth == 1)
+        return W_TOP;
+    if (d->depth == 2 && d->in_data)
+        return W_DATA;
+    if (d->depth == 3 && d->in_perms)
+        return W_PERM;
+    return W_NONE;
+}
+
+static const char *data_name(struct stm_decoder *d)
+{
+    return d->data_key >= 0 ? vlt_efield_name((enum vlt_efield)d->data_key) : "?";
+}
+
+static int wrong_top(struct stm_decoder *d, const char *what)
+{
+    char m[96];
+    snprintf(m, sizeof m, "%s: expected %s", top_names[d->top_key],
+             d->top_key == TK_DATA ? "an object" : "a string");
+    (void)what;
+    return fail(d, "%s", m);
+}
+
+static int wrong_data(struct stm_decoder *d)
+{
+    char m[96];
+    snprintf(m, sizeof m, "data.%s: expected %s", data_name(d), type_of(d->data_key));
+    return fail(d, "%s", m);
+}
+
+static int on_null(void *ctx)
+{
+    struct stm_decoder *d = ctx;
+    switch (where_am_i(d)) {
+    case W_TOP: return d->top_key >= 0 ? wrong_top(d, "null") : 1;
+    case W_DATA: return d->data_key >= 0 ? wrong_data(d) : 1;
+    case W_PERM: return fail(d, "data.permissions: expected a list of strings%s", "");
+    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    }
+}
+
+static int on_bool(void *ctx, int b)
+{
+    struct stm_decoder *d = ctx;
+    switch (where_am_i(d)) {
+    case W_TOP: return d->top_key >= 0 ? wrong_top(d, "bool") : 1;
+    case W_DATA:
+        if (d->data_key < 0)
+            return 1;
+        if (!is_bool_field(d->data_key))
+            return wrong_data(d);
+        if (d->data_key == VLT_F_SOFT_DELETE)
+            d->ev->soft_delete = b;
+        else
+            d->ev->purge_protection = b;
+        d->ev->has |= 1u << d->data_key;
+        return 1;
+    case W_PERM: return fail(d, "data.permissions: expected a list of strings%s", "");
+    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    }
+}
+
+static int on_int(void *ctx, long long v)
+{
+    struct stm_decoder *d = ctx;
+    switch (where_am_i(d)) {
+    case W_TOP: return d->top_key >= 0 ? wrong_top(d, "int") : 1;
+    case W_DATA:
+        if (d->data_key < 0)
+            return 1;
+        if (!is_int_field(d->data_key))
+            return wrong_data(d);
+        if (v < 0 || v > 1000000)
+            return fail(d, "data.%s: out of range", data_name(d));
+        if (d->data_key == VLT_F_SIZE)
+            d->ev->size = v;
+        else
+            d->ev->retention_days = v;
+        d->ev->has |= 1u << d->data_key;
+        return 1;
+    case W_PERM: return fail(d, "data.permissions: expected a list of strings%s", "");
+    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    }
+}
+
+static int on_double(void *ctx, double v)
+{
+    struct stm_decoder *d = ctx;
+    (void)v;
+    switch (where_am_i(d)) {
+    case W_TOP: return d->top_key >= 0 ? wrong_top(d, "number") : 1;
+    case W_DATA:
+        if (d->data_key < 0)
+            return 1;
+        return is_int_field(d->data_key) ? fail(d, "data.%s: expected an integer, not a fraction",
+                                                data_name(d))
+                                         : wrong_data(d);
+    case W_PERM: return fail(d, "data.permissions: expected a list of strings%s", "");
+    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    }
+}
+
+static int on_string(void *ctx, const unsigned char *s, size_t n)
+{
+    struct stm_decoder *d = ctx;
+    switch (where_am_i(d)) {
+    case W_TOP:
+        if (d->top_key < 0)
+            return 1;
+        if (d->top_key == TK_DATA)
+            return wrong_top(d, "string");
+        return store(d, d->top_key, s, n);
+    case W_DATA: {
+        if (d->data_key < 0)
+            return 1;
+        int slot = slot_of_data(d->data_key);
+        if (slot < 0)
+            return wrong_data(d);
+        d->ev->has |= 1u << d->data_key;
+        return store(d, slot, s, n);
+    }
+    case W_PERM:
+        if (n == 3 && !memcmp(s, "get", 3))
+            d->ev->permissions |= VLT_PERM_GET;
+        else if (n == 7 && !memcmp(s, "wrapKey", 7))
+            d->ev->permissions |= VLT_PERM_WRAP;
+        else if (n == 9 && !memcmp(s, "unwrapKey", 9))
+            d->ev->permissions |= VLT_PERM_UNWRAP;
+        return 1; /* other Key Vault permissions are valid and carry no weight here */
+    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    }
+}
+
+static int on_start_map(void *ctx)
+{
+    struct stm_decoder *d = ctx;
+    enum where w = where_am_i(d);
+    if (++d->depth > STM_MAX_DEPTH)
+        return fail(d, "nesting deeper than %s", "64");
+    if (w == W_TOP && d->top_key >= 0) {
+        if (d->top_key != TK_DATA)
+            return wrong_top(d, "object");
+        d->in_data = true;
+        d->data_seen = true;
+        d->data_key = -1;
+    } else if (w == W_DATA && d->data_key >= 0) {
+        return wrong_data(d);
+    } else if (w == W_PERM) {
+        return fail(d, "data.permissions: expected a list of strings%s", "");
+    }
+    return 1;
+}
+
+static int on_end_map(void *ctx)
+{
+    struct stm_decoder *d = ctx;
+    if (d->depth == 2 && d->in_data)
+        d->in_data = false;
+    d->depth--;
+    return 1;
+}
+
+static int on_start_array(void *ctx)
+{
+    struct stm_decoder *d = ctx;
+    enum where w = where_am_i(d);
+    if (d->depth == 0)
+        return fail(d, "event is not a JSON object%s", "");
+    if (++d->depth > STM_MAX_DEPTH)
+        return fail(d, "nesting deeper than %s", "64");
+    if (w == W_TOP && d->top_key >= 0)
+        return wrong_top(d, "array");
+    if (w == W_DATA && d->data_key >= 0) {
+        if (d->data_key != VLT_F_PERMISSIONS)
+            return wrong_data(d);
+        d->in_perms = true;
+        d->ev->has |= 1u << VLT_F_PERMISSIONS;
+    } else if (w == W_PERM) {
+        return fail(d, "data.permissions: expected a list of strings%s", "");
+    }
+    return 1;
+}
+
+static int on_end_array(void *ctx)
+{
+    struct stm_decoder *d = ctx;
+    if (d->depth == 3 && d->in_perms)
+        d->in_perms = false;
+    d->depth--;
+    return 1;
+}
+
+static int on_map_key(void *ctx, const unsigned char *k, size_t n)
+{
+    struct stm_decoder *d = ctx;
+    if (d->depth == 1) {
+        d->top_key = TK_UNKNOWN;
+        for (int i = 0; i < TK__COUNT; i++)
+            if (strlen(top_names[i]) == n && !memcmp(top_names[i], k, n)) {
+                if (d->top_seen & (1u << i))
+                    return fail(d, "duplicate member '%s'", top_names[i]);
+                d->top_seen |= 1u << i;
+                d->top_key = i;
+            }
+    } else if (d->depth == 2 && d->in_data) {
+        d->data_key = -1;
+        for (int i = 0; i < VLT_F__COUNT; i++) {
+            const char *nm = vlt_efield_name((enum vlt_efield)i);
+            if (strlen(nm) == n && !memcmp(nm, k, n)) {
+                if (d->ev->has & (1u << i))
+                    return fail(d, "duplicate member 'data.%s'", nm);
+                d->data_key = i;
+            }
+        }
+    }
+    return 1;
+}
+
+static const yajl_callbacks callbacks = {
+    on_null, on_bool, on_int, on_double, NULL, on_string, on_start_map, on_map_key, on_end_map,
+    on_start_array, on_end_array,
+};
+
+stm_decoder *stm_decoder_new(size_t max_message)
+{
+    stm_decoder *d = cm_xcalloc(1, sizeof *d);
+    d->max_message = max_message ? max_message : STM_MAX_MESSAGE_DEFAULT;
+    cm_buf_init(&d->arena, d->max_message * 2 + 4096);
+    return d;
+}
+
+void stm_decoder_free(stm_decoder *d)
+{
+    if (!d)
+        return;
+    cm_buf_free(&d->arena);
+    free(d);
+}
+
+static const char *get(stm_decoder *d, enum slot s)
+{
+    return d->set[s] ? d->arena.p + d->off[s] : NULL;
+}
+
+static void resolve(stm_decoder *d, vlt_event *ev)
+{
+    ev->id = get(d, S_ID);
+    ev->type_name = get(d, S_TYPE);
+    ev->source = get(d, S_SOURCE);
+    ev->subject = get(d, S_SUBJECT);
+    ev->time = get(d, S_TIME);
+    ev->tenant = get(d, S_TENANT);
+    ev->region = get(d, S_REGION);
+    ev->subscription = get(d, S_SUBSCRIPTION);
+    ev->principal = get(d, S_PRINCIPAL);
+    ev->version = get(d, S_VERSION);
+    ev->kty = get(d, S_KTY);
+    ev->kind = get(d, S_KIND);
+    ev->key_uri = get(d, S_KEY_URI);
+    if (ev->type_name)
+        ev->type = vlt_etype_parse(ev->type_name);
+}
+
+static int check(stm_decoder *d, vlt_event *ev)
+{
+    static const char *const req_top[] = {"specversion", "id", "type", "subject", "time"};
+    const char *vals[] = {get(d, S_SPECVERSION), ev->id, ev->type_name, ev->subject, ev->time};
+    for (size_t i = 0; i < CM_ARRAY_LEN(req_top); i++)
+        if (!vals[i])
+            return fail(d, "missing required member '%s'", req_top[i]), -1;
+    if (!d->data_seen)
+        return fail(d, "missing required member '%s'", "data"), -1;
+    if (strcmp(vals[0], "1.0") != 0)
+        return fail(d, "specversion '%s' is not 1.0", vals[0]), -1;
+    if (!*ev->id)
+        return fail(d, "id is empty%s", ""), -1;
+    if (ev->type == VLT_EV_NONE)
+        return fail(d, "unknown event type '%s'", ev->type_name), -1;
+    if (!cm_rfc3339_valid(ev->time, strlen(ev->time)))
+        return fail(d, "time '%s' is not an RFC 3339 date-time", ev->time), -1;
+    char name[64];
+    vlt_keyref kr;
+    switch (vlt_etype_subject(ev->type)) {
+    case VLT_SUBJ_VAULT:
+        if (!vlt_vault_uri_parse(ev->subject, name, sizeof name))
+            return fail(d, "subject '%s' is not a key vault URI", ev->subject), -1;
+        break;
+    case VLT_SUBJ_KEY:
+        if (!vlt_key_uri_parse(ev->subject, &kr) || kr.version[0])
+            return fail(d, "subject '%s' is not a versionless key URI", ev->subject), -1;
+        break;
+    case VLT_SUBJ_RESOURCE:
+        if (!vlt_resource_id_valid(ev->subject))
+            return fail(d, "subject '%s' is not a resource id", ev->subject), -1;
+        break;
+    }
+    unsigned req = vlt_etype_required(ev->type);
+    if (ev->type == VLT_EV_KEY_CREATED && ev->kty && strncmp(ev->kty, "EC", 2) != 0)
+        req |= 1u << VLT_F_SIZE;
+    for (int f = 0; f < VLT_F__COUNT; f++)
+        if ((req >> f & 1u) && !vlt_event_has(ev, (enum vlt_efield)f))
+            return fail(d, "missing required member 'data.%s'", vlt_efield_name((enum vlt_efield)f)),
+                   -1;
+    /* Fields a type does not use are dropped so nothing downstream reads them. */
+    ev->has &= req | vlt_etype_optional(ev->type);
+    if (ev->key_uri && vlt_event_has(ev, VLT_F_KEY_URI) && !vlt_key_uri_parse(ev->key_uri, &kr))
+        return fail(d, "data.key_uri '%s' is not a key URI", ev->key_uri), -1;
+    const char *strs[] = {ev->tenant, ev->region, ev->subscription, ev->principal, ev->version,
+                          ev->kty, ev->kind};
+    for (size_t i = 0; i < CM_ARRAY_LEN(strs); i++)
+        if (strs[i] && !*strs[i])
+            return fail(d, "an empty string in data%s", ""), -1;
+    if (ev->version && vlt_event_has(ev, VLT_F_VERSION)) {
+        for (const char *p = ev->version; *p; p++)
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+                  *p == '-'))
+                return fail(d, "data.version '%s' is not a key version", ev->version), -1;
+        if (strlen(ev->version) > 64)
+            return fail(d, "data.version is longer than 64 characters%s", ""), -1;
+    }
+    return 0;
+}
+
+int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *reason,
+               size_t reason_len)
+{
+    memset(ev, 0, sizeof *ev);
+    memset(d->set, 0, sizeof d->set);
+    cm_buf_reset(&d->arena);
+    d->top_seen = 0;
+    d->depth = 0;
+    d->top_key = d->data_key = -1;
+    d->in_data = d->data_seen = d->in_perms = false;
+    d->ev = ev;
+    d->reason = reason;
+    d->reason_len = reason_len;
+    d->failed = false;
+    reason[0] = '\0';
+    if (n > d->max_message) {
+        snprintf(reason, reason_len, "message is %zu bytes, over the limit of %zu", n,
+                 d->max_message);
+        return -1;
+    }
+    yajl_handle h = yajl_alloc(&callbacks, NULL, d);
+    if (!h) {
+        snprintf(reason, reason_len, "out of memory");
+        return -1;
+    }
+    yajl_status st = yajl_parse(h, (const unsigned char *)msg, n);
+    if (st == yajl_status_ok)
+        st = yajl_complete_parse(h);
+    if (st == yajl_status_error && !d->failed) {
+        unsigned char *e = yajl_get_error(h, 0, (const unsigned char *)msg, n);
+        size_t at = yajl_get_bytes_consumed(h);
+        char m[256];
+        snprintf(m, sizeof m, "not valid JSON at byte %zu: %s", at, e ? (char *)e : "parse error");
+        for (char *p = m; *p; p++)
+            if (*p == '\n')
+                *p = ' ';
+        yajl_free_error(h, e);
+        fail(d, "%s", m);
+    }
+    yajl_free(h);
+    if (!d->failed && d->depth != 0)
+        fail(d, "event is not a single JSON object%s", "");
+    if (!d->failed && !d->top_seen && !d->data_seen && !d->arena.len)
+        fail(d, "event is not a JSON object%s", "");
+    resolve(d, ev);
+    if (d->failed)
+        return -1;
+    return check(d, ev);
+}

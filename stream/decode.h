@@ -1,0 +1,21 @@
+/* stm_decoder: CloudEvents JSON -> vlt_event with yajl's streaming parser (no tree).
+ * One decoder per thread; reused for every message. */
+#ifndef STM_DECODE_H
+#define STM_DECODE_H
+#include <stddef.h>
+
+#include "vault/event.h"
+
+#define STM_MAX_MESSAGE_DEFAULT ((size_t)1 << 20)
+#define STM_MAX_DEPTH 64
+
+typedef struct stm_decoder stm_decoder;
+
+stm_decoder *stm_decoder_new(size_t max_message);
+void stm_decoder_free(stm_decoder *d);
+/* Decodes one message into ev (strings borrowed from d until the next call).
+ * Returns 0, or -1 with a reason; on -1, ev still carries what could be read
+ * (id, type_name, subject) so the rejection can name the event. */
+int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *reason,
+               size_t reason_len);
+#endif

@@ -1,0 +1,635 @@
+/* Persistence of vlt_state as JSON documents in SQLite; data at rest; `state show`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yajl/yajl_tree.h>
+
+#include "vault/internal.h"
+
+static void jkey(cm_buf *b, const char *k, bool first)
+{
+    if (!first)
+        cm_buf_addc(b, ',');
+    cm_json_cstr(b, k);
+    cm_buf_addc(b, ':');
+}
+
+static void jstr(cm_buf *b, const char *k, const char *v, bool first)
+{
+    jkey(b, k, first);
+    cm_json_cstr(b, v);
+}
+
+static void jbool(cm_buf *b, const char *k, bool v)
+{
+    jkey(b, k, false);
+    cm_buf_adds(b, v ? "true" : "false");
+}
+
+static void jint(cm_buf *b, const char *k, int64_t v)
+{
+    jkey(b, k, false);
+    cm_buf_addf(b, "%lld", (long long)v);
+}
+
+static void jhex(cm_buf *b, const char *k, const cm_buf *v)
+{
+    jkey(b, k, false);
+    char *h = cm_xmalloc(v->len * 2 + 1);
+    cm_hex((const uint8_t *)v->p, v->len, h);
+    cm_json_cstr(b, h);
+    free(h);
+}
+
+static void vault_doc(const vlt_vault *v, cm_buf *b)
+{
+    cm_buf_addc(b, '{');
+    jstr(b, "uri", v->uri, true);
+    jstr(b, "name", v->name, false);
+    jstr(b, "tenant", v->tenant, false);
+    jstr(b, "region", v->region, false);
+    jstr(b, "subscription", v->subscription, false);
+    jbool(b, "soft_delete", v->soft_delete);
+    jbool(b, "purge_protection", v->purge_protection);
+    jint(b, "retention_days", v->retention_days);
+    jkey(b, "acl", false);
+    cm_buf_addc(b, '[');
+    for (size_t i = 0; i < v->nacl; i++) {
+        cm_buf_adds(b, i ? ",{" : "{");
+        jstr(b, "principal", v->acl[i].principal, true);
+        jint(b, "perms", v->acl[i].perms);
+        cm_buf_addc(b, '}');
+    }
+    cm_buf_adds(b, "]}");
+}
+
+static void key_doc(const vlt_key *k, cm_buf *b)
+{
+    cm_buf_addc(b, '{');
+    jstr(b, "uri", k->uri, true);
+    jstr(b, "name", k->name, false);
+    jstr(b, "vault_uri", k->vault_uri, false);
+    jstr(b, "kty", k->kty, false);
+    jint(b, "size", k->size);
+    jbool(b, "deleted", k->deleted);
+    jkey(b, "versions", false);
+    cm_buf_addc(b, '[');
+    for (size_t i = 0; i < k->nvers; i++) {
+        cm_buf_adds(b, i ? ",{" : "{");
+        jstr(b, "version", k->vers[i].version, true);
+        jbool(b, "enabled", k->vers[i].enabled);
+        jhex(b, "sealed", &k->vers[i].sealed);
+        cm_buf_addc(b, '}');
+    }
+    cm_buf_adds(b, "]}");
+}
+
+static void res_doc(const vlt_resource *r, cm_buf *b)
+{
+    cm_buf_addc(b, '{');
+    jstr(b, "id", r->id, true);
+    jstr(b, "kind", r->kind, false);
+    jstr(b, "tenant", r->tenant, false);
+    jstr(b, "region", r->region, false);
+    jstr(b, "subscription", r->subscription, false);
+    jbool(b, "cmk", r->cmk);
+    jstr(b, "key_uri", r->key_uri, false);
+    jbool(b, "versionless", r->versionless);
+    jstr(b, "wrap_ref", r->wrap_ref, false);
+    jhex(b, "wdek", &r->wdek);
+    jhex(b, "wsvc", &r->wsvc);
+    jhex(b, "wblk", &r->wblk);
+    jbool(b, "identity", r->identity);
+    jstr(b, "principal", r->principal, false);
+    jstr(b, "identity_tenant", r->identity_tenant, false);
+    jbool(b, "locked", r->locked);
+    jbool(b, "lost", r->lost);
+    jkey(b, "reasons", false);
+    cm_buf_addc(b, '[');
+    for (size_t i = 0; i < r->nreasons; i++) {
+        if (i)
+            cm_buf_addc(b, ',');
+        cm_json_cstr(b, r->reasons[i]);
+    }
+    cm_buf_adds(b, "]}");
+}
+
+/* ---------- loading ---------- */
+
+static yajl_val get(yajl_val o, const char *k)
+{
+    const char *path[] = {k, NULL};
+    return yajl_tree_get(o, path, yajl_t_any);
+}
+
+static char *gstr(yajl_val o, const char *k)
+{
+    yajl_val v = get(o, k);
+    return YAJL_IS_STRING(v) ? cm_strdup(YAJL_GET_STRING(v)) : NULL;
+}
+
+static bool gbool(yajl_val o, const char *k)
+{
+    return YAJL_IS_TRUE(get(o, k));
+}
+
+static int64_t gint(yajl_val o, const char *k)
+{
+    yajl_val v = get(o, k);
+    return YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0;
+}
+
+static int ghex(yajl_val o, const char *k, cm_buf *out)
+{
+    cm_buf_init(out, 0);
+    yajl_val v = get(o, k);
+    if (!YAJL_IS_STRING(v))
+        return -1;
+    const char *s = YAJL_GET_STRING(v);
+    size_t n = strlen(s) / 2;
+    if (!n)
+        return 0;
+    uint8_t *tmp = cm_xmalloc(n);
+    int rc = cm_unhex(s, tmp, n);
+    if (rc == 0)
+        cm_buf_add(out, tmp, n);
+    free(tmp);
+    return rc;
+}
+
+static int load_vault(void *arg, const char *id, const char *doc)
+{
+    vlt_state *s = arg;
+    yajl_val o = yajl_tree_parse(doc, NULL, 0);
+    if (!YAJL_IS_OBJECT(o)) {
+        yajl_tree_free(o);
+        return -1;
+    }
+    vlt_vault *v = cm_xcalloc(1, sizeof *v);
+    v->uri = gstr(o, "uri");
+    v->name = gstr(o, "name");
+    v->tenant = gstr(o, "tenant");
+    v->region = gstr(o, "region");
+    v->subscription = gstr(o, "subscription");
+    v->soft_delete = gbool(o, "soft_delete");
+    v->purge_protection = gbool(o, "purge_protection");
+    v->retention_days = gint(o, "retention_days");
+    yajl_val acl = get(o, "acl");
+    size_t n = YAJL_IS_ARRAY(acl) ? acl->u.array.len : 0;
+    v->acl = cm_xcalloc(n + 1, sizeof *v->acl);
+    for (size_t i = 0; i < n; i++) {
+        v->acl[i].principal = gstr(acl->u.array.values[i], "principal");
+        v->acl[i].perms = (unsigned)gint(acl->u.array.values[i], "perms");
+        if (v->acl[i].principal)
+            v->nacl++;
+    }
+    yajl_tree_free(o);
+    if (!v->uri || !v->tenant) {
+        vault_free(v);
+        return -1;
+    }
+    cm_map_put(s->vaults, id, v);
+    return 0;
+}
+
+static int load_key(void *arg, const char *id, const char *doc)
+{
+    vlt_state *s = arg;
+    yajl_val o = yajl_tree_parse(doc, NULL, 0);
+    if (!YAJL_IS_OBJECT(o)) {
+        yajl_tree_free(o);
+        return -1;
+    }
+    vlt_key *k = cm_xcalloc(1, sizeof *k);
+    k->uri = gstr(o, "uri");
+    k->name = gstr(o, "name");
+    k->vault_uri = gstr(o, "vault_uri");
+    k->kty = gstr(o, "kty");
+    k->size = gint(o, "size");
+    k->deleted = gbool(o, "deleted");
+    yajl_val vs = get(o, "versions");
+    size_t n = YAJL_IS_ARRAY(vs) ? vs->u.array.len : 0;
+    k->vers = cm_xcalloc(n + 1, sizeof *k->vers);
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        yajl_val e = vs->u.array.values[i];
+        k->vers[i].version = gstr(e, "version");
+        k->vers[i].enabled = gbool(e, "enabled");
+        k->nvers++;
+        if (ghex(e, "sealed", &k->vers[i].sealed) < 0 || !k->vers[i].version)
+            rc = -1;
+    }
+    yajl_tree_free(o);
+    if (rc < 0 || !k->uri || !k->kty) {
+        key_free(k);
+        return -1;
+    }
+    cm_map_put(s->keys, id, k);
+    return 0;
+}
+
+static int load_res(void *arg, const char *id, const char *doc)
+{
+    vlt_state *s = arg;
+    yajl_val o = yajl_tree_parse(doc, NULL, 0);
+    if (!YAJL_IS_OBJECT(o)) {
+        yajl_tree_free(o);
+        return -1;
+    }
+    vlt_resource *r = cm_xcalloc(1, sizeof *r);
+    r->id = gstr(o, "id");
+    r->kind = gstr(o, "kind");
+    r->tenant = gstr(o, "tenant");
+    r->region = gstr(o, "region");
+    r->subscription = gstr(o, "subscription");
+    r->cmk = gbool(o, "cmk");
+    r->key_uri = gstr(o, "key_uri");
+    r->versionless = gbool(o, "versionless");
+    r->wrap_ref = gstr(o, "wrap_ref");
+    int rc = ghex(o, "wdek", &r->wdek) | ghex(o, "wsvc", &r->wsvc) | ghex(o, "wblk", &r->wblk);
+    r->identity = gbool(o, "identity");
+    r->principal = gstr(o, "principal");
+    r->identity_tenant = gstr(o, "identity_tenant");
+    r->locked = gbool(o, "locked");
+    r->lost = gbool(o, "lost");
+    yajl_val rs = get(o, "reasons");
+    size_t n = YAJL_IS_ARRAY(rs) ? rs->u.array.len : 0;
+    r->reasons = cm_xcalloc(n + 1, sizeof *r->reasons);
+    for (size_t i = 0; i < n; i++)
+        if (YAJL_IS_STRING(rs->u.array.values[i]))
+            r->reasons[r->nreasons++] = cm_strdup(YAJL_GET_STRING(rs->u.array.values[i]));
+    yajl_tree_free(o);
+    if (rc < 0 || !r->id || !r->kind || !r->wrap_ref) {
+        res_free(r);
+        return -1;
+    }
+    cm_map_put(s->resources, id, r);
+    index_res(s, r, true);
+    return 0;
+}
+
+static void load_seen(void *arg, const char *id)
+{
+    if (id)
+        cm_map_put(((vlt_state *)arg)->seen, id, (void *)1);
+}
+
+static void load_meta(void *arg, const char *k, const char *v)
+{
+    vlt_state *s = arg;
+    if (!k || !v || strncmp(k, "chain:", 6) != 0)
+        return;
+    unsigned long long seq;
+    char hash[65];
+    if (sscanf(v, "%llu %64s", &seq, hash) != 2)
+        return;
+    struct chain_head *h = cm_xcalloc(1, sizeof *h);
+    h->seq = seq;
+    memcpy(h->hash, hash, 65);
+    cm_map_put(s->chains, k + 6, h);
+}
+
+int vlt_state_load_docs(vlt_state *s, cm_err *err)
+{
+    if (vlt_store_each(s->db, VLT_T_VAULT, load_vault, s, err) < 0 ||
+        vlt_store_each(s->db, VLT_T_KEY, load_key, s, err) < 0 ||
+        vlt_store_each(s->db, VLT_T_RESOURCE, load_res, s, err) < 0)
+        return -1;
+    vlt_store_seen_each(s->db, load_seen, s);
+    vlt_store_meta_each(s->db, load_meta, s);
+    return 0;
+}
+
+static int flush_table(vlt_state *s, int t, cm_map *objs, void (*doc)(const void *, cm_buf *),
+                       cm_err *err)
+{
+    size_t it = 0;
+    const char *id;
+    cm_buf b;
+    cm_buf_init(&b, 0);
+    int rc = 0;
+    while (rc == 0 && cm_map_next(s->dirty[t], &it, &id, NULL)) {
+        const void *o = cm_map_get(objs, id);
+        if (o) {
+            cm_buf_reset(&b);
+            doc(o, &b);
+            rc = vlt_store_put(s->db, (enum vlt_store_table)t, id, b.p, err);
+        } else {
+            rc = vlt_store_del(s->db, (enum vlt_store_table)t, id, err);
+            if (rc == 0 && t == VLT_T_RESOURCE)
+                rc = vlt_store_data_del(s->db, id, err);
+        }
+    }
+    cm_buf_free(&b);
+    return rc;
+}
+
+static void vault_doc_v(const void *o, cm_buf *b) { vault_doc(o, b); }
+static void key_doc_v(const void *o, cm_buf *b) { key_doc(o, b); }
+static void res_doc_v(const void *o, cm_buf *b) { res_doc(o, b); }
+
+int vlt_state_flush(vlt_state *s, cm_err *err)
+{
+    if (!s->db)
+        return 0;
+    if (vlt_store_begin(s->db, err) < 0)
+        return -1;
+    int rc = flush_table(s, VLT_T_VAULT, s->vaults, vault_doc_v, err);
+    if (rc == 0)
+        rc = flush_table(s, VLT_T_KEY, s->keys, key_doc_v, err);
+    if (rc == 0)
+        rc = flush_table(s, VLT_T_RESOURCE, s->resources, res_doc_v, err);
+    for (size_t i = 0; rc == 0 && i < s->dirty_seen.n; i++)
+        rc = vlt_store_seen_add(s->db, s->dirty_seen.ids[i], err);
+    if (rc == 0 && s->dirty_chains) {
+        size_t it = 0;
+        const char *name;
+        void *v;
+        while (rc == 0 && cm_map_next(s->chains, &it, &name, &v)) {
+            struct chain_head *h = v;
+            char k[300], val[100];
+            snprintf(k, sizeof k, "chain:%s", name);
+            snprintf(val, sizeof val, "%llu %s", (unsigned long long)h->seq, h->hash);
+            rc = vlt_store_meta_put(s->db, k, val, err);
+        }
+    }
+    if (rc < 0 || vlt_store_commit(s->db, err) < 0) {
+        vlt_store_rollback(s->db);
+        return -1;
+    }
+    for (int t = 0; t < 3; t++) {
+        cm_map_free(s->dirty[t]);
+        s->dirty[t] = cm_map_new();
+    }
+    idl_free(&s->dirty_seen);
+    s->dirty_chains = false;
+    return 0;
+}
+
+/* ---------- data at rest ---------- */
+
+static const char *class_name(enum vlt_class c)
+{
+    return c == VLT_CLASS_BLOCKLIST ? "blocklist-name" : "data";
+}
+
+static const char *lock_text(const vlt_resource *r, char *buf, size_t n)
+{
+    buf[0] = '\0';
+    for (size_t i = 0; i < r->nreasons; i++) {
+        if (i)
+            strncat(buf, ", ", n - strlen(buf) - 1);
+        strncat(buf, r->reasons[i], n - strlen(buf) - 1);
+    }
+    return buf;
+}
+
+/* The DEKs that seal a resource's data of one class, outermost first. */
+static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_secret **outer,
+                    cry_secret **inner, int *code, cm_err *err)
+{
+    char e[512], why[512];
+    *outer = *inner = NULL;
+    if (c == VLT_CLASS_BLOCKLIST) {
+        /* Blocklist names are always under the MMK, CMK or not (F14). */
+        *outer = vlt_unwrap_from(s, MMK, &r->wblk, e, sizeof e);
+    } else {
+        if (r->lost || r->locked) {
+            *code = 1;
+            cm_err_set(err, r->id, 0, 0, "%s: data access refused (%s)",
+                       r->lost ? "lost" : "locked", lock_text(r, why, sizeof why));
+            return -1;
+        }
+        *outer = vlt_unwrap_from(s, r->wrap_ref, &r->wdek, e, sizeof e);
+        if (*outer && r->wsvc.len) {
+            *inner = vlt_unwrap_from(s, MMK, &r->wsvc, e, sizeof e);
+            if (!*inner) {
+                cry_secret_free(*outer);
+                *outer = NULL;
+            }
+        }
+    }
+    if (!*outer) {
+        *code = 3;
+        cm_err_set(err, r->id, 0, 0, "cannot unwrap the data key: %s", e);
+        return -1;
+    }
+    return 0;
+}
+
+static const vlt_resource *need_res(vlt_state *s, const char *rid, int *code, cm_err *err)
+{
+    const vlt_resource *r = cm_map_get(s->resources, rid);
+    if (!r) {
+        *code = 1;
+        cm_err_set(err, rid, 0, 0, "no such resource");
+    }
+    return r;
+}
+
+int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d, size_t n,
+                 int *code, cm_err *err)
+{
+    *code = 0;
+    if (!s->db) {
+        *code = 2;
+        cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
+        return -1;
+    }
+    const vlt_resource *r = need_res(s, rid, code, err);
+    cry_secret *outer, *inner;
+    if (!r || deks_for(s, r, c, &outer, &inner, code, err) < 0)
+        return -1;
+    char aad[1200];
+    snprintf(aad, sizeof aad, "%s|%s", rid, class_name(c));
+    cm_buf mid, out;
+    cm_buf_init(&mid, 0);
+    cm_buf_init(&out, 0);
+    int rc = 0;
+    if (inner) { /* Face: the service layer inside the customer layer (F13) */
+        rc = cry_gcm_seal(inner->b, aad, strlen(aad), d, n, &mid);
+        if (rc == 0)
+            rc = cry_gcm_seal(outer->b, aad, strlen(aad), mid.p, mid.len, &out);
+    } else {
+        rc = cry_gcm_seal(outer->b, aad, strlen(aad), d, n, &out);
+    }
+    cry_secret_free(outer);
+    cry_secret_free(inner);
+    if (rc < 0) {
+        *code = 3;
+        cm_err_set(err, rid, 0, 0, "sealing failed");
+    } else {
+        rc = vlt_store_data_put(s->db, rid, class_name(c), out.p, out.len, err);
+        if (rc < 0)
+            *code = 3;
+    }
+    cm_buf_free(&mid);
+    cm_buf_free(&out);
+    return rc;
+}
+
+int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
+                 int *code, cm_err *err)
+{
+    *code = 0;
+    if (!s->db) {
+        *code = 2;
+        cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
+        return -1;
+    }
+    const vlt_resource *r = need_res(s, rid, code, err);
+    if (!r)
+        return -1;
+    cm_buf blob;
+    cm_buf_init(&blob, 0);
+    int found = vlt_store_data_get(s->db, rid, class_name(c), &blob, err);
+    if (found <= 0) {
+        cm_buf_free(&blob);
+        *code = found < 0 ? 3 : 1;
+        if (found == 0)
+            cm_err_set(err, rid, 0, 0, "no %s stored", class_name(c));
+        return -1;
+    }
+    if (sealed) {
+        cm_buf_add(out, blob.p, blob.len);
+        cm_buf_free(&blob);
+        return 0;
+    }
+    cry_secret *outer, *inner;
+    if (deks_for(s, r, c, &outer, &inner, code, err) < 0) {
+        cm_buf_free(&blob);
+        return -1;
+    }
+    char aad[1200];
+    snprintf(aad, sizeof aad, "%s|%s", rid, class_name(c));
+    cm_buf mid;
+    cm_buf_init(&mid, 0);
+    int rc;
+    if (inner) {
+        rc = cry_gcm_open(outer->b, aad, strlen(aad), blob.p, blob.len, &mid);
+        if (rc == 0)
+            rc = cry_gcm_open(inner->b, aad, strlen(aad), mid.p, mid.len, out);
+    } else {
+        rc = cry_gcm_open(outer->b, aad, strlen(aad), blob.p, blob.len, out);
+    }
+    cry_secret_free(outer);
+    cry_secret_free(inner);
+    cm_buf_free_secret(&mid);
+    cm_buf_free(&blob);
+    if (rc < 0) {
+        *code = 3;
+        cm_err_set(err, rid, 0, 0, "stored data does not open (tampered or wrong key)");
+    }
+    return rc;
+}
+
+/* ---------- state show ---------- */
+
+static void show_res(const vlt_resource *r, cm_buf *b)
+{
+    cm_buf_addc(b, '{');
+    jstr(b, "id", r->id, true);
+    jstr(b, "kind", r->kind, false);
+    jstr(b, "tenant", r->tenant, false);
+    jstr(b, "region", r->region, false);
+    jstr(b, "subscription", r->subscription, false);
+    jstr(b, "key_source", r->cmk ? "cmk" : "mmk", false);
+    jstr(b, "key_uri", r->key_uri, false);
+    jstr(b, "wrapped_under", r->lost ? NULL : r->wrap_ref, false);
+    jkey(b, "identity", false);
+    if (r->identity) {
+        cm_buf_addc(b, '{');
+        jstr(b, "principal", r->principal, true);
+        jstr(b, "tenant", r->identity_tenant, false);
+        cm_buf_addc(b, '}');
+    } else {
+        cm_buf_adds(b, "null");
+    }
+    jbool(b, "locked", r->locked);
+    jkey(b, "lock_reasons", false);
+    cm_buf_addc(b, '[');
+    for (size_t i = 0; i < r->nreasons; i++) {
+        if (i)
+            cm_buf_addc(b, ',');
+        cm_json_cstr(b, r->reasons[i]);
+    }
+    cm_buf_addc(b, ']');
+    jbool(b, "lost", r->lost);
+    jkey(b, "layers", false);
+    cm_buf_addc(b, '[');
+    if (r->wsvc.len) {
+        cm_buf_addc(b, '{');
+        jstr(b, "layer", "service", true);
+        jstr(b, "key", "mmk", false);
+        cm_buf_adds(b, "},");
+    }
+    cm_buf_addc(b, '{');
+    jstr(b, "layer", r->wsvc.len ? "customer" : "data", true);
+    jstr(b, "key", r->lost ? NULL : r->wrap_ref, false);
+    cm_buf_adds(b, "}]");
+    jkey(b, "blocklist_names", false);
+    cm_buf_adds(b, "{\"key\":\"mmk\"}");
+    cm_buf_addc(b, '}');
+}
+
+int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err)
+{
+    if (rid) {
+        const vlt_resource *r = cm_map_get(s->resources, rid);
+        if (!r) {
+            cm_err_set(err, rid, 0, 0, "no such resource");
+            return -1;
+        }
+        show_res(r, out);
+        return 0;
+    }
+    size_t n;
+    const char **ids = cm_map_sorted_keys(s->resources, &n);
+    cm_buf_adds(out, "{\"resources\":[");
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            cm_buf_addc(out, ',');
+        show_res(cm_map_get(s->resources, ids[i]), out);
+    }
+    free(ids);
+    ids = cm_map_sorted_keys(s->vaults, &n);
+    cm_buf_adds(out, "],\"vaults\":[");
+    for (size_t i = 0; i < n; i++) {
+        const vlt_vault *v = cm_map_get(s->vaults, ids[i]);
+        if (i)
+            cm_buf_addc(out, ',');
+        cm_buf_addc(out, '{');
+        jstr(out, "uri", v->uri, true);
+        jstr(out, "tenant", v->tenant, false);
+        jstr(out, "region", v->region, false);
+        jbool(out, "soft_delete", v->soft_delete);
+        jbool(out, "purge_protection", v->purge_protection);
+        cm_buf_addc(out, '}');
+    }
+    free(ids);
+    ids = cm_map_sorted_keys(s->keys, &n);
+    cm_buf_adds(out, "],\"keys\":[");
+    for (size_t i = 0; i < n; i++) {
+        const vlt_key *k = cm_map_get(s->keys, ids[i]);
+        if (i)
+            cm_buf_addc(out, ',');
+        cm_buf_addc(out, '{');
+        jstr(out, "uri", k->uri, true);
+        jstr(out, "kty", k->kty, false);
+        jint(out, "size", k->size);
+        jbool(out, "deleted", k->deleted);
+        jkey(out, "versions", false);
+        cm_buf_addc(out, '[');
+        for (size_t j = 0; j < k->nvers; j++) {
+            cm_buf_adds(out, j ? ",{" : "{");
+            jstr(out, "version", k->vers[j].version, true);
+            jbool(out, "enabled", k->vers[j].enabled);
+            cm_buf_addc(out, '}');
+        }
+        cm_buf_adds(out, "]}");
+    }
+    free(ids);
+    cm_buf_adds(out, "]}");
+    return 0;
+}

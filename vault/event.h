@@ -1,0 +1,100 @@
+/* vlt_event: one decoded key-configuration event (CloudEvents 1.0, SPEC §2).
+ * Strings point into the decoder's arena and live until the next decode. */
+#ifndef VLT_EVENT_H
+#define VLT_EVENT_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum vlt_etype {
+    VLT_EV_NONE = 0,
+    VLT_EV_VAULT_UPSERTED,
+    VLT_EV_ACCESS_GRANTED,
+    VLT_EV_ACCESS_REVOKED,
+    VLT_EV_KEY_CREATED,
+    VLT_EV_KEY_ROTATED,
+    VLT_EV_KEY_DISABLED,
+    VLT_EV_KEY_ENABLED,
+    VLT_EV_KEY_DELETED,
+    VLT_EV_KEY_RECOVERED,
+    VLT_EV_KEY_PURGED,
+    VLT_EV_RES_CREATED,
+    VLT_EV_RES_IDENTITY_ENABLED,
+    VLT_EV_RES_IDENTITY_DISABLED,
+    VLT_EV_RES_CMK_ENABLED,
+    VLT_EV_RES_KEY_UPDATED,
+    VLT_EV_RES_CMK_DISABLED,
+    VLT_EV_RES_MOVED,
+    VLT_EV_RES_DELETED,
+    VLT_EV__COUNT
+};
+
+enum vlt_subject_kind { VLT_SUBJ_VAULT, VLT_SUBJ_KEY, VLT_SUBJ_RESOURCE };
+
+/* Data fields an event may carry; bit i of vlt_event.has is set when field i was present. */
+enum vlt_efield {
+    VLT_F_TENANT,
+    VLT_F_REGION,
+    VLT_F_SUBSCRIPTION,
+    VLT_F_SOFT_DELETE,
+    VLT_F_PURGE_PROTECTION,
+    VLT_F_RETENTION_DAYS,
+    VLT_F_PRINCIPAL,
+    VLT_F_PERMISSIONS,
+    VLT_F_VERSION,
+    VLT_F_KTY,
+    VLT_F_SIZE,
+    VLT_F_KIND,
+    VLT_F_KEY_URI,
+    VLT_F__COUNT
+};
+
+#define VLT_PERM_GET 1u
+#define VLT_PERM_WRAP 2u
+#define VLT_PERM_UNWRAP 4u
+#define VLT_PERM_ALL 7u
+
+typedef struct vlt_event {
+    enum vlt_etype type;
+    const char *type_name; /* as sent, even when unknown; NULL when absent */
+    const char *id, *source, *subject, *time;
+    /* data */
+    const char *tenant, *region, *subscription, *principal, *version, *kty, *kind, *key_uri;
+    bool soft_delete, purge_protection;
+    int64_t retention_days, size;
+    unsigned permissions; /* VLT_PERM_* bits */
+    unsigned has;         /* 1u << VLT_F_* */
+} vlt_event;
+
+static inline bool vlt_event_has(const vlt_event *e, enum vlt_efield f)
+{
+    return (e->has >> f) & 1u;
+}
+
+const char *vlt_etype_name(enum vlt_etype t);
+enum vlt_etype vlt_etype_parse(const char *s);
+/* Request types a deny rule can refuse (SPEC §4). */
+bool vlt_etype_deniable(enum vlt_etype t);
+enum vlt_subject_kind vlt_etype_subject(enum vlt_etype t);
+/* Which data fields each type needs and may carry. */
+unsigned vlt_etype_required(enum vlt_etype t);
+unsigned vlt_etype_optional(enum vlt_etype t);
+const char *vlt_efield_name(enum vlt_efield f);
+
+/* Key identifier parts (SPEC F6). */
+typedef struct vlt_keyref {
+    char vault[64];      /* vault name, lower case */
+    char name[128];      /* key name, lower case */
+    char version[80];    /* empty when versionless */
+} vlt_keyref;
+
+/* https://{vault}.vault.azure.net[/] -> name (lower case). */
+bool vlt_vault_uri_parse(const char *s, char *name, size_t n);
+/* https://{vault}.vault.azure.net/keys/{name}[/{version}][/] */
+bool vlt_key_uri_parse(const char *s, vlt_keyref *out);
+/* /subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}/{name} */
+bool vlt_resource_id_valid(const char *s);
+/* Canonical URIs of the parts: vault, versionless key, versioned key. */
+void vlt_vault_uri(const char *vault, char *out, size_t n);
+void vlt_key_uri(const vlt_keyref *k, bool with_version, char *out, size_t n);
+#endif

@@ -1,0 +1,77 @@
+/* Internals shared by the files of vault/ (not part of its interface). */
+#ifndef VLT_INTERNAL_H
+#define VLT_INTERNAL_H
+#include "common/map.h"
+#include "vault/state.h"
+#include "vault/store.h"
+
+#define MMK "mmk"
+
+typedef struct idlist {
+    char **ids;
+    size_t n, cap;
+} idlist;
+
+struct chain_head {
+    uint64_t seq;
+    char hash[65];
+};
+
+struct vlt_state {
+    cm_map *vaults, *keys, *resources;
+    cm_map *by_key, *by_vault; /* binding indexes: uri -> idlist of CMK resource ids */
+    cm_map *seen;
+    cm_map *chains;
+    cry_secret *master;
+    vlt_store *db;
+    /* what flush must write */
+    cm_map *dirty[3];
+    idlist dirty_seen;
+    bool dirty_chains;
+};
+
+struct pend {
+    void *obj; /* NULL: deleted by the txn */
+};
+
+struct actlist {
+    vlt_action *a;
+    size_t n, cap;
+};
+
+struct vlt_txn {
+    vlt_state *s;
+    const vlt_event *ev;
+    cm_map *pv, *pk, *pr; /* uri/id -> struct pend */
+    char **affected;
+    size_t naff;
+    bool affected_done;
+    cm_map *acts;
+    cm_map *changed;
+};
+
+
+void idl_add(idlist *l, const char *id);
+void idl_del(idlist *l, const char *id);
+void idl_free(idlist *l);
+void vault_free(vlt_vault *v);
+vlt_vault *vault_clone(const vlt_vault *o);
+void key_free(vlt_key *k);
+vlt_key *key_clone(const vlt_key *o);
+void reasons_clear(vlt_resource *r);
+void res_free(vlt_resource *r);
+vlt_resource *res_clone(const vlt_resource *o);
+void set_str(char **dst, const char *src);
+bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
+                vlt_keyref *kr);
+void index_res(vlt_state *s, const vlt_resource *r, bool add);
+cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, char *err,
+                      size_t errn);
+int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
+int vlt_state_load_docs(vlt_state *s, cm_err *err);
+/* Wraps/unwraps a DEK under a reference ("mmk" or a versioned key URI). */
+int vlt_wrap_under(vlt_state *s, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
+                   size_t errn);
+cry_secret *vlt_unwrap_from(vlt_state *s, const char *ref, const cm_buf *w, char *err,
+                            size_t errn);
+#endif

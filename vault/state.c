@@ -1,0 +1,477 @@
+#include "vault/state.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "common/map.h"
+#include "vault/internal.h"
+#include "vault/store.h"
+
+/* ---------- lists ---------- */
+
+void idl_add(idlist *l, const char *id)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 4;
+        l->ids = cm_xrealloc(l->ids, l->cap * sizeof *l->ids);
+    }
+    l->ids[l->n++] = cm_strdup(id);
+}
+
+void idl_del(idlist *l, const char *id)
+{
+    for (size_t i = 0; i < l->n; i++)
+        if (!strcmp(l->ids[i], id)) {
+            free(l->ids[i]);
+            l->ids[i] = l->ids[--l->n];
+            return;
+        }
+}
+
+void idl_free(idlist *l)
+{
+    if (!l)
+        return;
+    for (size_t i = 0; i < l->n; i++)
+        free(l->ids[i]);
+    free(l->ids);
+    l->ids = NULL;
+    l->n = l->cap = 0;
+}
+
+static void free_idmap(cm_map *m)
+{
+    size_t it = 0;
+    void *v;
+    while (cm_map_next(m, &it, NULL, &v)) {
+        idl_free(v);
+        free(v);
+    }
+    cm_map_free(m);
+}
+
+/* ---------- object lifetimes ---------- */
+
+void vault_free(vlt_vault *v)
+{
+    if (!v)
+        return;
+    free(v->uri);
+    free(v->name);
+    free(v->tenant);
+    free(v->region);
+    free(v->subscription);
+    for (size_t i = 0; i < v->nacl; i++)
+        free(v->acl[i].principal);
+    free(v->acl);
+    free(v);
+}
+
+vlt_vault *vault_clone(const vlt_vault *o)
+{
+    vlt_vault *v = cm_xcalloc(1, sizeof *v);
+    *v = *o;
+    v->uri = cm_strdup(o->uri);
+    v->name = cm_strdup(o->name);
+    v->tenant = cm_strdup(o->tenant);
+    v->region = cm_strdup(o->region);
+    v->subscription = cm_strdup(o->subscription);
+    v->acl = cm_xcalloc(o->nacl + 1, sizeof *v->acl);
+    for (size_t i = 0; i < o->nacl; i++) {
+        v->acl[i].principal = cm_strdup(o->acl[i].principal);
+        v->acl[i].perms = o->acl[i].perms;
+    }
+    return v;
+}
+
+static void keyver_clear(vlt_keyver *kv)
+{
+    free(kv->version);
+    cm_buf_free_secret(&kv->sealed);
+    cry_pkey_free(kv->pk);
+}
+
+void key_free(vlt_key *k)
+{
+    if (!k)
+        return;
+    free(k->uri);
+    free(k->name);
+    free(k->vault_uri);
+    free(k->kty);
+    for (size_t i = 0; i < k->nvers; i++)
+        keyver_clear(&k->vers[i]);
+    free(k->vers);
+    free(k);
+}
+
+vlt_key *key_clone(const vlt_key *o)
+{
+    vlt_key *k = cm_xcalloc(1, sizeof *k);
+    *k = *o;
+    k->uri = cm_strdup(o->uri);
+    k->name = cm_strdup(o->name);
+    k->vault_uri = cm_strdup(o->vault_uri);
+    k->kty = cm_strdup(o->kty);
+    k->vers = cm_xcalloc(o->nvers + 1, sizeof *k->vers);
+    for (size_t i = 0; i < o->nvers; i++) {
+        k->vers[i].version = cm_strdup(o->vers[i].version);
+        k->vers[i].enabled = o->vers[i].enabled;
+        cm_buf_init(&k->vers[i].sealed, 0);
+        cm_buf_add(&k->vers[i].sealed, o->vers[i].sealed.p, o->vers[i].sealed.len);
+        k->vers[i].pk = NULL;
+    }
+    return k;
+}
+
+void reasons_clear(vlt_resource *r)
+{
+    for (size_t i = 0; i < r->nreasons; i++)
+        free(r->reasons[i]);
+    free(r->reasons);
+    r->reasons = NULL;
+    r->nreasons = 0;
+}
+
+void res_free(vlt_resource *r)
+{
+    if (!r)
+        return;
+    free(r->id);
+    free(r->kind);
+    free(r->tenant);
+    free(r->region);
+    free(r->subscription);
+    free(r->key_uri);
+    free(r->requested_key);
+    free(r->wrap_ref);
+    cm_buf_free(&r->wdek);
+    cm_buf_free(&r->wsvc);
+    cm_buf_free(&r->wblk);
+    free(r->principal);
+    free(r->identity_tenant);
+    reasons_clear(r);
+    cry_secret_free(r->dek);
+    free(r);
+}
+
+static void buf_copy(cm_buf *d, const cm_buf *s)
+{
+    cm_buf_init(d, 0);
+    if (s->len)
+        cm_buf_add(d, s->p, s->len);
+}
+
+vlt_resource *res_clone(const vlt_resource *o)
+{
+    vlt_resource *r = cm_xcalloc(1, sizeof *r);
+    *r = *o;
+    r->id = cm_strdup(o->id);
+    r->kind = cm_strdup(o->kind);
+    r->tenant = cm_strdup(o->tenant);
+    r->region = cm_strdup(o->region);
+    r->subscription = cm_strdup(o->subscription);
+    r->key_uri = cm_strdup(o->key_uri);
+    r->requested_key = NULL;
+    r->wrap_ref = cm_strdup(o->wrap_ref);
+    buf_copy(&r->wdek, &o->wdek);
+    buf_copy(&r->wsvc, &o->wsvc);
+    buf_copy(&r->wblk, &o->wblk);
+    r->principal = cm_strdup(o->principal);
+    r->identity_tenant = cm_strdup(o->identity_tenant);
+    r->reasons = cm_xcalloc(o->nreasons + 1, sizeof *r->reasons);
+    for (size_t i = 0; i < o->nreasons; i++)
+        r->reasons[i] = cm_strdup(o->reasons[i]);
+    r->dek = o->dek ? cry_secret_dup(o->dek->b, o->dek->len) : NULL;
+    return r;
+}
+
+void set_str(char **dst, const char *src)
+{
+    char *n = cm_strdup(src);
+    free(*dst);
+    *dst = n;
+}
+
+/* ---------- bindings ---------- */
+
+/* Splits a resource's key binding into vault URI and versionless key URI. */
+bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
+                       vlt_keyref *kr)
+{
+    vlt_keyref tmp;
+    if (!kr)
+        kr = &tmp;
+    if (!r || !r->cmk || !r->key_uri || !vlt_key_uri_parse(r->key_uri, kr))
+        return false;
+    vlt_vault_uri(kr->vault, vault, vn);
+    vlt_key_uri(kr, false, key, kn);
+    return true;
+}
+
+void index_res(vlt_state *s, const vlt_resource *r, bool add)
+{
+    char vault[256], key[512];
+    if (!binding_of(r, vault, sizeof vault, key, sizeof key, NULL))
+        return;
+    cm_map *maps[2] = {s->by_vault, s->by_key};
+    const char *ids[2] = {vault, key};
+    for (int i = 0; i < 2; i++) {
+        idlist *l = cm_map_get(maps[i], ids[i]);
+        if (!l && add) {
+            l = cm_xcalloc(1, sizeof *l);
+            cm_map_put(maps[i], ids[i], l);
+        }
+        if (!l)
+            continue;
+        if (add)
+            idl_add(l, r->id);
+        else
+            idl_del(l, r->id);
+    }
+}
+
+/* ---------- state ---------- */
+
+static int load_master(vlt_state *s, const char *path, cm_err *err)
+{
+    uint8_t k[CRY_DEK_LEN];
+    int fd = open(path, O_RDONLY);
+    if (fd < 0 && errno == ENOENT) {
+        if (cry_random(k, sizeof k) < 0) {
+            cm_err_set(err, path, 0, 0, "cannot generate the service master key");
+            return -1;
+        }
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+        if (fd < 0 || write(fd, k, sizeof k) != (ssize_t)sizeof k || fsync(fd) < 0) {
+            cm_err_set(err, path, 0, 0, "cannot create the service master key: %s",
+                       strerror(errno));
+            if (fd >= 0)
+                close(fd);
+            cm_wipe(k, sizeof k);
+            return -1;
+        }
+        close(fd);
+        s->master = cry_secret_dup(k, sizeof k);
+        cm_wipe(k, sizeof k);
+        return 0;
+    }
+    if (fd < 0) {
+        cm_err_set(err, path, 0, 0, "cannot read the service master key: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    ssize_t n = read(fd, k, sizeof k);
+    char extra;
+    bool more = read(fd, &extra, 1) > 0;
+    if (fstat(fd, &st) == 0 && (st.st_mode & 077))
+        cm_log("%s: warning: master key file is readable by others (mode %03o)", path,
+               (unsigned)(st.st_mode & 0777));
+    close(fd);
+    if (n != (ssize_t)sizeof k || more) {
+        cm_wipe(k, sizeof k);
+        cm_err_set(err, path, 0, 0, "not a service master key (expected exactly 32 bytes)");
+        return -1;
+    }
+    s->master = cry_secret_dup(k, sizeof k);
+    cm_wipe(k, sizeof k);
+    return 0;
+}
+
+
+
+vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
+{
+    vlt_state *s = cm_xcalloc(1, sizeof *s);
+    s->vaults = cm_map_new();
+    s->keys = cm_map_new();
+    s->resources = cm_map_new();
+    s->by_key = cm_map_new();
+    s->by_vault = cm_map_new();
+    s->seen = cm_map_new();
+    s->chains = cm_map_new();
+    for (int i = 0; i < 3; i++)
+        s->dirty[i] = cm_map_new();
+    if (!path) {
+        s->master = cry_secret_random(CRY_DEK_LEN);
+        if (!s->master) {
+            cm_err_set(err, "master key", 0, 0, "cannot generate the service master key");
+            goto out_fail;
+        }
+        return s;
+    }
+    char mpath[4096];
+    if (!master_path) {
+        snprintf(mpath, sizeof mpath, "%s.mkey", path);
+        master_path = mpath;
+    }
+    if (load_master(s, master_path, err) < 0)
+        goto out_fail;
+    s->db = vlt_store_open(path, err);
+    if (!s->db || vlt_state_load_docs(s, err) < 0)
+        goto out_fail;
+    return s;
+out_fail:
+    vlt_state_free(s);
+    return NULL;
+}
+
+static void free_objs(cm_map *m, void (*fn)(void *))
+{
+    size_t it = 0;
+    void *v;
+    while (cm_map_next(m, &it, NULL, &v))
+        fn(v);
+    cm_map_free(m);
+}
+
+static void vault_free_v(void *p) { vault_free(p); }
+static void key_free_v(void *p) { key_free(p); }
+static void res_free_v(void *p) { res_free(p); }
+static void free_v(void *p) { free(p); }
+
+void vlt_state_free(vlt_state *s)
+{
+    if (!s)
+        return;
+    free_objs(s->vaults, vault_free_v);
+    free_objs(s->keys, key_free_v);
+    free_objs(s->resources, res_free_v);
+    free_objs(s->chains, free_v);
+    free_idmap(s->by_key);
+    free_idmap(s->by_vault);
+    cm_map_free(s->seen);
+    for (int i = 0; i < 3; i++)
+        cm_map_free(s->dirty[i]);
+    idl_free(&s->dirty_seen);
+    cry_secret_free(s->master);
+    vlt_store_close(s->db);
+    free(s);
+}
+
+const vlt_vault *vlt_state_vault(const vlt_state *s, const char *uri)
+{
+    return uri ? cm_map_get(s->vaults, uri) : NULL;
+}
+
+const vlt_key *vlt_state_key(const vlt_state *s, const char *uri)
+{
+    return uri ? cm_map_get(s->keys, uri) : NULL;
+}
+
+const vlt_resource *vlt_state_resource(const vlt_state *s, const char *id)
+{
+    return id ? cm_map_get(s->resources, id) : NULL;
+}
+
+const char **vlt_state_resource_ids(const vlt_state *s, size_t *n)
+{
+    return cm_map_sorted_keys(s->resources, n);
+}
+
+bool vlt_state_seen(vlt_state *s, const char *id)
+{
+    return cm_map_get(s->seen, id) != NULL;
+}
+
+void vlt_state_mark_seen(vlt_state *s, const char *id)
+{
+    cm_map_put(s->seen, id, (void *)1);
+    if (s->db)
+        idl_add(&s->dirty_seen, id);
+}
+
+bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65])
+{
+    struct chain_head *h = cm_map_get(s->chains, chain);
+    if (!h)
+        return false;
+    *seq = h->seq;
+    memcpy(hash, h->hash, 65);
+    return true;
+}
+
+void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const char hash[65])
+{
+    struct chain_head *h = cm_map_get(s->chains, chain);
+    if (!h) {
+        h = cm_xcalloc(1, sizeof *h);
+        cm_map_put(s->chains, chain, h);
+    }
+    h->seq = seq;
+    memcpy(h->hash, hash, 65);
+    s->dirty_chains = true;
+}
+
+/* ---------- key material ---------- */
+
+cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, char *err,
+                             size_t errn)
+{
+    vlt_keyver *kv = (vlt_keyver *)kvc; /* the loaded key is a cache */
+    if (kv->pk)
+        return kv->pk;
+    char aad[768];
+    snprintf(aad, sizeof aad, "%s/%s", k->uri, kv->version);
+    cm_buf der;
+    cm_buf_init(&der, 0);
+    if (cry_gcm_open(s->master->b, aad, strlen(aad), kv->sealed.p, kv->sealed.len, &der) < 0) {
+        snprintf(err, errn, "cannot open the key material of %s (wrong master key?)", aad);
+        cm_buf_free_secret(&der);
+        return NULL;
+    }
+    kv->pk = cry_pkey_import(k->kty, (const uint8_t *)der.p, der.len);
+    cm_buf_free_secret(&der);
+    if (!kv->pk)
+        snprintf(err, errn, "corrupt key material for %s", aad);
+    return kv->pk;
+}
+
+int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn)
+{
+    cry_pkey *pk = cry_pkey_generate(k->kty, k->size, err, errn);
+    if (!pk)
+        return -1;
+    cry_secret *der = cry_pkey_export(pk);
+    char aad[768];
+    snprintf(aad, sizeof aad, "%s/%s", k->uri, kv->version);
+    cm_buf_init(&kv->sealed, 0);
+    int rc = der ? cry_gcm_seal(s->master->b, aad, strlen(aad), der->b, der->len, &kv->sealed)
+                 : -1;
+    cry_secret_free(der);
+    if (rc < 0) {
+        snprintf(err, errn, "cannot seal the new key material");
+        cry_pkey_free(pk);
+        return -1;
+    }
+    kv->pk = pk;
+    return 0;
+}
+
+const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version)
+{
+    if (!k || !k->nvers)
+        return NULL;
+    if (!version || !*version)
+        return &k->vers[k->nvers - 1];
+    for (size_t i = 0; i < k->nvers; i++)
+        if (!strcmp(k->vers[i].version, version))
+            return &k->vers[i];
+    return NULL;
+}
+
+unsigned vlt_access_of(const vlt_vault *v, const vlt_resource *r)
+{
+    if (!v || !r || !r->identity || !r->principal)
+        return 0;
+    for (size_t i = 0; i < v->nacl; i++)
+        if (!strcmp(v->acl[i].principal, r->principal))
+            return v->acl[i].perms;
+    return 0;
+}
+

@@ -1,0 +1,141 @@
+/* vault: key vaults, keys and versions, access policies, resources and their
+ * wrapped data keys — and the physics of envelope encryption (SPEC §3).
+ *
+ * Changes go through a transaction: objects are cloned on first write, the
+ * clones are mutated, and commit swaps them in. Abort frees the clones, so a
+ * denied or failed event leaves the state exactly as it was. */
+#ifndef VLT_STATE_H
+#define VLT_STATE_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/buf.h"
+#include "common/util.h"
+#include "crypto/crypto.h"
+#include "vault/event.h"
+
+typedef struct vlt_access {
+    char *principal;
+    unsigned perms;
+} vlt_access;
+
+typedef struct vlt_vault {
+    char *uri, *name, *tenant, *region, *subscription;
+    bool soft_delete, purge_protection;
+    int64_t retention_days;
+    vlt_access *acl;
+    size_t nacl;
+} vlt_vault;
+
+typedef struct vlt_keyver {
+    char *version;
+    bool enabled;
+    cm_buf sealed; /* private material sealed under the master key */
+    cry_pkey *pk;  /* loaded on first use */
+} vlt_keyver;
+
+typedef struct vlt_key {
+    char *uri; /* versionless */
+    char *name, *vault_uri, *kty;
+    int64_t size;
+    bool deleted;
+    vlt_keyver *vers; /* creation order; the last is the latest */
+    size_t nvers;
+} vlt_key;
+
+typedef struct vlt_resource {
+    char *id, *kind, *tenant, *region, *subscription;
+    bool cmk;
+    char *key_uri; /* canonical binding (versioned or not); NULL on MMK */
+    bool versionless;
+    char *requested_key; /* resource.created only: the key asked for at creation */
+    char *wrap_ref;      /* "mmk" or the versioned key URI the DEK is wrapped under */
+    cm_buf wdek;         /* the DEK wrapped under wrap_ref */
+    cm_buf wsvc;         /* Face: the service-layer DEK, always under the MMK */
+    cm_buf wblk;         /* blocklist names: their own DEK, always under the MMK */
+    bool identity;
+    char *principal, *identity_tenant;
+    bool locked, lost;
+    char **reasons; /* lock reasons, sorted */
+    size_t nreasons;
+    cry_secret *dek; /* plaintext DEK while unlocked and in use; NULL otherwise */
+} vlt_resource;
+
+typedef struct vlt_state vlt_state;
+typedef struct vlt_txn vlt_txn;
+
+/* An action taken on a resource's keys (audit `actions`). */
+typedef struct vlt_action {
+    const char *op; /* wrap, rewrap, lockout, unlock, shred */
+    char *from, *to;
+    bool ok;
+    char *error;
+} vlt_action;
+
+/* New state. path NULL keeps everything in memory with an ephemeral master key;
+ * otherwise the SQLite file at path is opened (created) and loaded, and the
+ * master key is read from (or created at, mode 0600) master_path. */
+vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err);
+void vlt_state_free(vlt_state *s);
+/* Writes pending changes to the store (no-op in memory). */
+int vlt_state_flush(vlt_state *s, cm_err *err);
+
+const vlt_vault *vlt_state_vault(const vlt_state *s, const char *uri);
+const vlt_key *vlt_state_key(const vlt_state *s, const char *uri);
+const vlt_resource *vlt_state_resource(const vlt_state *s, const char *id);
+/* Sorted resource ids (borrowed strings); the caller frees the array. */
+const char **vlt_state_resource_ids(const vlt_state *s, size_t *n);
+
+/* Event ids seen before (duplicates). */
+bool vlt_state_seen(vlt_state *s, const char *id);
+void vlt_state_mark_seen(vlt_state *s, const char *id);
+
+/* Chain heads persist with the state so a chain continues across runs. */
+bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65]);
+void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const char hash[65]);
+
+/* --- transactions --- */
+vlt_txn *vlt_txn_begin(vlt_state *s);
+/* Applies the event's own change (SPEC §2/§3) to the transaction. Returns 0, or
+ * -1 with reason when the event cannot apply (subject missing, purge refused…). */
+int vlt_txn_apply(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn);
+/* The proposed (txn) and prior (committed) views; NULL when absent. */
+const vlt_vault *vlt_txn_vault(vlt_txn *t, const char *uri, bool prior);
+const vlt_key *vlt_txn_key(vlt_txn *t, const char *uri, bool prior);
+const vlt_resource *vlt_txn_resource(vlt_txn *t, const char *id, bool prior);
+/* The resources the event touches, in id order: its subject, or every resource
+ * bound to the vault/key it names. Borrowed until commit/abort. */
+const char *const *vlt_txn_affected(vlt_txn *t, size_t *n);
+/* Count of CMK resources bound to a vault or key, as the transaction leaves them. */
+int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_uri);
+/* Rule-held lock reasons ("rule:ID") for a resource: set or clear one. */
+void vlt_txn_rule_lock(vlt_txn *t, const char *resource_id, const char *rule_id, bool hold);
+/* Settles physics: usability, rewrap, lockout, unlock, shred. Actions for each
+ * affected resource are appended to acts (owned by the txn). Returns 0, or -1
+ * when a key operation failed (with its message in reason). */
+int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn);
+/* Actions per resource id (after settle). */
+const vlt_action *vlt_txn_actions(vlt_txn *t, const char *resource_id, size_t *n);
+/* Whether the resource's visible state changed in this transaction. */
+bool vlt_txn_changed(vlt_txn *t, const char *resource_id);
+void vlt_txn_commit(vlt_txn *t);
+void vlt_txn_abort(vlt_txn *t);
+
+/* Permissions the resource's identity holds on a vault. */
+unsigned vlt_access_of(const vlt_vault *v, const vlt_resource *r);
+/* Resolves a resource's key binding: key object, version (NULL when missing). */
+const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version);
+
+/* --- data at rest (needs a store) --- */
+enum vlt_class { VLT_CLASS_DATA, VLT_CLASS_BLOCKLIST };
+/* Seals plaintext under the resource's DEK and stores it. -1 with a message when
+ * the resource is missing, locked or lost (code 1) or on failure (code 3). */
+int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d, size_t n,
+                 int *code, cm_err *err);
+/* Opens stored data into out (plaintext), or copies the sealed bytes when sealed. */
+int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
+                 int *code, cm_err *err);
+/* JSON for `state show`: one resource, or everything. */
+int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err);
+#endif
