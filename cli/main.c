@@ -1,2 +1,43 @@
 #include <stdio.h>
-int main(void) { puts("cmkguard"); return 0; }
+#include <string.h>
+
+#include "cli/cli.h"
+#include "common/util.h"
+
+static const char USAGE[] =
+    "usage: cmkguard COMMAND [ARGS]\n"
+    "\n"
+    "  replay [--rules PATH]... [--state DB] [--sign-key KEY] [--checkpoint N]\n"
+    "         [--out FILE] [--clock event|wall] [--max-message BYTES] EVENTS.jsonl|-\n"
+    "  rules check PATH...           load and type-check rule files\n"
+    "  rules test PATH...            run rule tests (*.test.yaml)\n"
+    "  audit keygen --out PREFIX     write PREFIX.key (0600) and PREFIX.pub\n"
+    "  audit verify --pubkey PUB [FILE|-]...\n"
+    "  data put --state DB RESOURCE [--class blocklist-name] < FILE\n"
+    "  data get --state DB RESOURCE [--class blocklist-name] [--sealed]\n"
+    "  state show --state DB [RESOURCE]\n"
+    "\n"
+    "exit codes: 0 ok, 1 a check failed, 2 bad usage/rules/config, 3 runtime failure\n";
+
+int main(int argc, char **argv)
+{
+    if (argc < 2 || !strcmp(argv[1], "help") || !strcmp(argv[1], "--help") ||
+        !strcmp(argv[1], "-h")) {
+        fputs(USAGE, argc < 2 ? stderr : stdout);
+        return argc < 2 ? EXIT_USAGE : EXIT_OK;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        puts("cmkguard " CM_VERSION);
+        return EXIT_OK;
+    }
+    static const struct {
+        const char *name;
+        int (*fn)(int, char **);
+    } cmds[] = {{"replay", cmd_replay}, {"rules", cmd_rules}, {"audit", cmd_audit},
+                {"data", cmd_data},     {"state", cmd_state}};
+    for (size_t i = 0; i < CM_ARRAY_LEN(cmds); i++)
+        if (!strcmp(argv[1], cmds[i].name))
+            return cmds[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "cmkguard: unknown command '%s'\n%s", argv[1], USAGE);
+    return EXIT_USAGE;
+}

@@ -1,0 +1,43 @@
+/* audit: records as RFC 8785 canonical JSON, SHA-256 hash chain, Ed25519 signatures,
+ * checkpoints, and verification (SPEC §5). */
+#ifndef AUD_AUDIT_H
+#define AUD_AUDIT_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "audit/decision.h"
+#include "common/util.h"
+#include "crypto/crypto.h"
+
+#define AUD_ZERO_HASH "0000000000000000000000000000000000000000000000000000000000000000"
+
+/* Where records go: one call per record; line has no trailing newline. */
+typedef int (*aud_sink_fn)(void *arg, const char *subject, const char *line, size_t n);
+
+enum aud_clock { AUD_CLOCK_EVENT, AUD_CLOCK_WALL };
+
+typedef struct aud_writer aud_writer;
+
+/* signer may be NULL (chained, unsigned). checkpoint 0 signs every record. Borrows signer. */
+aud_writer *aud_writer_new(const char *chain, cry_signer *signer, unsigned checkpoint,
+                           enum aud_clock clock, aud_sink_fn sink, void *arg);
+void aud_writer_free(aud_writer *w);
+/* Continues a chain from its head. */
+void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65]);
+/* Writes the decision record and its fan-out records. */
+int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash, cm_err *err);
+/* Checkpoint mode: the final signed checkpoint record (no-op otherwise). */
+int aud_writer_finish(aud_writer *w, cm_err *err);
+uint64_t aud_writer_seq(const aud_writer *w);
+const char *aud_writer_head(const aud_writer *w);
+
+/* Verification of a record stream, line by line. */
+typedef struct aud_verifier aud_verifier;
+aud_verifier *aud_verifier_new(cry_verifier *key);
+void aud_verifier_free(aud_verifier *v);
+/* Checks one record; where names it for errors ("FILE:LINE"). -1 with err on the first problem. */
+int aud_verifier_line(aud_verifier *v, const char *where, const char *line, size_t n, cm_err *err);
+/* After the last record: unsigned tails. Fills summary JSON on success. */
+int aud_verifier_end(aud_verifier *v, cm_buf *summary, cm_err *err);
+#endif

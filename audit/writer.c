@@ -1,0 +1,264 @@
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "audit/audit.h"
+
+struct aud_writer {
+    char *chain;
+    cry_signer *signer;
+    unsigned checkpoint;
+    enum aud_clock clock;
+    aud_sink_fn sink;
+    void *arg;
+    uint64_t seq, last_signed;
+    char head[65];
+    char last_time[64];
+    cry_hash *h;
+    cm_buf a, b, c, out;
+};
+
+aud_writer *aud_writer_new(const char *chain, cry_signer *signer, unsigned checkpoint,
+                           enum aud_clock clock, aud_sink_fn sink, void *arg)
+{
+    aud_writer *w = cm_xcalloc(1, sizeof *w);
+    w->chain = cm_strdup(chain);
+    w->signer = signer;
+    w->checkpoint = checkpoint;
+    w->clock = clock;
+    w->sink = sink;
+    w->arg = arg;
+    memcpy(w->head, AUD_ZERO_HASH, 65);
+    snprintf(w->last_time, sizeof w->last_time, "1970-01-01T00:00:00Z");
+    w->h = cry_hash_new();
+    cm_buf_init(&w->a, 0);
+    cm_buf_init(&w->b, 0);
+    cm_buf_init(&w->c, 0);
+    cm_buf_init(&w->out, 0);
+    return w;
+}
+
+void aud_writer_free(aud_writer *w)
+{
+    if (!w)
+        return;
+    free(w->chain);
+    cry_hash_free(w->h);
+    cm_buf_free(&w->a);
+    cm_buf_free(&w->b);
+    cm_buf_free(&w->c);
+    cm_buf_free(&w->out);
+    free(w);
+}
+
+void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65])
+{
+    w->seq = seq;
+    w->last_signed = seq;
+    memcpy(w->head, hash, 65);
+}
+
+uint64_t aud_writer_seq(const aud_writer *w)
+{
+    return w->seq;
+}
+
+const char *aud_writer_head(const aud_writer *w)
+{
+    return w->head;
+}
+
+static void key(cm_buf *b, const char *k)
+{
+    cm_json_cstr(b, k);
+    cm_buf_addc(b, ':');
+}
+
+static void kstr(cm_buf *b, const char *k, const char *v, bool comma)
+{
+    key(b, k);
+    cm_json_cstr(b, v);
+    if (comma)
+        cm_buf_addc(b, ',');
+}
+
+static void kbool(cm_buf *b, const char *k, bool v, bool comma)
+{
+    key(b, k);
+    cm_buf_adds(b, v ? "true" : "false");
+    if (comma)
+        cm_buf_addc(b, ',');
+}
+
+/* Writes `data` of a decision record, keys in RFC 8785 order. */
+static void data_json(cm_buf *b, const aud_decision *d, const aud_rec *r, const char *rules_hash)
+{
+    cm_buf_addc(b, '{');
+    key(b, "actions");
+    cm_buf_addc(b, '[');
+    for (size_t i = 0; i < r->na; i++) {
+        const aud_action *a = &r->a[i];
+        cm_buf_adds(b, i ? ",{" : "{");
+        kstr(b, "error", a->error, true);
+        kstr(b, "from", a->from, true);
+        kstr(b, "op", a->op, true);
+        kstr(b, "status", a->ok ? "ok" : "failed", true);
+        kstr(b, "to", a->to, false);
+        cm_buf_addc(b, '}');
+    }
+    cm_buf_adds(b, "],");
+    kstr(b, "cause", d->cause, true);
+    kstr(b, "engine", "cmkguard " CM_VERSION, true);
+    kstr(b, "event_type", d->event_type, true);
+    key(b, "findings");
+    cm_buf_addc(b, '[');
+    for (size_t i = 0; i < r->nf; i++) {
+        const aud_finding *f = &r->f[i];
+        cm_buf_adds(b, i ? ",{" : "{");
+        kstr(b, "action", f->action, true);
+        kstr(b, "message", f->message, true);
+        if (f->resource)
+            kstr(b, "resource", f->resource, true);
+        kstr(b, "result", f->unknown ? "unknown" : "match", true);
+        kstr(b, "rule", f->rule, true);
+        kstr(b, "severity", f->severity, false);
+        cm_buf_addc(b, '}');
+    }
+    cm_buf_adds(b, "],");
+    kstr(b, "input", d->input, true);
+    kstr(b, "outcome", aud_outcome_name(d->outcome), true);
+    if (d->reason && r == &d->recs[0])
+        kstr(b, "reason", d->reason, true);
+    kstr(b, "rules_hash", rules_hash, r->st.present);
+    if (r->st.present) {
+        key(b, "state");
+        if (!r->st.exists) {
+            cm_buf_adds(b, "null");
+        } else {
+            cm_buf_addc(b, '{');
+            kstr(b, "key_source", r->st.cmk ? "cmk" : "mmk", true);
+            kstr(b, "key_uri", r->st.key_uri, true);
+            key(b, "lock_reasons");
+            cm_buf_addc(b, '[');
+            for (size_t i = 0; i < r->st.nreasons; i++) {
+                if (i)
+                    cm_buf_addc(b, ',');
+                cm_json_cstr(b, r->st.reasons[i]);
+            }
+            cm_buf_adds(b, "],");
+            kbool(b, "locked", r->st.locked, true);
+            kbool(b, "lost", r->st.lost, false);
+            cm_buf_addc(b, '}');
+        }
+    }
+    cm_buf_addc(b, '}');
+}
+
+static const char *record_time(aud_writer *w, const char *event_time)
+{
+    if (w->clock == AUD_CLOCK_WALL) {
+        time_t now = time(NULL);
+        struct tm tm;
+        gmtime_r(&now, &tm);
+        strftime(w->last_time, sizeof w->last_time, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    } else if (event_time && strlen(event_time) < sizeof w->last_time) {
+        snprintf(w->last_time, sizeof w->last_time, "%s", event_time);
+    }
+    return w->last_time;
+}
+
+/* Finishes a record whose data is in w->a (after `"data":`): chain, sign, emit. */
+static int seal_and_emit(aud_writer *w, const char *type, const char *subject, const char *when,
+                         bool force_sign, cm_err *err)
+{
+    uint64_t seq = w->seq + 1;
+    bool sign = w->signer && (force_sign || w->checkpoint == 0 || seq % w->checkpoint == 0);
+    cm_buf_reset(&w->b);
+    cm_buf_reset(&w->c);
+    cm_buf_addf(&w->b, "\"id\":");
+    char id[300];
+    snprintf(id, sizeof id, "%s:%llu", w->chain, (unsigned long long)seq);
+    cm_json_cstr(&w->b, id);
+    cm_buf_addc(&w->b, ',');
+    if (sign)
+        kstr(&w->b, "kid", cry_signer_kid(w->signer), true);
+    kstr(&w->b, "prevhash", w->head, true);
+    cm_buf_addf(&w->b, "\"seq\":%llu,", (unsigned long long)seq);
+    kstr(&w->c, "source", "cmkguard", true);
+    kstr(&w->c, "specversion", "1.0", true);
+    if (subject)
+        kstr(&w->c, "subject", subject, true);
+    kstr(&w->c, "time", when, true);
+    kstr(&w->c, "type", type, false);
+    cm_buf_addc(&w->c, '}');
+    uint8_t hash[CRY_HASH_LEN];
+    char hex[65];
+    if (cry_hash_begin(w->h) < 0 || cry_hash_update(w->h, w->a.p, w->a.len) < 0 ||
+        cry_hash_update(w->h, w->b.p, w->b.len) < 0 ||
+        cry_hash_update(w->h, w->c.p, w->c.len) < 0 || cry_hash_final(w->h, hash) < 0) {
+        cm_err_set(err, "audit", 0, 0, "hashing failed");
+        return -1;
+    }
+    cm_hex(hash, sizeof hash, hex);
+    cm_buf_reset(&w->out);
+    cm_buf_add(&w->out, w->a.p, w->a.len);
+    kstr(&w->out, "hash", hex, true);
+    cm_buf_add(&w->out, w->b.p, w->b.len);
+    if (sign) {
+        uint8_t sig[CRY_SIG_LEN];
+        if (cry_signer_sign(w->signer, hash, sizeof hash, sig) < 0) {
+            cm_err_set(err, "audit", 0, 0, "signing failed");
+            return -1;
+        }
+        key(&w->out, "sig");
+        cm_buf_addc(&w->out, '"');
+        cm_b64_encode(sig, sizeof sig, &w->out);
+        cm_buf_adds(&w->out, "\",");
+    }
+    cm_buf_add(&w->out, w->c.p, w->c.len);
+    if (w->sink(w->arg, subject, w->out.p, w->out.len) < 0) {
+        cm_err_set(err, "audit", 0, 0, "cannot write audit record %s", id);
+        return -1;
+    }
+    w->seq = seq;
+    if (sign)
+        w->last_signed = seq;
+    memcpy(w->head, hex, 65);
+    return 0;
+}
+
+static void start(aud_writer *w)
+{
+    cm_buf_reset(&w->a);
+    cm_buf_adds(&w->a, "{");
+    kstr(&w->a, "chain", w->chain, true);
+    key(&w->a, "data");
+}
+
+int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash, cm_err *err)
+{
+    const char *when = record_time(w, d->time);
+    for (size_t i = 0; i < d->nrecs; i++) {
+        const aud_rec *r = &d->recs[i];
+        start(w);
+        data_json(&w->a, d, r, rules_hash);
+        cm_buf_addc(&w->a, ',');
+        kstr(&w->a, "datacontenttype", "application/json", true);
+        if (seal_and_emit(w, "cmkguard.audit.decision", r->subject, when, false, err) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+int aud_writer_finish(aud_writer *w, cm_err *err)
+{
+    if (!w->signer || w->checkpoint == 0)
+        return 0;
+    start(w);
+    cm_buf_addf(&w->a, "{\"engine\":\"cmkguard " CM_VERSION "\",\"first_seq\":%llu,\"head\":",
+                (unsigned long long)(w->last_signed + 1));
+    cm_json_cstr(&w->a, w->head);
+    cm_buf_addf(&w->a, ",\"last_seq\":%llu},", (unsigned long long)w->seq);
+    kstr(&w->a, "datacontenttype", "application/json", true);
+    return seal_and_emit(w, "cmkguard.audit.checkpoint", NULL, w->last_time, true, err);
+}

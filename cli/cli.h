@@ -1,0 +1,13 @@
+/* One function per subcommand; each parses its flags and calls the core. */
+#ifndef CLI_CLI_H
+#define CLI_CLI_H
+
+enum { EXIT_OK = 0, EXIT_CHECK = 1, EXIT_USAGE = 2, EXIT_RUNTIME = 3 };
+
+int cmd_replay(int argc, char **argv);
+int cmd_rules(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_data(int argc, char **argv);
+int cmd_state(int argc, char **argv);
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#endif

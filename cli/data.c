@@ -1,0 +1,123 @@
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli/cli.h"
+#include "vault/state.h"
+
+#define MAX_DATA ((size_t)64 << 20)
+
+struct data_opts {
+    const char *state, *master, *resource;
+    enum vlt_class cls;
+    bool sealed;
+};
+
+static int parse(const char *cmd, int argc, char **argv, struct data_opts *o, bool allow_sealed,
+                 bool need_resource)
+{
+    static const struct option opts[] = {
+        {"state", required_argument, NULL, 's'}, {"class", required_argument, NULL, 'c'},
+        {"sealed", no_argument, NULL, 'x'},      {"master-key", required_argument, NULL, 'M'},
+        {NULL, 0, NULL, 0}};
+    int c;
+    optind = 1;
+    memset(o, 0, sizeof *o);
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        switch (c) {
+        case 's': o->state = optarg; break;
+        case 'M': o->master = optarg; break;
+        case 'x':
+            if (!allow_sealed)
+                return cli_usage_error(cmd, "--sealed goes with 'data get'");
+            o->sealed = true;
+            break;
+        case 'c':
+            if (strcmp(optarg, "blocklist-name") != 0)
+                return cli_usage_error(cmd, "--class takes blocklist-name");
+            o->cls = VLT_CLASS_BLOCKLIST;
+            break;
+        default: return cli_usage_error(cmd, "unknown option");
+        }
+    }
+    if (!o->state)
+        return cli_usage_error(cmd, "needs --state DB");
+    if (access(o->state, R_OK) != 0) {
+        fprintf(stderr, "cmkguard: %s: no such state store\n", o->state);
+        return EXIT_USAGE;
+    }
+    if (optind < argc)
+        o->resource = argv[optind++];
+    if ((need_resource && !o->resource) || optind != argc)
+        return cli_usage_error(cmd, need_resource ? "needs one RESOURCE" : "takes one RESOURCE");
+    return EXIT_OK;
+}
+
+int cmd_data(int argc, char **argv)
+{
+    if (argc < 2 || (strcmp(argv[1], "put") && strcmp(argv[1], "get")))
+        return cli_usage_error("data", "expected 'put' or 'get'");
+    bool put = !strcmp(argv[1], "put");
+    struct data_opts o;
+    int rc = parse(put ? "data put" : "data get", argc - 1, argv + 1, &o, !put, true);
+    if (rc != EXIT_OK)
+        return rc;
+    cm_err err;
+    vlt_state *st = vlt_state_open(o.state, o.master, &err);
+    if (!st) {
+        cm_err_print(&err);
+        return EXIT_RUNTIME;
+    }
+    cm_buf b;
+    cm_buf_init(&b, MAX_DATA + 1);
+    int code = 0;
+    if (put) {
+        char chunk[65536];
+        size_t n;
+        while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0)
+            if (cm_buf_add(&b, chunk, n) < 0) {
+                cm_log("%s: data larger than 64 MiB", o.resource);
+                code = EXIT_USAGE;
+                break;
+            }
+        if (!code && vlt_data_put(st, o.resource, o.cls, b.p ? b.p : "", b.len, &code, &err) < 0)
+            cm_err_print(&err);
+    } else {
+        if (vlt_data_get(st, o.resource, o.cls, o.sealed, &b, &code, &err) < 0)
+            cm_err_print(&err);
+        else if (fwrite(b.p ? b.p : "", 1, b.len, stdout) != b.len || fflush(stdout) != 0)
+            code = EXIT_RUNTIME;
+    }
+    cm_buf_free_secret(&b);
+    vlt_state_free(st);
+    return code;
+}
+
+int cmd_state(int argc, char **argv)
+{
+    if (argc < 2 || strcmp(argv[1], "show") != 0)
+        return cli_usage_error("state", "expected 'show'");
+    struct data_opts o;
+    int rc = parse("state show", argc - 1, argv + 1, &o, false, false);
+    if (rc != EXIT_OK)
+        return rc;
+    cm_err err;
+    vlt_state *st = vlt_state_open(o.state, o.master, &err);
+    if (!st) {
+        cm_err_print(&err);
+        return EXIT_RUNTIME;
+    }
+    cm_buf b;
+    cm_buf_init(&b, 0);
+    if (vlt_state_show(st, o.resource, &b, &err) < 0) {
+        cm_err_print(&err);
+        rc = EXIT_CHECK;
+    } else {
+        puts(b.p);
+    }
+    cm_buf_free(&b);
+    vlt_state_free(st);
+    return rc;
+}

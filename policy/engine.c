@@ -1,0 +1,430 @@
+#include "policy/engine.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "stream/decode.h"
+
+struct pol_engine {
+    const pol_ruleset *rs;
+    vlt_state *st;
+    stm_decoder *dec;
+    cm_buf msg;
+};
+
+pol_engine *pol_engine_new(const pol_ruleset *rs, vlt_state *st, size_t max_message)
+{
+    pol_engine *e = cm_xcalloc(1, sizeof *e);
+    e->rs = rs;
+    e->st = st;
+    e->dec = stm_decoder_new(max_message);
+    cm_buf_init(&e->msg, 0);
+    return e;
+}
+
+void pol_engine_free(pol_engine *e)
+{
+    if (!e)
+        return;
+    stm_decoder_free(e->dec);
+    cm_buf_free(&e->msg);
+    free(e);
+}
+
+void pol_engine_set_rules(pol_engine *e, const pol_ruleset *rs)
+{
+    e->rs = rs;
+}
+
+const pol_ruleset *pol_engine_rules(const pol_engine *e)
+{
+    return e->rs;
+}
+
+/* ---------- contexts ---------- */
+
+static void sv(pol_ctx *c, int base, int f, const char *s)
+{
+    if (s)
+        c->v[base + f] = (pol_val){.t = PV_STR, .s = s};
+}
+
+static void bv(pol_ctx *c, int base, int f, bool b)
+{
+    c->v[base + f] = (pol_val){.t = PV_BOOL, .b = b};
+}
+
+static void iv(pol_ctx *c, int base, int f, int64_t i)
+{
+    c->v[base + f] = (pol_val){.t = PV_INT, .i = i};
+}
+
+/* Key and vault a resource's binding points at (or the key it asked for at creation). */
+typedef struct resolved {
+    const vlt_vault *v;
+    const vlt_key *k;
+    const vlt_keyver *kv;
+    char vuri[256], kuri[512], kver[700];
+    bool has_binding;
+} resolved;
+
+static void resolve_uri(vlt_txn *t, const char *key_uri, bool prior, resolved *o)
+{
+    memset(o, 0, sizeof *o);
+    vlt_keyref kr;
+    if (!key_uri || !vlt_key_uri_parse(key_uri, &kr))
+        return;
+    o->has_binding = true;
+    vlt_vault_uri(kr.vault, o->vuri, sizeof o->vuri);
+    vlt_key_uri(&kr, false, o->kuri, sizeof o->kuri);
+    o->v = vlt_txn_vault(t, o->vuri, prior);
+    o->k = vlt_txn_key(t, o->kuri, prior);
+    o->kv = vlt_key_version(o->k, kr.version);
+    if (o->kv)
+        snprintf(o->kver, sizeof o->kver, "%s/%s", o->kuri, o->kv->version);
+}
+
+static const char *res_key(const vlt_resource *r)
+{
+    return r ? (r->key_uri ? r->key_uri : r->requested_key) : NULL;
+}
+
+static void fill_event(pol_ctx *c, int base, const vlt_event *ev)
+{
+    sv(c, base, PF_EVENT_ID, ev->id);
+    sv(c, base, PF_EVENT_TYPE, ev->type_name);
+    sv(c, base, PF_EVENT_TIME, ev->time);
+    sv(c, base, PF_EVENT_SOURCE, ev->source);
+    sv(c, base, PF_EVENT_SUBJECT, ev->subject);
+}
+
+static void fill_resource(pol_ctx *c, int base, const vlt_resource *r)
+{
+    bv(c, base, PF_RES_EXISTS, r != NULL);
+    if (!r)
+        return;
+    sv(c, base, PF_RES_ID, r->id);
+    sv(c, base, PF_RES_KIND, r->kind);
+    sv(c, base, PF_RES_TENANT, r->tenant);
+    sv(c, base, PF_RES_REGION, r->region);
+    sv(c, base, PF_RES_SUBSCRIPTION, r->subscription);
+    bool cmk = r->cmk || r->requested_key;
+    sv(c, base, PF_RES_KEY_SOURCE, cmk ? "cmk" : "mmk");
+    sv(c, base, PF_RES_KEY_URI, res_key(r));
+    if (cmk) {
+        vlt_keyref kr;
+        bv(c, base, PF_RES_KEY_VERSIONLESS,
+           vlt_key_uri_parse(res_key(r), &kr) && kr.version[0] == '\0');
+    }
+    bv(c, base, PF_RES_IDENTITY, r->identity);
+    sv(c, base, PF_RES_IDENTITY_PRINCIPAL, r->principal);
+    sv(c, base, PF_RES_IDENTITY_TENANT, r->identity_tenant);
+    bv(c, base, PF_RES_LOCKED, r->locked);
+    bv(c, base, PF_RES_LOST, r->lost);
+}
+
+static void fill_vault(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *v, bool prior)
+{
+    bv(c, base, PF_VAULT_EXISTS, v != NULL);
+    if (!v)
+        return;
+    sv(c, base, PF_VAULT_URI, v->uri);
+    sv(c, base, PF_VAULT_NAME, v->name);
+    sv(c, base, PF_VAULT_TENANT, v->tenant);
+    sv(c, base, PF_VAULT_REGION, v->region);
+    sv(c, base, PF_VAULT_SUBSCRIPTION, v->subscription);
+    bv(c, base, PF_VAULT_SOFT_DELETE, v->soft_delete);
+    bv(c, base, PF_VAULT_PURGE_PROTECTION, v->purge_protection);
+    iv(c, base, PF_VAULT_RETENTION_DAYS, v->retention_days);
+    if (!prior)
+        iv(c, base, PF_VAULT_RESOURCES, vlt_txn_bound_count(t, v->uri, NULL));
+}
+
+static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *k, const vlt_keyver *kv,
+                     bool prior)
+{
+    bv(c, base, PF_KEY_EXISTS, k != NULL && kv != NULL);
+    if (!k)
+        return;
+    sv(c, base, PF_KEY_URI, k->uri);
+    sv(c, base, PF_KEY_NAME, k->name);
+    sv(c, base, PF_KEY_KTY, k->kty);
+    if (strncmp(k->kty, "EC", 2) != 0)
+        iv(c, base, PF_KEY_SIZE, k->size);
+    bv(c, base, PF_KEY_DELETED, k->deleted);
+    if (!prior)
+        iv(c, base, PF_KEY_RESOURCES, vlt_txn_bound_count(t, NULL, k->uri));
+    if (!kv)
+        return;
+    sv(c, base, PF_KEY_VERSION, kv->version);
+    bv(c, base, PF_KEY_ENABLED, kv->enabled);
+    bv(c, base, PF_KEY_LATEST, kv == &k->vers[k->nvers - 1]);
+}
+
+static void fill_access(pol_ctx *c, int base, const vlt_vault *v, const vlt_resource *r)
+{
+    if (!v || !r)
+        return;
+    unsigned p = vlt_access_of(v, r);
+    bv(c, base, PF_ACCESS_GET, p & VLT_PERM_GET);
+    bv(c, base, PF_ACCESS_WRAP, p & VLT_PERM_WRAP);
+    bv(c, base, PF_ACCESS_UNWRAP, p & VLT_PERM_UNWRAP);
+}
+
+/* One side (proposed or prior) of a resource evaluation. */
+static void fill_res_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, const char *rid, bool prior)
+{
+    int base = prior ? PF__COUNT : 0;
+    const vlt_resource *r = vlt_txn_resource(t, rid, prior);
+    fill_event(c, base, ev);
+    fill_resource(c, base, r);
+    resolved rv;
+    resolve_uri(t, res_key(r), prior, &rv);
+    if (rv.has_binding) {
+        fill_vault(c, base, t, rv.v, prior);
+        fill_key(c, base, t, rv.k, rv.kv, prior);
+        fill_access(c, base, rv.v, r);
+    }
+}
+
+/* One side of the vault's or key's own evaluation. */
+static void fill_self_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, bool prior)
+{
+    int base = prior ? PF__COUNT : 0;
+    fill_event(c, base, ev);
+    fill_resource(c, base, NULL);
+    char name[64], vuri[256], kuri[512];
+    if (vlt_etype_subject(ev->type) == VLT_SUBJ_VAULT) {
+        vlt_vault_uri_parse(ev->subject, name, sizeof name);
+        vlt_vault_uri(name, vuri, sizeof vuri);
+        fill_vault(c, base, t, vlt_txn_vault(t, vuri, prior), prior);
+        return;
+    }
+    vlt_keyref kr;
+    vlt_key_uri_parse(ev->subject, &kr);
+    vlt_key_uri(&kr, false, kuri, sizeof kuri);
+    vlt_vault_uri(kr.vault, vuri, sizeof vuri);
+    const vlt_key *k = vlt_txn_key(t, kuri, prior);
+    fill_vault(c, base, t, vlt_txn_vault(t, vuri, prior), prior);
+    fill_key(c, base, t, k, vlt_key_version(k, NULL), prior);
+}
+
+/* ---------- decisions ---------- */
+
+typedef struct eval_out {
+    bool denied;
+} eval_out;
+
+static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const pol_ctx *c,
+                        const char *resource, cm_buf *tmp)
+{
+    aud_finding *f = aud_rec_finding(rec);
+    f->rule = cm_strdup(pol_rule_id(r));
+    f->action = pol_action_name(pol_rule_action(r));
+    f->severity = pol_severity_name(pol_rule_severity(r));
+    cm_buf_reset(tmp);
+    pol_rule_message(r, c, tmp);
+    f->message = cm_strdup(tmp->p ? tmp->p : "");
+    f->resource = cm_strdup(resource);
+    f->unknown = res == POL_UNKNOWN;
+}
+
+/* Evaluates every rule for the event in one context; findings go to rec. */
+static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol_ctx *c,
+                       const char *rid, const char *finding_res, aud_rec *rec, eval_out *out)
+{
+    size_t n;
+    const pol_rule *const *rules = pol_ruleset_for(e->rs, ev->type, &n);
+    for (size_t i = 0; i < n; i++) {
+        enum pol_tri res = pol_rule_eval(rules[i], c);
+        enum pol_action a = pol_rule_action(rules[i]);
+        if (a == POL_LOCKOUT && rid)
+            vlt_txn_rule_lock(t, rid, pol_rule_id(rules[i]), res != POL_FALSE);
+        if (res == POL_FALSE)
+            continue;
+        add_finding(rec, rules[i], res, c, finding_res, &e->msg);
+        if (a == POL_DENY)
+            out->denied = true;
+    }
+    if (!rid)
+        return;
+    /* Rule-held locks last while their condition holds: re-check those not run above. */
+    const vlt_resource *r = vlt_txn_resource(t, rid, false);
+    if (!r)
+        return;
+    char **held = cm_xcalloc(r->nreasons + 1, sizeof *held);
+    size_t nh = 0;
+    for (size_t i = 0; i < r->nreasons; i++)
+        if (!strncmp(r->reasons[i], "rule:", 5))
+            held[nh++] = cm_strdup(r->reasons[i] + 5);
+    for (size_t i = 0; i < nh; i++) {
+        const pol_rule *rule = pol_ruleset_find(e->rs, held[i]);
+        bool ran = false;
+        for (size_t k = 0; rule && k < n; k++)
+            ran |= rules[k] == rule;
+        if (!ran && (!rule || pol_rule_eval(rule, c) == POL_FALSE))
+            vlt_txn_rule_lock(t, rid, held[i], false);
+        free(held[i]);
+    }
+    free(held);
+}
+
+static void snapshot(aud_rec *rec, const vlt_resource *r)
+{
+    rec->st.present = true;
+    rec->st.exists = r != NULL;
+    if (!r)
+        return;
+    rec->st.cmk = r->cmk;
+    rec->st.key_uri = cm_strdup(r->key_uri);
+    rec->st.locked = r->locked;
+    rec->st.lost = r->lost;
+    rec->st.reasons = cm_xcalloc(r->nreasons + 1, sizeof *rec->st.reasons);
+    for (size_t i = 0; i < r->nreasons; i++)
+        rec->st.reasons[i] = cm_strdup(r->reasons[i]);
+    rec->st.nreasons = r->nreasons;
+}
+
+static void copy_actions(aud_rec *rec, vlt_txn *t, const char *rid)
+{
+    size_t n;
+    const vlt_action *a = vlt_txn_actions(t, rid, &n);
+    for (size_t i = 0; i < n; i++) {
+        aud_action *x = aud_rec_action(rec);
+        x->op = a[i].op;
+        x->from = cm_strdup(a[i].from);
+        x->to = cm_strdup(a[i].to);
+        x->error = cm_strdup(a[i].error);
+        x->ok = a[i].ok;
+    }
+}
+
+static void move_findings(aud_rec *to, aud_rec *from)
+{
+    for (size_t i = 0; i < from->nf; i++) {
+        *aud_rec_finding(to) = from->f[i];
+    }
+    free(from->f);
+    from->f = NULL;
+    from->nf = from->capf = 0;
+}
+
+static bool safe_text(const char *s)
+{
+    return s && strlen(s) <= 2048;
+}
+
+void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
+                        aud_decision *d)
+{
+    aud_decision_clear(d);
+    d->input = cm_strdup(input);
+    vlt_event ev;
+    char reason[1024];
+    if (stm_decode(e->dec, msg, n, &ev, reason, sizeof reason) < 0) {
+        d->outcome = AUD_REJECTED;
+        d->reason = cm_strdup(reason);
+        d->cause = safe_text(ev.id) ? cm_strdup(ev.id) : NULL;
+        d->event_type = safe_text(ev.type_name) ? cm_strdup(ev.type_name) : NULL;
+        if (ev.time && cm_rfc3339_valid(ev.time, strlen(ev.time)))
+            d->time = cm_strdup(ev.time);
+        aud_decision_add(d, safe_text(ev.subject) && *ev.subject ? ev.subject : NULL);
+        return;
+    }
+    d->cause = cm_strdup(ev.id);
+    d->event_type = cm_strdup(ev.type_name);
+    d->time = cm_strdup(ev.time);
+    bool res_event = vlt_etype_subject(ev.type) == VLT_SUBJ_RESOURCE;
+    if (vlt_state_seen(e->st, ev.id)) {
+        d->outcome = AUD_DUPLICATE;
+        snprintf(reason, sizeof reason, "event id '%s' was seen before: not applied again", ev.id);
+        d->reason = cm_strdup(reason);
+        aud_rec *rec = aud_decision_add(d, ev.subject);
+        if (res_event)
+            snapshot(rec, vlt_state_resource(e->st, ev.subject));
+        return;
+    }
+    vlt_state_mark_seen(e->st, ev.id);
+    vlt_txn *t = vlt_txn_begin(e->st);
+    aud_rec *dec = aud_decision_add(d, ev.subject);
+    if (vlt_txn_apply(t, &ev, reason, sizeof reason) < 0) {
+        d->outcome = AUD_REJECTED;
+        d->reason = cm_strdup(reason);
+        if (res_event)
+            snapshot(dec, vlt_state_resource(e->st, ev.subject));
+        vlt_txn_abort(t);
+        return;
+    }
+    size_t naff;
+    const char *const *aff = vlt_txn_affected(t, &naff);
+    eval_out out = {0};
+    pol_ctx c;
+    /* Per-resource findings wait here until we know whether anything denied. */
+    aud_rec *per = cm_xcalloc(naff + 1, sizeof *per);
+    if (!res_event) {
+        memset(&c, 0, sizeof c);
+        fill_self_side(&c, t, &ev, false);
+        fill_self_side(&c, t, &ev, true);
+        eval_rules(e, t, &ev, &c, NULL, NULL, dec, &out);
+    }
+    for (size_t i = 0; i < naff; i++) {
+        memset(&c, 0, sizeof c);
+        fill_res_side(&c, t, &ev, aff[i], false);
+        fill_res_side(&c, t, &ev, aff[i], true);
+        eval_rules(e, t, &ev, &c, aff[i], res_event ? NULL : aff[i], res_event ? dec : &per[i],
+                   &out);
+    }
+    if (out.denied) {
+        d->outcome = AUD_DENIED;
+        for (size_t i = 0; i < naff; i++)
+            move_findings(dec, &per[i]);
+        if (res_event)
+            snapshot(dec, vlt_state_resource(e->st, ev.subject));
+        goto out_abort;
+    }
+    if (vlt_txn_settle(t, reason, sizeof reason) < 0) {
+        d->outcome = AUD_FAILED;
+        d->reason = cm_strdup(reason);
+        for (size_t i = 0; i < naff; i++)
+            move_findings(dec, &per[i]);
+        if (res_event) {
+            copy_actions(dec, t, ev.subject);
+            snapshot(dec, vlt_state_resource(e->st, ev.subject));
+        } else {
+            for (size_t i = 0; i < naff; i++)
+                copy_actions(dec, t, aff[i]);
+        }
+        goto out_abort;
+    }
+    d->outcome = AUD_ALLOWED;
+    if (res_event) {
+        copy_actions(dec, t, ev.subject);
+        snapshot(dec, vlt_txn_resource(t, ev.subject, false));
+    } else {
+        for (size_t i = 0; i < naff; i++) {
+            if (!per[i].nf && !vlt_txn_changed(t, aff[i]))
+                continue;
+            aud_rec *rec = aud_decision_add(d, aff[i]);
+            move_findings(rec, &per[i]);
+            copy_actions(rec, t, aff[i]);
+            snapshot(rec, vlt_txn_resource(t, aff[i], false));
+        }
+    }
+    for (size_t i = 0; i <= naff; i++)
+        free(per[i].f);
+    free(per);
+    vlt_txn_commit(t);
+    return;
+out_abort:
+    for (size_t i = 0; i <= naff; i++) {
+        for (size_t k = 0; k < per[i].nf; k++) {
+            free(per[i].f[k].rule);
+            free(per[i].f[k].message);
+            free(per[i].f[k].resource);
+        }
+        free(per[i].f);
+    }
+    free(per);
+    vlt_txn_abort(t);
+}

@@ -1,0 +1,21 @@
+/* pol_engine: decides one event at a time — decode, apply, evaluate every rule,
+ * settle the physics, commit or leave the state untouched — into an aud_decision. */
+#ifndef POL_ENGINE_H
+#define POL_ENGINE_H
+#include <stddef.h>
+
+#include "audit/decision.h"
+#include "policy/policy.h"
+#include "vault/state.h"
+
+typedef struct pol_engine pol_engine;
+
+/* Borrows rs and st; both must outlive the engine (or be swapped in with set_rules). */
+pol_engine *pol_engine_new(const pol_ruleset *rs, vlt_state *st, size_t max_message);
+void pol_engine_free(pol_engine *e);
+void pol_engine_set_rules(pol_engine *e, const pol_ruleset *rs);
+const pol_ruleset *pol_engine_rules(const pol_engine *e);
+/* Decides one message; d is cleared first and filled. input names where it came from. */
+void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
+                        aud_decision *d);
+#endif

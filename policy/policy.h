@@ -1,0 +1,77 @@
+/* policy: rule sets loaded from YAML, compiled once, evaluated with three-valued logic. */
+#ifndef POL_POLICY_H
+#define POL_POLICY_H
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+#include "vault/event.h"
+
+/* Fields a condition can read (SPEC §4); each also exists as prior.X. */
+enum pol_field {
+    PF_EVENT_ID, PF_EVENT_TYPE, PF_EVENT_TIME, PF_EVENT_SOURCE, PF_EVENT_SUBJECT,
+    PF_RES_ID, PF_RES_KIND, PF_RES_TENANT, PF_RES_REGION, PF_RES_SUBSCRIPTION,
+    PF_RES_KEY_SOURCE, PF_RES_KEY_URI, PF_RES_KEY_VERSIONLESS, PF_RES_IDENTITY,
+    PF_RES_IDENTITY_PRINCIPAL, PF_RES_IDENTITY_TENANT, PF_RES_LOCKED, PF_RES_LOST,
+    PF_RES_EXISTS,
+    PF_VAULT_URI, PF_VAULT_NAME, PF_VAULT_TENANT, PF_VAULT_REGION, PF_VAULT_SUBSCRIPTION,
+    PF_VAULT_SOFT_DELETE, PF_VAULT_PURGE_PROTECTION, PF_VAULT_RETENTION_DAYS, PF_VAULT_EXISTS,
+    PF_VAULT_RESOURCES,
+    PF_KEY_URI, PF_KEY_NAME, PF_KEY_VERSION, PF_KEY_KTY, PF_KEY_SIZE, PF_KEY_ENABLED,
+    PF_KEY_DELETED, PF_KEY_LATEST, PF_KEY_EXISTS, PF_KEY_RESOURCES,
+    PF_ACCESS_GET, PF_ACCESS_WRAP, PF_ACCESS_UNWRAP,
+    PF__COUNT
+};
+#define POL_SLOTS (2 * PF__COUNT) /* slot = field, or PF__COUNT + field for prior.X */
+
+enum pol_vtype { PV_ABSENT = 0, PV_STR, PV_INT, PV_BOOL };
+
+typedef struct pol_val {
+    enum pol_vtype t;
+    bool b;
+    int64_t i;
+    const char *s; /* borrowed */
+} pol_val;
+
+/* The values of every slot for one evaluation. */
+typedef struct pol_ctx {
+    pol_val v[POL_SLOTS];
+} pol_ctx;
+
+enum pol_action { POL_DENY, POL_ALERT, POL_LOCKOUT };
+enum pol_severity { POL_LOW, POL_MEDIUM, POL_HIGH, POL_CRITICAL };
+enum pol_tri { POL_FALSE = 0, POL_TRUE = 1, POL_UNKNOWN = 2 };
+
+typedef struct pol_rule pol_rule;
+typedef struct pol_ruleset pol_ruleset;
+
+/* Loads and compiles every YAML file under the paths (files, or directories whose
+ * *.yaml / *.yml are read in name order; *.test.yaml are rule tests, not rules).
+ * NULL with FILE:LINE:COL in err on any problem. */
+pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err);
+/* An empty rule set: the physics alone. */
+pol_ruleset *pol_ruleset_empty(void);
+void pol_ruleset_free(pol_ruleset *rs);
+const char *pol_ruleset_hash(const pol_ruleset *rs); /* hex SHA-256 of the loaded files */
+size_t pol_ruleset_count(const pol_ruleset *rs);
+const pol_rule *pol_ruleset_rule(const pol_ruleset *rs, size_t i);
+/* Rules whose `on` names the event type, in load order. */
+const pol_rule *const *pol_ruleset_for(const pol_ruleset *rs, enum vlt_etype t, size_t *n);
+/* A rule by id (for lockout re-evaluation). */
+const pol_rule *pol_ruleset_find(const pol_ruleset *rs, const char *id);
+
+const char *pol_rule_id(const pol_rule *r);
+enum pol_action pol_rule_action(const pol_rule *r);
+enum pol_severity pol_rule_severity(const pol_rule *r);
+enum pol_tri pol_rule_eval(const pol_rule *r, const pol_ctx *c);
+/* Renders the rule's message template against the context into out. */
+void pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out);
+
+const char *pol_action_name(enum pol_action a);
+const char *pol_severity_name(enum pol_severity s);
+/* Field name <-> id, and its type. -1 when unknown. */
+int pol_field_lookup(const char *name, size_t n, bool *prior);
+enum pol_vtype pol_field_type(enum pol_field f);
+const char *pol_field_name(enum pol_field f);
+#endif
