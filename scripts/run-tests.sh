@@ -19,7 +19,7 @@ for t in "$build"/tests/test_*; do
   [ -x "$t" ] && run "unit/$(basename "$t")" "$t"
 done
 if [ "$only" = all ]; then
-  [ -d rules/tests ] && run "rules/tests" "$CMKGUARD" rules test rules/tests
+  [ -d rules/tests ] && run "rules/tests" "$CMKGUARD" rules test --require-all rules/tests
   for t in tests/cli/[0-9]*.sh; do
     [ -f "$t" ] && run "cli/$(basename "$t" .sh)" bash "$t"
   done
