@@ -449,16 +449,21 @@ int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *r
         return -1;
     }
     yajl_status st = yajl_parse(h, (const unsigned char *)msg, n);
-    if (st == yajl_status_ok)
+    bool at_end = false;
+    if (st == yajl_status_ok) {
         st = yajl_complete_parse(h);
+        at_end = true;
+    }
     if (st == yajl_status_error && !d->failed) {
         unsigned char *e = yajl_get_error(h, 0, (const unsigned char *)msg, n);
-        size_t at = yajl_get_bytes_consumed(h);
+        size_t at = at_end ? n : yajl_get_bytes_consumed(h);
         char m[256];
         snprintf(m, sizeof m, "not valid JSON at byte %zu: %s", at, e ? (char *)e : "parse error");
         for (char *p = m; *p; p++)
             if (*p == '\n')
                 *p = ' ';
+        for (size_t l = strlen(m); l && (m[l - 1] == ' ' || m[l - 1] == '.'); l--)
+            m[l - 1] = '\0';
         yajl_free_error(h, e);
         fail(d, "%s", m);
     }

@@ -1,0 +1,23 @@
+# Shared helpers for the CLI tests: each test runs in its own temporary folder.
+set -u
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+CMKGUARD=${CMKGUARD:-$ROOT/cmkguard}
+case $CMKGUARD in /*) ;; *) CMKGUARD=$ROOT/$CMKGUARD ;; esac
+T=$(mktemp -d /tmp/cmkguard-test.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+ok() { echo "ok: $*"; }
+# expect_rc WANT DESCRIPTION -- command...
+expect_rc() {
+  local want=$1 what=$2; shift 3
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  if [ "$rc" -ne "$want" ]; then
+    fail "$what: exit $rc, expected $want"; sed 's/^/  | /' "$T/err" | head -5 >&2
+  else ok "$what"; fi
+}
+# expect_err PATTERN DESCRIPTION: the last stderr matches
+expect_err() {
+  if grep -qE -- "$1" "$T/err"; then ok "$2"; else fail "$2: stderr lacks /$1/"; sed 's/^/  | /' "$T/err" | head -5 >&2; fi
+}
+done_test() { [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }; }
