@@ -13,7 +13,7 @@ static int t_pass, t_fail;
             fprintf(stderr, "%s:%d: check failed: %s\n", __FILE__, __LINE__, #c);  \
         }                                                                          \
     } while (0)
-static int t_streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
+static inline int t_streq(const char *a, const char *b) { return a && b && strcmp(a, b) == 0; }
 #define CHECK_STR(a, b) CHECK(t_streq((a), (b)))
 #define T_DONE()                                                                   \
     do {                                                                           \

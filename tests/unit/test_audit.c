@@ -1,0 +1,125 @@
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "audit/audit.h"
+#include "tests/unit/t.h"
+
+static cm_buf lines;
+static int nlines;
+
+static int sink(void *arg, const char *subject, const char *line, size_t n)
+{
+    (void)arg;
+    (void)subject;
+    cm_buf_add(&lines, line, n);
+    cm_buf_addc(&lines, '\n');
+    nlines++;
+    return 0;
+}
+
+/* A record whose members are out of order, holding keys that sort differently in
+ * UTF-16 (RFC 8785) than by code point: U+20AC < U+1F600 (D83D DE00) < U+FB33. */
+static void test_utf16_order(cry_verifier *key)
+{
+#define CANON_FMT \
+        "{\"chain\":\"c\",\"data\":{\"s\":\"tab\\there \\u001f \\\"q\\\" \\\\ /\"," \
+        "\"\xe2\x82\xac\":1,\"\xf0\x9f\x98\x80\":2,\"\xef\xac\xb3\":3},\"id\":\"c:1\",\"prevhash\":\"%s\",\"seq\":1}"
+    char canon[512], hex[65], rec[1024];
+    snprintf(canon, sizeof canon, CANON_FMT, AUD_ZERO_HASH);
+    uint8_t h[32];
+    cry_sha256(canon, strlen(canon), h);
+    cm_hex(h, 32, hex);
+    snprintf(rec, sizeof rec,
+             "{\"seq\":1,\"prevhash\":\"%s\",\"hash\":\"%s\",\"id\":\"c:1\",\"chain\":\"c\","
+             "\"data\":{\"s\":\"tab\\u0009here \\u001F \\\"q\\\" \\\\ \\/\",\"\xef\xac\xb3\":3,"
+             "\"\xf0\x9f\x98\x80\":2,\"\xe2\x82\xac\":1}}",
+             AUD_ZERO_HASH, hex);
+    aud_verifier *v = aud_verifier_new(key);
+    cm_err err;
+    CHECK(aud_verifier_line(v, "x:1", rec, strlen(rec), &err) == 0);
+    cm_buf sum;
+    cm_buf_init(&sum, 0);
+    CHECK(aud_verifier_end(v, &sum, &err) < 0); /* unsigned: flagged */
+    CHECK(strstr(err.msg, "not signed") != NULL);
+    cm_buf_free(&sum);
+    aud_verifier_free(v);
+    /* floating point has no place in a record */
+    v = aud_verifier_new(key);
+    snprintf(rec, sizeof rec,
+             "{\"seq\":1,\"prevhash\":\"%s\",\"hash\":\"%s\",\"chain\":\"c\",\"data\":{\"x\":1.5}}",
+             AUD_ZERO_HASH, hex);
+    CHECK(aud_verifier_line(v, "x:1", rec, strlen(rec), &err) < 0);
+    CHECK(strstr(err.msg, "no canonical form") != NULL);
+    aud_verifier_free(v);
+}
+
+int main(void)
+{
+    char dir[] = "/tmp/cmkg-audXXXXXX", prefix[128], path[160], kid[17];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(prefix, sizeof prefix, "%s/k", dir);
+    cm_err err;
+    CHECK(cry_keygen_ed25519(prefix, kid, &err) == 0);
+    snprintf(path, sizeof path, "%s.key", prefix);
+    cry_signer *s = cry_signer_load(path, &err);
+    snprintf(path, sizeof path, "%s.pub", prefix);
+    cry_verifier *key = cry_verifier_load(path, &err);
+    CHECK(s && key);
+    cm_buf_init(&lines, 0);
+    /* Writer output verifies under the verifier's own canonicalisation. */
+    aud_writer *w = aud_writer_new("main", s, 3, AUD_CLOCK_EVENT, sink, NULL);
+    aud_decision d = {0};
+    for (int i = 0; i < 4; i++) {
+        aud_decision_clear(&d);
+        d.outcome = i % 2 ? AUD_DENIED : AUD_ALLOWED;
+        d.cause = cm_strdup("e\"1\n\x01");
+        d.event_type = cm_strdup("resource.cmk.enabled");
+        d.time = cm_strdup("2026-11-22T10:00:00Z");
+        d.input = cm_strdup("f.jsonl:1");
+        aud_rec *r = aud_decision_add(&d, "/subscriptions/s/\xc3\xa9");
+        r->st.present = r->st.exists = true;
+        r->st.cmk = true;
+        r->st.key_uri = cm_strdup("https://kv1.vault.azure.net/keys/k");
+        aud_finding *f = aud_rec_finding(r);
+        f->rule = cm_strdup("R1");
+        f->action = "deny";
+        f->severity = "high";
+        f->message = cm_strdup("m\t\xe2\x82\xac");
+        f->unknown = i == 3;
+        aud_action *a = aud_rec_action(r);
+        a->op = "rewrap";
+        a->from = cm_strdup("mmk");
+        a->ok = true;
+        CHECK(aud_writer_emit(w, &d, "abc", &err) == 0);
+    }
+    CHECK(aud_writer_finish(w, &err) == 0);
+    CHECK(nlines == 5 && aud_writer_seq(w) == 5);
+    aud_decision_clear(&d);
+    aud_verifier *v = aud_verifier_new(key);
+    int signed_n = 0, ln = 0;
+    for (char *p = lines.p, *nl; p && (nl = strchr(p, '\n')); p = nl + 1) {
+        ln++;
+        char where[16];
+        snprintf(where, sizeof where, "w:%d", ln);
+        CHECK(aud_verifier_line(v, where, p, (size_t)(nl - p), &err) == 0);
+        signed_n += memmem(p, (size_t)(nl - p), "\"sig\":", 6) != NULL;
+    }
+    CHECK(signed_n == 2); /* seq 3 and the checkpoint */
+    cm_buf sum;
+    cm_buf_init(&sum, 0);
+    CHECK(aud_verifier_end(v, &sum, &err) == 0);
+    CHECK(sum.p && strstr(sum.p, "\"last_seq\":5") != NULL);
+    cm_buf_free(&sum);
+    aud_verifier_free(v);
+    aud_writer_free(w);
+    test_utf16_order(key);
+    cm_buf_free(&lines);
+    cry_signer_free(s);
+    cry_verifier_free(key);
+    snprintf(path, sizeof path, "%s.key", prefix);
+    unlink(path);
+    snprintf(path, sizeof path, "%s.pub", prefix);
+    unlink(path);
+    rmdir(dir);
+    T_DONE();
+}
