@@ -162,11 +162,12 @@ static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *k, const v
     bv(c, base, PF_KEY_LATEST, kv == &k->vers[k->nvers - 1]);
 }
 
-static void fill_access(pol_ctx *c, int base, const vlt_vault *v, const vlt_resource *r)
+static void fill_access(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *v,
+                        const vlt_resource *r, bool prior)
 {
     if (!v || !r)
         return;
-    unsigned p = vlt_access_of(v, r);
+    unsigned p = r->identity ? vlt_txn_access(t, v->uri, r->principal, prior) : 0;
     bv(c, base, PF_ACCESS_GET, p & VLT_PERM_GET);
     bv(c, base, PF_ACCESS_WRAP, p & VLT_PERM_WRAP);
     bv(c, base, PF_ACCESS_UNWRAP, p & VLT_PERM_UNWRAP);
@@ -184,7 +185,7 @@ static void fill_res_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, const cha
     if (rv.has_binding) {
         fill_vault(c, base, t, rv.v, prior);
         fill_key(c, base, t, rv.k, rv.kv, prior);
-        fill_access(c, base, rv.v, r);
+        fill_access(c, base, t, rv.v, r, prior);
     }
 }
 
@@ -356,8 +357,10 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
         vlt_txn_abort(t);
         return;
     }
-    size_t naff;
-    const char *const *aff = vlt_txn_affected(t, &naff);
+    size_t naff, nrules;
+    pol_ruleset_for(e->rs, ev.type, &nrules);
+    /* Rules run for every bound resource; without rules only those that can change. */
+    const char *const *aff = vlt_txn_affected(t, nrules > 0, &naff);
     eval_out out = {0};
     pol_ctx c;
     /* Per-resource findings wait here until we know whether anything denied. */

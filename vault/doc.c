@@ -53,15 +53,7 @@ static void vault_doc(const vlt_vault *v, cm_buf *b)
     jbool(b, "soft_delete", v->soft_delete);
     jbool(b, "purge_protection", v->purge_protection);
     jint(b, "retention_days", v->retention_days);
-    jkey(b, "acl", false);
-    cm_buf_addc(b, '[');
-    for (size_t i = 0; i < v->nacl; i++) {
-        cm_buf_adds(b, i ? ",{" : "{");
-        jstr(b, "principal", v->acl[i].principal, true);
-        jint(b, "perms", v->acl[i].perms);
-        cm_buf_addc(b, '}');
-    }
-    cm_buf_adds(b, "]}");
+    cm_buf_addc(b, '}');
 }
 
 static void key_doc(const vlt_key *k, cm_buf *b)
@@ -175,15 +167,6 @@ static int load_vault(void *arg, const char *id, const char *doc)
     v->soft_delete = gbool(o, "soft_delete");
     v->purge_protection = gbool(o, "purge_protection");
     v->retention_days = gint(o, "retention_days");
-    yajl_val acl = get(o, "acl");
-    size_t n = YAJL_IS_ARRAY(acl) ? acl->u.array.len : 0;
-    v->acl = cm_xcalloc(n + 1, sizeof *v->acl);
-    for (size_t i = 0; i < n; i++) {
-        v->acl[i].principal = gstr(acl->u.array.values[i], "principal");
-        v->acl[i].perms = (unsigned)gint(acl->u.array.values[i], "perms");
-        if (v->acl[i].principal)
-            v->nacl++;
-    }
     yajl_tree_free(o);
     if (!v->uri || !v->tenant) {
         vault_free(v);
@@ -266,6 +249,7 @@ static int load_res(void *arg, const char *id, const char *doc)
     }
     cm_map_put(s->resources, id, r);
     index_res(s, r, true);
+    index_principal(s, r, true);
     return 0;
 }
 
@@ -273,6 +257,12 @@ static void load_seen(void *arg, const char *id)
 {
     if (id)
         cm_map_put(((vlt_state *)arg)->seen, id, (void *)1);
+}
+
+static void load_acl(void *arg, const char *k, unsigned perms)
+{
+    if (k)
+        cm_map_put(((vlt_state *)arg)->acl, k, (void *)(uintptr_t)(perms | ACL_PRESENT));
 }
 
 static void load_meta(void *arg, const char *k, const char *v)
@@ -297,6 +287,7 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
         vlt_store_each(s->db, VLT_T_RESOURCE, load_res, s, err) < 0)
         return -1;
     vlt_store_seen_each(s->db, load_seen, s);
+    vlt_store_acl_each(s->db, load_acl, s);
     vlt_store_meta_each(s->db, load_meta, s);
     return 0;
 }
@@ -340,6 +331,13 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
         rc = flush_table(s, VLT_T_KEY, s->keys, key_doc_v, err);
     if (rc == 0)
         rc = flush_table(s, VLT_T_RESOURCE, s->resources, res_doc_v, err);
+    size_t ait = 0;
+    const char *ak;
+    while (rc == 0 && cm_map_next(s->dirty_acl, &ait, &ak, NULL)) {
+        uintptr_t p = (uintptr_t)cm_map_get(s->acl, ak);
+        rc = p ? vlt_store_acl_put(s->db, ak, (unsigned)(p & VLT_PERM_ALL), err)
+               : vlt_store_acl_del(s->db, ak, err);
+    }
     for (size_t i = 0; rc == 0 && i < s->dirty_seen.n; i++)
         rc = vlt_store_seen_add(s->db, s->dirty_seen.ids[i], err);
     if (rc == 0 && s->dirty_chains) {
@@ -363,6 +361,8 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
         s->dirty[t] = cm_map_new();
     }
     idl_free(&s->dirty_seen);
+    cm_map_free(s->dirty_acl);
+    s->dirty_acl = cm_map_new();
     s->dirty_chains = false;
     return 0;
 }

@@ -20,13 +20,16 @@ struct chain_head {
 struct vlt_state {
     cm_map *vaults, *keys, *resources;
     cm_map *by_key, *by_vault; /* binding indexes: uri -> idlist of CMK resource ids */
+    cm_map *by_principal;      /* identity principal -> idlist of resource ids */
     cm_map *seen;
     cm_map *chains;
+    cm_map *acl; /* acl_key(vault, principal) -> perms | ACL_PRESENT */
     cry_secret *master;
     vlt_store *db;
     /* what flush must write */
     cm_map *dirty[3];
     idlist dirty_seen;
+    cm_map *dirty_acl;
     bool dirty_chains;
 };
 
@@ -43,6 +46,7 @@ struct vlt_txn {
     vlt_state *s;
     const vlt_event *ev;
     cm_map *pv, *pk, *pr; /* uri/id -> struct pend */
+    cm_map *pacl;         /* acl_key -> perms | ACL_PRESENT, or ACL_GONE */
     char **affected;
     size_t naff;
     bool affected_done;
@@ -51,6 +55,10 @@ struct vlt_txn {
 };
 
 
+#define ACL_PRESENT 0x100u
+#define ACL_GONE 0x200u
+/* "VAULT_URI\x1fPRINCIPAL" into out. */
+void acl_key(const char *vault, const char *principal, char *out, size_t n);
 void idl_add(idlist *l, const char *id);
 void idl_del(idlist *l, const char *id);
 void idl_free(idlist *l);
@@ -65,6 +73,7 @@ void set_str(char **dst, const char *src);
 bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
                 vlt_keyref *kr);
 void index_res(vlt_state *s, const vlt_resource *r, bool add);
+void index_principal(vlt_state *s, const vlt_resource *r, bool add);
 cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, char *err,
                       size_t errn);
 int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);

@@ -66,9 +66,6 @@ void vault_free(vlt_vault *v)
     free(v->tenant);
     free(v->region);
     free(v->subscription);
-    for (size_t i = 0; i < v->nacl; i++)
-        free(v->acl[i].principal);
-    free(v->acl);
     free(v);
 }
 
@@ -81,11 +78,6 @@ vlt_vault *vault_clone(const vlt_vault *o)
     v->tenant = cm_strdup(o->tenant);
     v->region = cm_strdup(o->region);
     v->subscription = cm_strdup(o->subscription);
-    v->acl = cm_xcalloc(o->nacl + 1, sizeof *v->acl);
-    for (size_t i = 0; i < o->nacl; i++) {
-        v->acl[i].principal = cm_strdup(o->acl[i].principal);
-        v->acl[i].perms = o->acl[i].perms;
-    }
     return v;
 }
 
@@ -236,6 +228,21 @@ void index_res(vlt_state *s, const vlt_resource *r, bool add)
     }
 }
 
+void index_principal(vlt_state *s, const vlt_resource *r, bool add)
+{
+    if (!r || !r->identity || !r->principal)
+        return;
+    idlist *l = cm_map_get(s->by_principal, r->principal);
+    if (!l && add) {
+        l = cm_xcalloc(1, sizeof *l);
+        cm_map_put(s->by_principal, r->principal, l);
+    }
+    if (l && add)
+        idl_add(l, r->id);
+    else if (l)
+        idl_del(l, r->id);
+}
+
 /* ---------- state ---------- */
 
 static int load_master(vlt_state *s, const char *path, cm_err *err)
@@ -293,8 +300,11 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
     s->resources = cm_map_new();
     s->by_key = cm_map_new();
     s->by_vault = cm_map_new();
+    s->by_principal = cm_map_new();
     s->seen = cm_map_new();
     s->chains = cm_map_new();
+    s->acl = cm_map_new();
+    s->dirty_acl = cm_map_new();
     for (int i = 0; i < 3; i++)
         s->dirty[i] = cm_map_new();
     if (!path) {
@@ -345,7 +355,10 @@ void vlt_state_free(vlt_state *s)
     free_objs(s->chains, free_v);
     free_idmap(s->by_key);
     free_idmap(s->by_vault);
+    free_idmap(s->by_principal);
     cm_map_free(s->seen);
+    cm_map_free(s->acl);
+    cm_map_free(s->dirty_acl);
     for (int i = 0; i < 3; i++)
         cm_map_free(s->dirty[i]);
     idl_free(&s->dirty_seen);
@@ -465,13 +478,8 @@ const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version)
     return NULL;
 }
 
-unsigned vlt_access_of(const vlt_vault *v, const vlt_resource *r)
+void acl_key(const char *vault, const char *principal, char *out, size_t n)
 {
-    if (!v || !r || !r->identity || !r->principal)
-        return 0;
-    for (size_t i = 0; i < v->nacl; i++)
-        if (!strcmp(v->acl[i].principal, r->principal))
-            return v->acl[i].perms;
-    return 0;
+    snprintf(out, n, "%s\x1f%s", vault, principal);
 }
 

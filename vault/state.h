@@ -15,17 +15,10 @@
 #include "crypto/crypto.h"
 #include "vault/event.h"
 
-typedef struct vlt_access {
-    char *principal;
-    unsigned perms;
-} vlt_access;
-
 typedef struct vlt_vault {
     char *uri, *name, *tenant, *region, *subscription;
     bool soft_delete, purge_protection;
     int64_t retention_days;
-    vlt_access *acl;
-    size_t nacl;
 } vlt_vault;
 
 typedef struct vlt_keyver {
@@ -104,9 +97,11 @@ int vlt_txn_apply(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn);
 const vlt_vault *vlt_txn_vault(vlt_txn *t, const char *uri, bool prior);
 const vlt_key *vlt_txn_key(vlt_txn *t, const char *uri, bool prior);
 const vlt_resource *vlt_txn_resource(vlt_txn *t, const char *id, bool prior);
-/* The resources the event touches, in id order: its subject, or every resource
- * bound to the vault/key it names. Borrowed until commit/abort. */
-const char *const *vlt_txn_affected(vlt_txn *t, size_t *n);
+/* The resources the event touches, in id order: its subject, or the resources bound
+ * to the vault/key it names. For access events only the resources holding that
+ * principal can change; bystanders adds the other bound resources (for rules that
+ * run on every bound resource). Borrowed until commit/abort; ask once per txn. */
+const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n);
 /* Count of CMK resources bound to a vault or key, as the transaction leaves them. */
 int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_uri);
 /* Rule-held lock reasons ("rule:ID") for a resource: set or clear one. */
@@ -122,8 +117,9 @@ bool vlt_txn_changed(vlt_txn *t, const char *resource_id);
 void vlt_txn_commit(vlt_txn *t);
 void vlt_txn_abort(vlt_txn *t);
 
-/* Permissions the resource's identity holds on a vault. */
-unsigned vlt_access_of(const vlt_vault *v, const vlt_resource *r);
+/* Permissions (VLT_PERM_*) a principal holds on a vault, as the transaction leaves
+ * them, or before it (prior). 0 for a NULL principal. */
+unsigned vlt_txn_access(vlt_txn *t, const char *vault_uri, const char *principal, bool prior);
 /* Resolves a resource's key binding: key object, version (NULL when missing). */
 const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version);
 

@@ -27,6 +27,7 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS keys(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS resources(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS seen(id TEXT PRIMARY KEY);"
+    "CREATE TABLE IF NOT EXISTS acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS data(resource TEXT NOT NULL, class TEXT NOT NULL,"
     " sealed BLOB NOT NULL, PRIMARY KEY(resource, class));";
 
@@ -152,6 +153,31 @@ int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), vo
         return -1;
     while (sqlite3_step(s) == SQLITE_ROW)
         fn(arg, (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return 0;
+}
+
+int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err)
+{
+    char p[16];
+    snprintf(p, sizeof p, "%u", perms);
+    return run(st, "INSERT OR REPLACE INTO acl(k, perms) VALUES(?, CAST(? AS INTEGER))", key, p,
+               NULL, 0, err);
+}
+
+int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err)
+{
+    return run(st, "DELETE FROM acl WHERE k = ?", key, NULL, NULL, 0, err);
+}
+
+int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
+                       void *arg)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT k, perms FROM acl", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fn(arg, (const char *)sqlite3_column_text(s, 0), (unsigned)sqlite3_column_int(s, 1));
     sqlite3_finalize(s);
     return 0;
 }

@@ -24,6 +24,10 @@ int vlt_store_each(vlt_store *st, enum vlt_store_table t,
                    int (*fn)(void *arg, const char *id, const char *doc), void *arg, cm_err *err);
 int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err);
 int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg);
+int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err);
+int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err);
+int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
+                       void *arg);
 int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err);
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
                         void *arg);

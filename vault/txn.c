@@ -80,6 +80,7 @@ vlt_txn *vlt_txn_begin(vlt_state *s)
     t->pv = cm_map_new();
     t->pk = cm_map_new();
     t->pr = cm_map_new();
+    t->pacl = cm_map_new();
     t->acts = cm_map_new();
     t->changed = cm_map_new();
     return t;
@@ -219,25 +220,29 @@ __attribute__((format(printf, 3, 4))) static int reject(char *reason, size_t rn,
     return -1;
 }
 
-static void acl_set(vlt_vault *v, const char *principal, unsigned perms, bool grant)
+unsigned vlt_txn_access(vlt_txn *t, const char *vault_uri, const char *principal, bool prior)
 {
-    for (size_t i = 0; i < v->nacl; i++) {
-        if (strcmp(v->acl[i].principal, principal) != 0)
-            continue;
-        if (grant) {
-            v->acl[i].perms |= perms;
-        } else {
-            free(v->acl[i].principal);
-            v->acl[i] = v->acl[--v->nacl];
-        }
-        return;
+    if (!vault_uri || !principal)
+        return 0;
+    char k[1400];
+    acl_key(vault_uri, principal, k, sizeof k);
+    if (!prior) {
+        uintptr_t p = (uintptr_t)cm_map_get(t->pacl, k);
+        if (p)
+            return p & ACL_GONE ? 0 : (unsigned)(p & VLT_PERM_ALL);
     }
-    if (!grant)
-        return;
-    v->acl = cm_xrealloc(v->acl, (v->nacl + 1) * sizeof *v->acl);
-    v->acl[v->nacl].principal = cm_strdup(principal);
-    v->acl[v->nacl].perms = perms;
-    v->nacl++;
+    return (unsigned)((uintptr_t)cm_map_get(t->s->acl, k) & VLT_PERM_ALL);
+}
+
+/* Access policies live beside the vault, so a grant never copies the vault. */
+static void acl_set(vlt_txn *t, const char *vault, const char *principal, unsigned perms,
+                    bool grant)
+{
+    char k[1400];
+    acl_key(vault, principal, k, sizeof k);
+    unsigned cur = vlt_txn_access(t, vault, principal, false);
+    uintptr_t v = grant ? (uintptr_t)(cur | perms | ACL_PRESENT) : ACL_GONE;
+    cm_map_put(t->pacl, k, (void *)v);
 }
 
 static int apply_vault(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
@@ -245,8 +250,8 @@ static int apply_vault(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
     char name[64], uri[256];
     vlt_vault_uri_parse(ev->subject, name, sizeof name);
     vlt_vault_uri(name, uri, sizeof uri);
-    vlt_vault *v = wr_vault(t, uri);
     if (ev->type == VLT_EV_VAULT_UPSERTED) {
+        vlt_vault *v = wr_vault(t, uri);
         if (!v) {
             v = cm_xcalloc(1, sizeof *v);
             v->uri = cm_strdup(uri);
@@ -261,9 +266,9 @@ static int apply_vault(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         v->retention_days = vlt_event_has(ev, VLT_F_RETENTION_DAYS) ? ev->retention_days : 90;
         return 0;
     }
-    if (!v)
+    if (!vlt_txn_vault(t, uri, false))
         return reject(reason, rn, "vault %s does not exist", uri);
-    acl_set(v, ev->principal, ev->permissions, ev->type == VLT_EV_ACCESS_GRANTED);
+    acl_set(t, uri, ev->principal, ev->permissions, ev->type == VLT_EV_ACCESS_GRANTED);
     return 0;
 }
 
@@ -453,7 +458,7 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-const char *const *vlt_txn_affected(vlt_txn *t, size_t *n)
+const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
 {
     if (!t->affected_done) {
         t->affected_done = true;
@@ -477,12 +482,24 @@ const char *const *vlt_txn_affected(vlt_txn *t, size_t *n)
                 idx = t->s->by_key;
             }
             idlist *l = cm_map_get(idx, uri);
-            size_t cnt = l ? l->n : 0;
+            bool access = ev->type == VLT_EV_ACCESS_GRANTED || ev->type == VLT_EV_ACCESS_REVOKED;
+            bool narrow = access && !bystanders;
+            /* An access change can only matter to the identity it names: start from the
+             * principal's resources and keep those bound to this vault. */
+            idlist *from = narrow ? cm_map_get(t->s->by_principal, ev->principal) : l;
+            size_t cnt = from ? from->n : 0, k = 0;
             t->affected = cm_xcalloc(cnt + 1, sizeof *t->affected);
-            for (size_t i = 0; i < cnt; i++)
-                t->affected[i] = cm_strdup(l->ids[i]);
-            t->naff = cnt;
-            qsort(t->affected, cnt, sizeof *t->affected, cmp_str);
+            for (size_t i = 0; i < cnt; i++) {
+                if (narrow) {
+                    char bv[256], bk[512];
+                    const vlt_resource *r = vlt_txn_resource(t, from->ids[i], false);
+                    if (!binding_of(r, bv, sizeof bv, bk, sizeof bk, NULL) || strcmp(bv, uri) != 0)
+                        continue;
+                }
+                t->affected[k++] = cm_strdup(from->ids[i]);
+            }
+            t->naff = k;
+            qsort(t->affected, k, sizeof *t->affected, cmp_str);
         }
     }
     *n = t->naff;
@@ -602,7 +619,7 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
     }
     if (v && !cm_streq(r->identity_tenant, v->tenant))
         add_reason(r, "identity-tenant-mismatch");
-    unsigned p = vlt_access_of(v, r);
+    unsigned p = v ? vlt_txn_access(t, v->uri, r->principal, false) : 0;
     if (v && (p & VLT_PERM_ALL) != VLT_PERM_ALL) {
         char why[96] = "access-missing:";
         const char *names[] = {"get", "wrapKey", "unwrapKey"};
@@ -791,6 +808,45 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, ch
     return 0;
 }
 
+static bool key_destroyed(vlt_txn *t, const vlt_resource *r)
+{
+    if (!r->cmk || r->lost || !r->wrap_ref || !strcmp(r->wrap_ref, MMK))
+        return false;
+    vlt_keyref kr;
+    char kuri[512];
+    vlt_key_uri_parse(r->wrap_ref, &kr);
+    vlt_key_uri(&kr, false, kuri, sizeof kuri);
+    return !vlt_txn_key(t, kuri, false) && vlt_txn_key(t, kuri, true);
+}
+
+/* Whether settling would change a resource the event itself did not touch. */
+static bool needs_settle(vlt_txn *t, const vlt_resource *r)
+{
+    if (key_destroyed(t, r))
+        return true;
+    char to[640];
+    target_ref(t, r, to, sizeof to);
+    if (!r->lost && r->wrap_ref && strcmp(to, r->wrap_ref) != 0)
+        return true;
+    vlt_resource probe = *r;
+    probe.reasons = NULL;
+    probe.nreasons = 0;
+    physics_reasons(t, &probe);
+    bool same = true;
+    size_t j = 0;
+    for (size_t i = 0; same && i < r->nreasons; i++) {
+        if (!strncmp(r->reasons[i], "rule:", 5))
+            continue;
+        same = j < probe.nreasons && !strcmp(r->reasons[i], probe.reasons[j]);
+        j++;
+    }
+    same = same && j == probe.nreasons;
+    for (size_t i = 0; i < probe.nreasons; i++)
+        free(probe.reasons[i]);
+    free(probe.reasons);
+    return !same;
+}
+
 static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
 {
     const vlt_resource *prior = vlt_txn_resource(t, rid, true);
@@ -802,23 +858,19 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
         }
         return 0;
     }
+    if (!cm_map_get(t->pr, rid) && !needs_settle(t, cur))
+        return 0; /* nothing about it changes: no copy */
     vlt_resource *r = wr_res(t, rid);
     if (!prior && create_deks(t, r, reason, rn) < 0)
         return -1;
     /* A destroyed key takes the data key with it (F15). */
-    if (r->cmk && !r->lost && r->wrap_ref && strcmp(r->wrap_ref, MMK) != 0) {
-        vlt_keyref kr;
-        char kuri[512];
-        vlt_key_uri_parse(r->wrap_ref, &kr);
-        vlt_key_uri(&kr, false, kuri, sizeof kuri);
-        if (!vlt_txn_key(t, kuri, false) && vlt_txn_key(t, kuri, true)) {
-            act(t, rid, "shred", r->wrap_ref, NULL, NULL);
-            r->lost = true;
-            cm_wipe(r->wdek.p, r->wdek.len);
-            cm_buf_free(&r->wdek);
-            cry_secret_free(r->dek);
-            r->dek = NULL;
-        }
+    if (key_destroyed(t, r)) {
+        act(t, rid, "shred", r->wrap_ref, NULL, NULL);
+        r->lost = true;
+        cm_wipe(r->wdek.p, r->wdek.len);
+        cm_buf_free(&r->wdek);
+        cry_secret_free(r->dek);
+        r->dek = NULL;
     }
     char to[640];
     target_ref(t, r, to, sizeof to);
@@ -857,7 +909,7 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
 int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn)
 {
     size_t n;
-    const char *const *ids = vlt_txn_affected(t, &n);
+    const char *const *ids = vlt_txn_affected(t, false, &n);
     for (size_t i = 0; i < n; i++)
         if (settle_one(t, ids[i], reason, rn) < 0)
             return -1;
@@ -895,6 +947,7 @@ static void txn_free(vlt_txn *t)
     }
     cm_map_free(t->acts);
     cm_map_free(t->changed);
+    cm_map_free(t->pacl);
     for (size_t k = 0; k < t->naff; k++)
         free(t->affected[k]);
     free(t->affected);
@@ -917,10 +970,17 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table,
         struct pend *p = v;
         void *old = cm_map_get(committed, id);
         if (resources) {
-            if (old)
+            const vlt_resource *o = old, *n = p->obj;
+            bool same = o && n && o->cmk == n->cmk && cm_streq(o->key_uri, n->key_uri);
+            if (old && !same)
                 index_res(s, old, false);
-            if (p->obj)
+            if (p->obj && !same)
                 index_res(s, p->obj, true);
+            bool same_id = o && n && o->identity == n->identity && cm_streq(o->principal, n->principal);
+            if (old && !same_id)
+                index_principal(s, old, false);
+            if (p->obj && !same_id)
+                index_principal(s, p->obj, true);
         }
         if (old)
             fr(old);
@@ -940,5 +1000,16 @@ void vlt_txn_commit(vlt_txn *t)
     swap_in(s, t->pv, s->vaults, VLT_T_VAULT, vfree, false);
     swap_in(s, t->pk, s->keys, VLT_T_KEY, kfree, false);
     swap_in(s, t->pr, s->resources, VLT_T_RESOURCE, rfree, true);
+    size_t it = 0;
+    const char *k;
+    void *v;
+    while (cm_map_next(t->pacl, &it, &k, &v)) {
+        if ((uintptr_t)v & ACL_GONE)
+            cm_map_del(s->acl, k);
+        else
+            cm_map_put(s->acl, k, v);
+        if (s->db)
+            cm_map_put(s->dirty_acl, k, (void *)1);
+    }
     txn_free(t);
 }

@@ -81,6 +81,22 @@ static void test_lock_wipes_dek(void)
     CHECK(d.nrecs == 4 && !strcmp(d.recs[1].a[0].op, "unlock"));
 }
 
+static void test_access_scope(void)
+{
+    /* names[0] = b holds mi-0: revoking mi-0 locks b and only b */
+    CHECK(send("vault.access.revoked", V, "{\"principal\":\"mi-0\"}") == AUD_ALLOWED);
+    CHECK(d.nrecs == 2 && !strcmp(d.recs[1].subject, R("b")));
+    CHECK(res(R("b"))->locked && !res(R("a"))->locked && !res(R("c"))->locked);
+    CHECK(send("vault.access.granted", V,
+               "{\"principal\":\"mi-0\",\"permissions\":[\"get\",\"wrapKey\",\"unwrapKey\"]}") ==
+          AUD_ALLOWED);
+    CHECK(!res(R("b"))->locked);
+    /* a grant for a principal nobody uses changes nothing and fans out to no one */
+    CHECK(send("vault.access.granted", V, "{\"principal\":\"stranger\",\"permissions\":[\"get\"]}") ==
+          AUD_ALLOWED);
+    CHECK(d.nrecs == 1);
+}
+
 static void test_atomic(void)
 {
     char *before = show();
@@ -142,6 +158,7 @@ int main(void)
     setup();
     test_fanout_order();
     test_lock_wipes_dek();
+    test_access_scope();
     test_atomic();
     test_denied_is_atomic();
     pol_engine_set_rules(eng, empty);
