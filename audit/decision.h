@@ -40,6 +40,7 @@ typedef struct aud_rec {
 
 typedef struct aud_decision {
     enum aud_outcome outcome;
+    bool bad_input;   /* rejected: goes to the dead-letter topic when streaming */
     char *reason;     /* rejected, duplicate, failed */
     char *cause;      /* event id */
     char *event_type; /* as sent */

@@ -5,6 +5,8 @@
 
 #include "audit/audit.h"
 #include "cli/cli.h"
+#include "policy/config.h"
+#include "stream/kafka.h"
 #include "stream/replay.h"
 
 #define MAX_RECORD ((size_t)16 << 20)
@@ -45,20 +47,100 @@ static int keygen(int argc, char **argv)
     return EXIT_OK;
 }
 
+/* Records read from Kafka, to be put in chain order. */
+typedef struct krec {
+    char chain[300];
+    unsigned long long seq;
+    int32_t part;
+    int64_t off;
+    char *value;
+    size_t len;
+} krec;
+
+typedef struct kread {
+    krec *r;
+    size_t n, cap;
+} kread;
+
+static int collect(void *arg, int32_t part, int64_t off, const char *v, size_t len)
+{
+    kread *k = arg;
+    if (k->n == k->cap) {
+        k->cap = k->cap ? k->cap * 2 : 1024;
+        k->r = cm_xrealloc(k->r, k->cap * sizeof *k->r);
+    }
+    krec *r = &k->r[k->n++];
+    memset(r, 0, sizeof *r);
+    r->part = part;
+    r->off = off;
+    r->value = cm_strndup(v ? v : "", len);
+    r->len = len;
+    const char *sp = strstr(r->value, ",\"seq\":");
+    if (sscanf(r->value, "{\"chain\":\"%299[^\"]\"", r->chain) != 1 || !sp ||
+        sscanf(sp, ",\"seq\":%llu", &r->seq) != 1)
+        r->chain[0] = '\0'; /* the verifier will say what is wrong with it */
+    return 0;
+}
+
+static int by_chain_seq(const void *a, const void *b)
+{
+    const krec *x = a, *y = b;
+    int c = strcmp(x->chain, y->chain);
+    if (c)
+        return c;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return x->off < y->off ? -1 : x->off > y->off;
+}
+
+static int verify_kafka(aud_verifier *v, const char *config, cm_err *err)
+{
+    pol_config *cfg = pol_config_load(config, err);
+    if (!cfg)
+        return EXIT_USAGE;
+    kread k = {0};
+    int rc = EXIT_OK;
+    if (stm_kafka_read_topic(cfg, cfg->topic_audit, collect, &k, err) < 0) {
+        cm_err_print(err);
+        rc = EXIT_RUNTIME;
+    }
+    qsort(k.r, k.n, sizeof *k.r, by_chain_seq);
+    char where[800];
+    for (size_t i = 0; rc == EXIT_OK && i < k.n; i++) {
+        snprintf(where, sizeof where, "%s/%d/%lld", cfg->topic_audit, (int)k.r[i].part,
+                 (long long)k.r[i].off);
+        if (aud_verifier_line(v, where, k.r[i].value, k.r[i].len, err) < 0) {
+            cm_err_print(err);
+            rc = EXIT_CHECK;
+        }
+    }
+    for (size_t i = 0; i < k.n; i++)
+        free(k.r[i].value);
+    free(k.r);
+    pol_config_free(cfg);
+    return rc;
+}
+
 static int verify(int argc, char **argv)
 {
     static const struct option opts[] = {{"pubkey", required_argument, NULL, 'p'},
+                                         {"kafka", required_argument, NULL, 'k'},
                                          {NULL, 0, NULL, 0}};
-    const char *pub = NULL;
+    const char *pub = NULL, *kafka = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'p')
+        if (c == 'p')
+            pub = optarg;
+        else if (c == 'k')
+            kafka = optarg;
+        else
             return cli_usage_error("audit verify", "unknown option");
-        pub = optarg;
     }
     if (!pub)
         return cli_usage_error("audit verify", "needs --pubkey PUB");
+    if (kafka && optind < argc)
+        return cli_usage_error("audit verify", "--kafka reads the audit topic: no files");
     cm_err err;
     cry_verifier *key = cry_verifier_load(pub, &err);
     if (!key) {
@@ -66,11 +148,13 @@ static int verify(int argc, char **argv)
         return EXIT_USAGE;
     }
     aud_verifier *v = aud_verifier_new(key);
-    int rc = EXIT_OK;
+    int rc = kafka ? verify_kafka(v, kafka, &err) : EXIT_OK;
+    if (kafka)
+        goto out_summary;
     char *stdin_only[] = {"-"};
     char **files = optind < argc ? argv + optind : stdin_only;
     int nfiles = optind < argc ? argc - optind : 1;
-    for (int i = 0; rc == EXIT_OK && i < nfiles; i++) {
+    for (int i = 0; !kafka && rc == EXIT_OK && i < nfiles; i++) {
         stm_reader *rd = stm_reader_open(files[i], MAX_RECORD, &err);
         if (!rd) {
             cm_err_print(&err);
@@ -98,6 +182,7 @@ static int verify(int argc, char **argv)
         }
         stm_reader_free(rd);
     }
+out_summary:
     if (rc == EXIT_OK) {
         cm_buf sum;
         cm_buf_init(&sum, 0);

@@ -16,6 +16,10 @@ static const char USAGE[] =
     "  data put --state DB RESOURCE [--class blocklist-name] < FILE\n"
     "  data get --state DB RESOURCE [--class blocklist-name] [--sealed]\n"
     "  state show --state DB [RESOURCE]\n"
+    "  run --config FILE             consume Kafka, audit exactly once, dead-letter bad input\n"
+    "  broker [--brokers N] [--partitions N] [--topic NAME]...\n"
+    "                                embedded Kafka (mock cluster) on loopback\n"
+    "  audit verify --pubkey PUB --kafka CONFIG   verify every chain in the audit topic\n"
     "\n"
     "exit codes: 0 ok, 1 a check failed, 2 bad usage/rules/config, 3 runtime failure\n";
 
@@ -34,7 +38,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*fn)(int, char **);
     } cmds[] = {{"replay", cmd_replay}, {"rules", cmd_rules}, {"audit", cmd_audit},
-                {"data", cmd_data},     {"state", cmd_state}};
+                {"data", cmd_data},     {"state", cmd_state},
+                {"run", cmd_run},       {"broker", cmd_broker}};
     for (size_t i = 0; i < CM_ARRAY_LEN(cmds); i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

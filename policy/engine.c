@@ -325,6 +325,7 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
     char reason[1024];
     if (stm_decode(e->dec, msg, n, &ev, reason, sizeof reason) < 0) {
         d->outcome = AUD_REJECTED;
+        d->bad_input = true;
         d->reason = cm_strdup(reason);
         d->cause = safe_text(ev.id) ? cm_strdup(ev.id) : NULL;
         d->event_type = safe_text(ev.type_name) ? cm_strdup(ev.type_name) : NULL;
@@ -351,6 +352,7 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
     aud_rec *dec = aud_decision_add(d, ev.subject);
     if (vlt_txn_apply(t, &ev, reason, sizeof reason) < 0) {
         d->outcome = AUD_REJECTED;
+        d->bad_input = true;
         d->reason = cm_strdup(reason);
         if (res_event)
             snapshot(dec, vlt_state_resource(e->st, ev.subject));

@@ -265,6 +265,12 @@ static void load_acl(void *arg, const char *k, unsigned perms)
         cm_map_put(((vlt_state *)arg)->acl, k, (void *)(uintptr_t)(perms | ACL_PRESENT));
 }
 
+static void load_offset(void *arg, const char *topic, int32_t part, int64_t off)
+{
+    if (topic)
+        vlt_state_offset_set(arg, topic, part, off);
+}
+
 static void load_meta(void *arg, const char *k, const char *v)
 {
     vlt_state *s = arg;
@@ -288,6 +294,9 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
         return -1;
     vlt_store_seen_each(s->db, load_seen, s);
     vlt_store_acl_each(s->db, load_acl, s);
+    vlt_store_offset_each(s->db, load_offset, s);
+    cm_map_free(s->dirty_offsets);
+    s->dirty_offsets = cm_map_new();
     vlt_store_meta_each(s->db, load_meta, s);
     return 0;
 }
@@ -338,6 +347,17 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
         rc = p ? vlt_store_acl_put(s->db, ak, (unsigned)(p & VLT_PERM_ALL), err)
                : vlt_store_acl_del(s->db, ak, err);
     }
+    size_t oit = 0;
+    const char *okey;
+    while (rc == 0 && cm_map_next(s->dirty_offsets, &oit, &okey, NULL)) {
+        const char *sep = strchr(okey, '\x1f');
+        char topic[512];
+        snprintf(topic, sizeof topic, "%.*s", (int)(sep - okey), okey);
+        rc = vlt_store_offset_put(s->db, topic, (int32_t)strtol(sep + 1, NULL, 10),
+                                  *(int64_t *)cm_map_get(s->offsets, okey), err);
+    }
+    for (size_t i = 0; rc == 0 && i < s->noutq; i++)
+        rc = vlt_store_outbox_add(s->db, &s->outq[i], &s->outq[i].id, err);
     for (size_t i = 0; rc == 0 && i < s->dirty_seen.n; i++)
         rc = vlt_store_seen_add(s->db, s->dirty_seen.ids[i], err);
     if (rc == 0 && s->dirty_chains) {
@@ -363,7 +383,15 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     idl_free(&s->dirty_seen);
     cm_map_free(s->dirty_acl);
     s->dirty_acl = cm_map_new();
+    cm_map_free(s->dirty_offsets);
+    s->dirty_offsets = cm_map_new();
     s->dirty_chains = false;
+    /* The queued messages are durable now: hand them over for sending. */
+    vlt_outmsg_free(s->outdone, s->noutdone);
+    s->outdone = s->outq;
+    s->noutdone = s->noutq;
+    s->outq = NULL;
+    s->noutq = s->capoutq = 0;
     return 0;
 }
 

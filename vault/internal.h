@@ -30,6 +30,10 @@ struct vlt_state {
     cm_map *dirty[3];
     idlist dirty_seen;
     cm_map *dirty_acl;
+    vlt_outmsg *outq, *outdone; /* queued for the next flush; made durable by the last */
+    size_t noutq, capoutq, noutdone;
+    cm_map *offsets;            /* "topic\x1fpart" -> int64_t* */
+    cm_map *dirty_offsets;
     bool dirty_chains;
 };
 

@@ -305,6 +305,8 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
     s->chains = cm_map_new();
     s->acl = cm_map_new();
     s->dirty_acl = cm_map_new();
+    s->offsets = cm_map_new();
+    s->dirty_offsets = cm_map_new();
     for (int i = 0; i < 3; i++)
         s->dirty[i] = cm_map_new();
     if (!path) {
@@ -359,6 +361,10 @@ void vlt_state_free(vlt_state *s)
     cm_map_free(s->seen);
     cm_map_free(s->acl);
     cm_map_free(s->dirty_acl);
+    free_objs(s->offsets, free_v);
+    cm_map_free(s->dirty_offsets);
+    vlt_outmsg_free(s->outq, s->noutq);
+    vlt_outmsg_free(s->outdone, s->noutdone);
     for (int i = 0; i < 3; i++)
         cm_map_free(s->dirty[i]);
     idl_free(&s->dirty_seen);
@@ -476,6 +482,112 @@ const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version)
         if (!strcmp(k->vers[i].version, version))
             return &k->vers[i];
     return NULL;
+}
+
+static void outmsg_copy(vlt_outmsg *d, const vlt_outmsg *m)
+{
+    *d = *m;
+    d->topic = cm_strdup(m->topic);
+    d->chain = cm_strdup(m->chain);
+    d->key = m->key ? cm_strndup(m->key, m->keylen) : NULL;
+    d->value = cm_strndup(m->value, m->len);
+    d->reason = cm_strdup(m->reason);
+    d->input = cm_strdup(m->input);
+}
+
+void vlt_outmsg_free(vlt_outmsg *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        free(m[i].topic);
+        free(m[i].chain);
+        free(m[i].key);
+        free(m[i].value);
+        free(m[i].reason);
+        free(m[i].input);
+    }
+    free(m);
+}
+
+void vlt_state_outbox_add(vlt_state *s, const vlt_outmsg *m)
+{
+    if (s->noutq == s->capoutq) {
+        s->capoutq = s->capoutq ? s->capoutq * 2 : 64;
+        s->outq = cm_xrealloc(s->outq, s->capoutq * sizeof *s->outq);
+    }
+    outmsg_copy(&s->outq[s->noutq++], m);
+}
+
+vlt_outmsg *vlt_state_outbox_flushed(vlt_state *s, size_t *n)
+{
+    vlt_outmsg *m = s->outdone;
+    *n = s->noutdone;
+    s->outdone = NULL;
+    s->noutdone = 0;
+    return m;
+}
+
+struct pend_collect {
+    vlt_outmsg *m;
+    size_t n, cap;
+};
+
+static void collect_out(void *arg, const vlt_outmsg *m)
+{
+    struct pend_collect *c = arg;
+    if (c->n == c->cap) {
+        c->cap = c->cap ? c->cap * 2 : 64;
+        c->m = cm_xrealloc(c->m, c->cap * sizeof *c->m);
+    }
+    outmsg_copy(&c->m[c->n++], m);
+}
+
+vlt_outmsg *vlt_state_outbox_pending(vlt_state *s, size_t *n, cm_err *err)
+{
+    struct pend_collect c = {0};
+    if (s->db && vlt_store_outbox_each(s->db, collect_out, &c) < 0) {
+        cm_err_set(err, "state", 0, 0, "cannot read the outbox");
+        *n = 0;
+        return NULL;
+    }
+    *n = c.n;
+    return c.m;
+}
+
+int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *err)
+{
+    if (!s->db || !n)
+        return 0;
+    if (vlt_store_begin(s->db, err) < 0)
+        return -1;
+    for (size_t i = 0; i < n; i++)
+        if (vlt_store_outbox_del(s->db, ids[i], err) < 0) {
+            vlt_store_rollback(s->db);
+            return -1;
+        }
+    return vlt_store_commit(s->db, err);
+}
+
+void vlt_state_offset_set(vlt_state *s, const char *topic, int32_t part, int64_t off)
+{
+    char k[600];
+    snprintf(k, sizeof k, "%s\x1f%d", topic, (int)part);
+    int64_t *v = cm_map_get(s->offsets, k);
+    if (!v) {
+        v = cm_xmalloc(sizeof *v);
+        cm_map_put(s->offsets, k, v);
+    }
+    *v = off;
+    cm_map_put(s->dirty_offsets, k, (void *)1);
+}
+
+bool vlt_state_offset_get(vlt_state *s, const char *topic, int32_t part, int64_t *off)
+{
+    char k[600];
+    snprintf(k, sizeof k, "%s\x1f%d", topic, (int)part);
+    int64_t *v = cm_map_get(s->offsets, k);
+    if (v)
+        *off = *v;
+    return v != NULL;
 }
 
 void acl_key(const char *vault, const char *principal, char *out, size_t n)

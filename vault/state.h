@@ -88,6 +88,29 @@ void vlt_state_mark_seen(vlt_state *s, const char *id);
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65]);
 void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const char hash[65]);
 
+/* --- the outbox: messages that must reach Kafka, durable with the state --- */
+typedef struct vlt_outmsg {
+    int64_t id; /* row id once durable */
+    char *topic;
+    int32_t partition;
+    char *chain; /* NULL for dead letters */
+    uint64_t seq;
+    char *key, *value, *reason, *input;
+    size_t keylen, len;
+} vlt_outmsg;
+
+/* Queues a copy of m; it becomes durable with the next vlt_state_flush. */
+void vlt_state_outbox_add(vlt_state *s, const vlt_outmsg *m);
+/* Messages the last successful flush made durable, with ids; the caller takes them. */
+vlt_outmsg *vlt_state_outbox_flushed(vlt_state *s, size_t *n);
+/* Every durable message not yet marked sent, in id order. */
+vlt_outmsg *vlt_state_outbox_pending(vlt_state *s, size_t *n, cm_err *err);
+int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *err);
+void vlt_outmsg_free(vlt_outmsg *m, size_t n);
+/* Input offsets applied (the next message to read is offset + 1). */
+void vlt_state_offset_set(vlt_state *s, const char *topic, int32_t part, int64_t off);
+bool vlt_state_offset_get(vlt_state *s, const char *topic, int32_t part, int64_t *off);
+
 /* --- transactions --- */
 vlt_txn *vlt_txn_begin(vlt_state *s);
 /* Applies the event's own change (SPEC §2/§3) to the transaction. Returns 0, or

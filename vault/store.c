@@ -1,4 +1,5 @@
 #include "vault/store.h"
+#include "vault/state.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,6 +29,11 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS resources(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS seen(id TEXT PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+    " part INTEGER NOT NULL, chain TEXT, seq INTEGER, key BLOB, value BLOB NOT NULL,"
+    " reason TEXT, input TEXT);"
+    "CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, part INTEGER NOT NULL,"
+    " off INTEGER NOT NULL, PRIMARY KEY(topic, part));"
     "CREATE TABLE IF NOT EXISTS data(resource TEXT NOT NULL, class TEXT NOT NULL,"
     " sealed BLOB NOT NULL, PRIMARY KEY(resource, class));";
 
@@ -178,6 +184,112 @@ int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, uns
         return -1;
     while (sqlite3_step(s) == SQLITE_ROW)
         fn(arg, (const char *)sqlite3_column_text(s, 0), (unsigned)sqlite3_column_int(s, 1));
+    sqlite3_finalize(s);
+    return 0;
+}
+
+int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "INSERT INTO outbox(topic, part, chain, seq, key, value, reason, input)"
+                           " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st, err, "prepare");
+    sqlite3_bind_text(s, 1, m->topic, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, m->partition);
+    if (m->chain) {
+        sqlite3_bind_text(s, 3, m->chain, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(s, 4, (sqlite3_int64)m->seq);
+    }
+    if (m->key)
+        sqlite3_bind_blob(s, 5, m->key, (int)m->keylen, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 6, m->value, (int)m->len, SQLITE_STATIC);
+    if (m->reason)
+        sqlite3_bind_text(s, 7, m->reason, -1, SQLITE_STATIC);
+    if (m->input)
+        sqlite3_bind_text(s, 8, m->input, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return db_err(st, err, "outbox write");
+    *id = sqlite3_last_insert_rowid(st->db);
+    return 0;
+}
+
+int vlt_store_outbox_del(vlt_store *st, int64_t id, cm_err *err)
+{
+    char sql[80];
+    snprintf(sql, sizeof sql, "DELETE FROM outbox WHERE id = %lld", (long long)id);
+    return exec(st, sql, err);
+}
+
+static char *col_dup(sqlite3_stmt *s, int i, size_t *len)
+{
+    const void *b = sqlite3_column_blob(s, i);
+    int n = sqlite3_column_bytes(s, i);
+    if (!b && sqlite3_column_type(s, i) == SQLITE_NULL)
+        return NULL;
+    if (len)
+        *len = (size_t)n;
+    return cm_strndup(b ? b : "", (size_t)n);
+}
+
+int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg *m), void *arg)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db,
+                           "SELECT id, topic, part, chain, seq, key, value, reason, input FROM outbox"
+                           " ORDER BY id",
+                           -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(s) == SQLITE_ROW) {
+        vlt_outmsg m = {0};
+        m.id = sqlite3_column_int64(s, 0);
+        m.topic = col_dup(s, 1, NULL);
+        m.partition = sqlite3_column_int(s, 2);
+        m.chain = col_dup(s, 3, NULL);
+        m.seq = (uint64_t)sqlite3_column_int64(s, 4);
+        m.key = col_dup(s, 5, &m.keylen);
+        m.value = col_dup(s, 6, &m.len);
+        m.reason = col_dup(s, 7, NULL);
+        m.input = col_dup(s, 8, NULL);
+        fn(arg, &m);
+        free(m.topic);
+        free(m.chain);
+        free(m.key);
+        free(m.value);
+        free(m.reason);
+        free(m.input);
+    }
+    sqlite3_finalize(s);
+    return 0;
+}
+
+int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO offsets(topic, part, off) VALUES(?, ?, ?)",
+                           -1, &s, NULL) != SQLITE_OK)
+        return db_err(st, err, "prepare");
+    sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, part);
+    sqlite3_bind_int64(s, 3, off);
+    int rc = sqlite3_step(s);
+    sqlite3_finalize(s);
+    return rc == SQLITE_DONE ? 0 : db_err(st, err, "offset write");
+}
+
+int vlt_store_offset_each(vlt_store *st,
+                          void (*fn)(void *arg, const char *topic, int32_t part, int64_t off),
+                          void *arg)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT topic, part, off FROM offsets", -1, &s, NULL) != SQLITE_OK)
+        return -1;
+    while (sqlite3_step(s) == SQLITE_ROW)
+        fn(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+           sqlite3_column_int64(s, 2));
     sqlite3_finalize(s);
     return 0;
 }

@@ -28,6 +28,15 @@ int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *er
 int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err);
 int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
                        void *arg);
+struct vlt_outmsg;
+int vlt_store_outbox_add(vlt_store *st, const struct vlt_outmsg *m, int64_t *id, cm_err *err);
+int vlt_store_outbox_del(vlt_store *st, int64_t id, cm_err *err);
+int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const struct vlt_outmsg *m),
+                          void *arg);
+int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err);
+int vlt_store_offset_each(vlt_store *st,
+                          void (*fn)(void *arg, const char *topic, int32_t part, int64_t off),
+                          void *arg);
 int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err);
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
                         void *arg);

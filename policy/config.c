@@ -1,0 +1,269 @@
+#include "policy/config.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <yaml.h>
+
+typedef struct cfg_loader {
+    const char *file;
+    char *dir;
+    yaml_document_t *doc;
+    cm_err *err;
+} cfg_loader;
+
+__attribute__((format(printf, 3, 4))) static int cerr(cfg_loader *l, yaml_node_t *n,
+                                                     const char *msg, ...)
+{
+    char m[600];
+    va_list ap;
+    va_start(ap, msg);
+    vsnprintf(m, sizeof m, msg, ap);
+    va_end(ap);
+    cm_err_set(l->err, l->file, n ? (int)n->start_mark.line + 1 : 0,
+               n ? (int)n->start_mark.column + 1 : 0, "%s", m);
+    return -1;
+}
+
+static const char *scalar(yaml_node_t *n)
+{
+    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
+}
+
+static char *path_of(cfg_loader *l, const char *p)
+{
+    if (p[0] == '/' || !strcmp(l->dir, "."))
+        return cm_strdup(p);
+    size_t n = strlen(l->dir) + strlen(p) + 2;
+    char *o = cm_xmalloc(n);
+    snprintf(o, n, "%s/%s", l->dir, p);
+    return o;
+}
+
+static int want_str(cfg_loader *l, yaml_node_t *v, const char *what, char **out)
+{
+    const char *s = scalar(v);
+    if (!s || !*s)
+        return cerr(l, v, "%s must be a non-empty string", what);
+    free(*out);
+    *out = cm_strdup(s);
+    return 0;
+}
+
+static int want_int(cfg_loader *l, yaml_node_t *v, const char *what, int64_t min, int64_t max,
+                    int64_t *out)
+{
+    const char *s = scalar(v);
+    if (!s || !cm_parse_i64(s, out) || *out < min || *out > max)
+        return cerr(l, v, "%s must be a whole number in range", what);
+    return 0;
+}
+
+typedef int (*pair_fn)(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn,
+                       yaml_node_t *v);
+
+static int each(cfg_loader *l, pol_config *c, yaml_node_t *map, const char *what, pair_fn fn)
+{
+    if (!map || map->type != YAML_MAPPING_NODE)
+        return cerr(l, map, "%s must be a mapping", what);
+    for (yaml_node_pair_t *p = map->data.mapping.pairs.start; p < map->data.mapping.pairs.top;
+         p++) {
+        yaml_node_t *k = yaml_document_get_node(l->doc, p->key);
+        yaml_node_t *v = yaml_document_get_node(l->doc, p->value);
+        const char *ks = scalar(k);
+        if (!ks || !v)
+            return cerr(l, k, "keys in %s must be strings", what);
+        for (yaml_node_pair_t *q = map->data.mapping.pairs.start; q < p; q++) {
+            const char *prev = scalar(yaml_document_get_node(l->doc, q->key));
+            if (prev && !strcmp(prev, ks))
+                return cerr(l, k, "duplicate key '%s'", ks);
+        }
+        if (fn(l, c, ks, k, v) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+static int kafka_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+{
+    const char *s = scalar(v);
+    if (!s)
+        return cerr(l, v, "kafka.%s must be a scalar", k);
+    c->kafka_keys = cm_xrealloc(c->kafka_keys, (c->nkafka + 1) * sizeof *c->kafka_keys);
+    c->kafka_vals = cm_xrealloc(c->kafka_vals, (c->nkafka + 1) * sizeof *c->kafka_vals);
+    c->kafka_keys[c->nkafka] = cm_strdup(k);
+    c->kafka_vals[c->nkafka++] = cm_strdup(s);
+    (void)kn;
+    return 0;
+}
+
+static int topics_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+{
+    if (!strcmp(k, "events"))
+        return want_str(l, v, "topics.events", &c->topic_events);
+    if (!strcmp(k, "audit"))
+        return want_str(l, v, "topics.audit", &c->topic_audit);
+    if (!strcmp(k, "dead_letter"))
+        return want_str(l, v, "topics.dead_letter", &c->topic_dead);
+    return cerr(l, kn, "unknown field '%s' in topics (events, audit, dead_letter)", k);
+}
+
+static int audit_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+{
+    if (!strcmp(k, "sign_key")) {
+        char *tmp = NULL;
+        if (want_str(l, v, "audit.sign_key", &tmp) < 0)
+            return -1;
+        free(c->sign_key);
+        c->sign_key = path_of(l, tmp);
+        free(tmp);
+        return 0;
+    }
+    if (!strcmp(k, "checkpoint"))
+        return want_int(l, v, "audit.checkpoint", 0, 100000000, &c->checkpoint);
+    if (!strcmp(k, "clock")) {
+        if (want_str(l, v, "audit.clock", &c->clock) < 0)
+            return -1;
+        if (strcmp(c->clock, "wall") && strcmp(c->clock, "event"))
+            return cerr(l, v, "audit.clock is wall or event");
+        return 0;
+    }
+    return cerr(l, kn, "unknown field '%s' in audit (sign_key, checkpoint, clock)", k);
+}
+
+static int metrics_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+{
+    if (!strcmp(k, "listen"))
+        return want_str(l, v, "metrics.listen", &c->metrics_listen);
+    return cerr(l, kn, "unknown field '%s' in metrics (listen)", k);
+}
+
+static int top_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+{
+    if (!strcmp(k, "kafka"))
+        return each(l, c, v, "kafka", kafka_pair);
+    if (!strcmp(k, "topics"))
+        return each(l, c, v, "topics", topics_pair);
+    if (!strcmp(k, "audit"))
+        return each(l, c, v, "audit", audit_pair);
+    if (!strcmp(k, "metrics"))
+        return each(l, c, v, "metrics", metrics_pair);
+    if (!strcmp(k, "rules")) {
+        if (v->type != YAML_SEQUENCE_NODE)
+            return cerr(l, v, "rules must be a list of paths");
+        for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
+             i++) {
+            const char *s = scalar(yaml_document_get_node(l->doc, *i));
+            if (!s)
+                return cerr(l, v, "rules must be a list of paths");
+            c->rules = cm_xrealloc(c->rules, (c->nrules + 1) * sizeof *c->rules);
+            c->rules[c->nrules++] = path_of(l, s);
+        }
+        return 0;
+    }
+    if (!strcmp(k, "state") || !strcmp(k, "master_key")) {
+        char *tmp = NULL;
+        if (want_str(l, v, k, &tmp) < 0)
+            return -1;
+        char **dst = !strcmp(k, "state") ? &c->state : &c->master_key;
+        free(*dst);
+        *dst = path_of(l, tmp);
+        free(tmp);
+        return 0;
+    }
+    if (!strcmp(k, "max_message"))
+        return want_int(l, v, "max_message", 64, 1 << 30, &c->max_message);
+    if (!strcmp(k, "status_interval"))
+        return want_int(l, v, "status_interval", 0, 86400, &c->status_interval);
+    if (!strcmp(k, "backlog"))
+        return want_int(l, v, "backlog", 1, 10000000, &c->backlog);
+    if (!strcmp(k, "batch"))
+        return want_int(l, v, "batch", 1, 100000, &c->batch);
+    return cerr(l, kn,
+                "unknown field '%s' (kafka, topics, rules, state, master_key, audit, metrics, "
+                "max_message, status_interval, backlog, batch)",
+                k);
+}
+
+pol_config *pol_config_load(const char *path, cm_err *err)
+{
+    cm_buf b;
+    cm_buf_init(&b, 1u << 20);
+    if (cm_read_file(path, 1u << 20, &b) < 0) {
+        cm_err_set(err, path, 0, 0, "cannot read config: %s", strerror(errno));
+        cm_buf_free(&b);
+        return NULL;
+    }
+    yaml_parser_t p;
+    yaml_document_t doc;
+    yaml_parser_initialize(&p);
+    yaml_parser_set_input_string(&p, (const unsigned char *)b.p, b.len);
+    int ok = yaml_parser_load(&p, &doc);
+    if (!ok)
+        cm_err_set(err, path, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
+                   "YAML: %s", p.problem ? p.problem : "cannot load");
+    yaml_parser_delete(&p);
+    cm_buf_free(&b);
+    if (!ok)
+        return NULL;
+    pol_config *c = cm_xcalloc(1, sizeof *c);
+    c->topic_events = cm_strdup("cmk.events");
+    c->topic_audit = cm_strdup("cmk.audit");
+    c->topic_dead = cm_strdup("cmk.dead");
+    c->clock = cm_strdup("wall");
+    c->max_message = 1 << 20;
+    c->status_interval = 10;
+    c->backlog = 10000;
+    c->batch = 500;
+    char *dcopy = cm_strdup(path);
+    cfg_loader l = {.file = path, .dir = cm_strdup(dirname(dcopy)), .doc = &doc, .err = err};
+    free(dcopy);
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    int rc = root ? each(&l, c, root, "the config", top_pair) : cerr(&l, NULL, "empty config");
+    if (rc == 0 && !c->state)
+        rc = cerr(&l, root, "state: a SQLite file is required for run");
+    if (rc == 0 && !c->nrules)
+        rc = cerr(&l, root, "rules: at least one rule path is required");
+    bool has_group = false;
+    for (size_t i = 0; i < c->nkafka; i++)
+        has_group |= !strcmp(c->kafka_keys[i], "group.id");
+    if (rc == 0 && !has_group)
+        rc = cerr(&l, root, "kafka: group.id is required");
+    if (rc == 0 && c->checkpoint && !c->sign_key)
+        rc = cerr(&l, root, "audit.checkpoint needs audit.sign_key");
+    free(l.dir);
+    yaml_document_delete(&doc);
+    if (rc < 0) {
+        pol_config_free(c);
+        return NULL;
+    }
+    return c;
+}
+
+void pol_config_free(pol_config *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->nkafka; i++) {
+        free(c->kafka_keys[i]);
+        free(c->kafka_vals[i]);
+    }
+    free(c->kafka_keys);
+    free(c->kafka_vals);
+    for (size_t i = 0; i < c->nrules; i++)
+        free(c->rules[i]);
+    free(c->rules);
+    free(c->topic_events);
+    free(c->topic_audit);
+    free(c->topic_dead);
+    free(c->state);
+    free(c->master_key);
+    free(c->sign_key);
+    free(c->clock);
+    free(c->metrics_listen);
+    free(c);
+}

@@ -1,0 +1,25 @@
+/* The `run` configuration file (SPEC §7), loaded strictly like the rules. */
+#ifndef POL_CONFIG_H
+#define POL_CONFIG_H
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/util.h"
+
+typedef struct pol_config {
+    char **kafka_keys, **kafka_vals; /* passed to librdkafka as is */
+    size_t nkafka;
+    char *topic_events, *topic_audit, *topic_dead;
+    char **rules; /* resolved against the config file's folder */
+    size_t nrules;
+    char *state, *master_key;
+    char *sign_key;
+    int64_t checkpoint;
+    char *clock; /* "wall" (default) or "event" */
+    char *metrics_listen;
+    int64_t max_message, status_interval, backlog, batch;
+} pol_config;
+
+pol_config *pol_config_load(const char *path, cm_err *err);
+void pol_config_free(pol_config *c);
+#endif

@@ -1,0 +1,36 @@
+/* Kafka through librdkafka: the embedded broker, reading partitions, and `run`. */
+#ifndef STM_KAFKA_H
+#define STM_KAFKA_H
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "common/util.h"
+#include "policy/config.h"
+
+/* Runs librdkafka's mock cluster on loopback until *stop. Prints the bootstrap list as
+ * the first stdout line, then reads control commands from ctl (one per line):
+ *   down ID | up ID | rtt ID MS | error API COUNT CODE | topic-error TOPIC CODE |
+ *   clear-errors API | topic NAME PARTITIONS
+ * and answers each with "ok" or "error: ..." on stdout. */
+int stm_broker_run(int brokers, int partitions, const char *const *topics, size_t ntopics,
+                   FILE *ctl, volatile sig_atomic_t *stop, cm_err *err);
+
+/* Calls fn for every message of every partition of topic, from the low to the high
+ * watermark at the time of the call. */
+typedef int (*stm_msg_fn)(void *arg, int32_t partition, int64_t offset, const char *value,
+                          size_t len);
+int stm_kafka_read_topic(const pol_config *cfg, const char *topic, stm_msg_fn fn, void *arg,
+                         cm_err *err);
+
+typedef struct stm_signals {
+    volatile sig_atomic_t *stop;
+    volatile sig_atomic_t *reload;
+} stm_signals;
+
+/* `run`: consume events, decide, and get every record to the audit topic exactly once.
+ * Returns an exit code (0, 2 bad config or rules, 3 runtime failure). */
+int stm_run(const pol_config *cfg, const stm_signals *sig);
+#endif

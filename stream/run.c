@@ -1,0 +1,557 @@
+/* `run`: consume events, decide, and deliver every audit record exactly once.
+ *
+ * Each batch of input messages is applied in memory, then one SQLite transaction makes
+ * durable together: the state changes, the batch's audit records and dead letters (the
+ * outbox), the input offsets and the chain heads. Only then are the records produced
+ * (idempotent producer, acks=all, retried forever); a row leaves the outbox when its
+ * delivery is confirmed. After a crash, consumption resumes after the stored offsets,
+ * and the outbox is resent minus what the audit topic already holds, found by each
+ * chain's seq in the tail of its audit partition. One chain per input partition; a
+ * chain's records all go to one audit partition, so their order there is the chain's. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "audit/audit.h"
+#include "common/map.h"
+#include "policy/engine.h"
+#include "stream/kafka_internal.h"
+#include "stream/metrics.h"
+
+typedef struct chainw {
+    char name[300];
+    int32_t part, audit_part;
+    aud_writer *w;
+    struct runner *r;
+} chainw;
+
+typedef struct runner {
+    const pol_config *cfg;
+    const stm_signals *sig;
+    vlt_state *st;
+    pol_ruleset *rs;
+    pol_engine *eng;
+    cry_signer *signer;
+    rd_kafka_t *cons, *prod;
+    int audit_parts, dead_parts;
+    cm_map *chains; /* partition number as text -> chainw */
+    int64_t inflight;    /* produced, not yet confirmed */
+    int64_t *sent;       /* confirmed ids, to delete from the outbox */
+    size_t nsent, capsent;
+    bool fatal;
+    char fatal_msg[1024];
+    aud_decision d;
+    stm_metrics m;
+    cm_err err;
+} runner;
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------- producing ---------- */
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    runner *r = opaque;
+    (void)rk;
+    r->inflight--;
+    if (m->err) {
+        /* With idempotence and no timeout, only fatal errors get here: stop, keep the row. */
+        r->fatal = true;
+        snprintf(r->fatal_msg, sizeof r->fatal_msg, "audit delivery failed: %s",
+                 rd_kafka_err2str(m->err));
+        return;
+    }
+    if (r->nsent == r->capsent) {
+        r->capsent = r->capsent ? r->capsent * 2 : 256;
+        r->sent = cm_xrealloc(r->sent, r->capsent * sizeof *r->sent);
+    }
+    r->sent[r->nsent++] = (int64_t)(intptr_t)m->_private;
+    r->m.records_delivered++;
+}
+
+static int produce(runner *r, const vlt_outmsg *o)
+{
+    for (;;) {
+        rd_kafka_headers_t *h = rd_kafka_headers_new(3);
+        rd_kafka_header_add(h, "content-type", -1,
+                            o->chain ? "application/cloudevents+json" : "application/json", -1);
+        if (o->reason)
+            rd_kafka_header_add(h, "cmkguard-reason", -1, o->reason, -1);
+        if (o->input)
+            rd_kafka_header_add(h, "cmkguard-input", -1, o->input, -1);
+        rd_kafka_resp_err_t e = rd_kafka_producev(
+            r->prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(o->partition),
+            RD_KAFKA_V_KEY(o->key, o->key ? o->keylen : 0), RD_KAFKA_V_VALUE(o->value, o->len),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
+            RD_KAFKA_V_OPAQUE((void *)(intptr_t)o->id), RD_KAFKA_V_END);
+        if (e == RD_KAFKA_RESP_ERR_NO_ERROR) { /* the message owns the headers now */
+            r->inflight++;
+            return 0;
+        }
+        rd_kafka_headers_destroy(h);
+        if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+            cm_err_set(&r->err, o->topic, 0, 0, "cannot produce: %s", rd_kafka_err2str(e));
+            return -1;
+        }
+        rd_kafka_poll(r->prod, 100);
+    }
+}
+
+static int mark_sent(runner *r)
+{
+    if (!r->nsent)
+        return 0;
+    int rc = vlt_state_outbox_sent(r->st, r->sent, r->nsent, &r->err);
+    r->nsent = 0;
+    return rc;
+}
+
+/* ---------- chains ---------- */
+
+static int outbox_sink(void *arg, const char *subject, const char *line, size_t n)
+{
+    chainw *c = arg;
+    vlt_outmsg m = {.topic = c->r->cfg->topic_audit, .partition = c->audit_part,
+                    .chain = c->name, .seq = aud_writer_seq(c->w) + 1,
+                    .key = (char *)subject, .keylen = subject ? strlen(subject) : 0,
+                    .value = (char *)line, .len = n};
+    vlt_state_outbox_add(c->r->st, &m);
+    c->r->m.records++;
+    return 0;
+}
+
+static chainw *chain_for(runner *r, int32_t part)
+{
+    char k[16];
+    snprintf(k, sizeof k, "%d", (int)part);
+    chainw *c = cm_map_get(r->chains, k);
+    if (c)
+        return c;
+    c = cm_xcalloc(1, sizeof *c);
+    snprintf(c->name, sizeof c->name, "%s/%d", r->cfg->topic_events, (int)part);
+    c->part = part;
+    c->audit_part = part % r->audit_parts;
+    c->r = r;
+    c->w = aud_writer_new(c->name, r->signer, (unsigned)r->cfg->checkpoint,
+                          strcmp(r->cfg->clock, "event") ? AUD_CLOCK_WALL : AUD_CLOCK_EVENT,
+                          outbox_sink, c);
+    uint64_t seq;
+    char head[65];
+    if (vlt_state_chain_get(r->st, c->name, &seq, head))
+        aud_writer_resume(c->w, seq, head);
+    cm_map_put(r->chains, k, c);
+    return c;
+}
+
+/* ---------- recovery ---------- */
+
+struct tail_scan {
+    cm_map *max_seq; /* chain -> uint64_t* */
+};
+
+static int scan_record(void *arg, int32_t part, int64_t off, const char *v, size_t n)
+{
+    struct tail_scan *t = arg;
+    (void)part;
+    (void)off;
+    /* Records are canonical JSON: "chain" comes first, "seq" is a top-level integer. */
+    char *copy = cm_strndup(v, n);
+    char chain[300];
+    unsigned long long seq;
+    const char *sp = strstr(copy, ",\"seq\":");
+    if (sscanf(copy, "{\"chain\":\"%299[^\"]\"", chain) == 1 && sp &&
+        sscanf(sp, ",\"seq\":%llu", &seq) == 1) {
+        uint64_t *cur = cm_map_get(t->max_seq, chain);
+        if (!cur) {
+            cur = cm_xcalloc(1, sizeof *cur);
+            cm_map_put(t->max_seq, chain, cur);
+        }
+        if (seq > *cur)
+            *cur = seq;
+    }
+    free(copy);
+    return 0;
+}
+
+/* Resends what a previous run made durable but may not have delivered. */
+static int recover(runner *r)
+{
+    size_t n;
+    vlt_outmsg *pend = vlt_state_outbox_pending(r->st, &n, &r->err);
+    if (!pend)
+        return n ? -1 : 0;
+    if (!n) {
+        free(pend);
+        return 0;
+    }
+    cm_log("run: %zu outbox record(s) from an earlier run: checking the audit topic", n);
+    struct tail_scan t = {.max_seq = cm_map_new()};
+    rd_kafka_t *rd = stm_reader_new(r->cfg, &r->err);
+    int rc = rd ? 0 : -1;
+    for (int p = 0; rc == 0 && p < r->audit_parts; p++) {
+        int64_t cnt = 0, lo = 0, hi = 0;
+        for (size_t i = 0; i < n; i++)
+            cnt += pend[i].chain && pend[i].partition == p;
+        if (!cnt)
+            continue;
+        rd_kafka_resp_err_t e =
+            rd_kafka_query_watermark_offsets(rd, r->cfg->topic_audit, p, &lo, &hi, 10000);
+        if (e) {
+            cm_err_set(&r->err, r->cfg->topic_audit, 0, 0, "partition %d: %s", p,
+                       rd_kafka_err2str(e));
+            rc = -1;
+            break;
+        }
+        /* Only this process writes these chains: what the topic holds of the outbox is
+         * among its last cnt messages. */
+        int64_t from = hi - cnt > lo ? hi - cnt : lo;
+        rc = stm_read_range(rd, r->cfg->topic_audit, p, from, hi, scan_record, &t, &r->err);
+    }
+    if (rd) {
+        rd_kafka_consumer_close(rd);
+        rd_kafka_destroy(rd);
+    }
+    size_t skipped = 0, resent = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        uint64_t *have = pend[i].chain ? cm_map_get(t.max_seq, pend[i].chain) : NULL;
+        if (have && pend[i].seq <= *have) {
+            if (r->nsent == r->capsent) {
+                r->capsent = r->capsent ? r->capsent * 2 : 256;
+                r->sent = cm_xrealloc(r->sent, r->capsent * sizeof *r->sent);
+            }
+            r->sent[r->nsent++] = pend[i].id;
+            skipped++;
+        } else {
+            rc = produce(r, &pend[i]);
+            resent++;
+        }
+    }
+    if (rc == 0)
+        rc = mark_sent(r);
+    cm_log("run: %zu already in the audit topic, %zu resent", skipped, resent);
+    size_t it = 0;
+    void *v;
+    while (cm_map_next(t.max_seq, &it, NULL, &v))
+        free(v);
+    cm_map_free(t.max_seq);
+    vlt_outmsg_free(pend, n);
+    return rc;
+}
+
+/* ---------- consuming ---------- */
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    runner *r = opaque;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            int64_t off;
+            /* Our store, not the group's commit, says what has been applied. */
+            if (vlt_state_offset_get(r->st, parts->elems[i].topic, parts->elems[i].partition, &off))
+                parts->elems[i].offset = off + 1;
+            else
+                parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+        }
+        rd_kafka_assign(rk, parts);
+        r->m.partitions = parts->cnt;
+    } else {
+        rd_kafka_assign(rk, NULL);
+        r->m.partitions = 0;
+    }
+}
+
+static void process(runner *r, rd_kafka_message_t *msg)
+{
+    const char *topic = rd_kafka_topic_name(msg->rkt);
+    int64_t applied;
+    if (vlt_state_offset_get(r->st, topic, msg->partition, &applied) && msg->offset <= applied)
+        return; /* already reflected by a durable decision */
+    chainw *c = chain_for(r, msg->partition);
+    char input[600];
+    snprintf(input, sizeof input, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
+    pol_engine_process(r->eng, msg->payload ? msg->payload : "", msg->len, input, &r->d);
+    if (aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err) < 0) {
+        r->fatal = true;
+        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", r->err.msg);
+        return;
+    }
+    if (r->d.outcome == AUD_REJECTED && r->d.bad_input) {
+        vlt_outmsg dl = {.topic = r->cfg->topic_dead, .partition = msg->partition % r->dead_parts,
+                         .key = msg->key, .keylen = msg->key_len,
+                         .value = msg->payload ? msg->payload : "", .len = msg->len,
+                         .reason = r->d.reason, .input = input};
+        vlt_state_outbox_add(r->st, &dl);
+        r->m.dead_letters++;
+    }
+    r->m.events++;
+    r->m.outcomes[r->d.outcome]++;
+    vlt_state_offset_set(r->st, topic, msg->partition, msg->offset);
+    vlt_state_chain_set(r->st, c->name, aud_writer_seq(c->w), aud_writer_head(c->w));
+}
+
+/* Makes the batch durable, then sends its records. */
+static int commit_batch(runner *r)
+{
+    if (vlt_state_flush(r->st, &r->err) < 0)
+        return -1;
+    size_t n;
+    vlt_outmsg *out = vlt_state_outbox_flushed(r->st, &n);
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = produce(r, &out[i]);
+    vlt_outmsg_free(out, n);
+    if (rc == 0)
+        rd_kafka_commit(r->cons, NULL, 1); /* the group's view, for lag tools */
+    return rc;
+}
+
+static void reload(runner *r)
+{
+    cm_err e;
+    pol_ruleset *rs = pol_ruleset_load((const char *const *)r->cfg->rules, r->cfg->nrules, &e);
+    if (!rs) {
+        char m[1400];
+        cm_err_format(&e, m, sizeof m);
+        cm_log("run: rules not reloaded, keeping the loaded set (%s): %s", pol_ruleset_hash(r->rs), m);
+        r->m.reload_failures++;
+        return;
+    }
+    pol_engine_set_rules(r->eng, rs);
+    pol_ruleset_free(r->rs);
+    r->rs = rs;
+    r->m.reloads++;
+    cm_log("run: rules reloaded: %zu rules, hash %s", pol_ruleset_count(rs), pol_ruleset_hash(rs));
+}
+
+static int64_t lag(runner *r)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(r->cons, &a) || !a)
+        return -1;
+    rd_kafka_position(r->cons, a);
+    int64_t total = 0;
+    for (int i = 0; i < a->cnt; i++) {
+        int64_t lo, hi;
+        if (rd_kafka_get_watermark_offsets(r->cons, a->elems[i].topic, a->elems[i].partition, &lo,
+                                           &hi) == 0 &&
+            a->elems[i].offset >= 0 && hi > a->elems[i].offset)
+            total += hi - a->elems[i].offset;
+    }
+    rd_kafka_topic_partition_list_destroy(a);
+    return total;
+}
+
+static void status(runner *r, double t0, double *last, uint64_t *last_events)
+{
+    double t = now_s();
+    r->m.lag = lag(r);
+    r->m.backlog = r->inflight;
+    if (!r->cfg->status_interval || t - *last < (double)r->cfg->status_interval)
+        return;
+    cm_log("run: %llu events (%.0f/s), lag %lld, audit backlog %lld, %llu records, %llu dead letters, up %.0fs",
+           (unsigned long long)r->m.events, (double)(r->m.events - *last_events) / (t - *last),
+           (long long)r->m.lag, (long long)r->inflight, (unsigned long long)r->m.records,
+           (unsigned long long)r->m.dead_letters, t - t0);
+    *last = t;
+    *last_events = r->m.events;
+}
+
+/* ---------- setup and the loop ---------- */
+
+static int setup(runner *r)
+{
+    char errstr[512];
+    r->rs = pol_ruleset_load((const char *const *)r->cfg->rules, r->cfg->nrules, &r->err);
+    if (!r->rs)
+        return 2;
+    if (r->cfg->sign_key && !(r->signer = cry_signer_load(r->cfg->sign_key, &r->err)))
+        return 2;
+    if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)))
+        return 3;
+    r->eng = pol_engine_new(r->rs, r->st, (size_t)r->cfg->max_message);
+    rd_kafka_conf_t *pc = stm_conf(r->cfg, true, &r->err);
+    if (!pc || stm_set(pc, "enable.idempotence", "true", &r->err) < 0 ||
+        stm_set(pc, "acks", "all", &r->err) < 0 ||
+        stm_set(pc, "message.timeout.ms", "0", &r->err) < 0) {
+        if (pc)
+            rd_kafka_conf_destroy(pc);
+        return 2;
+    }
+    rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
+    rd_kafka_conf_set_opaque(pc, r);
+    if (!(r->prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr))) {
+        cm_err_set(&r->err, "kafka", 0, 0, "producer: %s", errstr);
+        return 2;
+    }
+    if ((r->audit_parts = stm_partition_count(r->prod, r->cfg->topic_audit, &r->err)) <= 0 ||
+        (r->dead_parts = stm_partition_count(r->prod, r->cfg->topic_dead, &r->err)) <= 0)
+        return 3;
+    if (recover(r) < 0)
+        return 3;
+    rd_kafka_conf_t *cc = stm_conf(r->cfg, false, &r->err);
+    if (!cc || stm_set(cc, "enable.auto.commit", "false", &r->err) < 0 ||
+        stm_set(cc, "enable.auto.offset.store", "true", &r->err) < 0) {
+        if (cc)
+            rd_kafka_conf_destroy(cc);
+        return 2;
+    }
+    bool has_reset = false;
+    for (size_t i = 0; i < r->cfg->nkafka; i++)
+        has_reset |= !strcmp(r->cfg->kafka_keys[i], "auto.offset.reset");
+    if (!has_reset)
+        stm_set(cc, "auto.offset.reset", "earliest", &r->err);
+    rd_kafka_conf_set_rebalance_cb(cc, on_rebalance);
+    rd_kafka_conf_set_opaque(cc, r);
+    if (!(r->cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr))) {
+        cm_err_set(&r->err, "kafka", 0, 0, "consumer: %s", errstr);
+        return 2;
+    }
+    rd_kafka_poll_set_consumer(r->cons);
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, r->cfg->topic_events, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t e = rd_kafka_subscribe(r->cons, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (e) {
+        cm_err_set(&r->err, r->cfg->topic_events, 0, 0, "cannot subscribe: %s", rd_kafka_err2str(e));
+        return 3;
+    }
+    if (r->cfg->metrics_listen && stm_metrics_listen(&r->m, r->cfg->metrics_listen, &r->err) < 0)
+        return 2;
+    return 0;
+}
+
+static int drain(runner *r, double limit_s)
+{
+    double t0 = now_s();
+    while (r->inflight > 0 && !r->fatal) {
+        rd_kafka_poll(r->prod, 100);
+        if (mark_sent(r) < 0)
+            return -1;
+        if (limit_s > 0 && now_s() - t0 > limit_s)
+            break;
+    }
+    return mark_sent(r);
+}
+
+static void teardown(runner *r)
+{
+    if (r->cons) {
+        rd_kafka_consumer_close(r->cons);
+        rd_kafka_destroy(r->cons);
+    }
+    if (r->prod)
+        rd_kafka_destroy(r->prod);
+    size_t it = 0;
+    void *v;
+    while (r->chains && cm_map_next(r->chains, &it, NULL, &v)) {
+        aud_writer_free(((chainw *)v)->w);
+        free(v);
+    }
+    cm_map_free(r->chains);
+    aud_decision_clear(&r->d);
+    pol_engine_free(r->eng);
+    pol_ruleset_free(r->rs);
+    vlt_state_free(r->st);
+    cry_signer_free(r->signer);
+    stm_metrics_close(&r->m);
+    free(r->sent);
+}
+
+int stm_run(const pol_config *cfg, const stm_signals *sig)
+{
+    runner r = {.cfg = cfg, .sig = sig, .chains = cm_map_new()};
+    stm_metrics_init(&r.m);
+    cm_err_clear(&r.err);
+    int rc = setup(&r);
+    if (rc) {
+        cm_err_print(&r.err);
+        teardown(&r);
+        return rc;
+    }
+    cm_log("run: consuming %s; audit to %s (%d partitions), dead letters to %s; rules %s",
+           cfg->topic_events, cfg->topic_audit, r.audit_parts, cfg->topic_dead,
+           pol_ruleset_hash(r.rs));
+    double t0 = now_s(), last = t0;
+    uint64_t last_events = 0;
+    bool paused = false;
+    while (!*sig->stop && !r.fatal) {
+        if (*sig->reload) {
+            *sig->reload = 0;
+            reload(&r);
+        }
+        /* Bounded backlog: while the audit topic lags behind, stop reading events. */
+        bool full = r.inflight >= cfg->backlog;
+        if (full != paused) {
+            rd_kafka_topic_partition_list_t *a = NULL;
+            if (!rd_kafka_assignment(r.cons, &a) && a) {
+                if (full)
+                    rd_kafka_pause_partitions(r.cons, a);
+                else
+                    rd_kafka_resume_partitions(r.cons, a);
+                rd_kafka_topic_partition_list_destroy(a);
+            }
+            paused = full;
+            r.m.paused = full;
+            if (full)
+                cm_log("run: audit backlog at %lld: consumption paused", (long long)r.inflight);
+        }
+        int n = 0;
+        while (n < cfg->batch && !*sig->stop) {
+            rd_kafka_message_t *m = rd_kafka_consumer_poll(r.cons, n ? 0 : 100);
+            if (!m)
+                break;
+            if (m->err) {
+                if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                    cm_log("run: consumer: %s", rd_kafka_message_errstr(m));
+            } else {
+                process(&r, m);
+                n++;
+            }
+            rd_kafka_message_destroy(m);
+            if (r.fatal)
+                break;
+        }
+        if (n && !r.fatal && commit_batch(&r) < 0) {
+            cm_err_print(&r.err);
+            teardown(&r);
+            return 3;
+        }
+        rd_kafka_poll(r.prod, 0);
+        if (mark_sent(&r) < 0) {
+            cm_err_print(&r.err);
+            teardown(&r);
+            return 3;
+        }
+        status(&r, t0, &last, &last_events);
+        stm_metrics_serve(&r.m);
+    }
+    if (r.fatal) {
+        cm_log("run: %s", r.fatal_msg);
+        teardown(&r);
+        return 3;
+    }
+    /* A clean stop: the event in hand is done; close the chains' checkpoints, deliver,
+     * and leave nothing in the outbox. */
+    size_t it = 0;
+    void *v;
+    while (cm_map_next(r.chains, &it, NULL, &v))
+        if (aud_writer_finish(((chainw *)v)->w, &r.err) == 0)
+            vlt_state_chain_set(r.st, ((chainw *)v)->name, aud_writer_seq(((chainw *)v)->w),
+                                aud_writer_head(((chainw *)v)->w));
+    rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 ? 3 : 0;
+    if (rc)
+        cm_err_print(&r.err);
+    cm_log("run: stopped after %llu events, %llu records delivered", (unsigned long long)r.m.events,
+           (unsigned long long)r.m.records_delivered);
+    teardown(&r);
+    return rc;
+}
