@@ -4,7 +4,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 CMKGUARD=${CMKGUARD:-$ROOT/cmkguard}
 case $CMKGUARD in /*) ;; *) CMKGUARD=$ROOT/$CMKGUARD ;; esac
 T=$(mktemp -d /tmp/cmkguard-test.XXXXXX)
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 fails=0
 fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 ok() { echo "ok: $*"; }
