@@ -40,9 +40,16 @@ static void control(rd_kafka_mock_cluster_t *mc, char *line)
         e = rd_kafka_mock_broker_set_rtt(mc, atoi_checked(a), atoi_checked(b));
     else if (n >= 4 && !strcmp(cmd, "error") && api_key(a) >= 0) {
         int cnt = atoi_checked(b);
-        rd_kafka_resp_err_t code = (rd_kafka_resp_err_t)atoi_checked(c);
-        for (int i = 0; i < cnt && i < 1000; i++)
-            rd_kafka_mock_push_request_errors(mc, api_key(a), 1, code);
+        if (cnt < 1 || cnt > 1000000) {
+            printf("error: count must be 1..1000000\n");
+            fflush(stdout);
+            return;
+        }
+        rd_kafka_resp_err_t *codes = cm_xcalloc((size_t)cnt, sizeof *codes);
+        for (int i = 0; i < cnt; i++)
+            codes[i] = (rd_kafka_resp_err_t)atoi_checked(c);
+        rd_kafka_mock_push_request_errors_array(mc, api_key(a), (size_t)cnt, codes);
+        free(codes);
     } else if (n >= 2 && !strcmp(cmd, "clear-errors") && api_key(a) >= 0)
         rd_kafka_mock_clear_request_errors(mc, api_key(a));
     else if (n >= 3 && !strcmp(cmd, "topic-error"))

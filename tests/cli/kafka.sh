@@ -55,3 +55,28 @@ count() {
   for p in $(seq 0 $(( ${2:-16} - 1 ))); do args+=(-t "$1:$p:-1"); done
   timeout 30 kcat -Q -b "$BOOT" "${args[@]}" 2>/dev/null | awk '/offset/ {s += $NF} END {print s + 0}'
 }
+# metrics PORT: the Prometheus text from run's endpoint
+metrics() {
+  exec 8<>"/dev/tcp/127.0.0.1/$1" || return 1
+  printf 'GET /metrics HTTP/1.0\r\n\r\n' >&8
+  timeout 5 cat <&8
+  exec 8<&-
+}
+# lifecycle_events FIRST COUNT TENANTS: resource lifecycles (4 events each), keyed by tenant
+lifecycle_events() {
+  awk -v first="$1" -v cnt="$2" -v tenants="$3" -v R=/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts 'BEGIN {
+    split("resource.created resource.identity.enabled resource.moved resource.identity.disabled", ty, " ")
+    n = first * 4
+    for (i = first; i < first + cnt; i++) {
+      t = "t" (i % tenants)
+      for (k = 1; k <= 4; k++) {
+        n++
+        if (k == 1) d = "{\"kind\":\"Face\",\"tenant\":\"" t "\",\"region\":\"we\",\"subscription\":\"s1\"}"
+        if (k == 2) d = "{\"principal\":\"mi-" i "\",\"tenant\":\"" t "\"}"
+        if (k == 3) d = "{\"tenant\":\"" t "\",\"subscription\":\"s2\"}"
+        if (k == 4) d = "{}"
+        printf "%s\t{\"specversion\":\"1.0\",\"id\":\"l-%d\",\"type\":\"%s\",\"subject\":\"%s/r%d\",\"time\":\"2026-11-02T10:00:00Z\",\"data\":%s}\n", t, n, ty[k], R, i, d
+      }
+    }
+  }'
+}
