@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo: replay a multi-tenant story through the shipped rules, sign the audit
-# trail, show what happened to each resource, and verify the chain.
+# The demo: an embedded Kafka broker, a multi-tenant story produced with kcat, cmkguard
+# run deciding it, the signed audit trail read back, summarised and verified.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 D=build/demo
@@ -8,35 +8,68 @@ rm -rf "$D" && mkdir -p "$D"
 B=""; N=""
 if [ -t 1 ]; then B=$(tput bold 2>/dev/null || true); N=$(tput sgr0 2>/dev/null || true); fi
 step() { printf '\n%s== %s ==%s\n' "$B" "$*" "$N"; }
+BROKER_PID=""; RUN_PID=""
+cleanup() {
+  [ -n "$RUN_PID" ] && kill -TERM "$RUN_PID" 2>/dev/null && wait "$RUN_PID" 2>/dev/null || true
+  [ -n "$BROKER_PID" ] && kill -TERM "$BROKER_PID" 2>/dev/null && wait "$BROKER_PID" 2>/dev/null || true
+}
+trap cleanup EXIT
 
-step "1. an Ed25519 key for the audit trail"
+step "1. the embedded Kafka broker (librdkafka's mock cluster, loopback only)"
+./cmkguard broker --partitions 4 </dev/null >"$D/broker.out" 2>"$D/broker.err" &
+BROKER_PID=$!
+for _ in $(seq 1 100); do [ -s "$D/broker.out" ] && break; sleep 0.05; done
+BOOT=$(head -1 "$D/broker.out")
+echo "bootstrap servers: $BOOT"
+
+step "2. an Ed25519 key for the audit trail, and the run configuration"
 ./cmkguard audit keygen --out "$D/audit"
+cat >"$D/run.yaml" <<YAML
+kafka:
+  bootstrap.servers: $BOOT
+  group.id: cmkguard-demo
+topics: {events: cmk.events, audit: cmk.audit, dead_letter: cmk.dead}
+rules: [../../rules]
+state: state.db
+audit: {sign_key: audit.key}
+status_interval: 2
+YAML
+cat "$D/run.yaml"
 
-step "2. replay examples/story.jsonl ($(wc -l <examples/story.jsonl) events) through rules/"
-./cmkguard replay --rules rules --state "$D/state.db" --sign-key "$D/audit.key" \
-  examples/story.jsonl >"$D/audit.jsonl" 2>"$D/replay.log"
-echo "$(wc -l <"$D/audit.jsonl") signed records in $D/audit.jsonl; rejected input logged to $D/replay.log:"
-sed 's/^/  /' "$D/replay.log"
+step "3. produce the story with kcat, keyed by tenant ($(wc -l <examples/story.jsonl) events, malformed ones included)"
+# Each tenant's events share a key, hence a partition, hence an order.
+awk '{ t = "contoso"; if ($0 ~ /"subject":"https:\/\/kv-fabrikam/) t = "fabrikam"; print t "\t" $0 }' examples/story.jsonl >"$D/keyed.txt"
+kcat -P -b "$BOOT" -t cmk.events -K $'\t' -l "$D/keyed.txt"
+./cmkguard replay --rules rules examples/story.jsonl 2>/dev/null | wc -l >"$D/expected"
+echo "produced; $(cat "$D/expected") audit records expected"
 
-step "3. the decisions"
-jq -r '
+step "4. cmkguard run: decide, act, sign, deliver exactly once"
+./cmkguard run --config "$D/run.yaml" 2>"$D/run.log" &
+RUN_PID=$!
+timeout 60 kcat -C -b "$BOOT" -t cmk.audit -c "$(cat "$D/expected")" -q -f '%s\n' >"$D/audit.jsonl"
+kill -TERM "$RUN_PID"; wait "$RUN_PID"; RUN_PID=""
+sed 's/^/  /' "$D/run.log"
+
+step "5. the decisions, in chain order"
+jq -s -r 'sort_by(.chain, .seq)[] |
   def short: if . == null then "-" else (split("/") | last | sub("\\.vault\\.azure\\.net$"; "")) end;
-  [ (.seq|tostring), .data.event_type // "?", (.subject|short), .data.outcome,
+  [ .chain + ":" + (.seq|tostring), .data.event_type // "?", (.subject|short), .data.outcome,
     ([.data.findings[] | .rule + (if .result=="unknown" then "?" else "" end)] | join(",")),
     ([.data.actions[] | .op + (if .status=="failed" then "!" else "" end)] | join(",")),
-    ((.data.reason // "") | .[0:60]) ]
-  | @tsv' "$D/audit.jsonl" |
-  awk -F'\t' 'BEGIN{printf "%-4s %-27s %-11s %-9s %-24s %-8s %s\n","seq","event","subject","outcome","findings","actions","reason"}
-              {printf "%-4s %-27s %-11s %-9s %-24s %-8s %s\n",$1,$2,$3,$4,$5,$6,$7}'
+    ((.data.reason // "") | .[0:50]) ] | @tsv' "$D/audit.jsonl" |
+  awk -F'\t' 'BEGIN{printf "%-16s %-27s %-11s %-9s %-24s %-8s %s\n","record","event","subject","outcome","findings","actions","reason"}
+              {printf "%-16s %-27s %-11s %-9s %-24s %-8s %s\n",$1,$2,$3,$4,$5,$6,$7}'
 
-step "4. every resource now"
+step "6. every resource now (state.db)"
 ./cmkguard state show --state "$D/state.db" | jq -r '.resources[] |
   "  \(.id | split("/") | last): \(.key_source)\(if .key_uri then " " + .key_uri else "" end)" +
   (if .locked then "  LOCKED (" + (.lock_reasons | join(", ")) + ")" else "" end) +
   (if (.layers|length) == 2 then "  [double encryption]" else "" end)'
 
-step "5. verify the signed chain (exit 1 names the first bad record)"
-./cmkguard audit verify --pubkey "$D/audit.pub" "$D/audit.jsonl"
-printf '\nTamper with one record and verify again:\n'
+step "7. dead letters (bad input, with the reason in a header)"
+timeout 30 kcat -C -b "$BOOT" -t cmk.dead -e -q -f '  %h\n' | sed 's/content-type=application\/json,//' | cut -c1-150
+
+step "8. verify every chain in the audit topic, then a tampered copy"
+./cmkguard audit verify --pubkey "$D/audit.pub" --kafka "$D/run.yaml"
 sed '12s/"outcome":"allowed"/"outcome":"denied"/' "$D/audit.jsonl" >"$D/tampered.jsonl"
-./cmkguard audit verify --pubkey "$D/audit.pub" "$D/tampered.jsonl" || echo "  -> exit $? as expected"
+./cmkguard audit verify --pubkey "$D/audit.pub" "$D/tampered.jsonl" 2>&1 || echo "  -> exit $? as expected"
