@@ -150,14 +150,22 @@ static int ghex(yajl_val o, const char *k, cm_buf *out)
     return rc;
 }
 
+/* A stored document as a yajl tree; NULL unless it is a JSON object. */
+static yajl_val parse_doc(const char *doc)
+{
+    yajl_val o = yajl_tree_parse(doc, NULL, 0);
+    if (YAJL_IS_OBJECT(o))
+        return o;
+    yajl_tree_free(o);
+    return NULL;
+}
+
 static int load_vault(void *arg, const char *id, const char *doc)
 {
     vlt_state *s = arg;
-    yajl_val o = yajl_tree_parse(doc, NULL, 0);
-    if (!YAJL_IS_OBJECT(o)) {
-        yajl_tree_free(o);
+    yajl_val o = parse_doc(doc);
+    if (!o)
         return -1;
-    }
     vlt_vault *v = cm_xcalloc(1, sizeof *v);
     v->uri = gstr(o, "uri");
     v->name = gstr(o, "name");
@@ -179,11 +187,9 @@ static int load_vault(void *arg, const char *id, const char *doc)
 static int load_key(void *arg, const char *id, const char *doc)
 {
     vlt_state *s = arg;
-    yajl_val o = yajl_tree_parse(doc, NULL, 0);
-    if (!YAJL_IS_OBJECT(o)) {
-        yajl_tree_free(o);
+    yajl_val o = parse_doc(doc);
+    if (!o)
         return -1;
-    }
     vlt_key *k = cm_xcalloc(1, sizeof *k);
     k->uri = gstr(o, "uri");
     k->name = gstr(o, "name");
@@ -215,11 +221,9 @@ static int load_key(void *arg, const char *id, const char *doc)
 static int load_res(void *arg, const char *id, const char *doc)
 {
     vlt_state *s = arg;
-    yajl_val o = yajl_tree_parse(doc, NULL, 0);
-    if (!YAJL_IS_OBJECT(o)) {
-        yajl_tree_free(o);
+    yajl_val o = parse_doc(doc);
+    if (!o)
         return -1;
-    }
     vlt_resource *r = cm_xcalloc(1, sizeof *r);
     r->id = gstr(o, "id");
     r->kind = gstr(o, "kind");

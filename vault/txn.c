@@ -129,43 +129,38 @@ static void vfree(void *p) { vault_free(p); }
 static void kfree(void *p) { key_free(p); }
 static void rfree(void *p) { res_free(p); }
 
-static vlt_vault *wr_vault(vlt_txn *t, const char *uri)
+static void *vclone(const void *o) { return vault_clone(o); }
+static void *kclone(const void *o) { return key_clone(o); }
+static void *rclone(const void *o) { return res_clone(o); }
+
+/* The transaction's own copy of a committed object, made on first write. */
+static void *wr_obj(cm_map *pend, cm_map *committed, const char *id, void *(*clone)(const void *),
+                    void (*fr)(void *))
 {
-    struct pend *p = cm_map_get(t->pv, uri);
+    struct pend *p = cm_map_get(pend, id);
     if (p)
         return p->obj;
-    const vlt_vault *o = cm_map_get(t->s->vaults, uri);
+    const void *o = cm_map_get(committed, id);
     if (!o)
         return NULL;
-    vlt_vault *c = vault_clone(o);
-    pend_put(t->pv, uri, c, vfree);
+    void *c = clone(o);
+    pend_put(pend, id, c, fr);
     return c;
+}
+
+static vlt_vault *wr_vault(vlt_txn *t, const char *uri)
+{
+    return wr_obj(t->pv, t->s->vaults, uri, vclone, vfree);
 }
 
 static vlt_key *wr_key(vlt_txn *t, const char *uri)
 {
-    struct pend *p = cm_map_get(t->pk, uri);
-    if (p)
-        return p->obj;
-    const vlt_key *o = cm_map_get(t->s->keys, uri);
-    if (!o)
-        return NULL;
-    vlt_key *c = key_clone(o);
-    pend_put(t->pk, uri, c, kfree);
-    return c;
+    return wr_obj(t->pk, t->s->keys, uri, kclone, kfree);
 }
 
 static vlt_resource *wr_res(vlt_txn *t, const char *id)
 {
-    struct pend *p = cm_map_get(t->pr, id);
-    if (p)
-        return p->obj;
-    const vlt_resource *o = cm_map_get(t->s->resources, id);
-    if (!o)
-        return NULL;
-    vlt_resource *c = res_clone(o);
-    pend_put(t->pr, id, c, rfree);
-    return c;
+    return wr_obj(t->pr, t->s->resources, id, rclone, rfree);
 }
 
 static int wrap_txn(vlt_txn *t, const char *ref, const cry_secret *dek, cm_buf *out, char *err,

@@ -7,23 +7,8 @@
 # every audit partition far below that, so nothing here is lost to retention.
 start_broker --partitions 16
 write_config "$T/run.yaml" "batch: 200"
-R=/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts
 # 5 000 resources in 64 tenants, 4 events each: created, identity on, moved, identity off.
-awk -v R="$R" 'BEGIN {
-  split("resource.created resource.identity.enabled resource.moved resource.identity.disabled", ty, " ")
-  n = 0
-  for (i = 1; i <= 5000; i++) {
-    t = "t" (i % 64)
-    for (k = 1; k <= 4; k++) {
-      n++
-      if (k == 1) d = "{\"kind\":\"ContentSafety\",\"tenant\":\"" t "\",\"region\":\"we\",\"subscription\":\"s1\"}"
-      if (k == 2) d = "{\"principal\":\"mi-" i "\",\"tenant\":\"" t "\"}"
-      if (k == 3) d = "{\"tenant\":\"" t "\",\"subscription\":\"s2\"}"
-      if (k == 4) d = "{}"
-      printf "%s\t{\"specversion\":\"1.0\",\"id\":\"c-%d\",\"type\":\"%s\",\"subject\":\"%s/r%d\",\"time\":\"2026-11-02T10:00:00Z\",\"data\":%s}\n", t, n, ty[k], R, i, d
-    }
-  }
-}' >"$T/all.txt"
+lifecycle_events 0 5000 64 >"$T/all.txt"
 total=$(wc -l <"$T/all.txt")
 # Interleave by resource so each chunk carries whole lifecycles in order per tenant.
 split -n l/10 -d "$T/all.txt" "$T/chunk."
