@@ -29,7 +29,10 @@ done
 [ "${decided:-0}" -lt 1000 ] && ok "reading stopped while paused ($decided of 1000 events read)" || fail "read $decided while paused"
 for b in 1 2 3; do broker_ctl rtt $b 0; done
 consume cmk.audit 1000 "$T/audit1.jsonl" 90
-# A broker goes down and comes back while more events stream.
+# Retriable Produce errors (NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT), then a broker
+# going down and coming back, while more events stream.
+broker_ctl error produce 10 6
+broker_ctl error produce 10 7
 lifecycle_events 250 250 8 >"$T/b.txt"
 produce "$T/b.txt"
 broker_ctl down 2
