@@ -128,6 +128,56 @@ static int outbox_sink(void *arg, const char *subject, const char *line, size_t 
     return 0;
 }
 
+struct tail_head {
+    const char *chain;
+    unsigned long long seq;
+    char hash[65];
+};
+
+static int find_head(void *arg, int32_t part, int64_t off, const char *v, size_t n)
+{
+    struct tail_head *t = arg;
+    (void)part;
+    (void)off;
+    char *copy = cm_strndup(v, n), chain[300], hash[65];
+    unsigned long long seq;
+    const char *sp = strstr(copy, ",\"seq\":"), *hp = strstr(copy, ",\"hash\":\"");
+    if (sscanf(copy, "{\"chain\":\"%299[^\"]\"", chain) == 1 && !strcmp(chain, t->chain) && sp &&
+        hp && sscanf(sp, ",\"seq\":%llu", &seq) == 1 &&
+        sscanf(hp, ",\"hash\":\"%64[0-9a-f]\"", hash) == 1 && seq > t->seq) {
+        t->seq = seq;
+        memcpy(t->hash, hash, 65);
+    }
+    free(copy);
+    return 0;
+}
+
+/* A chain the state does not know (a new or rebuilt state) continues from the last
+ * record the audit topic holds for it, never from seq 1 again. */
+static void head_from_topic(runner *r, chainw *c)
+{
+    struct tail_head t = {.chain = c->name};
+    cm_err e;
+    rd_kafka_t *rd = stm_reader_new(r->cfg, &e);
+    int64_t lo = 0, hi = 0;
+    if (rd && !rd_kafka_query_watermark_offsets(rd, r->cfg->topic_audit, c->audit_part, &lo, &hi,
+                                                10000)) {
+        /* The newest records first; the whole partition only if the chain is not there. */
+        int64_t from = hi - 1000 > lo ? hi - 1000 : lo;
+        stm_read_range(rd, r->cfg->topic_audit, c->audit_part, from, hi, find_head, &t, &e);
+        if (!t.seq && from > lo)
+            stm_read_range(rd, r->cfg->topic_audit, c->audit_part, lo, from, find_head, &t, &e);
+    }
+    if (rd) {
+        rd_kafka_consumer_close(rd);
+        rd_kafka_destroy(rd);
+    }
+    if (t.seq) {
+        aud_writer_resume(c->w, t.seq, t.hash);
+        cm_log("run: chain %s continues from the audit topic at seq %llu", c->name, t.seq);
+    }
+}
+
 static chainw *chain_for(runner *r, int32_t part)
 {
     char k[16];
@@ -147,6 +197,8 @@ static chainw *chain_for(runner *r, int32_t part)
     char head[65];
     if (vlt_state_chain_get(r->st, c->name, &seq, head))
         aud_writer_resume(c->w, seq, head);
+    else
+        head_from_topic(r, c);
     cm_map_put(r->chains, k, c);
     return c;
 }

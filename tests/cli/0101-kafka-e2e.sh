@@ -40,4 +40,13 @@ for _ in $(seq 1 100); do grep -q "run: consuming" "$T/run.log" && [ "$(grep -c 
 stop_run
 after=$(count cmk.audit 4)
 [ "$after" -eq "$before" ] && ok "a restart re-sends nothing ($after records)" || fail "records went from $before to $after"
+# A state rebuilt from nothing (a new instance) decides everything again, but its chains
+# continue from the audit topic's tail instead of starting over at seq 1.
+rm -f "$T/state.db" "$T/state.db-wal" "$T/state.db-shm" "$T/state.db.mkey"
+GROUP=rebuilt write_config "$T/run.yaml"
+start_run "$T/run.yaml"
+consume cmk.audit $((before * 2)) "$T/twice.jsonl" 60
+stop_run
+grep -q "continues from the audit topic at seq" "$T/run.log" && ok "a new state continues each chain from the topic" || fail "no chain continued from the topic"
+expect_rc 0 "the chains still verify end to end" -- "$CMKGUARD" audit verify --pubkey "$ROOT/tests/golden/test-signing.pub" --kafka "$T/run.yaml"
 done_test
