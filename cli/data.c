@@ -55,21 +55,33 @@ static int parse(const char *cmd, int argc, char **argv, struct data_opts *o, bo
     return EXIT_OK;
 }
 
+/* Parses the flags and opens the state they name: EXIT_OK with *st, or the exit code. */
+static int open_state(const char *cmd, int argc, char **argv, struct data_opts *o,
+                      bool allow_sealed, bool need_resource, vlt_state **st, cm_err *err)
+{
+    int rc = parse(cmd, argc, argv, o, allow_sealed, need_resource);
+    if (rc != EXIT_OK)
+        return rc;
+    *st = vlt_state_open(o->state, o->master, err);
+    if (!*st) {
+        cm_err_print(err);
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
 int cmd_data(int argc, char **argv)
 {
     if (argc < 2 || (strcmp(argv[1], "put") && strcmp(argv[1], "get")))
         return cli_usage_error("data", "expected 'put' or 'get'");
     bool put = !strcmp(argv[1], "put");
     struct data_opts o;
-    int rc = parse(put ? "data put" : "data get", argc - 1, argv + 1, &o, !put, true);
+    cm_err err;
+    vlt_state *st = NULL;
+    int rc = open_state(put ? "data put" : "data get", argc - 1, argv + 1, &o, !put, true, &st,
+                        &err);
     if (rc != EXIT_OK)
         return rc;
-    cm_err err;
-    vlt_state *st = vlt_state_open(o.state, o.master, &err);
-    if (!st) {
-        cm_err_print(&err);
-        return EXIT_RUNTIME;
-    }
     cm_buf b;
     cm_buf_init(&b, MAX_DATA + 1);
     int code = 0;
@@ -100,15 +112,11 @@ int cmd_state(int argc, char **argv)
     if (argc < 2 || strcmp(argv[1], "show") != 0)
         return cli_usage_error("state", "expected 'show'");
     struct data_opts o;
-    int rc = parse("state show", argc - 1, argv + 1, &o, false, false);
+    cm_err err;
+    vlt_state *st = NULL;
+    int rc = open_state("state show", argc - 1, argv + 1, &o, false, false, &st, &err);
     if (rc != EXIT_OK)
         return rc;
-    cm_err err;
-    vlt_state *st = vlt_state_open(o.state, o.master, &err);
-    if (!st) {
-        cm_err_print(&err);
-        return EXIT_RUNTIME;
-    }
     cm_buf b;
     cm_buf_init(&b, 0);
     if (vlt_state_show(st, o.resource, &b, &err) < 0) {
