@@ -18,7 +18,7 @@ BIN     := cmkguard
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit cli-tests rule-tests asan demo clean banned
+.PHONY: all deps test unit cli-tests rule-tests asan demo clean banned fuzz
 all: deps $(BIN)
 
 deps:
@@ -66,7 +66,23 @@ test-asan: deps $(BIN) $(UNIT_BIN)
 demo: all
 	@scripts/demo.sh
 
+# libFuzzer harnesses (clang): each runs FUZZ_SECONDS on its seed corpus; crashes land
+# in build-fuzz/ as crash-* files, to become regression inputs.
+FUZZ_SECONDS ?= 60
+FUZZERS := event rules verify
+fuzz: deps
+	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
+	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libcmkguard.a
+	@for f in $(FUZZERS); do \
+	  clang -std=c11 -g -O1 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	    -o build-fuzz/fuzz_$$f tests/fuzz/fuzz_$$f.c build-fuzz/libcmkguard.a $(PKG_LIBS) -lpthread || exit 1; \
+	  mkdir -p build-fuzz/corpus-$$f && cp -n tests/fuzz/corpus/$$f/* build-fuzz/corpus-$$f/ 2>/dev/null; \
+	  echo "fuzz_$$f: $(FUZZ_SECONDS)s"; \
+	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=build-fuzz/ \
+	    build-fuzz/corpus-$$f 2>&1 | grep -E 'Done|ERROR|SUMMARY|crash-' || exit 1; \
+	done
+
 clean:
-	rm -rf build build-asan $(BIN)
+	rm -rf build build-asan build-fuzz $(BIN)
 
 -include $(LIB_OBJ:.o=.d) $(BUILD)/cli/main.d
