@@ -1,4 +1,5 @@
 #include "policy/config.h"
+#include "policy/yamlutil.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -16,23 +17,8 @@ typedef struct cfg_loader {
     cm_err *err;
 } cfg_loader;
 
-__attribute__((format(printf, 3, 4))) static int cerr(cfg_loader *l, yaml_node_t *n,
-                                                     const char *msg, ...)
-{
-    char m[600];
-    va_list ap;
-    va_start(ap, msg);
-    vsnprintf(m, sizeof m, msg, ap);
-    va_end(ap);
-    cm_err_set(l->err, l->file, n ? (int)n->start_mark.line + 1 : 0,
-               n ? (int)n->start_mark.column + 1 : 0, "%s", m);
-    return -1;
-}
-
-static const char *scalar(yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
+#define cerr(l, n, ...) pol_yaml_err((l)->err, (l)->file, (n), __VA_ARGS__)
+#define scalar(n) pol_yaml_scalar(n)
 
 static char *path_of(cfg_loader *l, const char *p)
 {

@@ -1,16 +1,15 @@
 /* Rule files: strict YAML loading with libyaml, up-front checking, compilation. */
-#include <dirent.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <yaml.h>
 
 #include "crypto/crypto.h"
 #include "policy/internal.h"
+#include "policy/yamlutil.h"
 
 #define MAX_FILE (4u << 20)
 #define MAX_FILES 1000
@@ -32,18 +31,7 @@ typedef struct loader {
     yaml_document_t *doc;
 } loader;
 
-__attribute__((format(printf, 3, 4))) static int yerr(loader *ld, yaml_node_t *n, const char *fmt,
-                                                      ...)
-{
-    char m[700];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(m, sizeof m, fmt, ap);
-    va_end(ap);
-    cm_err_set(ld->err, ld->file, n ? (int)n->start_mark.line + 1 : 0,
-               n ? (int)n->start_mark.column + 1 : 0, "%s", m);
-    return -1;
-}
+#define yerr(ld, n, ...) pol_yaml_err((ld)->err, (ld)->file, (n), __VA_ARGS__)
 
 static const char *kind_name(yaml_node_t *n)
 {
@@ -80,55 +68,10 @@ static int want_string(loader *ld, yaml_node_t *n, const char *what, const char 
 
 /* ---------- files ---------- */
 
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 static bool is_rule_file(const char *name)
 {
     return (cm_endswith(name, ".yaml") || cm_endswith(name, ".yml")) &&
            !cm_endswith(name, ".test.yaml") && !cm_endswith(name, ".test.yml") && name[0] != '.';
-}
-
-static int add_path(loader *ld, const char *path, char ***list, size_t *n)
-{
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        cm_err_set(ld->err, path, 0, 0, "cannot read rules: %s", strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        *list = cm_xrealloc(*list, (*n + 1) * sizeof **list);
-        (*list)[(*n)++] = cm_strdup(path);
-        return 0;
-    }
-    DIR *d = opendir(path);
-    if (!d) {
-        cm_err_set(ld->err, path, 0, 0, "cannot read rules: %s", strerror(errno));
-        return -1;
-    }
-    char **names = NULL;
-    size_t nn = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (!is_rule_file(e->d_name))
-            continue;
-        if (nn >= MAX_FILES)
-            break;
-        names = cm_xrealloc(names, (nn + 1) * sizeof *names);
-        size_t len = strlen(path) + strlen(e->d_name) + 2;
-        names[nn] = cm_xmalloc(len);
-        snprintf(names[nn], len, "%s%s%s", path, cm_endswith(path, "/") ? "" : "/", e->d_name);
-        nn++;
-    }
-    closedir(d);
-    qsort(names, nn, sizeof *names, cmp_str);
-    *list = cm_xrealloc(*list, (*n + nn + 1) * sizeof **list);
-    for (size_t i = 0; i < nn; i++)
-        (*list)[(*n)++] = names[i];
-    free(names);
-    return 0;
 }
 
 /* Bounds what the YAML may do before any document is built: depth and aliases. */
@@ -542,7 +485,7 @@ pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)
     size_t nf = 0;
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = add_path(&ld, paths[i], &files, &nf);
+        rc = pol_collect_files(paths[i], is_rule_file, false, MAX_FILES, "rules", &files, &nf, err);
     if (rc == 0 && nf == 0) {
         cm_err_set(err, n ? paths[0] : "rules", 0, 0, "no rule files found");
         rc = -1;

@@ -1,16 +1,15 @@
 #include "policy/ruletest.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include <yaml.h>
 
 #include "common/map.h"
 #include "policy/engine.h"
+#include "policy/yamlutil.h"
 #include "stream/replay.h"
 
 /* What a test remembers of each decided event. */
@@ -55,17 +54,8 @@ static yaml_node_t *member(yaml_document_t *doc, yaml_node_t *map, const char *k
     return NULL;
 }
 
-static const char *scalar(yaml_node_t *n)
-{
-    return n && n->type == YAML_SCALAR_NODE ? (const char *)n->data.scalar.value : NULL;
-}
-
-static int terr(suite *s, yaml_node_t *n, const char *msg)
-{
-    cm_err_set(s->err, s->file, n ? (int)n->start_mark.line + 1 : 0,
-               n ? (int)n->start_mark.column + 1 : 0, "%s", msg);
-    return -1;
-}
+#define scalar(n) pol_yaml_scalar(n)
+#define terr(s, n, msg) pol_yaml_err((s)->err, (s)->file, (n), "%s", (msg))
 
 static int check_keys(suite *s, yaml_node_t *map, const char *const *allowed, const char *what)
 {
@@ -497,43 +487,9 @@ out_free:
     return rc;
 }
 
-static int collect(const char *path, char ***list, size_t *n, cm_err *err)
+static bool is_test_file(const char *name)
 {
-    struct stat st;
-    if (stat(path, &st) < 0) {
-        cm_err_set(err, path, 0, 0, "cannot read: %s", strerror(errno));
-        return -1;
-    }
-    if (!S_ISDIR(st.st_mode)) {
-        *list = cm_xrealloc(*list, (*n + 1) * sizeof **list);
-        (*list)[(*n)++] = cm_strdup(path);
-        return 0;
-    }
-    DIR *d = opendir(path);
-    if (!d) {
-        cm_err_set(err, path, 0, 0, "cannot read: %s", strerror(errno));
-        return -1;
-    }
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.')
-            continue;
-        size_t len = strlen(path) + strlen(e->d_name) + 2;
-        char *full = cm_xmalloc(len);
-        snprintf(full, len, "%s/%s", path, e->d_name);
-        struct stat es;
-        if (stat(full, &es) == 0 && S_ISDIR(es.st_mode)) {
-            collect(full, list, n, err);
-            free(full);
-        } else if (cm_endswith(e->d_name, ".test.yaml") || cm_endswith(e->d_name, ".test.yml")) {
-            *list = cm_xrealloc(*list, (*n + 1) * sizeof **list);
-            (*list)[(*n)++] = full;
-        } else {
-            free(full);
-        }
-    }
-    closedir(d);
-    return 0;
+    return cm_endswith(name, ".test.yaml") || cm_endswith(name, ".test.yml");
 }
 
 int pol_ruletest_run(const char *const *paths, size_t n, const pol_ruletest_opts *o, FILE *out,
@@ -542,7 +498,8 @@ int pol_ruletest_run(const char *const *paths, size_t n, const pol_ruletest_opts
     char **files = NULL;
     size_t nf = 0;
     for (size_t i = 0; i < n; i++)
-        if (collect(paths[i], &files, &nf, err) < 0)
+        if (pol_collect_files(paths[i], is_test_file, true, 100000, "rule tests", &files, &nf,
+                              err) < 0)
             goto out_fail;
     if (!nf) {
         cm_err_set(err, n ? paths[0] : "", 0, 0, "no rule tests (*.test.yaml) found");
