@@ -32,6 +32,11 @@ int aud_writer_finish(aud_writer *w, cm_err *err);
 uint64_t aud_writer_seq(const aud_writer *w);
 const char *aud_writer_head(const aud_writer *w);
 
+/* Reads chain, seq and (when hash is not NULL) hash off a record as the writer lays it
+ * out, without parsing it whole: for finding a chain's tail. False when it does not fit. */
+bool aud_record_peek(const char *line, size_t n, char *chain, size_t chain_len,
+                     unsigned long long *seq, char hash[65]);
+
 /* Verification of a record stream, line by line. */
 typedef struct aud_verifier aud_verifier;
 aud_verifier *aud_verifier_new(cry_verifier *key);

@@ -250,6 +250,25 @@ int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash
     return 0;
 }
 
+bool aud_record_peek(const char *line, size_t n, char *chain, size_t chain_len,
+                     unsigned long long *seq, char hash[65])
+{
+    static const char lead[] = "{\"chain\":\"";
+    if (n < sizeof lead || memcmp(line, lead, sizeof lead - 1) != 0)
+        return false;
+    const char *c = line + sizeof lead - 1, *end = memchr(c, '"', n - (sizeof lead - 1));
+    if (!end || (size_t)(end - c) >= chain_len)
+        return false;
+    memcpy(chain, c, (size_t)(end - c));
+    chain[end - c] = '\0';
+    char *copy = cm_strndup(line, n);
+    const char *sp = strstr(copy, ",\"seq\":"), *hp = strstr(copy, ",\"hash\":\"");
+    bool ok = sp && sscanf(sp, ",\"seq\":%llu", seq) == 1 &&
+              (!hash || (hp && sscanf(hp, ",\"hash\":\"%64[0-9a-f]\"", hash) == 1));
+    free(copy);
+    return ok;
+}
+
 int aud_writer_finish(aud_writer *w, cm_err *err)
 {
     if (!w->signer || w->checkpoint == 0)

@@ -75,9 +75,7 @@ static int collect(void *arg, int32_t part, int64_t off, const char *v, size_t l
     r->off = off;
     r->value = cm_strndup(v ? v : "", len);
     r->len = len;
-    const char *sp = strstr(r->value, ",\"seq\":");
-    if (sscanf(r->value, "{\"chain\":\"%299[^\"]\"", r->chain) != 1 || !sp ||
-        sscanf(sp, ",\"seq\":%llu", &r->seq) != 1)
+    if (!aud_record_peek(r->value, len, r->chain, sizeof r->chain, &r->seq, NULL))
         r->chain[0] = '\0'; /* the verifier will say what is wrong with it */
     return 0;
 }

@@ -137,18 +137,15 @@ struct tail_head {
 static int find_head(void *arg, int32_t part, int64_t off, const char *v, size_t n)
 {
     struct tail_head *t = arg;
+    char chain[300], hash[65];
+    unsigned long long seq;
     (void)part;
     (void)off;
-    char *copy = cm_strndup(v, n), chain[300], hash[65];
-    unsigned long long seq;
-    const char *sp = strstr(copy, ",\"seq\":"), *hp = strstr(copy, ",\"hash\":\"");
-    if (sscanf(copy, "{\"chain\":\"%299[^\"]\"", chain) == 1 && !strcmp(chain, t->chain) && sp &&
-        hp && sscanf(sp, ",\"seq\":%llu", &seq) == 1 &&
-        sscanf(hp, ",\"hash\":\"%64[0-9a-f]\"", hash) == 1 && seq > t->seq) {
+    if (aud_record_peek(v, n, chain, sizeof chain, &seq, hash) && !strcmp(chain, t->chain) &&
+        seq > t->seq) {
         t->seq = seq;
         memcpy(t->hash, hash, 65);
     }
-    free(copy);
     return 0;
 }
 
@@ -212,24 +209,19 @@ struct tail_scan {
 static int scan_record(void *arg, int32_t part, int64_t off, const char *v, size_t n)
 {
     struct tail_scan *t = arg;
-    (void)part;
-    (void)off;
-    /* Records are canonical JSON: "chain" comes first, "seq" is a top-level integer. */
-    char *copy = cm_strndup(v, n);
     char chain[300];
     unsigned long long seq;
-    const char *sp = strstr(copy, ",\"seq\":");
-    if (sscanf(copy, "{\"chain\":\"%299[^\"]\"", chain) == 1 && sp &&
-        sscanf(sp, ",\"seq\":%llu", &seq) == 1) {
-        uint64_t *cur = cm_map_get(t->max_seq, chain);
-        if (!cur) {
-            cur = cm_xcalloc(1, sizeof *cur);
-            cm_map_put(t->max_seq, chain, cur);
-        }
-        if (seq > *cur)
-            *cur = seq;
+    (void)part;
+    (void)off;
+    if (!aud_record_peek(v, n, chain, sizeof chain, &seq, NULL))
+        return 0;
+    uint64_t *cur = cm_map_get(t->max_seq, chain);
+    if (!cur) {
+        cur = cm_xcalloc(1, sizeof *cur);
+        cm_map_put(t->max_seq, chain, cur);
     }
-    free(copy);
+    if (seq > *cur)
+        *cur = seq;
     return 0;
 }
 
