@@ -102,7 +102,8 @@ static int verify_kafka(aud_verifier *v, const char *config, cm_err *err)
         cm_err_print(err);
         rc = EXIT_RUNTIME;
     }
-    qsort(k.r, k.n, sizeof *k.r, by_chain_seq);
+    if (k.n)
+        qsort(k.r, k.n, sizeof *k.r, by_chain_seq);
     char where[800];
     for (size_t i = 0; rc == EXIT_OK && i < k.n; i++) {
         snprintf(where, sizeof where, "%s/%d/%lld", cfg->topic_audit, (int)k.r[i].part,

@@ -70,7 +70,8 @@ int pol_collect_files(const char *path, bool (*match)(const char *name), bool re
             free(full);
     }
     closedir(d);
-    qsort(names, nn, sizeof *names, cmp_str);
+    if (nn)
+        qsort(names, nn, sizeof *names, cmp_str);
     int rc = 0;
     for (size_t i = 0; i < nn; i++) {
         struct stat es;
