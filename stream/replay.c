@@ -4,15 +4,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "common/buf.h"
 
+#include "common/fault.h"
+
+#define READ_CHUNK (256 * 1024)
+
+/* Lines come out of a read buffer by memchr, so NUL bytes are line content like any
+ * other and a line inside the buffer is handed out without a copy. */
 struct stm_reader {
     FILE *f;
-    bool own;
+    bool own, eof;
     char *name;
     size_t max, lineno;
-    cm_buf line;
+    char *buf;
+    size_t start, end; /* unread bytes: buf[start, end) */
+    cm_buf line;       /* a line that spans reads */
 };
 
 stm_reader *stm_reader_open(const char *path, size_t max, cm_err *err)
@@ -32,6 +41,7 @@ stm_reader *stm_reader_open(const char *path, size_t max, cm_err *err)
         }
     }
     r->max = max;
+    r->buf = cm_xmalloc(READ_CHUNK);
     cm_buf_init(&r->line, max + 1);
     return r;
 }
@@ -43,6 +53,7 @@ void stm_reader_free(stm_reader *r)
     if (r->own && r->f)
         fclose(r->f);
     cm_buf_free(&r->line);
+    free(r->buf);
     free(r->name);
     free(r);
 }
@@ -60,37 +71,78 @@ static bool blank(const char *s, size_t n)
     return true;
 }
 
+/* Refills the buffer with what the input has (a pipe gives lines as they come):
+ * 1 with more bytes, 0 at the end, -1 on a read error. */
+static int refill(stm_reader *r, cm_err *err)
+{
+    r->start = r->end = 0;
+    if (r->eof)
+        return 0;
+    ssize_t got;
+    do {
+        if (CM_FAULT(CM_FAULT_IO, "event read")) {
+            errno = EIO;
+            got = -1;
+            break;
+        }
+        got = read(fileno(r->f), r->buf, READ_CHUNK);
+    } while (got < 0 && errno == EINTR);
+    if (got < 0) {
+        cm_err_set(err, r->name, (int)r->lineno + 1, 0, "read error: %s", strerror(errno));
+        return -1;
+    }
+    if (got == 0) {
+        r->eof = true;
+        return 0;
+    }
+    r->end = (size_t)got;
+    return 1;
+}
+
 int stm_reader_next(stm_reader *r, const char **line, size_t *n, size_t *lineno, cm_err *err)
 {
-    char chunk[65536];
     for (;;) {
         cm_buf_reset(&r->line);
+        char *p = NULL;
         size_t total = 0;
-        bool got = false;
-        while (fgets(chunk, sizeof chunk, r->f)) {
+        bool got = false, spans = false;
+        for (;;) {
+            if (r->start == r->end) {
+                int rc = refill(r, err);
+                if (rc < 0)
+                    return -1;
+                if (rc == 0)
+                    break;
+            }
             got = true;
-            size_t len = strlen(chunk);
-            bool eol = len && chunk[len - 1] == '\n';
-            size_t keep = eol ? len - 1 : len;
-            /* A NUL byte cuts fgets' view of the line; the decoder reports the JSON error. */
-            if (total + keep <= r->max)
-                cm_buf_add(&r->line, chunk, keep);
+            char *from = r->buf + r->start;
+            size_t avail = r->end - r->start;
+            char *nl = memchr(from, '\n', avail);
+            size_t keep = nl ? (size_t)(nl - from) : avail;
+            if (nl && !spans) {
+                p = from; /* the whole line is in the buffer */
+                *nl = '\0';
+            } else if (total + keep <= r->max) {
+                cm_buf_add(&r->line, from, keep);
+                spans = true;
+            } else {
+                spans = true; /* oversized: its bytes are counted, not kept */
+            }
             total += keep;
-            if (eol)
+            r->start += keep + (nl ? 1 : 0);
+            if (nl)
                 break;
-        }
-        if (ferror(r->f)) {
-            cm_err_set(err, r->name, (int)r->lineno + 1, 0, "read error: %s", strerror(errno));
-            return -1;
         }
         if (!got)
             return 0;
         r->lineno++;
-        if (total <= r->max && r->line.len && r->line.p[r->line.len - 1] == '\r')
-            r->line.len--, total--;
-        if (total <= r->max && blank(r->line.p ? r->line.p : "", r->line.len))
+        if (spans)
+            p = r->line.p ? r->line.p : "";
+        if (total <= r->max && total && p[total - 1] == '\r')
+            p[--total] = '\0';
+        if (total <= r->max && blank(p, total))
             continue;
-        *line = r->line.p ? r->line.p : "";
+        *line = p;
         *n = total;
         *lineno = r->lineno;
         return 1;
