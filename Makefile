@@ -69,6 +69,8 @@ demo: all
 # libFuzzer harnesses (clang): each runs FUZZ_SECONDS on its seed corpus; crashes land
 # in build-fuzz/ as crash-* files, to become regression inputs.
 FUZZ_SECONDS ?= 60
+# FUZZ_RUNS=N runs each harness for N executions instead of a time limit.
+FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
 FUZZERS := event rules verify
 fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
@@ -77,9 +79,11 @@ fuzz: deps
 	  clang -std=c11 -g -O1 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
 	    -o build-fuzz/fuzz_$$f tests/fuzz/fuzz_$$f.c build-fuzz/libcmkguard.a $(PKG_LIBS) -lpthread || exit 1; \
 	  mkdir -p build-fuzz/corpus-$$f && cp -n tests/fuzz/corpus/$$f/* build-fuzz/corpus-$$f/ 2>/dev/null; \
-	  echo "fuzz_$$f: $(FUZZ_SECONDS)s"; \
-	  build-fuzz/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) -max_len=65536 -artifact_prefix=build-fuzz/ \
-	    build-fuzz/corpus-$$f 2>&1 | grep -E 'Done|ERROR|SUMMARY|crash-' || exit 1; \
+	  echo "fuzz_$$f: $(FUZZ_LIMIT)"; \
+	  build-fuzz/fuzz_$$f $(FUZZ_LIMIT) -max_len=65536 -artifact_prefix=build-fuzz/ -print_final_stats=1 \
+	    build-fuzz/corpus-$$f > build-fuzz/fuzz_$$f.log 2>&1; rc=$$?; \
+	  grep -E 'Done|ERROR|SUMMARY|crash-|executed_units|execs_per_sec' build-fuzz/fuzz_$$f.log; \
+	  [ $$rc = 0 ] || { echo "fuzz_$$f failed: see build-fuzz/fuzz_$$f.log" >&2; exit 1; }; \
 	done
 
 clean:
