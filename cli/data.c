@@ -83,7 +83,7 @@ int cmd_data(int argc, char **argv)
     if (rc != EXIT_OK)
         return rc;
     cm_buf b;
-    cm_buf_init(&b, MAX_DATA + 1);
+    cm_buf_init_secret(&b, MAX_DATA + 1);
     int code = 0;
     if (put) {
         char chunk[65536];
@@ -94,6 +94,7 @@ int cmd_data(int argc, char **argv)
                 code = EXIT_USAGE;
                 break;
             }
+        cm_wipe(chunk, sizeof chunk);
         if (!code && vlt_data_put(st, o.resource, o.cls, b.p ? b.p : "", b.len, &code, &err) < 0)
             cm_err_print(&err);
     } else {

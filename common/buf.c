@@ -11,10 +11,19 @@ void cm_buf_init(cm_buf *b, size_t max)
     b->p = NULL;
     b->len = b->cap = 0;
     b->max = max ? max : CM_BUF_MAX_DEFAULT;
+    b->secret = false;
+}
+
+void cm_buf_init_secret(cm_buf *b, size_t max)
+{
+    cm_buf_init(b, max);
+    b->secret = true;
 }
 
 void cm_buf_free(cm_buf *b)
 {
+    if (b->secret && b->p)
+        cm_wipe(b->p, b->cap);
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
@@ -46,10 +55,15 @@ static int grow(cm_buf *b, size_t extra)
         ncap *= 2;
     if (ncap > b->max + 1)
         ncap = b->max + 1;
-    char *np = realloc(b->p, ncap);
-    if (!np)
-        return -1;
-    b->p = np;
+    if (b->secret && b->p) {
+        char *np = cm_xmalloc(ncap);
+        memcpy(np, b->p, b->len + 1);
+        cm_wipe(b->p, b->cap);
+        free(b->p);
+        b->p = np;
+    } else {
+        b->p = cm_xrealloc(b->p, ncap);
+    }
     b->cap = ncap;
     return 0;
 }
@@ -112,7 +126,7 @@ char *cm_buf_take(cm_buf *b)
 {
     char *p = b->p;
     if (!p)
-        p = calloc(1, 1);
+        p = cm_xcalloc(1, 1);
     b->p = NULL;
     b->len = b->cap = 0;
     return p;

@@ -3,6 +3,7 @@
 #ifndef CM_BUF_H
 #define CM_BUF_H
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -11,11 +12,14 @@ typedef struct cm_buf {
     size_t len;
     size_t cap;
     size_t max; /* growth past this fails with -1 */
+    bool secret; /* growth and free wipe the old bytes */
 } cm_buf;
 
 #define CM_BUF_MAX_DEFAULT ((size_t)64 << 20)
 
 void cm_buf_init(cm_buf *b, size_t max);
+/* A buffer for plaintext or key bytes: no copy is left behind when it grows or goes. */
+void cm_buf_init_secret(cm_buf *b, size_t max);
 void cm_buf_free(cm_buf *b);
 /* Like cm_buf_free but wipes the bytes first: for buffers that held secrets. */
 void cm_buf_free_secret(cm_buf *b);
