@@ -25,6 +25,11 @@ aud_writer *aud_writer_new(const char *chain, cry_signer *signer, unsigned check
 void aud_writer_free(aud_writer *w);
 /* Continues a chain from its head. */
 void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65]);
+/* After resume, within one interrupted run: the last signed seq and the last record's
+ * time, so checkpoints come out as if the run had never stopped. */
+void aud_writer_restore(aud_writer *w, uint64_t last_signed, const char *time);
+uint64_t aud_writer_last_signed(const aud_writer *w);
+const char *aud_writer_last_time(const aud_writer *w);
 /* Writes the decision record and its fan-out records. */
 int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash, cm_err *err);
 /* Checkpoint mode: the final signed checkpoint record (no-op otherwise). */

@@ -41,6 +41,7 @@ typedef struct aud_rec {
 typedef struct aud_decision {
     enum aud_outcome outcome;
     bool bad_input;   /* rejected: goes to the dead-letter topic when streaming */
+    bool fatal;       /* the crypto core failed: stop, keep and audit nothing of it */
     char *reason;     /* rejected, duplicate, failed */
     char *cause;      /* event id */
     char *event_type; /* as sent */

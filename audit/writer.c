@@ -58,6 +58,22 @@ void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65])
     memcpy(w->head, hash, 65);
 }
 
+void aud_writer_restore(aud_writer *w, uint64_t last_signed, const char *time)
+{
+    w->last_signed = last_signed;
+    snprintf(w->last_time, sizeof w->last_time, "%s", time);
+}
+
+uint64_t aud_writer_last_signed(const aud_writer *w)
+{
+    return w->last_signed;
+}
+
+const char *aud_writer_last_time(const aud_writer *w)
+{
+    return w->last_time;
+}
+
 uint64_t aud_writer_seq(const aud_writer *w)
 {
     return w->seq;

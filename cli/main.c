@@ -2,6 +2,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "common/fault.h"
 #include "common/util.h"
 
 static const char USAGE[] =
@@ -34,6 +35,8 @@ int main(int argc, char **argv)
         puts("cmkguard " CM_VERSION);
         return EXIT_OK;
     }
+    if (cm_fault_setup() < 0)
+        return EXIT_USAGE;
     static const struct {
         const char *name;
         int (*fn)(int, char **);

@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -7,6 +8,7 @@
 
 #include "audit/audit.h"
 #include "cli/cli.h"
+#include "common/fault.h"
 #include "policy/engine.h"
 #include "stream/decode.h"
 #include "stream/replay.h"
@@ -15,9 +17,76 @@ static int file_sink(void *arg, const char *subject, const char *line, size_t n)
 {
     (void)subject;
     FILE *f = arg;
+    if (CM_FAULT(CM_FAULT_IO, "audit write")) {
+        fwrite(line, 1, n / 2, f); /* a short write, as on a full disk */
+        errno = ENOSPC;
+        return -1;
+    }
     if (fwrite(line, 1, n, f) != n || fputc('\n', f) == EOF)
         return -1;
     return 0;
+}
+
+/* Reopens the record file of an interrupted replay and cuts it back to the last
+ * committed record (seq, with hash head) of chain; records after it come again. */
+static FILE *open_resumed(const char *path, const char *chain, uint64_t seq, const char *head,
+                          cm_err *err)
+{
+    FILE *f = fopen(path, "r+");
+    if (!f) {
+        cm_err_set(err, path, 0, 0, "cannot reopen to resume the replay: %s", strerror(errno));
+        return NULL;
+    }
+    char *line = NULL, ch[256], h[65];
+    size_t cap = 0, lineno = 0;
+    ssize_t len;
+    long end = -1;
+    unsigned long long s;
+    while (seq > 0 && (len = getline(&line, &cap, f)) > 0) {
+        lineno++;
+        if (aud_record_peek(line, (size_t)len, ch, sizeof ch, &s, h) && !strcmp(ch, chain) &&
+            s == seq) {
+            if (!strcmp(h, head))
+                end = ftell(f);
+            break;
+        }
+    }
+    free(line);
+    if (seq == 0)
+        end = 0;
+    if (end < 0 || ftruncate(fileno(f), end) < 0 || fseek(f, 0, SEEK_END) < 0) {
+        cm_err_set(err, path, 0, 0,
+                   "does not hold record %llu of chain %s as the state committed it: cannot "
+                   "resume (replay into a fresh state to start over)",
+                   (unsigned long long)seq, chain);
+        fclose(f);
+        return NULL;
+    }
+    return f;
+}
+
+struct replay {
+    vlt_state *st;
+    aud_writer *w;
+    FILE *of;
+    const char *out, *chain, *input;
+};
+
+/* Makes everything so far durable: records reach the file before the state that
+ * counts them commits, so the file always holds at least what the state says. */
+static int commit(struct replay *r, int64_t lines, cm_err *err)
+{
+    if (fflush(r->of) != 0) {
+        cm_err_set(err, r->out ? r->out : "stdout", 0, 0, "cannot write audit records: %s",
+                   strerror(errno));
+        return -1;
+    }
+    vlt_state_chain_set(r->st, r->chain, aud_writer_seq(r->w), aud_writer_head(r->w));
+    vlt_replay_pos p = {.lines = lines, .last_signed = aud_writer_last_signed(r->w)};
+    snprintf(p.input, sizeof p.input, "%s", r->input);
+    snprintf(p.time, sizeof p.time, "%s", aud_writer_last_time(r->w));
+    vlt_state_replay_set(r->st, r->chain, &p);
+    return vlt_state_flush(r->st, err);
 }
 
 static double now_s(void)
@@ -35,11 +104,12 @@ int cmd_replay(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},       {"clock", required_argument, NULL, 'C'},
         {"max-message", required_argument, NULL, 'm'}, {"master-key", required_argument, NULL, 'M'},
         {"chain", required_argument, NULL, 'n'},     {"progress", no_argument, NULL, 'p'},
+        {"commit-every", required_argument, NULL, 'e'},
         {NULL, 0, NULL, 0}};
     const char **rules = cm_xcalloc((size_t)argc + 1, sizeof *rules);
     size_t nrules = 0;
     const char *state = NULL, *sign_key = NULL, *out = NULL, *master = NULL, *chain = "main";
-    int64_t checkpoint = 0, max_message = (int64_t)STM_MAX_MESSAGE_DEFAULT;
+    int64_t checkpoint = 0, commit_every = 1000, max_message = (int64_t)STM_MAX_MESSAGE_DEFAULT;
     enum aud_clock clk = AUD_CLOCK_EVENT;
     bool progress = isatty(2);
     int c, rc = EXIT_USAGE;
@@ -57,6 +127,12 @@ int cmd_replay(int argc, char **argv)
             if (!cm_parse_i64(optarg, &checkpoint) || checkpoint < 0 || checkpoint > 100000000) {
                 free(rules);
                 return cli_usage_error("replay", "--checkpoint needs a whole number >= 0");
+            }
+            break;
+        case 'e':
+            if (!cm_parse_i64(optarg, &commit_every) || commit_every < 1) {
+                free(rules);
+                return cli_usage_error("replay", "--commit-every needs a whole number >= 1");
             }
             break;
         case 'm':
@@ -99,7 +175,7 @@ int cmd_replay(int argc, char **argv)
     aud_writer *w = NULL;
     if (!rs) {
         cm_err_print(&err);
-        return EXIT_USAGE;
+        return cry_failure_take() ? EXIT_RUNTIME : EXIT_USAGE;
     }
     if (sign_key && !(signer = cry_signer_load(sign_key, &err))) {
         cm_err_print(&err);
@@ -115,38 +191,64 @@ int cmd_replay(int argc, char **argv)
         rc = EXIT_USAGE;
         goto out_free;
     }
-    if (out && !(of = fopen(out, "w"))) {
-        cm_log("%s: cannot write audit records", out);
+    uint64_t seq = 0;
+    char head[65];
+    vlt_replay_pos pos = {.lines = -1};
+    bool chained = vlt_state_chain_get(st, chain, &seq, head);
+    if (chained && vlt_state_replay_get(st, chain, &pos) && pos.lines >= 0 &&
+        strcmp(pos.input, stm_reader_name(rd)) != 0) {
+        cm_log("%s: warning: the replay of %s into chain %s stopped after line %lld; this "
+               "replay continues the chain from there", state, pos.input, chain,
+               (long long)pos.lines);
+        pos.lines = -1;
+    }
+    bool resume = chained && pos.lines >= 0;
+    if (out && resume && !(of = open_resumed(out, chain, seq, head, &err))) {
+        cm_err_print(&err);
+        goto out_free;
+    }
+    if (out && !resume && !(of = fopen(out, "w"))) {
+        cm_log("%s: cannot write audit records: %s", out, strerror(errno));
         goto out_free;
     }
     eng = pol_engine_new(rs, st, (size_t)max_message);
     w = aud_writer_new(chain, signer, (unsigned)checkpoint, clk, file_sink, of);
-    uint64_t seq;
-    char head[65];
-    if (vlt_state_chain_get(st, chain, &seq, head))
+    if (chained)
         aud_writer_resume(w, seq, head);
+    if (resume) {
+        aud_writer_restore(w, pos.last_signed, pos.time);
+        cm_log("%s: resuming the interrupted replay of %s after line %lld (record %llu)",
+               state, pos.input, (long long)pos.lines, (unsigned long long)seq);
+    }
+    struct replay rp = {st, w, of, out, chain, stm_reader_name(rd)};
     aud_decision d = {0};
     const char *line;
-    size_t n, lineno, events = 0;
+    size_t n, lineno = 0, events = 0;
     char input[4200];
     double t0 = now_s(), last = t0;
     int r;
     while ((r = stm_reader_next(rd, &line, &n, &lineno, &err)) == 1) {
+        if (resume && (int64_t)lineno <= pos.lines)
+            continue; /* applied and committed by the interrupted run */
         snprintf(input, sizeof input, "%s:%zu", stm_reader_name(rd), lineno);
         pol_engine_process(eng, line, n, input, &d);
+        if (d.fatal) {
+            cm_log("%s: cannot process the event: %s; stopping: nothing after the last commit "
+                   "is kept, and a rerun resumes there", input, d.reason);
+            goto out_decision;
+        }
         if (aud_writer_emit(w, &d, pol_ruleset_hash(rs), &err) < 0) {
+            int e = errno;
             cm_err_print(&err);
+            cm_log("%s: %s", out ? out : "stdout", strerror(e));
             goto out_decision;
         }
         if (d.outcome == AUD_REJECTED && d.reason)
             cm_log("%s: event rejected: %s", input, d.reason);
         events++;
-        if (state && events % 1000 == 0) {
-            vlt_state_chain_set(st, chain, aud_writer_seq(w), aud_writer_head(w));
-            if (vlt_state_flush(st, &err) < 0) {
-                cm_err_print(&err);
-                goto out_decision;
-            }
+        if (state && events % (size_t)commit_every == 0 && commit(&rp, (int64_t)lineno, &err) < 0) {
+            cm_err_print(&err);
+            goto out_decision;
         }
         if (progress && (events & 1023) == 0) {
             double t = now_s();
@@ -164,13 +266,11 @@ int cmd_replay(int argc, char **argv)
         cm_err_print(&err);
         goto out_decision;
     }
-    vlt_state_chain_set(st, chain, aud_writer_seq(w), aud_writer_head(w));
-    if (vlt_state_flush(st, &err) < 0) {
-        cm_err_print(&err);
-        goto out_decision;
-    }
-    if (fflush(of) != 0) {
-        cm_log("%s: cannot write audit records", out ? out : "stdout");
+    if (state ? commit(&rp, -1, &err) < 0 : fflush(of) != 0) {
+        if (state)
+            cm_err_print(&err);
+        else
+            cm_log("%s: cannot write audit records: %s", out ? out : "stdout", strerror(errno));
         goto out_decision;
     }
     if (progress)

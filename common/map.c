@@ -47,6 +47,15 @@ void cm_map_free(cm_map *m)
     free(m);
 }
 
+void cm_map_clear(cm_map *m)
+{
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->s[i].key && m->s[i].key != TOMB)
+            free(m->s[i].key);
+    memset(m->s, 0, m->cap * sizeof *m->s);
+    m->len = m->used = 0;
+}
+
 static struct slot *find(const cm_map *m, const char *key, uint64_t h)
 {
     size_t i = h & (m->cap - 1);

@@ -9,6 +9,7 @@ typedef struct cm_map cm_map;
 
 cm_map *cm_map_new(void);
 void cm_map_free(cm_map *m); /* frees keys, not values; NULL is a no-op */
+void cm_map_clear(cm_map *m); /* empties it (frees keys, not values), allocating nothing */
 void *cm_map_get(const cm_map *m, const char *key);
 void cm_map_put(cm_map *m, const char *key, void *val); /* replaces */
 void *cm_map_del(cm_map *m, const char *key);          /* returns the old value */

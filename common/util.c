@@ -1,4 +1,5 @@
 #include "common/util.h"
+#include "common/fault.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -63,33 +64,34 @@ void cm_wipe(void *p, size_t n)
         *v++ = 0;
 }
 
+void cm_oom(size_t n)
+{
+    /* Nothing after the last commit is kept; a rerun picks up from there. */
+    fprintf(stderr, "cmkguard: out of memory (%zu bytes); stopping\n", n);
+    _Exit(3);
+}
+
 void *cm_xmalloc(size_t n)
 {
-    void *p = malloc(n ? n : 1);
-    if (!p) {
-        fputs("cmkguard: out of memory\n", stderr);
-        abort();
-    }
+    void *p = CM_FAULT(CM_FAULT_ALLOC, "malloc") ? NULL : malloc(n ? n : 1);
+    if (!p)
+        cm_oom(n);
     return p;
 }
 
 void *cm_xcalloc(size_t n, size_t m)
 {
-    void *p = calloc(n ? n : 1, m ? m : 1);
-    if (!p) {
-        fputs("cmkguard: out of memory\n", stderr);
-        abort();
-    }
+    void *p = CM_FAULT(CM_FAULT_ALLOC, "calloc") ? NULL : calloc(n ? n : 1, m ? m : 1);
+    if (!p)
+        cm_oom(n * m);
     return p;
 }
 
 void *cm_xrealloc(void *p, size_t n)
 {
-    void *q = realloc(p, n ? n : 1);
-    if (!q) {
-        fputs("cmkguard: out of memory\n", stderr);
-        abort();
-    }
+    void *q = CM_FAULT(CM_FAULT_ALLOC, "realloc") ? NULL : realloc(p, n ? n : 1);
+    if (!q)
+        cm_oom(n);
     return q;
 }
 

@@ -30,7 +30,9 @@ void cm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void cm_wipe(void *p, size_t n);
 char *cm_strdup(const char *s);    /* NULL in, NULL out; aborts on no memory */
 char *cm_strndup(const char *s, size_t n);
-void *cm_xmalloc(size_t n);        /* aborts on no memory */
+/* Out of memory: says so and exits 3 (runtime failure) at once. */
+_Noreturn void cm_oom(size_t n);
+void *cm_xmalloc(size_t n);        /* cm_oom on no memory */
 void *cm_xcalloc(size_t n, size_t m);
 void *cm_xrealloc(void *p, size_t n);
 bool cm_streq(const char *a, const char *b); /* NULL-safe */

@@ -8,6 +8,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/fault.h"
+
 #include <openssl/core_names.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -17,9 +19,34 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+/* Set when the crypto library (or an injected fault) fails, as opposed to a refusal
+ * decided before any library call (an EC key asked to wrap, say). */
+static _Thread_local bool lib_failed;
+
+bool cry_failure_take(void)
+{
+    bool f = lib_failed;
+    lib_failed = false;
+    return f;
+}
+
+static int lib_fail(void)
+{
+    lib_failed = true;
+    return -1;
+}
+
+/* The crypto fault seam: true (and the failure noted) when this call must fail. */
+static bool seam(const char *what)
+{
+    return CM_FAULT(CM_FAULT_CRYPTO, what) && lib_fail();
+}
+
 int cry_random(void *buf, size_t n)
 {
-    return RAND_bytes(buf, (int)n) == 1 ? 0 : -1;
+    if (seam("random") || RAND_bytes(buf, (int)n) != 1)
+        return lib_fail();
+    return 0;
 }
 
 void cry_sha256(const void *d, size_t n, uint8_t out[CRY_HASH_LEN])
@@ -66,27 +93,25 @@ void cry_hash_free(cry_hash *h)
 
 int cry_hash_begin(cry_hash *h)
 {
-    return EVP_DigestInit_ex(h->ctx, h->md, NULL) == 1 ? 0 : -1;
+    return !seam("sha256") && EVP_DigestInit_ex(h->ctx, h->md, NULL) == 1 ? 0 : lib_fail();
 }
 
 int cry_hash_update(cry_hash *h, const void *d, size_t n)
 {
-    return EVP_DigestUpdate(h->ctx, d, n) == 1 ? 0 : -1;
+    return EVP_DigestUpdate(h->ctx, d, n) == 1 ? 0 : lib_fail();
 }
 
 int cry_hash_final(cry_hash *h, uint8_t out[CRY_HASH_LEN])
 {
     unsigned int len = CRY_HASH_LEN;
-    return EVP_DigestFinal_ex(h->ctx, out, &len) == 1 ? 0 : -1;
+    return !seam("sha256") && EVP_DigestFinal_ex(h->ctx, out, &len) == 1 ? 0 : lib_fail();
 }
 
 cry_secret *cry_secret_new(size_t len)
 {
-    cry_secret *s = OPENSSL_zalloc(sizeof *s + len + 1);
-    if (!s) {
-        fputs("cmkguard: out of memory\n", stderr);
-        abort();
-    }
+    cry_secret *s = CM_FAULT(CM_FAULT_ALLOC, "secret") ? NULL : OPENSSL_zalloc(sizeof *s + len + 1);
+    if (!s)
+        cm_oom(sizeof *s + len + 1);
     s->len = len;
     return s;
 }
@@ -121,11 +146,11 @@ int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
 {
     int rc = -1, len = 0;
     uint8_t nonce[12], tag[16];
-    if (n > (size_t)INT32_MAX || cry_random(nonce, sizeof nonce) < 0)
+    if (n > (size_t)INT32_MAX || seam("aes-gcm seal") || cry_random(nonce, sizeof nonce) < 0)
         return -1;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (!c)
-        return -1;
+        return lib_fail();
     size_t start = out->len;
     if (EVP_EncryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, nonce) != 1)
         goto out_free;
@@ -146,8 +171,10 @@ int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
         goto out_free;
     rc = 0;
 out_free:
-    if (rc < 0)
+    if (rc < 0) {
         out->len = start;
+        lib_fail();
+    }
     EVP_CIPHER_CTX_free(c);
     return rc;
 }
@@ -160,9 +187,11 @@ int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
     if (n < CRY_GCM_OVERHEAD || n - CRY_GCM_OVERHEAD > (size_t)INT32_MAX)
         return -1;
     size_t ctn = n - CRY_GCM_OVERHEAD, start = out->len;
+    if (seam("aes-gcm open"))
+        return -1;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (!c)
-        return -1;
+        return lib_fail();
     if (EVP_DecryptInit_ex(c, EVP_aes_256_gcm(), NULL, key, in) != 1)
         goto out_free;
     if (aadn && EVP_DecryptUpdate(c, NULL, &len, aad, (int)aadn) != 1)
@@ -182,6 +211,8 @@ out_free:
         if (out->p)
             cry_cleanse(out->p + start, out->len - start);
         out->len = start;
+        ERR_clear_error();
+        lib_fail();
     }
     EVP_CIPHER_CTX_free(c);
     return rc;
@@ -205,10 +236,12 @@ static int kw_do(bool enc, const uint8_t *kek, size_t keklen, const uint8_t *in,
     const EVP_CIPHER *ci = kw_cipher(keklen);
     if (!ci || n > 4096)
         return -1;
+    if (seam("aes key wrap"))
+        return -1;
     int rc = -1, l1 = 0, l2 = 0;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (!c)
-        return -1;
+        return lib_fail();
     EVP_CIPHER_CTX_set_flags(c, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
     if (EVP_CipherInit_ex(c, ci, NULL, kek, NULL, enc ? 1 : 0) != 1)
         goto out_free;
@@ -219,6 +252,10 @@ static int kw_do(bool enc, const uint8_t *kek, size_t keklen, const uint8_t *in,
     *outn = (size_t)(l1 + l2);
     rc = 0;
 out_free:
+    if (rc < 0) {
+        ERR_clear_error();
+        lib_fail();
+    }
     EVP_CIPHER_CTX_free(c);
     return rc;
 }
@@ -277,6 +314,7 @@ static void ossl_err(char *err, size_t errn, const char *what)
 {
     unsigned long e = ERR_get_error();
     char detail[256] = "";
+    lib_fail();
     if (e)
         ERR_error_string_n(e, detail, sizeof detail);
     ERR_clear_error();
@@ -289,6 +327,10 @@ cry_pkey *cry_pkey_generate(const char *kty, int64_t bits, char *err, size_t err
     enum pk_kind kind;
     if (kind_of(kty, &kind) < 0) {
         snprintf(err, errn, "unsupported key type '%s'", kty ? kty : "");
+        return NULL;
+    }
+    if (seam("key generation")) {
+        snprintf(err, errn, "key generation failed");
         return NULL;
     }
     cry_pkey *k = cm_xcalloc(1, sizeof *k);
@@ -343,9 +385,12 @@ cry_secret *cry_pkey_export(const cry_pkey *k)
     if (k->kind == PK_OCT)
         return cry_secret_dup(k->raw->b, k->raw->len);
     uint8_t *der = NULL;
-    int n = i2d_PrivateKey(k->pk, &der);
-    if (n <= 0)
+    int n = seam("key export") ? 0 : i2d_PrivateKey(k->pk, &der);
+    if (n <= 0) {
+        ERR_clear_error();
+        lib_fail();
         return NULL;
+    }
     cry_secret *s = cry_secret_dup(der, (size_t)n);
     OPENSSL_clear_free(der, (size_t)n);
     return s;
@@ -354,7 +399,7 @@ cry_secret *cry_pkey_export(const cry_pkey *k)
 cry_pkey *cry_pkey_import(const char *kty, const uint8_t *d, size_t n)
 {
     enum pk_kind kind;
-    if (kind_of(kty, &kind) < 0)
+    if (kind_of(kty, &kind) < 0 || seam("key import"))
         return NULL;
     cry_pkey *k = cm_xcalloc(1, sizeof *k);
     k->kind = kind;
@@ -366,6 +411,7 @@ cry_pkey *cry_pkey_import(const char *kty, const uint8_t *d, size_t n)
     k->pk = d2i_AutoPrivateKey(NULL, &p, (long)n);
     if (!k->pk) {
         ERR_clear_error();
+        lib_fail();
         cry_pkey_free(k);
         return NULL;
     }
@@ -407,7 +453,7 @@ int cry_pkey_wrap(cry_pkey *k, const uint8_t *dek, size_t n, cm_buf *out, char *
         return -1;
     }
     size_t outn = 0;
-    if (EVP_PKEY_encrypt(k->enc, NULL, &outn, dek, n) != 1) {
+    if (seam("rsa-oaep wrap") || EVP_PKEY_encrypt(k->enc, NULL, &outn, dek, n) != 1) {
         ossl_err(err, errn, "RSA-OAEP wrap failed");
         return -1;
     }
@@ -439,7 +485,7 @@ cry_secret *cry_pkey_unwrap(cry_pkey *k, const uint8_t *in, size_t n, char *err,
     }
     size_t outn = (size_t)EVP_PKEY_get_size(k->pk);
     cry_secret *s = cry_secret_new(outn);
-    if (EVP_PKEY_decrypt(k->dec, s->b, &outn, in, n) != 1) {
+    if (seam("rsa-oaep unwrap") || EVP_PKEY_decrypt(k->dec, s->b, &outn, in, n) != 1) {
         ossl_err(err, errn, "RSA-OAEP unwrap failed");
         cry_secret_free(s);
         return NULL;
@@ -518,10 +564,11 @@ void cry_signer_free(cry_signer *s)
 int cry_signer_sign(cry_signer *s, const uint8_t *msg, size_t n, uint8_t sig[CRY_SIG_LEN])
 {
     size_t siglen = CRY_SIG_LEN;
-    if (EVP_DigestSignInit_ex(s->md, NULL, NULL, NULL, NULL, s->pk, NULL) != 1 ||
+    if (seam("ed25519 sign") ||
+        EVP_DigestSignInit_ex(s->md, NULL, NULL, NULL, NULL, s->pk, NULL) != 1 ||
         EVP_DigestSign(s->md, sig, &siglen, msg, n) != 1) {
         ERR_clear_error();
-        return -1;
+        return lib_fail();
     }
     return 0;
 }
@@ -585,7 +632,7 @@ int cry_keygen_ed25519(const char *prefix, char kid[17], cm_err *err)
     char kpath[4096], ppath[4096];
     snprintf(kpath, sizeof kpath, "%s.key", prefix);
     snprintf(ppath, sizeof ppath, "%s.pub", prefix);
-    EVP_PKEY *pk = EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
+    EVP_PKEY *pk = seam("ed25519 keygen") ? NULL : EVP_PKEY_Q_keygen(NULL, NULL, "ED25519");
     if (!pk) {
         cm_err_set(err, kpath, 0, 0, "Ed25519 key generation failed");
         return -1;

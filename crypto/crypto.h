@@ -15,6 +15,9 @@
 #define CRY_GCM_OVERHEAD (12 + 16)
 
 int cry_random(void *buf, size_t n);
+/* Whether a crypto library call failed since the last ask (and clears it). A failure
+ * here is the environment's (memory, provider, a wrong master key), never the event's. */
+bool cry_failure_take(void);
 void cry_sha256(const void *d, size_t n, uint8_t out[CRY_HASH_LEN]);
 bool cry_memeq(const void *a, const void *b, size_t n); /* constant time */
 void cry_cleanse(void *p, size_t n);

@@ -316,6 +316,14 @@ static bool safe_text(const char *s)
     return s && strlen(s) <= 2048;
 }
 
+/* The crypto core failed under this event: nothing of it may be kept or audited. */
+static void fatal(aud_decision *d, const char *why)
+{
+    d->fatal = true;
+    free(d->reason);
+    d->reason = cm_strdup(why);
+}
+
 void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
                         aud_decision *d)
 {
@@ -348,9 +356,15 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
         return;
     }
     vlt_state_mark_seen(e->st, ev.id);
+    cry_failure_take();
     vlt_txn *t = vlt_txn_begin(e->st);
     aud_rec *dec = aud_decision_add(d, ev.subject);
     if (vlt_txn_apply(t, &ev, reason, sizeof reason) < 0) {
+        if (cry_failure_take()) {
+            fatal(d, reason);
+            vlt_txn_abort(t);
+            return;
+        }
         d->outcome = AUD_REJECTED;
         d->bad_input = true;
         d->reason = cm_strdup(reason);
@@ -388,7 +402,12 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
             snapshot(dec, vlt_state_resource(e->st, ev.subject));
         goto out_abort;
     }
-    if (vlt_txn_settle(t, reason, sizeof reason) < 0) {
+    int settled = vlt_txn_settle(t, reason, sizeof reason);
+    if (cry_failure_take()) {
+        fatal(d, settled < 0 ? reason : "a crypto operation failed");
+        goto out_abort;
+    }
+    if (settled < 0) {
         d->outcome = AUD_FAILED;
         d->reason = cm_strdup(reason);
         for (size_t i = 0; i < naff; i++)

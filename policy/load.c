@@ -130,8 +130,11 @@ static int read_file(loader *ld, const char *path, loaded *lf, cry_hash *h)
         return -1;
     }
     uint64_t len = b.len;
-    cry_hash_update(h, &len, sizeof len);
-    cry_hash_update(h, b.p, b.len);
+    if (cry_hash_update(h, &len, sizeof len) < 0 || cry_hash_update(h, b.p, b.len) < 0) {
+        cm_err_set(ld->err, path, 0, 0, "cannot hash the rule file (crypto failure)");
+        cm_buf_free(&b);
+        return -1;
+    }
     lf->path = cm_strdup(path);
     int rc = prescan(ld, path, (const unsigned char *)b.p, b.len);
     if (rc == 0) {
@@ -491,7 +494,10 @@ pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)
         rc = -1;
     }
     cry_hash *h = cry_hash_new();
-    cry_hash_begin(h);
+    if (rc == 0 && (!h || cry_hash_begin(h) < 0)) {
+        cm_err_set(err, n ? paths[0] : "rules", 0, 0, "cannot hash the rule files (crypto failure)");
+        rc = -1;
+    }
     ld.files = cm_xcalloc(nf + 1, sizeof *ld.files);
     for (size_t i = 0; rc == 0 && i < nf; i++) {
         ld.nfiles++;
@@ -521,8 +527,11 @@ pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)
             }
         }
     }
-    uint8_t d[32];
-    cry_hash_final(h, d);
+    uint8_t d[32] = {0};
+    if (rc == 0 && cry_hash_final(h, d) < 0) {
+        cm_err_set(err, n ? paths[0] : "rules", 0, 0, "cannot hash the rule files (crypto failure)");
+        rc = -1;
+    }
     cry_hash_free(h);
     cm_hex(d, 32, rs->hash);
     for (size_t i = 0; i < ld.nfiles; i++) {

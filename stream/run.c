@@ -323,6 +323,13 @@ static void process(runner *r, rd_kafka_message_t *msg)
     char input[600];
     snprintf(input, sizeof input, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
     pol_engine_process(r->eng, msg->payload ? msg->payload : "", msg->len, input, &r->d);
+    if (r->d.fatal) {
+        /* The batch is not committed: after a restart it is read and applied again. */
+        r->fatal = true;
+        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s: cannot process the event: %s", input,
+                 r->d.reason);
+        return;
+    }
     if (aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err) < 0) {
         r->fatal = true;
         snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", r->err.msg);

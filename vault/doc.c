@@ -278,6 +278,26 @@ static void load_offset(void *arg, const char *topic, int32_t part, int64_t off)
 static void load_meta(void *arg, const char *k, const char *v)
 {
     vlt_state *s = arg;
+    if (k && v && !strncmp(k, "replay:", 7)) {
+        struct chain_head *h = cm_map_get(s->chains, k + 7);
+        vlt_replay_pos p = {0};
+        long long lines;
+        unsigned long long signed_seq;
+        int used = 0;
+        if (h && sscanf(v, "%lld %llu %63s %n", &lines, &signed_seq, p.time, &used) == 3 &&
+            used > 0) {
+            p.lines = lines;
+            p.last_signed = signed_seq;
+            snprintf(p.input, sizeof p.input, "%s", v + used);
+            h->pos = p;
+            h->has_pos = true;
+        }
+        return;
+    }
+    if (k && v && !strcmp(k, "master:check")) {
+        snprintf(s->master_check, sizeof s->master_check, "%s", v);
+        return;
+    }
     if (!k || !v || strncmp(k, "chain:", 6) != 0)
         return;
     unsigned long long seq;
@@ -296,13 +316,13 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
         vlt_store_each(s->db, VLT_T_KEY, load_key, s, err) < 0 ||
         vlt_store_each(s->db, VLT_T_RESOURCE, load_res, s, err) < 0)
         return -1;
-    vlt_store_seen_each(s->db, load_seen, s);
-    vlt_store_acl_each(s->db, load_acl, s);
-    vlt_store_offset_each(s->db, load_offset, s);
+    if (vlt_store_seen_each(s->db, load_seen, s, err) < 0 ||
+        vlt_store_acl_each(s->db, load_acl, s, err) < 0 ||
+        vlt_store_offset_each(s->db, load_offset, s, err) < 0)
+        return -1;
     cm_map_free(s->dirty_offsets);
     s->dirty_offsets = cm_map_new();
-    vlt_store_meta_each(s->db, load_meta, s);
-    return 0;
+    return vlt_store_meta_each(s->db, load_meta, s, err);
 }
 
 static int flush_table(vlt_state *s, int t, cm_map *objs, void (*doc)(const void *, cm_buf *),
@@ -374,21 +394,25 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
             snprintf(k, sizeof k, "chain:%s", name);
             snprintf(val, sizeof val, "%llu %s", (unsigned long long)h->seq, h->hash);
             rc = vlt_store_meta_put(s->db, k, val, err);
+            if (rc == 0 && h->has_pos) {
+                char pk[300], pv[800];
+                snprintf(pk, sizeof pk, "replay:%s", name);
+                snprintf(pv, sizeof pv, "%lld %llu %s %s", (long long)h->pos.lines,
+                         (unsigned long long)h->pos.last_signed, h->pos.time, h->pos.input);
+                rc = vlt_store_meta_put(s->db, pk, pv, err);
+            }
         }
     }
     if (rc < 0 || vlt_store_commit(s->db, err) < 0) {
         vlt_store_rollback(s->db);
         return -1;
     }
-    for (int t = 0; t < 3; t++) {
-        cm_map_free(s->dirty[t]);
-        s->dirty[t] = cm_map_new();
-    }
+    /* Committed: from here on nothing may fail, so nothing allocates. */
+    for (int t = 0; t < 3; t++)
+        cm_map_clear(s->dirty[t]);
     idl_free(&s->dirty_seen);
-    cm_map_free(s->dirty_acl);
-    s->dirty_acl = cm_map_new();
-    cm_map_free(s->dirty_offsets);
-    s->dirty_offsets = cm_map_new();
+    cm_map_clear(s->dirty_acl);
+    cm_map_clear(s->dirty_offsets);
     s->dirty_chains = false;
     /* The queued messages are durable now: hand them over for sending. */
     vlt_outmsg_free(s->outdone, s->noutdone);

@@ -15,6 +15,8 @@ typedef struct idlist {
 struct chain_head {
     uint64_t seq;
     char hash[65];
+    bool has_pos;
+    vlt_replay_pos pos;
 };
 
 struct vlt_state {
@@ -25,6 +27,7 @@ struct vlt_state {
     cm_map *chains;
     cm_map *acl; /* acl_key(vault, principal) -> perms | ACL_PRESENT */
     cry_secret *master;
+    char master_check[65]; /* from the store; empty until a master key is bound */
     vlt_store *db;
     /* what flush must write */
     cm_map *dirty[3];

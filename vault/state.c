@@ -10,6 +10,7 @@
 
 #include "common/map.h"
 #include "vault/internal.h"
+#include "common/fault.h"
 #include "vault/store.h"
 
 /* ---------- lists ---------- */
@@ -245,28 +246,67 @@ void index_principal(vlt_state *s, const vlt_resource *r, bool add)
 
 /* ---------- state ---------- */
 
+/* Writes a new master key: a temporary file, synced, then linked into place, so a
+ * failure never leaves a partial key behind. */
+static int create_master(const char *path, const uint8_t *k, size_t n, cm_err *err)
+{
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    unlink(tmp);
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    ssize_t w = -1;
+    if (fd >= 0) {
+        if (CM_FAULT(CM_FAULT_IO, "master key write")) {
+            w = write(fd, k, n / 2); /* a short write, as on a full disk */
+            errno = ENOSPC;
+        } else {
+            w = write(fd, k, n);
+        }
+    }
+    if (fd < 0 || w != (ssize_t)n || fsync(fd) < 0 || close(fd) < 0 || link(tmp, path) < 0) {
+        cm_err_set(err, path, 0, 0, "cannot create the service master key: %s", strerror(errno));
+        if (fd >= 0 && w != (ssize_t)n)
+            close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    unlink(tmp);
+    return 0;
+}
+
+/* A check value for the master key, kept in the state: a one-way digest, so a wrong
+ * or replaced key file is refused before anything is decrypted with it. */
+static void master_check(const cry_secret *m, char out[65])
+{
+    static const char label[] = "cmkguard service master key check";
+    uint8_t buf[sizeof label + CRY_DEK_LEN], h[CRY_HASH_LEN];
+    memcpy(buf, label, sizeof label);
+    memcpy(buf + sizeof label, m->b, CRY_DEK_LEN);
+    cry_sha256(buf, sizeof buf, h);
+    cm_wipe(buf, sizeof buf);
+    cm_hex(h, sizeof h, out);
+}
+
 static int load_master(vlt_state *s, const char *path, cm_err *err)
 {
     uint8_t k[CRY_DEK_LEN];
     int fd = open(path, O_RDONLY);
+    if (fd < 0 && errno == ENOENT && s->master_check[0]) {
+        cm_err_set(err, path, 0, 0,
+                   "the service master key of this state is missing: nothing can be decrypted "
+                   "without it");
+        return -1;
+    }
     if (fd < 0 && errno == ENOENT) {
         if (cry_random(k, sizeof k) < 0) {
             cm_err_set(err, path, 0, 0, "cannot generate the service master key");
             return -1;
         }
-        fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
-        if (fd < 0 || write(fd, k, sizeof k) != (ssize_t)sizeof k || fsync(fd) < 0) {
-            cm_err_set(err, path, 0, 0, "cannot create the service master key: %s",
-                       strerror(errno));
-            if (fd >= 0)
-                close(fd);
-            cm_wipe(k, sizeof k);
-            return -1;
-        }
-        close(fd);
-        s->master = cry_secret_dup(k, sizeof k);
+        int rc = create_master(path, k, sizeof k, err);
+        if (rc == 0)
+            s->master = cry_secret_dup(k, sizeof k);
         cm_wipe(k, sizeof k);
-        return 0;
+        return rc;
     }
     if (fd < 0) {
         cm_err_set(err, path, 0, 0, "cannot read the service master key: %s", strerror(errno));
@@ -289,8 +329,6 @@ static int load_master(vlt_state *s, const char *path, cm_err *err)
     cm_wipe(k, sizeof k);
     return 0;
 }
-
-
 
 vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
 {
@@ -322,11 +360,22 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
         snprintf(mpath, sizeof mpath, "%s.mkey", path);
         master_path = mpath;
     }
-    if (load_master(s, master_path, err) < 0)
-        goto out_fail;
     s->db = vlt_store_open(path, err);
-    if (!s->db || vlt_state_load_docs(s, err) < 0)
+    if (!s->db || vlt_state_load_docs(s, err) < 0 || load_master(s, master_path, err) < 0)
         goto out_fail;
+    char check[65];
+    master_check(s->master, check);
+    if (s->master_check[0] && strcmp(check, s->master_check) != 0) {
+        cm_err_set(err, master_path, 0, 0,
+                   "not the service master key of %s (its check value differs): nothing was "
+                   "decrypted", path);
+        goto out_fail;
+    }
+    if (!s->master_check[0]) {
+        if (vlt_store_meta_put(s->db, "master:check", check, err) < 0)
+            goto out_fail;
+        memcpy(s->master_check, check, sizeof check);
+    }
     return s;
 out_fail:
     vlt_state_free(s);
@@ -427,6 +476,25 @@ void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const ch
     s->dirty_chains = true;
 }
 
+bool vlt_state_replay_get(vlt_state *s, const char *chain, vlt_replay_pos *p)
+{
+    struct chain_head *h = cm_map_get(s->chains, chain);
+    if (!h || !h->has_pos)
+        return false;
+    *p = h->pos;
+    return true;
+}
+
+void vlt_state_replay_set(vlt_state *s, const char *chain, const vlt_replay_pos *p)
+{
+    struct chain_head *h = cm_map_get(s->chains, chain);
+    if (!h)
+        return;
+    h->has_pos = true;
+    h->pos = *p;
+    s->dirty_chains = true;
+}
+
 /* ---------- key material ---------- */
 
 cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, char *err,
@@ -438,7 +506,7 @@ cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cha
     char aad[768];
     snprintf(aad, sizeof aad, "%s/%s", k->uri, kv->version);
     cm_buf der;
-    cm_buf_init(&der, 0);
+    cm_buf_init_secret(&der, 0);
     if (cry_gcm_open(s->master->b, aad, strlen(aad), kv->sealed.p, kv->sealed.len, &der) < 0) {
         snprintf(err, errn, "cannot open the key material of %s (wrong master key?)", aad);
         cm_buf_free_secret(&der);

@@ -87,6 +87,18 @@ void vlt_state_mark_seen(vlt_state *s, const char *id);
 /* Chain heads persist with the state so a chain continues across runs. */
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65]);
 void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const char hash[65]);
+/* Where a replay into a chain stands, committed with its head: the input it reads and
+ * the lines of it applied (-1 once that replay finished), the last signed seq and the
+ * time of the last record, so an interrupted replay resumes exactly where it stopped. */
+typedef struct vlt_replay_pos {
+    char input[512];
+    int64_t lines;
+    uint64_t last_signed;
+    char time[64];
+} vlt_replay_pos;
+bool vlt_state_replay_get(vlt_state *s, const char *chain, vlt_replay_pos *p);
+/* Call after vlt_state_chain_set for the same chain. */
+void vlt_state_replay_set(vlt_state *s, const char *chain, const vlt_replay_pos *p);
 
 /* --- the outbox: messages that must reach Kafka, durable with the state --- */
 typedef struct vlt_outmsg {

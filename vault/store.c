@@ -7,6 +7,8 @@
 
 #include <sqlite3.h>
 
+#include "common/fault.h"
+
 struct vlt_store {
     sqlite3 *db;
     char *path;
@@ -37,8 +39,164 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS data(resource TEXT NOT NULL, class TEXT NOT NULL,"
     " sealed BLOB NOT NULL, PRIMARY KEY(resource, class));";
 
+/* ---------- fault seams: SQLite's allocator and its file I/O ---------- */
+
+static sqlite3_mem_methods real_mem;
+
+static void *fault_malloc(int n)
+{
+    return CM_FAULT(CM_FAULT_SQLITE, "sqlite malloc") ? NULL : real_mem.xMalloc(n);
+}
+
+static void *fault_realloc(void *p, int n)
+{
+    return CM_FAULT(CM_FAULT_SQLITE, "sqlite realloc") ? NULL : real_mem.xRealloc(p, n);
+}
+
+/* A VFS over the default one whose files fail a write with SQLITE_FULL (a full disk),
+ * a sync, truncate or read with the matching I/O error. */
+static sqlite3_vfs fault_vfs, *real_vfs;
+
+struct fault_file {
+    sqlite3_file base;
+    sqlite3_file *real; /* follows this struct in the same allocation */
+};
+
+#define REAL(f) (((struct fault_file *)(f))->real)
+
+static int ff_close(sqlite3_file *f)
+{
+    return REAL(f)->pMethods ? REAL(f)->pMethods->xClose(REAL(f)) : SQLITE_OK;
+}
+static int ff_read(sqlite3_file *f, void *b, int n, sqlite3_int64 off)
+{
+    if (CM_FAULT(CM_FAULT_IO, "sqlite read"))
+        return SQLITE_IOERR_READ;
+    return REAL(f)->pMethods->xRead(REAL(f), b, n, off);
+}
+static int ff_write(sqlite3_file *f, const void *b, int n, sqlite3_int64 off)
+{
+    if (CM_FAULT(CM_FAULT_IO, "sqlite write"))
+        return SQLITE_FULL;
+    return REAL(f)->pMethods->xWrite(REAL(f), b, n, off);
+}
+static int ff_truncate(sqlite3_file *f, sqlite3_int64 size)
+{
+    if (CM_FAULT(CM_FAULT_IO, "sqlite truncate"))
+        return SQLITE_IOERR_TRUNCATE;
+    return REAL(f)->pMethods->xTruncate(REAL(f), size);
+}
+static int ff_sync(sqlite3_file *f, int flags)
+{
+    if (CM_FAULT(CM_FAULT_IO, "sqlite fsync"))
+        return SQLITE_IOERR_FSYNC;
+    return REAL(f)->pMethods->xSync(REAL(f), flags);
+}
+static int ff_size(sqlite3_file *f, sqlite3_int64 *size)
+{
+    return REAL(f)->pMethods->xFileSize(REAL(f), size);
+}
+static int ff_lock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xLock(REAL(f), l);
+}
+static int ff_unlock(sqlite3_file *f, int l)
+{
+    return REAL(f)->pMethods->xUnlock(REAL(f), l);
+}
+static int ff_check(sqlite3_file *f, int *out)
+{
+    return REAL(f)->pMethods->xCheckReservedLock(REAL(f), out);
+}
+static int ff_fctl(sqlite3_file *f, int op, void *arg)
+{
+    return REAL(f)->pMethods->xFileControl(REAL(f), op, arg);
+}
+static int ff_sector(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xSectorSize(REAL(f));
+}
+static int ff_devchar(sqlite3_file *f)
+{
+    return REAL(f)->pMethods->xDeviceCharacteristics(REAL(f));
+}
+static int ff_shm_map(sqlite3_file *f, int pg, int sz, int extend, void volatile **pp)
+{
+    if (CM_FAULT(CM_FAULT_IO, "sqlite shm map"))
+        return SQLITE_IOERR_SHMMAP;
+    return REAL(f)->pMethods->xShmMap(REAL(f), pg, sz, extend, pp);
+}
+static int ff_shm_lock(sqlite3_file *f, int off, int n, int flags)
+{
+    return REAL(f)->pMethods->xShmLock(REAL(f), off, n, flags);
+}
+static void ff_shm_barrier(sqlite3_file *f)
+{
+    REAL(f)->pMethods->xShmBarrier(REAL(f));
+}
+static int ff_shm_unmap(sqlite3_file *f, int del)
+{
+    return REAL(f)->pMethods->xShmUnmap(REAL(f), del);
+}
+
+static const sqlite3_io_methods fault_io = {
+    .iVersion = 2,
+    .xClose = ff_close,
+    .xRead = ff_read,
+    .xWrite = ff_write,
+    .xTruncate = ff_truncate,
+    .xSync = ff_sync,
+    .xFileSize = ff_size,
+    .xLock = ff_lock,
+    .xUnlock = ff_unlock,
+    .xCheckReservedLock = ff_check,
+    .xFileControl = ff_fctl,
+    .xSectorSize = ff_sector,
+    .xDeviceCharacteristics = ff_devchar,
+    .xShmMap = ff_shm_map,
+    .xShmLock = ff_shm_lock,
+    .xShmBarrier = ff_shm_barrier,
+    .xShmUnmap = ff_shm_unmap,
+};
+
+static int fault_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
+{
+    struct fault_file *ff = (struct fault_file *)f;
+    ff->real = (sqlite3_file *)(ff + 1);
+    ff->base.pMethods = NULL;
+    int rc = real_vfs->xOpen(real_vfs, name, ff->real, flags, out);
+    if (rc == SQLITE_OK || ff->real->pMethods)
+        ff->base.pMethods = &fault_io;
+    return rc;
+}
+
+/* Installs the seams when CMKGUARD_FAULT arms them; must run before SQLite starts. */
+static void fault_seams(void)
+{
+    static bool done;
+    if (done)
+        return;
+    done = true;
+    if (cm_fault_kind_armed(CM_FAULT_SQLITE) && sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem) ==
+                                                    SQLITE_OK) {
+        sqlite3_mem_methods m = real_mem;
+        m.xMalloc = fault_malloc;
+        m.xRealloc = fault_realloc;
+        sqlite3_config(SQLITE_CONFIG_MALLOC, &m);
+    }
+    if (cm_fault_kind_armed(CM_FAULT_IO) && (real_vfs = sqlite3_vfs_find(NULL))) {
+        fault_vfs = *real_vfs;
+        fault_vfs.iVersion = 1; /* no syscall overrides: the default VFS keeps its own */
+        fault_vfs.zName = "cmkguard-fault";
+        fault_vfs.szOsFile = (int)sizeof(struct fault_file) + real_vfs->szOsFile;
+        fault_vfs.xOpen = fault_open;
+        sqlite3_vfs_register(&fault_vfs, 1);
+    }
+}
+
 vlt_store *vlt_store_open(const char *path, cm_err *err)
 {
+    fault_seams();
     vlt_store *st = cm_xcalloc(1, sizeof *st);
     st->path = cm_strdup(path);
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
@@ -147,20 +305,47 @@ int vlt_store_each(vlt_store *st, enum vlt_store_table t,
     return rc;
 }
 
+/* Runs a query and hands each row to row(); a read error mid-way is an error, never a
+ * silently shorter result. */
+static int rows(vlt_store *st, const char *sql, void (*row)(sqlite3_stmt *s, void *ctx), void *ctx,
+                cm_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
+        return db_err(st, err, "read");
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW)
+        row(s, ctx);
+    sqlite3_finalize(s);
+    return step == SQLITE_DONE ? 0 : db_err(st, err, "read");
+}
+
+struct each_ctx {
+    union {
+        void (*seen)(void *arg, const char *id);
+        void (*acl)(void *arg, const char *key, unsigned perms);
+        void (*offset)(void *arg, const char *topic, int32_t part, int64_t off);
+        void (*meta)(void *arg, const char *k, const char *v);
+    } fn;
+    void *arg;
+};
+
 int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err)
 {
     return run(st, "INSERT OR IGNORE INTO seen(id) VALUES(?)", id, NULL, NULL, 0, err);
 }
 
-int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg)
+static void seen_row(sqlite3_stmt *s, void *ctx)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT id FROM seen", -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    while (sqlite3_step(s) == SQLITE_ROW)
-        fn(arg, (const char *)sqlite3_column_text(s, 0));
-    sqlite3_finalize(s);
-    return 0;
+    struct each_ctx *c = ctx;
+    c->fn.seen(c->arg, (const char *)sqlite3_column_text(s, 0));
+}
+
+int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
+                        cm_err *err)
+{
+    struct each_ctx c = {.fn.seen = fn, .arg = arg};
+    return rows(st, "SELECT id FROM seen", seen_row, &c, err);
 }
 
 int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err)
@@ -176,16 +361,17 @@ int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err)
     return run(st, "DELETE FROM acl WHERE k = ?", key, NULL, NULL, 0, err);
 }
 
-int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
-                       void *arg)
+static void acl_row(sqlite3_stmt *s, void *ctx)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT k, perms FROM acl", -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    while (sqlite3_step(s) == SQLITE_ROW)
-        fn(arg, (const char *)sqlite3_column_text(s, 0), (unsigned)sqlite3_column_int(s, 1));
-    sqlite3_finalize(s);
-    return 0;
+    struct each_ctx *c = ctx;
+    c->fn.acl(c->arg, (const char *)sqlite3_column_text(s, 0), (unsigned)sqlite3_column_int(s, 1));
+}
+
+int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
+                       void *arg, cm_err *err)
+{
+    struct each_ctx c = {.fn.acl = fn, .arg = arg};
+    return rows(st, "SELECT k, perms FROM acl", acl_row, &c, err);
 }
 
 int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err *err)
@@ -243,7 +429,8 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
                            " ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK)
         return -1;
-    while (sqlite3_step(s) == SQLITE_ROW) {
+    int step;
+    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
         vlt_outmsg m = {0};
         m.id = sqlite3_column_int64(s, 0);
         m.topic = col_dup(s, 1, NULL);
@@ -263,7 +450,7 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
         free(m.input);
     }
     sqlite3_finalize(s);
-    return 0;
+    return step == SQLITE_DONE ? 0 : -1;
 }
 
 int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err)
@@ -280,18 +467,19 @@ int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t
     return rc == SQLITE_DONE ? 0 : db_err(st, err, "offset write");
 }
 
+static void offset_row(sqlite3_stmt *s, void *ctx)
+{
+    struct each_ctx *c = ctx;
+    c->fn.offset(c->arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
+       sqlite3_column_int64(s, 2));
+}
+
 int vlt_store_offset_each(vlt_store *st,
                           void (*fn)(void *arg, const char *topic, int32_t part, int64_t off),
-                          void *arg)
+                          void *arg, cm_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT topic, part, off FROM offsets", -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    while (sqlite3_step(s) == SQLITE_ROW)
-        fn(arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
-           sqlite3_column_int64(s, 2));
-    sqlite3_finalize(s);
-    return 0;
+    struct each_ctx c = {.fn.offset = fn, .arg = arg};
+    return rows(st, "SELECT topic, part, off FROM offsets", offset_row, &c, err);
 }
 
 int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err)
@@ -299,16 +487,17 @@ int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err)
     return run(st, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v, NULL, 0, err);
 }
 
-int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
-                        void *arg)
+static void meta_row(sqlite3_stmt *s, void *ctx)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT k, v FROM meta", -1, &s, NULL) != SQLITE_OK)
-        return -1;
-    while (sqlite3_step(s) == SQLITE_ROW)
-        fn(arg, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
-    sqlite3_finalize(s);
-    return 0;
+    struct each_ctx *c = ctx;
+    c->fn.meta(c->arg, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
+}
+
+int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
+                        void *arg, cm_err *err)
+{
+    struct each_ctx c = {.fn.meta = fn, .arg = arg};
+    return rows(st, "SELECT k, v FROM meta ORDER BY k", meta_row, &c, err);
 }
 
 int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const void *d, size_t n,

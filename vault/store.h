@@ -23,11 +23,12 @@ int vlt_store_del(vlt_store *st, enum vlt_store_table t, const char *id, cm_err 
 int vlt_store_each(vlt_store *st, enum vlt_store_table t,
                    int (*fn)(void *arg, const char *id, const char *doc), void *arg, cm_err *err);
 int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err);
-int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg);
+int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
+                        cm_err *err);
 int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err);
 int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err);
 int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
-                       void *arg);
+                       void *arg, cm_err *err);
 struct vlt_outmsg;
 int vlt_store_outbox_add(vlt_store *st, const struct vlt_outmsg *m, int64_t *id, cm_err *err);
 int vlt_store_outbox_del(vlt_store *st, int64_t id, cm_err *err);
@@ -36,10 +37,10 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const struct vlt_
 int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err);
 int vlt_store_offset_each(vlt_store *st,
                           void (*fn)(void *arg, const char *topic, int32_t part, int64_t off),
-                          void *arg);
+                          void *arg, cm_err *err);
 int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err);
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
-                        void *arg);
+                        void *arg, cm_err *err);
 int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const void *d, size_t n,
                        cm_err *err);
 /* 1 found, 0 absent, -1 error. */
