@@ -29,6 +29,7 @@ typedef struct loader {
     size_t nfiles;
     const char *file; /* current */
     yaml_document_t *doc;
+    size_t nrules_seen; /* rule entries the prescan met so far, across files */
 } loader;
 
 #define yerr(ld, n, ...) pol_yaml_err((ld)->err, (ld)->file, (n), __VA_ARGS__)
@@ -74,12 +75,16 @@ static bool is_rule_file(const char *name)
            !cm_endswith(name, ".test.yaml") && !cm_endswith(name, ".test.yml") && name[0] != '.';
 }
 
-/* Bounds what the YAML may do before any document is built: depth and aliases. */
+/* Bounds what the YAML may do before any document is built: depth, aliases, and the
+ * number of rules across all files, so an oversized rule set is refused before it
+ * costs memory. */
 static int prescan(loader *ld, const char *path, const unsigned char *buf, size_t n)
 {
     yaml_parser_t p;
     yaml_event_t ev;
     int depth = 0, aliases = 0, docs = 0, rc = 0;
+    size_t top = 0;                       /* nodes met directly in the top mapping */
+    bool rules_next = false, in_rules = false;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_string(&p, buf, n);
     for (;;) {
@@ -92,6 +97,25 @@ static int prescan(loader *ld, const char *path, const unsigned char *buf, size_
         }
         yaml_event_type_t t = ev.type;
         int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
+        bool is_node = t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT ||
+                    t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT;
+        if (is_node && depth == 1) {
+            bool key = top++ % 2 == 0;
+            if (key) {
+                rules_next = t == YAML_SCALAR_EVENT &&
+                             !strcmp((const char *)ev.data.scalar.value, "rules");
+            } else {
+                in_rules = rules_next && t == YAML_SEQUENCE_START_EVENT;
+                rules_next = false;
+            }
+        } else if (is_node && depth == 2 && in_rules && ++ld->nrules_seen > POL_MAX_RULES) {
+            cm_err_set(ld->err, path, line, col,
+                       "more than %d rules in the rule set (across its files)",
+                       POL_MAX_RULES);
+            yaml_event_delete(&ev);
+            rc = -1;
+            break;
+        }
         yaml_event_delete(&ev);
         if (t == YAML_STREAM_END_EVENT)
             break;
@@ -107,7 +131,8 @@ static int prescan(loader *ld, const char *path, const unsigned char *buf, size_
                 break;
             }
         } else if (t == YAML_MAPPING_END_EVENT || t == YAML_SEQUENCE_END_EVENT) {
-            depth--;
+            if (--depth == 1)
+                in_rules = false;
         } else if (t == YAML_ALIAS_EVENT && ++aliases > MAX_ALIASES) {
             cm_err_set(ld->err, path, line, col, "more than %d YAML aliases", MAX_ALIASES);
             rc = -1;
