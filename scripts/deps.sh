@@ -12,6 +12,7 @@ command -v kcat >/dev/null 2>&1 || need="$need kcat"
 command -v openssl >/dev/null 2>&1 || need="$need openssl"
 command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v jq >/dev/null 2>&1 || need="$need jq"
+command -v /usr/bin/time >/dev/null 2>&1 || need="$need time"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 [ -z "$need" ] && exit 0
 echo "cmkguard: installing:$need" >&2
