@@ -112,6 +112,7 @@ cry_secret *cry_secret_new(size_t len)
     cry_secret *s = CM_FAULT(CM_FAULT_ALLOC, "secret") ? NULL : OPENSSL_zalloc(sizeof *s + len + 1);
     if (!s)
         cm_oom(sizeof *s + len + 1);
+    // cppcheck-suppress nullPointerRedundantCheck ; cm_oom does not return
     s->len = len;
     return s;
 }
@@ -643,17 +644,20 @@ int cry_keygen_ed25519(const char *prefix, char kid[17], cm_err *err)
         goto out_free_key;
     }
     f = fdopen(fd, "w");
-    if (!f || PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) != 1 || fclose(f) != 0) {
-        if (!f)
-            close(fd);
-        f = NULL;
+    bool wrote = f && PEM_write_PrivateKey(f, pk, NULL, NULL, 0, NULL, NULL) == 1;
+    if (!f)
+        close(fd);
+    else if (fclose(f) != 0)
+        wrote = false;
+    if (!wrote) {
         cm_err_set(err, kpath, 0, 0, "cannot write private key");
         goto out_free_key;
     }
     f = fopen(ppath, "w");
-    if (!f || PEM_write_PUBKEY(f, pk) != 1 || fclose(f) != 0) {
-        if (f)
-            fclose(f);
+    wrote = f && PEM_write_PUBKEY(f, pk) == 1;
+    if (f && fclose(f) != 0) /* closed once, whatever the write did */
+        wrote = false;
+    if (!wrote) {
         cm_err_set(err, ppath, 0, 0, "cannot write public key");
         goto out_free_key;
     }
