@@ -482,7 +482,10 @@ static node *parse_predicate(lexer *lx)
             lerr(lx, lx->tpos + 1 + eo, "bad regular expression: %s", (char *)msg);
             return NULL;
         }
-        pcre2_jit_compile(n->re, PCRE2_JIT_COMPLETE); /* falls back to the interpreter */
+        /* Without JIT, matching falls back to the interpreter: also what CMKGUARD_NO_JIT
+         * asks for, since memcheck cannot follow JIT-compiled code. */
+        if (!getenv("CMKGUARD_NO_JIT"))
+            pcre2_jit_compile(n->re, PCRE2_JIT_COMPLETE);
         n->md = pcre2_match_data_create_from_pattern(n->re, NULL);
         n->mctx = pcre2_match_context_create(NULL);
         pcre2_set_match_limit(n->mctx, POL_MATCH_LIMIT);
@@ -554,7 +557,9 @@ static node *parse_not(lexer *lx)
 static node *parse_and(lexer *lx)
 {
     node *l = parse_not(lx);
-    while (l && is_kw(lx, "and")) {
+    if (!l)
+        return NULL;
+    while (is_kw(lx, "and")) {
         next(lx);
         node *r = parse_not(lx);
         if (!r)
@@ -570,7 +575,9 @@ static node *parse_and(lexer *lx)
 static node *parse_or(lexer *lx)
 {
     node *l = parse_and(lx);
-    while (l && is_kw(lx, "or")) {
+    if (!l)
+        return NULL;
+    while (is_kw(lx, "or")) {
         next(lx);
         node *r = parse_and(lx);
         if (!r)
@@ -723,11 +730,29 @@ static enum pol_tri eval(const node *n, const pol_ctx *c)
     const pol_val *l = val(&n->l, c);
     if (l->t == PV_ABSENT)
         return POL_UNKNOWN;
-    const pol_val *r = n->k == N_IN || n->k == N_MATCHES || n->k == N_TRUTH ? NULL : val(&n->r, c);
-    if (r && r->t == PV_ABSENT)
-        return POL_UNKNOWN;
+    /* Operators on the left value alone. */
     switch (n->k) {
     case N_TRUTH: return tri(l->b);
+    case N_IN:
+        for (size_t i = 0; i < n->nset; i++)
+            if (veq(l, &n->set[i]))
+                return POL_TRUE;
+        return POL_FALSE;
+    case N_MATCHES: {
+        int rc = pcre2_match(n->re, (PCRE2_SPTR)l->s, strlen(l->s), 0, 0, n->md, n->mctx);
+        if (rc >= 0)
+            return POL_TRUE;
+        if (rc == PCRE2_ERROR_NOMATCH)
+            return POL_FALSE;
+        return POL_UNKNOWN; /* match or depth limit hit: fail closed */
+    }
+    default: break;
+    }
+    /* Binary operators. */
+    const pol_val *r = val(&n->r, c);
+    if (r->t == PV_ABSENT)
+        return POL_UNKNOWN;
+    switch (n->k) {
     case N_CMP:
         switch (n->op) {
         case OP_EQ: return tri(veq(l, r));
@@ -738,22 +763,9 @@ static enum pol_tri eval(const node *n, const pol_ctx *c)
         case OP_GE: return tri(l->i >= r->i);
         }
         return POL_UNKNOWN;
-    case N_IN:
-        for (size_t i = 0; i < n->nset; i++)
-            if (veq(l, &n->set[i]))
-                return POL_TRUE;
-        return POL_FALSE;
     case N_CONTAINS: return tri(strstr(l->s, r->s) != NULL);
     case N_STARTS: return tri(!strncmp(l->s, r->s, strlen(r->s)));
     case N_ENDS: return tri(cm_endswith(l->s, r->s));
-    case N_MATCHES: {
-        int rc = pcre2_match(n->re, (PCRE2_SPTR)l->s, strlen(l->s), 0, 0, n->md, n->mctx);
-        if (rc >= 0)
-            return POL_TRUE;
-        if (rc == PCRE2_ERROR_NOMATCH)
-            return POL_FALSE;
-        return POL_UNKNOWN; /* match or depth limit hit: fail closed */
-    }
     default: return POL_UNKNOWN;
     }
 }

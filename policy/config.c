@@ -17,7 +17,7 @@ typedef struct cfg_loader {
     cm_err *err;
 } cfg_loader;
 
-#define cerr(l, n, ...) pol_yaml_err((l)->err, (l)->file, (n), __VA_ARGS__)
+#define cerr(l, n, ...) (pol_yaml_err((l)->err, (l)->file, (n), __VA_ARGS__), -1)
 #define scalar(n) pol_yaml_scalar(n)
 
 static char *path_of(cfg_loader *l, const char *p)

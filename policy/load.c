@@ -32,7 +32,7 @@ typedef struct loader {
     size_t nrules_seen; /* rule entries the prescan met so far, across files */
 } loader;
 
-#define yerr(ld, n, ...) pol_yaml_err((ld)->err, (ld)->file, (n), __VA_ARGS__)
+#define yerr(ld, n, ...) (pol_yaml_err((ld)->err, (ld)->file, (n), __VA_ARGS__), -1)
 
 static const char *kind_name(yaml_node_t *n)
 {

@@ -361,7 +361,7 @@ static int run_file(suite *s, const char *path)
     yaml_parser_delete(&p);
     cm_buf_free(&src);
     s->file = path;
-    s->doc = &doc;
+    s->doc = &doc; // cppcheck-suppress autoVariables ; reset before returning
     int rc = -1;
     pol_ruleset *rs = NULL;
     vlt_state *st = NULL;
@@ -484,6 +484,7 @@ out_free:
     pol_ruleset_free(rs);
     free(dir_copy);
     yaml_document_delete(&doc);
+    s->doc = NULL; /* it pointed at this function's document */
     return rc;
 }
 

@@ -918,13 +918,12 @@ static void txn_free(vlt_txn *t)
     size_t it = 0;
     void *v;
     cm_map *maps[3] = {t->pv, t->pk, t->pr};
-    void (*fr[3])(void *) = {vfree, kfree, rfree};
     for (int i = 0; i < 3; i++) {
         it = 0;
         while (cm_map_next(maps[i], &it, NULL, &v)) {
             struct pend *p = v;
             if (p->obj)
-                fr[i](p->obj);
+                (i == 0 ? vfree : i == 1 ? kfree : rfree)(p->obj);
             free(p);
         }
         cm_map_free(maps[i]);
