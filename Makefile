@@ -18,7 +18,7 @@ BIN     := cmkguard
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps test unit cli-tests rule-tests asan demo clean banned fuzz
+.PHONY: all deps test unit cli-tests rule-tests asan demo clean banned fuzz torture analyze valgrind bench
 all: deps $(BIN)
 
 deps:
@@ -45,6 +45,7 @@ banned:
 
 test: all $(UNIT_BIN)
 	@scripts/run-tests.sh $(BUILD)
+	@$(MAKE) --no-print-directory analyze
 
 unit: all $(UNIT_BIN)
 	@scripts/run-tests.sh $(BUILD) unit
@@ -62,6 +63,34 @@ test-asan: deps $(BIN) $(UNIT_BIN)
 	  scripts/run-tests.sh build-asan
 	@if ls build-asan/reports/* >/dev/null 2>&1; then \
 	  echo "sanitizer reports:"; cat build-asan/reports/*; exit 1; fi
+
+# Every failure point of every seam kind along the fault scenario (tests/faults).
+torture: all
+	@for k in crypto io alloc sqlite; do tests/faults/torture.sh $$k || exit 1; done
+
+# Static analysis: cppcheck and the clang static analyzer; any finding fails.
+analyze: deps
+	@cppcheck --enable=warning,portability,performance --std=c11 --inline-suppr -q \
+	  --error-exitcode=1 -I. -D_GNU_SOURCE $(MODULES) cli && echo "cppcheck: clean"
+	@rm -rf build-scan && scan-build --status-bugs -o build-scan/reports \
+	  $(MAKE) --no-print-directory BUILD=build-scan CC=clang BIN=build-scan/cmkguard \
+	  build-scan/cmkguard >build-scan.log 2>&1 \
+	  && echo "scan-build: clean" || { grep -E 'warning:|bugs found' build-scan.log; exit 1; }
+
+# cmkguard under valgrind memcheck: the fault scenario end to end and small CLI suites.
+valgrind: all
+	@scripts/valgrind.sh
+
+# Benchmarks: workloads from a fixed seed, each figure beside its limit or peer.
+BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency
+$(BUILD)/bench/bench-gen: bench/gen.c
+	@mkdir -p $(dir $@)
+	$(CC) $(WARN) -O2 -o $@ $<
+$(BUILD)/bench/bench-%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+bench: all $(BENCH_TOOLS)
+	@scripts/bench.sh
 
 demo: all
 	@scripts/demo.sh

@@ -14,6 +14,9 @@ command -v cc >/dev/null 2>&1 || need="$need gcc"
 command -v jq >/dev/null 2>&1 || need="$need jq"
 command -v /usr/bin/time >/dev/null 2>&1 || need="$need time"
 command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
+command -v cppcheck >/dev/null 2>&1 || need="$need cppcheck"
+command -v clang >/dev/null 2>&1 || need="$need clang"
+command -v scan-build >/dev/null 2>&1 || need="$need clang-tools"
 [ -z "$need" ] && exit 0
 echo "cmkguard: installing:$need" >&2
 SUDO=""
