@@ -5,6 +5,7 @@
 cd "$T"
 # Peak RSS (KiB) of a command, its exit code in $rc; sanitizer builds get more room.
 limit=262144; [ -n "${ASAN_OPTIONS:-}" ] && limit=1048576
+case $CMKGUARD in *valgrind*) limit=1048576 ;; esac
 measure() { /usr/bin/time -f '%M' -o rss.txt "$@" >out 2>err; rc=$?; rss=$(tail -1 rss.txt); }
 bounded() { # DESCRIPTION
   if [ "$rss" -le "$limit" ]; then ok "$1 (peak RSS ${rss} KiB)"; else fail "$1: peak RSS ${rss} KiB over ${limit}"; fi; }
