@@ -260,7 +260,7 @@ static int load_res(void *arg, const char *id, const char *doc)
 static void load_seen(void *arg, const char *id)
 {
     if (id)
-        cm_map_put(((vlt_state *)arg)->seen, id, (void *)1);
+        cm_strset_add(((vlt_state *)arg)->seen, id);
 }
 
 static void load_acl(void *arg, const char *k, unsigned perms)

@@ -2,6 +2,7 @@
 #ifndef VLT_INTERNAL_H
 #define VLT_INTERNAL_H
 #include "common/map.h"
+#include "common/strset.h"
 #include "vault/state.h"
 #include "vault/store.h"
 
@@ -23,7 +24,7 @@ struct vlt_state {
     cm_map *vaults, *keys, *resources;
     cm_map *by_key, *by_vault; /* binding indexes: uri -> idlist of CMK resource ids */
     cm_map *by_principal;      /* identity principal -> idlist of resource ids */
-    cm_map *seen;
+    cm_strset *seen; /* event ids: the one structure that grows with events, ~20 B each */
     cm_map *chains;
     cm_map *acl; /* acl_key(vault, principal) -> perms | ACL_PRESENT */
     cry_secret *master;

@@ -339,7 +339,7 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
     s->by_key = cm_map_new();
     s->by_vault = cm_map_new();
     s->by_principal = cm_map_new();
-    s->seen = cm_map_new();
+    s->seen = cm_strset_new();
     s->chains = cm_map_new();
     s->acl = cm_map_new();
     s->dirty_acl = cm_map_new();
@@ -407,7 +407,7 @@ void vlt_state_free(vlt_state *s)
     free_idmap(s->by_key);
     free_idmap(s->by_vault);
     free_idmap(s->by_principal);
-    cm_map_free(s->seen);
+    cm_strset_free(s->seen);
     cm_map_free(s->acl);
     cm_map_free(s->dirty_acl);
     free_objs(s->offsets, free_v);
@@ -444,12 +444,12 @@ const char **vlt_state_resource_ids(const vlt_state *s, size_t *n)
 
 bool vlt_state_seen(vlt_state *s, const char *id)
 {
-    return cm_map_get(s->seen, id) != NULL;
+    return cm_strset_has(s->seen, id);
 }
 
 void vlt_state_mark_seen(vlt_state *s, const char *id)
 {
-    cm_map_put(s->seen, id, (void *)1);
+    cm_strset_add(s->seen, id);
     if (s->db)
         idl_add(&s->dirty_seen, id);
 }
