@@ -32,6 +32,11 @@ uint64_t aud_writer_last_signed(const aud_writer *w);
 const char *aud_writer_last_time(const aud_writer *w);
 /* Writes the decision record and its fan-out records. */
 int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash, cm_err *err);
+/* Signs on a worker thread from now on (a no-op without a signer); records still reach
+ * the sink one at a time and in order, from that thread. */
+int aud_writer_async(aud_writer *w);
+/* Waits until every record emitted so far reached the sink; -1 with err if one failed. */
+int aud_writer_drain(aud_writer *w, cm_err *err);
 /* Checkpoint mode: the final signed checkpoint record (no-op otherwise). */
 int aud_writer_finish(aud_writer *w, cm_err *err);
 uint64_t aud_writer_seq(const aud_writer *w);

@@ -1,8 +1,33 @@
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "audit/audit.h"
+
+/* Asynchronous signing: records queue in chain order; one worker signs each hash and
+ * hands the finished line to the sink, in the same order. The deciding thread goes on
+ * with the next event meanwhile; aud_writer_drain waits for the queue to empty. */
+#define QUEUE 1024
+
+struct job {
+    cm_buf pre, post; /* the record before and after "sig" */
+    char *subject;
+    uint8_t hash[CRY_HASH_LEN];
+    bool sign;
+    char id[300];
+};
+
+struct signer_q {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t more, room;
+    struct job jobs[QUEUE];
+    size_t head, n; /* jobs[head] is next to sign; n queued */
+    bool busy, stop, failed;
+    cm_err err;
+    cm_buf out; /* the worker's line */
+};
 
 struct aud_writer {
     char *chain;
@@ -16,6 +41,7 @@ struct aud_writer {
     char last_time[64];
     cry_hash *h;
     cm_buf a, b, c, out;
+    struct signer_q *q; /* NULL: signs inline */
 };
 
 aud_writer *aud_writer_new(const char *chain, cry_signer *signer, unsigned checkpoint,
@@ -38,10 +64,13 @@ aud_writer *aud_writer_new(const char *chain, cry_signer *signer, unsigned check
     return w;
 }
 
+static void queue_stop(aud_writer *w);
+
 void aud_writer_free(aud_writer *w)
 {
     if (!w)
         return;
+    queue_stop(w);
     free(w->chain);
     cry_hash_free(w->h);
     cm_buf_free(&w->a);
@@ -183,6 +212,143 @@ static const char *record_time(aud_writer *w, const char *event_time)
     return w->last_time;
 }
 
+static void *sign_worker(void *arg)
+{
+    aud_writer *w = arg;
+    struct signer_q *q = w->q;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->n && !q->stop)
+            pthread_cond_wait(&q->more, &q->mu);
+        if (q->stop)
+            break;
+        struct job *j = &q->jobs[q->head];
+        q->busy = true;
+        pthread_mutex_unlock(&q->mu);
+        bool ok = !q->failed;
+        cm_buf_reset(&q->out);
+        cm_buf_add(&q->out, j->pre.p, j->pre.len);
+        if (ok && j->sign) {
+            uint8_t sig[CRY_SIG_LEN];
+            ok = cry_signer_sign(w->signer, j->hash, sizeof j->hash, sig) == 0;
+            if (ok) {
+                cm_buf_adds(&q->out, "\"sig\":\"");
+                cm_b64_encode(sig, sizeof sig, &q->out);
+                cm_buf_adds(&q->out, "\",");
+            } else {
+                cm_err_set(&q->err, "audit", 0, 0, "signing failed");
+            }
+        }
+        cm_buf_add(&q->out, j->post.p, j->post.len);
+        if (ok && w->sink(w->arg, j->subject, q->out.p, q->out.len) < 0) {
+            cm_err_set(&q->err, "audit", 0, 0, "cannot write audit record %s", j->id);
+            ok = false;
+        }
+        pthread_mutex_lock(&q->mu);
+        if (!ok)
+            q->failed = true;
+        q->busy = false;
+        q->head = (q->head + 1) % QUEUE;
+        q->n--;
+        pthread_cond_broadcast(&q->room);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+static int enqueue(aud_writer *w, const char *subject, const uint8_t hash[CRY_HASH_LEN], bool sign,
+                   const char *id, cm_err *err)
+{
+    struct signer_q *q = w->q;
+    pthread_mutex_lock(&q->mu);
+    while (q->n == QUEUE && !q->failed)
+        pthread_cond_wait(&q->room, &q->mu);
+    if (q->failed) {
+        *err = q->err;
+        pthread_mutex_unlock(&q->mu);
+        return -1;
+    }
+    struct job *j = &q->jobs[(q->head + q->n) % QUEUE];
+    pthread_mutex_unlock(&q->mu);
+    /* The slot is ours until it is counted in: the worker never reads past n. */
+    cm_buf_reset(&j->pre);
+    cm_buf_add(&j->pre, w->out.p, w->out.len);
+    cm_buf_reset(&j->post);
+    cm_buf_add(&j->post, w->c.p, w->c.len);
+    free(j->subject);
+    j->subject = cm_strdup(subject);
+    memcpy(j->hash, hash, CRY_HASH_LEN);
+    j->sign = sign;
+    snprintf(j->id, sizeof j->id, "%s", id);
+    pthread_mutex_lock(&q->mu);
+    q->n++;
+    pthread_cond_signal(&q->more);
+    pthread_mutex_unlock(&q->mu);
+    return 0;
+}
+
+int aud_writer_async(aud_writer *w)
+{
+    if (w->q || !w->signer)
+        return 0;
+    struct signer_q *q = cm_xcalloc(1, sizeof *q);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->more, NULL);
+    pthread_cond_init(&q->room, NULL);
+    for (size_t i = 0; i < QUEUE; i++) {
+        cm_buf_init(&q->jobs[i].pre, 0);
+        cm_buf_init(&q->jobs[i].post, 0);
+    }
+    cm_buf_init(&q->out, 0);
+    w->q = q;
+    if (pthread_create(&q->th, NULL, sign_worker, w) != 0) {
+        w->q = NULL;
+        free(q);
+        return -1;
+    }
+    return 0;
+}
+
+int aud_writer_drain(aud_writer *w, cm_err *err)
+{
+    struct signer_q *q = w->q;
+    if (!q)
+        return 0;
+    pthread_mutex_lock(&q->mu);
+    while (q->n && !q->failed)
+        pthread_cond_wait(&q->room, &q->mu);
+    while (q->busy) /* a failed record still in the worker's hands */
+        pthread_cond_wait(&q->room, &q->mu);
+    int rc = q->failed ? -1 : 0;
+    if (rc < 0)
+        *err = q->err;
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+static void queue_stop(aud_writer *w)
+{
+    struct signer_q *q = w->q;
+    if (!q)
+        return;
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_broadcast(&q->more);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->th, NULL);
+    for (size_t i = 0; i < QUEUE; i++) {
+        cm_buf_free(&q->jobs[i].pre);
+        cm_buf_free(&q->jobs[i].post);
+        free(q->jobs[i].subject);
+    }
+    cm_buf_free(&q->out);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->more);
+    pthread_cond_destroy(&q->room);
+    free(q);
+    w->q = NULL;
+}
+
 /* Finishes a record whose data is in w->a (after `"data":`): chain, sign, emit. */
 static int seal_and_emit(aud_writer *w, const char *type, const char *subject, const char *when,
                          bool force_sign, cm_err *err)
@@ -220,7 +386,10 @@ static int seal_and_emit(aud_writer *w, const char *type, const char *subject, c
     cm_buf_add(&w->out, w->a.p, w->a.len);
     kstr(&w->out, "hash", hex, true);
     cm_buf_add(&w->out, w->b.p, w->b.len);
-    if (sign) {
+    if (w->q) {
+        if (enqueue(w, subject, hash, sign, id, err) < 0)
+            return -1;
+    } else if (sign) {
         uint8_t sig[CRY_SIG_LEN];
         if (cry_signer_sign(w->signer, hash, sizeof hash, sig) < 0) {
             cm_err_set(err, "audit", 0, 0, "signing failed");
@@ -231,10 +400,12 @@ static int seal_and_emit(aud_writer *w, const char *type, const char *subject, c
         cm_b64_encode(sig, sizeof sig, &w->out);
         cm_buf_adds(&w->out, "\",");
     }
-    cm_buf_add(&w->out, w->c.p, w->c.len);
-    if (w->sink(w->arg, subject, w->out.p, w->out.len) < 0) {
-        cm_err_set(err, "audit", 0, 0, "cannot write audit record %s", id);
-        return -1;
+    if (!w->q) {
+        cm_buf_add(&w->out, w->c.p, w->c.len);
+        if (w->sink(w->arg, subject, w->out.p, w->out.len) < 0) {
+            cm_err_set(err, "audit", 0, 0, "cannot write audit record %s", id);
+            return -1;
+        }
     }
     w->seq = seq;
     if (sign)
