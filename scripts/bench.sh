@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# make bench: workloads from a fixed seed, each figure beside its physical limit or its
+# peer measured in the same run, and the ratio between them. Results go to
+# build/bench/results.txt and build/bench/chart.svg. Sizes can be lowered for a quick
+# look: BENCH_EVENTS, BENCH_RESOURCES, BENCH_FANOUT, BENCH_KAFKA_EVENTS, BENCH_LAT_SECONDS.
+set -u
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+cd "$ROOT"
+B=$ROOT/build/bench
+mkdir -p "$B"
+CMK=$ROOT/cmkguard
+KEY=tests/golden/test-signing.key
+EVENTS=${BENCH_EVENTS:-1000000} RESOURCES=${BENCH_RESOURCES:-100000}
+FANOUT=${BENCH_FANOUT:-10000} KEVENTS=${BENCH_KAFKA_EVENTS:-100000}
+LAT_RATE=${BENCH_LAT_RATE:-5000} LAT_SECONDS=${BENCH_LAT_SECONDS:-10}
+say() { echo "bench: $*" >&2; }
+now() { date +%s.%N; }
+calc() { awk "BEGIN {printf \"%.0f\", $1}"; }     # integer result
+fcalc() { awk "BEGIN {printf \"%.6f\", $1}"; }    # fractional result
+res() { echo "$1 $2" >>"$B/results.txt"; }
+get() { awk -v k="$1" '$1 == k {print $2}' "$B/results.txt" | tail -1; }
+: >"$B/results.txt"
+res date "$(date -u +%Y-%m-%dT%H:%M:%SZ)"
+res cpu "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1 | tr ' ' '_')"
+res cores "$(nproc)"
+
+# --- workloads ---
+W=$B/events-$EVENTS-$RESOURCES.jsonl
+[ -s "$W" ] || { say "generating $EVENTS events over $RESOURCES resources (seed 1)"; "$B/bench-gen" --events "$EVENTS" --resources "$RESOURCES" --seed 1 >"$W"; }
+res events "$(wc -l <"$W")"
+
+# --- limits, in process ---
+say "measuring the limits: Ed25519 signing, RSA-2048 OAEP unwrap (1 core and all cores)"
+"$B/bench-limits" --seconds 2 --sign-key "$KEY" | while read -r k v; do res "$k" "$v"; done
+
+# --- replay ---
+replay() { # NAME ARGS...: events/s and peak RSS of one replay of the workload
+  local name=$1; shift
+  say "replay ($name): $EVENTS events"
+  local t0 t1; t0=$(now)
+  /usr/bin/time -f '%M' -o "$B/rss.txt" "$CMK" replay --rules rules "$@" "$W" >"$B/replay-$name.jsonl" 2>"$B/replay-$name.err" \
+    || { say "replay $name failed: $(tail -1 "$B/replay-$name.err")"; exit 1; }
+  t1=$(now)
+  res "replay_${name}_per_s" "$(calc "$EVENTS / ($t1 - $t0)")"
+  res "replay_${name}_rss_kib" "$(tail -1 "$B/rss.txt")"
+  res "replay_${name}_records" "$(wc -l <"$B/replay-$name.jsonl")"
+}
+replay unsigned
+replay checkpoint --sign-key "$KEY" --checkpoint 1000
+replay signed --sign-key "$KEY"
+cmp -s <(jq -c '.data.outcome' "$B/replay-unsigned.jsonl") <(jq -c '.data.outcome' "$B/replay-signed.jsonl") \
+  || { say "signed and unsigned replays decided differently"; exit 1; }
+res violations_pct "$(jq -r '.data.outcome' "$B/replay-unsigned.jsonl" | awk '$0 != "allowed" && $0 != "null" {v++} END {printf "%.1f", 100 * v / NR}')"
+rm -f "$B"/replay-*.jsonl
+
+# --- the jq peer: parse, select CMK events, regex-check the key URI, write a JSON line ---
+say "jq over the same file"
+t0=$(now)
+jq -R -c 'fromjson? | select(.type | startswith("resource.cmk")) |
+  {id, subject, valid: ((.data.key_uri // "") | test("^https://[a-z0-9-]+\\.vault\\.azure\\.net/keys/[A-Za-z0-9-]+(/[A-Za-z0-9]+)?$"))}' \
+  "$W" >"$B/jq.out"
+t1=$(now)
+res jq_per_s "$(calc "$EVENTS / ($t1 - $t0)")"
+
+# --- re-wrap fan-out: a versionless key used by FANOUT resources rotates ---
+# Hot: in one process, the resources hold their DEKs (as the service does) and only the
+# new key wraps. Cold: right after a restart from the state, each DEK is first unwrapped
+# under the old version. Either way the rotation's time is the run with it minus the run
+# without it.
+say "fan-out: rotating a key used by $FANOUT resources"
+"$B/bench-gen" --rotate-fanout "$FANOUT" >"$B/fanout.jsonl"
+head -n -1 "$B/fanout.jsonl" >"$B/fanout-setup.jsonl"; tail -1 "$B/fanout.jsonl" >"$B/fanout-rotate.jsonl"
+sed 's/"key.rotated"/"vault.access.revoked"/; s/"version":"v2"/"principal":"nobody"/; s|/keys/cmk"|"|; s/"id":"b-[0-9]*"/"id":"noop"/' \
+  "$B/fanout-rotate.jsonl" >"$B/fanout-noop.jsonl"
+timed() { # FILE [ARGS]: seconds to replay FILE
+  local f=$1 t0 t1; shift; t0=$(now)
+  "$CMK" replay --rules rules "$@" "$f" >"$B/fan.out" 2>>"$B/fanout.err" || { say "fan-out replay failed"; exit 1; }
+  t1=$(now); fcalc "$t1 - $t0"; }
+rewraps() { jq '[.data.actions[]? | select(.op == "rewrap" and (.error // null) == null)] | length' "$B/fan.out" | awk '{s += $1} END {print s}'; }
+setup=$(timed "$B/fanout-setup.jsonl")
+full=$(timed "$B/fanout.jsonl")
+res fanout_rewraps "$(rewraps)"
+res fanout_hot_per_s "$(calc "$(rewraps) / ($full - $setup)")"
+rm -f "$B"/fan.db*
+"$CMK" replay --rules rules --state "$B/fan.db" "$B/fanout-setup.jsonl" >/dev/null 2>>"$B/fanout.err" || { say "fan-out setup failed"; exit 1; }
+timed_state() { # FILE: seconds to replay FILE into a fresh copy of the fan-out state
+  rm -f "$B"/fan2.db*; cp "$B/fan.db" "$B/fan2.db"; cp "$B/fan.db.mkey" "$B/fan2.db.mkey"
+  [ -e "$B/fan.db-wal" ] && cp "$B/fan.db-wal" "$B/fan2.db-wal"
+  timed "$1" --state "$B/fan2.db"; }
+base=$(timed_state "$B/fanout-noop.jsonl")
+rot=$(timed_state "$B/fanout-rotate.jsonl")
+res fanout_cold_per_s "$(calc "$(rewraps) / ($rot - $base)")"
+
+# --- Kafka: the embedded broker, cmkguard run vs a kcat passthrough ---
+say "Kafka: $KEVENTS events through the embedded broker"
+mkfifo "$B/broker.ctl" 2>/dev/null
+"$CMK" broker --partitions 16 <"$B/broker.ctl" >"$B/broker.out" 2>"$B/broker.err" &
+BROKER=$!
+exec 7>"$B/broker.ctl"
+trap 'exec 7>&-; kill $BROKER ${RUN:-} 2>/dev/null; wait 2>/dev/null' EXIT
+for _ in $(seq 1 100); do [ -s "$B/broker.out" ] && break; sleep 0.05; done
+BOOT=$(head -1 "$B/broker.out")
+head -n "$KEVENTS" "$W" | awk '{ if (match($0, /-t[0-9]+/)) k = substr($0, RSTART + 1, RLENGTH - 1); else k = "t0"; print k "\t" $0 }' >"$B/kafka.in"
+kcat -P -b "$BOOT" -t cmk.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
+t0=$(now)
+kcat -C -b "$BOOT" -t cmk.events -o beginning -e -q -f '%k\t%s\n' 2>/dev/null | kcat -P -b "$BOOT" -t bench.pass -K $'\t' -p -1
+t1=$(now)
+res kcat_passthrough_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
+# until_ok SECONDS COMMAND...: polls a condition, failing the bench when it never holds
+until_ok() {
+  local end; end=$(calc "$(now) + $1"); shift
+  until "$@"; do
+    [ "$(calc "$(now)")" -lt "$end" ] || { say "timed out waiting for: $*"; exit 1; }
+    sleep 0.01
+  done
+}
+assigned() { metric "$1" 2>/dev/null | grep -q '^cmkguard_assigned_partitions [1-9]'; }
+drained() { metric "$1" 2>/dev/null | awk -v n="$2" '/^cmkguard_events_total/ {s += $NF} /^cmkguard_audit_backlog/ {b = $NF} END {exit !(s >= n && b == 0)}'; }
+metric() { exec 8<>"/dev/tcp/127.0.0.1/$1" || return 1; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&8; timeout 5 cat <&8; exec 8<&-; }
+config() { # FILE GROUP STATE PORT
+  printf 'kafka:\n  bootstrap.servers: %s\n  group.id: %s\n  linger.ms: 1\n' "$BOOT" "$2"
+  printf 'topics: {events: cmk.events, audit: cmk.audit, dead_letter: cmk.dead}\n'
+  printf 'rules: [%s/rules]\nstate: %s\naudit: {sign_key: %s/%s, checkpoint: 1000}\n' "$ROOT" "$3" "$ROOT" "$KEY"
+  printf 'metrics: {listen: "127.0.0.1:%s"}\nstatus_interval: 0\n' "$4"; } >"$1"
+rm -f "$B"/run.db*
+config "$B/run.yaml" "bench-$$" "$B/run.db" 9464
+"$CMK" run --config "$B/run.yaml" 2>"$B/run.err" & RUN=$!
+until_ok 60 assigned 9464
+t0=$(now)
+until_ok 600 drained 9464 "$KEVENTS"
+t1=$(now)
+res kafka_run_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
+kill -TERM $RUN; wait $RUN; RUN=
+
+# --- latency at a fixed offered rate ---
+say "latency: $LAT_RATE events/s for ${LAT_SECONDS}s"
+rm -f "$B"/lat.db*
+config "$B/lat.yaml" "bench-lat-$$" "$B/lat.db" 9465
+"$CMK" run --config "$B/lat.yaml" 2>"$B/lat.err" & RUN=$!
+until_ok 60 assigned 9465
+"$B/bench-latency" --brokers "$BOOT" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" | while read -r k v; do res "$k" "$v"; done
+kill -TERM $RUN; wait $RUN; RUN=
+
+scripts/bench-report.sh "$B/results.txt" "$B/chart.svg"
