@@ -231,6 +231,14 @@ static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const
     f->unknown = res == POL_UNKNOWN;
 }
 
+static bool rule_held(const vlt_resource *r)
+{
+    for (size_t i = 0; r && i < r->nreasons; i++)
+        if (!strncmp(r->reasons[i], "rule:", 5))
+            return true;
+    return false;
+}
+
 /* Evaluates every rule for the event in one context; findings go to rec. */
 static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol_ctx *c,
                        const char *rid, const char *finding_res, aud_rec *rec, eval_out *out)
@@ -252,7 +260,7 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
         return;
     /* Rule-held locks last while their condition holds: re-check those not run above. */
     const vlt_resource *r = vlt_txn_resource(t, rid, false);
-    if (!r)
+    if (!r || !r->nreasons)
         return;
     char **held = cm_xcalloc(r->nreasons + 1, sizeof *held);
     size_t nh = 0;
@@ -381,13 +389,15 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
     pol_ctx c;
     /* Per-resource findings wait here until we know whether anything denied. */
     aud_rec *per = cm_xcalloc(naff + 1, sizeof *per);
-    if (!res_event) {
+    if (!res_event && nrules) {
         memset(&c, 0, sizeof c);
         fill_self_side(&c, t, &ev, false);
         fill_self_side(&c, t, &ev, true);
         eval_rules(e, t, &ev, &c, NULL, NULL, dec, &out);
     }
     for (size_t i = 0; i < naff; i++) {
+        if (!nrules && !rule_held(vlt_txn_resource(t, aff[i], false)))
+            continue; /* no rule to run and no rule-held lock to re-check */
         memset(&c, 0, sizeof c);
         fill_res_side(&c, t, &ev, aff[i], false);
         fill_res_side(&c, t, &ev, aff[i], true);

@@ -936,8 +936,12 @@ static void *prefetch_worker(void *arg)
  * on one thread.) */
 static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
 {
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    if (n < 64 || cores < 2 || cm_fault_armed)
+    static long cores;
+    if (n < 64 || cm_fault_armed)
+        return;
+    if (!cores)
+        cores = sysconf(_SC_NPROCESSORS_ONLN); /* reads /sys: once */
+    if (cores < 2)
         return;
     const char *ref = NULL;
     const char **rid = cm_xcalloc(n, sizeof *rid);
