@@ -12,7 +12,8 @@
 
 struct job {
     cm_buf pre, post; /* the record before and after "sig" */
-    char *subject;
+    cm_buf subject;   /* empty with no subject */
+    bool has_subject;
     uint8_t hash[CRY_HASH_LEN];
     bool sign;
     char id[300];
@@ -25,6 +26,7 @@ struct signer_q {
     struct job jobs[QUEUE];
     size_t head, n; /* jobs[head] is next to sign; n queued */
     bool busy, stop, failed;
+    bool idle, waiting; /* the worker, the deciding thread: asleep on the queue */
     cm_err err;
     cm_buf out; /* the worker's line */
 };
@@ -218,8 +220,11 @@ static void *sign_worker(void *arg)
     struct signer_q *q = w->q;
     pthread_mutex_lock(&q->mu);
     for (;;) {
-        while (!q->n && !q->stop)
+        while (!q->n && !q->stop) {
+            q->idle = true;
             pthread_cond_wait(&q->more, &q->mu);
+            q->idle = false;
+        }
         if (q->stop)
             break;
         struct job *j = &q->jobs[q->head];
@@ -240,7 +245,7 @@ static void *sign_worker(void *arg)
             }
         }
         cm_buf_add(&q->out, j->post.p, j->post.len);
-        if (ok && w->sink(w->arg, j->subject, q->out.p, q->out.len) < 0) {
+        if (ok && w->sink(w->arg, j->has_subject ? j->subject.p : NULL, q->out.p, q->out.len) < 0) {
             cm_err_set(&q->err, "audit", 0, 0, "cannot write audit record %s", j->id);
             ok = false;
         }
@@ -250,7 +255,10 @@ static void *sign_worker(void *arg)
         q->busy = false;
         q->head = (q->head + 1) % QUEUE;
         q->n--;
-        pthread_cond_broadcast(&q->room);
+        /* Wake the deciding thread only when it sleeps, and only once half the queue
+         * is free: one wake-up per half queue, not one per record. */
+        if (q->waiting && (q->n <= QUEUE / 2 || q->failed))
+            pthread_cond_broadcast(&q->room);
     }
     pthread_mutex_unlock(&q->mu);
     return NULL;
@@ -261,8 +269,11 @@ static int enqueue(aud_writer *w, const char *subject, const uint8_t hash[CRY_HA
 {
     struct signer_q *q = w->q;
     pthread_mutex_lock(&q->mu);
-    while (q->n == QUEUE && !q->failed)
+    while (q->n == QUEUE && !q->failed) {
+        q->waiting = true;
         pthread_cond_wait(&q->room, &q->mu);
+        q->waiting = false;
+    }
     if (q->failed) {
         *err = q->err;
         pthread_mutex_unlock(&q->mu);
@@ -275,14 +286,17 @@ static int enqueue(aud_writer *w, const char *subject, const uint8_t hash[CRY_HA
     cm_buf_add(&j->pre, w->out.p, w->out.len);
     cm_buf_reset(&j->post);
     cm_buf_add(&j->post, w->c.p, w->c.len);
-    free(j->subject);
-    j->subject = cm_strdup(subject);
+    cm_buf_reset(&j->subject);
+    j->has_subject = subject != NULL;
+    if (subject)
+        cm_buf_adds(&j->subject, subject);
     memcpy(j->hash, hash, CRY_HASH_LEN);
     j->sign = sign;
     snprintf(j->id, sizeof j->id, "%s", id);
     pthread_mutex_lock(&q->mu);
     q->n++;
-    pthread_cond_signal(&q->more);
+    if (q->idle)
+        pthread_cond_signal(&q->more);
     pthread_mutex_unlock(&q->mu);
     return 0;
 }
@@ -298,6 +312,7 @@ int aud_writer_async(aud_writer *w)
     for (size_t i = 0; i < QUEUE; i++) {
         cm_buf_init(&q->jobs[i].pre, 0);
         cm_buf_init(&q->jobs[i].post, 0);
+        cm_buf_init(&q->jobs[i].subject, 0);
     }
     cm_buf_init(&q->out, 0);
     w->q = q;
@@ -315,10 +330,10 @@ int aud_writer_drain(aud_writer *w, cm_err *err)
     if (!q)
         return 0;
     pthread_mutex_lock(&q->mu);
-    while (q->n && !q->failed)
+    q->waiting = true;
+    while ((q->n && !q->failed) || q->busy) /* busy: a failed record still in hand */
         pthread_cond_wait(&q->room, &q->mu);
-    while (q->busy) /* a failed record still in the worker's hands */
-        pthread_cond_wait(&q->room, &q->mu);
+    q->waiting = false;
     int rc = q->failed ? -1 : 0;
     if (rc < 0)
         *err = q->err;
@@ -339,7 +354,7 @@ static void queue_stop(aud_writer *w)
     for (size_t i = 0; i < QUEUE; i++) {
         cm_buf_free(&q->jobs[i].pre);
         cm_buf_free(&q->jobs[i].post);
-        free(q->jobs[i].subject);
+        cm_buf_free(&q->jobs[i].subject);
     }
     cm_buf_free(&q->out);
     pthread_mutex_destroy(&q->mu);

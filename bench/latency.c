@@ -1,7 +1,8 @@
 /* Produce-to-audit latency for make bench: produces events to the events topic at a
  * fixed rate, reads the audit topic, and reports p50/p99/max from the moment each event
  * was handed to the producer to the moment its decision record was read.
- * usage: bench-latency --brokers B [--rate N] [--seconds S] [--tenants N] */
+ * usage: bench-latency --brokers B [--rate N] [--seconds S] [--tenants N]
+ *                      [--events-topic T] [--audit-topic T] */
 #include <librdkafka/rdkafka.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -65,11 +66,14 @@ int main(int argc, char **argv)
     const char *brokers = NULL;
     double rate = 5000, secs = 10;
     int tenants = 16;
+    const char *events_topic = "cmk.events", *audit_topic = "cmk.audit";
     for (int i = 1; i + 1 < argc; i += 2) {
         if (!strcmp(argv[i], "--brokers")) brokers = argv[i + 1];
         else if (!strcmp(argv[i], "--rate")) rate = strtod(argv[i + 1], NULL);
         else if (!strcmp(argv[i], "--seconds")) secs = strtod(argv[i + 1], NULL);
         else if (!strcmp(argv[i], "--tenants")) tenants = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--events-topic")) events_topic = argv[i + 1];
+        else if (!strcmp(argv[i], "--audit-topic")) audit_topic = argv[i + 1];
     }
     if (!brokers || rate <= 0 || secs <= 0 || tenants < 1) {
         fprintf(stderr, "usage: bench-latency --brokers B [--rate N] [--seconds S] [--tenants N]\n");
@@ -91,7 +95,7 @@ int main(int argc, char **argv)
     cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
     rd_kafka_poll_set_consumer(cons);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, "cmk.audit", RD_KAFKA_PARTITION_UA);
+    rd_kafka_topic_partition_list_add(sub, audit_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_subscribe(cons, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     /* Wait for the assignment and the first fetch position before producing. */
@@ -136,7 +140,7 @@ int main(int argc, char **argv)
                          "\"region\":\"westeurope\",\"subscription\":\"s\"}}",
                          i, R, i, t);
         sent[i] = now();
-        while (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC("cmk.events"), RD_KAFKA_V_KEY(key, strlen(key)),
+        while (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(events_topic), RD_KAFKA_V_KEY(key, strlen(key)),
                                  RD_KAFKA_V_VALUE(msg, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(prod, 1);

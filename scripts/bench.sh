@@ -76,7 +76,7 @@ timed() { # FILE [ARGS]: seconds to replay FILE
   local f=$1 t0 t1; shift; t0=$(now)
   "$CMK" replay --rules rules "$@" "$f" >"$B/fan.out" 2>>"$B/fanout.err" || { say "fan-out replay failed"; exit 1; }
   t1=$(now); fcalc "$t1 - $t0"; }
-rewraps() { jq '[.data.actions[]? | select(.op == "rewrap" and (.error // null) == null)] | length' "$B/fan.out" | awk '{s += $1} END {print s}'; }
+rewraps() { jq 'select(.data.event_type == "key.rotated") | [.data.actions[]? | select(.op == "rewrap" and (.error // null) == null)] | length' "$B/fan.out" | awk '{s += $1} END {print s}'; }
 setup=$(timed "$B/fanout-setup.jsonl")
 full=$(timed "$B/fanout.jsonl")
 res fanout_rewraps "$(rewraps)"
@@ -94,7 +94,8 @@ res fanout_cold_per_s "$(calc "$(rewraps) / ($rot - $base)")"
 # --- Kafka: the embedded broker, cmkguard run vs a kcat passthrough ---
 say "Kafka: $KEVENTS events through the embedded broker"
 mkfifo "$B/broker.ctl" 2>/dev/null
-"$CMK" broker --partitions 16 <"$B/broker.ctl" >"$B/broker.out" 2>"$B/broker.err" &
+"$CMK" broker --partitions 16 --topic cmk.events --topic cmk.audit --topic cmk.dead \
+  --topic lat.events --topic lat.audit --topic lat.dead --topic bench.pass <"$B/broker.ctl" >"$B/broker.out" 2>"$B/broker.err" &
 BROKER=$!
 exec 7>"$B/broker.ctl"
 trap 'exec 7>&-; kill $BROKER ${RUN:-} 2>/dev/null; wait 2>/dev/null' EXIT
@@ -117,13 +118,13 @@ until_ok() {
 assigned() { metric "$1" 2>/dev/null | grep -q '^cmkguard_assigned_partitions [1-9]'; }
 drained() { metric "$1" 2>/dev/null | awk -v n="$2" '/^cmkguard_events_total/ {s += $NF} /^cmkguard_audit_backlog/ {b = $NF} END {exit !(s >= n && b == 0)}'; }
 metric() { exec 8<>"/dev/tcp/127.0.0.1/$1" || return 1; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&8; timeout 5 cat <&8; exec 8<&-; }
-config() { # FILE GROUP STATE PORT
+config() { # FILE GROUP STATE PORT TOPIC-PREFIX
   printf 'kafka:\n  bootstrap.servers: %s\n  group.id: %s\n  linger.ms: 1\n' "$BOOT" "$2"
-  printf 'topics: {events: cmk.events, audit: cmk.audit, dead_letter: cmk.dead}\n'
+  printf 'topics: {events: %s.events, audit: %s.audit, dead_letter: %s.dead}\n' "$5" "$5" "$5"
   printf 'rules: [%s/rules]\nstate: %s\naudit: {sign_key: %s/%s, checkpoint: 1000}\n' "$ROOT" "$3" "$ROOT" "$KEY"
   printf 'metrics: {listen: "127.0.0.1:%s"}\nstatus_interval: 0\n' "$4"; } >"$1"
 rm -f "$B"/run.db*
-config "$B/run.yaml" "bench-$$" "$B/run.db" 9464
+config "$B/run.yaml" "bench-$$" "$B/run.db" 9464 cmk
 "$CMK" run --config "$B/run.yaml" 2>"$B/run.err" & RUN=$!
 until_ok 60 assigned 9464
 t0=$(now)
@@ -135,10 +136,10 @@ kill -TERM $RUN; wait $RUN; RUN=
 # --- latency at a fixed offered rate ---
 say "latency: $LAT_RATE events/s for ${LAT_SECONDS}s"
 rm -f "$B"/lat.db*
-config "$B/lat.yaml" "bench-lat-$$" "$B/lat.db" 9465
+config "$B/lat.yaml" "bench-lat-$$" "$B/lat.db" 9465 lat
 "$CMK" run --config "$B/lat.yaml" 2>"$B/lat.err" & RUN=$!
 until_ok 60 assigned 9465
-"$B/bench-latency" --brokers "$BOOT" --rate "$LAT_RATE" --seconds "$LAT_SECONDS" | while read -r k v; do res "$k" "$v"; done
+"$B/bench-latency" --brokers "$BOOT" --events-topic lat.events --audit-topic lat.audit --rate "$LAT_RATE" --seconds "$LAT_SECONDS" | while read -r k v; do res "$k" "$v"; done
 kill -TERM $RUN; wait $RUN; RUN=
 
 scripts/bench-report.sh "$B/results.txt" "$B/chart.svg"

@@ -9,9 +9,18 @@
 
 #include "common/fault.h"
 
+/* Write statements are prepared once and reused: the state writes the same dozen
+ * statements thousands of times a second. */
+#define STMT_CACHE 24
+
 struct vlt_store {
     sqlite3 *db;
     char *path;
+    struct {
+        char sql[160];
+        sqlite3_stmt *s;
+    } cache[STMT_CACHE];
+    int ncache;
 };
 
 static const char *const tables[] = {"vaults", "keys", "resources"};
@@ -218,6 +227,8 @@ void vlt_store_close(vlt_store *st)
 {
     if (!st)
         return;
+    for (int i = 0; i < st->ncache; i++)
+        sqlite3_finalize(st->cache[i].s);
     sqlite3_close(st->db);
     free(st->path);
     free(st);
@@ -246,12 +257,47 @@ void vlt_store_rollback(vlt_store *st)
 }
 
 /* Runs one statement with up to three text/blob bindings. */
+/* The prepared statement for sql, reset and ready to bind; NULL (err set) on failure.
+ * Statements past the cache's size are prepared each time and finalized by done(). */
+static sqlite3_stmt *stmt(vlt_store *st, const char *sql, cm_err *err)
+{
+    for (int i = 0; i < st->ncache; i++)
+        if (!strcmp(st->cache[i].sql, sql))
+            return st->cache[i].s;
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+        db_err(st, err, "prepare");
+        return NULL;
+    }
+    if (st->ncache < STMT_CACHE && strlen(sql) < sizeof st->cache[0].sql) {
+        snprintf(st->cache[st->ncache].sql, sizeof st->cache[0].sql, "%s", sql);
+        st->cache[st->ncache++].s = s;
+    }
+    return s;
+}
+
+/* Steps a statement from stmt() once; it is reset (or finalized if uncached) after. */
+static int done(vlt_store *st, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    bool cached = false;
+    for (int i = 0; i < st->ncache && !cached; i++)
+        cached = st->cache[i].s == s;
+    if (cached) {
+        sqlite3_reset(s);
+        sqlite3_clear_bindings(s);
+    } else {
+        sqlite3_finalize(s);
+    }
+    return rc;
+}
+
 static int run(vlt_store *st, const char *sql, const char *a, const char *b, const void *blob,
                size_t blobn, cm_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return db_err(st, err, "prepare");
+    sqlite3_stmt *s = stmt(st, sql, err);
+    if (!s)
+        return -1;
     int i = 1;
     if (a)
         sqlite3_bind_text(s, i++, a, -1, SQLITE_STATIC);
@@ -259,9 +305,7 @@ static int run(vlt_store *st, const char *sql, const char *a, const char *b, con
         sqlite3_bind_text(s, i++, b, -1, SQLITE_STATIC);
     if (blob)
         sqlite3_bind_blob(s, i++, blob, (int)blobn, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
+    if (done(st, s) != SQLITE_DONE)
         return db_err(st, err, "write");
     return 0;
 }
@@ -376,12 +420,12 @@ int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, uns
 
 int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db,
+    sqlite3_stmt *s = stmt(st,
                            "INSERT INTO outbox(topic, part, chain, seq, key, value, reason, input)"
                            " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_err(st, err, "prepare");
+                           err);
+    if (!s)
+        return -1;
     sqlite3_bind_text(s, 1, m->topic, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, m->partition);
     if (m->chain) {
@@ -395,9 +439,7 @@ int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err
         sqlite3_bind_text(s, 7, m->reason, -1, SQLITE_STATIC);
     if (m->input)
         sqlite3_bind_text(s, 8, m->input, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    if (rc != SQLITE_DONE)
+    if (done(st, s) != SQLITE_DONE)
         return db_err(st, err, "outbox write");
     *id = sqlite3_last_insert_rowid(st->db);
     return 0;
@@ -405,9 +447,11 @@ int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err
 
 int vlt_store_outbox_del(vlt_store *st, int64_t id, cm_err *err)
 {
-    char sql[80];
-    snprintf(sql, sizeof sql, "DELETE FROM outbox WHERE id = %lld", (long long)id);
-    return exec(st, sql, err);
+    sqlite3_stmt *s = stmt(st, "DELETE FROM outbox WHERE id = ?", err);
+    if (!s)
+        return -1;
+    sqlite3_bind_int64(s, 1, id);
+    return done(st, s) == SQLITE_DONE ? 0 : db_err(st, err, "outbox delete");
 }
 
 static char *col_dup(sqlite3_stmt *s, int i, size_t *len)
@@ -455,16 +499,14 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
 
 int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "INSERT OR REPLACE INTO offsets(topic, part, off) VALUES(?, ?, ?)",
-                           -1, &s, NULL) != SQLITE_OK)
-        return db_err(st, err, "prepare");
+    sqlite3_stmt *s = stmt(st, "INSERT OR REPLACE INTO offsets(topic, part, off) VALUES(?, ?, ?)",
+                           err);
+    if (!s)
+        return -1;
     sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
     sqlite3_bind_int(s, 2, part);
     sqlite3_bind_int64(s, 3, off);
-    int rc = sqlite3_step(s);
-    sqlite3_finalize(s);
-    return rc == SQLITE_DONE ? 0 : db_err(st, err, "offset write");
+    return done(st, s) == SQLITE_DONE ? 0 : db_err(st, err, "offset write");
 }
 
 static void offset_row(sqlite3_stmt *s, void *ctx)
