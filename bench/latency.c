@@ -121,6 +121,12 @@ int main(int argc, char **argv)
     rd_kafka_conf_t *pc = conf(brokers);
     rd_kafka_conf_set(pc, "linger.ms", "0", e, sizeof e);
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
+    /* Connected, with the topic's metadata, before the clock starts. */
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, events_topic, NULL);
+    const struct rd_kafka_metadata *md = NULL;
+    if (rd_kafka_metadata(prod, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(rkt);
     static const char R[] = "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts";
     double start = now() + 0.5;
     for (long i = 0; i < total; i++) {

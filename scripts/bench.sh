@@ -119,7 +119,7 @@ assigned() { metric "$1" 2>/dev/null | grep -q '^cmkguard_assigned_partitions [1
 drained() { metric "$1" 2>/dev/null | awk -v n="$2" '/^cmkguard_events_total/ {s += $NF} /^cmkguard_audit_backlog/ {b = $NF} END {exit !(s >= n && b == 0)}'; }
 metric() { exec 8<>"/dev/tcp/127.0.0.1/$1" || return 1; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&8; timeout 5 cat <&8; exec 8<&-; }
 config() { # FILE GROUP STATE PORT TOPIC-PREFIX
-  printf 'kafka:\n  bootstrap.servers: %s\n  group.id: %s\n  linger.ms: 1\n' "$BOOT" "$2"
+  printf 'kafka:\n  bootstrap.servers: %s\n  group.id: %s\n  linger.ms: 1\n  fetch.wait.max.ms: 5\n' "$BOOT" "$2"
   printf 'topics: {events: %s.events, audit: %s.audit, dead_letter: %s.dead}\n' "$5" "$5" "$5"
   printf 'rules: [%s/rules]\nstate: %s\naudit: {sign_key: %s/%s, checkpoint: 1000}\n' "$ROOT" "$3" "$ROOT" "$KEY"
   printf 'metrics: {listen: "127.0.0.1:%s"}\nstatus_interval: 0\n' "$4"; } >"$1"

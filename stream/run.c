@@ -43,6 +43,7 @@ typedef struct runner {
     size_t nsent, capsent;
     bool fatal;
     char fatal_msg[1024];
+    rd_kafka_t *tail; /* reads audit partition tails for chains the state lacks */
     aud_decision d;
     stm_metrics m;
     cm_err err;
@@ -155,7 +156,9 @@ static void head_from_topic(runner *r, chainw *c)
 {
     struct tail_head t = {.chain = c->name};
     cm_err e;
-    rd_kafka_t *rd = stm_reader_new(r->cfg, &e);
+    if (!r->tail) /* one reader for every chain: a client costs a connection */
+        r->tail = stm_reader_new(r->cfg, &e);
+    rd_kafka_t *rd = r->tail;
     int64_t lo = 0, hi = 0;
     if (rd && !rd_kafka_query_watermark_offsets(rd, r->cfg->topic_audit, c->audit_part, &lo, &hi,
                                                 10000)) {
@@ -164,10 +167,6 @@ static void head_from_topic(runner *r, chainw *c)
         stm_read_range(rd, r->cfg->topic_audit, c->audit_part, from, hi, find_head, &t, &e);
         if (!t.seq && from > lo)
             stm_read_range(rd, r->cfg->topic_audit, c->audit_part, lo, from, find_head, &t, &e);
-    }
-    if (rd) {
-        rd_kafka_consumer_close(rd);
-        rd_kafka_destroy(rd);
     }
     if (t.seq) {
         aud_writer_resume(c->w, t.seq, t.hash);
@@ -306,6 +305,9 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
         }
         rd_kafka_assign(rk, parts);
+        /* Each partition's chain picks up its head now, not under the first event. */
+        for (int i = 0; i < parts->cnt; i++)
+            chain_for(r, parts->elems[i].partition);
         r->m.partitions = parts->cnt;
     } else {
         rd_kafka_assign(rk, NULL);
@@ -495,6 +497,10 @@ static int drain(runner *r, double limit_s)
 
 static void teardown(runner *r)
 {
+    if (r->tail) {
+        rd_kafka_consumer_close(r->tail);
+        rd_kafka_destroy(r->tail);
+    }
     if (r->cons) {
         rd_kafka_consumer_close(r->cons);
         rd_kafka_destroy(r->cons);

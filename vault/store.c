@@ -1,9 +1,11 @@
 #include "vault/store.h"
 #include "vault/state.h"
 
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sqlite3.h>
 
@@ -21,7 +23,41 @@ struct vlt_store {
         sqlite3_stmt *s;
     } cache[STMT_CACHE];
     int ncache;
+    /* WAL checkpoints (which sync the database file) run on their own thread and
+     * connection, so a commit never waits for one. */
+    pthread_t ckpt;
+    bool has_ckpt, ckpt_stop, sync_init;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
 };
+
+static void *checkpointer(void *arg)
+{
+    vlt_store *st = arg;
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
+        sqlite3_busy_timeout(db, 100);
+    pthread_mutex_lock(&st->mu);
+    while (!st->ckpt_stop) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 200 * 1000000L;
+        if (ts.tv_nsec >= 1000000000L) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000L;
+        }
+        pthread_cond_timedwait(&st->cv, &st->mu, &ts);
+        if (st->ckpt_stop)
+            break;
+        pthread_mutex_unlock(&st->mu);
+        /* PASSIVE: copies what it can without blocking the writer or readers. */
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        pthread_mutex_lock(&st->mu);
+    }
+    pthread_mutex_unlock(&st->mu);
+    sqlite3_close(db);
+    return NULL;
+}
 
 static const char *const tables[] = {"vaults", "keys", "resources"};
 
@@ -220,6 +256,15 @@ vlt_store *vlt_store_open(const char *path, cm_err *err)
         vlt_store_close(st);
         return NULL;
     }
+    /* Under fault injection everything stays on one thread, in the same order. */
+    if (!cm_fault_armed) {
+        pthread_mutex_init(&st->mu, NULL);
+        pthread_cond_init(&st->cv, NULL);
+        st->sync_init = true;
+        st->has_ckpt = pthread_create(&st->ckpt, NULL, checkpointer, st) == 0;
+        if (st->has_ckpt)
+            sqlite3_wal_autocheckpoint(st->db, 0);
+    }
     return st;
 }
 
@@ -227,6 +272,17 @@ void vlt_store_close(vlt_store *st)
 {
     if (!st)
         return;
+    if (st->has_ckpt) {
+        pthread_mutex_lock(&st->mu);
+        st->ckpt_stop = true;
+        pthread_cond_signal(&st->cv);
+        pthread_mutex_unlock(&st->mu);
+        pthread_join(st->ckpt, NULL);
+    }
+    if (st->sync_init) {
+        pthread_mutex_destroy(&st->mu);
+        pthread_cond_destroy(&st->cv);
+    }
     for (int i = 0; i < st->ncache; i++)
         sqlite3_finalize(st->cache[i].s);
     sqlite3_close(st->db);
