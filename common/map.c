@@ -20,20 +20,10 @@ struct cm_map {
 static char tomb_;
 #define TOMB (&tomb_)
 
-/* Eight bytes at a time: keys are URIs and resource ids, around a hundred bytes. */
 static uint64_t fnv(const char *k)
 {
-    size_t n = strlen(k);
-    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
-    for (; n >= 8; k += 8, n -= 8) {
-        memcpy(&w, k, 8);
-        h = (h ^ w) * 0xff51afd7ed558ccdULL;
-        h ^= h >> 32;
-    }
-    w = 0;
-    memcpy(&w, k, n);
-    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
-    return h ^ (h >> 29);
+    size_t n;
+    return cm_strhash(k, &n);
 }
 
 cm_map *cm_map_new(void)

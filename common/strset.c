@@ -20,12 +20,7 @@ struct cm_strset {
 
 static uint64_t hash_of(const char *k, size_t *n)
 {
-    uint64_t h = 1469598103934665603ULL;
-    const char *p = k;
-    for (; *p; p++)
-        h = (h ^ (unsigned char)*p) * 1099511628211ULL;
-    *n = (size_t)(p - k);
-    return h ^ (h >> 31);
+    return cm_strhash(k, n);
 }
 
 cm_strset *cm_strset_new(void)

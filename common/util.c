@@ -110,6 +110,22 @@ char *cm_strdup(const char *s)
     return s ? cm_strndup(s, strlen(s)) : NULL;
 }
 
+uint64_t cm_strhash(const char *s, size_t *len)
+{
+    size_t n = strlen(s);
+    *len = n;
+    uint64_t h = 0x9E3779B97F4A7C15ULL ^ n, w;
+    for (; n >= 8; s += 8, n -= 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * 0xff51afd7ed558ccdULL;
+        h ^= h >> 32;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * 0xc4ceb9fe1a85ec53ULL;
+    return h ^ (h >> 29);
+}
+
 bool cm_streq(const char *a, const char *b)
 {
     if (!a || !b)

@@ -36,6 +36,8 @@ void *cm_xmalloc(size_t n);        /* cm_oom on no memory */
 void *cm_xcalloc(size_t n, size_t m);
 void *cm_xrealloc(void *p, size_t n);
 bool cm_streq(const char *a, const char *b); /* NULL-safe */
+/* A fast (not keyed) 64-bit hash of a string, eight bytes at a time; *len its length. */
+uint64_t cm_strhash(const char *s, size_t *len);
 bool cm_endswith(const char *s, const char *suffix);
 
 /* Strict decimal parse into int64; false on junk, overflow or empty input. */
