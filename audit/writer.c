@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,6 +215,19 @@ static const char *record_time(aud_writer *w, const char *event_time)
     return w->last_time;
 }
 
+/* Hands a record to the sink; on failure the error says why, as the sink left errno. */
+static bool sink_fails(aud_writer *w, const char *subject, const char *line, size_t n,
+                       const char *id, cm_err *err)
+{
+    errno = 0;
+    if (w->sink(w->arg, subject, line, n) == 0)
+        return false;
+    int e = errno;
+    cm_err_set(err, "audit", 0, 0, "cannot write audit record %s%s%s", id, e ? ": " : "",
+               e ? strerror(e) : "");
+    return true;
+}
+
 static void *sign_worker(void *arg)
 {
     aud_writer *w = arg;
@@ -245,10 +259,9 @@ static void *sign_worker(void *arg)
             }
         }
         cm_buf_add(&q->out, j->post.p, j->post.len);
-        if (ok && w->sink(w->arg, j->has_subject ? j->subject.p : NULL, q->out.p, q->out.len) < 0) {
-            cm_err_set(&q->err, "audit", 0, 0, "cannot write audit record %s", j->id);
+        if (ok && sink_fails(w, j->has_subject ? j->subject.p : NULL, q->out.p, q->out.len,
+                             j->id, &q->err))
             ok = false;
-        }
         pthread_mutex_lock(&q->mu);
         if (!ok)
             q->failed = true;
@@ -417,10 +430,8 @@ static int seal_and_emit(aud_writer *w, const char *type, const char *subject, c
     }
     if (!w->q) {
         cm_buf_add(&w->out, w->c.p, w->c.len);
-        if (w->sink(w->arg, subject, w->out.p, w->out.len) < 0) {
-            cm_err_set(err, "audit", 0, 0, "cannot write audit record %s", id);
+        if (sink_fails(w, subject, w->out.p, w->out.len, id, err))
             return -1;
-        }
     }
     w->seq = seq;
     if (sign)

@@ -246,9 +246,7 @@ int cmd_replay(int argc, char **argv)
             goto out_decision;
         }
         if (aud_writer_emit(w, &d, pol_ruleset_hash(rs), &err) < 0) {
-            int e = errno;
             cm_err_print(&err);
-            cm_log("%s: %s", out ? out : "stdout", strerror(e));
             goto out_decision;
         }
         if (d.outcome == AUD_REJECTED && d.reason)

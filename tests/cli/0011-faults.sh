@@ -13,4 +13,12 @@ for spec in crypto:1 io:1 alloc:11 sqlite:31; do
     fail "$kind"; echo "$out" | tail -20 >&2
   fi
 done
+# A real full disk (/dev/full), with signatures made inline (checkpoints) and on the
+# signing thread (a signature per record): exit 3, and the error says why.
+for mode in "--checkpoint 5" ""; do
+  # shellcheck disable=SC2086
+  expect_rc 3 "a full disk stops the replay (${mode:-a signature per record})" -- "$CMKGUARD" replay \
+    --rules "$ROOT/rules" --sign-key "$ROOT/tests/golden/test-signing.key" $mode --out /dev/full "$ROOT/examples/story.jsonl"
+  expect_err 'cannot write audit record main:[0-9]+: No space left on device' "it names the record and the cause"
+done
 done_test

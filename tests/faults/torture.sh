@@ -66,6 +66,6 @@ seq 1 "$step" $((calls + 1)) | xargs -P 2 -I{} "$0" one "$kind" {} "$G/golden.js
 failed=$(grep -c '^FAIL' "$G/log")
 stopped=$(grep -c '^ok 3' "$G/log"); absorbed=$(grep -c '^ok 0' "$G/log")
 grep -A4 '^FAIL' "$G/log" | head -40
-walk="every N"; [ "$step" -gt 1 ] && walk="every ${step}th N"
+walk="every N"; [ "$step" -gt 1 ] && walk="N in steps of $step"
 echo "$kind: $calls calls; $walk: $stopped stopped cleanly, $absorbed absorbed, $failed failed"
 [ "$failed" -eq 0 ]
