@@ -17,6 +17,7 @@ LIB     := $(BUILD)/libcmkguard.a
 BIN     := cmkguard
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency
 
 .PHONY: all deps test unit cli-tests rule-tests asan demo clean banned fuzz torture analyze valgrind bench
 all: deps $(BIN)
@@ -43,7 +44,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 banned:
 	@scripts/banned.sh
 
-test: all $(UNIT_BIN)
+test: all $(UNIT_BIN) $(BENCH_TOOLS)
 	@scripts/run-tests.sh $(BUILD)
 	@$(MAKE) --no-print-directory analyze
 
@@ -82,7 +83,6 @@ valgrind: all
 	@scripts/valgrind.sh
 
 # Benchmarks: workloads from a fixed seed, each figure beside its limit or peer.
-BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency
 $(BUILD)/bench/bench-gen: bench/gen.c
 	@mkdir -p $(dir $@)
 	$(CC) $(WARN) -O2 -o $@ $<
