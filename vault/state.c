@@ -621,17 +621,33 @@ vlt_outmsg *vlt_state_outbox_pending(vlt_state *s, size_t *n, cm_err *err)
     return c.m;
 }
 
+static int cmp_id(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return (x > y) - (x < y);
+}
+
 int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *err)
 {
     if (!s->db || !n)
         return 0;
-    if (vlt_store_begin(s->db, err) < 0)
+    /* Confirmations come mostly in order: sorted, they collapse into a few ranges. */
+    int64_t *sorted = cm_xmalloc(n * sizeof *sorted);
+    memcpy(sorted, ids, n * sizeof *sorted);
+    qsort(sorted, n, sizeof *sorted, cmp_id);
+    int rc = vlt_store_begin(s->db, err);
+    for (size_t i = 0; rc == 0 && i < n;) {
+        size_t j = i + 1;
+        while (j < n && sorted[j] <= sorted[j - 1] + 1)
+            j++;
+        rc = vlt_store_outbox_del(s->db, sorted[i], sorted[j - 1], err);
+        i = j;
+    }
+    free(sorted);
+    if (rc < 0) {
+        vlt_store_rollback(s->db);
         return -1;
-    for (size_t i = 0; i < n; i++)
-        if (vlt_store_outbox_del(s->db, ids[i], err) < 0) {
-            vlt_store_rollback(s->db);
-            return -1;
-        }
+    }
     return vlt_store_commit(s->db, err);
 }
 

@@ -501,12 +501,13 @@ int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err
     return 0;
 }
 
-int vlt_store_outbox_del(vlt_store *st, int64_t id, cm_err *err)
+int vlt_store_outbox_del(vlt_store *st, int64_t first, int64_t last, cm_err *err)
 {
-    sqlite3_stmt *s = stmt(st, "DELETE FROM outbox WHERE id = ?", err);
+    sqlite3_stmt *s = stmt(st, "DELETE FROM outbox WHERE id BETWEEN ? AND ?", err);
     if (!s)
         return -1;
-    sqlite3_bind_int64(s, 1, id);
+    sqlite3_bind_int64(s, 1, first);
+    sqlite3_bind_int64(s, 2, last);
     return done(st, s) == SQLITE_DONE ? 0 : db_err(st, err, "outbox delete");
 }
 

@@ -31,7 +31,8 @@ int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, uns
                        void *arg, cm_err *err);
 struct vlt_outmsg;
 int vlt_store_outbox_add(vlt_store *st, const struct vlt_outmsg *m, int64_t *id, cm_err *err);
-int vlt_store_outbox_del(vlt_store *st, int64_t id, cm_err *err);
+/* Deletes the rows first..last (ids of delivered messages). */
+int vlt_store_outbox_del(vlt_store *st, int64_t first, int64_t last, cm_err *err);
 int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const struct vlt_outmsg *m),
                           void *arg);
 int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err);
