@@ -89,33 +89,34 @@ int main(int argc, char **argv)
     char gid[64];
     snprintf(gid, sizeof gid, "bench-latency-%ld", (long)time(NULL));
     rd_kafka_conf_set(cc, "group.id", gid, e, sizeof e);
-    rd_kafka_conf_set(cc, "auto.offset.reset", "latest", e, sizeof e);
+    rd_kafka_conf_set(cc, "enable.auto.commit", "false", e, sizeof e);
     rd_kafka_conf_set(cc, "fetch.wait.max.ms", "1", e, sizeof e);
     rd_kafka_conf_set(cc, "fetch.error.backoff.ms", "1", e, sizeof e);
     cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, e, sizeof e);
     rd_kafka_poll_set_consumer(cons);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, audit_topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_subscribe(cons, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    /* Wait for the assignment and the first fetch position before producing. */
-    double t0 = now();
-    for (;;) {
-        rd_kafka_topic_partition_list_t *as = NULL;
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(cons, 100);
-        if (m)
-            rd_kafka_message_destroy(m);
-        if (rd_kafka_assignment(cons, &as) == 0 && as && as->cnt > 0) {
-            rd_kafka_topic_partition_list_destroy(as);
-            break;
-        }
-        if (as)
-            rd_kafka_topic_partition_list_destroy(as);
-        if (now() - t0 > 30) {
-            fprintf(stderr, "bench-latency: no partitions assigned\n");
+    /* No group: the audit partitions are assigned directly at their current ends, so
+     * no rebalance can pause the reading mid-run. */
+    const struct rd_kafka_metadata *md = NULL;
+    rd_kafka_topic_t *at = rd_kafka_topic_new(cons, audit_topic, NULL);
+    if (rd_kafka_metadata(cons, 0, at, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt < 1 ||
+        md->topics[0].partition_cnt < 1) {
+        fprintf(stderr, "bench-latency: no metadata for %s\n", audit_topic);
+        return 1;
+    }
+    int nparts = md->topics[0].partition_cnt;
+    rd_kafka_metadata_destroy(md);
+    rd_kafka_topic_destroy(at);
+    rd_kafka_topic_partition_list_t *as = rd_kafka_topic_partition_list_new(nparts);
+    for (int p = 0; p < nparts; p++) {
+        int64_t lo = 0, hi = 0;
+        if (rd_kafka_query_watermark_offsets(cons, audit_topic, p, &lo, &hi, 10000)) {
+            fprintf(stderr, "bench-latency: no offsets for %s/%d\n", audit_topic, p);
             return 1;
         }
+        rd_kafka_topic_partition_list_add(as, audit_topic, p)->offset = hi;
     }
+    rd_kafka_assign(cons, as);
+    rd_kafka_topic_partition_list_destroy(as);
     pthread_t th;
     pthread_create(&th, NULL, consume, NULL);
     rd_kafka_conf_t *pc = conf(brokers);
@@ -123,7 +124,7 @@ int main(int argc, char **argv)
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, e, sizeof e);
     /* Connected, with the topic's metadata, before the clock starts. */
     rd_kafka_topic_t *rkt = rd_kafka_topic_new(prod, events_topic, NULL);
-    const struct rd_kafka_metadata *md = NULL;
+    md = NULL;
     if (rd_kafka_metadata(prod, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
@@ -171,7 +172,7 @@ int main(int argc, char **argv)
         printf("latency_p50_ms %.2f\nlatency_p99_ms %.2f\nlatency_max_ms %.2f\n",
                lat[n / 2] * 1e3, lat[(size_t)((double)n * 0.99)] * 1e3, lat[n - 1] * 1e3);
     }
-    rd_kafka_consumer_close(cons);
+    rd_kafka_assign(cons, NULL);
     rd_kafka_destroy(cons);
     rd_kafka_destroy(prod);
     free(sent);
