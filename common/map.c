@@ -23,7 +23,7 @@ static char tomb_;
 static uint64_t fnv(const char *k)
 {
     size_t n;
-    return cm_strhash(k, &n);
+    return cm_strhash(k, &n); /* the length is not needed here */
 }
 
 cm_map *cm_map_new(void)

@@ -18,11 +18,6 @@ struct cm_strset {
     size_t used, size;
 };
 
-static uint64_t hash_of(const char *k, size_t *n)
-{
-    return cm_strhash(k, n);
-}
-
 cm_strset *cm_strset_new(void)
 {
     cm_strset *s = cm_xcalloc(1, sizeof *s);
@@ -63,7 +58,7 @@ static struct slot *find(const cm_strset *s, const char *str, size_t n, uint64_t
 bool cm_strset_has(const cm_strset *s, const char *str)
 {
     size_t n;
-    uint64_t h = hash_of(str, &n);
+    uint64_t h = cm_strhash(str, &n);
     return find(s, str, n, h)->off != 0;
 }
 
@@ -77,7 +72,7 @@ static void grow_table(cm_strset *s)
         if (!old[i].off)
             continue;
         size_t n;
-        uint64_t h = hash_of(s->arena + old[i].off - 1, &n);
+        uint64_t h = cm_strhash(s->arena + old[i].off - 1, &n);
         size_t j = (size_t)h & (s->cap - 1);
         while (s->t[j].off)
             j = (j + 1) & (s->cap - 1);
@@ -89,7 +84,7 @@ static void grow_table(cm_strset *s)
 bool cm_strset_add(cm_strset *s, const char *str)
 {
     size_t n;
-    uint64_t h = hash_of(str, &n);
+    uint64_t h = cm_strhash(str, &n);
     struct slot *sl = find(s, str, n, h);
     if (sl->off)
         return false;
