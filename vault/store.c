@@ -20,6 +20,7 @@ struct vlt_store {
     char *path;
     struct {
         char sql[160];
+        const char *lit; /* where the caller's text was: most are literals */
         sqlite3_stmt *s;
     } cache[STMT_CACHE];
     int ncache;
@@ -317,6 +318,10 @@ void vlt_store_rollback(vlt_store *st)
  * Statements past the cache's size are prepared each time and finalized by done(). */
 static sqlite3_stmt *stmt(vlt_store *st, const char *sql, cm_err *err)
 {
+    /* Same address first (then the text, since a caller's buffer may be reused). */
+    for (int i = 0; i < st->ncache; i++)
+        if (st->cache[i].lit == sql && !strcmp(st->cache[i].sql, sql))
+            return st->cache[i].s;
     for (int i = 0; i < st->ncache; i++)
         if (!strcmp(st->cache[i].sql, sql))
             return st->cache[i].s;
@@ -327,6 +332,7 @@ static sqlite3_stmt *stmt(vlt_store *st, const char *sql, cm_err *err)
     }
     if (st->ncache < STMT_CACHE && strlen(sql) < sizeof st->cache[0].sql) {
         snprintf(st->cache[st->ncache].sql, sizeof st->cache[0].sql, "%s", sql);
+        st->cache[st->ncache].lit = sql;
         st->cache[st->ncache++].s = s;
     }
     return s;
