@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -63,6 +64,107 @@ static FILE *open_resumed(const char *path, const char *chain, uint64_t seq, con
         return NULL;
     }
     return f;
+}
+
+/* The last line of a record file, read backwards from its end into line (bounded):
+ * 1 with it, 0 when the file does not end with a complete line, -1 on a read error. */
+static int last_line(FILE *f, cm_buf *line)
+{
+    enum { CHUNK = 64 * 1024 };
+    char chunk[CHUNK];
+    if (fseeko(f, 0, SEEK_END) < 0)
+        return -1;
+    off_t end = ftello(f), pos = end;
+    if (end <= 0)
+        return 0;
+    if (fseeko(f, end - 1, SEEK_SET) < 0 || fgetc(f) != '\n')
+        return 0; /* a torn last line: the file does not end at a record */
+    end--;        /* the line without its newline */
+    pos = end;
+    while (pos > 0) {
+        size_t n = pos < CHUNK ? (size_t)pos : CHUNK;
+        pos -= (off_t)n;
+        if (fseeko(f, pos, SEEK_SET) < 0 || fread(chunk, 1, n, f) != n)
+            return -1;
+        const char *nl = memrchr(chunk, '\n', n);
+        if (nl) {
+            pos += nl + 1 - chunk;
+            break;
+        }
+    }
+    size_t len = (size_t)(end - pos);
+    cm_buf_reset(line);
+    if (fseeko(f, pos, SEEK_SET) < 0)
+        return -1;
+    while (len > 0) {
+        size_t n = len < CHUNK ? len : CHUNK;
+        if (fread(chunk, 1, n, f) != n || cm_buf_add(line, chunk, n) < 0)
+            return -1;
+        len -= n;
+    }
+    return 1;
+}
+
+/* Opens the record file of a replay that is not resuming. A missing or empty file (or
+ * a device) is written from the start. An existing trail is continued only when it
+ * ends exactly at the record the state committed last for this chain (the next batch
+ * of events into the same trail); anything else is refused and the file left as it
+ * is, so a committed record is never cut. */
+static FILE *open_trail(const char *path, const char *chain, bool chained, uint64_t seq,
+                        const char *head, cm_err *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) < 0 || !S_ISREG(sb.st_mode) || sb.st_size == 0) {
+        FILE *f = fopen(path, "w");
+        if (!f)
+            cm_err_set(err, path, 0, 0, "cannot write audit records: %s", strerror(errno));
+        return f;
+    }
+    FILE *f = fopen(path, "r+");
+    if (!f) {
+        cm_err_set(err, path, 0, 0, "cannot open the audit trail: %s", strerror(errno));
+        return NULL;
+    }
+    cm_buf line;
+    cm_buf_init(&line, 64u << 20);
+    char ch[256] = "", h[65] = "";
+    unsigned long long s = 0;
+    int r = last_line(f, &line);
+    bool rec = r == 1 && aud_record_peek(line.p, line.len, ch, sizeof ch, &s, h);
+    cm_buf_free(&line);
+    if (r < 0) {
+        cm_err_set(err, path, 0, 0, "cannot read the audit trail: %s", strerror(errno));
+        goto out_refuse;
+    }
+    if (chained && rec && !strcmp(ch, chain) && s == seq && !strcmp(h, head)) {
+        if (fseeko(f, 0, SEEK_END) < 0) {
+            cm_err_set(err, path, 0, 0, "cannot append to the audit trail: %s", strerror(errno));
+            goto out_refuse;
+        }
+        return f; /* the next batch continues the trail */
+    }
+    if (!rec)
+        cm_err_set(err, path, 0, 0,
+                   "does not end with a complete audit record; the state's chain %s is at "
+                   "record %llu: refusing to write (a trail is never cut; a fresh trail is a "
+                   "new file name)",
+                   chain, (unsigned long long)(chained ? seq : 0));
+    else if (!chained)
+        cm_err_set(err, path, 0, 0,
+                   "already holds audit records (the last is record %llu of chain %s) that "
+                   "this state did not commit: refusing to write (a trail is never cut; a "
+                   "fresh trail is a new file name)",
+                   s, ch);
+    else
+        cm_err_set(err, path, 0, 0,
+                   "ends at record %llu of chain %s, but the state's chain %s is at record "
+                   "%llu%s: refusing to write (a trail is never cut; a fresh trail is a new "
+                   "file name)",
+                   s, ch, chain, (unsigned long long)seq,
+                   strcmp(ch, chain) || s != seq ? "" : " with another hash");
+out_refuse:
+    fclose(f);
+    return NULL;
 }
 
 struct replay {
@@ -205,12 +307,9 @@ int cmd_replay(int argc, char **argv)
         pos.lines = -1;
     }
     bool resume = chained && pos.lines >= 0;
-    if (out && resume && !(of = open_resumed(out, chain, seq, head, &err))) {
+    if (out && !(of = resume ? open_resumed(out, chain, seq, head, &err)
+                             : open_trail(out, chain, chained, seq, head, &err))) {
         cm_err_print(&err);
-        goto out_free;
-    }
-    if (out && !resume && !(of = fopen(out, "w"))) {
-        cm_log("%s: cannot write audit records: %s", out, strerror(errno));
         goto out_free;
     }
     eng = pol_engine_new(rs, st, (size_t)max_message);
@@ -229,6 +328,13 @@ int cmd_replay(int argc, char **argv)
                state, pos.input, (long long)pos.lines, (unsigned long long)seq);
     }
     struct replay rp = {st, w, of, out, chain, stm_reader_name(rd)};
+    /* The state learns of this replay before its first record is written, so that a
+     * run stopped before its first commit resumes (and cuts back only what it wrote
+     * itself) instead of finding records it cannot account for. */
+    if (state && !resume && commit(&rp, 0, &err) < 0) {
+        cm_err_print(&err);
+        goto out_free;
+    }
     aud_decision d = {0};
     const char *line;
     size_t n, lineno = 0, events = 0;
