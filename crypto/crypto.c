@@ -14,6 +14,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/kdf.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/rsa.h>
@@ -69,6 +70,86 @@ struct cry_hash {
     EVP_MD_CTX *ctx;
     EVP_MD *md;
 };
+
+int cry_sha512(const void *d, size_t n, uint8_t out[CRY_SHA512_LEN])
+{
+    unsigned int len = CRY_SHA512_LEN;
+    if (seam("sha512") || EVP_Digest(d, n, out, &len, EVP_sha512(), NULL) != 1) {
+        memset(out, 0, CRY_SHA512_LEN);
+        return lib_fail();
+    }
+    return 0;
+}
+
+cry_secret *cry_hkdf(const cry_secret *ikm, const char *info, size_t n)
+{
+    cry_secret *out = cry_secret_new(n);
+    EVP_KDF *kdf = seam("hkdf") ? NULL : EVP_KDF_fetch(NULL, "HKDF", NULL);
+    EVP_KDF_CTX *ctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm->b, ikm->len),
+        OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)info, strlen(info)),
+        OSSL_PARAM_construct_end()};
+    if (!out || !ctx || EVP_KDF_derive(ctx, out->b, n, params) != 1) {
+        cry_secret_free(out);
+        out = NULL;
+        lib_fail();
+    }
+    EVP_KDF_CTX_free(ctx);
+    EVP_KDF_free(kdf);
+    return out;
+}
+
+struct cry_mac {
+    EVP_MAC *mac;
+    EVP_MAC_CTX *ctx;
+};
+
+cry_mac *cry_mac_new(const cry_secret *key)
+{
+    cry_mac *m = cm_xcalloc(1, sizeof *m);
+    OSSL_PARAM params[] = {
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_end()};
+    m->mac = seam("hmac") ? NULL : EVP_MAC_fetch(NULL, "HMAC", NULL);
+    m->ctx = m->mac ? EVP_MAC_CTX_new(m->mac) : NULL;
+    if (!m->ctx || EVP_MAC_init(m->ctx, key->b, key->len, params) != 1) {
+        cry_mac_free(m);
+        lib_fail();
+        return NULL;
+    }
+    return m;
+}
+
+void cry_mac_free(cry_mac *m)
+{
+    if (!m)
+        return;
+    EVP_MAC_CTX_free(m->ctx); /* wipes the key it holds */
+    EVP_MAC_free(m->mac);
+    free(m);
+}
+
+int cry_mac_begin(cry_mac *m)
+{
+    /* A NULL key keeps the one given at creation. */
+    return EVP_MAC_init(m->ctx, NULL, 0, NULL) == 1 ? 0 : lib_fail();
+}
+
+int cry_mac_update(cry_mac *m, const void *d, size_t n)
+{
+    return EVP_MAC_update(m->ctx, d, n) == 1 ? 0 : lib_fail();
+}
+
+int cry_mac_final(cry_mac *m, uint8_t out[CRY_HASH_LEN])
+{
+    size_t len = 0;
+    return !seam("hmac") && EVP_MAC_final(m->ctx, out, &len, CRY_HASH_LEN) == 1 &&
+                   len == CRY_HASH_LEN
+               ? 0
+               : lib_fail();
+}
 
 cry_hash *cry_hash_new(void)
 {
