@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/util.h"
 #include "vault/state.h"
 
 #define MAX_DATA ((size_t)64 << 20)
@@ -108,10 +109,64 @@ int cmd_data(int argc, char **argv)
     return code;
 }
 
+static void report_bad(void *arg, const char *what)
+{
+    const char *path = arg;
+    fprintf(stderr, "cmkguard: %s: %s\n", path, what);
+}
+
+/* `state verify`: every stored record and the head; exit 1 naming each bad record. */
+static int state_verify(int argc, char **argv)
+{
+    struct data_opts o;
+    int rc = parse("state verify", argc, argv, &o, false, false);
+    if (rc != EXIT_OK)
+        return rc;
+    if (o.resource)
+        return cli_usage_error("state verify", "takes no RESOURCE");
+    cm_err err;
+    cm_err_clear(&err);
+    int bad = vlt_state_verify(o.state, o.master, report_bad, (void *)o.state, &err);
+    if (bad < 0) {
+        cm_err_print(&err);
+        return EXIT_RUNTIME;
+    }
+    printf("{\"bad\":%d,\"state\":", bad);
+    cm_buf b;
+    cm_buf_init(&b, 0);
+    cm_json_cstr(&b, o.state);
+    printf("%s,\"verified\":%s}\n", b.p, bad ? "false" : "true");
+    cm_buf_free(&b);
+    return bad ? EXIT_CHECK : EXIT_OK;
+}
+
+static int state_migrate(int argc, char **argv)
+{
+    struct data_opts o;
+    int rc = parse("state migrate", argc, argv, &o, false, false);
+    if (rc != EXIT_OK)
+        return rc;
+    if (o.resource)
+        return cli_usage_error("state migrate", "takes no RESOURCE");
+    cm_err err;
+    cm_err_clear(&err);
+    if (vlt_state_migrate(o.state, o.master, &err) < 0) {
+        cm_err_print(&err);
+        return EXIT_RUNTIME;
+    }
+    cm_log("%s: upgraded to the current state format; every record is now authenticated",
+           o.state);
+    return EXIT_OK;
+}
+
 int cmd_state(int argc, char **argv)
 {
+    if (argc >= 2 && !strcmp(argv[1], "verify"))
+        return state_verify(argc - 1, argv + 1);
+    if (argc >= 2 && !strcmp(argv[1], "migrate"))
+        return state_migrate(argc - 1, argv + 1);
     if (argc < 2 || strcmp(argv[1], "show") != 0)
-        return cli_usage_error("state", "expected 'show'");
+        return cli_usage_error("state", "expected 'show', 'verify' or 'migrate'");
     struct data_opts o;
     cm_err err;
     vlt_state *st = NULL;

@@ -287,11 +287,12 @@ static void master_check(const cry_secret *m, char out[65])
     cm_hex(h, sizeof h, out);
 }
 
-static int load_master(vlt_state *s, const char *path, cm_err *err)
+/* Reads the master key; creates one only for a state that holds nothing yet. */
+static int load_master(vlt_state *s, const char *path, bool may_create, cm_err *err)
 {
     uint8_t k[CRY_DEK_LEN];
     int fd = open(path, O_RDONLY);
-    if (fd < 0 && errno == ENOENT && s->master_check[0]) {
+    if (fd < 0 && errno == ENOENT && (s->master_check[0] || !may_create)) {
         cm_err_set(err, path, 0, 0,
                    "the service master key of this state is missing: nothing can be decrypted "
                    "without it");
@@ -330,6 +331,68 @@ static int load_master(vlt_state *s, const char *path, cm_err *err)
     return 0;
 }
 
+/* Opens the store and its master key, checked against the state's check value (read
+ * before authentication, only to refuse a wrong or missing key early and clearly). */
+static int open_store(vlt_state *s, const char *path, const char *master_path, cm_err *err)
+{
+    char mpath[4096];
+    if (!master_path) {
+        snprintf(mpath, sizeof mpath, "%s.mkey", path);
+        master_path = mpath;
+    }
+    if (!(s->db = vlt_store_open(path, err)))
+        return -1;
+    vlt_store_meta_peek(s->db, "master:check", s->master_check, sizeof s->master_check);
+    if (load_master(s, master_path, vlt_store_is_new(s->db), err) < 0)
+        return -1;
+    char check[65];
+    master_check(s->master, check);
+    if (s->master_check[0] && strcmp(check, s->master_check) != 0) {
+        cm_err_set(err, master_path, 0, 0,
+                   "not the service master key of %s (its check value differs): nothing was "
+                   "decrypted", path);
+        return -1;
+    }
+    return 0;
+}
+
+int vlt_state_verify(const char *path, const char *master_path,
+                     void (*bad)(void *arg, const char *what), void *arg, cm_err *err)
+{
+    vlt_state *s = cm_xcalloc(1, sizeof *s);
+    int rc = -1;
+    if (vlt_store_is_file_new(path)) {
+        cm_err_set(err, path, 0, 0, "no such state");
+        goto out;
+    }
+    if (open_store(s, path, master_path, err) < 0)
+        goto out;
+    rc = vlt_store_verify(s->db, s->master, bad, arg, err);
+out:
+    cry_secret_free(s->master);
+    vlt_store_close(s->db);
+    free(s);
+    return rc;
+}
+
+int vlt_state_migrate(const char *path, const char *master_path, cm_err *err)
+{
+    vlt_state *s = cm_xcalloc(1, sizeof *s);
+    int rc = -1;
+    if (vlt_store_is_file_new(path)) {
+        cm_err_set(err, path, 0, 0, "no such state");
+        goto out;
+    }
+    if (open_store(s, path, master_path, err) < 0)
+        goto out;
+    rc = vlt_store_migrate(s->db, s->master, err);
+out:
+    cry_secret_free(s->master);
+    vlt_store_close(s->db);
+    free(s);
+    return rc;
+}
+
 vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
 {
     vlt_state *s = cm_xcalloc(1, sizeof *s);
@@ -355,22 +418,14 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
         }
         return s;
     }
-    char mpath[4096];
-    if (!master_path) {
-        snprintf(mpath, sizeof mpath, "%s.mkey", path);
-        master_path = mpath;
-    }
-    s->db = vlt_store_open(path, err);
-    if (!s->db || vlt_state_load_docs(s, err) < 0 || load_master(s, master_path, err) < 0)
+    if (open_store(s, path, master_path, err) < 0)
+        goto out_fail;
+    /* Authenticated from here on: every row read is checked against its MAC. */
+    s->master_check[0] = '\0';
+    if (vlt_store_auth(s->db, s->master, err) < 0 || vlt_state_load_docs(s, err) < 0)
         goto out_fail;
     char check[65];
     master_check(s->master, check);
-    if (s->master_check[0] && strcmp(check, s->master_check) != 0) {
-        cm_err_set(err, master_path, 0, 0,
-                   "not the service master key of %s (its check value differs): nothing was "
-                   "decrypted", path);
-        goto out_fail;
-    }
     if (!s->master_check[0]) {
         if (vlt_store_meta_put(s->db, "master:check", check, err) < 0)
             goto out_fail;
@@ -474,6 +529,19 @@ void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const ch
     h->seq = seq;
     memcpy(h->hash, hash, 65);
     s->dirty_chains = true;
+}
+
+void vlt_state_chain_each(vlt_state *s,
+                          void (*fn)(void *arg, const char *chain, uint64_t seq, const char *hash),
+                          void *arg)
+{
+    size_t it = 0;
+    const char *name;
+    void *v;
+    while (cm_map_next(s->chains, &it, &name, &v)) {
+        const struct chain_head *h = v;
+        fn(arg, name, h->seq, h->hash);
+    }
 }
 
 bool vlt_state_replay_get(vlt_state *s, const char *chain, vlt_replay_pos *p)
@@ -609,16 +677,18 @@ static void collect_out(void *arg, const vlt_outmsg *m)
     outmsg_copy(&c->m[c->n++], m);
 }
 
-vlt_outmsg *vlt_state_outbox_pending(vlt_state *s, size_t *n, cm_err *err)
+int vlt_state_outbox_pending(vlt_state *s, vlt_outmsg **out, size_t *n, cm_err *err)
 {
     struct pend_collect c = {0};
-    if (s->db && vlt_store_outbox_each(s->db, collect_out, &c) < 0) {
-        cm_err_set(err, "state", 0, 0, "cannot read the outbox");
-        *n = 0;
-        return NULL;
+    *out = NULL;
+    *n = 0;
+    if (s->db && vlt_store_outbox_each(s->db, collect_out, &c, err) < 0) {
+        vlt_outmsg_free(c.m, c.n);
+        return -1;
     }
+    *out = c.m;
     *n = c.n;
-    return c.m;
+    return 0;
 }
 
 static int cmp_id(const void *a, const void *b)

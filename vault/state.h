@@ -71,6 +71,13 @@ typedef struct vlt_action {
  * master key is read from (or created at, mode 0600) master_path. */
 vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err);
 void vlt_state_free(vlt_state *s);
+/* `state verify`: checks every stored record and the state head of the file at path,
+ * calling bad for each failure. The number of failures, or -1 (err) when the check
+ * could not run (no such file, the master key missing or not this state's). */
+int vlt_state_verify(const char *path, const char *master_path,
+                     void (*bad)(void *arg, const char *what), void *arg, cm_err *err);
+/* `state migrate`: upgrades a state written by an older build, once. */
+int vlt_state_migrate(const char *path, const char *master_path, cm_err *err);
 /* Writes pending changes to the store (no-op in memory). */
 int vlt_state_flush(vlt_state *s, cm_err *err);
 
@@ -87,6 +94,10 @@ void vlt_state_mark_seen(vlt_state *s, const char *id);
 /* Chain heads persist with the state so a chain continues across runs. */
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65]);
 void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const char hash[65]);
+/* Calls fn for every chain head the state holds. */
+void vlt_state_chain_each(vlt_state *s,
+                          void (*fn)(void *arg, const char *chain, uint64_t seq, const char *hash),
+                          void *arg);
 /* Where a replay into a chain stands, committed with its head: the input it reads and
  * the lines of it applied (-1 once that replay finished), the last signed seq and the
  * time of the last record, so an interrupted replay resumes exactly where it stopped. */
@@ -115,8 +126,9 @@ typedef struct vlt_outmsg {
 void vlt_state_outbox_add(vlt_state *s, const vlt_outmsg *m);
 /* Messages the last successful flush made durable, with ids; the caller takes them. */
 vlt_outmsg *vlt_state_outbox_flushed(vlt_state *s, size_t *n);
-/* Every durable message not yet marked sent, in id order. */
-vlt_outmsg *vlt_state_outbox_pending(vlt_state *s, size_t *n, cm_err *err);
+/* Every durable message not yet marked sent, in id order, into *out (the caller frees
+ * it with vlt_outmsg_free). -1 (err) when the outbox cannot be read or fails its check. */
+int vlt_state_outbox_pending(vlt_state *s, vlt_outmsg **out, size_t *n, cm_err *err);
 int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *err);
 void vlt_outmsg_free(vlt_outmsg *m, size_t n);
 /* Input offsets applied (the next message to read is offset + 1). */

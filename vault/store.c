@@ -5,11 +5,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include <sqlite3.h>
 
 #include "common/fault.h"
+#include "crypto/crypto.h"
 
 /* Write statements are prepared once and reused: the state writes the same dozen
  * statements thousands of times a second. */
@@ -30,6 +32,16 @@ struct vlt_store {
     bool has_ckpt, ckpt_stop, sync_init;
     pthread_mutex_t mu;
     pthread_cond_t cv;
+    /* Authentication (SPEC §3a): every row carries the commit count that wrote it (ver)
+     * and an HMAC over its table, ver and columns; the state head holds the commit count
+     * and the sum of SHA-512(row mac) over every row, so a row edited, moved, removed,
+     * added or swapped for an older copy of itself does not go unnoticed. */
+    enum { FMT_NEW, FMT_OLD, FMT_CURRENT } format;
+    cry_mac *mac;                  /* NULL until vlt_store_auth */
+    uint64_t counter, saved_counter;
+    uint8_t digest[CRY_SHA512_LEN], saved_digest[CRY_SHA512_LEN];
+    int64_t next_out, saved_next_out; /* the next outbox row id */
+    bool in_txn;
 };
 
 static void *checkpointer(void *arg)
@@ -60,7 +72,19 @@ static void *checkpointer(void *arg)
     return NULL;
 }
 
-static const char *const tables[] = {"vaults", "keys", "resources"};
+/* Every table; the first three are vlt_store_table's documents. */
+enum tab { T_VAULTS, T_KEYS, T_RESOURCES, T_SEEN, T_ACL, T_OUTBOX, T_OFFSETS, T_META, T_DATA,
+           T__COUNT };
+static const char *const tables[T__COUNT] = {"vaults", "keys",    "resources", "seen", "acl",
+                                             "outbox", "offsets", "meta",      "data"};
+/* The columns a row's MAC covers, in order, then ver and mac. */
+static const char *const columns[T__COUNT] = {
+    "id, doc", "id, doc", "id, doc", "id", "k, perms",
+    "id, topic, part, chain, seq, key, value, reason, input", "topic, part, off", "k, v",
+    "resource, class, sealed"};
+static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 9, 3, 2, 3};
+
+#define STORE_FORMAT "2"
 
 static int db_err(vlt_store *st, cm_err *err, const char *what)
 {
@@ -68,22 +92,30 @@ static int db_err(vlt_store *st, cm_err *err, const char *what)
     return -1;
 }
 
+static const char PRAGMAS[] = "PRAGMA journal_mode=WAL;"
+                              "PRAGMA synchronous=NORMAL;";
+
 static const char SCHEMA[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
-    "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS vaults(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS keys(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS resources(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS seen(id TEXT PRIMARY KEY);"
-    "CREATE TABLE IF NOT EXISTS acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL);"
-    "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
+    "CREATE TABLE meta(k TEXT PRIMARY KEY, v TEXT NOT NULL, ver INTEGER NOT NULL,"
+    " mac BLOB NOT NULL);"
+    "CREATE TABLE vaults(id TEXT PRIMARY KEY, doc TEXT NOT NULL, ver INTEGER NOT NULL,"
+    " mac BLOB NOT NULL);"
+    "CREATE TABLE keys(id TEXT PRIMARY KEY, doc TEXT NOT NULL, ver INTEGER NOT NULL,"
+    " mac BLOB NOT NULL);"
+    "CREATE TABLE resources(id TEXT PRIMARY KEY, doc TEXT NOT NULL, ver INTEGER NOT NULL,"
+    " mac BLOB NOT NULL);"
+    "CREATE TABLE seen(id TEXT PRIMARY KEY, ver INTEGER NOT NULL, mac BLOB NOT NULL);"
+    "CREATE TABLE acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL, ver INTEGER NOT NULL,"
+    " mac BLOB NOT NULL);"
+    "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
     " part INTEGER NOT NULL, chain TEXT, seq INTEGER, key BLOB, value BLOB NOT NULL,"
-    " reason TEXT, input TEXT);"
-    "CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, part INTEGER NOT NULL,"
-    " off INTEGER NOT NULL, PRIMARY KEY(topic, part));"
-    "CREATE TABLE IF NOT EXISTS data(resource TEXT NOT NULL, class TEXT NOT NULL,"
-    " sealed BLOB NOT NULL, PRIMARY KEY(resource, class));";
+    " reason TEXT, input TEXT, ver INTEGER NOT NULL, mac BLOB NOT NULL);"
+    "CREATE TABLE offsets(topic TEXT NOT NULL, part INTEGER NOT NULL,"
+    " off INTEGER NOT NULL, ver INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(topic, part));"
+    "CREATE TABLE data(resource TEXT NOT NULL, class TEXT NOT NULL,"
+    " sealed BLOB NOT NULL, ver INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(resource, class));"
+    "CREATE TABLE head(one INTEGER PRIMARY KEY CHECK (one = 1), counter INTEGER NOT NULL,"
+    " digest BLOB NOT NULL, mac BLOB NOT NULL);";
 
 /* ---------- fault seams: SQLite's allocator and its file I/O ---------- */
 
@@ -240,6 +272,50 @@ static void fault_seams(void)
     }
 }
 
+/* What the file holds: nothing yet, an older build's tables, or this build's. */
+static int detect_format(vlt_store *st, cm_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                           -1, &q, NULL) != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW) {
+        db_err(st, err, "cannot read the state store");
+        goto out;
+    }
+    if (sqlite3_column_int(q, 0) == 0) {
+        st->format = FMT_NEW;
+        rc = 0;
+        goto out;
+    }
+    sqlite3_finalize(q);
+    q = NULL;
+    /* An older build's meta table has no ver/mac columns and no format row. */
+    if (sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = 'format'", -1, &q, NULL) !=
+        SQLITE_OK) {
+        st->format = FMT_OLD;
+        rc = 0;
+        goto out;
+    }
+    int step = sqlite3_step(q);
+    const char *v = step == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
+    if (step == SQLITE_ROW && v && !strcmp(v, STORE_FORMAT)) {
+        st->format = FMT_CURRENT;
+        rc = 0;
+    } else if (step == SQLITE_DONE) {
+        st->format = FMT_OLD;
+        rc = 0;
+    } else if (step == SQLITE_ROW) {
+        cm_err_set(err, st->path, 0, 0,
+                   "state format %s is not one this build knows (a newer build wrote it?)",
+                   v ? v : "(null)");
+    } else {
+        db_err(st, err, "cannot read the state store");
+    }
+out:
+    sqlite3_finalize(q);
+    return rc;
+}
+
 vlt_store *vlt_store_open(const char *path, cm_err *err)
 {
     fault_seams();
@@ -252,8 +328,12 @@ vlt_store *vlt_store_open(const char *path, cm_err *err)
         return NULL;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(st->db, PRAGMAS, NULL, NULL, NULL) != SQLITE_OK) {
         db_err(st, err, "cannot initialise state store");
+        vlt_store_close(st);
+        return NULL;
+    }
+    if (detect_format(st, err) < 0) {
         vlt_store_close(st);
         return NULL;
     }
@@ -287,8 +367,25 @@ void vlt_store_close(vlt_store *st)
     for (int i = 0; i < st->ncache; i++)
         sqlite3_finalize(st->cache[i].s);
     sqlite3_close(st->db);
+    cry_mac_free(st->mac);
     free(st->path);
     free(st);
+}
+
+bool vlt_store_is_old(const vlt_store *st)
+{
+    return st->format == FMT_OLD;
+}
+
+bool vlt_store_is_new(const vlt_store *st)
+{
+    return st->format == FMT_NEW;
+}
+
+bool vlt_store_is_file_new(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) < 0 || sb.st_size == 0;
 }
 
 static int exec(vlt_store *st, const char *sql, cm_err *err)
@@ -298,22 +395,6 @@ static int exec(vlt_store *st, const char *sql, cm_err *err)
     return 0;
 }
 
-int vlt_store_begin(vlt_store *st, cm_err *err)
-{
-    return exec(st, "BEGIN IMMEDIATE", err);
-}
-
-int vlt_store_commit(vlt_store *st, cm_err *err)
-{
-    return exec(st, "COMMIT", err);
-}
-
-void vlt_store_rollback(vlt_store *st)
-{
-    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
-}
-
-/* Runs one statement with up to three text/blob bindings. */
 /* The prepared statement for sql, reset and ready to bind; NULL (err set) on failure.
  * Statements past the cache's size are prepared each time and finalized by done(). */
 static sqlite3_stmt *stmt(vlt_store *st, const char *sql, cm_err *err)
@@ -338,10 +419,9 @@ static sqlite3_stmt *stmt(vlt_store *st, const char *sql, cm_err *err)
     return s;
 }
 
-/* Steps a statement from stmt() once; it is reset (or finalized if uncached) after. */
-static int done(vlt_store *st, sqlite3_stmt *s)
+/* Resets a statement from stmt(), or finalizes it when it was not cached. */
+static void release(vlt_store *st, sqlite3_stmt *s)
 {
-    int rc = sqlite3_step(s);
     bool cached = false;
     for (int i = 0; i < st->ncache && !cached; i++)
         cached = st->cache[i].s == s;
@@ -351,170 +431,800 @@ static int done(vlt_store *st, sqlite3_stmt *s)
     } else {
         sqlite3_finalize(s);
     }
+}
+
+/* Steps a statement from stmt() once, then releases it. */
+static int done(vlt_store *st, sqlite3_stmt *s)
+{
+    int rc = sqlite3_step(s);
+    release(st, s);
     return rc;
 }
 
-static int run(vlt_store *st, const char *sql, const char *a, const char *b, const void *blob,
-               size_t blobn, cm_err *err)
+/* ---------- authentication ---------- */
+
+/* One column of a row as the MAC sees it; null is distinct from empty. */
+typedef struct col {
+    const void *p;
+    size_t n;
+    bool null;
+} col;
+
+static col ctext(const char *s)
 {
-    sqlite3_stmt *s = stmt(st, sql, err);
-    if (!s)
+    return s ? (col){s, strlen(s), false} : (col){NULL, 0, true};
+}
+
+static void be64(uint8_t out[8], uint64_t v)
+{
+    for (int i = 7; i >= 0; i--, v >>= 8)
+        out[i] = (uint8_t)v;
+}
+
+/* HMAC over the table, the row's version and its columns, each length-prefixed. */
+static int row_mac(vlt_store *st, enum tab t, uint64_t ver, const col *c, int nc,
+                   uint8_t out[CRY_HASH_LEN])
+{
+    uint8_t b[8];
+    int rc = cry_mac_begin(st->mac);
+    rc |= cry_mac_update(st->mac, "cmkguard row\0", 13);
+    rc |= cry_mac_update(st->mac, tables[t], strlen(tables[t]) + 1);
+    be64(b, ver);
+    rc |= cry_mac_update(st->mac, b, 8);
+    for (int i = 0; i < nc; i++) {
+        be64(b, c[i].null ? UINT64_MAX : (uint64_t)c[i].n);
+        rc |= cry_mac_update(st->mac, b, 8);
+        if (!c[i].null && c[i].n)
+            rc |= cry_mac_update(st->mac, c[i].p, c[i].n);
+    }
+    rc |= cry_mac_final(st->mac, out);
+    return rc ? -1 : 0;
+}
+
+static int head_mac(vlt_store *st, uint64_t counter, const uint8_t *digest,
+                    uint8_t out[CRY_HASH_LEN])
+{
+    uint8_t b[8];
+    be64(b, counter);
+    int rc = cry_mac_begin(st->mac);
+    rc |= cry_mac_update(st->mac, "cmkguard state head\0" STORE_FORMAT, 21);
+    rc |= cry_mac_update(st->mac, b, 8);
+    rc |= cry_mac_update(st->mac, digest, CRY_SHA512_LEN);
+    rc |= cry_mac_final(st->mac, out);
+    return rc ? -1 : 0;
+}
+
+/* The set digest: a 512-bit little-endian sum of SHA-512(row mac), mod 2^512. */
+static int digest_step(uint8_t d[CRY_SHA512_LEN], const uint8_t mac[CRY_HASH_LEN], bool add)
+{
+    uint8_t e[CRY_SHA512_LEN];
+    if (cry_sha512(mac, CRY_HASH_LEN, e) < 0)
         return -1;
-    int i = 1;
-    if (a)
-        sqlite3_bind_text(s, i++, a, -1, SQLITE_STATIC);
-    if (b)
-        sqlite3_bind_text(s, i++, b, -1, SQLITE_STATIC);
-    if (blob)
-        sqlite3_bind_blob(s, i++, blob, (int)blobn, SQLITE_STATIC);
-    if (done(st, s) != SQLITE_DONE)
-        return db_err(st, err, "write");
+    unsigned carry = 0;
+    for (int i = 0; i < CRY_SHA512_LEN; i++) {
+        int v = add ? d[i] + e[i] + (int)carry : d[i] - e[i] - (int)carry;
+        carry = add ? (v > 255) : (v < 0);
+        d[i] = (uint8_t)(v & 255);
+    }
     return 0;
 }
+
+static bool mac_col_ok(sqlite3_stmt *q, int i)
+{
+    return sqlite3_column_type(q, i) == SQLITE_BLOB && sqlite3_column_bytes(q, i) == CRY_HASH_LEN;
+}
+
+/* Reads column i of a row as the MAC sees it (integers as decimal text). */
+static col qcol(sqlite3_stmt *q, int i, char *num, size_t numn)
+{
+    switch (sqlite3_column_type(q, i)) {
+    case SQLITE_NULL: return (col){NULL, 0, true};
+    case SQLITE_INTEGER:
+        snprintf(num, numn, "%lld", (long long)sqlite3_column_int64(q, i));
+        return (col){num, strlen(num), false};
+    default: {
+        const void *p = sqlite3_column_blob(q, i);
+        int n = sqlite3_column_bytes(q, i);
+        return (col){p ? p : "", (size_t)n, false};
+    }
+    }
+}
+
+/* Whether the row q holds (columns of t, then ver, then mac) carries its own MAC. */
+static int row_check(vlt_store *st, enum tab t, sqlite3_stmt *q, bool *ok)
+{
+    int nc = ncolumns[t];
+    col c[9];
+    char nums[9][24];
+    for (int i = 0; i < nc; i++)
+        c[i] = qcol(q, i, nums[i], sizeof nums[i]);
+    sqlite3_int64 ver = sqlite3_column_int64(q, nc);
+    uint8_t m[CRY_HASH_LEN];
+    if (row_mac(st, t, (uint64_t)ver, c, nc, m) < 0)
+        return -1;
+    *ok = sqlite3_column_type(q, nc) == SQLITE_INTEGER && ver >= 1 &&
+          (uint64_t)ver <= st->counter && mac_col_ok(q, nc + 1) &&
+          cry_memeq(m, sqlite3_column_blob(q, nc + 1), CRY_HASH_LEN);
+    return 0;
+}
+
+/* A readable name for the row q holds: its key columns. */
+static void row_name(enum tab t, sqlite3_stmt *q, char *out, size_t n)
+{
+    char a[24], b[24];
+    col c0 = qcol(q, 0, a, sizeof a), c1 = qcol(q, 1, b, sizeof b);
+    int l0 = (int)(c0.n > 200 ? 200 : c0.n), l1 = (int)(c1.n > 200 ? 200 : c1.n);
+    if (t == T_OFFSETS || t == T_DATA)
+        snprintf(out, n, "%.*s/%.*s", l0, c0.null ? "" : (const char *)c0.p, l1,
+                 c1.null ? "" : (const char *)c1.p);
+    else
+        snprintf(out, n, "%.*s", l0, c0.null ? "" : (const char *)c0.p);
+    for (char *p = out; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+            *p = '?';
+}
+
+static int bad_row(vlt_store *st, enum tab t, sqlite3_stmt *q, cm_err *err)
+{
+    char name[420];
+    row_name(t, q, name, sizeof name);
+    cm_err_set(err, st->path, 0, 0,
+               "%s record '%s' fails its authentication check (edited or damaged): the state "
+               "is refused, nothing was decrypted",
+               tables[t], name);
+    return -1;
+}
+
+/* Adds (or removes) a written row's MAC to the running digest. */
+static int written(vlt_store *st, enum tab t, const col *c, uint8_t mac[CRY_HASH_LEN])
+{
+    if (row_mac(st, t, st->counter + 1, c, ncolumns[t], mac) < 0)
+        return -1;
+    return digest_step(st->digest, mac, true);
+}
+
+/* Runs a DELETE … RETURNING mac and takes every removed row out of the digest. */
+static int removed(vlt_store *st, sqlite3_stmt *q, cm_err *err)
+{
+    int step, rc = 0;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW)
+        if (mac_col_ok(q, 0) && digest_step(st->digest, sqlite3_column_blob(q, 0), false) < 0)
+            rc = -1;
+    release(st, q);
+    if (rc < 0) {
+        cm_err_set(err, st->path, 0, 0, "cannot update the state digest");
+        return -1;
+    }
+    return step == SQLITE_DONE ? 0 : db_err(st, err, "write");
+}
+
+/* Writes outside a transaction get one of their own, so the head always follows. */
+static int auto_begin(vlt_store *st, bool *own, cm_err *err)
+{
+    *own = !st->in_txn;
+    return *own ? vlt_store_begin(st, err) : 0;
+}
+
+static int auto_end(vlt_store *st, bool own, int rc, cm_err *err)
+{
+    if (!own)
+        return rc;
+    if (rc < 0) {
+        vlt_store_rollback(st);
+        return -1;
+    }
+    return vlt_store_commit(st, err);
+}
+
+static int write_head(vlt_store *st, cm_err *err)
+{
+    uint8_t m[CRY_HASH_LEN];
+    if (head_mac(st, st->counter, st->digest, m) < 0) {
+        cm_err_set(err, st->path, 0, 0, "cannot authenticate the state head");
+        return -1;
+    }
+    sqlite3_stmt *q =
+        stmt(st, "INSERT OR REPLACE INTO head(one, counter, digest, mac) VALUES(1, ?, ?, ?)", err);
+    if (!q)
+        return -1;
+    sqlite3_bind_int64(q, 1, (sqlite3_int64)st->counter);
+    sqlite3_bind_blob(q, 2, st->digest, CRY_SHA512_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 3, m, CRY_HASH_LEN, SQLITE_STATIC);
+    return done(st, q) == SQLITE_DONE ? 0 : db_err(st, err, "state head write");
+}
+
+int vlt_store_begin(vlt_store *st, cm_err *err)
+{
+    if (!st->mac) {
+        cm_err_set(err, st->path, 0, 0, "the state store is not open for writing");
+        return -1;
+    }
+    if (exec(st, "BEGIN IMMEDIATE", err) < 0)
+        return -1;
+    st->in_txn = true;
+    st->saved_counter = st->counter;
+    st->saved_next_out = st->next_out;
+    memcpy(st->saved_digest, st->digest, sizeof st->digest);
+    return 0;
+}
+
+int vlt_store_commit(vlt_store *st, cm_err *err)
+{
+    st->counter++;
+    if (write_head(st, err) < 0 || exec(st, "COMMIT", err) < 0) {
+        vlt_store_rollback(st);
+        return -1;
+    }
+    st->in_txn = false;
+    return 0;
+}
+
+void vlt_store_rollback(vlt_store *st)
+{
+    sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+    if (st->in_txn) {
+        st->counter = st->saved_counter;
+        st->next_out = st->saved_next_out;
+        memcpy(st->digest, st->saved_digest, sizeof st->digest);
+    }
+    st->in_txn = false;
+}
+
+/* Sums every row's MAC of every table into d, checking each row's version against the
+ * head's count; the first row out of range is named in err. */
+static int digest_all(vlt_store *st, uint8_t d[CRY_SHA512_LEN], cm_err *err)
+{
+    memset(d, 0, CRY_SHA512_LEN);
+    for (int t = 0; t < T__COUNT; t++) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "SELECT %s, ver, mac FROM %s", columns[t], tables[t]);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+            return db_err(st, err, "cannot read the state store");
+        int step, nc = ncolumns[t];
+        while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+            sqlite3_int64 ver = sqlite3_column_int64(q, nc);
+            if (!mac_col_ok(q, nc + 1) || ver < 1 || (uint64_t)ver > st->counter) {
+                bad_row(st, (enum tab)t, q, err);
+                sqlite3_finalize(q);
+                return -1;
+            }
+            if (digest_step(d, sqlite3_column_blob(q, nc + 1), true) < 0) {
+                cm_err_set(err, st->path, 0, 0, "cannot compute the state digest");
+                sqlite3_finalize(q);
+                return -1;
+            }
+        }
+        sqlite3_finalize(q);
+        if (step != SQLITE_DONE)
+            return db_err(st, err, "cannot read the state store");
+    }
+    return 0;
+}
+
+/* Reads and checks the head: 0 with counter and digest set, -1 (err) otherwise. */
+static int read_head(vlt_store *st, cm_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(st->db, "SELECT counter, digest, mac FROM head WHERE one = 1", -1, &q,
+                           NULL) != SQLITE_OK) {
+        cm_err_set(err, st->path, 0, 0, "has no state head: the state is refused");
+        goto out;
+    }
+    int step = sqlite3_step(q);
+    if (step != SQLITE_ROW) {
+        if (step == SQLITE_DONE)
+            cm_err_set(err, st->path, 0, 0, "has no state head: the state is refused");
+        else
+            db_err(st, err, "cannot read the state head");
+        goto out;
+    }
+    sqlite3_int64 counter = sqlite3_column_int64(q, 0);
+    uint8_t m[CRY_HASH_LEN];
+    if (sqlite3_column_type(q, 1) != SQLITE_BLOB ||
+        sqlite3_column_bytes(q, 1) != CRY_SHA512_LEN || !mac_col_ok(q, 2) || counter < 0 ||
+        head_mac(st, (uint64_t)counter, sqlite3_column_blob(q, 1), m) < 0 ||
+        !cry_memeq(m, sqlite3_column_blob(q, 2), CRY_HASH_LEN)) {
+        cm_err_set(err, st->path, 0, 0,
+                   "its state head fails its authentication check (edited, damaged, or made "
+                   "under another master key): the state is refused, nothing was decrypted");
+        goto out;
+    }
+    st->counter = (uint64_t)counter;
+    memcpy(st->digest, sqlite3_column_blob(q, 1), CRY_SHA512_LEN);
+    rc = 0;
+out:
+    sqlite3_finalize(q);
+    return rc;
+}
+
+static int next_outbox_id(vlt_store *st, cm_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    st->next_out = 1;
+    if (sqlite3_prepare_v2(st->db, "SELECT max(seq) FROM sqlite_sequence WHERE name = 'outbox'",
+                           -1, &q, NULL) != SQLITE_OK)
+        return 0; /* no sequence table yet: nothing was ever queued */
+    int step = sqlite3_step(q);
+    if (step == SQLITE_ROW)
+        st->next_out = sqlite3_column_int64(q, 0) + 1;
+    sqlite3_finalize(q);
+    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_err(st, err, "outbox read");
+}
+
+static cry_mac *derive_mac(const cry_secret *master)
+{
+    cry_secret *k = cry_hkdf(master, "cmkguard state authentication v1", CRY_HASH_LEN);
+    cry_mac *m = k ? cry_mac_new(k) : NULL;
+    cry_secret_free(k);
+    return m;
+}
+
+int vlt_store_auth(vlt_store *st, const cry_secret *master, cm_err *err)
+{
+    if (st->format == FMT_OLD) {
+        cm_err_set(err, st->path, 0, 0,
+                   "was written by an older build of cmkguard and is not authenticated: run "
+                   "`cmkguard state migrate --state %s` once to upgrade it",
+                   st->path);
+        return -1;
+    }
+    cry_mac_free(st->mac);
+    if (!(st->mac = derive_mac(master))) {
+        cm_err_set(err, st->path, 0, 0, "cannot derive the state authentication key");
+        return -1;
+    }
+    if (st->format == FMT_NEW) {
+        /* Tables, format and head in one transaction: a crash leaves a fresh file. */
+        memset(st->digest, 0, sizeof st->digest);
+        st->counter = 0;
+        st->next_out = 1;
+        if (vlt_store_begin(st, err) < 0)
+            return -1;
+        if (exec(st, SCHEMA, err) < 0 || vlt_store_meta_put(st, "format", STORE_FORMAT, err) < 0 ||
+            vlt_store_commit(st, err) < 0) {
+            vlt_store_rollback(st);
+            return -1;
+        }
+        st->format = FMT_CURRENT;
+        return 0;
+    }
+    if (read_head(st, err) < 0)
+        return -1;
+    uint8_t d[CRY_SHA512_LEN];
+    if (digest_all(st, d, err) < 0)
+        return -1;
+    if (!cry_memeq(d, st->digest, sizeof d)) {
+        cm_err_set(err, st->path, 0, 0,
+                   "its records do not match its state head (a record was removed, added, or "
+                   "replaced by an older copy): the state is refused, nothing was decrypted");
+        return -1;
+    }
+    return next_outbox_id(st, err);
+}
+
+int vlt_store_verify(vlt_store *st, const cry_secret *master,
+                     void (*bad)(void *arg, const char *what), void *arg, cm_err *err)
+{
+    if (st->format != FMT_CURRENT)
+        return vlt_store_auth(st, master, err);
+    cry_mac_free(st->mac);
+    if (!(st->mac = derive_mac(master))) {
+        cm_err_set(err, st->path, 0, 0, "cannot derive the state authentication key");
+        return -1;
+    }
+    int nbad = 0;
+    cm_err e;
+    cm_err_clear(&e);
+    bool head_ok = read_head(st, &e) == 0;
+    if (!head_ok) {
+        bad(arg, e.msg);
+        nbad++;
+        st->counter = UINT64_MAX; /* still check every row's own MAC */
+    }
+    uint8_t d[CRY_SHA512_LEN];
+    memset(d, 0, sizeof d);
+    for (int t = 0; t < T__COUNT; t++) {
+        char sql[200];
+        snprintf(sql, sizeof sql, "SELECT %s, ver, mac FROM %s", columns[t], tables[t]);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+            return db_err(st, err, "cannot read the state store");
+        int step;
+        while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+            bool ok = false;
+            if (row_check(st, (enum tab)t, q, &ok) < 0) {
+                sqlite3_finalize(q);
+                cm_err_set(err, st->path, 0, 0, "cannot compute a record's MAC");
+                return -1;
+            }
+            if (!ok) {
+                bad_row(st, (enum tab)t, q, &e);
+                bad(arg, e.msg);
+                nbad++;
+            }
+            if (mac_col_ok(q, ncolumns[t] + 1) &&
+                digest_step(d, sqlite3_column_blob(q, ncolumns[t] + 1), true) < 0) {
+                sqlite3_finalize(q);
+                cm_err_set(err, st->path, 0, 0, "cannot compute the state digest");
+                return -1;
+            }
+        }
+        sqlite3_finalize(q);
+        if (step != SQLITE_DONE) {
+            cm_err_set(err, st->path, 0, 0, "cannot read table %s: %s", tables[t],
+                       sqlite3_errmsg(st->db));
+            bad(arg, err->msg);
+            nbad++;
+        }
+    }
+    /* SQLite's own structure too: a damaged index answers lookups differently from the
+     * table scans above. */
+    sqlite3_stmt *ic = NULL;
+    if (sqlite3_prepare_v2(st->db, "PRAGMA integrity_check", -1, &ic, NULL) == SQLITE_OK) {
+        while (sqlite3_step(ic) == SQLITE_ROW) {
+            const char *m = (const char *)sqlite3_column_text(ic, 0);
+            if (m && strcmp(m, "ok") != 0) {
+                char line[600];
+                snprintf(line, sizeof line, "damaged file structure: %s", m);
+                bad(arg, line);
+                nbad++;
+            }
+        }
+    } else {
+        bad(arg, "damaged file structure: the integrity check cannot run");
+        nbad++;
+    }
+    sqlite3_finalize(ic);
+    if (head_ok && !cry_memeq(d, st->digest, sizeof d)) {
+        bad(arg, "its records do not match its state head (a record was removed, added, or "
+                 "replaced by an older copy)");
+        nbad++;
+    }
+    return nbad;
+}
+
+/* Upgrades an older build's file in place, in one transaction: every table gains its
+ * version and MAC, every row is authenticated as it stands, and the head is written. */
+int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
+{
+    if (st->format != FMT_OLD) {
+        cm_err_set(err, st->path, 0, 0, "%s", st->format == FMT_CURRENT
+                                                  ? "is already in the current format"
+                                                  : "holds no state to migrate");
+        return -1;
+    }
+    if (!(st->mac = derive_mac(master))) {
+        cm_err_set(err, st->path, 0, 0, "cannot derive the state authentication key");
+        return -1;
+    }
+    memset(st->digest, 0, sizeof st->digest);
+    st->counter = 0;
+    if (vlt_store_begin(st, err) < 0)
+        return -1;
+    /* Old tables are renamed away, this build's schema created, and rows copied over. */
+    static const char *const old_cols[T__COUNT] = {
+        "id, doc", "id, doc", "id, doc", "id", "k, perms",
+        "id, topic, part, chain, seq, key, value, reason, input", "topic, part, off", "k, v",
+        "resource, class, sealed"};
+    int rc = 0;
+    for (int t = 0; rc == 0 && t < T__COUNT; t++) {
+        char sql[160];
+        snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s(x); ALTER TABLE %s RENAME TO old_%s;",
+                 tables[t], tables[t], tables[t]);
+        rc = exec(st, sql, err);
+    }
+    if (rc == 0)
+        rc = exec(st, SCHEMA, err);
+    for (int t = 0; rc == 0 && t < T__COUNT; t++) {
+        char sql[400];
+        bool has_cols = true;
+        snprintf(sql, sizeof sql, "SELECT %s FROM old_%s", old_cols[t], tables[t]);
+        sqlite3_stmt *q = NULL;
+        if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+            has_cols = false; /* a table the older build never made */
+        int step = SQLITE_DONE;
+        while (has_cols && rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+            int nc = ncolumns[t];
+            if (t == T_META) {
+                const char *k = (const char *)sqlite3_column_text(q, 0);
+                if (k && !strcmp(k, "format"))
+                    continue;
+            }
+            char ins[400], marks[64] = "";
+            for (int i = 0; i < nc + 2; i++)
+                snprintf(marks + strlen(marks), sizeof marks - strlen(marks), "%s?", i ? "," : "");
+            snprintf(ins, sizeof ins, "INSERT INTO %s(%s, ver, mac) VALUES(%s)", tables[t],
+                     columns[t], marks);
+            sqlite3_stmt *w = NULL;
+            if (sqlite3_prepare_v2(st->db, ins, -1, &w, NULL) != SQLITE_OK) {
+                rc = db_err(st, err, "migrate");
+                break;
+            }
+            col c[9];
+            char nums[9][24];
+            for (int i = 0; i < nc; i++) {
+                c[i] = qcol(q, i, nums[i], sizeof nums[i]);
+                sqlite3_bind_value(w, i + 1, sqlite3_column_value(q, i));
+            }
+            uint8_t m[CRY_HASH_LEN];
+            if (written(st, (enum tab)t, c, m) < 0) {
+                cm_err_set(err, st->path, 0, 0, "cannot authenticate a record");
+                rc = -1;
+            } else {
+                sqlite3_bind_int64(w, nc + 1, (sqlite3_int64)(st->counter + 1));
+                sqlite3_bind_blob(w, nc + 2, m, CRY_HASH_LEN, SQLITE_TRANSIENT);
+                if (sqlite3_step(w) != SQLITE_DONE)
+                    rc = db_err(st, err, "migrate");
+            }
+            sqlite3_finalize(w);
+        }
+        if (has_cols && rc == 0 && step != SQLITE_DONE)
+            rc = db_err(st, err, "migrate");
+        sqlite3_finalize(q);
+        snprintf(sql, sizeof sql, "DROP TABLE old_%s", tables[t]);
+        if (rc == 0)
+            rc = exec(st, sql, err);
+    }
+    if (rc == 0)
+        rc = vlt_store_meta_put(st, "format", STORE_FORMAT, err);
+    if (rc < 0 || vlt_store_commit(st, err) < 0) {
+        vlt_store_rollback(st);
+        return -1;
+    }
+    st->format = FMT_CURRENT;
+    return next_outbox_id(st, err);
+}
+
+/* ---------- writes ---------- */
+
+/* Removes the rows matching a key (one or two text columns) from table t. */
+static int del_rows(vlt_store *st, const char *sql, const char *a, const char *b, cm_err *err)
+{
+    sqlite3_stmt *q = stmt(st, sql, err);
+    if (!q)
+        return -1;
+    sqlite3_bind_text(q, 1, a, -1, SQLITE_STATIC);
+    if (b)
+        sqlite3_bind_text(q, 2, b, -1, SQLITE_STATIC);
+    return removed(st, q, err);
+}
+
+/* Inserts a row of t: columns as c (text or blob; integers bound as given in ints),
+ * then its version and MAC. */
+static int ins_row(vlt_store *st, enum tab t, const char *sql, const col *c, const bool *is_int,
+                   const int64_t *ints, cm_err *err)
+{
+    uint8_t m[CRY_HASH_LEN];
+    if (written(st, t, c, m) < 0) {
+        cm_err_set(err, st->path, 0, 0, "cannot authenticate a %s record", tables[t]);
+        return -1;
+    }
+    sqlite3_stmt *q = stmt(st, sql, err);
+    if (!q)
+        return -1;
+    int nc = ncolumns[t];
+    for (int i = 0; i < nc; i++) {
+        if (is_int && is_int[i])
+            sqlite3_bind_int64(q, i + 1, ints[i]);
+        else if (c[i].null)
+            sqlite3_bind_null(q, i + 1);
+        else if (t == T_DATA && i == 2)
+            sqlite3_bind_blob(q, i + 1, c[i].p ? c[i].p : "", (int)c[i].n, SQLITE_STATIC);
+        else if (t == T_OUTBOX && (i == 5 || i == 6))
+            sqlite3_bind_blob(q, i + 1, c[i].p ? c[i].p : "", (int)c[i].n, SQLITE_STATIC);
+        else
+            sqlite3_bind_text(q, i + 1, c[i].p, (int)c[i].n, SQLITE_STATIC);
+    }
+    sqlite3_bind_int64(q, nc + 1, (sqlite3_int64)(st->counter + 1));
+    sqlite3_bind_blob(q, nc + 2, m, CRY_HASH_LEN, SQLITE_TRANSIENT);
+    int step = done(st, q);
+    if (step != SQLITE_DONE)
+        return db_err(st, err, "write"); /* the transaction rolls back, digest with it */
+    return 0;
+}
+
+static const char *const del_doc_sql[3] = {"DELETE FROM vaults WHERE id = ? RETURNING mac",
+                                           "DELETE FROM keys WHERE id = ? RETURNING mac",
+                                           "DELETE FROM resources WHERE id = ? RETURNING mac"};
+static const char *const ins_doc_sql[3] = {
+    "INSERT INTO vaults(id, doc, ver, mac) VALUES(?, ?, ?, ?)",
+    "INSERT INTO keys(id, doc, ver, mac) VALUES(?, ?, ?, ?)",
+    "INSERT INTO resources(id, doc, ver, mac) VALUES(?, ?, ?, ?)"};
 
 int vlt_store_put(vlt_store *st, enum vlt_store_table t, const char *id, const char *doc,
                   cm_err *err)
 {
-    char sql[96];
-    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO %s(id, doc) VALUES(?, ?)", tables[t]);
-    return run(st, sql, id, doc, NULL, 0, err);
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    col c[2] = {ctext(id), ctext(doc)};
+    int rc = del_rows(st, del_doc_sql[t], id, NULL, err);
+    if (rc == 0)
+        rc = ins_row(st, (enum tab)t, ins_doc_sql[t], c, NULL, NULL, err);
+    return auto_end(st, own, rc, err);
 }
 
 int vlt_store_del(vlt_store *st, enum vlt_store_table t, const char *id, cm_err *err)
 {
-    char sql[96];
-    snprintf(sql, sizeof sql, "DELETE FROM %s WHERE id = ?", tables[t]);
-    return run(st, sql, id, NULL, NULL, 0, err);
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    return auto_end(st, own, del_rows(st, del_doc_sql[t], id, NULL, err), err);
+}
+
+/* ---------- reads: every row checked against its MAC ---------- */
+
+/* Prepares a read of t's rows (columns, ver, mac) with an optional WHERE/ORDER tail. */
+static sqlite3_stmt *read_rows(vlt_store *st, enum tab t, const char *tail, cm_err *err)
+{
+    char sql[400];
+    snprintf(sql, sizeof sql, "SELECT %s, ver, mac FROM %s %s", columns[t], tables[t],
+             tail ? tail : "");
+    sqlite3_stmt *q = NULL;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK) {
+        db_err(st, err, "read");
+        return NULL;
+    }
+    return q;
+}
+
+/* Steps q to its next row and checks it: 1 a good row, 0 the end, -1 (err) a bad row or
+ * a read error, never a silently shorter result. */
+static int next_row(vlt_store *st, enum tab t, sqlite3_stmt *q, cm_err *err)
+{
+    int step = sqlite3_step(q);
+    if (step == SQLITE_DONE)
+        return 0;
+    if (step != SQLITE_ROW)
+        return db_err(st, err, "read");
+    bool ok = false;
+    if (row_check(st, t, q, &ok) < 0) {
+        cm_err_set(err, st->path, 0, 0, "cannot check a %s record", tables[t]);
+        return -1;
+    }
+    return ok ? 1 : bad_row(st, t, q, err);
 }
 
 int vlt_store_each(vlt_store *st, enum vlt_store_table t,
                    int (*fn)(void *arg, const char *id, const char *doc), void *arg, cm_err *err)
 {
-    char sql[96];
-    snprintf(sql, sizeof sql, "SELECT id, doc FROM %s ORDER BY id", tables[t]);
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return db_err(st, err, "read");
-    int rc = 0, step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-        const char *id = (const char *)sqlite3_column_text(s, 0);
-        const char *doc = (const char *)sqlite3_column_text(s, 1);
+    sqlite3_stmt *q = read_rows(st, (enum tab)t, "ORDER BY id", err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, (enum tab)t, q, err)) == 1) {
+        const char *id = (const char *)sqlite3_column_text(q, 0);
+        const char *doc = (const char *)sqlite3_column_text(q, 1);
         if (fn(arg, id ? id : "", doc ? doc : "") < 0) {
             cm_err_set(err, st->path, 0, 0, "corrupt %s record '%s'", tables[t], id ? id : "");
-            rc = -1;
+            r = -1;
             break;
         }
     }
-    if (rc == 0 && step != SQLITE_DONE)
-        rc = db_err(st, err, "read");
-    sqlite3_finalize(s);
-    return rc;
+    sqlite3_finalize(q);
+    return r;
 }
-
-/* Runs a query and hands each row to row(); a read error mid-way is an error, never a
- * silently shorter result. */
-static int rows(vlt_store *st, const char *sql, void (*row)(sqlite3_stmt *s, void *ctx), void *ctx,
-                cm_err *err)
-{
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK)
-        return db_err(st, err, "read");
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW)
-        row(s, ctx);
-    sqlite3_finalize(s);
-    return step == SQLITE_DONE ? 0 : db_err(st, err, "read");
-}
-
-struct each_ctx {
-    union {
-        void (*seen)(void *arg, const char *id);
-        void (*acl)(void *arg, const char *key, unsigned perms);
-        void (*offset)(void *arg, const char *topic, int32_t part, int64_t off);
-        void (*meta)(void *arg, const char *k, const char *v);
-    } fn;
-    void *arg;
-};
 
 int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err)
 {
-    return run(st, "INSERT OR IGNORE INTO seen(id) VALUES(?)", id, NULL, NULL, 0, err);
-}
-
-static void seen_row(sqlite3_stmt *s, void *ctx)
-{
-    struct each_ctx *c = ctx;
-    c->fn.seen(c->arg, (const char *)sqlite3_column_text(s, 0));
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    /* Seen ids are only ever added, once: an existing row stays as it is. */
+    sqlite3_stmt *q = stmt(st, "SELECT 1 FROM seen WHERE id = ?", err);
+    int rc = q ? 0 : -1, step = SQLITE_DONE;
+    if (q) {
+        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
+        step = done(st, q);
+        if (step != SQLITE_ROW && step != SQLITE_DONE)
+            rc = db_err(st, err, "read");
+    }
+    col c[1] = {ctext(id)};
+    if (rc == 0 && step == SQLITE_DONE)
+        rc = ins_row(st, T_SEEN, "INSERT INTO seen(id, ver, mac) VALUES(?, ?, ?)", c, NULL, NULL,
+                     err);
+    return auto_end(st, own, rc, err);
 }
 
 int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
                         cm_err *err)
 {
-    struct each_ctx c = {.fn.seen = fn, .arg = arg};
-    return rows(st, "SELECT id FROM seen", seen_row, &c, err);
+    sqlite3_stmt *q = read_rows(st, T_SEEN, NULL, err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, T_SEEN, q, err)) == 1)
+        fn(arg, (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return r;
 }
 
 int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err)
 {
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
     char p[16];
     snprintf(p, sizeof p, "%u", perms);
-    return run(st, "INSERT OR REPLACE INTO acl(k, perms) VALUES(?, CAST(? AS INTEGER))", key, p,
-               NULL, 0, err);
+    col c[2] = {ctext(key), ctext(p)};
+    bool is_int[2] = {false, true};
+    int64_t ints[2] = {0, perms};
+    int rc = del_rows(st, "DELETE FROM acl WHERE k = ? RETURNING mac", key, NULL, err);
+    if (rc == 0)
+        rc = ins_row(st, T_ACL, "INSERT INTO acl(k, perms, ver, mac) VALUES(?, ?, ?, ?)", c,
+                     is_int, ints, err);
+    return auto_end(st, own, rc, err);
 }
 
 int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err)
 {
-    return run(st, "DELETE FROM acl WHERE k = ?", key, NULL, NULL, 0, err);
-}
-
-static void acl_row(sqlite3_stmt *s, void *ctx)
-{
-    struct each_ctx *c = ctx;
-    c->fn.acl(c->arg, (const char *)sqlite3_column_text(s, 0), (unsigned)sqlite3_column_int(s, 1));
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    return auto_end(st, own, del_rows(st, "DELETE FROM acl WHERE k = ? RETURNING mac", key, NULL, err),
+                    err);
 }
 
 int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
                        void *arg, cm_err *err)
 {
-    struct each_ctx c = {.fn.acl = fn, .arg = arg};
-    return rows(st, "SELECT k, perms FROM acl", acl_row, &c, err);
+    sqlite3_stmt *q = read_rows(st, T_ACL, NULL, err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, T_ACL, q, err)) == 1)
+        fn(arg, (const char *)sqlite3_column_text(q, 0), (unsigned)sqlite3_column_int(q, 1));
+    sqlite3_finalize(q);
+    return r;
 }
 
 int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err *err)
 {
-    sqlite3_stmt *s = stmt(st,
-                           "INSERT INTO outbox(topic, part, chain, seq, key, value, reason, input)"
-                           " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-                           err);
-    if (!s)
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
         return -1;
-    sqlite3_bind_text(s, 1, m->topic, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, m->partition);
-    if (m->chain) {
-        sqlite3_bind_text(s, 3, m->chain, -1, SQLITE_STATIC);
-        sqlite3_bind_int64(s, 4, (sqlite3_int64)m->seq);
+    char idn[24], partn[24], seqn[24];
+    int64_t rid = st->next_out;
+    snprintf(idn, sizeof idn, "%lld", (long long)rid);
+    snprintf(partn, sizeof partn, "%d", (int)m->partition);
+    snprintf(seqn, sizeof seqn, "%llu", (unsigned long long)m->seq);
+    col c[9] = {ctext(idn),
+                ctext(m->topic),
+                ctext(partn),
+                ctext(m->chain),
+                m->chain ? ctext(seqn) : (col){NULL, 0, true},
+                m->key ? (col){m->key, m->keylen, false} : (col){NULL, 0, true},
+                (col){m->value ? m->value : "", m->len, false},
+                ctext(m->reason),
+                ctext(m->input)};
+    bool is_int[9] = {true, false, true, false, m->chain != NULL, false, false, false, false};
+    int64_t ints[9] = {rid, 0, m->partition, 0, (int64_t)m->seq, 0, 0, 0, 0};
+    int rc = ins_row(st, T_OUTBOX,
+                     "INSERT INTO outbox(id, topic, part, chain, seq, key, value, reason, input,"
+                     " ver, mac) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     c, is_int, ints, err);
+    if (rc == 0) {
+        *id = rid;
+        st->next_out++;
     }
-    if (m->key)
-        sqlite3_bind_blob(s, 5, m->key, (int)m->keylen, SQLITE_STATIC);
-    sqlite3_bind_blob(s, 6, m->value, (int)m->len, SQLITE_STATIC);
-    if (m->reason)
-        sqlite3_bind_text(s, 7, m->reason, -1, SQLITE_STATIC);
-    if (m->input)
-        sqlite3_bind_text(s, 8, m->input, -1, SQLITE_STATIC);
-    if (done(st, s) != SQLITE_DONE)
-        return db_err(st, err, "outbox write");
-    *id = sqlite3_last_insert_rowid(st->db);
-    return 0;
+    return auto_end(st, own, rc, err);
 }
 
 int vlt_store_outbox_del(vlt_store *st, int64_t first, int64_t last, cm_err *err)
 {
-    sqlite3_stmt *s = stmt(st, "DELETE FROM outbox WHERE id BETWEEN ? AND ?", err);
-    if (!s)
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
         return -1;
-    sqlite3_bind_int64(s, 1, first);
-    sqlite3_bind_int64(s, 2, last);
-    return done(st, s) == SQLITE_DONE ? 0 : db_err(st, err, "outbox delete");
+    sqlite3_stmt *q = stmt(st, "DELETE FROM outbox WHERE id BETWEEN ? AND ? RETURNING mac", err);
+    int rc = -1;
+    if (q) {
+        sqlite3_bind_int64(q, 1, first);
+        sqlite3_bind_int64(q, 2, last);
+        rc = removed(st, q, err);
+    }
+    return auto_end(st, own, rc, err);
 }
 
 static char *col_dup(sqlite3_stmt *s, int i, size_t *len)
@@ -528,26 +1238,24 @@ static char *col_dup(sqlite3_stmt *s, int i, size_t *len)
     return cm_strndup(b ? b : "", (size_t)n);
 }
 
-int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg *m), void *arg)
+int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg *m), void *arg,
+                          cm_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db,
-                           "SELECT id, topic, part, chain, seq, key, value, reason, input FROM outbox"
-                           " ORDER BY id",
-                           -1, &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *q = read_rows(st, T_OUTBOX, "ORDER BY id", err);
+    if (!q)
         return -1;
-    int step;
-    while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+    int r;
+    while ((r = next_row(st, T_OUTBOX, q, err)) == 1) {
         vlt_outmsg m = {0};
-        m.id = sqlite3_column_int64(s, 0);
-        m.topic = col_dup(s, 1, NULL);
-        m.partition = sqlite3_column_int(s, 2);
-        m.chain = col_dup(s, 3, NULL);
-        m.seq = (uint64_t)sqlite3_column_int64(s, 4);
-        m.key = col_dup(s, 5, &m.keylen);
-        m.value = col_dup(s, 6, &m.len);
-        m.reason = col_dup(s, 7, NULL);
-        m.input = col_dup(s, 8, NULL);
+        m.id = sqlite3_column_int64(q, 0);
+        m.topic = col_dup(q, 1, NULL);
+        m.partition = sqlite3_column_int(q, 2);
+        m.chain = col_dup(q, 3, NULL);
+        m.seq = (uint64_t)sqlite3_column_int64(q, 4);
+        m.key = col_dup(q, 5, &m.keylen);
+        m.value = col_dup(q, 6, &m.len);
+        m.reason = col_dup(q, 7, NULL);
+        m.input = col_dup(q, 8, NULL);
         fn(arg, &m);
         free(m.topic);
         free(m.chain);
@@ -556,81 +1264,130 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
         free(m.reason);
         free(m.input);
     }
-    sqlite3_finalize(s);
-    return step == SQLITE_DONE ? 0 : -1;
+    sqlite3_finalize(q);
+    return r;
 }
 
 int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err)
 {
-    sqlite3_stmt *s = stmt(st, "INSERT OR REPLACE INTO offsets(topic, part, off) VALUES(?, ?, ?)",
-                           err);
-    if (!s)
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
         return -1;
-    sqlite3_bind_text(s, 1, topic, -1, SQLITE_STATIC);
-    sqlite3_bind_int(s, 2, part);
-    sqlite3_bind_int64(s, 3, off);
-    return done(st, s) == SQLITE_DONE ? 0 : db_err(st, err, "offset write");
-}
-
-static void offset_row(sqlite3_stmt *s, void *ctx)
-{
-    struct each_ctx *c = ctx;
-    c->fn.offset(c->arg, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int(s, 1),
-       sqlite3_column_int64(s, 2));
+    char pn[24], on[24];
+    snprintf(pn, sizeof pn, "%d", (int)part);
+    snprintf(on, sizeof on, "%lld", (long long)off);
+    col c[3] = {ctext(topic), ctext(pn), ctext(on)};
+    bool is_int[3] = {false, true, true};
+    int64_t ints[3] = {0, part, off};
+    int rc = del_rows(st, "DELETE FROM offsets WHERE topic = ? AND part = CAST(? AS INTEGER) RETURNING mac",
+                      topic, pn, err);
+    if (rc == 0)
+        rc = ins_row(st, T_OFFSETS, "INSERT INTO offsets(topic, part, off, ver, mac) VALUES(?, ?, ?, ?, ?)",
+                     c, is_int, ints, err);
+    return auto_end(st, own, rc, err);
 }
 
 int vlt_store_offset_each(vlt_store *st,
                           void (*fn)(void *arg, const char *topic, int32_t part, int64_t off),
                           void *arg, cm_err *err)
 {
-    struct each_ctx c = {.fn.offset = fn, .arg = arg};
-    return rows(st, "SELECT topic, part, off FROM offsets", offset_row, &c, err);
+    sqlite3_stmt *q = read_rows(st, T_OFFSETS, NULL, err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, T_OFFSETS, q, err)) == 1)
+        fn(arg, (const char *)sqlite3_column_text(q, 0), sqlite3_column_int(q, 1),
+           sqlite3_column_int64(q, 2));
+    sqlite3_finalize(q);
+    return r;
 }
 
 int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err)
 {
-    return run(st, "INSERT OR REPLACE INTO meta(k, v) VALUES(?, ?)", k, v, NULL, 0, err);
-}
-
-static void meta_row(sqlite3_stmt *s, void *ctx)
-{
-    struct each_ctx *c = ctx;
-    c->fn.meta(c->arg, (const char *)sqlite3_column_text(s, 0), (const char *)sqlite3_column_text(s, 1));
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    col c[2] = {ctext(k), ctext(v)};
+    int rc = del_rows(st, "DELETE FROM meta WHERE k = ? RETURNING mac", k, NULL, err);
+    if (rc == 0)
+        rc = ins_row(st, T_META, "INSERT INTO meta(k, v, ver, mac) VALUES(?, ?, ?, ?)", c, NULL,
+                     NULL, err);
+    return auto_end(st, own, rc, err);
 }
 
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
                         void *arg, cm_err *err)
 {
-    struct each_ctx c = {.fn.meta = fn, .arg = arg};
-    return rows(st, "SELECT k, v FROM meta ORDER BY k", meta_row, &c, err);
+    sqlite3_stmt *q = read_rows(st, T_META, "ORDER BY k", err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, T_META, q, err)) == 1)
+        fn(arg, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_finalize(q);
+    return r;
+}
+
+int vlt_store_meta_peek(vlt_store *st, const char *k, char *out, size_t n)
+{
+    sqlite3_stmt *q = NULL;
+    int found = 0;
+    out[0] = '\0';
+    if (st->format == FMT_NEW ||
+        sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = ?", -1, &q, NULL) != SQLITE_OK)
+        return 0;
+    sqlite3_bind_text(q, 1, k, -1, SQLITE_STATIC);
+    if (sqlite3_step(q) == SQLITE_ROW && sqlite3_column_text(q, 0)) {
+        snprintf(out, n, "%s", (const char *)sqlite3_column_text(q, 0));
+        found = 1;
+    }
+    sqlite3_finalize(q);
+    return found;
 }
 
 int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const void *d, size_t n,
                        cm_err *err)
 {
-    return run(st, "INSERT OR REPLACE INTO data(resource, class, sealed) VALUES(?, ?, ?)", rid,
-               cls, d ? d : "", n, err);
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    col c[3] = {ctext(rid), ctext(cls), (col){d ? d : "", n, false}};
+    int rc = del_rows(st, "DELETE FROM data WHERE resource = ? AND class = ? RETURNING mac", rid,
+                      cls, err);
+    if (rc == 0)
+        rc = ins_row(st, T_DATA,
+                     "INSERT INTO data(resource, class, sealed, ver, mac) VALUES(?, ?, ?, ?, ?)",
+                     c, NULL, NULL, err);
+    return auto_end(st, own, rc, err);
 }
 
 int vlt_store_data_get(vlt_store *st, const char *rid, const char *cls, cm_buf *out, cm_err *err)
 {
-    sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT sealed FROM data WHERE resource = ? AND class = ?", -1,
-                           &s, NULL) != SQLITE_OK)
+    sqlite3_stmt *q = NULL;
+    char sql[200];
+    snprintf(sql, sizeof sql, "SELECT %s, ver, mac FROM data WHERE resource = ? AND class = ?",
+             columns[T_DATA]);
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
         return db_err(st, err, "read");
-    sqlite3_bind_text(s, 1, rid, -1, SQLITE_STATIC);
-    sqlite3_bind_text(s, 2, cls, -1, SQLITE_STATIC);
-    int rc = 0;
-    if (sqlite3_step(s) == SQLITE_ROW) {
-        const void *b = sqlite3_column_blob(s, 0);
-        int n = sqlite3_column_bytes(s, 0);
-        rc = cm_buf_add(out, b, (size_t)n) < 0 ? -1 : 1;
+    sqlite3_bind_text(q, 1, rid, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, cls, -1, SQLITE_STATIC);
+    int rc = next_row(st, T_DATA, q, err);
+    if (rc == 1) {
+        const void *b = sqlite3_column_blob(q, 2);
+        int n = sqlite3_column_bytes(q, 2);
+        if (cm_buf_add(out, b, (size_t)n) < 0)
+            rc = -1;
     }
-    sqlite3_finalize(s);
+    sqlite3_finalize(q);
     return rc;
 }
 
 int vlt_store_data_del(vlt_store *st, const char *rid, cm_err *err)
 {
-    return run(st, "DELETE FROM data WHERE resource = ?", rid, NULL, NULL, 0, err);
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    return auto_end(st, own,
+                    del_rows(st, "DELETE FROM data WHERE resource = ? RETURNING mac", rid, NULL, err),
+                    err);
 }

@@ -8,10 +8,29 @@
 #include "common/util.h"
 
 typedef struct vlt_store vlt_store;
+struct cry_secret;
 
 enum vlt_store_table { VLT_T_VAULT, VLT_T_KEY, VLT_T_RESOURCE };
 
+/* Opens (creates) the SQLite file at path. Nothing is trusted until vlt_store_auth. */
 vlt_store *vlt_store_open(const char *path, cm_err *err);
+/* Whether the file held nothing yet, or was written by an older build. */
+bool vlt_store_is_new(const vlt_store *st);
+bool vlt_store_is_old(const vlt_store *st);
+/* Whether no state file exists at path (or it is empty). */
+bool vlt_store_is_file_new(const char *path);
+/* Authenticates the store under a key derived from the master key (borrowed): a new
+ * file gets its tables and head; an existing one must carry a head that verifies and
+ * rows that sum to it. -1 with the table and id, or what failed, in err. */
+int vlt_store_auth(vlt_store *st, const struct cry_secret *master, cm_err *err);
+/* Checks every row of every table and the head, calling bad for each failure; the
+ * number of failures, or -1 when the check itself could not run. */
+int vlt_store_verify(vlt_store *st, const struct cry_secret *master,
+                     void (*bad)(void *arg, const char *what), void *arg, cm_err *err);
+/* Upgrades an older build's file in place, once. */
+int vlt_store_migrate(vlt_store *st, const struct cry_secret *master, cm_err *err);
+/* An unauthenticated look at one meta value (1 found, 0 not): only for messages. */
+int vlt_store_meta_peek(vlt_store *st, const char *k, char *out, size_t n);
 void vlt_store_close(vlt_store *st);
 int vlt_store_begin(vlt_store *st, cm_err *err);
 int vlt_store_commit(vlt_store *st, cm_err *err);
@@ -34,7 +53,7 @@ int vlt_store_outbox_add(vlt_store *st, const struct vlt_outmsg *m, int64_t *id,
 /* Deletes the rows first..last (ids of delivered messages). */
 int vlt_store_outbox_del(vlt_store *st, int64_t first, int64_t last, cm_err *err);
 int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const struct vlt_outmsg *m),
-                          void *arg);
+                          void *arg, cm_err *err);
 int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err);
 int vlt_store_offset_each(vlt_store *st,
                           void (*fn)(void *arg, const char *topic, int32_t part, int64_t off),
