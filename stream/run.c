@@ -150,25 +150,36 @@ static int find_head(void *arg, int32_t part, int64_t off, const char *v, size_t
     return 0;
 }
 
-/* A chain the state does not know (a new or rebuilt state) continues from the last
- * record the audit topic holds for it, never from seq 1 again. */
-static void head_from_topic(runner *r, chainw *c)
+/* The last record the audit topic holds for a chain (seq 0 when none): 0, or -1 when
+ * the topic cannot be read. */
+static int topic_head(runner *r, const char *chain, int32_t audit_part, struct tail_head *t)
 {
-    struct tail_head t = {.chain = c->name};
     cm_err e;
+    t->chain = chain;
+    t->seq = 0;
     if (!r->tail) /* one reader for every chain: a client costs a connection */
         r->tail = stm_reader_new(r->cfg, &e);
     rd_kafka_t *rd = r->tail;
     int64_t lo = 0, hi = 0;
-    if (rd && !rd_kafka_query_watermark_offsets(rd, r->cfg->topic_audit, c->audit_part, &lo, &hi,
-                                                10000)) {
-        /* The newest records first; the whole partition only if the chain is not there. */
-        int64_t from = hi - 1000 > lo ? hi - 1000 : lo;
-        stm_read_range(rd, r->cfg->topic_audit, c->audit_part, from, hi, find_head, &t, &e);
-        if (!t.seq && from > lo)
-            stm_read_range(rd, r->cfg->topic_audit, c->audit_part, lo, from, find_head, &t, &e);
-    }
-    if (t.seq) {
+    if (!rd ||
+        rd_kafka_query_watermark_offsets(rd, r->cfg->topic_audit, audit_part, &lo, &hi, 10000))
+        return -1;
+    /* The newest records first; the whole partition only if the chain is not there. */
+    int64_t from = hi - 1000 > lo ? hi - 1000 : lo;
+    if (stm_read_range(rd, r->cfg->topic_audit, audit_part, from, hi, find_head, t, &e) < 0)
+        return -1;
+    if (!t->seq && from > lo &&
+        stm_read_range(rd, r->cfg->topic_audit, audit_part, lo, from, find_head, t, &e) < 0)
+        return -1;
+    return 0;
+}
+
+/* A chain the state does not know (a new or rebuilt state) continues from the last
+ * record the audit topic holds for it, never from seq 1 again. */
+static void head_from_topic(runner *r, chainw *c)
+{
+    struct tail_head t;
+    if (topic_head(r, c->name, c->audit_part, &t) == 0 && t.seq) {
         aud_writer_resume(c->w, t.seq, t.hash);
         cm_log("run: chain %s continues from the audit topic at seq %llu", c->name, t.seq);
     }
@@ -224,13 +235,78 @@ static int scan_record(void *arg, int32_t part, int64_t off, const char *v, size
     return 0;
 }
 
+/* ---------- the state against its audit trail ---------- */
+
+struct head_check {
+    runner *r;
+    const vlt_outmsg *pend;
+    size_t npend;
+    int failed; /* 0, or the exit code */
+};
+
+/* A chain the state knows must end where the audit topic ends, give or take what the
+ * outbox still holds: a topic ahead of the state means the state is an older copy (a
+ * rollback); a topic behind it beyond the outbox means records the state counts as
+ * delivered are not there. Either way the state is refused. */
+static void check_head(void *arg, const char *chain, uint64_t seq, const char *hash)
+{
+    struct head_check *h = arg;
+    runner *r = h->r;
+    size_t plen = strlen(r->cfg->topic_events);
+    char *end = NULL;
+    if (h->failed || strncmp(chain, r->cfg->topic_events, plen) != 0 || chain[plen] != '/')
+        return;
+    long part = strtol(chain + plen + 1, &end, 10);
+    if (!end || *end || part < 0)
+        return;
+    uint64_t pending = 0;
+    for (size_t i = 0; i < h->npend; i++)
+        pending += h->pend[i].chain && !strcmp(h->pend[i].chain, chain);
+    struct tail_head t;
+    if (topic_head(r, chain, (int32_t)(part % r->audit_parts), &t) < 0) {
+        cm_err_set(&r->err, r->cfg->topic_audit, 0, 0,
+                   "cannot read the audit topic to check chain %s against the state", chain);
+        h->failed = 3;
+        return;
+    }
+    if (t.seq > seq || (t.seq == seq && seq && strcmp(t.hash, hash) != 0))
+        cm_err_set(&r->err, r->cfg->state, 0, 0,
+                   "chain %s: the state is at record %llu, but the audit topic %s holds record "
+                   "%llu%s: the state is older than its own audit trail (a rolled-back copy?) "
+                   "and is refused",
+                   chain, (unsigned long long)seq, r->cfg->topic_audit, t.seq,
+                   t.seq == seq ? " with another hash" : "");
+    else if (t.seq + pending < seq)
+        cm_err_set(&r->err, r->cfg->state, 0, 0,
+                   "chain %s: the state is at record %llu, but the audit topic %s ends at record "
+                   "%llu and the outbox holds %llu: records the state counts as delivered are "
+                   "missing; the state is refused",
+                   chain, (unsigned long long)seq, r->cfg->topic_audit, t.seq,
+                   (unsigned long long)pending);
+    else
+        return;
+    h->failed = 3;
+}
+
+static int check_heads(runner *r)
+{
+    size_t n = 0;
+    vlt_outmsg *pend = NULL;
+    if (vlt_state_outbox_pending(r->st, &pend, &n, &r->err) < 0)
+        return -1;
+    struct head_check h = {.r = r, .pend = pend, .npend = n};
+    vlt_state_chain_each(r->st, check_head, &h);
+    vlt_outmsg_free(pend, n);
+    return h.failed ? -1 : 0;
+}
+
 /* Resends what a previous run made durable but may not have delivered. */
 static int recover(runner *r)
 {
     size_t n;
-    vlt_outmsg *pend = vlt_state_outbox_pending(r->st, &n, &r->err);
-    if (!pend)
-        return n ? -1 : 0;
+    vlt_outmsg *pend = NULL;
+    if (vlt_state_outbox_pending(r->st, &pend, &n, &r->err) < 0)
+        return -1;
     if (!n) {
         free(pend);
         return 0;
@@ -448,7 +524,7 @@ static int setup(runner *r)
     if ((r->audit_parts = stm_partition_count(r->prod, r->cfg->topic_audit, &r->err)) <= 0 ||
         (r->dead_parts = stm_partition_count(r->prod, r->cfg->topic_dead, &r->err)) <= 0)
         return 3;
-    if (recover(r) < 0)
+    if (check_heads(r) < 0 || recover(r) < 0)
         return 3;
     rd_kafka_conf_t *cc = stm_conf(r->cfg, false, &r->err);
     if (!cc || stm_set(cc, "enable.auto.commit", "false", &r->err) < 0 ||
