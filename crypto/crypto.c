@@ -71,16 +71,6 @@ struct cry_hash {
     EVP_MD *md;
 };
 
-int cry_sha512(const void *d, size_t n, uint8_t out[CRY_SHA512_LEN])
-{
-    unsigned int len = CRY_SHA512_LEN;
-    if (seam("sha512") || EVP_Digest(d, n, out, &len, EVP_sha512(), NULL) != 1) {
-        memset(out, 0, CRY_SHA512_LEN);
-        return lib_fail();
-    }
-    return 0;
-}
-
 cry_secret *cry_hkdf(const cry_secret *ikm, const char *info, size_t n)
 {
     cry_secret *out = cry_secret_new(n);
@@ -110,7 +100,7 @@ cry_mac *cry_mac_new(const cry_secret *key)
 {
     cry_mac *m = cm_xcalloc(1, sizeof *m);
     OSSL_PARAM params[] = {
-        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0),
+        OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA512", 0),
         OSSL_PARAM_construct_end()};
     m->mac = seam("hmac") ? NULL : EVP_MAC_fetch(NULL, "HMAC", NULL);
     m->ctx = m->mac ? EVP_MAC_CTX_new(m->mac) : NULL;
@@ -142,11 +132,11 @@ int cry_mac_update(cry_mac *m, const void *d, size_t n)
     return EVP_MAC_update(m->ctx, d, n) == 1 ? 0 : lib_fail();
 }
 
-int cry_mac_final(cry_mac *m, uint8_t out[CRY_HASH_LEN])
+int cry_mac_final(cry_mac *m, uint8_t out[CRY_MAC_LEN])
 {
     size_t len = 0;
-    return !seam("hmac") && EVP_MAC_final(m->ctx, out, &len, CRY_HASH_LEN) == 1 &&
-                   len == CRY_HASH_LEN
+    return !seam("hmac") && EVP_MAC_final(m->ctx, out, &len, CRY_MAC_LEN) == 1 &&
+                   len == CRY_MAC_LEN
                ? 0
                : lib_fail();
 }

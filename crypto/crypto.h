@@ -30,10 +30,6 @@ int cry_hash_begin(cry_hash *h);
 int cry_hash_update(cry_hash *h, const void *d, size_t n);
 int cry_hash_final(cry_hash *h, uint8_t out[CRY_HASH_LEN]);
 
-/* SHA-512, for the state's set digest. */
-#define CRY_SHA512_LEN 64
-int cry_sha512(const void *d, size_t n, uint8_t out[CRY_SHA512_LEN]);
-
 /* A secret byte string: allocated by cry_secret_new, wiped and freed by cry_secret_free. */
 typedef struct cry_secret {
     size_t len;
@@ -48,14 +44,15 @@ void cry_secret_free(cry_secret *s);
  * for the purpose named by info. NULL on failure. */
 cry_secret *cry_hkdf(const cry_secret *ikm, const char *info, size_t n);
 
-/* HMAC-SHA-256 under one key, reusable: begin, update..., final, begin again. The key
+/* HMAC-SHA-512 under one key, reusable: begin, update..., final, begin again. The key
  * (borrowed) is copied into the library's context and wiped with it by cry_mac_free. */
+#define CRY_MAC_LEN 64
 typedef struct cry_mac cry_mac;
 cry_mac *cry_mac_new(const cry_secret *key);
 void cry_mac_free(cry_mac *m);
 int cry_mac_begin(cry_mac *m);
 int cry_mac_update(cry_mac *m, const void *d, size_t n);
-int cry_mac_final(cry_mac *m, uint8_t out[CRY_HASH_LEN]);
+int cry_mac_final(cry_mac *m, uint8_t out[CRY_MAC_LEN]);
 
 /* AES-256-GCM: out receives nonce(12) || ciphertext || tag(16). aad binds context. */
 int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, const void *pt,

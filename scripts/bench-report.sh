@@ -26,6 +26,18 @@ for r in "${rows[@]}"; do
   printf '%-46s %14s %14s %8s %6s  %s\n' "$name" "$fig" "$base" "$ratio" "$goal" "$ok"
 done
 echo "goals met: $met of ${#rows[@]}"
+if [ -n "$(get replay_base_checkpoint_per_s)" ]; then
+  echo "this build against the baseline build (BENCH_BASELINE), same sitting:"
+  for m in unsigned checkpoint state; do
+    printf '  replay %-11s %10s vs %10s events/s  ratio %s\n' "$m" "$(get replay_${m}_per_s)" \
+      "$(get replay_base_${m}_per_s)" \
+      "$(awk -v a="$(get replay_${m}_per_s)" -v b="$(get replay_base_${m}_per_s)" 'BEGIN {if (b > 0) printf "%.3f", a / b; else print "n/a"}')"
+  done
+  printf '  jq ratio (checkpoint replay / jq): this %s, baseline %s\n' \
+    "$(awk -v a="$(get replay_checkpoint_per_s)" -v b="$(get jq_per_s)" 'BEGIN {printf "%.3f", a / b}')" \
+    "$(awk -v a="$(get replay_base_checkpoint_per_s)" -v b="$(get jq_per_s)" 'BEGIN {printf "%.3f", a / b}')"
+fi
+echo "(state replay: $(get replay_state_per_s) events/s, peak RSS $(get replay_state_rss_kib) KiB)"
 echo "(figures: $(get events) events, $(get cores) cores, $(get cpu | tr _ ' '), $(get date); violations $(get violations_pct)%;" \
   "replay RSS unsigned $(get replay_unsigned_rss_kib) KiB; latency p50 $(get latency_p50_ms) ms, max $(get latency_max_ms) ms)"
 # The chart: one bar per goal, length = ratio / goal ratio, the goal at the line.

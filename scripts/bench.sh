@@ -48,6 +48,19 @@ replay() { # NAME ARGS...: events/s and peak RSS of one replay of the workload
 replay unsigned
 replay checkpoint --sign-key "$KEY" --checkpoint 1000
 replay signed --sign-key "$KEY"
+rm -f "$B"/replay-state.db*
+replay state --state "$B/replay-state.db" --sign-key "$KEY" --checkpoint 1000
+# BENCH_BASELINE=PATH: the same replays by an earlier build's binary, in this sitting,
+# so a change's cost is a ratio measured side by side.
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  CMK_THIS=$CMK CMK=$BENCH_BASELINE
+  replay base_unsigned
+  replay base_checkpoint --sign-key "$KEY" --checkpoint 1000
+  rm -f "$B"/replay-state.db*
+  replay base_state --state "$B/replay-state.db" --sign-key "$KEY" --checkpoint 1000
+  CMK=$CMK_THIS
+fi
+rm -f "$B"/replay-state.db*
 cmp -s <(jq -c '.data.outcome' "$B/replay-unsigned.jsonl") <(jq -c '.data.outcome' "$B/replay-signed.jsonl") \
   || { say "signed and unsigned replays decided differently"; exit 1; }
 res violations_pct "$(jq -r '.data.outcome' "$B/replay-unsigned.jsonl" | awk '$0 != "allowed" && $0 != "null" {v++} END {printf "%.1f", 100 * v / NR}')"

@@ -34,12 +34,12 @@ struct vlt_store {
     pthread_cond_t cv;
     /* Authentication (SPEC §3a): every row carries the commit count that wrote it (ver)
      * and an HMAC over its table, ver and columns; the state head holds the commit count
-     * and the sum of SHA-512(row mac) over every row, so a row edited, moved, removed,
+     * and the sum of every row's MAC, so a row edited, moved, removed,
      * added or swapped for an older copy of itself does not go unnoticed. */
     enum { FMT_NEW, FMT_OLD, FMT_CURRENT } format;
     cry_mac *mac;                  /* NULL until vlt_store_auth */
     uint64_t counter, saved_counter;
-    uint8_t digest[CRY_SHA512_LEN], saved_digest[CRY_SHA512_LEN];
+    uint8_t digest[CRY_MAC_LEN], saved_digest[CRY_MAC_LEN];
     int64_t next_out, saved_next_out; /* the next outbox row id */
     bool in_txn;
 };
@@ -463,7 +463,7 @@ static void be64(uint8_t out[8], uint64_t v)
 
 /* HMAC over the table, the row's version and its columns, each length-prefixed. */
 static int row_mac(vlt_store *st, enum tab t, uint64_t ver, const col *c, int nc,
-                   uint8_t out[CRY_HASH_LEN])
+                   uint8_t out[CRY_MAC_LEN])
 {
     uint8_t b[8];
     int rc = cry_mac_begin(st->mac);
@@ -482,27 +482,25 @@ static int row_mac(vlt_store *st, enum tab t, uint64_t ver, const col *c, int nc
 }
 
 static int head_mac(vlt_store *st, uint64_t counter, const uint8_t *digest,
-                    uint8_t out[CRY_HASH_LEN])
+                    uint8_t out[CRY_MAC_LEN])
 {
     uint8_t b[8];
     be64(b, counter);
     int rc = cry_mac_begin(st->mac);
     rc |= cry_mac_update(st->mac, "cmkguard state head\0" STORE_FORMAT, 21);
     rc |= cry_mac_update(st->mac, b, 8);
-    rc |= cry_mac_update(st->mac, digest, CRY_SHA512_LEN);
+    rc |= cry_mac_update(st->mac, digest, CRY_MAC_LEN);
     rc |= cry_mac_final(st->mac, out);
     return rc ? -1 : 0;
 }
 
-/* The set digest: a 512-bit little-endian sum of SHA-512(row mac), mod 2^512. */
-static int digest_step(uint8_t d[CRY_SHA512_LEN], const uint8_t mac[CRY_HASH_LEN], bool add)
+/* The set digest: a 512-bit little-endian sum of the rows' MACs, mod 2^512. A MAC is a
+ * keyed pseudo-random value, so no one without the key can pick rows that sum to it. */
+static int digest_step(uint8_t d[CRY_MAC_LEN], const uint8_t mac[CRY_MAC_LEN], bool add)
 {
-    uint8_t e[CRY_SHA512_LEN];
-    if (cry_sha512(mac, CRY_HASH_LEN, e) < 0)
-        return -1;
     unsigned carry = 0;
-    for (int i = 0; i < CRY_SHA512_LEN; i++) {
-        int v = add ? d[i] + e[i] + (int)carry : d[i] - e[i] - (int)carry;
+    for (int i = 0; i < CRY_MAC_LEN; i++) {
+        int v = add ? d[i] + mac[i] + (int)carry : d[i] - mac[i] - (int)carry;
         carry = add ? (v > 255) : (v < 0);
         d[i] = (uint8_t)(v & 255);
     }
@@ -511,7 +509,7 @@ static int digest_step(uint8_t d[CRY_SHA512_LEN], const uint8_t mac[CRY_HASH_LEN
 
 static bool mac_col_ok(sqlite3_stmt *q, int i)
 {
-    return sqlite3_column_type(q, i) == SQLITE_BLOB && sqlite3_column_bytes(q, i) == CRY_HASH_LEN;
+    return sqlite3_column_type(q, i) == SQLITE_BLOB && sqlite3_column_bytes(q, i) == CRY_MAC_LEN;
 }
 
 /* Reads column i of a row as the MAC sees it (integers as decimal text). */
@@ -539,12 +537,12 @@ static int row_check(vlt_store *st, enum tab t, sqlite3_stmt *q, bool *ok)
     for (int i = 0; i < nc; i++)
         c[i] = qcol(q, i, nums[i], sizeof nums[i]);
     sqlite3_int64 ver = sqlite3_column_int64(q, nc);
-    uint8_t m[CRY_HASH_LEN];
+    uint8_t m[CRY_MAC_LEN];
     if (row_mac(st, t, (uint64_t)ver, c, nc, m) < 0)
         return -1;
     *ok = sqlite3_column_type(q, nc) == SQLITE_INTEGER && ver >= 1 &&
           (uint64_t)ver <= st->counter && mac_col_ok(q, nc + 1) &&
-          cry_memeq(m, sqlite3_column_blob(q, nc + 1), CRY_HASH_LEN);
+          cry_memeq(m, sqlite3_column_blob(q, nc + 1), CRY_MAC_LEN);
     return 0;
 }
 
@@ -576,7 +574,7 @@ static int bad_row(vlt_store *st, enum tab t, sqlite3_stmt *q, cm_err *err)
 }
 
 /* Adds (or removes) a written row's MAC to the running digest. */
-static int written(vlt_store *st, enum tab t, const col *c, uint8_t mac[CRY_HASH_LEN])
+static int written(vlt_store *st, enum tab t, const col *c, uint8_t mac[CRY_MAC_LEN])
 {
     if (row_mac(st, t, st->counter + 1, c, ncolumns[t], mac) < 0)
         return -1;
@@ -618,7 +616,7 @@ static int auto_end(vlt_store *st, bool own, int rc, cm_err *err)
 
 static int write_head(vlt_store *st, cm_err *err)
 {
-    uint8_t m[CRY_HASH_LEN];
+    uint8_t m[CRY_MAC_LEN];
     if (head_mac(st, st->counter, st->digest, m) < 0) {
         cm_err_set(err, st->path, 0, 0, "cannot authenticate the state head");
         return -1;
@@ -628,8 +626,8 @@ static int write_head(vlt_store *st, cm_err *err)
     if (!q)
         return -1;
     sqlite3_bind_int64(q, 1, (sqlite3_int64)st->counter);
-    sqlite3_bind_blob(q, 2, st->digest, CRY_SHA512_LEN, SQLITE_STATIC);
-    sqlite3_bind_blob(q, 3, m, CRY_HASH_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 2, st->digest, CRY_MAC_LEN, SQLITE_STATIC);
+    sqlite3_bind_blob(q, 3, m, CRY_MAC_LEN, SQLITE_STATIC);
     return done(st, q) == SQLITE_DONE ? 0 : db_err(st, err, "state head write");
 }
 
@@ -672,9 +670,9 @@ void vlt_store_rollback(vlt_store *st)
 
 /* Sums every row's MAC of every table into d, checking each row's version against the
  * head's count; the first row out of range is named in err. */
-static int digest_all(vlt_store *st, uint8_t d[CRY_SHA512_LEN], cm_err *err)
+static int digest_all(vlt_store *st, uint8_t d[CRY_MAC_LEN], cm_err *err)
 {
-    memset(d, 0, CRY_SHA512_LEN);
+    memset(d, 0, CRY_MAC_LEN);
     for (int t = 0; t < T__COUNT; t++) {
         char sql[200];
         snprintf(sql, sizeof sql, "SELECT %s, ver, mac FROM %s", columns[t], tables[t]);
@@ -721,18 +719,18 @@ static int read_head(vlt_store *st, cm_err *err)
         goto out;
     }
     sqlite3_int64 counter = sqlite3_column_int64(q, 0);
-    uint8_t m[CRY_HASH_LEN];
+    uint8_t m[CRY_MAC_LEN];
     if (sqlite3_column_type(q, 1) != SQLITE_BLOB ||
-        sqlite3_column_bytes(q, 1) != CRY_SHA512_LEN || !mac_col_ok(q, 2) || counter < 0 ||
+        sqlite3_column_bytes(q, 1) != CRY_MAC_LEN || !mac_col_ok(q, 2) || counter < 0 ||
         head_mac(st, (uint64_t)counter, sqlite3_column_blob(q, 1), m) < 0 ||
-        !cry_memeq(m, sqlite3_column_blob(q, 2), CRY_HASH_LEN)) {
+        !cry_memeq(m, sqlite3_column_blob(q, 2), CRY_MAC_LEN)) {
         cm_err_set(err, st->path, 0, 0,
                    "its state head fails its authentication check (edited, damaged, or made "
                    "under another master key): the state is refused, nothing was decrypted");
         goto out;
     }
     st->counter = (uint64_t)counter;
-    memcpy(st->digest, sqlite3_column_blob(q, 1), CRY_SHA512_LEN);
+    memcpy(st->digest, sqlite3_column_blob(q, 1), CRY_MAC_LEN);
     rc = 0;
 out:
     sqlite3_finalize(q);
@@ -755,7 +753,7 @@ static int next_outbox_id(vlt_store *st, cm_err *err)
 
 static cry_mac *derive_mac(const cry_secret *master)
 {
-    cry_secret *k = cry_hkdf(master, "cmkguard state authentication v1", CRY_HASH_LEN);
+    cry_secret *k = cry_hkdf(master, "cmkguard state authentication v1", 64);
     cry_mac *m = k ? cry_mac_new(k) : NULL;
     cry_secret_free(k);
     return m;
@@ -792,7 +790,7 @@ int vlt_store_auth(vlt_store *st, const cry_secret *master, cm_err *err)
     }
     if (read_head(st, err) < 0)
         return -1;
-    uint8_t d[CRY_SHA512_LEN];
+    uint8_t d[CRY_MAC_LEN];
     if (digest_all(st, d, err) < 0)
         return -1;
     if (!cry_memeq(d, st->digest, sizeof d)) {
@@ -823,7 +821,7 @@ int vlt_store_verify(vlt_store *st, const cry_secret *master,
         nbad++;
         st->counter = UINT64_MAX; /* still check every row's own MAC */
     }
-    uint8_t d[CRY_SHA512_LEN];
+    uint8_t d[CRY_MAC_LEN];
     memset(d, 0, sizeof d);
     for (int t = 0; t < T__COUNT; t++) {
         char sql[200];
@@ -948,13 +946,13 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
                 c[i] = qcol(q, i, nums[i], sizeof nums[i]);
                 sqlite3_bind_value(w, i + 1, sqlite3_column_value(q, i));
             }
-            uint8_t m[CRY_HASH_LEN];
+            uint8_t m[CRY_MAC_LEN];
             if (written(st, (enum tab)t, c, m) < 0) {
                 cm_err_set(err, st->path, 0, 0, "cannot authenticate a record");
                 rc = -1;
             } else {
                 sqlite3_bind_int64(w, nc + 1, (sqlite3_int64)(st->counter + 1));
-                sqlite3_bind_blob(w, nc + 2, m, CRY_HASH_LEN, SQLITE_TRANSIENT);
+                sqlite3_bind_blob(w, nc + 2, m, CRY_MAC_LEN, SQLITE_TRANSIENT);
                 if (sqlite3_step(w) != SQLITE_DONE)
                     rc = db_err(st, err, "migrate");
             }
@@ -996,7 +994,7 @@ static int del_rows(vlt_store *st, const char *sql, const char *a, const char *b
 static int ins_row(vlt_store *st, enum tab t, const char *sql, const col *c, const bool *is_int,
                    const int64_t *ints, cm_err *err)
 {
-    uint8_t m[CRY_HASH_LEN];
+    uint8_t m[CRY_MAC_LEN];
     if (written(st, t, c, m) < 0) {
         cm_err_set(err, st->path, 0, 0, "cannot authenticate a %s record", tables[t]);
         return -1;
@@ -1018,10 +1016,12 @@ static int ins_row(vlt_store *st, enum tab t, const char *sql, const col *c, con
             sqlite3_bind_text(q, i + 1, c[i].p, (int)c[i].n, SQLITE_STATIC);
     }
     sqlite3_bind_int64(q, nc + 1, (sqlite3_int64)(st->counter + 1));
-    sqlite3_bind_blob(q, nc + 2, m, CRY_HASH_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(q, nc + 2, m, CRY_MAC_LEN, SQLITE_TRANSIENT);
     int step = done(st, q);
     if (step != SQLITE_DONE)
         return db_err(st, err, "write"); /* the transaction rolls back, digest with it */
+    if (sqlite3_changes(st->db) == 0)
+        digest_step(st->digest, m, false); /* OR IGNORE kept the row there already */
     return 0;
 }
 
@@ -1112,19 +1112,11 @@ int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err)
     bool own;
     if (auto_begin(st, &own, err) < 0)
         return -1;
-    /* Seen ids are only ever added, once: an existing row stays as it is. */
-    sqlite3_stmt *q = stmt(st, "SELECT 1 FROM seen WHERE id = ?", err);
-    int rc = q ? 0 : -1, step = SQLITE_DONE;
-    if (q) {
-        sqlite3_bind_text(q, 1, id, -1, SQLITE_STATIC);
-        step = done(st, q);
-        if (step != SQLITE_ROW && step != SQLITE_DONE)
-            rc = db_err(st, err, "read");
-    }
+    /* Seen ids are only ever added, once: an existing row stays as it is, and the MAC
+     * counted for it comes out of the digest again. */
     col c[1] = {ctext(id)};
-    if (rc == 0 && step == SQLITE_DONE)
-        rc = ins_row(st, T_SEEN, "INSERT INTO seen(id, ver, mac) VALUES(?, ?, ?)", c, NULL, NULL,
-                     err);
+    int rc = ins_row(st, T_SEEN, "INSERT OR IGNORE INTO seen(id, ver, mac) VALUES(?, ?, ?)", c,
+                     NULL, NULL, err);
     return auto_end(st, own, rc, err);
 }
 
