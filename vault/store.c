@@ -79,7 +79,7 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
     " part INTEGER NOT NULL, chain TEXT, seq INTEGER, key BLOB, value BLOB NOT NULL,"
-    " reason TEXT, input TEXT);"
+    " reason TEXT, input TEXT, headers BLOB);"
     "CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, part INTEGER NOT NULL,"
     " off INTEGER NOT NULL, PRIMARY KEY(topic, part));"
     "CREATE TABLE IF NOT EXISTS data(resource TEXT NOT NULL, class TEXT NOT NULL,"
@@ -240,6 +240,19 @@ static void fault_seams(void)
     }
 }
 
+/* An outbox written by an older build has no headers column: add it (rows without
+ * headers are sent as they were before). */
+static int outbox_upgrade(vlt_store *st)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT headers FROM outbox LIMIT 0", -1, &s, NULL) ==
+        SQLITE_OK) {
+        sqlite3_finalize(s);
+        return SQLITE_OK;
+    }
+    return sqlite3_exec(st->db, "ALTER TABLE outbox ADD COLUMN headers BLOB", NULL, NULL, NULL);
+}
+
 vlt_store *vlt_store_open(const char *path, cm_err *err)
 {
     fault_seams();
@@ -252,7 +265,8 @@ vlt_store *vlt_store_open(const char *path, cm_err *err)
         return NULL;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK ||
+        outbox_upgrade(st) != SQLITE_OK) {
         db_err(st, err, "cannot initialise state store");
         vlt_store_close(st);
         return NULL;
@@ -483,8 +497,8 @@ int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, uns
 int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err *err)
 {
     sqlite3_stmt *s = stmt(st,
-                           "INSERT INTO outbox(topic, part, chain, seq, key, value, reason, input)"
-                           " VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
+                           "INSERT INTO outbox(topic, part, chain, seq, key, value, reason, input,"
+                           " headers) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
                            err);
     if (!s)
         return -1;
@@ -501,6 +515,8 @@ int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err
         sqlite3_bind_text(s, 7, m->reason, -1, SQLITE_STATIC);
     if (m->input)
         sqlite3_bind_text(s, 8, m->input, -1, SQLITE_STATIC);
+    if (m->headers)
+        sqlite3_bind_blob(s, 9, m->headers, (int)m->hlen, SQLITE_STATIC);
     if (done(st, s) != SQLITE_DONE)
         return db_err(st, err, "outbox write");
     *id = sqlite3_last_insert_rowid(st->db);
@@ -532,7 +548,8 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
 {
     sqlite3_stmt *s = NULL;
     if (sqlite3_prepare_v2(st->db,
-                           "SELECT id, topic, part, chain, seq, key, value, reason, input FROM outbox"
+                           "SELECT id, topic, part, chain, seq, key, value, reason, input, headers"
+                           " FROM outbox"
                            " ORDER BY id",
                            -1, &s, NULL) != SQLITE_OK)
         return -1;
@@ -548,6 +565,7 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
         m.value = col_dup(s, 6, &m.len);
         m.reason = col_dup(s, 7, NULL);
         m.input = col_dup(s, 8, NULL);
+        m.headers = col_dup(s, 9, &m.hlen);
         fn(arg, &m);
         free(m.topic);
         free(m.chain);
@@ -555,6 +573,7 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
         free(m.value);
         free(m.reason);
         free(m.input);
+        free(m.headers);
     }
     sqlite3_finalize(s);
     return step == SQLITE_DONE ? 0 : -1;
