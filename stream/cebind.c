@@ -158,13 +158,12 @@ __attribute__((format(printf, 3, 4))) static int fail(char *reason, size_t rn, c
     return -1;
 }
 
-static void member(cm_buf *b, const char *name, const char *v, size_t n)
+static int member(cm_buf *b, const char *name, const char *v, size_t n)
 {
-    if (b->len > 1)
-        cm_buf_addc(b, ',');
-    cm_json_cstr(b, name);
-    cm_buf_addc(b, ':');
-    cm_json_str(b, v ? v : "", n);
+    int rc = b->len > 1 ? cm_buf_addc(b, ',') : 0;
+    rc |= cm_json_cstr(b, name);
+    rc |= cm_buf_addc(b, ':');
+    return rc | cm_json_str(b, v ? v : "", n);
 }
 
 int stm_ce_from_binary(const stm_header *h, size_t n, const char *value, size_t len, size_t max,
@@ -207,10 +206,10 @@ int stm_ce_from_binary(const stm_header *h, size_t n, const char *value, size_t 
      * JSON value it was checked to be, so no header or value can add a member. */
     cm_buf b;
     cm_buf_init(&b, max ? max : 1);
-    cm_buf_addc(&b, '{');
+    int full = cm_buf_addc(&b, '{'); /* any failed append: over the limit */
     for (int j = 0; j < K__COUNT; j++)
         if (k[j])
-            member(&b, known[j].member, k[j]->value, k[j]->len);
+            full |= member(&b, known[j].member, k[j]->value, k[j]->len);
     for (size_t i = 0; i < n; i++) {
         const char *x = extension_name(h[i].name);
         if (!x || known_index(h[i].name) >= 0 || !text_ok(h[i].value, h[i].len))
@@ -219,15 +218,16 @@ int stm_ce_from_binary(const stm_header *h, size_t n, const char *value, size_t 
         for (size_t p = 0; first && p < i; p++)
             first = strcmp(h[p].name, h[i].name) != 0;
         if (first)
-            member(&b, x, h[i].value, h[i].len);
+            full |= member(&b, x, h[i].value, h[i].len);
     }
     if (len) {
         if (b.len > 1)
-            cm_buf_addc(&b, ',');
-        cm_buf_adds(&b, "\"data\":");
-        cm_buf_add(&b, value, len);
+            full |= cm_buf_addc(&b, ',');
+        full |= cm_buf_adds(&b, "\"data\":");
+        full |= cm_buf_add(&b, value, len);
     }
-    if (cm_buf_addc(&b, '}') < 0 || b.len > max) {
+    full |= cm_buf_addc(&b, '}');
+    if (full || b.len > max) {
         cm_buf_free(&b);
         return fail(reason, reason_len,
                     "message is over the limit of %zu bytes once written in structured mode", max);
