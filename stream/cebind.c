@@ -111,6 +111,32 @@ static bool json_media(const char *v, size_t n)
            (l > 5 && !strncasecmp(m + l - 5, "+json", 5) && memchr(m, '/', l));
 }
 
+/* Whether v ends inside a string. */
+static bool open_string(const char *v, size_t n)
+{
+    bool in = false;
+    for (size_t i = 0; i < n; i++) {
+        if (in && v[i] == '\\')
+            i++;
+        else if (v[i] == '"')
+            in = !in;
+    }
+    return in;
+}
+
+/* Parses all of v as one JSON text: 0, -1 when yajl refuses it (*at_end: at its end),
+ * -2 when it ends inside a string: yajl ends a text after a complete value without
+ * looking at a string token still open (`{}"abc` passes), so that is checked here. */
+static int parse_all(yajl_handle h, const char *v, size_t n, bool *at_end)
+{
+    if (yajl_parse(h, (const unsigned char *)v, n) != yajl_status_ok)
+        return -1;
+    *at_end = true;
+    if (yajl_complete_parse(h) != yajl_status_ok)
+        return -1;
+    return open_string(v, n) ? -2 : 0;
+}
+
 /* Whether v is exactly one JSON value; if not, why in why. */
 static bool json_value(const char *v, size_t n, char *why, size_t wn)
 {
@@ -119,13 +145,11 @@ static bool json_value(const char *v, size_t n, char *why, size_t wn)
         snprintf(why, wn, "out of memory");
         return false;
     }
-    yajl_status st = yajl_parse(h, (const unsigned char *)v, n);
     bool at_end = false;
-    if (st == yajl_status_ok) {
-        st = yajl_complete_parse(h);
-        at_end = true;
-    }
-    if (st != yajl_status_ok) {
+    int rc = parse_all(h, v, n, &at_end);
+    if (rc == -2)
+        snprintf(why, wn, "at byte %zu: a string left open after the value", n);
+    if (rc == -1) {
         unsigned char *e = yajl_get_error(h, 0, (const unsigned char *)v, n);
         snprintf(why, wn, "at byte %zu: %s", at_end ? n : yajl_get_bytes_consumed(h),
                  e ? (const char *)e : "parse error");
@@ -137,7 +161,7 @@ static bool json_value(const char *v, size_t n, char *why, size_t wn)
         yajl_free_error(h, e);
     }
     yajl_free(h);
-    return st == yajl_status_ok;
+    return rc == 0;
 }
 
 bool stm_ce_is_json(const char *v, size_t n)
@@ -314,11 +338,10 @@ bool stm_ce_read(const char *json, size_t n, stm_ce_attrs *a)
     yajl_handle h = yajl_alloc(&rd_callbacks, NULL, &r);
     if (!h)
         return false;
-    yajl_status st = yajl_parse(h, (const unsigned char *)json, n);
-    if (st == yajl_status_ok)
-        st = yajl_complete_parse(h);
+    bool at_end = false;
+    int rc = parse_all(h, json, n, &at_end);
     yajl_free(h);
-    return st == yajl_status_ok && r.object && !r.dup;
+    return rc == 0 && r.object && !r.dup;
 }
 
 /* ---------- header lists as bytes ---------- */

@@ -87,6 +87,14 @@ static void test_hostile(void)
     CHECK(bin(ok, 2, "{}, \"id\":\"e2\"", 4096) < 0);
     CHECK(strstr(reason, "not valid JSON") != NULL);
     CHECK(bin(ok, 2, "{} {}", 4096) < 0);
+    CHECK(bin(ok, 2, "{}\":0z", 4096) < 0); /* an open string after the value */
+    CHECK(strstr(reason, "string left open") != NULL);
+    CHECK(bin(ok, 2, "{}\"a\\", 4096) < 0);
+    CHECK(bin(ok, 2, "\":0z", 4096) < 0);
+    CHECK(bin(ok, 2, "{} 1", 4096) < 0);
+    CHECK(bin(ok, 2, " \"x\" ", 4096) == 0);
+    CHECK(bin(ok, 2, "12", 4096) == 0);
+    CHECK(bin(ok, 2, "[\"a\\\"]\"]", 4096) == 0);
     CHECK(bin(ok, 2, "not json", 4096) < 0);
     CHECK_STR(a.v[STM_CE_ID], "e1"); /* what was read still names the event */
     CHECK_STR(a.v[STM_CE_TYPE], "key.created");
@@ -149,8 +157,10 @@ static void test_read(void)
     CHECK(!stm_ce_read("{\"id\":\"x\",\"id\":\"y\"}", 19, &a));
     CHECK(!stm_ce_read("{\"id\":", 6, &a));
     CHECK(!stm_ce_read("\"x\"", 3, &a));
+    CHECK(!stm_ce_read("{\"id\":\"x\"}\"", 11, &a));
     stm_ce_attrs_clear(&a);
     CHECK(stm_ce_is_json("[1, 2]", 6) && !stm_ce_is_json("{", 1) && !stm_ce_is_json("", 0));
+    CHECK(!stm_ce_is_json("[]\"", 3) && !stm_ce_is_json("1\"x", 3));
 }
 
 static void test_pack(void)
