@@ -27,7 +27,8 @@ typedef struct stm_header {
     size_t len;
 } stm_header;
 
-/* Attribute values: new NUL-terminated UTF-8 strings, NULL when absent. */
+/* Attribute values: NUL-terminated UTF-8 strings owned by the struct, NULL when absent.
+ * Start it zeroed ({0}); stm_ce_attrs_clear frees what it holds. */
 typedef struct stm_ce_attrs {
     char *v[STM_CE__COUNT];
 } stm_ce_attrs;

@@ -87,7 +87,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 /* The Kafka headers of an outbox message (SPEC §7, CloudEvents binding). An audit record
  * is a structured-mode CloudEvent: its ce_* headers are read from the record itself, so
  * a resend after a crash carries the same headers. A dead letter's were worked out when
- * it entered the outbox and are stored with it (see dead_letter()). */
+ * it entered the outbox and are stored with it (see dead_letter()). Returns a new list,
+ * which a successful rd_kafka_producev takes. */
 static rd_kafka_headers_t *headers_of(const vlt_outmsg *o)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(STM_CE__COUNT + 4);
@@ -350,7 +351,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
-/* The message's headers, borrowed from it while it lives. */
+/* Fills r->hdrs with the message's headers, borrowed from it while it lives. */
 static size_t headers_in(runner *r, rd_kafka_message_t *msg)
 {
     rd_kafka_headers_t *hs = NULL;
