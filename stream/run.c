@@ -18,6 +18,7 @@
 #include "audit/audit.h"
 #include "common/map.h"
 #include "policy/engine.h"
+#include "stream/cebind.h"
 #include "stream/kafka_internal.h"
 #include "stream/metrics.h"
 
@@ -44,6 +45,11 @@ typedef struct runner {
     bool fatal;
     char fatal_msg[1024];
     rd_kafka_t *tail; /* reads audit partition tails for chains the state lacks */
+    cm_buf event;     /* a binary-mode message written as its structured-mode event */
+    cm_buf rec;       /* the first audit record of the message in hand */
+    bool want_rec;
+    stm_header *hdrs; /* the message in hand's headers */
+    size_t caphdrs;
     aud_decision d;
     stm_metrics m;
     cm_err err;
@@ -78,16 +84,41 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
     r->m.records_delivered++;
 }
 
+/* The Kafka headers of an outbox message (SPEC §7, CloudEvents binding). An audit record
+ * is a structured-mode CloudEvent: its ce_* headers are read from the record itself, so
+ * a resend after a crash carries the same headers. A dead letter's were worked out when
+ * it entered the outbox and are stored with it (see dead_letter()). Returns a new list,
+ * which a successful rd_kafka_producev takes. */
+static rd_kafka_headers_t *headers_of(const vlt_outmsg *o)
+{
+    rd_kafka_headers_t *h = rd_kafka_headers_new(STM_CE__COUNT + 4);
+    const char *name, *value;
+    size_t off = 0;
+    if (o->chain) {
+        stm_ce_attrs a = {0};
+        rd_kafka_header_add(h, "content-type", -1, STM_CE_STRUCTURED, -1);
+        stm_ce_read(o->value, o->len, &a);
+        for (int i = 0; i < STM_CE__COUNT; i++)
+            if (a.v[i])
+                rd_kafka_header_add(h, stm_ce_header_name((enum stm_ce_attr)i), -1, a.v[i], -1);
+        stm_ce_attrs_clear(&a);
+    } else if (o->headers) {
+        while (stm_ce_unpack(o->headers, o->hlen, &off, &name, &value))
+            rd_kafka_header_add(h, name, -1, value, -1);
+    } else { /* a dead letter queued by an older build */
+        rd_kafka_header_add(h, "content-type", -1, "application/json", -1);
+    }
+    if (o->reason)
+        rd_kafka_header_add(h, "cmkguard-reason", -1, o->reason, -1);
+    if (o->input)
+        rd_kafka_header_add(h, "cmkguard-input", -1, o->input, -1);
+    return h;
+}
+
 static int produce(runner *r, const vlt_outmsg *o)
 {
     for (;;) {
-        rd_kafka_headers_t *h = rd_kafka_headers_new(3);
-        rd_kafka_header_add(h, "content-type", -1,
-                            o->chain ? "application/cloudevents+json" : "application/json", -1);
-        if (o->reason)
-            rd_kafka_header_add(h, "cmkguard-reason", -1, o->reason, -1);
-        if (o->input)
-            rd_kafka_header_add(h, "cmkguard-input", -1, o->input, -1);
+        rd_kafka_headers_t *h = headers_of(o);
         rd_kafka_resp_err_t e = rd_kafka_producev(
             r->prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(o->partition),
             RD_KAFKA_V_KEY(o->key, o->key ? o->keylen : 0), RD_KAFKA_V_VALUE(o->value, o->len),
@@ -125,6 +156,11 @@ static int outbox_sink(void *arg, const char *subject, const char *line, size_t 
                     .key = (char *)subject, .keylen = subject ? strlen(subject) : 0,
                     .value = (char *)line, .len = n};
     vlt_state_outbox_add(c->r->st, &m);
+    if (c->r->want_rec) { /* kept for the dead letter that may follow */
+        cm_buf_reset(&c->r->rec);
+        cm_buf_add(&c->r->rec, line, n);
+        c->r->want_rec = false;
+    }
     c->r->m.records++;
     return 0;
 }
@@ -391,6 +427,103 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* Fills r->hdrs with the message's headers, borrowed from it while it lives. */
+static size_t headers_in(runner *r, rd_kafka_message_t *msg)
+{
+    rd_kafka_headers_t *hs = NULL;
+    if (rd_kafka_message_headers(msg, &hs) != RD_KAFKA_RESP_ERR_NO_ERROR || !hs)
+        return 0;
+    size_t n = rd_kafka_header_cnt(hs);
+    if (n > r->caphdrs) {
+        r->hdrs = cm_xrealloc(r->hdrs, n * sizeof *r->hdrs);
+        r->caphdrs = n;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const void *v = NULL;
+        size_t len = 0;
+        const char *name = "";
+        rd_kafka_header_get_all(hs, i, &name, &v, &len);
+        r->hdrs[i] = (stm_header){.name = name, .value = v, .len = v ? len : 0};
+    }
+    return n;
+}
+
+static const char *bounded(const char *s)
+{
+    return s && *s && strlen(s) <= 2048 ? s : NULL;
+}
+
+/* A binary-mode message with no structured-mode equivalent (a header that is not text,
+ * data that is not JSON…) is bad input, recorded as the decoder records one: what could
+ * be read of its attributes names the event. */
+static void reject_binary(aud_decision *d, const stm_ce_attrs *a, const char *reason,
+                          const char *input)
+{
+    aud_decision_clear(d);
+    d->input = cm_strdup(input);
+    d->outcome = AUD_REJECTED;
+    d->bad_input = true;
+    d->reason = cm_strdup(reason);
+    d->cause = cm_strdup(bounded(a->v[STM_CE_ID]));
+    d->event_type = cm_strdup(bounded(a->v[STM_CE_TYPE]));
+    const char *t = a->v[STM_CE_TIME];
+    if (t && cm_rfc3339_valid(t, strlen(t)))
+        d->time = cm_strdup(t);
+    aud_decision_add(d, bounded(a->v[STM_CE_SUBJECT]));
+}
+
+/* Dead letters keep the rejected event as it came (a binary-mode message: the same event
+ * in structured mode when it can be written so, else its value), so that it can be
+ * corrected and produced again; SPEC §2 says the input is copied. The binding (SPEC §7)
+ * wants structured-mode CloudEvents with ce_* headers, but a rejected message is not
+ * always a CloudEvent, so:
+ *  - when the value is one (a JSON object with specversion, id, source and type strings),
+ *    the headers are its own attributes and content-type application/cloudevents+json:
+ *    the message is the original event, still routable by its type and subject;
+ *  - otherwise the headers describe the dead letter itself, a binary-mode CloudEvent
+ *    whose data is the value: type cmkguard.deadletter, source cmkguard, id the input
+ *    position (topic/partition/offset: one dead letter per message), time and subject
+ *    those of the rejection's audit record (subject the input position when the record
+ *    has none), content-type application/json or application/octet-stream.
+ * Both name the rejection's audit record in cmkguard-record (its id, chain:seq), next to
+ * cmkguard-reason and cmkguard-input. The headers are stored with the message in the
+ * outbox, so a resend after a crash carries the same ones. */
+static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *value, size_t len,
+                        const char *input)
+{
+    stm_ce_attrs rec = {0}, ev = {0};
+    const char *v[STM_CE__COUNT] = {0}, *type;
+    if (r->rec.len)
+        stm_ce_read(r->rec.p, r->rec.len, &rec);
+    if (stm_ce_read(value, len, &ev) && stm_ce_attrs_complete(&ev)) {
+        type = STM_CE_STRUCTURED;
+        memcpy(v, ev.v, sizeof v);
+    } else {
+        type = stm_ce_is_json(value, len) ? "application/json" : "application/octet-stream";
+        v[STM_CE_SPECVERSION] = "1.0";
+        v[STM_CE_ID] = input;
+        v[STM_CE_SOURCE] = "cmkguard";
+        v[STM_CE_TYPE] = STM_CE_DEAD_LETTER_TYPE;
+        v[STM_CE_TIME] = rec.v[STM_CE_TIME];
+        v[STM_CE_SUBJECT] = rec.v[STM_CE_SUBJECT] ? rec.v[STM_CE_SUBJECT] : input;
+    }
+    cm_buf h;
+    cm_buf_init(&h, 0);
+    stm_ce_pack(&h, "content-type", type);
+    for (int i = 0; i < STM_CE__COUNT; i++)
+        if (v[i])
+            stm_ce_pack(&h, stm_ce_header_name((enum stm_ce_attr)i), v[i]);
+    if (rec.v[STM_CE_ID])
+        stm_ce_pack(&h, "cmkguard-record", rec.v[STM_CE_ID]);
+    vlt_outmsg dl = {.topic = r->cfg->topic_dead, .partition = msg->partition % r->dead_parts,
+                     .key = msg->key, .keylen = msg->key_len, .value = (char *)value, .len = len,
+                     .reason = r->d.reason, .input = (char *)input, .headers = h.p, .hlen = h.len};
+    vlt_state_outbox_add(r->st, &dl);
+    cm_buf_free(&h);
+    stm_ce_attrs_clear(&rec);
+    stm_ce_attrs_clear(&ev);
+}
+
 static void process(runner *r, rd_kafka_message_t *msg)
 {
     const char *topic = rd_kafka_topic_name(msg->rkt);
@@ -400,7 +533,24 @@ static void process(runner *r, rd_kafka_message_t *msg)
     chainw *c = chain_for(r, msg->partition);
     char input[600];
     snprintf(input, sizeof input, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
-    pol_engine_process(r->eng, msg->payload ? msg->payload : "", msg->len, input, &r->d);
+    const char *value = msg->payload ? msg->payload : "";
+    size_t len = msg->len, nh = headers_in(r, msg);
+    if (stm_ce_is_binary(r->hdrs, nh)) {
+        /* Binary mode: decided as the same event in structured mode. */
+        stm_ce_attrs a = {0};
+        char reason[1024];
+        if (stm_ce_from_binary(r->hdrs, nh, value, len, (size_t)r->cfg->max_message, &r->event,
+                               &a, reason, sizeof reason) == 0) {
+            value = r->event.p;
+            len = r->event.len;
+            pol_engine_process(r->eng, value, len, input, &r->d);
+        } else {
+            reject_binary(&r->d, &a, reason, input);
+        }
+        stm_ce_attrs_clear(&a);
+    } else {
+        pol_engine_process(r->eng, value, len, input, &r->d);
+    }
     if (r->d.fatal) {
         /* The batch is not committed: after a restart it is read and applied again. */
         r->fatal = true;
@@ -408,17 +558,17 @@ static void process(runner *r, rd_kafka_message_t *msg)
                  r->d.reason);
         return;
     }
-    if (aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err) < 0) {
+    r->want_rec = true;
+    cm_buf_reset(&r->rec);
+    int rc = aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err);
+    r->want_rec = false;
+    if (rc < 0) {
         r->fatal = true;
         snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", r->err.msg);
         return;
     }
     if (r->d.outcome == AUD_REJECTED && r->d.bad_input) {
-        vlt_outmsg dl = {.topic = r->cfg->topic_dead, .partition = msg->partition % r->dead_parts,
-                         .key = msg->key, .keylen = msg->key_len,
-                         .value = msg->payload ? msg->payload : "", .len = msg->len,
-                         .reason = r->d.reason, .input = input};
-        vlt_state_outbox_add(r->st, &dl);
+        dead_letter(r, msg, value, len, input);
         r->m.dead_letters++;
     }
     r->m.events++;
@@ -597,11 +747,16 @@ static void teardown(runner *r)
     cry_signer_free(r->signer);
     stm_metrics_close(&r->m);
     free(r->sent);
+    free(r->hdrs);
+    cm_buf_free(&r->event);
+    cm_buf_free(&r->rec);
 }
 
 int stm_run(const pol_config *cfg, const stm_signals *sig)
 {
     runner r = {.cfg = cfg, .sig = sig, .chains = cm_map_new()};
+    cm_buf_init(&r.event, 0);
+    cm_buf_init(&r.rec, 0);
     stm_metrics_init(&r.m);
     cm_err_clear(&r.err);
     int rc = setup(&r);

@@ -629,6 +629,8 @@ static void outmsg_copy(vlt_outmsg *d, const vlt_outmsg *m)
     d->value = cm_strndup(m->value, m->len);
     d->reason = cm_strdup(m->reason);
     d->input = cm_strdup(m->input);
+    d->headers = m->headers ? cm_strndup(m->headers, m->hlen) : NULL;
+    d->hlen = m->headers ? m->hlen : 0;
 }
 
 void vlt_outmsg_free(vlt_outmsg *m, size_t n)
@@ -640,6 +642,7 @@ void vlt_outmsg_free(vlt_outmsg *m, size_t n)
         free(m[i].value);
         free(m[i].reason);
         free(m[i].input);
+        free(m[i].headers);
     }
     free(m);
 }

@@ -120,6 +120,8 @@ typedef struct vlt_outmsg {
     uint64_t seq;
     char *key, *value, *reason, *input;
     size_t keylen, len;
+    char *headers; /* more Kafka headers, packed by the sender (NULL: none stored) */
+    size_t hlen;
 } vlt_outmsg;
 
 /* Queues a copy of m; it becomes durable with the next vlt_state_flush. */

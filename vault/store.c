@@ -80,9 +80,9 @@ static const char *const tables[T__COUNT] = {"vaults", "keys",    "resources", "
 /* The columns a row's MAC covers, in order, then ver and mac. */
 static const char *const columns[T__COUNT] = {
     "id, doc", "id, doc", "id, doc", "id", "k, perms",
-    "id, topic, part, chain, seq, key, value, reason, input", "topic, part, off", "k, v",
+    "id, topic, part, chain, seq, key, value, reason, input, headers", "topic, part, off", "k, v",
     "resource, class, sealed"};
-static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 9, 3, 2, 3};
+static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 10, 3, 2, 3};
 
 #define STORE_FORMAT "2"
 
@@ -109,7 +109,7 @@ static const char SCHEMA[] =
     " mac BLOB NOT NULL);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
     " part INTEGER NOT NULL, chain TEXT, seq INTEGER, key BLOB, value BLOB NOT NULL,"
-    " reason TEXT, input TEXT, ver INTEGER NOT NULL, mac BLOB NOT NULL);"
+    " reason TEXT, input TEXT, headers BLOB, ver INTEGER NOT NULL, mac BLOB NOT NULL);"
     "CREATE TABLE offsets(topic TEXT NOT NULL, part INTEGER NOT NULL,"
     " off INTEGER NOT NULL, ver INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(topic, part));"
     "CREATE TABLE data(resource TEXT NOT NULL, class TEXT NOT NULL,"
@@ -532,8 +532,8 @@ static col qcol(sqlite3_stmt *q, int i, char *num, size_t numn)
 static int row_check(vlt_store *st, enum tab t, sqlite3_stmt *q, bool *ok)
 {
     int nc = ncolumns[t];
-    col c[9];
-    char nums[9][24];
+    col c[10];
+    char nums[10][24];
     for (int i = 0; i < nc; i++)
         c[i] = qcol(q, i, nums[i], sizeof nums[i]);
     sqlite3_int64 ver = sqlite3_column_int64(q, nc);
@@ -940,11 +940,16 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
                 rc = db_err(st, err, "migrate");
                 break;
             }
-            col c[9];
-            char nums[9][24];
+            col c[10];
+            char nums[10][24];
+            int nold = sqlite3_column_count(q); /* columns this build added are null */
             for (int i = 0; i < nc; i++) {
-                c[i] = qcol(q, i, nums[i], sizeof nums[i]);
-                sqlite3_bind_value(w, i + 1, sqlite3_column_value(q, i));
+                if (i < nold) {
+                    c[i] = qcol(q, i, nums[i], sizeof nums[i]);
+                    sqlite3_bind_value(w, i + 1, sqlite3_column_value(q, i));
+                } else {
+                    c[i] = (col){NULL, 0, true};
+                }
             }
             uint8_t m[CRY_MAC_LEN];
             if (written(st, (enum tab)t, c, m) < 0) {
@@ -1010,7 +1015,7 @@ static int ins_row(vlt_store *st, enum tab t, const char *sql, const col *c, con
             sqlite3_bind_null(q, i + 1);
         else if (t == T_DATA && i == 2)
             sqlite3_bind_blob(q, i + 1, c[i].p ? c[i].p : "", (int)c[i].n, SQLITE_STATIC);
-        else if (t == T_OUTBOX && (i == 5 || i == 6))
+        else if (t == T_OUTBOX && (i == 5 || i == 6 || i == 9))
             sqlite3_bind_blob(q, i + 1, c[i].p ? c[i].p : "", (int)c[i].n, SQLITE_STATIC);
         else
             sqlite3_bind_text(q, i + 1, c[i].p, (int)c[i].n, SQLITE_STATIC);
@@ -1182,7 +1187,7 @@ int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err
     snprintf(idn, sizeof idn, "%lld", (long long)rid);
     snprintf(partn, sizeof partn, "%d", (int)m->partition);
     snprintf(seqn, sizeof seqn, "%llu", (unsigned long long)m->seq);
-    col c[9] = {ctext(idn),
+    col c[10] = {ctext(idn),
                 ctext(m->topic),
                 ctext(partn),
                 ctext(m->chain),
@@ -1190,12 +1195,13 @@ int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err
                 m->key ? (col){m->key, m->keylen, false} : (col){NULL, 0, true},
                 (col){m->value ? m->value : "", m->len, false},
                 ctext(m->reason),
-                ctext(m->input)};
-    bool is_int[9] = {true, false, true, false, m->chain != NULL, false, false, false, false};
-    int64_t ints[9] = {rid, 0, m->partition, 0, (int64_t)m->seq, 0, 0, 0, 0};
+                ctext(m->input),
+                m->headers ? (col){m->headers, m->hlen, false} : (col){NULL, 0, true}};
+    bool is_int[10] = {true, false, true, false, m->chain != NULL, false, false, false, false, false};
+    int64_t ints[10] = {rid, 0, m->partition, 0, (int64_t)m->seq, 0, 0, 0, 0, 0};
     int rc = ins_row(st, T_OUTBOX,
                      "INSERT INTO outbox(id, topic, part, chain, seq, key, value, reason, input,"
-                     " ver, mac) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                     " headers, ver, mac) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                      c, is_int, ints, err);
     if (rc == 0) {
         *id = rid;
@@ -1248,6 +1254,7 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
         m.value = col_dup(q, 6, &m.len);
         m.reason = col_dup(q, 7, NULL);
         m.input = col_dup(q, 8, NULL);
+        m.headers = col_dup(q, 9, &m.hlen);
         fn(arg, &m);
         free(m.topic);
         free(m.chain);
@@ -1255,6 +1262,7 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
         free(m.value);
         free(m.reason);
         free(m.input);
+        free(m.headers);
     }
     sqlite3_finalize(q);
     return r;
