@@ -16,7 +16,9 @@
  * A field is `event.X`, `resource.X`, `vault.X`, `key.X`, `access.X` or `prior.` any
  * of those. A bare field is a predicate only when it is boolean. Values may be absent:
  * a predicate touching an absent field is unknown, except `exists`, and `and`/`or`/`not`
- * follow Kleene's logic. */
+ * follow Kleene's logic. Values are strings, integers, booleans or times (key.nbf,
+ * key.exp): a time compares with a time, or with a string literal that is an RFC 3339
+ * date-time (converted at load), in the order of the instants. */
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -68,6 +70,9 @@ static const struct {
     [PF_KEY_LATEST] = {"key.latest", PV_BOOL},
     [PF_KEY_EXISTS] = {"key.exists", PV_BOOL},
     [PF_KEY_RESOURCES] = {"key.resources", PV_INT},
+    [PF_KEY_NBF] = {"key.nbf", PV_TIME},
+    [PF_KEY_EXP] = {"key.exp", PV_TIME},
+    [PF_KEY_EXPIRED] = {"key.expired", PV_BOOL},
     [PF_ACCESS_GET] = {"access.get", PV_BOOL},
     [PF_ACCESS_WRAP] = {"access.wrap", PV_BOOL},
     [PF_ACCESS_UNWRAP] = {"access.unwrap", PV_BOOL},
@@ -103,6 +108,7 @@ static const char *type_name(enum pol_vtype t)
     case PV_STR: return "string";
     case PV_INT: return "integer";
     case PV_BOOL: return "boolean";
+    case PV_TIME: return "time";
     default: return "absent";
     }
 }
@@ -310,6 +316,21 @@ static const char *oname(const operand *o)
     return o->slot >= 0 ? pol_field_name((enum pol_field)(o->slot % PF__COUNT)) : "literal";
 }
 
+/* A string literal where a time is expected becomes that time, checked here at load. */
+static bool literal_time(lexer *lx, pol_val *v, size_t at)
+{
+    int64_t t;
+    if (v->t != PV_STR || !cm_ts_parse(v->s, strlen(v->s), &t)) {
+        if (v->t == PV_STR)
+            lerr(lx, at, "'%s' is not an RFC 3339 date-time (a real calendar instant)", v->s);
+        return false;
+    }
+    char *text = cm_xmalloc(CM_TS_SIZE);
+    cm_ts_format(t, text);
+    *v = (pol_val){.t = PV_TIME, .i = t, .s = keep(lx->rs, text)};
+    return true;
+}
+
 static node *macro_ref(lexer *lx)
 {
     char name[128];
@@ -354,6 +375,8 @@ static node *parse_in(lexer *lx, node *n, enum pol_vtype lt, size_t at)
                 lerr(lx, lx->tpos, "expected a literal in the 'in' list");
                 return NULL;
             }
+            if (lt == PV_TIME && v.t == PV_STR && !literal_time(lx, &v, vat))
+                return NULL;
             if (v.t != lt) {
                 lerr(lx, vat, "'in' list holds a %s, but the field is a %s", type_name(v.t),
                      type_name(lt));
@@ -395,8 +418,12 @@ static node *parse_in(lexer *lx, node *n, enum pol_vtype lt, size_t at)
                 lerr(lx, lx->tpos, "list '%s' item '%s' is not an integer", name, l->items[i]);
                 return NULL;
             }
+        } else if (lt == PV_TIME) {
+            v = (pol_val){.t = PV_STR, .s = l->items[i]};
+            if (!literal_time(lx, &v, lx->tpos))
+                return NULL;
         } else {
-            lerr(lx, at, "'in' needs a string or integer field");
+            lerr(lx, at, "'in' needs a string, integer or time field");
             return NULL;
         }
         n->set[n->nset++] = v;
@@ -427,12 +454,21 @@ static node *parse_predicate(lexer *lx)
             return NULL;
         }
         enum pol_vtype rt = otype(&n->r);
+        if (lt == PV_TIME && n->r.slot < 0 && rt == PV_STR) {
+            if (!literal_time(lx, &n->r.lit, oat))
+                return NULL;
+            rt = PV_TIME;
+        } else if (rt == PV_TIME && n->l.slot < 0 && lt == PV_STR) {
+            if (!literal_time(lx, &n->l.lit, at))
+                return NULL;
+            lt = PV_TIME;
+        }
         if (lt != rt) {
             lerr(lx, rat, "cannot compare %s (%s) with %s (%s)", oname(&n->l), type_name(lt),
                  oname(&n->r), type_name(rt));
             return NULL;
         }
-        if (n->op >= OP_LT && lt != PV_INT) {
+        if (n->op >= OP_LT && lt != PV_INT && lt != PV_TIME) {
             lerr(lx, rat, "'<', '<=', '>', '>=' compare integers, not %ss", type_name(lt));
             return NULL;
         }
@@ -449,7 +485,7 @@ static node *parse_predicate(lexer *lx)
                 lerr(lx, lx->tpos, "expected a string after the operator");
             return NULL;
         }
-        if (lt != PV_STR || otype(&n->r) != PV_STR) {
+        if ((lt != PV_STR && lt != PV_TIME) || otype(&n->r) != PV_STR) {
             lerr(lx, oat, "string operators need strings on both sides");
             return NULL;
         }
@@ -459,7 +495,7 @@ static node *parse_predicate(lexer *lx)
         n->k = N_MATCHES;
         size_t oat = lx->tpos;
         next(lx);
-        if (lt != PV_STR) {
+        if (lt != PV_STR && lt != PV_TIME) {
             lerr(lx, oat, "'matches' needs a string field");
             return NULL;
         }
@@ -668,7 +704,8 @@ void pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out)
         }
         const pol_val *v = &c->v[r->msg[i].slot];
         switch (v->t) {
-        case PV_STR: cm_buf_adds(out, v->s); break;
+        case PV_STR:
+        case PV_TIME: cm_buf_adds(out, v->s); break;
         case PV_INT: cm_buf_addf(out, "%lld", (long long)v->i); break;
         case PV_BOOL: cm_buf_adds(out, v->b ? "true" : "false"); break;
         default: cm_buf_adds(out, "<unknown>"); break;
@@ -687,7 +724,8 @@ static bool veq(const pol_val *a, const pol_val *b)
 {
     switch (a->t) {
     case PV_STR: return !strcmp(a->s, b->s);
-    case PV_INT: return a->i == b->i;
+    case PV_INT:
+    case PV_TIME: return a->i == b->i;
     case PV_BOOL: return a->b == b->b;
     default: return false;
     }

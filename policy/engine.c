@@ -141,8 +141,17 @@ static void fill_vault(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *v, boo
         iv(c, base, PF_VAULT_RESOURCES, vlt_txn_bound_count(t, v->uri, NULL));
 }
 
+/* A time field: its canonical text goes into the context's own buffer. */
+static void tv(pol_ctx *c, int base, int f, int64_t at)
+{
+    char *text = c->times[base ? 1 : 0][f == PF_KEY_EXP];
+    cm_ts_format(at, text);
+    c->v[base + f] = (pol_val){.t = PV_TIME, .i = at, .s = text};
+}
+
+/* The key side of a context; `at` is the event's time, which key.expired is about. */
 static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *k, const vlt_keyver *kv,
-                     bool prior)
+                     bool prior, int64_t at)
 {
     bv(c, base, PF_KEY_EXISTS, k != NULL && kv != NULL);
     if (!k)
@@ -160,6 +169,11 @@ static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *k, const v
     sv(c, base, PF_KEY_VERSION, kv->version);
     bv(c, base, PF_KEY_ENABLED, kv->enabled);
     bv(c, base, PF_KEY_LATEST, kv == &k->vers[k->nvers - 1]);
+    if (kv->has_nbf)
+        tv(c, base, PF_KEY_NBF, kv->nbf);
+    if (kv->has_exp)
+        tv(c, base, PF_KEY_EXP, kv->exp);
+    bv(c, base, PF_KEY_EXPIRED, !vlt_keyver_valid_at(kv, at, NULL, 0));
 }
 
 static void fill_access(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *v,
@@ -184,7 +198,7 @@ static void fill_res_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, const cha
     resolve_uri(t, res_key(r), prior, &rv);
     if (rv.has_binding) {
         fill_vault(c, base, t, rv.v, prior);
-        fill_key(c, base, t, rv.k, rv.kv, prior);
+        fill_key(c, base, t, rv.k, rv.kv, prior, vlt_event_at(ev));
         fill_access(c, base, t, rv.v, r, prior);
     }
 }
@@ -208,7 +222,11 @@ static void fill_self_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, bool pri
     vlt_vault_uri(kr.vault, vuri, sizeof vuri);
     const vlt_key *k = vlt_txn_key(t, kuri, prior);
     fill_vault(c, base, t, vlt_txn_vault(t, vuri, prior), prior);
-    fill_key(c, base, t, k, vlt_key_version(k, NULL), prior);
+    /* A key's own evaluation is about its latest version, but Key Vault's validity
+     * notices are about the version they name. */
+    bool notice = ev->type == VLT_EV_KEY_EXPIRING || ev->type == VLT_EV_KEY_EXPIRED;
+    fill_key(c, base, t, k, vlt_key_version(k, notice ? ev->version : NULL), prior,
+             vlt_event_at(ev));
 }
 
 /* ---------- decisions ---------- */

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "common/timestamp.h"
 #include "common/util.h"
 #include "vault/event.h"
 
@@ -20,12 +21,17 @@ enum pol_field {
     PF_VAULT_RESOURCES,
     PF_KEY_URI, PF_KEY_NAME, PF_KEY_VERSION, PF_KEY_KTY, PF_KEY_SIZE, PF_KEY_ENABLED,
     PF_KEY_DELETED, PF_KEY_LATEST, PF_KEY_EXISTS, PF_KEY_RESOURCES,
+    PF_KEY_NBF, PF_KEY_EXP, PF_KEY_EXPIRED,
     PF_ACCESS_GET, PF_ACCESS_WRAP, PF_ACCESS_UNWRAP,
     PF__COUNT
 };
 #define POL_SLOTS (2 * PF__COUNT) /* slot = field, or PF__COUNT + field for prior.X */
 
-enum pol_vtype { PV_ABSENT = 0, PV_STR, PV_INT, PV_BOOL };
+/* PV_TIME: an instant; i holds seconds since the epoch, s its canonical spelling
+ * (YYYY-MM-DDTHH:MM:SSZ). Times order with < <= > >=, compare with a string literal that
+ * is an RFC 3339 date-time (checked and converted at load), and read as their canonical
+ * text for string operators and messages. */
+enum pol_vtype { PV_ABSENT = 0, PV_STR, PV_INT, PV_BOOL, PV_TIME };
 
 typedef struct pol_val {
     enum pol_vtype t;
@@ -34,9 +40,11 @@ typedef struct pol_val {
     const char *s; /* borrowed */
 } pol_val;
 
-/* The values of every slot for one evaluation. */
+/* The values of every slot for one evaluation, and the text of the times it spells
+ * (key.nbf and key.exp, then their prior.X), which the time values point into. */
 typedef struct pol_ctx {
     pol_val v[POL_SLOTS];
+    char times[2][2][CM_TS_SIZE];
 } pol_ctx;
 
 enum pol_action { POL_DENY, POL_ALERT, POL_LOCKOUT };

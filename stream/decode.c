@@ -8,6 +8,7 @@
 #include <yajl/yajl_parse.h>
 
 #include "common/buf.h"
+#include "common/timestamp.h"
 #include "common/util.h"
 
 enum top_key { TK_UNKNOWN = -1, TK_SPECVERSION, TK_ID, TK_TYPE, TK_SOURCE, TK_SUBJECT, TK_TIME,
@@ -17,7 +18,8 @@ static const char *const top_names[TK__COUNT] = {"specversion", "id",   "type", 
 
 /* String slots resolved against the arena once parsing is done. */
 enum slot { S_SPECVERSION, S_ID, S_TYPE, S_SOURCE, S_SUBJECT, S_TIME, S_TENANT, S_REGION,
-            S_SUBSCRIPTION, S_PRINCIPAL, S_VERSION, S_KTY, S_KIND, S_KEY_URI, S__COUNT };
+            S_SUBSCRIPTION, S_PRINCIPAL, S_VERSION, S_KTY, S_KIND, S_KEY_URI, S_NBF, S_EXP,
+            S__COUNT };
 
 struct stm_decoder {
     size_t max_message;
@@ -59,6 +61,8 @@ static int slot_of_data(int f)
     case VLT_F_KTY: return S_KTY;
     case VLT_F_KIND: return S_KIND;
     case VLT_F_KEY_URI: return S_KEY_URI;
+    case VLT_F_NBF: return S_NBF;
+    case VLT_F_EXP: return S_EXP;
     default: return -1;
     }
 }
@@ -81,6 +85,8 @@ static const char *type_of(int f)
         return "an integer";
     if (f == VLT_F_PERMISSIONS)
         return "a list of strings";
+    if (f == VLT_F_NBF || f == VLT_F_EXP)
+        return "an RFC 3339 date-time string";
     return "a string";
 }
 
@@ -359,8 +365,26 @@ static void resolve(stm_decoder *d, vlt_event *ev)
     ev->kty = get(d, S_KTY);
     ev->kind = get(d, S_KIND);
     ev->key_uri = get(d, S_KEY_URI);
+    ev->nbf = get(d, S_NBF);
+    ev->exp = get(d, S_EXP);
     if (ev->type_name)
         ev->type = vlt_etype_parse(ev->type_name);
+}
+
+/* A key version's validity window (nbf, exp): real instants, nbf before exp. */
+static int check_validity(stm_decoder *d, vlt_event *ev)
+{
+    if (vlt_event_has(ev, VLT_F_NBF) && !cm_ts_parse(ev->nbf, strlen(ev->nbf), &ev->nbf_at))
+        return fail(d, "data.nbf '%s' is not an RFC 3339 date-time (a real calendar instant)",
+                    ev->nbf),
+               -1;
+    if (vlt_event_has(ev, VLT_F_EXP) && !cm_ts_parse(ev->exp, strlen(ev->exp), &ev->exp_at))
+        return fail(d, "data.exp '%s' is not an RFC 3339 date-time (a real calendar instant)",
+                    ev->exp),
+               -1;
+    if (vlt_event_has(ev, VLT_F_NBF) && vlt_event_has(ev, VLT_F_EXP) && ev->exp_at <= ev->nbf_at)
+        return fail(d, "data.exp '%s' is not after data.nbf '%s'", ev->exp, ev->nbf), -1;
+    return 0;
 }
 
 static int check(stm_decoder *d, vlt_event *ev)
@@ -378,8 +402,12 @@ static int check(stm_decoder *d, vlt_event *ev)
         return fail(d, "id is empty%s", ""), -1;
     if (ev->type == VLT_EV_NONE)
         return fail(d, "unknown event type '%s'", ev->type_name), -1;
-    if (!cm_rfc3339_valid(ev->time, strlen(ev->time)))
-        return fail(d, "time '%s' is not an RFC 3339 date-time", ev->time), -1;
+    /* One pass checks the time and reads the instant; on failure, say which it is. */
+    if (!cm_ts_parse(ev->time, strlen(ev->time), &ev->at))
+        return fail(d, "time '%s' is not %s", ev->time,
+                    cm_rfc3339_valid(ev->time, strlen(ev->time)) ? "a real calendar instant"
+                                                                  : "an RFC 3339 date-time"),
+               -1;
     char name[64];
     vlt_keyref kr;
     switch (vlt_etype_subject(ev->type)) {
@@ -407,6 +435,8 @@ static int check(stm_decoder *d, vlt_event *ev)
     ev->has &= req | vlt_etype_optional(ev->type);
     if (ev->key_uri && vlt_event_has(ev, VLT_F_KEY_URI) && !vlt_key_uri_parse(ev->key_uri, &kr))
         return fail(d, "data.key_uri '%s' is not a key URI", ev->key_uri), -1;
+    if (check_validity(d, ev) < 0)
+        return -1;
     const char *strs[] = {ev->tenant, ev->region, ev->subscription, ev->principal, ev->version,
                           ev->kty, ev->kind};
     for (size_t i = 0; i < CM_ARRAY_LEN(strs); i++)

@@ -5,6 +5,7 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "common/timestamp.h"
 #include "vault/internal.h"
 
 static void jkey(cm_buf *b, const char *k, bool first)
@@ -71,6 +72,11 @@ static void key_doc(const vlt_key *k, cm_buf *b)
         cm_buf_adds(b, i ? ",{" : "{");
         jstr(b, "version", k->vers[i].version, true);
         jbool(b, "enabled", k->vers[i].enabled);
+        /* Written only when set: documents without them load as "no bound". */
+        if (k->vers[i].has_nbf)
+            jint(b, "nbf", k->vers[i].nbf);
+        if (k->vers[i].has_exp)
+            jint(b, "exp", k->vers[i].exp);
         jhex(b, "sealed", &k->vers[i].sealed);
         cm_buf_addc(b, '}');
     }
@@ -130,6 +136,21 @@ static int64_t gint(yajl_val o, const char *k)
 {
     yajl_val v = get(o, k);
     return YAJL_IS_INTEGER(v) ? YAJL_GET_INTEGER(v) : 0;
+}
+
+/* An optional instant (seconds since the epoch): false when absent; a present value that
+ * is not an integer marks the document bad (*rc = -1) rather than dropping a bound. */
+static bool gtime(yajl_val o, const char *k, int64_t *out, int *rc)
+{
+    yajl_val v = get(o, k);
+    if (!v)
+        return false;
+    if (!YAJL_IS_INTEGER(v)) {
+        *rc = -1;
+        return false;
+    }
+    *out = YAJL_GET_INTEGER(v);
+    return true;
 }
 
 static int ghex(yajl_val o, const char *k, cm_buf *out)
@@ -205,6 +226,8 @@ static int load_key(void *arg, const char *id, const char *doc)
         yajl_val e = vs->u.array.values[i];
         k->vers[i].version = gstr(e, "version");
         k->vers[i].enabled = gbool(e, "enabled");
+        k->vers[i].has_nbf = gtime(e, "nbf", &k->vers[i].nbf, &rc);
+        k->vers[i].has_exp = gtime(e, "exp", &k->vers[i].exp, &rc);
         k->nvers++;
         if (ghex(e, "sealed", &k->vers[i].sealed) < 0 || !k->vers[i].version)
             rc = -1;
@@ -681,6 +704,15 @@ int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err)
             cm_buf_adds(out, j ? ",{" : "{");
             jstr(out, "version", k->vers[j].version, true);
             jbool(out, "enabled", k->vers[j].enabled);
+            char when[CM_TS_SIZE];
+            if (k->vers[j].has_nbf) {
+                cm_ts_format(k->vers[j].nbf, when);
+                jstr(out, "nbf", when, false);
+            }
+            if (k->vers[j].has_exp) {
+                cm_ts_format(k->vers[j].exp, when);
+                jstr(out, "exp", when, false);
+            }
             cm_buf_addc(out, '}');
         }
         cm_buf_adds(out, "]}");

@@ -4,6 +4,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/timestamp.h"
+
 #define B(f) (1u << VLT_F_##f)
 
 static const struct {
@@ -19,13 +21,17 @@ static const struct {
     [VLT_EV_ACCESS_GRANTED] = {"vault.access.granted", VLT_SUBJ_VAULT, true,
                                B(PRINCIPAL) | B(PERMISSIONS), 0},
     [VLT_EV_ACCESS_REVOKED] = {"vault.access.revoked", VLT_SUBJ_VAULT, true, B(PRINCIPAL), 0},
-    [VLT_EV_KEY_CREATED] = {"key.created", VLT_SUBJ_KEY, false, B(VERSION) | B(KTY), B(SIZE)},
-    [VLT_EV_KEY_ROTATED] = {"key.rotated", VLT_SUBJ_KEY, false, B(VERSION), 0},
+    [VLT_EV_KEY_CREATED] = {"key.created", VLT_SUBJ_KEY, false, B(VERSION) | B(KTY),
+                            B(SIZE) | B(NBF) | B(EXP)},
+    [VLT_EV_KEY_ROTATED] = {"key.rotated", VLT_SUBJ_KEY, false, B(VERSION), B(NBF) | B(EXP)},
     [VLT_EV_KEY_DISABLED] = {"key.disabled", VLT_SUBJ_KEY, false, 0, B(VERSION)},
     [VLT_EV_KEY_ENABLED] = {"key.enabled", VLT_SUBJ_KEY, false, 0, B(VERSION)},
     [VLT_EV_KEY_DELETED] = {"key.deleted", VLT_SUBJ_KEY, true, 0, 0},
     [VLT_EV_KEY_RECOVERED] = {"key.recovered", VLT_SUBJ_KEY, false, 0, 0},
     [VLT_EV_KEY_PURGED] = {"key.purged", VLT_SUBJ_KEY, true, 0, 0},
+    /* Key Vault's notices: observations of a version's validity, never requests. */
+    [VLT_EV_KEY_EXPIRING] = {"key.expiring", VLT_SUBJ_KEY, false, B(VERSION) | B(EXP), 0},
+    [VLT_EV_KEY_EXPIRED] = {"key.expired", VLT_SUBJ_KEY, false, B(VERSION), 0},
     [VLT_EV_RES_CREATED] = {"resource.created", VLT_SUBJ_RESOURCE, true,
                             B(KIND) | B(TENANT) | B(REGION) | B(SUBSCRIPTION), B(KEY_URI)},
     [VLT_EV_RES_IDENTITY_ENABLED] = {"resource.identity.enabled", VLT_SUBJ_RESOURCE, true,
@@ -43,7 +49,16 @@ static const struct {
 static const char *const fields[VLT_F__COUNT] = {
     "tenant",    "region",    "subscription", "soft_delete", "purge_protection",
     "retention_days", "principal", "permissions", "version", "kty", "size", "kind", "key_uri",
+    "nbf",       "exp",
 };
+
+int64_t vlt_event_at(const vlt_event *e)
+{
+    int64_t t = 0;
+    if (!e->at && e->time && cm_ts_parse(e->time, strlen(e->time), &t))
+        return t;
+    return e->at;
+}
 
 const char *vlt_etype_name(enum vlt_etype t)
 {

@@ -18,6 +18,8 @@ enum vlt_etype {
     VLT_EV_KEY_DELETED,
     VLT_EV_KEY_RECOVERED,
     VLT_EV_KEY_PURGED,
+    VLT_EV_KEY_EXPIRING,
+    VLT_EV_KEY_EXPIRED,
     VLT_EV_RES_CREATED,
     VLT_EV_RES_IDENTITY_ENABLED,
     VLT_EV_RES_IDENTITY_DISABLED,
@@ -46,6 +48,8 @@ enum vlt_efield {
     VLT_F_SIZE,
     VLT_F_KIND,
     VLT_F_KEY_URI,
+    VLT_F_NBF,
+    VLT_F_EXP,
     VLT_F__COUNT
 };
 
@@ -60,8 +64,11 @@ typedef struct vlt_event {
     const char *id, *source, *subject, *time;
     /* data */
     const char *tenant, *region, *subscription, *principal, *version, *kty, *kind, *key_uri;
+    const char *nbf, *exp; /* as sent; nbf_at and exp_at are the instants they name */
     bool soft_delete, purge_protection;
     int64_t retention_days, size;
+    int64_t at;             /* `time` in seconds since the epoch (UTC), set by the decoder */
+    int64_t nbf_at, exp_at; /* valid when VLT_F_NBF / VLT_F_EXP is set */
     unsigned permissions; /* VLT_PERM_* bits */
     unsigned has;         /* 1u << VLT_F_* */
 } vlt_event;
@@ -70,6 +77,10 @@ static inline bool vlt_event_has(const vlt_event *e, enum vlt_efield f)
 {
     return (e->has >> f) & 1u;
 }
+
+/* The event's time in seconds since the epoch: `at`, or `time` parsed when a caller built
+ * the event without the decoder (0 when it does not parse). */
+int64_t vlt_event_at(const vlt_event *e);
 
 const char *vlt_etype_name(enum vlt_etype t);
 enum vlt_etype vlt_etype_parse(const char *s);

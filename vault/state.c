@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "common/map.h"
+#include "common/timestamp.h"
 #include "vault/internal.h"
 #include "common/fault.h"
 #include "vault/store.h"
@@ -115,6 +116,10 @@ vlt_key *key_clone(const vlt_key *o)
     for (size_t i = 0; i < o->nvers; i++) {
         k->vers[i].version = cm_strdup(o->vers[i].version);
         k->vers[i].enabled = o->vers[i].enabled;
+        k->vers[i].has_nbf = o->vers[i].has_nbf;
+        k->vers[i].has_exp = o->vers[i].has_exp;
+        k->vers[i].nbf = o->vers[i].nbf;
+        k->vers[i].exp = o->vers[i].exp;
         cm_buf_init(&k->vers[i].sealed, 0);
         cm_buf_add(&k->vers[i].sealed, o->vers[i].sealed.p, o->vers[i].sealed.len);
         k->vers[i].pk = NULL;
@@ -618,6 +623,26 @@ const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version)
         if (!strcmp(k->vers[i].version, version))
             return &k->vers[i];
     return NULL;
+}
+
+bool vlt_keyver_valid_at(const vlt_keyver *kv, int64_t at, char *why, size_t wn)
+{
+    char when[CM_TS_SIZE];
+    if (kv->has_nbf && at < kv->nbf) {
+        if (why) {
+            cm_ts_format(kv->nbf, when);
+            snprintf(why, wn, "key version %s is not valid before %s", kv->version, when);
+        }
+        return false;
+    }
+    if (kv->has_exp && at >= kv->exp) {
+        if (why) {
+            cm_ts_format(kv->exp, when);
+            snprintf(why, wn, "key version %s expired at %s", kv->version, when);
+        }
+        return false;
+    }
+    return true;
 }
 
 static void outmsg_copy(vlt_outmsg *d, const vlt_outmsg *m)

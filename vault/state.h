@@ -24,6 +24,9 @@ typedef struct vlt_vault {
 typedef struct vlt_keyver {
     char *version;
     bool enabled;
+    /* Validity (Key Vault's nbf and exp), seconds since the epoch; no bound unless has_. */
+    bool has_nbf, has_exp;
+    int64_t nbf, exp;
     cm_buf sealed; /* private material sealed under the master key */
     cry_pkey *pk;  /* loaded on first use */
 } vlt_keyver;
@@ -171,6 +174,10 @@ void vlt_txn_abort(vlt_txn *t);
 unsigned vlt_txn_access(vlt_txn *t, const char *vault_uri, const char *principal, bool prior);
 /* Resolves a resource's key binding: key object, version (NULL when missing). */
 const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version);
+/* Whether a key version may wrap at time `at` (seconds since the epoch): from its nbf on,
+ * before its exp (SPEC §3). Unwrapping needs no validity. When not, why (if non-NULL)
+ * gets the reason. */
+bool vlt_keyver_valid_at(const vlt_keyver *kv, int64_t at, char *why, size_t wn);
 
 /* --- data at rest (needs a store) --- */
 enum vlt_class { VLT_CLASS_DATA, VLT_CLASS_BLOCKLIST };

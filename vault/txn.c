@@ -270,6 +270,15 @@ static int apply_vault(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
     return 0;
 }
 
+/* The validity window an event gives a new version (absent: no bound). */
+static void set_validity(vlt_keyver *kv, const vlt_event *ev)
+{
+    kv->has_nbf = vlt_event_has(ev, VLT_F_NBF);
+    kv->nbf = kv->has_nbf ? ev->nbf_at : 0;
+    kv->has_exp = vlt_event_has(ev, VLT_F_EXP);
+    kv->exp = kv->has_exp ? ev->exp_at : 0;
+}
+
 static void key_destroy(vlt_txn *t, const char *uri)
 {
     pend_put(t->pk, uri, NULL, kfree);
@@ -301,6 +310,7 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         k->vers = cm_xcalloc(1, sizeof *k->vers);
         k->vers[0].version = cm_strdup(ev->version);
         k->vers[0].enabled = true;
+        set_validity(&k->vers[0], ev);
         k->nvers = 1;
         pend_put(t->pk, uri, k, kfree);
         if (keyver_generate(t->s, k, &k->vers[0], reason, rn) < 0)
@@ -319,6 +329,7 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         memset(&k->vers[k->nvers], 0, sizeof k->vers[0]);
         k->vers[k->nvers].version = cm_strdup(ev->version);
         k->vers[k->nvers].enabled = true;
+        set_validity(&k->vers[k->nvers], ev);
         k->nvers++;
         return keyver_generate(t->s, k, &k->vers[k->nvers - 1], reason, rn);
     case VLT_EV_KEY_DISABLED:
@@ -332,6 +343,26 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         } else {
             for (size_t i = 0; i < k->nvers; i++)
                 k->vers[i].enabled = en;
+        }
+        return 0;
+    }
+    /* Key Vault's notices observe a version's validity; the vault is the authority on it.
+     * key.expiring records the exp it announces (a bound cmkguard did not know, or one
+     * moved since the version was announced). key.expired says the version has expired:
+     * an exp still unknown or later than the event becomes the event's time. Neither
+     * locks anything (an expired version still unwraps), and neither is a request. */
+    case VLT_EV_KEY_EXPIRING:
+    case VLT_EV_KEY_EXPIRED: {
+        vlt_keyver *kv = (vlt_keyver *)vlt_key_version(k, ev->version);
+        if (!kv)
+            return reject(reason, rn, "key version %s does not exist", ev->version);
+        int64_t at = vlt_event_at(ev);
+        if (ev->type == VLT_EV_KEY_EXPIRING) {
+            kv->exp = ev->exp_at;
+            kv->has_exp = true;
+        } else if (!kv->has_exp || kv->exp > at) {
+            kv->exp = at;
+            kv->has_exp = true;
         }
         return 0;
     }
@@ -769,6 +800,32 @@ static void target_ref(vlt_txn *t, const vlt_resource *r, char *out, size_t n)
     vlt_key_uri(&kr, true, out, n);
 }
 
+/* Whether the version a reference names may wrap at the event's time (SPEC §3: before its
+ * nbf or from its exp on it wraps nothing). The MMK and a missing version (reported by
+ * usable_for) pass here. */
+static bool wrap_valid(vlt_txn *t, const char *ref, char *why, size_t wn)
+{
+    vlt_keyref kr;
+    char kuri[512];
+    if (!strcmp(ref, MMK) || !vlt_key_uri_parse(ref, &kr) || !kr.version[0])
+        return true;
+    vlt_key_uri(&kr, false, kuri, sizeof kuri);
+    const vlt_keyver *kv = vlt_key_version(vlt_txn_key(t, kuri, false), kr.version);
+    return !kv || vlt_keyver_valid_at(kv, vlt_event_at(t->ev), why, wn);
+}
+
+/* Whether the event asks for a wrap under this resource's target: a binding of the
+ * resource itself, or a rotation (SPEC §3). Other events only let a resource catch up. */
+static bool wrap_requested(const vlt_txn *t, const char *rid)
+{
+    switch (t->ev->type) {
+    case VLT_EV_RES_CMK_ENABLED:
+    case VLT_EV_RES_KEY_UPDATED: return !strcmp(t->ev->subject, rid);
+    case VLT_EV_KEY_ROTATED: return true;
+    default: return false;
+    }
+}
+
 static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, char *reason,
                   size_t rn)
 {
@@ -784,6 +841,12 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, ch
         return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
     }
     if (!usable_for(t, r, to, why, sizeof why)) {
+        snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
+        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+    }
+    if (!wrap_valid(t, to, why, sizeof why)) {
+        if (!wrap_requested(t, r->id))
+            return 0; /* not asked to move: it stays under the version it has */
         snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
         return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
     }
@@ -882,6 +945,13 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
     } else if (r->lost && prior && (r->cmk != prior->cmk || !cm_streq(r->key_uri, prior->key_uri))) {
         return fail_op(t, rid, "rewrap", r->wrap_ref, to, "the data key was destroyed with its key",
                        reason, rn);
+    } else if (!r->lost && wrap_requested(t, rid) && t->ev->type != VLT_EV_KEY_ROTATED) {
+        /* A binding to the version the data key is already under still has to wrap. */
+        char why[256], err[1400];
+        if (!wrap_valid(t, to, why, sizeof why)) {
+            snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
+            return fail_op(t, rid, "rewrap", r->wrap_ref, to, err, reason, rn);
+        }
     }
     del_reasons(r, false);
     physics_reasons(t, r);
