@@ -76,7 +76,7 @@ static void resolve_uri(vlt_txn *t, const char *key_uri, bool prior, resolved *o
     if (!key_uri || !vlt_key_uri_parse(key_uri, &kr))
         return;
     o->has_binding = true;
-    vlt_vault_uri(kr.vault, o->vuri, sizeof o->vuri);
+    vlt_vault_uri(&kr, o->vuri, sizeof o->vuri);
     vlt_key_uri(&kr, false, o->kuri, sizeof o->kuri);
     o->v = vlt_txn_vault(t, o->vuri, prior);
     o->k = vlt_txn_key(t, o->kuri, prior);
@@ -195,17 +195,16 @@ static void fill_self_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, bool pri
     int base = prior ? PF__COUNT : 0;
     fill_event(c, base, ev);
     fill_resource(c, base, NULL);
-    char name[64], vuri[256], kuri[512];
+    char vuri[VLT_URI_MAX + 1], kuri[512];
     if (vlt_etype_subject(ev->type) == VLT_SUBJ_VAULT) {
-        vlt_vault_uri_parse(ev->subject, name, sizeof name);
-        vlt_vault_uri(name, vuri, sizeof vuri);
+        vlt_uri_canon(ev->subject, vuri, sizeof vuri, NULL);
         fill_vault(c, base, t, vlt_txn_vault(t, vuri, prior), prior);
         return;
     }
     vlt_keyref kr;
     vlt_key_uri_parse(ev->subject, &kr);
     vlt_key_uri(&kr, false, kuri, sizeof kuri);
-    vlt_vault_uri(kr.vault, vuri, sizeof vuri);
+    vlt_vault_uri(&kr, vuri, sizeof vuri);
     const vlt_key *k = vlt_txn_key(t, kuri, prior);
     fill_vault(c, base, t, vlt_txn_vault(t, vuri, prior), prior);
     fill_key(c, base, t, k, vlt_key_version(k, NULL), prior);

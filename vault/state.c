@@ -202,7 +202,7 @@ bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t
         kr = &tmp;
     if (!r || !r->cmk || !r->key_uri || !vlt_key_uri_parse(r->key_uri, kr))
         return false;
-    vlt_vault_uri(kr->vault, vault, vn);
+    vlt_vault_uri(kr, vault, vn);
     vlt_key_uri(kr, false, key, kn);
     return true;
 }
