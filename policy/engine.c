@@ -353,7 +353,15 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
     d->event_type = cm_strdup(ev.type_name);
     d->time = cm_strdup(ev.time);
     bool res_event = vlt_etype_subject(ev.type) == VLT_SUBJ_RESOURCE;
-    if (vlt_state_seen(e->st, ev.id)) {
+    /* A resource keeps the spelling of its id first seen (SPEC §2a): any other spelling
+     * of the same id names it, and every later stage sees the first one. */
+    char subject[1100];
+    const char *spelled = res_event ? vlt_state_resource_spelling(e->st, ev.subject) : NULL;
+    if (spelled && spelled != ev.subject && strcmp(spelled, ev.subject) != 0) {
+        snprintf(subject, sizeof subject, "%s", spelled);
+        ev.subject = subject;
+    }
+    if (vlt_state_seen(e->st, ev.source, ev.id)) {
         d->outcome = AUD_DUPLICATE;
         snprintf(reason, sizeof reason, "event id '%s' was seen before: not applied again", ev.id);
         d->reason = cm_strdup(reason);
@@ -362,7 +370,7 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
             snapshot(rec, vlt_state_resource(e->st, ev.subject));
         return;
     }
-    vlt_state_mark_seen(e->st, ev.id);
+    vlt_state_mark_seen(e->st, ev.source, ev.id);
     cry_failure_take();
     vlt_txn *t = vlt_txn_begin(e->st);
     aud_rec *dec = aud_decision_add(d, ev.subject);

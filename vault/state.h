@@ -80,9 +80,13 @@ const vlt_resource *vlt_state_resource(const vlt_state *s, const char *id);
 /* Sorted resource ids (borrowed strings); the caller frees the array. */
 const char **vlt_state_resource_ids(const vlt_state *s, size_t *n);
 
-/* Event ids seen before (duplicates). */
-bool vlt_state_seen(vlt_state *s, const char *id);
-void vlt_state_mark_seen(vlt_state *s, const char *id);
+/* Events seen before (duplicates): CloudEvents names one by source and id together. */
+bool vlt_state_seen(vlt_state *s, const char *source, const char *id);
+void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id);
+/* ARM ids compare case-insensitively (SPEC §2a): the spelling a resource was first
+ * seen with, for any spelling of its id (borrowed until the next commit); NULL when no
+ * such resource exists. */
+const char *vlt_state_resource_spelling(const vlt_state *s, const char *id);
 
 /* Chain heads persist with the state so a chain continues across runs. */
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65]);

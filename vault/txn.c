@@ -1076,6 +1076,8 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table,
                 index_principal(s, old, false);
             if (p->obj && !same_id)
                 index_principal(s, p->obj, true);
+            if (!old != !p->obj)
+                index_spelling(s, id, p->obj != NULL);
         }
         if (old)
             fr(old);
