@@ -18,6 +18,7 @@ static const char USAGE[] =
     "  data put --state DB RESOURCE [--class blocklist-name] < FILE\n"
     "  data get --state DB RESOURCE [--class blocklist-name] [--sealed]\n"
     "  state show --state DB [RESOURCE]\n"
+    "  state migrate --state DB      upgrade a state written by an older build, once\n"
     "  run --config FILE             consume Kafka, audit exactly once, dead-letter bad input\n"
     "  broker [--brokers N] [--partitions N] [--topic NAME]...\n"
     "                                embedded Kafka (mock cluster) on loopback\n"

@@ -537,23 +537,6 @@ static char *wr(stm_decoder *d, enum slot s)
     return d->set[s] ? d->arena.p + d->off[s] : NULL;
 }
 
-static void lower(char *s)
-{
-    for (; s && *s; s++)
-        if (*s >= 'A' && *s <= 'Z')
-            *s = (char)(*s + ('a' - 'A'));
-}
-
-static void compact_region(char *s)
-{
-    char *w = s;
-    for (; s && *s; s++)
-        if (*s != ' ')
-            *w++ = (char)(*s >= 'A' && *s <= 'Z' ? *s + ('a' - 'A') : *s);
-    if (w)
-        *w = '\0';
-}
-
 /* A CloudEvents source is a URI-reference: no control characters, so that
  * "source\x1fid" names one event. */
 static bool source_ok(const char *s)
@@ -617,10 +600,10 @@ static int check(stm_decoder *d, vlt_event *ev)
     }
     /* Tenants, principals and versions compare case-insensitively; regions also
      * without spaces ("West US" is westus). */
-    lower(wr(d, S_TENANT));
-    lower(wr(d, S_PRINCIPAL));
-    lower(wr(d, S_VERSION));
-    compact_region(wr(d, S_REGION));
+    vlt_id_lower(wr(d, S_TENANT));
+    vlt_id_lower(wr(d, S_PRINCIPAL));
+    vlt_id_lower(wr(d, S_VERSION));
+    vlt_region_compact(wr(d, S_REGION));
     const char *strs[] = {ev->tenant, ev->region, ev->subscription, ev->principal, ev->version,
                           ev->kty, ev->kind};
     for (size_t i = 0; i < CM_ARRAY_LEN(strs); i++)

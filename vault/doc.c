@@ -264,6 +264,16 @@ static void load_seen(void *arg, const char *id)
         cm_strset_add(((vlt_state *)arg)->seen, id);
 }
 
+static void load_seen_legacy(void *arg, const char *id)
+{
+    vlt_state *s = arg;
+    if (!id)
+        return;
+    if (!s->seen_any)
+        s->seen_any = cm_strset_new();
+    cm_strset_add(s->seen_any, id);
+}
+
 static void load_acl(void *arg, const char *k, unsigned perms)
 {
     if (k)
@@ -318,6 +328,7 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
         vlt_store_each(s->db, VLT_T_RESOURCE, load_res, s, err) < 0)
         return -1;
     if (vlt_store_seen_each(s->db, load_seen, s, err) < 0 ||
+        vlt_store_seen_legacy_each(s->db, load_seen_legacy, s, err) < 0 ||
         vlt_store_acl_each(s->db, load_acl, s, err) < 0 ||
         vlt_store_offset_each(s->db, load_offset, s, err) < 0)
         return -1;

@@ -226,6 +226,23 @@ bool vlt_resource_id_valid(const char *s)
     return false;
 }
 
+void vlt_id_lower(char *s)
+{
+    for (; s && *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s + ('a' - 'A'));
+}
+
+void vlt_region_compact(char *s)
+{
+    char *w = s;
+    for (; s && *s; s++)
+        if (*s != ' ')
+            *w++ = (char)(*s >= 'A' && *s <= 'Z' ? *s + ('a' - 'A') : *s);
+    if (w)
+        *w = '\0';
+}
+
 void vlt_resource_id_fold(const char *id, char *out, size_t n)
 {
     size_t i = 0;

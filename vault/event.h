@@ -104,6 +104,11 @@ bool vlt_vault_uri_parse(const char *s, char *name, size_t n);
 bool vlt_key_uri_parse(const char *s, vlt_keyref *out);
 /* /subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}/{name} */
 bool vlt_resource_id_valid(const char *s);
+/* Tenants, principals, key names and versions compare case-insensitively: lower-cases
+ * s in place (NULL is a no-op). */
+void vlt_id_lower(char *s);
+/* Regions compare without case and spaces ("West US" is westus): in place. */
+void vlt_region_compact(char *s);
 /* A resource id folded for comparison (ARM ids compare case-insensitively). */
 void vlt_resource_id_fold(const char *id, char *out, size_t n);
 /* Canonical URIs of the parts: vault, versionless key, versioned key. */

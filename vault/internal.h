@@ -90,6 +90,9 @@ cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, char
                       size_t errn);
 int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
 int vlt_state_load_docs(vlt_state *s, cm_err *err);
+/* vlt_state_open, but any_format also opens a state of another format (to migrate it). */
+vlt_state *vlt_state_open_format(const char *path, const char *master_path, bool any_format,
+                                 cm_err *err);
 /* Wraps/unwraps a DEK under a reference ("mmk" or a versioned key URI). */
 int vlt_wrap_under(vlt_state *s, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
                    size_t errn);

@@ -330,7 +330,30 @@ static int load_master(vlt_state *s, const char *path, cm_err *err)
     return 0;
 }
 
+/* A state of another format is never read as this one's (SPEC §3a): an older one is
+ * upgraded once, explicitly, by `state migrate`. */
+static int format_ok(const vlt_store *db, const char *path, cm_err *err)
+{
+    int f = vlt_store_format(db);
+    if (f < VLT_STORE_FORMAT)
+        cm_err_set(err, path, 0, 0,
+                   "state written by an older cmkguard (format %d; this build reads format %d): "
+                   "upgrade it once with 'cmkguard state migrate --state %s'",
+                   f, VLT_STORE_FORMAT, path);
+    else if (f > VLT_STORE_FORMAT)
+        cm_err_set(err, path, 0, 0,
+                   "state written by a newer cmkguard (format %d; this build reads format %d)", f,
+                   VLT_STORE_FORMAT);
+    return f == VLT_STORE_FORMAT ? 0 : -1;
+}
+
 vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
+{
+    return vlt_state_open_format(path, master_path, false, err);
+}
+
+vlt_state *vlt_state_open_format(const char *path, const char *master_path, bool any_format,
+                                 cm_err *err)
 {
     vlt_state *s = cm_xcalloc(1, sizeof *s);
     s->vaults = cm_map_new();
@@ -362,7 +385,8 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
         master_path = mpath;
     }
     s->db = vlt_store_open(path, err);
-    if (!s->db || vlt_state_load_docs(s, err) < 0 || load_master(s, master_path, err) < 0)
+    if (!s->db || (!any_format && format_ok(s->db, path, err) < 0) ||
+        vlt_state_load_docs(s, err) < 0 || load_master(s, master_path, err) < 0)
         goto out_fail;
     char check[65];
     master_check(s->master, check);

@@ -171,6 +171,16 @@ int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d,
 /* Opens stored data into out (plaintext), or copies the sealed bytes when sealed. */
 int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
                  int *code, cm_err *err);
+/* --- upgrading a state written by an older build (vault/migrate.c) --- */
+typedef struct vlt_migrate_report {
+    int from, to;                               /* formats */
+    size_t vaults, keys, resealed, resources, access, seen;
+} vlt_migrate_report;
+/* Upgrades the state at path to this build's format, once: 0 done, 1 nothing to do
+ * (already this format), -1 with err (and nothing left half-read). */
+int vlt_state_migrate(const char *path, const char *master_path, vlt_migrate_report *rep,
+                      cm_err *err);
+
 /* JSON for `state show`: one resource, or everything. */
 int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err);
 #endif

@@ -18,6 +18,7 @@
 struct vlt_store {
     sqlite3 *db;
     char *path;
+    int format;
     struct {
         char sql[160];
         const char *lit; /* where the caller's text was: most are literals */
@@ -76,6 +77,7 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS keys(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS resources(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS seen(id TEXT PRIMARY KEY);"
+    "CREATE TABLE IF NOT EXISTS seen_legacy(id TEXT PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
     " part INTEGER NOT NULL, chain TEXT, seq INTEGER, key BLOB, value BLOB NOT NULL,"
@@ -83,7 +85,11 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS offsets(topic TEXT NOT NULL, part INTEGER NOT NULL,"
     " off INTEGER NOT NULL, PRIMARY KEY(topic, part));"
     "CREATE TABLE IF NOT EXISTS data(resource TEXT NOT NULL, class TEXT NOT NULL,"
-    " sealed BLOB NOT NULL, PRIMARY KEY(resource, class));";
+    " sealed BLOB NOT NULL, PRIMARY KEY(resource, class));"
+    /* A new file is stamped with this build's format; an older build's file, which has
+     * meta rows but no format, stays unstamped: it reads as format 1. */
+    "INSERT OR IGNORE INTO meta(k, v) SELECT 'format', '" VLT_STORE_FORMAT_S "'"
+    " WHERE NOT EXISTS (SELECT 1 FROM meta);";
 
 /* ---------- fault seams: SQLite's allocator and its file I/O ---------- */
 
@@ -240,6 +246,44 @@ static void fault_seams(void)
     }
 }
 
+static int read_format(vlt_store *st, cm_err *err)
+{
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = 'format'", -1, &s, NULL) !=
+        SQLITE_OK)
+        return db_err(st, err, "cannot read the state format");
+    int step = sqlite3_step(s);
+    st->format = 1;
+    if (step == SQLITE_ROW) {
+        const char *v = (const char *)sqlite3_column_text(s, 0);
+        int64_t f;
+        st->format = v && cm_parse_i64(v, &f) && f > 0 && f < 1000 ? (int)f : 0;
+    }
+    sqlite3_finalize(s);
+    if (step != SQLITE_ROW && step != SQLITE_DONE)
+        return db_err(st, err, "cannot read the state format");
+    if (!st->format) {
+        cm_err_set(err, st->path, 0, 0, "the state format is not a number: not a cmkguard state");
+        return -1;
+    }
+    return 0;
+}
+
+int vlt_store_format(const vlt_store *st)
+{
+    return st->format;
+}
+
+int vlt_store_format_set(vlt_store *st, int format, cm_err *err)
+{
+    char v[16];
+    snprintf(v, sizeof v, "%d", format);
+    if (vlt_store_meta_put(st, "format", v, err) < 0)
+        return -1;
+    st->format = format;
+    return 0;
+}
+
 vlt_store *vlt_store_open(const char *path, cm_err *err)
 {
     fault_seams();
@@ -254,6 +298,10 @@ vlt_store *vlt_store_open(const char *path, cm_err *err)
     sqlite3_busy_timeout(st->db, 5000);
     if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
         db_err(st, err, "cannot initialise state store");
+        vlt_store_close(st);
+        return NULL;
+    }
+    if (read_format(st, err) < 0) {
         vlt_store_close(st);
         return NULL;
     }
@@ -452,6 +500,19 @@ int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), vo
 {
     struct each_ctx c = {.fn.seen = fn, .arg = arg};
     return rows(st, "SELECT id FROM seen", seen_row, &c, err);
+}
+
+int vlt_store_seen_to_legacy(vlt_store *st, cm_err *err)
+{
+    return exec(st, "INSERT OR IGNORE INTO seen_legacy(id) SELECT id FROM seen; DELETE FROM seen;",
+                err);
+}
+
+int vlt_store_seen_legacy_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
+                               cm_err *err)
+{
+    struct each_ctx c = {.fn.seen = fn, .arg = arg};
+    return rows(st, "SELECT id FROM seen_legacy", seen_row, &c, err);
 }
 
 int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err)

@@ -9,9 +9,19 @@
 
 typedef struct vlt_store vlt_store;
 
+/* The format of the documents and rows this build writes. 1: before SPEC §2a (raw
+ * spellings, seen ids without their source); 2: canonical identifiers, seen rows
+ * keyed "source\x1fid", ids migrated from format 1 in seen_legacy. */
+#define VLT_STORE_FORMAT 2
+#define VLT_STORE_FORMAT_S "2"
+
 enum vlt_store_table { VLT_T_VAULT, VLT_T_KEY, VLT_T_RESOURCE };
 
+/* Opens (creates, stamped with VLT_STORE_FORMAT) the store; any format opens. */
 vlt_store *vlt_store_open(const char *path, cm_err *err);
+/* The store's format: VLT_STORE_FORMAT, or an older (newer) build's. */
+int vlt_store_format(const vlt_store *st);
+int vlt_store_format_set(vlt_store *st, int format, cm_err *err);
 void vlt_store_close(vlt_store *st);
 int vlt_store_begin(vlt_store *st, cm_err *err);
 int vlt_store_commit(vlt_store *st, cm_err *err);
@@ -25,6 +35,10 @@ int vlt_store_each(vlt_store *st, enum vlt_store_table t,
 int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err);
 int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
                         cm_err *err);
+/* Format 1 -> 2: seen ids, which had no source, move to seen_legacy. */
+int vlt_store_seen_to_legacy(vlt_store *st, cm_err *err);
+int vlt_store_seen_legacy_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
+                               cm_err *err);
 int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err);
 int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err);
 int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
