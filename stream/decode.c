@@ -370,7 +370,7 @@ static void member_path(struct stm_decoder *d, char *out, size_t outn)
         if (d->path_arr[i])
             k = snprintf(out + w, outn - w, "[]");
         else
-            k = snprintf(out + w, outn - w, "%s%.*s", i > 1 && !d->path_arr[i - 1] ? "." : "",
+            k = snprintf(out + w, outn - w, "%s%.*s", i > 1 ? "." : "",
                          (int)(d->path_len[i] > 64 ? 64 : d->path_len[i]),
                          d->names.p + d->path_off[i]);
         if (k < 0)
