@@ -674,11 +674,16 @@ int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *r
     yajl_free(h);
     if (!d->failed && d->depth != 0)
         fail(d, "event is not a single JSON object%s", "");
-    if (!d->failed && lone_surrogate(msg, n, reason, reason_len))
-        d->failed = true;
     if (!d->failed && !d->top_seen && !d->data_seen && !d->arena.len)
         fail(d, "event is not a JSON object%s", "");
+    bool surrogate = !d->failed && lone_surrogate(msg, n, reason, reason_len);
     resolve(d, ev);
+    if (surrogate) {
+        /* yajl read the escape as a replacement character: no string of this message
+         * can name the event faithfully, so the rejection names none. */
+        d->failed = true;
+        ev->id = ev->subject = ev->source = NULL;
+    }
     if (d->failed)
         return -1;
     return check(d, ev);

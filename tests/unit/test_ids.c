@@ -208,10 +208,12 @@ static void test_surrogates(void)
     /* anywhere in the message, ignored members and names included */
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{},\"x\":[\"\\uDFFF\"]}", "surrogate");
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{\"\\ud800\":1}}", "surrogate");
-    /* the decoder still names the event it rejects */
+    /* yajl read the escape as a replacement character: the rejection names no id or
+     * subject, rather than one that two different events could share */
     vlt_event ev;
     dec(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{},\"x\":\"\\uD800\"}", &ev);
-    CHECK_STR(ev.id, "e1");
+    CHECK(ev.id == NULL && ev.subject == NULL);
+    CHECK_STR(ev.type_name, "resource.deleted");
     /* an escaped backslash starts no escape: \\uD800 is six characters of text */
     vlt_event lit;
     CHECK(dec("{\"specversion\":\"1.0\",\"id\":\"a\\\\uD800\",\"time\":\"2026-11-22T10:00:00Z\","
