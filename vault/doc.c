@@ -328,7 +328,8 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
         vlt_store_each(s->db, VLT_T_RESOURCE, load_res, s, err) < 0)
         return -1;
     if (vlt_store_seen_each(s->db, load_seen, s, err) < 0 ||
-        vlt_store_seen_legacy_each(s->db, load_seen_legacy, s, err) < 0 ||
+        (vlt_store_format(s->db) >= 2 &&
+         vlt_store_seen_legacy_each(s->db, load_seen_legacy, s, err) < 0) ||
         vlt_store_acl_each(s->db, load_acl, s, err) < 0 ||
         vlt_store_offset_each(s->db, load_offset, s, err) < 0)
         return -1;

@@ -16,9 +16,10 @@
  *              called a duplicate
  *
  * Audit chains, replay positions, offsets, the outbox and sealed data are untouched.
- * The documents are written first and the format is stamped last, each step in its
- * own transaction; both steps are idempotent, so an interrupted migration is simply
- * run again. */
+ * Everything is checked and made canonical in memory first: a refusal writes nothing.
+ * Then the documents are written and the format is stamped last, each step in its own
+ * transaction; both steps are idempotent, so an interrupted migration is simply run
+ * again. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -276,7 +277,8 @@ int vlt_state_migrate(const char *path, const char *master_path, vlt_migrate_rep
     }
     struct mig m = {.s = s, .path = path, .err = err, .rep = rep};
     if (vaults(&m) < 0 || keys(&m) < 0 || resources(&m) < 0 || acls(&m) < 0 ||
-        vlt_store_seen_each(s->db, count_seen, rep, err) < 0 || vlt_state_flush(s, err) < 0) {
+        vlt_store_seen_each(s->db, count_seen, rep, err) < 0 || vlt_store_schema(s->db, err) < 0 ||
+        vlt_state_flush(s, err) < 0) {
         rc = -1;
         goto out_free;
     }

@@ -69,9 +69,13 @@ static int db_err(vlt_store *st, cm_err *err, const char *what)
     return -1;
 }
 
+static const char PRAGMAS[] = "PRAGMA journal_mode=WAL;"
+                              "PRAGMA synchronous=NORMAL;";
+
+/* Tables, created in one transaction with the format stamp: a file that has a meta
+ * table but no format was written by a build before formats (format 1). */
 static const char SCHEMA[] =
-    "PRAGMA journal_mode=WAL;"
-    "PRAGMA synchronous=NORMAL;"
+    "BEGIN;"
     "CREATE TABLE IF NOT EXISTS meta(k TEXT PRIMARY KEY, v TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS vaults(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS keys(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
@@ -86,10 +90,9 @@ static const char SCHEMA[] =
     " off INTEGER NOT NULL, PRIMARY KEY(topic, part));"
     "CREATE TABLE IF NOT EXISTS data(resource TEXT NOT NULL, class TEXT NOT NULL,"
     " sealed BLOB NOT NULL, PRIMARY KEY(resource, class));"
-    /* A new file is stamped with this build's format; an older build's file, which has
-     * meta rows but no format, stays unstamped: it reads as format 1. */
     "INSERT OR IGNORE INTO meta(k, v) SELECT 'format', '" VLT_STORE_FORMAT_S "'"
-    " WHERE NOT EXISTS (SELECT 1 FROM meta);";
+    " WHERE NOT EXISTS (SELECT 1 FROM meta);"
+    "COMMIT;";
 
 /* ---------- fault seams: SQLite's allocator and its file I/O ---------- */
 
@@ -246,27 +249,46 @@ static void fault_seams(void)
     }
 }
 
+/* The store's format: 0 for a file without tables (new), 1 for one written before
+ * formats (a meta table without a format row), else the stamped one. */
 static int read_format(vlt_store *st, cm_err *err)
 {
     sqlite3_stmt *s = NULL;
-    if (sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = 'format'", -1, &s, NULL) !=
-        SQLITE_OK)
-        return db_err(st, err, "cannot read the state format");
+    int rc = sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = 'format'", -1, &s, NULL);
+    if (rc != SQLITE_OK) {
+        sqlite3_finalize(s);
+        /* No meta table: nothing was ever written, unless the file is no database. */
+        if (sqlite3_exec(st->db, "SELECT count(*) FROM sqlite_master", NULL, NULL, NULL) !=
+            SQLITE_OK)
+            return db_err(st, err, "cannot open state store");
+        st->format = 0;
+        return 0;
+    }
     int step = sqlite3_step(s);
     st->format = 1;
     if (step == SQLITE_ROW) {
         const char *v = (const char *)sqlite3_column_text(s, 0);
         int64_t f;
-        st->format = v && cm_parse_i64(v, &f) && f > 0 && f < 1000 ? (int)f : 0;
+        st->format = v && cm_parse_i64(v, &f) && f > 0 && f < 1000 ? (int)f : -1;
     }
     sqlite3_finalize(s);
     if (step != SQLITE_ROW && step != SQLITE_DONE)
         return db_err(st, err, "cannot read the state format");
-    if (!st->format) {
+    if (st->format < 0) {
         cm_err_set(err, st->path, 0, 0, "the state format is not a number: not a cmkguard state");
         return -1;
     }
     return 0;
+}
+
+int vlt_store_schema(vlt_store *st, cm_err *err)
+{
+    if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+        db_err(st, err, "cannot initialise state store");
+        sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return st->format ? 0 : read_format(st, err);
 }
 
 int vlt_store_format(const vlt_store *st)
@@ -296,12 +318,14 @@ vlt_store *vlt_store_open(const char *path, cm_err *err)
         return NULL;
     }
     sqlite3_busy_timeout(st->db, 5000);
-    if (sqlite3_exec(st->db, SCHEMA, NULL, NULL, NULL) != SQLITE_OK) {
+    if (sqlite3_exec(st->db, PRAGMAS, NULL, NULL, NULL) != SQLITE_OK) {
         db_err(st, err, "cannot initialise state store");
         vlt_store_close(st);
         return NULL;
     }
-    if (read_format(st, err) < 0) {
+    /* A file of another format is not written to here: it is refused, or migrated. */
+    if (read_format(st, err) < 0 ||
+        ((st->format == 0 || st->format == VLT_STORE_FORMAT) && vlt_store_schema(st, err) < 0)) {
         vlt_store_close(st);
         return NULL;
     }

@@ -17,8 +17,12 @@ typedef struct vlt_store vlt_store;
 
 enum vlt_store_table { VLT_T_VAULT, VLT_T_KEY, VLT_T_RESOURCE };
 
-/* Opens (creates, stamped with VLT_STORE_FORMAT) the store; any format opens. */
+/* Opens (creates, stamped with VLT_STORE_FORMAT) the store. A store of another format
+ * opens too, unwritten, for the caller to refuse (or to migrate after
+ * vlt_store_schema). */
 vlt_store *vlt_store_open(const char *path, cm_err *err);
+/* Creates the tables this build uses that are missing. */
+int vlt_store_schema(vlt_store *st, cm_err *err);
 /* The store's format: VLT_STORE_FORMAT, or an older (newer) build's. */
 int vlt_store_format(const vlt_store *st);
 int vlt_store_format_set(vlt_store *st, int format, cm_err *err);
