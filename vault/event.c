@@ -116,7 +116,10 @@ static bool at_end(const char *s, size_t r)
 
 static void copy_part(char *dst, size_t dn, const char *src, size_t len)
 {
-    snprintf(dst, dn, "%.*s", (int)len, src);
+    if (len >= dn)
+        len = dn - 1; /* never: the parts' bounds are checked while reading them */
+    memcpy(dst, src, len);
+    dst[len] = '\0';
 }
 
 enum vlt_uri_kind vlt_uri_canon(const char *s, char *out, size_t n, vlt_keyref *kr)
