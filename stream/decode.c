@@ -537,6 +537,17 @@ static char *wr(stm_decoder *d, enum slot s)
     return d->set[s] ? d->arena.p + d->off[s] : NULL;
 }
 
+/* A vault or key URI made canonical in place; left as sent when it is none, so that
+ * the rejection quotes it. */
+static enum vlt_uri_kind canon_uri(char *s)
+{
+    char buf[VLT_URI_MAX + 1];
+    enum vlt_uri_kind k = vlt_uri_canon(s, buf, sizeof buf, NULL);
+    if (k != VLT_URI_BAD)
+        memcpy(s, buf, strlen(buf) + 1); /* never longer than s */
+    return k;
+}
+
 /* A CloudEvents source is a URI-reference: no control characters, so that
  * "source\x1fid" names one event. */
 static bool source_ok(const char *s)
@@ -571,11 +582,11 @@ static int check(stm_decoder *d, vlt_event *ev)
     char *subj = wr(d, S_SUBJECT);
     switch (vlt_etype_subject(ev->type)) {
     case VLT_SUBJ_VAULT:
-        if (vlt_uri_canon(subj, subj, strlen(subj) + 1, NULL) != VLT_URI_VAULT)
+        if (canon_uri(subj) != VLT_URI_VAULT)
             return fail(d, "subject '%s' is not a key vault URI", ev->subject), -1;
         break;
     case VLT_SUBJ_KEY:
-        if (vlt_uri_canon(subj, subj, strlen(subj) + 1, NULL) != VLT_URI_KEY)
+        if (canon_uri(subj) != VLT_URI_KEY)
             return fail(d, "subject '%s' is not a versionless key URI", ev->subject), -1;
         break;
     case VLT_SUBJ_RESOURCE:
@@ -593,8 +604,7 @@ static int check(stm_decoder *d, vlt_event *ev)
     /* Fields a type does not use are dropped so nothing downstream reads them. */
     ev->has &= req | vlt_etype_optional(ev->type);
     if (ev->key_uri && vlt_event_has(ev, VLT_F_KEY_URI)) {
-        char *k = wr(d, S_KEY_URI);
-        enum vlt_uri_kind kind = vlt_uri_canon(k, k, strlen(k) + 1, NULL);
+        enum vlt_uri_kind kind = canon_uri(wr(d, S_KEY_URI));
         if (kind != VLT_URI_KEY && kind != VLT_URI_KEY_VERSION)
             return fail(d, "data.key_uri '%s' is not a key URI", ev->key_uri), -1;
     }

@@ -319,6 +319,13 @@ static void test_canonical_fields(void)
     bad(HDR "\"type\":\"resource.cmk.enabled\"," RES
             "\"data\":{\"key_uri\":\"http://kv1.vault.azure.net/keys/k\"}}",
         "is not a key URI");
+    /* a rejection quotes the URI as sent, not half made canonical */
+    bad(HDR "\"type\":\"resource.cmk.enabled\"," RES
+            "\"data\":{\"key_uri\":\"https://KV1.vault.azure.net:443/keys/K/V?x\"}}",
+        "data.key_uri 'https://KV1.vault.azure.net:443/keys/K/V?x' is not a key URI");
+    bad(HDR "\"type\":\"key.created\",\"subject\":\"https://KV1.vault.azure.net:443/keys/K/V/x\","
+            "\"data\":{\"version\":\"v1\",\"kty\":\"EC\"}}",
+        "subject 'https://KV1.vault.azure.net:443/keys/K/V/x' is not a versionless key URI");
     /* region is no field of resource.moved: dropped, not an error */
     good(HDR "\"type\":\"resource.moved\"," RES "\"data\":{\"tenant\":\"t\",\"subscription\":\"s\","
              "\"region\":\"x\"}}");
