@@ -360,7 +360,7 @@ static void slots_grow(struct stm_decoder *d)
     free(old);
 }
 
-/* "data.a[].b": the names leading to the member just read (name n at depth). */
+/* "data.a[].b": the names leading to the member just read. */
 static void member_path(struct stm_decoder *d, char *out, size_t outn)
 {
     size_t w = 0;
