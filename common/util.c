@@ -299,7 +299,13 @@ bool cm_rfc3339_valid(const char *s, size_t n)
         return false;
     int mo = num(s + 5, 2), d = num(s + 8, 2), h = num(s + 11, 2), mi = num(s + 14, 2),
         se = num(s + 17, 2);
-    if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60)
+    if (mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 || se > 60)
+        return false;
+    /* A real calendar day: no February 30, no February 29 outside leap years. */
+    static const int mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    int y = num(s, 4);
+    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    if (d > mdays[mo - 1] || (mo == 2 && d == 29 && !leap))
         return false;
     size_t i = 19;
     if (i < n && s[i] == '.') {

@@ -76,7 +76,7 @@ static void resolve_uri(vlt_txn *t, const char *key_uri, bool prior, resolved *o
     if (!key_uri || !vlt_key_uri_parse(key_uri, &kr))
         return;
     o->has_binding = true;
-    vlt_vault_uri(kr.vault, o->vuri, sizeof o->vuri);
+    vlt_vault_uri(&kr, o->vuri, sizeof o->vuri);
     vlt_key_uri(&kr, false, o->kuri, sizeof o->kuri);
     o->v = vlt_txn_vault(t, o->vuri, prior);
     o->k = vlt_txn_key(t, o->kuri, prior);
@@ -209,17 +209,16 @@ static void fill_self_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, bool pri
     int base = prior ? PF__COUNT : 0;
     fill_event(c, base, ev);
     fill_resource(c, base, NULL);
-    char name[64], vuri[256], kuri[512];
+    char vuri[VLT_URI_MAX + 1], kuri[512];
     if (vlt_etype_subject(ev->type) == VLT_SUBJ_VAULT) {
-        vlt_vault_uri_parse(ev->subject, name, sizeof name);
-        vlt_vault_uri(name, vuri, sizeof vuri);
+        vlt_uri_canon(ev->subject, vuri, sizeof vuri, NULL);
         fill_vault(c, base, t, vlt_txn_vault(t, vuri, prior), prior);
         return;
     }
     vlt_keyref kr;
     vlt_key_uri_parse(ev->subject, &kr);
     vlt_key_uri(&kr, false, kuri, sizeof kuri);
-    vlt_vault_uri(kr.vault, vuri, sizeof vuri);
+    vlt_vault_uri(&kr, vuri, sizeof vuri);
     const vlt_key *k = vlt_txn_key(t, kuri, prior);
     fill_vault(c, base, t, vlt_txn_vault(t, vuri, prior), prior);
     /* A key's own evaluation is about its latest version, but Key Vault's validity
@@ -372,7 +371,15 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
     d->event_type = cm_strdup(ev.type_name);
     d->time = cm_strdup(ev.time);
     bool res_event = vlt_etype_subject(ev.type) == VLT_SUBJ_RESOURCE;
-    if (vlt_state_seen(e->st, ev.id)) {
+    /* A resource keeps the spelling of its id first seen (SPEC §2a): any other spelling
+     * of the same id names it, and every later stage sees the first one. */
+    char subject[1100];
+    const char *spelled = res_event ? vlt_state_resource_spelling(e->st, ev.subject) : NULL;
+    if (spelled && spelled != ev.subject && strcmp(spelled, ev.subject) != 0) {
+        snprintf(subject, sizeof subject, "%s", spelled);
+        ev.subject = subject;
+    }
+    if (vlt_state_seen(e->st, ev.source, ev.id)) {
         d->outcome = AUD_DUPLICATE;
         snprintf(reason, sizeof reason, "event id '%s' was seen before: not applied again", ev.id);
         d->reason = cm_strdup(reason);
@@ -381,7 +388,7 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
             snapshot(rec, vlt_state_resource(e->st, ev.subject));
         return;
     }
-    vlt_state_mark_seen(e->st, ev.id);
+    vlt_state_mark_seen(e->st, ev.source, ev.id);
     cry_failure_take();
     vlt_txn *t = vlt_txn_begin(e->st);
     aud_rec *dec = aud_decision_add(d, ev.subject);

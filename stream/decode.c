@@ -1,9 +1,11 @@
 #include "stream/decode.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yajl/yajl_parse.h>
 
@@ -21,9 +23,23 @@ enum slot { S_SPECVERSION, S_ID, S_TYPE, S_SOURCE, S_SUBJECT, S_TIME, S_TENANT, 
             S_SUBSCRIPTION, S_PRINCIPAL, S_VERSION, S_KTY, S_KIND, S_KEY_URI, S_NBF, S_EXP,
             S__COUNT };
 
+/* Member names seen in the message, per object: an open-addressing table whose slots
+ * belong to one message (gen), so nothing is cleared between messages. */
+struct name_slot {
+    uint32_t gen, obj, off, len; /* off/len: the name's bytes in names */
+    uint64_t h;
+};
+
 struct stm_decoder {
     size_t max_message;
     cm_buf arena;
+    cm_buf names;             /* member names of this message, for duplicates and paths */
+    struct name_slot *slots;
+    size_t nslots, used;      /* nslots: a power of two */
+    uint32_t gen, nobj;
+    uint32_t obj[STM_MAX_DEPTH + 2];                       /* open object per depth */
+    uint32_t path_off[STM_MAX_DEPTH + 2], path_len[STM_MAX_DEPTH + 2]; /* last name per depth */
+    bool path_arr[STM_MAX_DEPTH + 2];                     /* depth is an array */
     size_t off[S__COUNT];
     bool set[S__COUNT];
     unsigned top_seen;
@@ -208,6 +224,32 @@ static int on_double(void *ctx, double v)
     }
 }
 
+/* Key Vault's key permissions (access policies), compared case-insensitively; `all`
+ * grants every one. Those cmkguard does not need are valid and carry no weight. */
+static const struct {
+    const char *name;
+    unsigned bits;
+} key_perms[] = {
+    {"get", VLT_PERM_GET},   {"wrapkey", VLT_PERM_WRAP}, {"unwrapkey", VLT_PERM_UNWRAP},
+    {"all", VLT_PERM_ALL},   {"list", 0},                {"update", 0},
+    {"create", 0},           {"import", 0},              {"delete", 0},
+    {"recover", 0},          {"backup", 0},              {"restore", 0},
+    {"decrypt", 0},          {"encrypt", 0},             {"verify", 0},
+    {"sign", 0},             {"purge", 0},               {"release", 0},
+    {"rotate", 0},           {"getrotationpolicy", 0},   {"setrotationpolicy", 0},
+};
+
+static int permission(struct stm_decoder *d, const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < CM_ARRAY_LEN(key_perms); i++)
+        if (strlen(key_perms[i].name) == n && !strncasecmp(key_perms[i].name, (const char *)s, n)) {
+            d->ev->permissions |= key_perms[i].bits;
+            return 1;
+        }
+    return fail(d, "data.permissions: '%.*s' is not a Key Vault key permission",
+                (int)(n > 64 ? 64 : n), (const char *)s);
+}
+
 static int on_string(void *ctx, const unsigned char *s, size_t n)
 {
     struct stm_decoder *d = ctx;
@@ -227,14 +269,7 @@ static int on_string(void *ctx, const unsigned char *s, size_t n)
         d->ev->has |= 1u << d->data_key;
         return store(d, slot, s, n);
     }
-    case W_PERM:
-        if (n == 3 && !memcmp(s, "get", 3))
-            d->ev->permissions |= VLT_PERM_GET;
-        else if (n == 7 && !memcmp(s, "wrapKey", 7))
-            d->ev->permissions |= VLT_PERM_WRAP;
-        else if (n == 9 && !memcmp(s, "unwrapKey", 9))
-            d->ev->permissions |= VLT_PERM_UNWRAP;
-        return 1; /* other Key Vault permissions are valid and carry no weight here */
+    case W_PERM: return permission(d, s, n);
     default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
     }
 }
@@ -245,6 +280,9 @@ static int on_start_map(void *ctx)
     enum where w = where_am_i(d);
     if (++d->depth > STM_MAX_DEPTH)
         return fail(d, "nesting deeper than %s", "64");
+    d->obj[d->depth] = ++d->nobj;
+    d->path_arr[d->depth] = false;
+    d->path_len[d->depth] = 0;
     if (w == W_TOP && d->top_key >= 0) {
         if (d->top_key != TK_DATA)
             return wrong_top(d, "object");
@@ -276,6 +314,7 @@ static int on_start_array(void *ctx)
         return fail(d, "event is not a JSON object%s", "");
     if (++d->depth > STM_MAX_DEPTH)
         return fail(d, "nesting deeper than %s", "64");
+    d->path_arr[d->depth] = true;
     if (w == W_TOP && d->top_key >= 0)
         return wrong_top(d, "array");
     if (w == W_DATA && d->data_key >= 0) {
@@ -298,9 +337,85 @@ static int on_end_array(void *ctx)
     return 1;
 }
 
+static uint64_t name_hash(uint32_t obj, const unsigned char *k, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ULL ^ obj;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ k[i]) * 0x100000001b3ULL;
+    return h ^ (h >> 31);
+}
+
+static void slot_put(struct stm_decoder *d, const struct name_slot *e)
+{
+    size_t i = (size_t)e->h & (d->nslots - 1);
+    while (d->slots[i].gen == d->gen)
+        i = (i + 1) & (d->nslots - 1);
+    d->slots[i] = *e;
+}
+
+/* Doubles the name table, keeping this message's names. */
+static void slots_grow(struct stm_decoder *d)
+{
+    struct name_slot *old = d->slots;
+    size_t n = d->nslots;
+    d->nslots *= 2;
+    d->slots = cm_xcalloc(d->nslots, sizeof *d->slots);
+    for (size_t i = 0; i < n; i++)
+        if (old[i].gen == d->gen)
+            slot_put(d, &old[i]);
+    free(old);
+}
+
+/* "data.a[].b": the names leading to the member just read. */
+static void member_path(struct stm_decoder *d, char *out, size_t outn)
+{
+    size_t w = 0;
+    out[0] = '\0';
+    for (int i = 1; i <= d->depth && w + 1 < outn; i++) {
+        int k = 0;
+        if (d->path_arr[i])
+            k = snprintf(out + w, outn - w, "[]");
+        else
+            k = snprintf(out + w, outn - w, "%s%.*s", i > 1 ? "." : "",
+                         (int)(d->path_len[i] > 64 ? 64 : d->path_len[i]),
+                         d->names.p + d->path_off[i]);
+        if (k < 0)
+            break;
+        w += (size_t)k < outn - w ? (size_t)k : outn - w - 1;
+    }
+}
+
+/* A member name given twice in one object, at any depth, is bad input (SPEC §2). */
+static int name_check(struct stm_decoder *d, const unsigned char *k, size_t n)
+{
+    uint32_t obj = d->obj[d->depth];
+    struct name_slot e = {.gen = d->gen, .obj = obj, .off = (uint32_t)d->names.len,
+                          .len = (uint32_t)n, .h = name_hash(obj, k, n)};
+    if (cm_buf_add(&d->names, k, n) < 0 || cm_buf_addc(&d->names, '\0') < 0)
+        return fail(d, "message too large%s", "");
+    d->path_off[d->depth] = e.off;
+    d->path_len[d->depth] = e.len;
+    for (size_t i = (size_t)e.h & (d->nslots - 1); d->slots[i].gen == d->gen;
+         i = (i + 1) & (d->nslots - 1)) {
+        const struct name_slot *o = &d->slots[i];
+        if (o->h == e.h && o->obj == obj && o->len == n &&
+            !memcmp(d->names.p + o->off, k, n)) {
+            char path[320];
+            member_path(d, path, sizeof path);
+            return fail(d, "duplicate member '%s'", path);
+        }
+    }
+    if (++d->used * 2 > d->nslots)
+        slots_grow(d);
+    slot_put(d, &e);
+    return 1;
+}
+
 static int on_map_key(void *ctx, const unsigned char *k, size_t n)
 {
     struct stm_decoder *d = ctx;
+    if (!name_check(d, k, n))
+        return 0;
     if (d->depth == 1) {
         d->top_key = TK_UNKNOWN;
         for (int i = 0; i < TK__COUNT; i++)
@@ -329,11 +444,62 @@ static const yajl_callbacks callbacks = {
     on_start_array, on_end_array,
 };
 
+static int hex4(const char *p)
+{
+    int v = 0;
+    for (int i = 0; i < 4; i++) {
+        char c = p[i];
+        int x = c >= '0' && c <= '9' ? c - '0'
+                : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                : c >= 'A' && c <= 'F' ? c - 'A' + 10
+                                       : -1;
+        if (x < 0)
+            return -1;
+        v = v << 4 | x;
+    }
+    return v;
+}
+
+/* yajl turns an unpaired UTF-16 surrogate escape (\uD800) into '?', so two different
+ * strings could decode alike: such an escape is not UTF-8 text and the message is bad
+ * input (SPEC §2). Escapes are read from the raw bytes; an escaped backslash (\\)
+ * starts no escape. Returns true (with a reason) when one is found. */
+static bool lone_surrogate(const char *msg, size_t n, char *reason, size_t reason_len)
+{
+    const char *p = msg, *end = msg + n;
+    while ((p = memchr(p, '\\', (size_t)(end - p))) && p + 1 < end) {
+        if (p[1] != 'u') {
+            p += 2; /* \\, \", \n...: one escaped character */
+            continue;
+        }
+        int u = end - p >= 6 ? hex4(p + 2) : -1;
+        if (u >= 0xD800 && u <= 0xDBFF) {
+            int lo = end - p >= 12 && p[6] == '\\' && p[7] == 'u' ? hex4(p + 8) : -1;
+            if (lo >= 0xDC00 && lo <= 0xDFFF) {
+                p += 12;
+                continue;
+            }
+        }
+        if (u >= 0xD800 && u <= 0xDFFF) {
+            snprintf(reason, reason_len,
+                     "a string holds a lone UTF-16 surrogate escape \\u%.4s at byte %zu: not "
+                     "UTF-8 text",
+                     p + 2, (size_t)(p - msg));
+            return true;
+        }
+        p += 2;
+    }
+    return false;
+}
+
 stm_decoder *stm_decoder_new(size_t max_message)
 {
     stm_decoder *d = cm_xcalloc(1, sizeof *d);
     d->max_message = max_message ? max_message : STM_MAX_MESSAGE_DEFAULT;
     cm_buf_init(&d->arena, d->max_message * 2 + 4096);
+    cm_buf_init(&d->names, d->max_message * 2 + 4096);
+    d->nslots = 256;
+    d->slots = cm_xcalloc(d->nslots, sizeof *d->slots);
     return d;
 }
 
@@ -342,6 +508,8 @@ void stm_decoder_free(stm_decoder *d)
     if (!d)
         return;
     cm_buf_free(&d->arena);
+    cm_buf_free(&d->names);
+    free(d->slots);
     free(d);
 }
 
@@ -387,6 +555,33 @@ static int check_validity(stm_decoder *d, vlt_event *ev)
     return 0;
 }
 
+/* The arena bytes of a slot, writable for canonicalisation in place; NULL when unset. */
+static char *wr(stm_decoder *d, enum slot s)
+{
+    return d->set[s] ? d->arena.p + d->off[s] : NULL;
+}
+
+/* A vault or key URI made canonical in place; left as sent when it is none, so that
+ * the rejection quotes it. */
+static enum vlt_uri_kind canon_uri(char *s)
+{
+    char buf[VLT_URI_MAX + 1];
+    enum vlt_uri_kind k = vlt_uri_canon(s, buf, sizeof buf, NULL);
+    if (k != VLT_URI_BAD)
+        memcpy(s, buf, strlen(buf) + 1); /* never longer than s */
+    return k;
+}
+
+/* A CloudEvents source is a URI-reference: no control characters, so that
+ * "source\x1fid" names one event. */
+static bool source_ok(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
 static int check(stm_decoder *d, vlt_event *ev)
 {
     static const char *const req_top[] = {"specversion", "id", "type", "subject", "time"};
@@ -408,15 +603,18 @@ static int check(stm_decoder *d, vlt_event *ev)
                     cm_rfc3339_valid(ev->time, strlen(ev->time)) ? "a real calendar instant"
                                                                   : "an RFC 3339 date-time"),
                -1;
-    char name[64];
-    vlt_keyref kr;
+    if (ev->source && !source_ok(ev->source))
+        return fail(d, "source is not a URI-reference (a control character)%s", ""), -1;
+    /* Identifiers become canonical here, once, in place: every later stage sees one
+     * spelling (SPEC §2a). A canonical spelling is never longer than the one sent. */
+    char *subj = wr(d, S_SUBJECT);
     switch (vlt_etype_subject(ev->type)) {
     case VLT_SUBJ_VAULT:
-        if (!vlt_vault_uri_parse(ev->subject, name, sizeof name))
+        if (canon_uri(subj) != VLT_URI_VAULT)
             return fail(d, "subject '%s' is not a key vault URI", ev->subject), -1;
         break;
     case VLT_SUBJ_KEY:
-        if (!vlt_key_uri_parse(ev->subject, &kr) || kr.version[0])
+        if (canon_uri(subj) != VLT_URI_KEY)
             return fail(d, "subject '%s' is not a versionless key URI", ev->subject), -1;
         break;
     case VLT_SUBJ_RESOURCE:
@@ -433,8 +631,17 @@ static int check(stm_decoder *d, vlt_event *ev)
                    -1;
     /* Fields a type does not use are dropped so nothing downstream reads them. */
     ev->has &= req | vlt_etype_optional(ev->type);
-    if (ev->key_uri && vlt_event_has(ev, VLT_F_KEY_URI) && !vlt_key_uri_parse(ev->key_uri, &kr))
-        return fail(d, "data.key_uri '%s' is not a key URI", ev->key_uri), -1;
+    if (ev->key_uri && vlt_event_has(ev, VLT_F_KEY_URI)) {
+        enum vlt_uri_kind kind = canon_uri(wr(d, S_KEY_URI));
+        if (kind != VLT_URI_KEY && kind != VLT_URI_KEY_VERSION)
+            return fail(d, "data.key_uri '%s' is not a key URI", ev->key_uri), -1;
+    }
+    /* Tenants, principals and versions compare case-insensitively; regions also
+     * without spaces ("West US" is westus). */
+    vlt_id_lower(wr(d, S_TENANT));
+    vlt_id_lower(wr(d, S_PRINCIPAL));
+    vlt_id_lower(wr(d, S_VERSION));
+    vlt_region_compact(wr(d, S_REGION));
     if (check_validity(d, ev) < 0)
         return -1;
     const char *strs[] = {ev->tenant, ev->region, ev->subscription, ev->principal, ev->version,
@@ -459,6 +666,13 @@ int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *r
     memset(ev, 0, sizeof *ev);
     memset(d->set, 0, sizeof d->set);
     cm_buf_reset(&d->arena);
+    cm_buf_reset(&d->names);
+    if (++d->gen == 0) { /* wrapped: slots of 2^32 messages ago must not count */
+        memset(d->slots, 0, d->nslots * sizeof *d->slots);
+        d->gen = 1;
+    }
+    d->used = 0;
+    d->nobj = 0;
     d->top_seen = 0;
     d->depth = 0;
     d->top_key = d->data_key = -1;
@@ -502,7 +716,14 @@ int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *r
         fail(d, "event is not a single JSON object%s", "");
     if (!d->failed && !d->top_seen && !d->data_seen && !d->arena.len)
         fail(d, "event is not a JSON object%s", "");
+    bool surrogate = !d->failed && lone_surrogate(msg, n, reason, reason_len);
     resolve(d, ev);
+    if (surrogate) {
+        /* yajl read the escape as a replacement character: no string of this message
+         * can name the event faithfully, so the rejection names none. */
+        d->failed = true;
+        ev->id = ev->subject = ev->source = NULL;
+    }
     if (d->failed)
         return -1;
     return check(d, ev);

@@ -13,9 +13,12 @@ typedef struct stm_decoder stm_decoder;
 
 stm_decoder *stm_decoder_new(size_t max_message);
 void stm_decoder_free(stm_decoder *d);
-/* Decodes one message into ev (strings borrowed from d until the next call).
- * Returns 0, or -1 with a reason; on -1, ev still carries what could be read
- * (id, type_name, subject) so the rejection can name the event. */
+/* Decodes one message into ev (strings borrowed from d until the next call), its
+ * identifiers made canonical (SPEC §2a): vault and key URIs, tenants, principals,
+ * versions and regions; a resource id is kept as sent (the state knows the spelling
+ * it was first seen with). Returns 0, or -1 with a reason; on -1, ev still carries
+ * what could be read (id, type_name, subject) so the rejection can name the event,
+ * except after a lone surrogate escape, which no decoded string can name faithfully. */
 int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *reason,
                size_t reason_len);
 #endif

@@ -140,6 +140,11 @@ int stm_reader_next(stm_reader *r, const char **line, size_t *n, size_t *lineno,
             p = r->line.p ? r->line.p : "";
         if (total <= r->max && total && p[total - 1] == '\r')
             p[--total] = '\0';
+        /* A UTF-8 byte-order mark opens files saved by some editors: not content. */
+        if (r->lineno == 1 && total >= 3 && total <= r->max && !memcmp(p, "\xEF\xBB\xBF", 3)) {
+            p += 3;
+            total -= 3;
+        }
         if (total <= r->max && blank(p, total))
             continue;
         *line = p;

@@ -275,6 +275,7 @@ static int load_res(void *arg, const char *id, const char *doc)
         return -1;
     }
     cm_map_put(s->resources, id, r);
+    index_spelling(s, id, true);
     index_res(s, r, true);
     index_principal(s, r, true);
     return 0;
@@ -284,6 +285,16 @@ static void load_seen(void *arg, const char *id)
 {
     if (id)
         cm_strset_add(((vlt_state *)arg)->seen, id);
+}
+
+static void load_seen_legacy(void *arg, const char *id)
+{
+    vlt_state *s = arg;
+    if (!id)
+        return;
+    if (!s->seen_any)
+        s->seen_any = cm_strset_new();
+    cm_strset_add(s->seen_any, id);
 }
 
 static void load_acl(void *arg, const char *k, unsigned perms)
@@ -340,6 +351,8 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
         vlt_store_each(s->db, VLT_T_RESOURCE, load_res, s, err) < 0)
         return -1;
     if (vlt_store_seen_each(s->db, load_seen, s, err) < 0 ||
+        (vlt_store_format(s->db) >= 2 &&
+         vlt_store_seen_legacy_each(s->db, load_seen_legacy, s, err) < 0) ||
         vlt_store_acl_each(s->db, load_acl, s, err) < 0 ||
         vlt_store_offset_each(s->db, load_offset, s, err) < 0)
         return -1;
@@ -499,7 +512,8 @@ static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_s
 
 static const vlt_resource *need_res(vlt_state *s, const char *rid, int *code, cm_err *err)
 {
-    const vlt_resource *r = cm_map_get(s->resources, rid);
+    const char *sp = vlt_state_resource_spelling(s, rid);
+    const vlt_resource *r = sp ? cm_map_get(s->resources, sp) : NULL;
     if (!r) {
         *code = 1;
         cm_err_set(err, rid, 0, 0, "no such resource");
@@ -520,6 +534,7 @@ int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d,
     cry_secret *outer, *inner;
     if (!r || deks_for(s, r, c, &outer, &inner, code, err) < 0)
         return -1;
+    rid = r->id; /* the resource's own spelling of its id */
     char aad[1200];
     snprintf(aad, sizeof aad, "%s|%s", rid, class_name(c));
     cm_buf mid, out;
@@ -560,6 +575,7 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
     const vlt_resource *r = need_res(s, rid, code, err);
     if (!r)
         return -1;
+    rid = r->id; /* the resource's own spelling of its id */
     cm_buf blob;
     cm_buf_init(&blob, 0);
     int found = vlt_store_data_get(s->db, rid, class_name(c), &blob, err);
@@ -655,7 +671,8 @@ static void show_res(const vlt_resource *r, cm_buf *b)
 int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err)
 {
     if (rid) {
-        const vlt_resource *r = cm_map_get(s->resources, rid);
+        const char *sp = vlt_state_resource_spelling(s, rid);
+        const vlt_resource *r = sp ? cm_map_get(s->resources, sp) : NULL;
         if (!r) {
             cm_err_set(err, rid, 0, 0, "no such resource");
             return -1;

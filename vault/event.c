@@ -3,6 +3,9 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+#include "common/util.h"
 
 #include "common/timestamp.h"
 
@@ -98,67 +101,123 @@ const char *vlt_efield_name(enum vlt_efield f)
     return fields[f];
 }
 
-static const char VAULT_HOST[] = ".vault.azure.net";
+/* Key Vault and Managed HSM hosts of the public and sovereign clouds (SPEC §2a). */
+static const char *const SUFFIXES[] = {"vault.azure.net",          "vault.azure.cn",
+                                       "vault.usgovcloudapi.net",  "managedhsm.azure.net",
+                                       "managedhsm.azure.cn",      "managedhsm.usgovcloudapi.net"};
 
-/* Copies a name of [A-Za-z0-9-] (lower-cased) up to a delimiter; returns its length or -1. */
-static int take_name(const char *s, char *out, size_t n, size_t min, size_t max, char stop)
+static bool name_char(unsigned char c)
 {
-    size_t i = 0;
-    for (; s[i] && s[i] != stop; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(isalnum(c) || c == '-') || i + 1 >= n || i >= max)
-            return -1;
-        out[i] = (char)tolower(c);
-    }
-    if (i < min)
-        return -1;
-    out[i] = '\0';
-    return (int)i;
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-static const char *vault_part(const char *s, char *name, size_t n)
+/* Lower-cases a run of [A-Za-z0-9-] from s + *r to out + *w (w <= r, so out may be s);
+ * returns its length. */
+static size_t take_lower(const char *s, size_t *r, char *out, size_t *w)
 {
-    if (strncmp(s, "https://", 8) != 0)
-        return NULL;
-    s += 8;
-    const char *dot = strchr(s, '.');
-    if (!dot || strncasecmp(dot, VAULT_HOST, sizeof VAULT_HOST - 1) != 0)
-        return NULL;
-    if (take_name(s, name, n, 3, 24, '.') < 0 || name[0] == '-')
-        return NULL;
-    return dot + sizeof VAULT_HOST - 1;
+    size_t start = *r;
+    while (name_char((unsigned char)s[*r])) {
+        unsigned char c = (unsigned char)s[(*r)++];
+        out[(*w)++] = (char)(c >= 'A' && c <= 'Z' ? c + ('a' - 'A') : c);
+    }
+    return *r - start;
+}
+
+/* At the end of a URI: nothing left, or one trailing slash. */
+static bool at_end(const char *s, size_t r)
+{
+    return !s[r] || (s[r] == '/' && !s[r + 1]);
+}
+
+static void copy_part(char *dst, size_t dn, const char *src, size_t len)
+{
+    if (len >= dn)
+        len = dn - 1; /* never: the parts' bounds are checked while reading them */
+    memcpy(dst, src, len);
+    dst[len] = '\0';
+}
+
+enum vlt_uri_kind vlt_uri_canon(const char *s, char *out, size_t n, vlt_keyref *kr)
+{
+    size_t len = strlen(s), r = 8, w = 8;
+    if (len >= n || len > VLT_URI_MAX || strncasecmp(s, "https://", 8) != 0)
+        return VLT_URI_BAD;
+    memcpy(out, "https://", 8);
+    size_t vlen = take_lower(s, &r, out, &w);
+    if (vlen < 3 || vlen > 24 || out[8] == '-' || s[r] != '.')
+        return VLT_URI_BAD;
+    out[w++] = s[r++];
+    size_t i = 0, sl = 0;
+    for (; i < CM_ARRAY_LEN(SUFFIXES); i++) {
+        sl = strlen(SUFFIXES[i]);
+        char next = s[r + sl > len ? len : r + sl];
+        if (r + sl <= len && !strncasecmp(s + r, SUFFIXES[i], sl) &&
+            (!next || next == '/' || next == ':'))
+            break;
+    }
+    if (i == CM_ARRAY_LEN(SUFFIXES))
+        return VLT_URI_BAD;
+    memcpy(out + w, SUFFIXES[i], sl);
+    r += sl;
+    w += sl;
+    size_t host_end = w;
+    if (s[r] == ':') {
+        if (strncmp(s + r, ":443", 4) != 0 || (s[r + 4] && s[r + 4] != '/'))
+            return VLT_URI_BAD; /* only the default port of https */
+        r += 4;
+    }
+    enum vlt_uri_kind kind = VLT_URI_VAULT;
+    size_t name_at = 0, name_len = 0, ver_at = 0, ver_len = 0;
+    if (!at_end(s, r)) {
+        if (strncasecmp(s + r, "/keys/", 6) != 0)
+            return VLT_URI_BAD;
+        memcpy(out + w, "/keys/", 6);
+        r += 6;
+        w += 6;
+        name_at = w;
+        name_len = take_lower(s, &r, out, &w);
+        if (name_len < 1 || name_len > 127)
+            return VLT_URI_BAD;
+        kind = VLT_URI_KEY;
+        if (!at_end(s, r)) {
+            if (s[r] != '/')
+                return VLT_URI_BAD;
+            out[w++] = s[r++];
+            ver_at = w;
+            ver_len = take_lower(s, &r, out, &w);
+            if (ver_len < 1 || ver_len > 79 || !at_end(s, r))
+                return VLT_URI_BAD;
+            kind = VLT_URI_KEY_VERSION;
+        }
+    }
+    out[w] = '\0';
+    if (kr) {
+        copy_part(kr->host, sizeof kr->host, out + 8, host_end - 8);
+        copy_part(kr->vault, sizeof kr->vault, out + 8, vlen);
+        copy_part(kr->name, sizeof kr->name, out + name_at, name_len);
+        copy_part(kr->version, sizeof kr->version, out + ver_at, ver_len);
+    }
+    return kind;
 }
 
 bool vlt_vault_uri_parse(const char *s, char *name, size_t n)
 {
-    const char *rest = vault_part(s, name, n);
-    return rest && (!*rest || !strcmp(rest, "/"));
+    char buf[VLT_URI_MAX + 1];
+    vlt_keyref kr;
+    if (vlt_uri_canon(s, buf, sizeof buf, &kr) != VLT_URI_VAULT)
+        return false;
+    snprintf(name, n, "%s", kr.vault);
+    return true;
 }
 
 bool vlt_key_uri_parse(const char *s, vlt_keyref *out)
 {
-    memset(out, 0, sizeof *out);
-    const char *rest = vault_part(s, out->vault, sizeof out->vault);
-    if (!rest || strncmp(rest, "/keys/", 6) != 0)
-        return false;
-    rest += 6;
-    int n = take_name(rest, out->name, sizeof out->name, 1, 127, '/');
-    if (n < 0)
-        return false;
-    rest += n;
-    if (!*rest || !strcmp(rest, "/"))
+    char buf[VLT_URI_MAX + 1];
+    enum vlt_uri_kind k = vlt_uri_canon(s, buf, sizeof buf, out);
+    if (k == VLT_URI_KEY || k == VLT_URI_KEY_VERSION)
         return true;
-    rest++;
-    /* Versions keep their case: Key Vault issues them as 32 hex digits. */
-    size_t i = 0;
-    for (; rest[i] && rest[i] != '/'; i++) {
-        unsigned char c = (unsigned char)rest[i];
-        if (!(isalnum(c) || c == '-') || i + 1 >= sizeof out->version)
-            return false;
-        out->version[i] = (char)c;
-    }
-    out->version[i] = '\0';
-    return i > 0 && (!rest[i] || !strcmp(rest + i, "/"));
+    memset(out, 0, sizeof *out);
+    return false;
 }
 
 bool vlt_resource_id_valid(const char *s)
@@ -185,15 +244,41 @@ bool vlt_resource_id_valid(const char *s)
     return false;
 }
 
-void vlt_vault_uri(const char *vault, char *out, size_t n)
+void vlt_id_lower(char *s)
 {
-    snprintf(out, n, "https://%s%s", vault, VAULT_HOST);
+    for (; s && *s; s++)
+        if (*s >= 'A' && *s <= 'Z')
+            *s = (char)(*s + ('a' - 'A'));
+}
+
+void vlt_region_compact(char *s)
+{
+    char *w = s;
+    for (; s && *s; s++)
+        if (*s != ' ')
+            *w++ = (char)(*s >= 'A' && *s <= 'Z' ? *s + ('a' - 'A') : *s);
+    if (w)
+        *w = '\0';
+}
+
+void vlt_resource_id_fold(const char *id, char *out, size_t n)
+{
+    size_t i = 0;
+    for (; id[i] && i + 1 < n; i++)
+        out[i] = (char)tolower((unsigned char)id[i]);
+    if (n)
+        out[i] = '\0';
+}
+
+void vlt_vault_uri(const vlt_keyref *k, char *out, size_t n)
+{
+    snprintf(out, n, "https://%s", k->host);
 }
 
 void vlt_key_uri(const vlt_keyref *k, bool with_version, char *out, size_t n)
 {
     if (with_version && k->version[0])
-        snprintf(out, n, "https://%s%s/keys/%s/%s", k->vault, VAULT_HOST, k->name, k->version);
+        snprintf(out, n, "https://%s/keys/%s/%s", k->host, k->name, k->version);
     else
-        snprintf(out, n, "https://%s%s/keys/%s", k->vault, VAULT_HOST, k->name);
+        snprintf(out, n, "https://%s/keys/%s", k->host, k->name);
 }

@@ -92,20 +92,37 @@ unsigned vlt_etype_required(enum vlt_etype t);
 unsigned vlt_etype_optional(enum vlt_etype t);
 const char *vlt_efield_name(enum vlt_efield f);
 
-/* Key identifier parts (SPEC F6). */
+/* Key identifier parts (SPEC F6, §2a), each in its canonical lower case. */
 typedef struct vlt_keyref {
-    char vault[64];      /* vault name, lower case */
-    char name[128];      /* key name, lower case */
-    char version[80];    /* empty when versionless */
+    char host[64];    /* {vault}.{suffix}: vault.azure.net, managedhsm.azure.cn, ... */
+    char vault[32];   /* the vault (or managed HSM) name */
+    char name[128];   /* key name */
+    char version[80]; /* empty when versionless */
 } vlt_keyref;
 
-/* https://{vault}.vault.azure.net[/] -> name (lower case). */
+#define VLT_URI_MAX 511
+enum vlt_uri_kind { VLT_URI_BAD = -1, VLT_URI_VAULT, VLT_URI_KEY, VLT_URI_KEY_VERSION };
+
+/* Checks a vault or key URI as Azure writes it (any case, an explicit :443, a trailing
+ * slash; the Key Vault and Managed HSM hosts of every cloud) and writes its canonical
+ * spelling, https://{host}[/keys/{name}[/{version}]] in lower case, to out (n bytes).
+ * out may be s itself: the canonical spelling is never longer. kr (may be NULL) gets
+ * the parts. http, another port, a query, a fragment, `..` or another path are bad. */
+enum vlt_uri_kind vlt_uri_canon(const char *s, char *out, size_t n, vlt_keyref *kr);
+/* A vault URI -> its name (lower case). */
 bool vlt_vault_uri_parse(const char *s, char *name, size_t n);
-/* https://{vault}.vault.azure.net/keys/{name}[/{version}][/] */
+/* A key URI, versioned or not -> its parts. */
 bool vlt_key_uri_parse(const char *s, vlt_keyref *out);
 /* /subscriptions/{sub}/resourceGroups/{rg}/providers/{ns}/{type}/{name} */
 bool vlt_resource_id_valid(const char *s);
+/* Tenants, principals, key names and versions compare case-insensitively: lower-cases
+ * s in place (NULL is a no-op). */
+void vlt_id_lower(char *s);
+/* Regions compare without case and spaces ("West US" is westus): in place. */
+void vlt_region_compact(char *s);
+/* A resource id folded for comparison (ARM ids compare case-insensitively). */
+void vlt_resource_id_fold(const char *id, char *out, size_t n);
 /* Canonical URIs of the parts: vault, versionless key, versioned key. */
-void vlt_vault_uri(const char *vault, char *out, size_t n);
+void vlt_vault_uri(const vlt_keyref *k, char *out, size_t n);
 void vlt_key_uri(const vlt_keyref *k, bool with_version, char *out, size_t n);
 #endif

@@ -24,7 +24,9 @@ struct vlt_state {
     cm_map *vaults, *keys, *resources;
     cm_map *by_key, *by_vault; /* binding indexes: uri -> idlist of CMK resource ids */
     cm_map *by_principal;      /* identity principal -> idlist of resource ids */
-    cm_strset *seen; /* event ids: the one structure that grows with events, ~20 B each */
+    cm_strset *seen; /* "source\x1fid": the one structure that grows with events */
+    cm_strset *seen_any; /* ids migrated without a source: seen from every source; or NULL */
+    cm_map *res_fold;    /* folded resource id -> its first-seen spelling (owned) */
     cm_map *chains;
     cm_map *acl; /* acl_key(vault, principal) -> perms | ACL_PRESENT */
     cry_secret *master;
@@ -82,6 +84,8 @@ bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t
                 vlt_keyref *kr);
 void index_res(vlt_state *s, const vlt_resource *r, bool add);
 void index_principal(vlt_state *s, const vlt_resource *r, bool add);
+/* Adds or drops a resource id in the case-folded index of spellings. */
+void index_spelling(vlt_state *s, const char *id, bool add);
 cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, char *err,
                       size_t errn);
 int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
@@ -91,4 +95,8 @@ int vlt_wrap_under(vlt_state *s, const char *ref, const cry_secret *dek, cm_buf 
                    size_t errn);
 cry_secret *vlt_unwrap_from(vlt_state *s, const char *ref, const cm_buf *w, char *err,
                             size_t errn);
+/* Opens the store at path into s->db and its master key into s->master, checked against
+ * the state's check value (read before authentication, only to refuse a wrong or
+ * missing key early and clearly). Nothing is authenticated yet. */
+int vlt_state_open_store(vlt_state *s, const char *path, const char *master_path, cm_err *err);
 #endif

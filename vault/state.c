@@ -207,7 +207,7 @@ bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t
         kr = &tmp;
     if (!r || !r->cmk || !r->key_uri || !vlt_key_uri_parse(r->key_uri, kr))
         return false;
-    vlt_vault_uri(kr->vault, vault, vn);
+    vlt_vault_uri(kr, vault, vn);
     vlt_key_uri(kr, false, key, kn);
     return true;
 }
@@ -338,7 +338,7 @@ static int load_master(vlt_state *s, const char *path, bool may_create, cm_err *
 
 /* Opens the store and its master key, checked against the state's check value (read
  * before authentication, only to refuse a wrong or missing key early and clearly). */
-static int open_store(vlt_state *s, const char *path, const char *master_path, cm_err *err)
+int vlt_state_open_store(vlt_state *s, const char *path, const char *master_path, cm_err *err)
 {
     char mpath[4096];
     if (!master_path) {
@@ -370,7 +370,7 @@ int vlt_state_verify(const char *path, const char *master_path,
         cm_err_set(err, path, 0, 0, "no such state");
         goto out;
     }
-    if (open_store(s, path, master_path, err) < 0)
+    if (vlt_state_open_store(s, path, master_path, err) < 0)
         goto out;
     rc = vlt_store_verify(s->db, s->master, bad, arg, err);
 out:
@@ -380,23 +380,6 @@ out:
     return rc;
 }
 
-int vlt_state_migrate(const char *path, const char *master_path, cm_err *err)
-{
-    vlt_state *s = cm_xcalloc(1, sizeof *s);
-    int rc = -1;
-    if (vlt_store_is_file_new(path)) {
-        cm_err_set(err, path, 0, 0, "no such state");
-        goto out;
-    }
-    if (open_store(s, path, master_path, err) < 0)
-        goto out;
-    rc = vlt_store_migrate(s->db, s->master, err);
-out:
-    cry_secret_free(s->master);
-    vlt_store_close(s->db);
-    free(s);
-    return rc;
-}
 
 vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
 {
@@ -408,6 +391,7 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
     s->by_vault = cm_map_new();
     s->by_principal = cm_map_new();
     s->seen = cm_strset_new();
+    s->res_fold = cm_map_new();
     s->chains = cm_map_new();
     s->acl = cm_map_new();
     s->dirty_acl = cm_map_new();
@@ -423,7 +407,7 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
         }
         return s;
     }
-    if (open_store(s, path, master_path, err) < 0)
+    if (vlt_state_open_store(s, path, master_path, err) < 0)
         goto out_fail;
     /* Authenticated from here on: every row read is checked against its MAC. */
     s->master_check[0] = '\0';
@@ -468,6 +452,8 @@ void vlt_state_free(vlt_state *s)
     free_idmap(s->by_vault);
     free_idmap(s->by_principal);
     cm_strset_free(s->seen);
+    cm_strset_free(s->seen_any);
+    free_objs(s->res_fold, free_v);
     cm_map_free(s->acl);
     cm_map_free(s->dirty_acl);
     free_objs(s->offsets, free_v);
@@ -502,16 +488,74 @@ const char **vlt_state_resource_ids(const vlt_state *s, size_t *n)
     return cm_map_sorted_keys(s->resources, n);
 }
 
-bool vlt_state_seen(vlt_state *s, const char *id)
+/* "SOURCE\x1fID" (a source holds no control character) into buf when it fits, else
+ * into a new string in *heap; returns the key. */
+static const char *seen_key(const char *source, const char *id, char *buf, size_t n, char **heap)
 {
-    return cm_strset_has(s->seen, id);
+    size_t sl = source ? strlen(source) : 0, il = strlen(id);
+    char *k = buf;
+    *heap = NULL;
+    if (sl + il + 2 > n)
+        k = *heap = cm_xmalloc(sl + il + 2);
+    memcpy(k, source ? source : "", sl);
+    k[sl] = '\x1f';
+    memcpy(k + sl + 1, id, il + 1);
+    return k;
 }
 
-void vlt_state_mark_seen(vlt_state *s, const char *id)
+bool vlt_state_seen(vlt_state *s, const char *source, const char *id)
 {
-    cm_strset_add(s->seen, id);
+    /* Ids migrated from a format that kept no source count for every source. */
+    if (s->seen_any && cm_strset_has(s->seen_any, id))
+        return true;
+    char buf[512], *heap;
+    bool has = cm_strset_has(s->seen, seen_key(source, id, buf, sizeof buf, &heap));
+    free(heap);
+    return has;
+}
+
+void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
+{
+    char buf[512], *heap;
+    const char *k = seen_key(source, id, buf, sizeof buf, &heap);
+    cm_strset_add(s->seen, k);
     if (s->db)
-        idl_add(&s->dirty_seen, id);
+        idl_add(&s->dirty_seen, k);
+    free(heap);
+}
+
+/* ---------- resource ids: one spelling per resource ---------- */
+
+/* The folded id into buf (ids are at most 1024 bytes; a longer one is no resource). */
+static const char *fold(const char *id, char *buf, size_t n)
+{
+    if (strlen(id) >= n)
+        return NULL;
+    vlt_resource_id_fold(id, buf, n);
+    return buf;
+}
+
+const char *vlt_state_resource_spelling(const vlt_state *s, const char *id)
+{
+    if (!id)
+        return NULL;
+    const vlt_resource *r = cm_map_get(s->resources, id);
+    if (r)
+        return r->id;
+    char buf[1100];
+    const char *f = fold(id, buf, sizeof buf);
+    return f ? cm_map_get(s->res_fold, f) : NULL;
+}
+
+void index_spelling(vlt_state *s, const char *id, bool add)
+{
+    char buf[1100];
+    const char *f = fold(id, buf, sizeof buf);
+    if (!f)
+        return;
+    free(cm_map_del(s->res_fold, f));
+    if (add)
+        cm_map_put(s->res_fold, f, cm_strdup(id));
 }
 
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65])

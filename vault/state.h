@@ -79,8 +79,7 @@ void vlt_state_free(vlt_state *s);
  * could not run (no such file, the master key missing or not this state's). */
 int vlt_state_verify(const char *path, const char *master_path,
                      void (*bad)(void *arg, const char *what), void *arg, cm_err *err);
-/* `state migrate`: upgrades a state written by an older build, once. */
-int vlt_state_migrate(const char *path, const char *master_path, cm_err *err);
+
 /* Writes pending changes to the store (no-op in memory). */
 int vlt_state_flush(vlt_state *s, cm_err *err);
 
@@ -90,9 +89,13 @@ const vlt_resource *vlt_state_resource(const vlt_state *s, const char *id);
 /* Sorted resource ids (borrowed strings); the caller frees the array. */
 const char **vlt_state_resource_ids(const vlt_state *s, size_t *n);
 
-/* Event ids seen before (duplicates). */
-bool vlt_state_seen(vlt_state *s, const char *id);
-void vlt_state_mark_seen(vlt_state *s, const char *id);
+/* Events seen before (duplicates): CloudEvents names one by source and id together. */
+bool vlt_state_seen(vlt_state *s, const char *source, const char *id);
+void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id);
+/* ARM ids compare case-insensitively (SPEC §2a): the spelling a resource was first
+ * seen with, for any spelling of its id (borrowed until the next commit); NULL when no
+ * such resource exists. */
+const char *vlt_state_resource_spelling(const vlt_state *s, const char *id);
 
 /* Chain heads persist with the state so a chain continues across runs. */
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65]);
@@ -188,6 +191,16 @@ int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d,
 /* Opens stored data into out (plaintext), or copies the sealed bytes when sealed. */
 int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
                  int *code, cm_err *err);
+/* --- upgrading a state written by an older build (vault/migrate.c) --- */
+typedef struct vlt_migrate_report {
+    int from, to;                               /* formats */
+    size_t vaults, keys, resealed, resources, access, seen;
+} vlt_migrate_report;
+/* Upgrades the state at path to this build's format, once: 0 done, 1 nothing to do
+ * (already this format), -1 with err (and nothing left half-read). */
+int vlt_state_migrate(const char *path, const char *master_path, vlt_migrate_report *rep,
+                      cm_err *err);
+
 /* JSON for `state show`: one resource, or everything. */
 int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err);
 #endif

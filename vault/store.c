@@ -74,17 +74,17 @@ static void *checkpointer(void *arg)
 
 /* Every table; the first three are vlt_store_table's documents. */
 enum tab { T_VAULTS, T_KEYS, T_RESOURCES, T_SEEN, T_ACL, T_OUTBOX, T_OFFSETS, T_META, T_DATA,
-           T__COUNT };
-static const char *const tables[T__COUNT] = {"vaults", "keys",    "resources", "seen", "acl",
-                                             "outbox", "offsets", "meta",      "data"};
+           T_SEEN_LEGACY, T__COUNT };
+static const char *const tables[T__COUNT] = {"vaults",  "keys", "resources", "seen",
+                                             "acl",     "outbox", "offsets", "meta",
+                                             "data",    "seen_legacy"};
 /* The columns a row's MAC covers, in order, then ver and mac. */
 static const char *const columns[T__COUNT] = {
     "id, doc", "id, doc", "id, doc", "id", "k, perms",
     "id, topic, part, chain, seq, key, value, reason, input, headers", "topic, part, off", "k, v",
-    "resource, class, sealed"};
-static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 10, 3, 2, 3};
+    "resource, class, sealed", "id"};
+static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 10, 3, 2, 3, 1};
 
-#define STORE_FORMAT "2"
 
 static int db_err(vlt_store *st, cm_err *err, const char *what)
 {
@@ -105,6 +105,7 @@ static const char SCHEMA[] =
     "CREATE TABLE resources(id TEXT PRIMARY KEY, doc TEXT NOT NULL, ver INTEGER NOT NULL,"
     " mac BLOB NOT NULL);"
     "CREATE TABLE seen(id TEXT PRIMARY KEY, ver INTEGER NOT NULL, mac BLOB NOT NULL);"
+    "CREATE TABLE seen_legacy(id TEXT PRIMARY KEY, ver INTEGER NOT NULL, mac BLOB NOT NULL);"
     "CREATE TABLE acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL, ver INTEGER NOT NULL,"
     " mac BLOB NOT NULL);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
@@ -298,16 +299,22 @@ static int detect_format(vlt_store *st, cm_err *err)
     }
     int step = sqlite3_step(q);
     const char *v = step == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
-    if (step == SQLITE_ROW && v && !strcmp(v, STORE_FORMAT)) {
+    if (step == SQLITE_ROW && v && !strcmp(v, VLT_STORE_FORMAT_S)) {
         st->format = FMT_CURRENT;
         rc = 0;
     } else if (step == SQLITE_DONE) {
         st->format = FMT_OLD;
         rc = 0;
     } else if (step == SQLITE_ROW) {
-        cm_err_set(err, st->path, 0, 0,
-                   "state format %s is not one this build knows (a newer build wrote it?)",
-                   v ? v : "(null)");
+        int64_t f = 0;
+        if (v && cm_parse_i64(v, &f) && f > VLT_STORE_FORMAT && f < 1000)
+            cm_err_set(err, st->path, 0, 0,
+                       "state written by a newer cmkguard (format %lld; this build reads format "
+                       "%d): nothing was changed",
+                       (long long)f, VLT_STORE_FORMAT);
+        else
+            cm_err_set(err, st->path, 0, 0, "the state format '%s' is not one cmkguard writes",
+                       v ? v : "(null)");
     } else {
         db_err(st, err, "cannot read the state store");
     }
@@ -375,6 +382,25 @@ void vlt_store_close(vlt_store *st)
 bool vlt_store_is_old(const vlt_store *st)
 {
     return st->format == FMT_OLD;
+}
+
+int vlt_store_copy(vlt_store *st, const char *path, cm_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(st->db, "VACUUM INTO ?", -1, &q, NULL) == SQLITE_OK) {
+        sqlite3_bind_text(q, 1, path, -1, SQLITE_STATIC);
+        rc = sqlite3_step(q) == SQLITE_DONE ? 0 : -1;
+    }
+    if (rc < 0)
+        db_err(st, err, "cannot copy the state");
+    sqlite3_finalize(q);
+    return rc;
+}
+
+int vlt_store_format(const vlt_store *st)
+{
+    return st->format == FMT_NEW ? 0 : st->format == FMT_OLD ? 1 : VLT_STORE_FORMAT;
 }
 
 bool vlt_store_is_new(const vlt_store *st)
@@ -487,7 +513,7 @@ static int head_mac(vlt_store *st, uint64_t counter, const uint8_t *digest,
     uint8_t b[8];
     be64(b, counter);
     int rc = cry_mac_begin(st->mac);
-    rc |= cry_mac_update(st->mac, "cmkguard state head\0" STORE_FORMAT, 21);
+    rc |= cry_mac_update(st->mac, "cmkguard state head\0" VLT_STORE_FORMAT_S, 21);
     rc |= cry_mac_update(st->mac, b, 8);
     rc |= cry_mac_update(st->mac, digest, CRY_MAC_LEN);
     rc |= cry_mac_final(st->mac, out);
@@ -763,9 +789,9 @@ int vlt_store_auth(vlt_store *st, const cry_secret *master, cm_err *err)
 {
     if (st->format == FMT_OLD) {
         cm_err_set(err, st->path, 0, 0,
-                   "was written by an older build of cmkguard and is not authenticated: run "
-                   "`cmkguard state migrate --state %s` once to upgrade it",
-                   st->path);
+                   "state written by an older cmkguard (format 1; this build reads format %d): "
+                   "upgrade it once with 'cmkguard state migrate --state %s'",
+                   VLT_STORE_FORMAT, st->path);
         return -1;
     }
     cry_mac_free(st->mac);
@@ -780,7 +806,7 @@ int vlt_store_auth(vlt_store *st, const cry_secret *master, cm_err *err)
         st->next_out = 1;
         if (vlt_store_begin(st, err) < 0)
             return -1;
-        if (exec(st, SCHEMA, err) < 0 || vlt_store_meta_put(st, "format", STORE_FORMAT, err) < 0 ||
+        if (exec(st, SCHEMA, err) < 0 || vlt_store_meta_put(st, "format", VLT_STORE_FORMAT_S, err) < 0 ||
             vlt_store_commit(st, err) < 0) {
             vlt_store_rollback(st);
             return -1;
@@ -905,7 +931,11 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
     static const char *const old_cols[T__COUNT] = {
         "id, doc", "id, doc", "id, doc", "id", "k, perms",
         "id, topic, part, chain, seq, key, value, reason, input", "topic, part, off", "k, v",
-        "resource, class, sealed"};
+        "resource, class, sealed", "id"};
+    /* Format 1 kept seen ids without their source: they become seen_legacy, where an id
+     * counts as seen from every source, so no event is ever applied twice. */
+    static const char *const old_table[T__COUNT] = {
+        "vaults", "keys", "resources", NULL, "acl", "outbox", "offsets", "meta", "data", "seen"};
     int rc = 0;
     for (int t = 0; rc == 0 && t < T__COUNT; t++) {
         char sql[160];
@@ -918,9 +948,10 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
     for (int t = 0; rc == 0 && t < T__COUNT; t++) {
         char sql[400];
         bool has_cols = true;
-        snprintf(sql, sizeof sql, "SELECT %s FROM old_%s", old_cols[t], tables[t]);
+        snprintf(sql, sizeof sql, "SELECT %s FROM old_%s", old_cols[t],
+                 old_table[t] ? old_table[t] : "");
         sqlite3_stmt *q = NULL;
-        if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        if (!old_table[t] || sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
             has_cols = false; /* a table the older build never made */
         int step = SQLITE_DONE;
         while (has_cols && rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
@@ -966,12 +997,14 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
         if (has_cols && rc == 0 && step != SQLITE_DONE)
             rc = db_err(st, err, "migrate");
         sqlite3_finalize(q);
+    }
+    for (int t = 0; rc == 0 && t < T__COUNT; t++) {
+        char sql[160];
         snprintf(sql, sizeof sql, "DROP TABLE old_%s", tables[t]);
-        if (rc == 0)
-            rc = exec(st, sql, err);
+        rc = exec(st, sql, err);
     }
     if (rc == 0)
-        rc = vlt_store_meta_put(st, "format", STORE_FORMAT, err);
+        rc = vlt_store_meta_put(st, "format", VLT_STORE_FORMAT_S, err);
     if (rc < 0 || vlt_store_commit(st, err) < 0) {
         vlt_store_rollback(st);
         return -1;
@@ -1133,6 +1166,19 @@ int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), vo
         return -1;
     int r;
     while ((r = next_row(st, T_SEEN, q, err)) == 1)
+        fn(arg, (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return r;
+}
+
+int vlt_store_seen_legacy_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
+                               cm_err *err)
+{
+    sqlite3_stmt *q = read_rows(st, T_SEEN_LEGACY, NULL, err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, T_SEEN_LEGACY, q, err)) == 1)
         fn(arg, (const char *)sqlite3_column_text(q, 0));
     sqlite3_finalize(q);
     return r;

@@ -10,6 +10,13 @@
 typedef struct vlt_store vlt_store;
 struct cry_secret;
 
+/* The format of the documents and rows this build writes. 1: before SPEC §2a and §3a
+ * (raw spellings, seen ids without their source, nothing authenticated); 2: canonical
+ * identifiers, seen rows keyed "source\x1fid", ids migrated from format 1 in
+ * seen_legacy, every row MACed and summed into an authenticated state head. */
+#define VLT_STORE_FORMAT 2
+#define VLT_STORE_FORMAT_S "2"
+
 enum vlt_store_table { VLT_T_VAULT, VLT_T_KEY, VLT_T_RESOURCE };
 
 /* Opens (creates) the SQLite file at path. Nothing is trusted until vlt_store_auth. */
@@ -27,10 +34,15 @@ int vlt_store_auth(vlt_store *st, const struct cry_secret *master, cm_err *err);
  * number of failures, or -1 when the check itself could not run. */
 int vlt_store_verify(vlt_store *st, const struct cry_secret *master,
                      void (*bad)(void *arg, const char *what), void *arg, cm_err *err);
-/* Upgrades an older build's file in place, once. */
+/* Upgrades an older build's file in place, once: every table gains its version and
+ * MAC, rows as they stand (format 1's seen ids into seen_legacy), the head written. */
 int vlt_store_migrate(vlt_store *st, const struct cry_secret *master, cm_err *err);
 /* An unauthenticated look at one meta value (1 found, 0 not): only for messages. */
 int vlt_store_meta_peek(vlt_store *st, const char *k, char *out, size_t n);
+/* Writes a consistent copy of the whole file to a new file at path. */
+int vlt_store_copy(vlt_store *st, const char *path, cm_err *err);
+/* The store's format: VLT_STORE_FORMAT, 1 for an older build's, 0 for a new file. */
+int vlt_store_format(const vlt_store *st);
 void vlt_store_close(vlt_store *st);
 int vlt_store_begin(vlt_store *st, cm_err *err);
 int vlt_store_commit(vlt_store *st, cm_err *err);
@@ -44,6 +56,9 @@ int vlt_store_each(vlt_store *st, enum vlt_store_table t,
 int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err);
 int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
                         cm_err *err);
+/* Seen ids migrated from format 1, which kept no source. */
+int vlt_store_seen_legacy_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
+                               cm_err *err);
 int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err);
 int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err);
 int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),

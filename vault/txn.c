@@ -245,15 +245,15 @@ static void acl_set(vlt_txn *t, const char *vault, const char *principal, unsign
 
 static int apply_vault(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
 {
-    char name[64], uri[256];
-    vlt_vault_uri_parse(ev->subject, name, sizeof name);
-    vlt_vault_uri(name, uri, sizeof uri);
+    char uri[VLT_URI_MAX + 1];
+    vlt_keyref kr;
+    vlt_uri_canon(ev->subject, uri, sizeof uri, &kr);
     if (ev->type == VLT_EV_VAULT_UPSERTED) {
         vlt_vault *v = wr_vault(t, uri);
         if (!v) {
             v = cm_xcalloc(1, sizeof *v);
             v->uri = cm_strdup(uri);
-            v->name = cm_strdup(name);
+            v->name = cm_strdup(kr.vault);
             pend_put(t->pv, uri, v, vfree);
         }
         set_str(&v->tenant, ev->tenant);
@@ -290,7 +290,7 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
     char uri[512], vuri[256];
     vlt_key_uri_parse(ev->subject, &kr);
     vlt_key_uri(&kr, false, uri, sizeof uri);
-    vlt_vault_uri(kr.vault, vuri, sizeof vuri);
+    vlt_vault_uri(&kr, vuri, sizeof vuri);
     const vlt_vault *v = vlt_txn_vault(t, vuri, false);
     if (!v)
         return reject(reason, rn, "vault %s does not exist", vuri);
@@ -500,9 +500,7 @@ const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
             char uri[512];
             cm_map *idx;
             if (vlt_etype_subject(ev->type) == VLT_SUBJ_VAULT) {
-                char name[64];
-                vlt_vault_uri_parse(ev->subject, name, sizeof name);
-                vlt_vault_uri(name, uri, sizeof uri);
+                vlt_uri_canon(ev->subject, uri, sizeof uri, NULL);
                 idx = t->s->by_vault;
             } else {
                 vlt_keyref kr;
@@ -629,7 +627,7 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
         add_reason(r, "key-missing");
         return;
     }
-    vlt_vault_uri(kr.vault, vuri, sizeof vuri);
+    vlt_vault_uri(&kr, vuri, sizeof vuri);
     vlt_key_uri(&kr, false, kuri, sizeof kuri);
     const vlt_vault *v = vlt_txn_vault(t, vuri, false);
     const vlt_key *k = vlt_txn_key(t, kuri, false);
@@ -1148,6 +1146,8 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table,
                 index_principal(s, old, false);
             if (p->obj && !same_id)
                 index_principal(s, p->obj, true);
+            if (!old != !p->obj)
+                index_spelling(s, id, p->obj != NULL);
         }
         if (old)
             fr(old);

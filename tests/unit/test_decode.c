@@ -123,7 +123,7 @@ static void test_uris(void)
     CHECK(vlt_key_uri_parse("https://KV-1.vault.azure.net/keys/My-Key/AbC123", &k));
     CHECK_STR(k.vault, "kv-1");
     CHECK_STR(k.name, "my-key");
-    CHECK_STR(k.version, "AbC123");
+    CHECK_STR(k.version, "abc123"); /* SPEC §2a: versions compare case-insensitively */
     CHECK(vlt_key_uri_parse("https://kv1.vault.azure.net/keys/k/", &k) && !k.version[0]);
     CHECK(!vlt_key_uri_parse("http://kv1.vault.azure.net/keys/k", &k));
     CHECK(!vlt_key_uri_parse("https://kv1.vault.azure.net/secrets/k", &k));
