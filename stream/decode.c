@@ -597,11 +597,10 @@ static int check(stm_decoder *d, vlt_event *ev)
         return fail(d, "id is empty%s", ""), -1;
     if (ev->type == VLT_EV_NONE)
         return fail(d, "unknown event type '%s'", ev->type_name), -1;
-    /* One pass checks the time and reads the instant; on failure, say which it is. */
+    /* One pass checks the time and reads the instant. */
     if (!cm_ts_parse(ev->time, strlen(ev->time), &ev->at))
-        return fail(d, "time '%s' is not %s", ev->time,
-                    cm_rfc3339_valid(ev->time, strlen(ev->time)) ? "a real calendar instant"
-                                                                  : "an RFC 3339 date-time"),
+        return fail(d, "time '%s' is not an RFC 3339 date-time (a real calendar instant)",
+                    ev->time),
                -1;
     if (ev->source && !source_ok(ev->source))
         return fail(d, "source is not a URI-reference (a control character)%s", ""), -1;

@@ -157,7 +157,7 @@ static void test_decode_bad(void)
         "is not a versionless key URI");
     bad("{\"specversion\":\"1.0\",\"id\":\"e1\",\"time\":\"2026-02-30T10:00:00Z\","
         "\"type\":\"key.expired\"," KEY "\"data\":{\"version\":\"v2\"}}",
-        "time '2026-02-30T10:00:00Z' is not a real calendar instant");
+        "time '2026-02-30T10:00:00Z' is not an RFC 3339 date-time (a real calendar instant)");
 }
 
 /* ---------- the validity check ---------- */
