@@ -325,28 +325,31 @@ static void process(runner *r, rd_kafka_message_t *msg)
     char input[600];
     snprintf(input, sizeof input, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
     pol_engine_process(r->eng, msg->payload ? msg->payload : "", msg->len, input, &r->d);
-    if (r->d.fatal) {
-        /* The batch is not committed: after a restart it is read and applied again. */
-        r->fatal = true;
-        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s: cannot process the event: %s", input,
-                 r->d.reason);
-        return;
-    }
-    if (aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err) < 0) {
-        r->fatal = true;
-        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", r->err.msg);
-        return;
-    }
-    if (r->d.outcome == AUD_REJECTED && r->d.bad_input) {
-        vlt_outmsg dl = {.topic = r->cfg->topic_dead, .partition = msg->partition % r->dead_parts,
-                         .key = msg->key, .keylen = msg->key_len,
-                         .value = msg->payload ? msg->payload : "", .len = msg->len,
-                         .reason = r->d.reason, .input = input};
-        vlt_state_outbox_add(r->st, &dl);
-        r->m.dead_letters++;
-    }
+    do { /* an Azure message may hold several decisions; offsets commit once, below */
+        if (r->d.fatal) {
+            /* The batch is not committed: after a restart it is read and applied again. */
+            r->fatal = true;
+            snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s: cannot process the event: %s",
+                     input, r->d.reason);
+            return;
+        }
+        if (aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err) < 0) {
+            r->fatal = true;
+            snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", r->err.msg);
+            return;
+        }
+        if (r->d.outcome == AUD_REJECTED && r->d.bad_input) {
+            vlt_outmsg dl = {.topic = r->cfg->topic_dead,
+                             .partition = msg->partition % r->dead_parts,
+                             .key = msg->key, .keylen = msg->key_len,
+                             .value = msg->payload ? msg->payload : "", .len = msg->len,
+                             .reason = r->d.reason, .input = input};
+            vlt_state_outbox_add(r->st, &dl);
+            r->m.dead_letters++;
+        }
+        r->m.outcomes[r->d.outcome]++;
+    } while (pol_engine_more(r->eng, &r->d));
     r->m.events++;
-    r->m.outcomes[r->d.outcome]++;
     vlt_state_offset_set(r->st, topic, msg->partition, msg->offset);
     vlt_state_chain_set(r->st, c->name, aud_writer_seq(c->w), aud_writer_head(c->w));
 }

@@ -77,6 +77,7 @@ static const char SCHEMA[] =
     "CREATE TABLE IF NOT EXISTS resources(id TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS seen(id TEXT PRIMARY KEY);"
     "CREATE TABLE IF NOT EXISTS acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL);"
+    "CREATE TABLE IF NOT EXISTS facts(k TEXT PRIMARY KEY, doc TEXT NOT NULL);"
     "CREATE TABLE IF NOT EXISTS outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
     " part INTEGER NOT NULL, chain TEXT, seq INTEGER, key BLOB, value BLOB NOT NULL,"
     " reason TEXT, input TEXT);"
@@ -603,6 +604,23 @@ int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, cons
 {
     struct each_ctx c = {.fn.meta = fn, .arg = arg};
     return rows(st, "SELECT k, v FROM meta ORDER BY k", meta_row, &c, err);
+}
+
+int vlt_store_fact_put(vlt_store *st, const char *k, const char *doc, cm_err *err)
+{
+    return run(st, "INSERT OR REPLACE INTO facts(k, doc) VALUES(?, ?)", k, doc, NULL, 0, err);
+}
+
+int vlt_store_fact_del(vlt_store *st, const char *k, cm_err *err)
+{
+    return run(st, "DELETE FROM facts WHERE k = ?", k, NULL, NULL, 0, err);
+}
+
+int vlt_store_fact_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *doc),
+                        void *arg, cm_err *err)
+{
+    struct each_ctx c = {.fn.meta = fn, .arg = arg};
+    return rows(st, "SELECT k, doc FROM facts ORDER BY k", meta_row, &c, err);
 }
 
 int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const void *d, size_t n,
