@@ -260,11 +260,11 @@ static void rbac_want(vlt_state *st, const char *vault_arm, const char *only_pri
         if (p && scope && YAJL_IS_TRUE(g) && covers(scope, vault_arm) &&
             (!only_principal || !strcasecmp(p, only_principal)))
             cm_map_put(want, p, (void *)(uintptr_t)(0x100 | VLT_PERM_ALL));
-        else if (p && only_principal && !strcasecmp(p, only_principal) && !cm_map_get(want, p))
-            cm_map_put(want, p, (void *)(uintptr_t)0x100);
         yajl_tree_free(f);
     }
     free(keys);
+    if (only_principal && !cm_map_get(want, only_principal)) /* it may lose what it had */
+        cm_map_put(want, only_principal, (void *)(uintptr_t)0x100);
 }
 
 /* ---------- Cognitive Services accounts ---------- */
@@ -474,8 +474,15 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
                  1u << VLT_F_RETENTION_DAYS;
     }
     /* Access: access policies, or for an RBAC vault the role assignments that cover it. */
+    /* A vault body says nothing about role assignments: under RBAC, access is what the
+     * assignments seen so far give, and only a vault seen before with access policies
+     * (switched to RBAC) loses its policy holders here; assignments revoke themselves. */
     cm_map *want = cm_map_new();
+    bool every_holder = true;
     if (rbac) {
+        yajl_val was = fact(st, fkey);
+        every_holder = was && YAJL_IS_FALSE(az_get(was, "rbac"));
+        yajl_tree_free(was);
         rbac_want(st, lower(o, id), NULL, NULL, NULL, want);
     } else {
         for (size_t i = 0; pols && i < pols->u.array.len && !r->failed; i++) {
@@ -500,7 +507,7 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
         }
     }
     if (!r->failed)
-        access_diff(r, st, u, want, true);
+        access_diff(r, st, u, want, every_holder);
     cm_map_free(want);
     if (r->failed)
         return -1;

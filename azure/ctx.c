@@ -119,35 +119,15 @@ static void item_from(const az_obs *o, az_item *it, enum az_step step)
 /* The derived event as the engine decides it. */
 static int to_vlt(az_ctx *a, const az_event *e, size_t pos)
 {
-    vlt_event *ev = &a->ev;
-    memset(ev, 0, sizeof *ev);
-    ev->type = vlt_etype_parse(e->type);
-    if (ev->type == VLT_EV_NONE) {
+    if (az_event_vlt(e, &a->ev) < 0) {
         snprintf(a->reason, sizeof a->reason,
                  "%s: derives %s, an event type this build cannot apply", a->cur.type, e->type);
         return -1;
     }
     snprintf(a->id, sizeof a->id, "%s#%zu", a->cur.id, pos);
-    ev->type_name = e->type;
-    ev->id = a->id;
-    ev->source = a->cur.source;
-    ev->subject = e->subject;
-    ev->time = a->cur.time;
-    ev->tenant = e->tenant;
-    ev->region = e->region;
-    ev->subscription = e->subscription;
-    ev->principal = e->principal;
-    ev->version = e->version;
-    ev->kty = e->kty;
-    ev->kind = e->kind;
-    ev->key_uri = e->key_uri;
-    ev->soft_delete = e->soft_delete;
-    ev->purge_protection = e->purge_protection;
-    ev->retention_days = e->retention_days;
-    ev->size = e->size;
-    ev->permissions = e->permissions;
-    ev->has = e->has;
-    /* e->nbf and e->exp: the key-validity fields, set here where vlt_event has them. */
+    a->ev.id = a->id;
+    a->ev.source = a->cur.source;
+    a->ev.time = a->cur.time;
     return 0;
 }
 

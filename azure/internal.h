@@ -38,6 +38,10 @@ int az_arr(az_rd *r, yajl_val obj, const char *path, const char *name, yajl_val 
 /* A time member: RFC 3339 text, or epoch seconds as a number or numeric text. */
 int az_time(az_rd *r, yajl_val obj, const char *path, const char *name, const char **out);
 
+/* The vlt_event of a derived event (strings borrowed; no id, source or time):
+ * 0, or -1 when this build does not know its type. */
+int az_event_vlt(const az_event *e, vlt_event *ev);
+
 az_event *az_add(az_obs *o, const char *type, const char *subject);
 void az_fact_add(az_obs *o, const char *key, const char *doc);
 

@@ -259,3 +259,29 @@ void az_event_json(const az_event *e, const char *id, const char *source, const 
     }
     cm_buf_adds(out, "}}");
 }
+
+int az_event_vlt(const az_event *e, vlt_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    ev->type = vlt_etype_parse(e->type);
+    if (ev->type == VLT_EV_NONE)
+        return -1;
+    ev->type_name = e->type;
+    ev->subject = e->subject;
+    ev->tenant = e->tenant;
+    ev->region = e->region;
+    ev->subscription = e->subscription;
+    ev->principal = e->principal;
+    ev->version = e->version;
+    ev->kty = e->kty;
+    ev->kind = e->kind;
+    ev->key_uri = e->key_uri;
+    ev->soft_delete = e->soft_delete;
+    ev->purge_protection = e->purge_protection;
+    ev->retention_days = e->retention_days;
+    ev->size = e->size;
+    ev->permissions = e->permissions;
+    ev->has = e->has;
+    /* e->nbf and e->exp: the key-validity fields, set here where vlt_event has them. */
+    return 0;
+}
