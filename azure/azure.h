@@ -75,6 +75,8 @@ typedef struct az_item {
     /* the Azure event it comes from (any may be NULL when rejected unread) */
     const char *type, *id, *source, *subject, *time;
     const char *reason; /* AZ_REJECTED */
+    /* AZ_REJECTED of a derived event this build cannot decide: its id and type */
+    const char *derived_id, *derived_type;
 } az_item;
 /* The next step of the loaded message. When the previous element is done, the next
  * one is translated against st and, if accepted and new, observed: its id is marked

@@ -326,6 +326,7 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
         if (!vlt_key_uri_parse(raw, &kr))
             return az_fail(r, "properties.encryption.keyVaultProperties: '%.300s' is not a key URI",
                            raw);
+        az_keyref_lower(&kr);
         char canon[512];
         vlt_key_uri(&kr, kr.version[0] != '\0', canon, sizeof canon);
         key_uri = az_keep(o, canon, strlen(canon));
@@ -595,6 +596,7 @@ static bool key_uri_split(az_obs *o, const char *s, keyobs *k)
     vlt_keyref kr;
     if (!s || !vlt_key_uri_parse(s, &kr))
         return false;
+    az_keyref_lower(&kr);
     char canon[512];
     vlt_key_uri(&kr, false, canon, sizeof canon);
     k->uri = az_keep(o, canon, strlen(canon));

@@ -119,12 +119,12 @@ static void item_from(const az_obs *o, az_item *it, enum az_step step)
 /* The derived event as the engine decides it. */
 static int to_vlt(az_ctx *a, const az_event *e, size_t pos)
 {
+    snprintf(a->id, sizeof a->id, "%s#%zu", a->cur.id, pos);
     if (az_event_vlt(e, &a->ev) < 0) {
         snprintf(a->reason, sizeof a->reason,
                  "%s: derives %s, an event type this build cannot apply", a->cur.type, e->type);
         return -1;
     }
-    snprintf(a->id, sizeof a->id, "%s#%zu", a->cur.id, pos);
     a->ev.id = a->id;
     a->ev.source = a->cur.source;
     a->ev.time = a->cur.time;
@@ -139,6 +139,8 @@ enum az_step az_next(az_ctx *a, vlt_state *st, az_item *it)
             if (to_vlt(a, &a->cur.ev[pos], pos + 1) < 0) {
                 item_from(&a->cur, it, AZ_REJECTED);
                 it->reason = a->reason;
+                it->derived_id = a->id;
+                it->derived_type = a->cur.ev[pos].type;
                 return it->step;
             }
             item_from(&a->cur, it, AZ_EVENT);

@@ -29,6 +29,8 @@ typedef struct az_rd {
 const char *az_keep(az_obs *o, const char *s, size_t n);
 const char *az_keepf(az_obs *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int az_fail(az_rd *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Lower-cases a key reference's vault, name and version in place (SPEC §2a). */
+void az_keyref_lower(vlt_keyref *kr);
 /* Typed members: 1 present (into *out), 0 absent or null, -1 wrong type (r fails). */
 int az_str(az_rd *r, yajl_val obj, const char *path, const char *name, const char **out);
 int az_bool(az_rd *r, yajl_val obj, const char *path, const char *name, bool *out);

@@ -381,3 +381,13 @@ int az_time(az_rd *r, yajl_val obj, const char *path, const char *name, const ch
     *out = az_keep(r->o, buf, strlen(buf));
     return 1;
 }
+
+void az_keyref_lower(vlt_keyref *kr)
+{
+    for (char *p = kr->vault; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (char *p = kr->name; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    for (char *p = kr->version; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+}

@@ -45,6 +45,7 @@ static int eg_key(az_rd *r, const char *type, yajl_val data, vlt_state *st)
     }
     if (!kr.version[0])
         return az_fail(r, "data.Version: missing");
+    az_keyref_lower(&kr);
     char uri[512];
     vlt_key_uri(&kr, false, uri, sizeof uri);
     const char *u = az_keep(o, uri, strlen(uri)), *v = az_keep(o, kr.version, strlen(kr.version));

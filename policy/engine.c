@@ -484,6 +484,12 @@ static bool next_azure(pol_engine *e, aud_decision *d)
         decide(e, it.ev, d);
         return true;
     case AZ_REJECTED:
+        if (it.derived_id) { /* a derived event this build cannot decide */
+            d->derived_type = cm_strdup(it.type);
+            d->derived_id = cm_strdup(it.id);
+            reject_into(d, it.reason, it.derived_id, it.derived_type, it.time, it.subject);
+            return true;
+        }
         reject_into(d, it.reason, it.id, it.type, it.time, it.subject);
         return true;
     case AZ_DUPLICATE:
@@ -518,10 +524,10 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
         /* Not a cmkguard event: perhaps one Azure writes (SPEC §2b). Only a refused
          * message pays for the look, so cmkguard's own events go as fast as before. */
         char why[1024];
-        if (n <= e->max_message && az_recognise(msg, n, ev.type_name) &&
-            az_load(e->az, msg, n, why, sizeof why) == 0 && next_azure(e, d))
+        bool azure = n <= e->max_message && az_recognise(msg, n, ev.type_name);
+        if (azure && az_load(e->az, msg, n, why, sizeof why) == 0 && next_azure(e, d))
             return;
-        reject_into(d, reason, ev.id, ev.type_name, ev.time, ev.subject);
+        reject_into(d, azure ? why : reason, ev.id, ev.type_name, ev.time, ev.subject);
         return;
     }
     decide(e, &ev, d);
