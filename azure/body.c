@@ -176,11 +176,27 @@ struct collect {
     cm_map *m;
 };
 
+/* want: principal -> perms | 0x100, one entry per principal compared without case
+ * (the first spelling kept). */
+static void want_add(cm_map *want, const char *principal, unsigned perms)
+{
+    size_t it = 0;
+    const char *k;
+    void *v;
+    while (cm_map_next(want, &it, &k, &v))
+        if (!strcasecmp(k, principal)) {
+            char *same_key = cm_strdup(k); /* the map may replace its own copy */
+            cm_map_put(want, same_key, (void *)((uintptr_t)v | perms));
+            free(same_key);
+            return;
+        }
+    cm_map_put(want, principal, (void *)(uintptr_t)(0x100 | perms));
+}
+
 static void collect_current(void *arg, const char *principal, unsigned perms)
 {
     struct collect *c = arg;
-    if (!cm_map_get(c->m, principal))
-        cm_map_put(c->m, principal, (void *)(uintptr_t)0x100);
+    want_add(c->m, principal, 0);
     (void)perms;
 }
 
@@ -203,14 +219,15 @@ static void access_diff(az_rd *r, vlt_state *st, const char *vault_uri, cm_map *
         if (cur == w)
             continue;
         const char *p = az_keep(r->o, ps[i], strlen(ps[i]));
-        if (cur & ~w) {
+        bool revoke = (cur & ~w) != 0; /* a grant only adds: lose first, then gain */
+        if (revoke) {
             az_event *e = az_add(r->o, "vault.access.revoked", vault_uri);
             if (!e)
                 goto out_bound;
             e->principal = p;
             e->has = 1u << VLT_F_PRINCIPAL;
         }
-        if (w && w != (cur & w)) {
+        if (w && (revoke || (w & ~cur))) {
             az_event *e = az_add(r->o, "vault.access.granted", vault_uri);
             if (!e)
                 goto out_bound;
@@ -259,12 +276,12 @@ static void rbac_want(vlt_state *st, const char *vault_arm, const char *only_pri
         yajl_val g = az_get(f, "grants");
         if (p && scope && YAJL_IS_TRUE(g) && covers(scope, vault_arm) &&
             (!only_principal || !strcasecmp(p, only_principal)))
-            cm_map_put(want, p, (void *)(uintptr_t)(0x100 | VLT_PERM_ALL));
+            want_add(want, only_principal ? only_principal : p, VLT_PERM_ALL);
         yajl_tree_free(f);
     }
     free(keys);
-    if (only_principal && !cm_map_get(want, only_principal)) /* it may lose what it had */
-        cm_map_put(want, only_principal, (void *)(uintptr_t)0x100);
+    if (only_principal) /* it may lose what it had */
+        want_add(want, only_principal, 0);
 }
 
 /* ---------- Cognitive Services accounts ---------- */
@@ -349,14 +366,12 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
             return az_fail(r, "properties.encryption.keyVaultProperties.identityClientId: '%.100s' "
                            "names no identity in identity.userAssignedIdentities", client);
     }
-    principal = lower(o, principal);
     /* Tenant: Resource Graph's column, the identity's, or what a vault in the same
      * subscription said; else unknown. */
     const char *tenant = tenant_col ? tenant_col : itenant ? itenant : sub_tenant(o, st, sub);
-    tenant = lower(o, tenant);
     if (tenant_col || itenant)
         sub_fact(o, sub, tenant);
-    const char *itn = itenant ? lower(o, itenant) : tenant;
+    const char *itn = itenant ? itenant : tenant;
     az_event *e;
     if (!cur) {
         if (!kind || !*kind)
@@ -371,7 +386,7 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
         e->kind = kind;
         e->tenant = tenant;
         e->region = region(o, loc);
-        e->subscription = lower(o, sub);
+        e->subscription = az_keep(o, sub, strlen(sub));
         e->has = 1u << VLT_F_KIND | 1u << VLT_F_TENANT | 1u << VLT_F_REGION |
                  1u << VLT_F_SUBSCRIPTION;
         if (principal && (e = az_add(o, "resource.identity.enabled", id))) {
@@ -385,12 +400,15 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
         }
         return 0;
     }
-    if (tenant && cur->tenant && !same(tenant, cur->tenant) && (e = az_add(o, "resource.moved", id))) {
+    /* A move to another tenant takes the identity away (F11): the body's identity, if
+     * any, comes back after it. */
+    bool moved = tenant && cur->tenant && !same(tenant, cur->tenant);
+    if (moved && (e = az_add(o, "resource.moved", id))) {
         e->tenant = tenant;
-        e->subscription = lower(o, sub);
+        e->subscription = az_keep(o, sub, strlen(sub));
         e->has = 1u << VLT_F_TENANT | 1u << VLT_F_SUBSCRIPTION;
     }
-    if (principal && (!cur->identity || !same(principal, cur->principal)) &&
+    if (principal && (moved || !cur->identity || !same(principal, cur->principal)) &&
         (e = az_add(o, "resource.identity.enabled", id))) {
         e->principal = principal;
         e->tenant = itn;
@@ -406,7 +424,7 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
     } else if (!key_uri && ksrc && cur->cmk) {
         az_add(o, "resource.cmk.disabled", id);
     }
-    if (!principal && cur->identity)
+    if (!principal && cur->identity && !moved)
         az_add(o, "resource.identity.disabled", id);
     return 0;
 }
@@ -455,7 +473,6 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
                        vuri ? vuri : name ? name : "");
     vlt_vault_uri(vname, uri, sizeof uri);
     const char *u = az_keep(o, uri, strlen(uri));
-    tenant = lower(o, tenant);
     const char *reg = region(o, loc);
     const vlt_vault *v = vlt_state_vault(st, uri);
     if (!v || !same(v->tenant, tenant) || !cm_streq(region(o, v->region), reg) ||
@@ -466,7 +483,7 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
             return -1;
         e->tenant = tenant;
         e->region = reg;
-        e->subscription = lower(o, sub);
+        e->subscription = az_keep(o, sub, strlen(sub));
         e->soft_delete = soft;
         e->purge_protection = purge;
         e->retention_days = days;
@@ -502,9 +519,7 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
                 break;
             }
             unsigned bits = perm_bits(r, keys, az_keepf(o, "%s.permissions.keys", path));
-            const char *lo = lower(o, oid);
-            uintptr_t had = (uintptr_t)cm_map_get(want, lo);
-            cm_map_put(want, lo, (void *)(had | 0x100 | bits));
+            want_add(want, oid, bits);
         }
     }
     if (!r->failed)
@@ -746,7 +761,6 @@ static int role_assignment(az_rd *r, yajl_val b, bool deleted, vlt_state *st)
         return 0;
     if (*scope && !arm_parse(scope, sub, sizeof sub, rg, sizeof rg))
         return az_fail(r, "properties.scope: '%.200s' is not an ARM scope", scope);
-    principal = lower(o, principal);
     const char *doc = NULL;
     if (!deleted) {
         cm_buf f;
