@@ -5,7 +5,8 @@
  * each body sees what the earlier ones built (a second version of a key rotates it; a
  * second assignment covering the same vault grants nothing new). The events are then
  * written ordered as SPEC §6 asks — vaults, keys, access, resources created on MMK,
- * their identities, their CMK bindings — each kind in input order.
+ * their identities, their CMK bindings — each kind by the ids of the bodies, so the
+ * order of the files does not matter.
  *
  * Ids are derived from the event itself: "import:" + the first 32 hex digits of the
  * SHA-256 of its JSON with an empty id, so the same bodies and time give the same
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "azure/internal.h"
 #include "crypto/crypto.h"
@@ -26,6 +28,7 @@ typedef struct body {
     const char *tenant; /* Resource Graph's tenantId column, or NULL */
     char where[600];
     int rank; /* observation order: 0 vaults, 1 role assignments, 2 keys, 3 accounts */
+    size_t seq; /* as given */
 } body;
 
 struct az_import {
@@ -127,6 +130,7 @@ static int add_body(az_import *im, yajl_val v, const char *tenant, const char *w
     b->v = v;
     b->tenant = tenant;
     b->rank = rank;
+    b->seq = im->nb - 1;
     if (listed)
         snprintf(b->where, sizeof b->where, "%s: body %zu", where, pos + 1);
     else
@@ -216,8 +220,30 @@ static void apply(vlt_state *st, const az_event *e, const char *time)
     vlt_txn_abort(t);
 }
 
+static const char *body_id(const body *b)
+{
+    yajl_val id = az_get(b->v, "id");
+    if (!YAJL_IS_STRING(id))
+        id = az_get(az_get(b->v, "key"), "kid");
+    return YAJL_IS_STRING(id) ? id->u.string : "";
+}
+
+/* Bodies in observation order: by rank, then by id without case, then as given. */
+static int cmp_body(const void *a, const void *b)
+{
+    const body *x = a, *y = b;
+    if (x->rank != y->rank)
+        return x->rank < y->rank ? -1 : 1;
+    int c = strcasecmp(body_id(x), body_id(y));
+    if (c)
+        return c;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
 int az_import_write(az_import *im, cm_buf *out, cm_err *err)
 {
+    if (im->nb)
+        qsort(im->b, im->nb, sizeof *im->b, cmp_body);
     const char *time = im->time_given || !im->latest[0] ? im->time : im->latest;
     vlt_state *st = vlt_state_open(NULL, NULL, err);
     if (!st)
@@ -228,10 +254,8 @@ int az_import_write(az_import *im, cm_buf *out, cm_err *err)
     az_obs o = {0};
     cm_buf js;
     cm_buf_init(&js, 0);
-    for (int rank = 0; rank < 4 && rc == 0; rank++) {
+    {
         for (size_t i = 0; i < im->nb && rc == 0; i++) {
-            if (im->b[i].rank != rank)
-                continue;
             az_obs_clear(&o);
             az_rd r = {&o, im->b[i].where, false};
             if (az_body(&r, im->b[i].v, false, im->b[i].tenant, st) < 0) {
