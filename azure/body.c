@@ -366,12 +366,13 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
             return az_fail(r, "properties.encryption.keyVaultProperties.identityClientId: '%.100s' "
                            "names no identity in identity.userAssignedIdentities", client);
     }
+    principal = lower(o, principal);
     /* Tenant: Resource Graph's column, the identity's, or what a vault in the same
      * subscription said; else unknown. */
-    const char *tenant = tenant_col ? tenant_col : itenant ? itenant : sub_tenant(o, st, sub);
+    const char *tenant = lower(o, tenant_col ? tenant_col : itenant ? itenant : sub_tenant(o, st, sub));
     if (tenant_col || itenant)
         sub_fact(o, sub, tenant);
-    const char *itn = itenant ? itenant : tenant;
+    const char *itn = itenant ? lower(o, itenant) : tenant;
     az_event *e;
     if (!cur) {
         if (!kind || !*kind)
@@ -473,6 +474,7 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
                        vuri ? vuri : name ? name : "");
     vlt_vault_uri(vname, uri, sizeof uri);
     const char *u = az_keep(o, uri, strlen(uri));
+    tenant = lower(o, tenant);
     const char *reg = region(o, loc);
     const vlt_vault *v = vlt_state_vault(st, uri);
     if (!v || !same(v->tenant, tenant) || !cm_streq(region(o, v->region), reg) ||
@@ -519,7 +521,7 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
                 break;
             }
             unsigned bits = perm_bits(r, keys, az_keepf(o, "%s.permissions.keys", path));
-            want_add(want, oid, bits);
+            want_add(want, lower(o, oid), bits);
         }
     }
     if (!r->failed)
@@ -761,6 +763,7 @@ static int role_assignment(az_rd *r, yajl_val b, bool deleted, vlt_state *st)
         return 0;
     if (*scope && !arm_parse(scope, sub, sizeof sub, rg, sizeof rg))
         return az_fail(r, "properties.scope: '%.200s' is not an ARM scope", scope);
+    principal = lower(o, principal);
     const char *doc = NULL;
     if (!deleted) {
         cm_buf f;

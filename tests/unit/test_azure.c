@@ -122,7 +122,7 @@ static void test_event_grid(void)
              "'data':{}}") == 0);
     /* with the key known: a new version rotates it, a known one derives nothing */
     CHECK_STR(send("{'specversion':'1.0','id':'c1','source':'t','type':'vault.upserted',"
-                   "'subject':'" V "','time':'2026-11-22T09:00:00Z','data':{'tenant':'T1',"
+                   "'subject':'" V "','time':'2026-11-22T09:00:00Z','data':{'tenant':'t1',"
                    "'region':'westus','subscription':'s1','soft_delete':true,"
                    "'purge_protection':true,'retention_days':90}}"),
               "a");
@@ -165,13 +165,13 @@ static void test_vault(void)
                                   "['Get','WrapKey','UnwrapKey','Purge']}},"
                                   "{'tenantId':'T1','objectId':'P2','permissions':{'keys':['all']}}]"))),
               "aa");
-    CHECK(vlt_state_access(st, V, "P1") == VLT_PERM_ALL);
-    CHECK(vlt_state_access(st, V, "P2") == VLT_PERM_ALL);
+    CHECK(vlt_state_access(st, V, "p1") == VLT_PERM_ALL);
+    CHECK(vlt_state_access(st, V, "p2") == VLT_PERM_ALL);
     /* P2 reduced to get, P1 removed */
     CHECK(tr(RN("v4", VAULT(",'enablePurgeProtection':true,'accessPolicies':["
                             "{'tenantId':'T1','objectId':'P2','permissions':{'keys':['get']}}]"))) == 3);
     CHECK_STR(type_at(0), "vault.access.revoked");
-    CHECK_STR(o.ev[0].principal, "P1");
+    CHECK_STR(o.ev[0].principal, "p1");
     CHECK_STR(type_at(1), "vault.access.revoked");
     CHECK_STR(type_at(2), "vault.access.granted");
     CHECK(o.ev[2].permissions == VLT_PERM_GET);
@@ -188,17 +188,17 @@ static void test_account(void)
     /* unknown: created on MMK, then its identity, then CMK (F12) */
     CHECK(tr(RN("a1", ACCOUNT(ID_SYS CMK(VER1)))) == 3);
     CHECK_STR(type_at(0), "resource.created");
-    CHECK_STR(o.ev[0].tenant, "T1");
+    CHECK_STR(o.ev[0].tenant, "t1");
     CHECK_STR(o.ev[0].kind, "Face");
     CHECK_STR(type_at(1), "resource.identity.enabled");
-    CHECK_STR(o.ev[1].principal, "P1");
+    CHECK_STR(o.ev[1].principal, "p1");
     CHECK_STR(type_at(2), "resource.cmk.enabled");
     CHECK_STR(o.ev[2].key_uri, V "/keys/k/" VER1);
     /* without identity, tenant, or a vault in the subscription: the tenant is unknown */
     CHECK(tr(RN("a2", "{'id':'" RG "/providers/Microsoft.CognitiveServices/accounts/x',"
                 "'type':'Microsoft.CognitiveServices/accounts','kind':'Face','location':'westus'}"))
           == 1); /* the vault seen above told subscription s1's tenant */
-    CHECK_STR(o.ev[0].tenant, "T1");
+    CHECK_STR(o.ev[0].tenant, "t1");
     CHECK_STR(send(RN("a3", ACCOUNT(ID_SYS CMK(VER1)))), "aaa");
     CHECK(tr(RN("a4", ACCOUNT(ID_SYS CMK(VER1)))) == 0);
     /* the key version changes; versionless follows the latest */
@@ -215,7 +215,7 @@ static void test_account(void)
     CHECK(tr(RN("a8", ACCOUNT(",'identity':{'type':'SystemAssigned','principalId':'P1',"
                               "'tenantId':'T9'}" CMK(VER1)))) == 2);
     CHECK_STR(type_at(0), "resource.moved");
-    CHECK_STR(o.ev[0].tenant, "T9");
+    CHECK_STR(o.ev[0].tenant, "t9");
     /* a user-assigned identity named by identityClientId */
     CHECK(tr(RN("a9", ACCOUNT(",'identity':{'type':'SystemAssigned, UserAssigned','principalId':"
                               "'P1','tenantId':'T1','userAssignedIdentities':{'/subscriptions/s1/"
@@ -225,7 +225,7 @@ static void test_account(void)
                               "'keyVaultProperties':{'keyVaultUri':'" V "','keyName':'k',"
                               "'keyVersion':'" VER1 "','identityClientId':'cu'}}}"))) == 1);
     CHECK_STR(type_at(0), "resource.identity.enabled");
-    CHECK_STR(o.ev[0].principal, "PU");
+    CHECK_STR(o.ev[0].principal, "pu");
     /* deleted */
     CHECK(tr(RN_DEL("a10", "{'id':'" ACC "','type':'Microsoft.CognitiveServices/accounts'}")) == 1);
     CHECK_STR(type_at(0), "resource.deleted");
@@ -256,14 +256,14 @@ static void test_rbac(void)
                       "'permissions':{'keys':['all']}}]}}")) == 2);
     CHECK_STR(type_at(0), "vault.upserted");
     CHECK_STR(type_at(1), "vault.access.granted");
-    CHECK_STR(o.ev[1].principal, "PR");
+    CHECK_STR(o.ev[1].principal, "pr");
     CHECK(o.ev[1].permissions == VLT_PERM_ALL);
     az_observe(&o, st);
     CHECK_STR(send(RN("r3", "{'id':'" RBAC_KV "','type':'Microsoft.KeyVault/vaults','location':"
                             "'westus','properties':{'tenantId':'T1','vaultUri':'" V2 "',"
                             "'enablePurgeProtection':true,'enableRbacAuthorization':true}}")),
               "aa");
-    CHECK(vlt_state_access(st, V2, "PR") == VLT_PERM_ALL);
+    CHECK(vlt_state_access(st, V2, "pr") == VLT_PERM_ALL);
     /* a second assignment for the same principal, then the first one deleted: kept */
     const char *ra2 = RN("r4", "{'id':'" RBAC_KV "/providers/Microsoft.Authorization/"
                                "roleAssignments/ra2','type':'Microsoft.Authorization/"
@@ -280,7 +280,7 @@ static void test_rbac(void)
     CHECK_STR(send(RN_DEL("r7", "{'id':'" RA_ID "','type':'Microsoft.Authorization/"
                                 "roleAssignments'}")),
               "a");
-    CHECK(vlt_state_access(st, V2, "PR") == 0);
+    CHECK(vlt_state_access(st, V2, "pr") == 0);
     /* a role that gives no key permissions */
     CHECK(tr(RN("r8", "{'id':'" RA_ID "','type':'Microsoft.Authorization/roleAssignments',"
                       "'properties':{'roleDefinitionId':'acdd72a7-3385-48ef-bd42-f606fba81ae7',"
