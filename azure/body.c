@@ -304,8 +304,14 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
     yajl_val ident, props, enc = NULL, kvp = NULL, uai = NULL;
     const char *itype = NULL, *iprinc = NULL, *itenant = NULL, *ksrc = NULL;
     if (az_str(r, b, "", "kind", &kind) < 0 || az_str(r, b, "", "location", &loc) < 0 ||
-        az_obj(r, b, "", "identity", &ident) < 0 || az_obj(r, b, "", "properties", &props) < 0 ||
-        az_str(r, ident, "identity", "type", &itype) < 0 ||
+        az_obj(r, b, "", "identity", &ident) < 0 || az_obj(r, b, "", "properties", &props) < 0)
+        return -1;
+    /* A notification may carry less than the full ARM body: kind and identity are also
+     * looked for under properties. */
+    if ((!kind && az_str(r, props, "properties", "kind", &kind) < 0) ||
+        (!ident && az_obj(r, props, "properties", "identity", &ident) < 0))
+        return -1;
+    if (az_str(r, ident, "identity", "type", &itype) < 0 ||
         az_str(r, ident, "identity", "principalId", &iprinc) < 0 ||
         az_str(r, ident, "identity", "tenantId", &itenant) < 0 ||
         az_obj(r, ident, "identity", "userAssignedIdentities", &uai) < 0 ||

@@ -354,7 +354,7 @@ int az_time(az_rd *r, yajl_val obj, const char *path, const char *name, const ch
     *out = NULL;
     if (!v || YAJL_IS_NULL(v))
         return 0;
-    int64_t t;
+    int64_t t = 0;
     if (YAJL_IS_STRING(v)) {
         const char *s;
         size_t n = trimmed(v->u.string, &s);
