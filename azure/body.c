@@ -322,6 +322,7 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
     /* The identity that reaches the vault: the system-assigned one, or the
      * user-assigned one named by keyVaultProperties.identityClientId. */
     const char *principal = NULL, *client = NULL;
+    bool ident_said = az_get(b, "identity") || az_get(props, "identity");
     if (itype && strcasestr(itype, "SystemAssigned"))
         principal = iprinc;
     bool cmk = ksrc && !strcasecmp(ksrc, "Microsoft.KeyVault");
@@ -431,7 +432,7 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
     } else if (!key_uri && ksrc && cur->cmk) {
         az_add(o, "resource.cmk.disabled", id);
     }
-    if (!principal && cur->identity && !moved)
+    if (!principal && ident_said && cur->identity && !moved)
         az_add(o, "resource.identity.disabled", id);
     return 0;
 }
@@ -483,6 +484,8 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
     tenant = lower(o, tenant);
     const char *reg = region(o, loc);
     const vlt_vault *v = vlt_state_vault(st, uri);
+    if (v && !az_get(props, "softDeleteRetentionInDays"))
+        days = v->retention_days; /* left out: as known */
     if (!v || !same(v->tenant, tenant) || !cm_streq(region(o, v->region), reg) ||
         !same(v->subscription, sub) || v->soft_delete != soft || v->purge_protection != purge ||
         v->retention_days != days) {
@@ -502,9 +505,10 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
     /* Access: access policies, or for an RBAC vault the role assignments that cover it. */
     /* A vault body says nothing about role assignments: under RBAC, access is what the
      * assignments seen so far give, and only a vault seen before with access policies
-     * (switched to RBAC) loses its policy holders here; assignments revoke themselves. */
+     * (switched to RBAC) loses its policy holders here; assignments revoke themselves.
+     * Without RBAC, a body that leaves accessPolicies out leaves access as it was. */
     cm_map *want = cm_map_new();
-    bool every_holder = true;
+    bool every_holder = true, touch_access = rbac || az_get(props, "accessPolicies") != NULL;
     if (rbac) {
         yajl_val was = fact(st, fkey);
         every_holder = was && YAJL_IS_FALSE(az_get(was, "rbac"));
@@ -530,7 +534,7 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
             want_add(want, lower(o, oid), bits);
         }
     }
-    if (!r->failed)
+    if (!r->failed && touch_access)
         access_diff(r, st, u, want, every_holder);
     cm_map_free(want);
     if (r->failed)

@@ -177,6 +177,8 @@ static void test_vault(void)
     CHECK(o.ev[2].permissions == VLT_PERM_GET);
     /* the facts it teaches */
     CHECK(o.nfacts == 2);
+    /* a body that leaves accessPolicies out leaves access as it was */
+    CHECK(tr(RN("v4b", VAULT(",'enablePurgeProtection':true"))) == 0);
     CHECK(tr(RN("v5", VAULT(",'enableSoftDelete':'yes'"))) == -1);
     CHECK(strstr(o.reason, "properties.enableSoftDelete: expected a boolean") != NULL);
     CHECK(tr(RN("v6", VAULT(",'accessPolicies':{}"))) == -1);
@@ -201,6 +203,8 @@ static void test_account(void)
     CHECK_STR(o.ev[0].tenant, "t1");
     CHECK_STR(send(RN("a3", ACCOUNT(ID_SYS CMK(VER1)))), "aaa");
     CHECK(tr(RN("a4", ACCOUNT(ID_SYS CMK(VER1)))) == 0);
+    /* a body that leaves the identity out leaves it as it was */
+    CHECK(tr(RN("a4b", ACCOUNT(CMK(VER1)))) == 0);
     /* the key version changes; versionless follows the latest */
     CHECK(tr(RN("a5", ACCOUNT(ID_SYS CMK(VER2)))) == 1);
     CHECK_STR(type_at(0), "resource.key.updated");
