@@ -753,10 +753,15 @@ static int role_assignment(az_rd *r, yajl_val b, bool deleted, vlt_state *st)
         return az_fail(r, "id: '%.200s' is not the ARM id of a role assignment", id);
     const char *fkey = az_keepf(o, "ra:%s", lower(o, id));
     yajl_val props;
-    if (az_obj(r, b, "", "properties", &props) < 0 ||
-        az_str(r, props, "properties", "roleDefinitionId", &role) < 0 ||
-        az_str(r, props, "properties", "principalId", &principal) < 0 ||
-        az_str(r, props, "properties", "scope", &scope) < 0)
+    if (az_obj(r, b, "", "properties", &props) < 0)
+        return -1;
+    /* `az role assignment list` writes the properties at the top level. */
+    const char *pp = props ? "properties" : "";
+    if (!props)
+        props = b;
+    if (az_str(r, props, pp, "roleDefinitionId", &role) < 0 ||
+        az_str(r, props, pp, "principalId", &principal) < 0 ||
+        az_str(r, props, pp, "scope", &scope) < 0)
         return -1;
     yajl_val old = fact(st, fkey);
     if (deleted && !principal && fact_str(old, "principal"))

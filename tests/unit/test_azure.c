@@ -285,6 +285,12 @@ static void test_rbac(void)
                                 "roleAssignments'}")),
               "a");
     CHECK(vlt_state_access(st, V2, "pr") == 0);
+    /* the flat form `az role assignment list` writes */
+    CHECK(tr(RN("r7b", "{'id':'" RA_ID "','type':'Microsoft.Authorization/roleAssignments',"
+                       "'roleDefinitionId':'/subscriptions/s1/providers/Microsoft.Authorization/"
+                       "roleDefinitions/12338af0-0e69-4776-bea7-57ae8d297424','principalId':'PR',"
+                       "'scope':'" RG "'}")) == 1);
+    CHECK_STR(type_at(0), "vault.access.granted");
     /* a role that gives no key permissions */
     CHECK(tr(RN("r8", "{'id':'" RA_ID "','type':'Microsoft.Authorization/roleAssignments',"
                       "'properties':{'roleDefinitionId':'acdd72a7-3385-48ef-bd42-f606fba81ae7',"
