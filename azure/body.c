@@ -268,9 +268,8 @@ static void rbac_want(vlt_state *st, const char *vault_arm, const char *only_pri
     size_t n;
     const char **keys = vlt_fact_keys(st, "ra:", &n);
     for (size_t i = 0; i <= n; i++) {
-        const char *doc = i < n ? (skip && !strcmp(keys[i], skip) ? NULL
-                                                                  : vlt_fact_get(st, keys[i]))
-                                : extra;
+        const char *doc =
+            i < n ? (skip && !strcmp(keys[i], skip) ? NULL : vlt_fact_get(st, keys[i])) : extra;
         yajl_val f = doc ? yajl_tree_parse(doc, NULL, 0) : NULL;
         const char *p = fact_str(f, "principal"), *scope = fact_str(f, "scope");
         yajl_val g = az_get(f, "grants");
@@ -327,8 +326,10 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
         principal = iprinc;
     bool cmk = ksrc && !strcasecmp(ksrc, "Microsoft.KeyVault");
     if (ksrc && !cmk && strcasecmp(ksrc, "Microsoft.CognitiveServices") != 0)
-        return az_fail(r, "properties.encryption.keySource: '%.100s' is neither "
-                       "Microsoft.CognitiveServices nor Microsoft.KeyVault", ksrc);
+        return az_fail(r,
+                       "properties.encryption.keySource: '%.100s' is neither "
+                       "Microsoft.CognitiveServices nor Microsoft.KeyVault",
+                       ksrc);
     const char *key_uri = NULL;
     if (cmk) {
         const char *vuri, *kname, *kver;
@@ -340,7 +341,7 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
             return -1;
         if (!vuri || !*vuri || !kname || !*kname)
             return az_fail(r, "properties.encryption.keyVaultProperties: keyVaultUri and keyName "
-                           "are needed when keySource is Microsoft.KeyVault");
+                              "are needed when keySource is Microsoft.KeyVault");
         size_t vl = strlen(vuri);
         while (vl && vuri[vl - 1] == '/')
             vl--;
@@ -359,8 +360,8 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
         principal = NULL;
         for (size_t i = 0; uai && i < uai->u.object.len; i++) {
             const char *cid, *pid;
-            const char *path = az_keepf(o, "identity.userAssignedIdentities.%s",
-                                        uai->u.object.keys[i]);
+            const char *path =
+                az_keepf(o, "identity.userAssignedIdentities.%s", uai->u.object.keys[i]);
             if (!YAJL_IS_OBJECT(uai->u.object.values[i]))
                 return az_fail(r, "%s: expected an object", path);
             if (az_str(r, uai->u.object.values[i], path, "clientId", &cid) < 0 ||
@@ -370,13 +371,17 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
                 principal = pid;
         }
         if (!principal)
-            return az_fail(r, "properties.encryption.keyVaultProperties.identityClientId: '%.100s' "
-                           "names no identity in identity.userAssignedIdentities", client);
+            return az_fail(r,
+                           "properties.encryption.keyVaultProperties.identityClientId: '%.100s' "
+                           "names no identity in identity.userAssignedIdentities",
+                           client);
     }
     principal = lower(o, principal);
     /* Tenant: Resource Graph's column, the identity's, or what a vault in the same
      * subscription said; else unknown. */
-    const char *tenant = lower(o, tenant_col ? tenant_col : itenant ? itenant : sub_tenant(o, st, sub));
+    const char *tenant = lower(o, tenant_col ? tenant_col
+                                  : itenant  ? itenant
+                                             : sub_tenant(o, st, sub));
     if (tenant_col || itenant)
         sub_fact(o, sub, tenant);
     const char *itn = itenant ? lower(o, itenant) : tenant;
@@ -385,8 +390,10 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
         if (!kind || !*kind)
             return az_fail(r, "kind: missing (ContentSafety, Face, ...)");
         if (!tenant)
-            return az_fail(r, "the tenant is not known: no tenantId, no identity.tenantId, and "
-                           "no key vault seen in subscription %.100s", sub);
+            return az_fail(r,
+                           "the tenant is not known: no tenantId, no identity.tenantId, and "
+                           "no key vault seen in subscription %.100s",
+                           sub);
         if (!loc)
             return az_fail(r, "location: missing");
         if (!(e = az_add(o, "resource.created", id)))
@@ -395,8 +402,8 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
         e->tenant = tenant;
         e->region = region(o, loc);
         e->subscription = az_keep(o, sub, strlen(sub));
-        e->has = 1u << VLT_F_KIND | 1u << VLT_F_TENANT | 1u << VLT_F_REGION |
-                 1u << VLT_F_SUBSCRIPTION;
+        e->has =
+            1u << VLT_F_KIND | 1u << VLT_F_TENANT | 1u << VLT_F_REGION | 1u << VLT_F_SUBSCRIPTION;
         if (principal && (e = az_add(o, "resource.identity.enabled", id))) {
             e->principal = principal;
             e->tenant = itn;
@@ -475,10 +482,12 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
         return az_fail(r, "location: missing");
     char vname[64], uri[256];
     if (vuri ? !vlt_vault_uri_parse(vuri, vname, sizeof vname)
-             : !name || !vlt_vault_uri_parse(az_keepf(o, "https://%s.vault.azure.net", name),
-                                             vname, sizeof vname))
+             : !name || !vlt_vault_uri_parse(az_keepf(o, "https://%s.vault.azure.net", name), vname,
+                                             sizeof vname))
         return az_fail(r, "properties.vaultUri: '%.200s' is not a vault URI",
-                       vuri ? vuri : name ? name : "");
+                       vuri   ? vuri
+                       : name ? name
+                              : "");
     vlt_vault_uri(vname, uri, sizeof uri);
     const char *u = az_keep(o, uri, strlen(uri));
     tenant = lower(o, tenant);
@@ -664,8 +673,8 @@ static int key_arm(az_rd *r, yajl_val b, bool deleted, vlt_state *st)
         return az_fail(r, "properties.keyUriWithVersion: '%.200s' is not a key URI", kuriv);
     if (!k.uri && kuri && !key_uri_split(o, kuri, &k))
         return az_fail(r, "properties.keyUri: '%.200s' is not a key URI", kuri);
-    if (!k.uri && !key_uri_split(o, az_keepf(o, "https://%s.vault.azure.net/keys/%s", vname,
-                                             kname), &k))
+    if (!k.uri &&
+        !key_uri_split(o, az_keepf(o, "https://%s.vault.azure.net/keys/%s", vname, kname), &k))
         return az_fail(r, "id: '%.200s' names no key URI", id);
     if (k.kty && !k.has_size && strncmp(k.kty, "EC", 2) != 0 && !deleted)
         return az_fail(r, "properties.keySize: missing for a %s key", k.kty);
@@ -748,8 +757,7 @@ static int role_assignment(az_rd *r, yajl_val b, bool deleted, vlt_state *st)
     const char *at = strcasestr(id, mark);
     char sub[256], rg[256];
     if (!at || !at[sizeof mark - 1] || strchr(at + sizeof mark - 1, '/') ||
-        (at != id && !arm_parse(az_keep(o, id, (size_t)(at - id)), sub, sizeof sub, rg,
-                                sizeof rg)))
+        (at != id && !arm_parse(az_keep(o, id, (size_t)(at - id)), sub, sizeof sub, rg, sizeof rg)))
         return az_fail(r, "id: '%.200s' is not the ARM id of a role assignment", id);
     const char *fkey = az_keepf(o, "ra:%s", lower(o, id));
     yajl_val props;
@@ -844,8 +852,7 @@ int az_body(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt_stat
     if (!kind) {
         yajl_val t = az_get(b, "type");
         return YAJL_IS_STRING(t)
-                   ? az_fail(r, "type: '%.200s' is not a resource cmkguard translates",
-                             t->u.string)
+                   ? az_fail(r, "type: '%.200s' is not a resource cmkguard translates", t->u.string)
                    : az_fail(r, "type: missing (not an ARM body)");
     }
     if (!strcmp(kind, "key (data plane)"))

@@ -14,10 +14,10 @@ struct az_ctx {
     yajl_val *elems; /* borrowed from root */
     size_t nelem, next;
     bool batch;
-    az_obs cur;       /* the element in hand */
-    size_t cur_next;  /* its next derived event */
+    az_obs cur;      /* the element in hand */
+    size_t cur_next; /* its next derived event */
     bool in_elem;
-    vlt_event ev;     /* the derived event handed out */
+    vlt_event ev; /* the derived event handed out */
     char id[AZ_MAX_ID + 24];
     char reason[1024];
 };
@@ -153,14 +153,13 @@ enum az_step az_next(az_ctx *a, vlt_state *st, az_item *it)
         size_t pos = a->next++;
         yajl_val el = a->elems[pos];
         az_obs_clear(&a->cur);
-        if (!YAJL_IS_OBJECT(el) ||
-            az_translate_val(el, st, &a->cur) < 0) {
+        if (!YAJL_IS_OBJECT(el) || az_translate_val(el, st, &a->cur) < 0) {
             if (!YAJL_IS_OBJECT(el))
                 snprintf(a->cur.reason, sizeof a->cur.reason, "not a JSON object");
             item_from(&a->cur, it, AZ_REJECTED);
             if (a->batch)
-                snprintf(a->reason, sizeof a->reason, "Event Grid batch, element %zu: %s",
-                         pos + 1, a->cur.reason);
+                snprintf(a->reason, sizeof a->reason, "Event Grid batch, element %zu: %s", pos + 1,
+                         a->cur.reason);
             else
                 snprintf(a->reason, sizeof a->reason, "%s", a->cur.reason);
             it->reason = a->reason;

@@ -24,10 +24,10 @@
 #define MAX_BODIES 100000
 
 typedef struct body {
-    yajl_val v;       /* borrowed from a document */
+    yajl_val v;         /* borrowed from a document */
     const char *tenant; /* Resource Graph's tenantId column, or NULL */
     char where[600];
-    int rank; /* observation order: 0 vaults, 1 role assignments, 2 keys, 3 accounts */
+    int rank;   /* observation order: 0 vaults, 1 role assignments, 2 keys, 3 accounts */
     size_t seq; /* as given */
 } body;
 
@@ -108,11 +108,12 @@ static int add_body(az_import *im, yajl_val v, const char *tenant, const char *w
     int rank = YAJL_IS_OBJECT(v) ? rank_of(v) : -1;
     if (rank < 0) {
         yajl_val t = az_get(v, "type");
-        cm_err_set(err, where, 0, 0, "%s%zu%s%s%.200s%s", listed ? "body " : "", listed ? pos + 1 : 0,
-                   listed ? ": " : "",
-                   !YAJL_IS_OBJECT(v) ? "not a JSON object"
-                   : YAJL_IS_STRING(t) ? "type '" : "no type: not an ARM body, nor a key in "
-                                                    "data-plane form (key.kid)",
+        cm_err_set(err, where, 0, 0, "%s%zu%s%s%.200s%s", listed ? "body " : "",
+                   listed ? pos + 1 : 0, listed ? ": " : "",
+                   !YAJL_IS_OBJECT(v)  ? "not a JSON object"
+                   : YAJL_IS_STRING(t) ? "type '"
+                                       : "no type: not an ARM body, nor a key in "
+                                         "data-plane form (key.kid)",
                    YAJL_IS_OBJECT(v) && YAJL_IS_STRING(t) ? t->u.string : "",
                    YAJL_IS_OBJECT(v) && YAJL_IS_STRING(t) ? "' is not a resource cmkguard imports"
                                                           : "");
@@ -175,9 +176,9 @@ int az_import_add(az_import *im, const char *json, size_t n, const char *where, 
 /* Where each derived event goes in the output (SPEC §6). */
 static int bucket(const char *type)
 {
-    static const char *const order[] = {"vault.upserted", "key.", "vault.access.",
-                                        "resource.created", "resource.identity.",
-                                        "resource."};
+    static const char *const order[] = {"vault.upserted",     "key.",
+                                        "vault.access.",      "resource.created",
+                                        "resource.identity.", "resource."};
     for (size_t i = 0; i < CM_ARRAY_LEN(order); i++)
         if (!strncmp(type, order[i], strlen(order[i])))
             return (int)i;

@@ -48,14 +48,18 @@ static int prescan(const char *m, size_t n, char *reason, size_t rn)
                     if (v >= 0xD800 && v <= 0xDBFF) {
                         long lo = uescape(m + i + 6, n - i - 6);
                         if (lo < 0xDC00 || lo > 0xDFFF) {
-                            snprintf(reason, rn, "a lone surrogate escape (\\u%04lX) is not a "
-                                     "character", v);
+                            snprintf(reason, rn,
+                                     "a lone surrogate escape (\\u%04lX) is not a "
+                                     "character",
+                                     v);
                             return -1;
                         }
                         i += 6;
                     } else if (v >= 0xDC00 && v <= 0xDFFF) {
-                        snprintf(reason, rn, "a lone surrogate escape (\\u%04lX) is not a "
-                                 "character", v);
+                        snprintf(reason, rn,
+                                 "a lone surrogate escape (\\u%04lX) is not a "
+                                 "character",
+                                 v);
                         return -1;
                     }
                 }

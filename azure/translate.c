@@ -23,7 +23,8 @@ static int eg_key(az_rd *r, const char *type, yajl_val data, vlt_state *st)
     const char *id, *vname, *otype, *oname, *ver, *nbf, *exp;
     if (!data)
         return az_fail(r, "data: missing");
-    if (az_str(r, data, "data", "Id", &id) < 0 || az_str(r, data, "data", "VaultName", &vname) < 0 ||
+    if (az_str(r, data, "data", "Id", &id) < 0 ||
+        az_str(r, data, "data", "VaultName", &vname) < 0 ||
         az_str(r, data, "data", "ObjectType", &otype) < 0 ||
         az_str(r, data, "data", "ObjectName", &oname) < 0 ||
         az_str(r, data, "data", "Version", &ver) < 0 || az_time(r, data, "data", "NBF", &nbf) < 0 ||
@@ -121,7 +122,7 @@ static int translate(yajl_val el, vlt_state *st, az_obs *o)
     bool ce = az_get(el, "specversion") != NULL;
     if (!ce && !az_get(el, "eventType"))
         return az_fail(&r, "neither CloudEvents (specversion) nor the Event Grid schema "
-                       "(eventType)");
+                           "(eventType)");
     r.shape = ce ? "Azure event (CloudEvents schema)" : "Azure event (Event Grid schema)";
     if (az_str(&r, el, "", ce ? "type" : "eventType", &type) < 0 ||
         az_str(&r, el, "", ce ? "source" : "topic", &source) < 0 ||
