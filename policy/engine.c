@@ -524,6 +524,7 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
         /* Not a cmkguard event: perhaps one Azure writes (SPEC §2b). Only a refused
          * message pays for the look, so cmkguard's own events go as fast as before. */
         char why[1024];
+        snprintf(why, sizeof why, "%s", reason);
         bool azure = n <= e->max_message && az_recognise(msg, n, ev.type_name);
         if (azure && az_load(e->az, msg, n, why, sizeof why) == 0 && next_azure(e, d))
             return;
