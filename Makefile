@@ -10,7 +10,7 @@ PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CFLAGS  += $(WARN) $(OPT) -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread $(SANFLAGS)
 
-MODULES := common crypto vault policy audit stream
+MODULES := common crypto vault azure policy audit stream
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 LIB     := $(BUILD)/libcmkguard.a

@@ -43,6 +43,8 @@ void aud_decision_clear(aud_decision *d)
     free(d->event_type);
     free(d->time);
     free(d->input);
+    free(d->derived_type);
+    free(d->derived_id);
     memset(d, 0, sizeof *d);
 }
 

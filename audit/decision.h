@@ -47,6 +47,9 @@ typedef struct aud_decision {
     char *event_type; /* as sent */
     char *time;       /* event time (RFC 3339) when valid */
     char *input;      /* file:line or topic/partition/offset */
+    /* An event derived from an Azure observation (SPEC §2b): the Azure event's type and
+     * id, written as data.derived_from; both NULL for cmkguard's own events. */
+    char *derived_type, *derived_id;
     aud_rec *recs;    /* recs[0] is the decision record */
     size_t nrecs, caprecs;
 } aud_decision;

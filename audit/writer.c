@@ -156,6 +156,13 @@ static void data_json(cm_buf *b, const aud_decision *d, const aud_rec *r, const 
     }
     cm_buf_adds(b, "],");
     kstr(b, "cause", d->cause, true);
+    if (d->derived_id) {
+        key(b, "derived_from");
+        cm_buf_addc(b, '{');
+        kstr(b, "id", d->derived_id, true);
+        kstr(b, "type", d->derived_type, false);
+        cm_buf_adds(b, "},");
+    }
     kstr(b, "engine", "cmkguard " CM_VERSION, true);
     kstr(b, "event_type", d->event_type, true);
     key(b, "findings");

@@ -11,5 +11,6 @@ int cmd_data(int argc, char **argv);
 int cmd_state(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
+int cmd_import(int argc, char **argv);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 #endif

@@ -11,6 +11,8 @@ static const char USAGE[] =
     "  replay [--rules PATH]... [--state DB] [--sign-key KEY] [--checkpoint N]\n"
     "         [--out FILE] [--clock event|wall] [--max-message BYTES] [--commit-every N]\n"
     "         EVENTS.jsonl|-\n"
+    "  import [--time RFC3339] FILE|-...\n"
+    "                                ARM bodies (az show/list, Resource Graph) -> events\n"
     "  rules check PATH...           load and type-check rule files\n"
     "  rules test PATH...            run rule tests (*.test.yaml)\n"
     "  audit keygen --out PREFIX     write PREFIX.key (0600) and PREFIX.pub\n"
@@ -45,7 +47,8 @@ int main(int argc, char **argv)
         int (*fn)(int, char **);
     } cmds[] = {{"replay", cmd_replay}, {"rules", cmd_rules}, {"audit", cmd_audit},
                 {"data", cmd_data},     {"state", cmd_state},
-                {"run", cmd_run},       {"broker", cmd_broker}};
+                {"run", cmd_run},       {"broker", cmd_broker},
+                {"import", cmd_import}};
     for (size_t i = 0; i < CM_ARRAY_LEN(cmds); i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

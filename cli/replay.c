@@ -346,17 +346,19 @@ int cmd_replay(int argc, char **argv)
             continue; /* applied and committed by the interrupted run */
         snprintf(input, sizeof input, "%s:%zu", stm_reader_name(rd), lineno);
         pol_engine_process(eng, line, n, input, &d);
-        if (d.fatal) {
-            cm_log("%s: cannot process the event: %s; stopping: nothing after the last commit "
-                   "is kept, and a rerun resumes there", input, d.reason);
-            goto out_decision;
-        }
-        if (aud_writer_emit(w, &d, pol_ruleset_hash(rs), &err) < 0) {
-            cm_err_print(&err);
-            goto out_decision;
-        }
-        if (d.outcome == AUD_REJECTED && d.reason)
-            cm_log("%s: event rejected: %s", input, d.reason);
+        do { /* an Azure message may hold several decisions */
+            if (d.fatal) {
+                cm_log("%s: cannot process the event: %s; stopping: nothing after the last "
+                       "commit is kept, and a rerun resumes there", input, d.reason);
+                goto out_decision;
+            }
+            if (aud_writer_emit(w, &d, pol_ruleset_hash(rs), &err) < 0) {
+                cm_err_print(&err);
+                goto out_decision;
+            }
+            if (d.outcome == AUD_REJECTED && d.reason)
+                cm_log("%s: event rejected: %s", input, d.reason);
+        } while (pol_engine_more(eng, &d));
         events++;
         if (state && events % (size_t)commit_every == 0 && commit(&rp, (int64_t)lineno, &err) < 0) {
             cm_err_print(&err);

@@ -4,12 +4,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "azure/azure.h"
 #include "stream/decode.h"
 
 struct pol_engine {
     const pol_ruleset *rs;
     vlt_state *st;
     stm_decoder *dec;
+    az_ctx *az; /* the Azure message in hand, its elements and derived events */
+    size_t max_message;
     cm_buf msg;
 };
 
@@ -19,6 +22,8 @@ pol_engine *pol_engine_new(const pol_ruleset *rs, vlt_state *st, size_t max_mess
     e->rs = rs;
     e->st = st;
     e->dec = stm_decoder_new(max_message);
+    e->az = az_ctx_new();
+    e->max_message = max_message ? max_message : STM_MAX_MESSAGE_DEFAULT;
     cm_buf_init(&e->msg, 0);
     return e;
 }
@@ -28,6 +33,7 @@ void pol_engine_free(pol_engine *e)
     if (!e)
         return;
     stm_decoder_free(e->dec);
+    az_ctx_free(e->az);
     cm_buf_free(&e->msg);
     free(e);
 }
@@ -158,8 +164,8 @@ static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *k, const v
         return;
     sv(c, base, PF_KEY_URI, k->uri);
     sv(c, base, PF_KEY_NAME, k->name);
-    sv(c, base, PF_KEY_KTY, k->kty);
-    if (strncmp(k->kty, "EC", 2) != 0)
+    sv(c, base, PF_KEY_KTY, k->kty); /* NULL: not known yet, so unknown to rules */
+    if (k->kty && strncmp(k->kty, "EC", 2) != 0)
         iv(c, base, PF_KEY_SIZE, k->size);
     bv(c, base, PF_KEY_DELETED, k->deleted);
     if (!prior)
@@ -349,50 +355,38 @@ static void fatal(aud_decision *d, const char *why)
     d->reason = cm_strdup(why);
 }
 
-void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
-                        aud_decision *d)
+/* Decides one decoded event into d (cleared but for input and derived_from). */
+static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
 {
-    aud_decision_clear(d);
-    d->input = cm_strdup(input);
-    vlt_event ev;
     char reason[1024];
-    if (stm_decode(e->dec, msg, n, &ev, reason, sizeof reason) < 0) {
-        d->outcome = AUD_REJECTED;
-        d->bad_input = true;
-        d->reason = cm_strdup(reason);
-        d->cause = safe_text(ev.id) ? cm_strdup(ev.id) : NULL;
-        d->event_type = safe_text(ev.type_name) ? cm_strdup(ev.type_name) : NULL;
-        if (ev.time && cm_rfc3339_valid(ev.time, strlen(ev.time)))
-            d->time = cm_strdup(ev.time);
-        aud_decision_add(d, safe_text(ev.subject) && *ev.subject ? ev.subject : NULL);
-        return;
-    }
-    d->cause = cm_strdup(ev.id);
-    d->event_type = cm_strdup(ev.type_name);
-    d->time = cm_strdup(ev.time);
-    bool res_event = vlt_etype_subject(ev.type) == VLT_SUBJ_RESOURCE;
+    vlt_event evc = *in;
+    const vlt_event *ev = &evc;
+    d->cause = cm_strdup(ev->id);
+    d->event_type = cm_strdup(ev->type_name);
+    d->time = cm_strdup(ev->time);
+    bool res_event = vlt_etype_subject(ev->type) == VLT_SUBJ_RESOURCE;
     /* A resource keeps the spelling of its id first seen (SPEC §2a): any other spelling
      * of the same id names it, and every later stage sees the first one. */
     char subject[1100];
-    const char *spelled = res_event ? vlt_state_resource_spelling(e->st, ev.subject) : NULL;
-    if (spelled && spelled != ev.subject && strcmp(spelled, ev.subject) != 0) {
+    const char *spelled = res_event ? vlt_state_resource_spelling(e->st, evc.subject) : NULL;
+    if (spelled && spelled != evc.subject && strcmp(spelled, evc.subject) != 0) {
         snprintf(subject, sizeof subject, "%s", spelled);
-        ev.subject = subject;
+        evc.subject = subject;
     }
-    if (vlt_state_seen(e->st, ev.source, ev.id)) {
+    if (vlt_state_seen(e->st, ev->source, ev->id)) {
         d->outcome = AUD_DUPLICATE;
-        snprintf(reason, sizeof reason, "event id '%s' was seen before: not applied again", ev.id);
+        snprintf(reason, sizeof reason, "event id '%s' was seen before: not applied again", ev->id);
         d->reason = cm_strdup(reason);
-        aud_rec *rec = aud_decision_add(d, ev.subject);
+        aud_rec *rec = aud_decision_add(d, ev->subject);
         if (res_event)
-            snapshot(rec, vlt_state_resource(e->st, ev.subject));
+            snapshot(rec, vlt_state_resource(e->st, ev->subject));
         return;
     }
-    vlt_state_mark_seen(e->st, ev.source, ev.id);
+    vlt_state_mark_seen(e->st, ev->source, ev->id);
     cry_failure_take();
     vlt_txn *t = vlt_txn_begin(e->st);
-    aud_rec *dec = aud_decision_add(d, ev.subject);
-    if (vlt_txn_apply(t, &ev, reason, sizeof reason) < 0) {
+    aud_rec *dec = aud_decision_add(d, ev->subject);
+    if (vlt_txn_apply(t, ev, reason, sizeof reason) < 0) {
         if (cry_failure_take()) {
             fatal(d, reason);
             vlt_txn_abort(t);
@@ -402,12 +396,12 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
         d->bad_input = true;
         d->reason = cm_strdup(reason);
         if (res_event)
-            snapshot(dec, vlt_state_resource(e->st, ev.subject));
+            snapshot(dec, vlt_state_resource(e->st, ev->subject));
         vlt_txn_abort(t);
         return;
     }
     size_t naff, nrules;
-    pol_ruleset_for(e->rs, ev.type, &nrules);
+    pol_ruleset_for(e->rs, ev->type, &nrules);
     /* Rules run for every bound resource; without rules only those that can change. */
     const char *const *aff = vlt_txn_affected(t, nrules > 0, &naff);
     eval_out out = {0};
@@ -416,17 +410,17 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
     aud_rec *per = cm_xcalloc(naff + 1, sizeof *per);
     if (!res_event && nrules) {
         memset(&c, 0, sizeof c);
-        fill_self_side(&c, t, &ev, false);
-        fill_self_side(&c, t, &ev, true);
-        eval_rules(e, t, &ev, &c, NULL, NULL, dec, &out);
+        fill_self_side(&c, t, ev, false);
+        fill_self_side(&c, t, ev, true);
+        eval_rules(e, t, ev, &c, NULL, NULL, dec, &out);
     }
     for (size_t i = 0; i < naff; i++) {
         if (!nrules && !rule_held(vlt_txn_resource(t, aff[i], false)))
             continue; /* no rule to run and no rule-held lock to re-check */
         memset(&c, 0, sizeof c);
-        fill_res_side(&c, t, &ev, aff[i], false);
-        fill_res_side(&c, t, &ev, aff[i], true);
-        eval_rules(e, t, &ev, &c, aff[i], res_event ? NULL : aff[i], res_event ? dec : &per[i],
+        fill_res_side(&c, t, ev, aff[i], false);
+        fill_res_side(&c, t, ev, aff[i], true);
+        eval_rules(e, t, ev, &c, aff[i], res_event ? NULL : aff[i], res_event ? dec : &per[i],
                    &out);
     }
     if (out.denied) {
@@ -434,7 +428,7 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
         for (size_t i = 0; i < naff; i++)
             move_findings(dec, &per[i]);
         if (res_event)
-            snapshot(dec, vlt_state_resource(e->st, ev.subject));
+            snapshot(dec, vlt_state_resource(e->st, ev->subject));
         goto out_abort;
     }
     int settled = vlt_txn_settle(t, reason, sizeof reason);
@@ -448,8 +442,8 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
         for (size_t i = 0; i < naff; i++)
             move_findings(dec, &per[i]);
         if (res_event) {
-            copy_actions(dec, t, ev.subject);
-            snapshot(dec, vlt_state_resource(e->st, ev.subject));
+            copy_actions(dec, t, ev->subject);
+            snapshot(dec, vlt_state_resource(e->st, ev->subject));
         } else {
             for (size_t i = 0; i < naff; i++)
                 copy_actions(dec, t, aff[i]);
@@ -458,8 +452,8 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
     }
     d->outcome = AUD_ALLOWED;
     if (res_event) {
-        copy_actions(dec, t, ev.subject);
-        snapshot(dec, vlt_txn_resource(t, ev.subject, false));
+        copy_actions(dec, t, ev->subject);
+        snapshot(dec, vlt_txn_resource(t, ev->subject, false));
     } else {
         for (size_t i = 0; i < naff; i++) {
             if (!per[i].nf && !vlt_txn_changed(t, aff[i]))
@@ -486,4 +480,94 @@ out_abort:
     }
     free(per);
     vlt_txn_abort(t);
+}
+
+static void reject_into(aud_decision *d, const char *reason, const char *id, const char *type,
+                        const char *time, const char *subject)
+{
+    d->outcome = AUD_REJECTED;
+    d->bad_input = true;
+    d->reason = cm_strdup(reason);
+    d->cause = safe_text(id) ? cm_strdup(id) : NULL;
+    d->event_type = safe_text(type) ? cm_strdup(type) : NULL;
+    if (time && cm_rfc3339_valid(time, strlen(time)))
+        d->time = cm_strdup(time);
+    aud_decision_add(d, safe_text(subject) && *subject ? subject : NULL);
+}
+
+/* The next decision of the Azure message in hand: a derived event decided like any
+ * other, or one record for an Azure event that derives nothing, was seen before, or
+ * cannot be translated. False when the message has nothing more. */
+static bool next_azure(pol_engine *e, aud_decision *d)
+{
+    az_item it;
+    char reason[1024];
+    switch (az_next(e->az, e->st, &it)) {
+    case AZ_DONE:
+        return false;
+    case AZ_EVENT:
+        d->derived_type = cm_strdup(it.type);
+        d->derived_id = cm_strdup(it.id);
+        decide(e, it.ev, d);
+        return true;
+    case AZ_REJECTED:
+        if (it.derived_id) { /* a derived event this build cannot decide */
+            d->derived_type = cm_strdup(it.type);
+            d->derived_id = cm_strdup(it.id);
+            reject_into(d, it.reason, it.derived_id, it.derived_type, it.time, it.subject);
+            return true;
+        }
+        reject_into(d, it.reason, it.id, it.type, it.time, it.subject);
+        return true;
+    case AZ_DUPLICATE:
+    case AZ_UNCHANGED:
+        break;
+    }
+    d->cause = cm_strdup(it.id);
+    d->event_type = cm_strdup(it.type);
+    d->time = cm_strdup(it.time);
+    d->outcome = AUD_ALLOWED;
+    if (it.step == AZ_DUPLICATE) {
+        d->outcome = AUD_DUPLICATE;
+        snprintf(reason, sizeof reason, "event id '%s' was seen before: not applied again", it.id);
+        d->reason = cm_strdup(reason);
+    }
+    aud_rec *rec = aud_decision_add(d, it.subject);
+    const vlt_resource *r = it.subject ? vlt_state_resource(e->st, it.subject) : NULL;
+    if (r)
+        snapshot(rec, r);
+    return true;
+}
+
+void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
+                        aud_decision *d)
+{
+    aud_decision_clear(d);
+    d->input = cm_strdup(input);
+    az_reset(e->az);
+    vlt_event ev;
+    char reason[1024];
+    if (stm_decode(e->dec, msg, n, &ev, reason, sizeof reason) < 0) {
+        /* Not a cmkguard event: perhaps one Azure writes (SPEC §2b). Only a refused
+         * message pays for the look, so cmkguard's own events go as fast as before. */
+        char why[1024];
+        snprintf(why, sizeof why, "%s", reason);
+        bool azure = n <= e->max_message && az_recognise(msg, n, ev.type_name);
+        if (azure && az_load(e->az, msg, n, why, sizeof why) == 0 && next_azure(e, d))
+            return;
+        reject_into(d, azure ? why : reason, ev.id, ev.type_name, ev.time, ev.subject);
+        return;
+    }
+    decide(e, &ev, d);
+}
+
+bool pol_engine_more(pol_engine *e, aud_decision *d)
+{
+    if (!az_pending(e->az))
+        return false;
+    char *input = d->input;
+    d->input = NULL;
+    aud_decision_clear(d);
+    d->input = input;
+    return next_azure(e, d);
 }

@@ -2,6 +2,7 @@
  * settle the physics, commit or leave the state untouched — into an aud_decision. */
 #ifndef POL_ENGINE_H
 #define POL_ENGINE_H
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "audit/decision.h"
@@ -15,7 +16,18 @@ pol_engine *pol_engine_new(const pol_ruleset *rs, vlt_state *st, size_t max_mess
 void pol_engine_free(pol_engine *e);
 void pol_engine_set_rules(pol_engine *e, const pol_ruleset *rs);
 const pol_ruleset *pol_engine_rules(const pol_engine *e);
-/* Decides one message; d is cleared first and filled. input names where it came from. */
+/* Decides one message; d is cleared first and filled with its first decision. input
+ * names where it came from. A message in an Azure shape (SPEC §2b) may hold several
+ * decisions: one per event of an Event Grid batch, one per event derived from an
+ * observation. The caller treats each like the first, in order:
+ *
+ *     pol_engine_process(e, msg, n, input, &d);
+ *     do { ...emit d, stop on d.fatal... } while (pol_engine_more(e, &d));
+ *
+ * and commits the message's input position once, after the last. */
 void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
                         aud_decision *d);
+/* The next decision of the message last given to pol_engine_process, into d (cleared
+ * first; input kept): true, or false when the message has none left (d untouched). */
+bool pol_engine_more(pol_engine *e, aud_decision *d);
 #endif

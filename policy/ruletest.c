@@ -367,6 +367,8 @@ static int run_file(suite *s, const char *path)
     vlt_state *st = NULL;
     pol_engine *eng = NULL;
     cm_map *by_id = cm_map_new();
+    ev_sum **extra = NULL; /* decisions after the first of an Azure event */
+    size_t nextra = 0;
     ev_sum **by_index = NULL;
     size_t nev = 0;
     aud_decision d = {0};
@@ -426,13 +428,15 @@ out_paths:
         while (stm_reader_next(rd, &l, &n, &ln, s->err) == 1) {
             snprintf(input, sizeof input, "%s:%zu", setup, ln);
             pol_engine_process(eng, l, n, input, &d);
-            if (d.outcome != AUD_ALLOWED) {
-                cm_err_set(s->err, sp, (int)ln, 0, "setup event %s: %s%s%s", d.cause ? d.cause : "",
-                           aud_outcome_name(d.outcome), d.reason ? ": " : "",
-                           d.reason ? d.reason : "");
-                stm_reader_free(rd);
-                goto out_free;
-            }
+            do {
+                if (d.outcome != AUD_ALLOWED) {
+                    cm_err_set(s->err, sp, (int)ln, 0, "setup event %s: %s%s%s",
+                               d.cause ? d.cause : "", aud_outcome_name(d.outcome),
+                               d.reason ? ": " : "", d.reason ? d.reason : "");
+                    stm_reader_free(rd);
+                    goto out_free;
+                }
+            } while (pol_engine_more(eng, &d));
         }
         stm_reader_free(rd);
     }
@@ -457,11 +461,19 @@ out_paths:
         char input[4200];
         snprintf(input, sizeof input, "%s:%d", path, en ? (int)en->start_mark.line + 1 : 0);
         pol_engine_process(eng, line.p ? line.p : "", line.len, input, &d);
-        ev_sum *sum = cm_xcalloc(1, sizeof *sum);
-        summarize(s, &d, sum);
-        by_index[nev++] = sum;
-        if (d.cause && !cm_map_get(by_id, d.cause))
-            cm_map_put(by_id, d.cause, sum);
+        size_t k = 0;
+        do { /* an Azure event: its derived decisions count under their own ids */
+            ev_sum *sum = cm_xcalloc(1, sizeof *sum);
+            summarize(s, &d, sum);
+            if (k++ == 0)
+                by_index[nev++] = sum;
+            else {
+                extra = cm_xrealloc(extra, (nextra + 1) * sizeof *extra);
+                extra[nextra++] = sum;
+            }
+            if (d.cause && !cm_map_get(by_id, d.cause))
+                cm_map_put(by_id, d.cause, sum);
+        } while (pol_engine_more(eng, &d));
     }
     yaml_node_t *ex = member(&doc, root, "expect");
     if (!ex || ex->type != YAML_SEQUENCE_NODE) {
@@ -477,6 +489,9 @@ out_free:
     for (size_t i = 0; i < nev; i++)
         ev_free(by_index[i]);
     free(by_index);
+    for (size_t i = 0; i < nextra; i++)
+        ev_free(extra[i]);
+    free(extra);
     cm_map_free(by_id);
     cm_buf_free(&line);
     pol_engine_free(eng);

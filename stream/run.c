@@ -535,6 +535,7 @@ static void process(runner *r, rd_kafka_message_t *msg)
     snprintf(input, sizeof input, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
     const char *value = msg->payload ? msg->payload : "";
     size_t len = msg->len, nh = headers_in(r, msg);
+    bool converted = true;
     if (stm_ce_is_binary(r->hdrs, nh)) {
         /* Binary mode: decided as the same event in structured mode. */
         stm_ce_attrs a = {0};
@@ -546,33 +547,40 @@ static void process(runner *r, rd_kafka_message_t *msg)
             pol_engine_process(r->eng, value, len, input, &r->d);
         } else {
             reject_binary(&r->d, &a, reason, input);
+            converted = false;
         }
         stm_ce_attrs_clear(&a);
     } else {
         pol_engine_process(r->eng, value, len, input, &r->d);
     }
-    if (r->d.fatal) {
-        /* The batch is not committed: after a restart it is read and applied again. */
-        r->fatal = true;
-        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s: cannot process the event: %s", input,
-                 r->d.reason);
-        return;
-    }
-    r->want_rec = true;
-    cm_buf_reset(&r->rec);
-    int rc = aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err);
-    r->want_rec = false;
-    if (rc < 0) {
-        r->fatal = true;
-        snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", r->err.msg);
-        return;
-    }
-    if (r->d.outcome == AUD_REJECTED && r->d.bad_input) {
-        dead_letter(r, msg, value, len, input);
-        r->m.dead_letters++;
-    }
+    bool dead = false;
+    do { /* an Azure message may hold several decisions; offsets commit once, below */
+        if (r->d.fatal) {
+            /* The batch is not committed: after a restart it is read and applied again. */
+            r->fatal = true;
+            snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s: cannot process the event: %s",
+                     input, r->d.reason);
+            return;
+        }
+        r->want_rec = true;
+        cm_buf_reset(&r->rec);
+        int rc = aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err);
+        r->want_rec = false;
+        if (rc < 0) {
+            r->fatal = true;
+            snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", r->err.msg);
+            return;
+        }
+        /* A message with bad input goes to the dead letters once, linked to the record
+         * of its first rejection. */
+        if (r->d.outcome == AUD_REJECTED && r->d.bad_input && !dead) {
+            dead_letter(r, msg, value, len, input);
+            r->m.dead_letters++;
+            dead = true;
+        }
+        r->m.outcomes[r->d.outcome]++;
+    } while (converted && pol_engine_more(r->eng, &r->d));
     r->m.events++;
-    r->m.outcomes[r->d.outcome]++;
     vlt_state_offset_set(r->st, topic, msg->partition, msg->offset);
     vlt_state_chain_set(r->st, c->name, aud_writer_seq(c->w), aud_writer_head(c->w));
 }

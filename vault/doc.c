@@ -233,7 +233,7 @@ static int load_key(void *arg, const char *id, const char *doc)
             rc = -1;
     }
     yajl_tree_free(o);
-    if (rc < 0 || !k->uri || !k->kty) {
+    if (rc < 0 || !k->uri) { /* kty NULL: not known yet */
         key_free(k);
         return -1;
     }
@@ -354,7 +354,7 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
         (vlt_store_format(s->db) >= 2 &&
          vlt_store_seen_legacy_each(s->db, load_seen_legacy, s, err) < 0) ||
         vlt_store_acl_each(s->db, load_acl, s, err) < 0 ||
-        vlt_store_offset_each(s->db, load_offset, s, err) < 0)
+        vlt_store_offset_each(s->db, load_offset, s, err) < 0 || vlt_facts_load(s, err) < 0)
         return -1;
     cm_map_free(s->dirty_offsets);
     s->dirty_offsets = cm_map_new();
@@ -418,6 +418,8 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     }
     for (size_t i = 0; rc == 0 && i < s->noutq; i++)
         rc = vlt_store_outbox_add(s->db, &s->outq[i], &s->outq[i].id, err);
+    if (rc == 0)
+        rc = vlt_facts_flush(s, err);
     for (size_t i = 0; rc == 0 && i < s->dirty_seen.n; i++)
         rc = vlt_store_seen_add(s->db, s->dirty_seen.ids[i], err);
     if (rc == 0 && s->dirty_chains) {
@@ -449,6 +451,7 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     idl_free(&s->dirty_seen);
     cm_map_clear(s->dirty_acl);
     cm_map_clear(s->dirty_offsets);
+    vlt_facts_flushed(s);
     s->dirty_chains = false;
     /* The queued messages are durable now: hand them over for sending. */
     vlt_outmsg_free(s->outdone, s->noutdone);

@@ -8,6 +8,19 @@
 
 #define MMK "mmk"
 
+/* A key whose type Azure has not said yet (announced by an Event Grid event) has kty
+ * NULL: rules see it as unknown. Its versions still need material to exist, so they
+ * get a stand-in RSA 2048 key pair. */
+static inline const char *key_material_kty(const vlt_key *k)
+{
+    return k->kty ? k->kty : "RSA";
+}
+
+static inline int64_t key_material_size(const vlt_key *k)
+{
+    return k->kty ? k->size : 2048;
+}
+
 typedef struct idlist {
     char **ids;
     size_t n, cap;
@@ -41,6 +54,7 @@ struct vlt_state {
     cm_map *offsets;            /* "topic\x1fpart" -> int64_t* */
     cm_map *dirty_offsets;
     bool dirty_chains;
+    cm_map *facts, *dirty_facts; /* vault/facts.c: key -> JSON document; NULL until used */
 };
 
 struct pend {
@@ -90,6 +104,11 @@ cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, char
                       size_t errn);
 int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
 int vlt_state_load_docs(vlt_state *s, cm_err *err);
+/* vault/facts.c: load, write (inside the flush's transaction), forget what was written. */
+int vlt_facts_load(vlt_state *s, cm_err *err);
+int vlt_facts_flush(vlt_state *s, cm_err *err);
+void vlt_facts_flushed(vlt_state *s);
+void vlt_facts_free(vlt_state *s);
 /* Wraps/unwraps a DEK under a reference ("mmk" or a versioned key URI). */
 int vlt_wrap_under(vlt_state *s, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
                    size_t errn);

@@ -458,6 +458,7 @@ void vlt_state_free(vlt_state *s)
     cm_map_free(s->dirty_acl);
     free_objs(s->offsets, free_v);
     cm_map_free(s->dirty_offsets);
+    vlt_facts_free(s);
     vlt_outmsg_free(s->outq, s->noutq);
     vlt_outmsg_free(s->outdone, s->noutdone);
     for (int i = 0; i < 3; i++)
@@ -629,7 +630,7 @@ cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cha
         cm_buf_free_secret(&der);
         return NULL;
     }
-    kv->pk = cry_pkey_import(k->kty, (const uint8_t *)der.p, der.len);
+    kv->pk = cry_pkey_import(key_material_kty(k), (const uint8_t *)der.p, der.len);
     cm_buf_free_secret(&der);
     if (!kv->pk)
         snprintf(err, errn, "corrupt key material for %s", aad);
@@ -638,7 +639,7 @@ cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cha
 
 int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn)
 {
-    cry_pkey *pk = cry_pkey_generate(k->kty, k->size, err, errn);
+    cry_pkey *pk = cry_pkey_generate(key_material_kty(k), key_material_size(k), err, errn);
     if (!pk)
         return -1;
     cry_secret *der = cry_pkey_export(pk);

@@ -74,16 +74,16 @@ static void *checkpointer(void *arg)
 
 /* Every table; the first three are vlt_store_table's documents. */
 enum tab { T_VAULTS, T_KEYS, T_RESOURCES, T_SEEN, T_ACL, T_OUTBOX, T_OFFSETS, T_META, T_DATA,
-           T_SEEN_LEGACY, T__COUNT };
+           T_SEEN_LEGACY, T_FACTS, T__COUNT };
 static const char *const tables[T__COUNT] = {"vaults",  "keys", "resources", "seen",
                                              "acl",     "outbox", "offsets", "meta",
-                                             "data",    "seen_legacy"};
+                                             "data",    "seen_legacy", "facts"};
 /* The columns a row's MAC covers, in order, then ver and mac. */
 static const char *const columns[T__COUNT] = {
     "id, doc", "id, doc", "id, doc", "id", "k, perms",
     "id, topic, part, chain, seq, key, value, reason, input, headers", "topic, part, off", "k, v",
-    "resource, class, sealed", "id"};
-static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 10, 3, 2, 3, 1};
+    "resource, class, sealed", "id", "k, doc"};
+static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 10, 3, 2, 3, 1, 2};
 
 
 static int db_err(vlt_store *st, cm_err *err, const char *what)
@@ -106,6 +106,8 @@ static const char SCHEMA[] =
     " mac BLOB NOT NULL);"
     "CREATE TABLE seen(id TEXT PRIMARY KEY, ver INTEGER NOT NULL, mac BLOB NOT NULL);"
     "CREATE TABLE seen_legacy(id TEXT PRIMARY KEY, ver INTEGER NOT NULL, mac BLOB NOT NULL);"
+    "CREATE TABLE facts(k TEXT PRIMARY KEY, doc TEXT NOT NULL, ver INTEGER NOT NULL,"
+    " mac BLOB NOT NULL);"
     "CREATE TABLE acl(k TEXT PRIMARY KEY, perms INTEGER NOT NULL, ver INTEGER NOT NULL,"
     " mac BLOB NOT NULL);"
     "CREATE TABLE outbox(id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL,"
@@ -931,11 +933,12 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
     static const char *const old_cols[T__COUNT] = {
         "id, doc", "id, doc", "id, doc", "id", "k, perms",
         "id, topic, part, chain, seq, key, value, reason, input", "topic, part, off", "k, v",
-        "resource, class, sealed", "id"};
+        "resource, class, sealed", "id", "k, doc"};
     /* Format 1 kept seen ids without their source: they become seen_legacy, where an id
      * counts as seen from every source, so no event is ever applied twice. */
     static const char *const old_table[T__COUNT] = {
-        "vaults", "keys", "resources", NULL, "acl", "outbox", "offsets", "meta", "data", "seen"};
+        "vaults", "keys", "resources", NULL, "acl", "outbox", "offsets", "meta", "data", "seen",
+        NULL};
     int rc = 0;
     for (int t = 0; rc == 0 && t < T__COUNT; t++) {
         char sql[160];
@@ -1389,6 +1392,41 @@ int vlt_store_meta_peek(vlt_store *st, const char *k, char *out, size_t n)
     }
     sqlite3_finalize(q);
     return found;
+}
+
+int vlt_store_fact_put(vlt_store *st, const char *k, const char *doc, cm_err *err)
+{
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    col c[2] = {ctext(k), ctext(doc)};
+    int rc = del_rows(st, "DELETE FROM facts WHERE k = ? RETURNING mac", k, NULL, err);
+    if (rc == 0)
+        rc = ins_row(st, T_FACTS, "INSERT INTO facts(k, doc, ver, mac) VALUES(?, ?, ?, ?)", c,
+                     NULL, NULL, err);
+    return auto_end(st, own, rc, err);
+}
+
+int vlt_store_fact_del(vlt_store *st, const char *k, cm_err *err)
+{
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    return auto_end(st, own, del_rows(st, "DELETE FROM facts WHERE k = ? RETURNING mac", k, NULL, err),
+                    err);
+}
+
+int vlt_store_fact_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *doc),
+                        void *arg, cm_err *err)
+{
+    sqlite3_stmt *q = read_rows(st, T_FACTS, "ORDER BY k", err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, T_FACTS, q, err)) == 1)
+        fn(arg, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_finalize(q);
+    return r;
 }
 
 int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const void *d, size_t n,

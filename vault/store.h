@@ -73,6 +73,11 @@ int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t
 int vlt_store_offset_each(vlt_store *st,
                           void (*fn)(void *arg, const char *topic, int32_t part, int64_t off),
                           void *arg, cm_err *err);
+/* Azure facts (vault/facts.c): key -> JSON document. */
+int vlt_store_fact_put(vlt_store *st, const char *k, const char *doc, cm_err *err);
+int vlt_store_fact_del(vlt_store *st, const char *k, cm_err *err);
+int vlt_store_fact_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *doc),
+                        void *arg, cm_err *err);
 int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err);
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
                         void *arg, cm_err *err);

@@ -284,6 +284,31 @@ static void key_destroy(vlt_txn *t, const char *uri)
     pend_put(t->pk, uri, NULL, kfree);
 }
 
+/* A key announced without its type (Event Grid says only that a version exists) is
+ * completed by the first key.created that states the type and names a version it has.
+ * Versions keep their stand-in material when it is of the stated family; otherwise,
+ * and only while no resource is bound to the key, they get new material. */
+static int key_complete(vlt_txn *t, vlt_key *k, const vlt_event *ev, char *reason, size_t rn)
+{
+    bool rsa = !strcmp(ev->kty, "RSA") || !strcmp(ev->kty, "RSA-HSM");
+    k->kty = cm_strdup(ev->kty);
+    k->size = vlt_event_has(ev, VLT_F_SIZE) ? ev->size : 256;
+    if (rsa)
+        return 0;
+    if (vlt_txn_bound_count(t, NULL, k->uri) > 0)
+        return reject(reason, rn,
+                      "key %s was bound while its type was unknown: its type cannot change to %s",
+                      k->uri, ev->kty);
+    for (size_t i = 0; i < k->nvers; i++) {
+        cry_pkey_free(k->vers[i].pk);
+        k->vers[i].pk = NULL;
+        cm_buf_free(&k->vers[i].sealed);
+        if (keyver_generate(t->s, k, &k->vers[i], reason, rn) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
 {
     vlt_keyref kr;
@@ -295,6 +320,9 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
     if (!v)
         return reject(reason, rn, "vault %s does not exist", vuri);
     vlt_key *k = wr_key(t, uri);
+    if (ev->type == VLT_EV_KEY_CREATED && k && !k->kty && !k->deleted && ev->kty &&
+        vlt_key_version(k, ev->version))
+        return key_complete(t, k, ev, reason, rn);
     if (ev->type == VLT_EV_KEY_CREATED) {
         if (k)
             return k->deleted
@@ -1048,7 +1076,7 @@ static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
         pthread_t th[8];
         size_t started = 0;
         for (size_t i = 0; i < nt; i++) {
-            work[i] = (struct prefetch){der, k->kty, wrapped, dek, m, nt, i};
+            work[i] = (struct prefetch){der, key_material_kty(k), wrapped, dek, m, nt, i};
             if (pthread_create(&th[i], NULL, prefetch_worker, &work[i]) == 0)
                 started++;
             else

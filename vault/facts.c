@@ -1,0 +1,106 @@
+#include "vault/facts.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "vault/internal.h"
+
+static void ensure(vlt_state *s)
+{
+    if (!s->facts) {
+        s->facts = cm_map_new();
+        s->dirty_facts = cm_map_new();
+    }
+}
+
+const char *vlt_fact_get(const vlt_state *s, const char *key)
+{
+    return s->facts ? cm_map_get(s->facts, key) : NULL;
+}
+
+void vlt_fact_put(vlt_state *s, const char *key, const char *doc)
+{
+    ensure(s);
+    char *old = cm_map_get(s->facts, key);
+    if (cm_streq(old, doc))
+        return;
+    if (doc)
+        cm_map_put(s->facts, key, cm_strdup(doc));
+    else
+        cm_map_del(s->facts, key);
+    free(old);
+    cm_map_put(s->dirty_facts, key, (void *)1);
+}
+
+const char **vlt_fact_keys(const vlt_state *s, const char *prefix, size_t *n)
+{
+    size_t all = 0, k = 0, plen = strlen(prefix);
+    const char **keys = s->facts ? cm_map_sorted_keys(s->facts, &all) : NULL;
+    for (size_t i = 0; i < all; i++)
+        if (!strncmp(keys[i], prefix, plen))
+            keys[k++] = keys[i];
+    *n = k;
+    return keys;
+}
+
+static void load_fact(void *arg, const char *key, const char *doc)
+{
+    vlt_state *s = arg;
+    if (!key || !doc)
+        return;
+    ensure(s);
+    free(cm_map_get(s->facts, key));
+    cm_map_put(s->facts, key, cm_strdup(doc));
+}
+
+int vlt_facts_load(vlt_state *s, cm_err *err)
+{
+    return vlt_store_fact_each(s->db, load_fact, s, err);
+}
+
+int vlt_facts_flush(vlt_state *s, cm_err *err)
+{
+    size_t it = 0;
+    const char *k;
+    int rc = 0;
+    while (s->dirty_facts && rc == 0 && cm_map_next(s->dirty_facts, &it, &k, NULL)) {
+        const char *doc = cm_map_get(s->facts, k);
+        rc = doc ? vlt_store_fact_put(s->db, k, doc, err) : vlt_store_fact_del(s->db, k, err);
+    }
+    return rc;
+}
+
+void vlt_facts_flushed(vlt_state *s)
+{
+    if (s->dirty_facts)
+        cm_map_clear(s->dirty_facts);
+}
+
+void vlt_facts_free(vlt_state *s)
+{
+    size_t it = 0;
+    void *v;
+    while (s->facts && cm_map_next(s->facts, &it, NULL, &v))
+        free(v);
+    cm_map_free(s->facts);
+    cm_map_free(s->dirty_facts);
+}
+
+unsigned vlt_state_access(const vlt_state *s, const char *vault_uri, const char *principal)
+{
+    char k[1400];
+    acl_key(vault_uri, principal, k, sizeof k);
+    return (unsigned)((uintptr_t)cm_map_get(s->acl, k) & VLT_PERM_ALL);
+}
+
+void vlt_state_access_each(const vlt_state *s, const char *vault_uri,
+                           void (*fn)(void *arg, const char *principal, unsigned perms), void *arg)
+{
+    size_t it = 0, vn = strlen(vault_uri);
+    const char *k;
+    void *v;
+    while (cm_map_next(s->acl, &it, &k, &v))
+        if (!strncmp(k, vault_uri, vn) && k[vn] == '\x1f' && ((uintptr_t)v & VLT_PERM_ALL))
+            fn(arg, k + vn + 1, (unsigned)((uintptr_t)v & VLT_PERM_ALL));
+}
