@@ -174,11 +174,15 @@ int az_import_add(az_import *im, const char *json, size_t n, const char *where, 
 }
 
 /* Where each derived event goes in the output (SPEC §6). */
+/* Where a line goes: the SPEC §6 order, with the Azure facts of vaults and role
+ * assignments (AZ_FACTS) right after the access they explain. */
+#define AZ_FACTS "Microsoft.ResourceNotifications."
 static int bucket(const char *type)
 {
-    static const char *const order[] = {"vault.upserted",     "key.",
-                                        "vault.access.",      "resource.created",
-                                        "resource.identity.", "resource."};
+    static const char *const order[] = {"vault.upserted",   "key.",
+                                        "vault.access.",    AZ_FACTS,
+                                        "resource.created", "resource.identity.",
+                                        "resource."};
     for (size_t i = 0; i < CM_ARRAY_LEN(order); i++)
         if (!strncmp(type, order[i], strlen(order[i])))
             return (int)i;
@@ -197,6 +201,70 @@ static int cmp_line(const void *a, const void *b)
     if (x->bucket != y->bucket)
         return x->bucket < y->bucket ? -1 : 1;
     return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* A parsed JSON value written back as JSON (numbers as they were written). */
+static void json_of(cm_buf *b, yajl_val v)
+{
+    if (YAJL_IS_STRING(v)) {
+        cm_json_cstr(b, v->u.string);
+    } else if (YAJL_IS_NUMBER(v)) {
+        cm_buf_adds(b, v->u.number.r);
+    } else if (YAJL_IS_TRUE(v)) {
+        cm_buf_adds(b, "true");
+    } else if (YAJL_IS_FALSE(v)) {
+        cm_buf_adds(b, "false");
+    } else if (YAJL_IS_OBJECT(v)) {
+        cm_buf_addc(b, '{');
+        for (size_t i = 0; i < v->u.object.len; i++) {
+            if (i)
+                cm_buf_addc(b, ',');
+            cm_json_cstr(b, v->u.object.keys[i]);
+            cm_buf_addc(b, ':');
+            json_of(b, v->u.object.values[i]);
+        }
+        cm_buf_addc(b, '}');
+    } else if (YAJL_IS_ARRAY(v)) {
+        cm_buf_addc(b, '[');
+        for (size_t i = 0; i < v->u.array.len; i++) {
+            if (i)
+                cm_buf_addc(b, ',');
+            json_of(b, v->u.array.values[i]);
+        }
+        cm_buf_addc(b, ']');
+    } else {
+        cm_buf_adds(b, "null");
+    }
+}
+
+/* The facts a body teaches that cmkguard's own events cannot carry (a vault's ARM id
+ * and permission model, what a role assignment grants, so that a later Deleted
+ * notification can withdraw it): the body as a Resource Notification, which replay
+ * observes and which derives nothing the events before it have not done already. */
+static void facts_line(cm_buf *js, yajl_val b, const char *time)
+{
+    yajl_val id = az_get(b, "id");
+    cm_buf_reset(js);
+    cm_buf_adds(js, "{\"specversion\":\"1.0\",\"id\":\"\",\"source\":");
+    cm_json_cstr(js, AZ_IMPORT_SOURCE);
+    cm_buf_adds(js, ",\"type\":\"Microsoft.ResourceNotifications.Resources.CreatedOrUpdated\","
+                    "\"subject\":");
+    cm_json_cstr(js, YAJL_IS_STRING(id) ? id->u.string : "");
+    cm_buf_adds(js, ",\"time\":");
+    cm_json_cstr(js, time);
+    cm_buf_adds(js, ",\"data\":{\"resourceInfo\":");
+    json_of(js, b);
+    cm_buf_adds(js, "}}");
+}
+
+/* The line's id: "import:" and 32 hex digits of the SHA-256 of the line without one. */
+static void line_id(const cm_buf *js, char id[48])
+{
+    uint8_t h[CRY_HASH_LEN];
+    cry_sha256(js->p, js->len, h);
+    char hex[2 * CRY_HASH_LEN + 1];
+    cm_hex(h, sizeof h, hex);
+    snprintf(id, 48, "import:%.32s", hex);
 }
 
 /* Applies a derived event to the scratch state, as replay will (no rules). */
@@ -265,22 +333,37 @@ int az_import_write(az_import *im, cm_buf *out, cm_err *err)
                 break;
             }
             az_observe(&o, st);
-            for (size_t k = 0; k < o.nev; k++) {
-                apply(st, &o.ev[k], time);
-                cm_buf_reset(&js);
-                az_event_json(&o.ev[k], "", AZ_IMPORT_SOURCE, time, &js);
-                uint8_t h[CRY_HASH_LEN];
-                cry_sha256(js.p, js.len, h);
-                char hex[2 * CRY_HASH_LEN + 1], id[48];
-                cm_hex(h, sizeof h, hex);
-                snprintf(id, sizeof id, "import:%.32s", hex);
+            char id[48];
+            for (size_t k = 0; k <= o.nev; k++) {
+                /* Only vaults and role assignments teach facts events cannot carry. */
+                if (k == o.nev && (!o.nfacts || im->b[i].rank > 1))
+                    break;
+                if (k < o.nev) {
+                    apply(st, &o.ev[k], time);
+                    cm_buf_reset(&js);
+                    az_event_json(&o.ev[k], "", AZ_IMPORT_SOURCE, time, &js);
+                    line_id(&js, id);
+                    cm_buf_reset(&js);
+                    az_event_json(&o.ev[k], id, AZ_IMPORT_SOURCE, time, &js);
+                } else {
+                    facts_line(&js, im->b[i].v, time);
+                    line_id(&js, id);
+                    char *p = strstr(js.p, "\"id\":\"\"");
+                    size_t at = (size_t)(p - js.p) + 6;
+                    cm_buf t;
+                    cm_buf_init(&t, 0);
+                    cm_buf_add(&t, js.p, at);
+                    cm_buf_adds(&t, id);
+                    cm_buf_adds(&t, js.p + at);
+                    cm_buf_free(&js);
+                    js = t;
+                }
                 if (nl == cap) {
                     cap = cap ? cap * 2 : 64;
                     lines = cm_xrealloc(lines, cap * sizeof *lines);
                 }
-                cm_buf_reset(&js);
-                az_event_json(&o.ev[k], id, AZ_IMPORT_SOURCE, time, &js);
-                lines[nl] = (line){bucket(o.ev[k].type), nl, cm_strdup(js.p)};
+                lines[nl] = (line){bucket(k < o.nev ? o.ev[k].type : AZ_FACTS), nl,
+                                   cm_strdup(js.p)};
                 nl++;
             }
         }

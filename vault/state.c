@@ -481,7 +481,14 @@ const vlt_key *vlt_state_key(const vlt_state *s, const char *uri)
 
 const vlt_resource *vlt_state_resource(const vlt_state *s, const char *id)
 {
-    return id ? cm_map_get(s->resources, id) : NULL;
+    if (!id)
+        return NULL;
+    const vlt_resource *r = cm_map_get(s->resources, id);
+    if (r)
+        return r;
+    /* Any spelling of an ARM id names the resource (SPEC §2a). */
+    const char *first = vlt_state_resource_spelling(s, id);
+    return first ? cm_map_get(s->resources, first) : NULL;
 }
 
 const char **vlt_state_resource_ids(const vlt_state *s, size_t *n)
