@@ -74,13 +74,13 @@ static int last_line(FILE *f, cm_buf *line)
     char chunk[CHUNK];
     if (fseeko(f, 0, SEEK_END) < 0)
         return -1;
-    off_t end = ftello(f), pos = end;
+    off_t end = ftello(f);
     if (end <= 0)
         return 0;
     if (fseeko(f, end - 1, SEEK_SET) < 0 || fgetc(f) != '\n')
         return 0; /* a torn last line: the file does not end at a record */
     end--;        /* the line without its newline */
-    pos = end;
+    off_t pos = end;
     while (pos > 0) {
         size_t n = pos < CHUNK ? (size_t)pos : CHUNK;
         pos -= (off_t)n;
