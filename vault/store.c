@@ -1066,6 +1066,29 @@ static int ins_row(vlt_store *st, enum tab t, const char *sql, const col *c, con
     return 0;
 }
 
+/* Replaces the row keyed (a, b) with c, in a transaction of its own when none is open. */
+static int put_row(vlt_store *st, enum tab t, const char *del, const char *a, const char *b,
+                   const char *ins, const col *c, const bool *is_int, const int64_t *ints,
+                   cm_err *err)
+{
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    int rc = del_rows(st, del, a, b, err);
+    if (rc == 0)
+        rc = ins_row(st, t, ins, c, is_int, ints, err);
+    return auto_end(st, own, rc, err);
+}
+
+/* Removes the rows keyed (a, b), in a transaction of its own when none is open. */
+static int drop_rows(vlt_store *st, const char *del, const char *a, const char *b, cm_err *err)
+{
+    bool own;
+    if (auto_begin(st, &own, err) < 0)
+        return -1;
+    return auto_end(st, own, del_rows(st, del, a, b, err), err);
+}
+
 static const char *const del_doc_sql[3] = {"DELETE FROM vaults WHERE id = ? RETURNING mac",
                                            "DELETE FROM keys WHERE id = ? RETURNING mac",
                                            "DELETE FROM resources WHERE id = ? RETURNING mac"};
@@ -1077,22 +1100,13 @@ static const char *const ins_doc_sql[3] = {
 int vlt_store_put(vlt_store *st, enum vlt_store_table t, const char *id, const char *doc,
                   cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
     col c[2] = {ctext(id), ctext(doc)};
-    int rc = del_rows(st, del_doc_sql[t], id, NULL, err);
-    if (rc == 0)
-        rc = ins_row(st, (enum tab)t, ins_doc_sql[t], c, NULL, NULL, err);
-    return auto_end(st, own, rc, err);
+    return put_row(st, (enum tab)t, del_doc_sql[t], id, NULL, ins_doc_sql[t], c, NULL, NULL, err);
 }
 
 int vlt_store_del(vlt_store *st, enum vlt_store_table t, const char *id, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
-    return auto_end(st, own, del_rows(st, del_doc_sql[t], id, NULL, err), err);
+    return drop_rows(st, del_doc_sql[t], id, NULL, err);
 }
 
 /* ---------- reads: every row checked against its MAC ---------- */
@@ -1189,28 +1203,18 @@ int vlt_store_seen_legacy_each(vlt_store *st, void (*fn)(void *arg, const char *
 
 int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
     char p[16];
     snprintf(p, sizeof p, "%u", perms);
     col c[2] = {ctext(key), ctext(p)};
     bool is_int[2] = {false, true};
     int64_t ints[2] = {0, perms};
-    int rc = del_rows(st, "DELETE FROM acl WHERE k = ? RETURNING mac", key, NULL, err);
-    if (rc == 0)
-        rc = ins_row(st, T_ACL, "INSERT INTO acl(k, perms, ver, mac) VALUES(?, ?, ?, ?)", c,
-                     is_int, ints, err);
-    return auto_end(st, own, rc, err);
+    return put_row(st, T_ACL, "DELETE FROM acl WHERE k = ? RETURNING mac", key, NULL,
+                   "INSERT INTO acl(k, perms, ver, mac) VALUES(?, ?, ?, ?)", c, is_int, ints, err);
 }
 
 int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
-    return auto_end(st, own, del_rows(st, "DELETE FROM acl WHERE k = ? RETURNING mac", key, NULL, err),
-                    err);
+    return drop_rows(st, "DELETE FROM acl WHERE k = ? RETURNING mac", key, NULL, err);
 }
 
 int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, unsigned perms),
@@ -1319,21 +1323,16 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
 
 int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t off, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
     char pn[24], on[24];
     snprintf(pn, sizeof pn, "%d", (int)part);
     snprintf(on, sizeof on, "%lld", (long long)off);
     col c[3] = {ctext(topic), ctext(pn), ctext(on)};
     bool is_int[3] = {false, true, true};
     int64_t ints[3] = {0, part, off};
-    int rc = del_rows(st, "DELETE FROM offsets WHERE topic = ? AND part = CAST(? AS INTEGER) RETURNING mac",
-                      topic, pn, err);
-    if (rc == 0)
-        rc = ins_row(st, T_OFFSETS, "INSERT INTO offsets(topic, part, off, ver, mac) VALUES(?, ?, ?, ?, ?)",
-                     c, is_int, ints, err);
-    return auto_end(st, own, rc, err);
+    return put_row(st, T_OFFSETS,
+                   "DELETE FROM offsets WHERE topic = ? AND part = CAST(? AS INTEGER) RETURNING mac",
+                   topic, pn, "INSERT INTO offsets(topic, part, off, ver, mac) VALUES(?, ?, ?, ?, ?)",
+                   c, is_int, ints, err);
 }
 
 int vlt_store_offset_each(vlt_store *st,
@@ -1353,15 +1352,9 @@ int vlt_store_offset_each(vlt_store *st,
 
 int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
     col c[2] = {ctext(k), ctext(v)};
-    int rc = del_rows(st, "DELETE FROM meta WHERE k = ? RETURNING mac", k, NULL, err);
-    if (rc == 0)
-        rc = ins_row(st, T_META, "INSERT INTO meta(k, v, ver, mac) VALUES(?, ?, ?, ?)", c, NULL,
-                     NULL, err);
-    return auto_end(st, own, rc, err);
+    return put_row(st, T_META, "DELETE FROM meta WHERE k = ? RETURNING mac", k, NULL,
+                   "INSERT INTO meta(k, v, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL, err);
 }
 
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
@@ -1396,24 +1389,14 @@ int vlt_store_meta_peek(vlt_store *st, const char *k, char *out, size_t n)
 
 int vlt_store_fact_put(vlt_store *st, const char *k, const char *doc, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
     col c[2] = {ctext(k), ctext(doc)};
-    int rc = del_rows(st, "DELETE FROM facts WHERE k = ? RETURNING mac", k, NULL, err);
-    if (rc == 0)
-        rc = ins_row(st, T_FACTS, "INSERT INTO facts(k, doc, ver, mac) VALUES(?, ?, ?, ?)", c,
-                     NULL, NULL, err);
-    return auto_end(st, own, rc, err);
+    return put_row(st, T_FACTS, "DELETE FROM facts WHERE k = ? RETURNING mac", k, NULL,
+                   "INSERT INTO facts(k, doc, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL, err);
 }
 
 int vlt_store_fact_del(vlt_store *st, const char *k, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
-    return auto_end(st, own, del_rows(st, "DELETE FROM facts WHERE k = ? RETURNING mac", k, NULL, err),
-                    err);
+    return drop_rows(st, "DELETE FROM facts WHERE k = ? RETURNING mac", k, NULL, err);
 }
 
 int vlt_store_fact_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *doc),
@@ -1432,17 +1415,11 @@ int vlt_store_fact_each(vlt_store *st, void (*fn)(void *arg, const char *k, cons
 int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const void *d, size_t n,
                        cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
     col c[3] = {ctext(rid), ctext(cls), (col){d ? d : "", n, false}};
-    int rc = del_rows(st, "DELETE FROM data WHERE resource = ? AND class = ? RETURNING mac", rid,
-                      cls, err);
-    if (rc == 0)
-        rc = ins_row(st, T_DATA,
-                     "INSERT INTO data(resource, class, sealed, ver, mac) VALUES(?, ?, ?, ?, ?)",
-                     c, NULL, NULL, err);
-    return auto_end(st, own, rc, err);
+    return put_row(st, T_DATA, "DELETE FROM data WHERE resource = ? AND class = ? RETURNING mac",
+                   rid, cls,
+                   "INSERT INTO data(resource, class, sealed, ver, mac) VALUES(?, ?, ?, ?, ?)", c,
+                   NULL, NULL, err);
 }
 
 int vlt_store_data_get(vlt_store *st, const char *rid, const char *cls, cm_buf *out, cm_err *err)
@@ -1468,10 +1445,5 @@ int vlt_store_data_get(vlt_store *st, const char *rid, const char *cls, cm_buf *
 
 int vlt_store_data_del(vlt_store *st, const char *rid, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
-    return auto_end(st, own,
-                    del_rows(st, "DELETE FROM data WHERE resource = ? RETURNING mac", rid, NULL, err),
-                    err);
+    return drop_rows(st, "DELETE FROM data WHERE resource = ? RETURNING mac", rid, NULL, err);
 }
