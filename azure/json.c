@@ -152,6 +152,19 @@ yajl_val az_json_parse(const char *msg, size_t n, char *reason, size_t rn)
         snprintf(reason, rn, "not JSON: %s", err[0] ? err : "parse error");
         return NULL;
     }
+    /* yajl ends a text after a complete value without looking at a string token still
+     * open after it (`[…]"abc` passes): an object's or array's text ends with its
+     * closing bracket. */
+    size_t end = n;
+    while (end > 0 && (msg[end - 1] == ' ' || msg[end - 1] == '\t' || msg[end - 1] == '\r' ||
+                       msg[end - 1] == '\n'))
+        end--;
+    if ((YAJL_IS_OBJECT(v) || YAJL_IS_ARRAY(v)) && end > 0 && msg[end - 1] != '}' &&
+        msg[end - 1] != ']') {
+        snprintf(reason, rn, "not JSON: trailing garbage after byte %zu", end);
+        yajl_tree_free(v);
+        return NULL;
+    }
     const char *d = dup_name(v, 0);
     if (d) {
         snprintf(reason, rn, "member name '%.100s' given twice in one object", d);

@@ -33,6 +33,8 @@ if [ -n "$(get replay_base_checkpoint_per_s)" ]; then
       "$(get replay_base_${m}_per_s)" \
       "$(awk -v a="$(get replay_${m}_per_s)" -v b="$(get replay_base_${m}_per_s)" 'BEGIN {if (b > 0) printf "%.3f", a / b; else print "n/a"}')"
   done
+  printf '  run        %10s vs %10s events/s  ratio %s\n' "$(get kafka_run_per_s)" "$(get kafka_run_base_per_s)" \
+    "$(awk -v a="$(get kafka_run_per_s)" -v b="$(get kafka_run_base_per_s)" 'BEGIN {if (b > 0) printf "%.3f", a / b; else print "n/a"}')"
   printf '  jq ratio (checkpoint replay / jq): this %s, baseline %s\n' \
     "$(awk -v a="$(get replay_checkpoint_per_s)" -v b="$(get jq_per_s)" 'BEGIN {printf "%.3f", a / b}')" \
     "$(awk -v a="$(get replay_base_checkpoint_per_s)" -v b="$(get jq_per_s)" 'BEGIN {printf "%.3f", a / b}')"

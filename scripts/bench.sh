@@ -108,7 +108,8 @@ res fanout_cold_per_s "$(calc "$(rewraps) / ($rot - $base)")"
 say "Kafka: $KEVENTS events through the embedded broker"
 mkfifo "$B/broker.ctl" 2>/dev/null
 "$CMK" broker --partitions 16 --topic cmk.events --topic cmk.audit --topic cmk.dead \
-  --topic lat.events --topic lat.audit --topic lat.dead --topic bench.pass <"$B/broker.ctl" >"$B/broker.out" 2>"$B/broker.err" &
+  --topic lat.events --topic lat.audit --topic lat.dead --topic bench.pass \
+  --topic base.events --topic base.audit --topic base.dead <"$B/broker.ctl" >"$B/broker.out" 2>"$B/broker.err" &
 BROKER=$!
 exec 7>"$B/broker.ctl"
 trap 'exec 7>&-; kill $BROKER ${RUN:-} 2>/dev/null; wait 2>/dev/null' EXIT
@@ -145,6 +146,19 @@ until_ok 600 drained 9464 "$KEVENTS"
 t1=$(now)
 res kafka_run_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
 kill -TERM $RUN; wait $RUN; RUN=
+# The baseline build's run over the same events, on topics of its own.
+if [ -n "${BENCH_BASELINE:-}" ]; then
+  kcat -P -b "$BOOT" -t base.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
+  rm -f "$B"/base.db*
+  config "$B/base.yaml" "bench-base-$$" "$B/base.db" 9466 base
+  "$BENCH_BASELINE" run --config "$B/base.yaml" 2>"$B/base.err" & RUN=$!
+  until_ok 60 assigned 9466
+  t0=$(now)
+  until_ok 600 drained 9466 "$KEVENTS"
+  t1=$(now)
+  res kafka_run_base_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
+  kill -TERM $RUN; wait $RUN; RUN=
+fi
 
 # --- latency at a fixed offered rate ---
 say "latency: $LAT_RATE events/s for ${LAT_SECONDS}s"

@@ -713,6 +713,16 @@ int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *r
     yajl_free(h);
     if (!d->failed && d->depth != 0)
         fail(d, "event is not a single JSON object%s", "");
+    /* yajl ends a text after a complete value without looking at a string token still
+     * open after it (`{…}"abc` passes): an object's text ends with its brace. */
+    if (!d->failed) {
+        size_t end = n;
+        while (end > 0 && (msg[end - 1] == ' ' || msg[end - 1] == '\t' || msg[end - 1] == '\r' ||
+                           msg[end - 1] == '\n'))
+            end--;
+        if (end > 0 && msg[end - 1] != '}')
+            fail(d, "not valid JSON at byte %zu: trailing garbage after the object", end);
+    }
     if (!d->failed && !d->top_seen && !d->data_seen && !d->arena.len)
         fail(d, "event is not a JSON object%s", "");
     bool surrogate = !d->failed && lone_surrogate(msg, n, reason, reason_len);

@@ -58,6 +58,9 @@ static void test_bad(void)
     bad("42", "not a JSON object");
     bad("{", "not valid JSON");
     bad("{} {}", "not valid JSON");
+    /* a string token left open after the object is not swallowed */
+    bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{}}\"junk", "trailing garbage");
+    bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{}} \"", "trailing garbage");
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{}", "not valid JSON");
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":[]}", "data: expected an object");
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{},\"id\":\"x\"}", "duplicate member 'id'");
