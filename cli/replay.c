@@ -14,56 +14,136 @@
 #include "stream/decode.h"
 #include "stream/replay.h"
 
-static int file_sink(void *arg, const char *subject, const char *line, size_t n)
+/* Where records go. A resumed replay first produces again the records an interrupted run
+ * wrote after its last commit: each must equal the one the file holds (same events, same
+ * rules, same key, the event clock: the same bytes), and is not written twice; only after
+ * them does the trail grow. So a resume never cuts a record, and a file holding records
+ * this replay does not reproduce (a state older than its trail) is refused. */
+struct trail {
+    FILE *f;         /* the record file, or stdout */
+    FILE *ahead;     /* resuming: reads the records after the last commit; NULL after */
+    off_t torn;      /* resuming: where a torn last line starts (-1: none) */
+    uint64_t seq;    /* the record being compared */
+    const char *path;
+    char *line;
+    size_t cap;
+    bool diverged;
+};
+
+/* The records after the last commit are used up: the trail grows from its end, less a
+ * torn last line (a record never completely written, so never committed). */
+static int trail_grow(struct trail *t)
 {
-    (void)subject;
-    FILE *f = arg;
-    if (CM_FAULT(CM_FAULT_IO, "audit write")) {
-        fwrite(line, 1, n / 2, f); /* a short write, as on a full disk */
-        errno = ENOSPC;
-        return -1;
-    }
-    if (fwrite(line, 1, n, f) != n || fputc('\n', f) == EOF)
+    fclose(t->ahead);
+    t->ahead = NULL;
+    if ((t->torn >= 0 && ftruncate(fileno(t->f), t->torn) < 0) || fseeko(t->f, 0, SEEK_END) < 0)
         return -1;
     return 0;
 }
 
-/* Reopens the record file of an interrupted replay and cuts it back to the last
- * committed record (seq, with hash head) of chain; records after it come again. */
-static FILE *open_resumed(const char *path, const char *chain, uint64_t seq, const char *head,
-                          cm_err *err)
+static int file_sink(void *arg, const char *subject, const char *line, size_t n)
+{
+    (void)subject;
+    struct trail *t = arg;
+    t->seq++;
+    if (t->ahead) {
+        ssize_t len = getline(&t->line, &t->cap, t->ahead);
+        if (len > 0 && t->line[len - 1] == '\n') {
+            if ((size_t)len - 1 == n && !memcmp(t->line, line, n))
+                return 0; /* written by the interrupted run, the same bytes */
+            t->diverged = true;
+            errno = EEXIST;
+            return -1;
+        }
+        if (trail_grow(t) < 0)
+            return -1;
+    }
+    if (CM_FAULT(CM_FAULT_IO, "audit write")) {
+        fwrite(line, 1, n, t->f); /* a short write, as on a full disk */
+        errno = ENOSPC;
+        return -1;
+    }
+    if (fwrite(line, 1, n, t->f) != n || fputc('\n', t->f) == EOF)
+        return -1;
+    return 0;
+}
+
+/* At the end of a resumed replay: 0 when every record after the last commit was
+ * produced again (a torn last line is cut), -1 when the file holds more. */
+static int trail_end(struct trail *t)
+{
+    if (!t->ahead)
+        return 0;
+    ssize_t len = getline(&t->line, &t->cap, t->ahead);
+    if (len > 0 && t->line[len - 1] == '\n') {
+        t->seq++;
+        t->diverged = true;
+        return -1;
+    }
+    return trail_grow(t);
+}
+
+/* Prints why writing records failed: a trail that is not this replay's own, or err. */
+static void trail_fail(const struct trail *t, const char *chain, const cm_err *err)
+{
+    if (t->diverged)
+        cm_log("%s: record %llu of chain %s is not one this replay produces from the same "
+               "input: the trail holds records its state does not know (an older copy of the "
+               "state?); refusing to write, the trail is left as it was",
+               t->path, (unsigned long long)t->seq, chain);
+    else
+        cm_err_print(err);
+}
+
+/* Reopens the record file of an interrupted replay after the last committed record
+ * (seq, with hash head) of chain; the records after it are compared, not cut. */
+static int open_resumed(struct trail *t, const char *path, const char *chain, uint64_t seq,
+                        const char *head, cm_err *err)
 {
     FILE *f = fopen(path, "r+");
     if (!f) {
         cm_err_set(err, path, 0, 0, "cannot reopen to resume the replay: %s", strerror(errno));
-        return NULL;
+        return -1;
     }
     char *line = NULL, ch[256], h[65];
-    size_t cap = 0, lineno = 0;
+    size_t cap = 0;
     ssize_t len;
-    long end = -1;
+    off_t end = -1, last_nl = 0;
     unsigned long long s;
     while (seq > 0 && (len = getline(&line, &cap, f)) > 0) {
-        lineno++;
         if (aud_record_peek(line, (size_t)len, ch, sizeof ch, &s, h) && !strcmp(ch, chain) &&
             s == seq) {
             if (!strcmp(h, head))
-                end = ftell(f);
+                end = ftello(f);
             break;
         }
     }
-    free(line);
     if (seq == 0)
         end = 0;
-    if (end < 0 || ftruncate(fileno(f), end) < 0 || fseek(f, 0, SEEK_END) < 0) {
+    /* Where the last complete line ends: a torn one after it is no record. */
+    if (end >= 0 && fseeko(f, end, SEEK_SET) == 0) {
+        last_nl = end;
+        while ((len = getline(&line, &cap, f)) > 0)
+            if (line[len - 1] == '\n')
+                last_nl = ftello(f);
+    }
+    free(line);
+    FILE *ahead = end >= 0 ? fopen(path, "r") : NULL;
+    if (end < 0 || !ahead || fseeko(ahead, end, SEEK_SET) < 0 || fseeko(f, 0, SEEK_END) < 0) {
         cm_err_set(err, path, 0, 0,
                    "does not hold record %llu of chain %s as the state committed it: cannot "
                    "resume (replay into a fresh state to start over)",
                    (unsigned long long)seq, chain);
+        if (ahead)
+            fclose(ahead);
         fclose(f);
-        return NULL;
+        return -1;
     }
-    return f;
+    t->f = f;
+    t->ahead = ahead;
+    t->torn = ftello(f) > last_nl ? last_nl : -1;
+    t->seq = seq;
+    return 0;
 }
 
 /* The last line of a record file, read backwards from its end into line (bounded):
@@ -275,6 +355,7 @@ int cmd_replay(int argc, char **argv)
     vlt_state *st = NULL;
     stm_reader *rd = NULL;
     FILE *of = stdout;
+    struct trail trail = {.f = stdout, .torn = -1, .path = out ? out : "stdout"};
     pol_engine *eng = NULL;
     aud_writer *w = NULL;
     if (!rs) {
@@ -307,13 +388,15 @@ int cmd_replay(int argc, char **argv)
         pos.lines = -1;
     }
     bool resume = chained && pos.lines >= 0;
-    if (out && !(of = resume ? open_resumed(out, chain, seq, head, &err)
-                             : open_trail(out, chain, chained, seq, head, &err))) {
+    if (out && (resume ? open_resumed(&trail, out, chain, seq, head, &err) < 0
+                       : !(trail.f = open_trail(out, chain, chained, seq, head, &err)))) {
         cm_err_print(&err);
         goto out_free;
     }
+    of = trail.f;
+    trail.seq = chained ? seq : 0;
     eng = pol_engine_new(rs, st, (size_t)max_message);
-    w = aud_writer_new(chain, signer, (unsigned)checkpoint, clk, file_sink, of);
+    w = aud_writer_new(chain, signer, (unsigned)checkpoint, clk, file_sink, &trail);
     if (chained)
         aud_writer_resume(w, seq, head);
     /* Signing every record: sign on the other core while this one decides. (Fault
@@ -353,7 +436,7 @@ int cmd_replay(int argc, char **argv)
                 goto out_decision;
             }
             if (aud_writer_emit(w, &d, pol_ruleset_hash(rs), &err) < 0) {
-                cm_err_print(&err);
+                trail_fail(&trail, chain, &err);
                 goto out_decision;
             }
             if (d.outcome == AUD_REJECTED && d.reason)
@@ -361,7 +444,7 @@ int cmd_replay(int argc, char **argv)
         } while (pol_engine_more(eng, &d));
         events++;
         if (state && events % (size_t)commit_every == 0 && commit(&rp, (int64_t)lineno, &err) < 0) {
-            cm_err_print(&err);
+            trail_fail(&trail, chain, &err);
             goto out_decision;
         }
         if (progress && (events & 1023) == 0) {
@@ -376,12 +459,9 @@ int cmd_replay(int argc, char **argv)
         cm_err_print(&err);
         goto out_decision;
     }
-    if (aud_writer_finish(w, &err) < 0) {
-        cm_err_print(&err);
-        goto out_decision;
-    }
-    if (aud_writer_drain(w, &err) < 0) {
-        cm_err_print(&err);
+    if (aud_writer_finish(w, &err) < 0 || aud_writer_drain(w, &err) < 0 ||
+        trail_end(&trail) < 0) {
+        trail_fail(&trail, chain, &err);
         goto out_decision;
     }
     if (state ? commit(&rp, -1, &err) < 0 : fflush(of) != 0) {
@@ -400,6 +480,9 @@ out_decision:
 out_free:
     aud_writer_free(w);
     pol_engine_free(eng);
+    if (trail.ahead)
+        fclose(trail.ahead);
+    free(trail.line);
     if (of && of != stdout)
         fclose(of);
     stm_reader_free(rd);

@@ -61,6 +61,39 @@ cmp -s torn.jsonl torn.0 && ok "the torn trail is untouched" || fail "the torn t
 expect_rc 0 "an empty file is written from the start" -- rp --out empty.jsonl e1.jsonl
 [ "$(jq -r .seq empty.jsonl | head -1)" = 1 ] && ok "the fresh trail starts at seq 1" || fail "fresh trail"
 
+# A resumed replay never cuts a record either: it produces again what its interrupted run
+# wrote after the last commit, checks those records equal the file's, and only then
+# writes. An older copy of a state taken in the middle of an interrupted run, put back
+# beside a trail that run and a later batch completed, is refused and changes nothing.
+head -30 "$ROOT/examples/story.jsonl" >e4.jsonl
+sed -n '31,$p' "$ROOT/examples/story.jsonl" >e5.jsonl
+mid=""
+for n in $(seq 5 400); do
+  rm -f m.db m.db-wal m.db-shm m.db.mkey m.jsonl
+  CMKGUARD_FAULT=io:$n rp --state m.db --commit-every 3 --out m.jsonl e4.jsonl >/dev/null 2>&1
+  [ $? -eq 3 ] || continue
+  lines=$(sqlite3 m.db "select v from meta where k = 'replay:main'" 2>/dev/null | cut -d' ' -f1)
+  [ -n "$lines" ] && [ "$lines" -gt 0 ] && [ -s m.jsonl ] && { mid=$n; break; }
+done
+if [ -z "$mid" ]; then
+  fail "no I/O fault left a run stopped after a commit"
+else
+  ok "io fault $mid stops the run after line $lines was committed"
+  cp m.db mid.db; cp m.db.mkey mid.db.mkey
+  expect_rc 0 "the rerun resumes the interrupted replay" -- rp --state m.db --commit-every 3 --out m.jsonl e4.jsonl
+  expect_err "resuming the interrupted replay" "it says it resumes"
+  rp --state one4.db --commit-every 3 --out one4.jsonl e4.jsonl >/dev/null 2>&1
+  cmp -s m.jsonl one4.jsonl && ok "the resumed trail is byte for byte the trail of a run without a stop" \
+    || fail "the resumed trail differs"
+  expect_rc 0 "the next batch continues it" -- rp --state m.db --commit-every 3 --out m.jsonl e5.jsonl
+  cp m.jsonl m.0
+  rm -f m.db-wal m.db-shm; cp mid.db m.db; cp mid.db.mkey m.db.mkey
+  expect_rc 3 "the mid-run copy of the state is refused beside the longer trail" -- \
+    rp --state m.db --commit-every 3 --out m.jsonl e4.jsonl
+  expect_err "holds records its state does not know" "the refusal says why"
+  cmp -s m.jsonl m.0 && ok "the trail is untouched" || fail "the refused resume changed the trail"
+fi
+
 # The third batch continues the good state's trail.
 expect_rc 0 "third batch continues" -- rp --state s.db --out trail.jsonl e3.jsonl
 expect_rc 0 "the three-batch trail verifies" -- "$CMKGUARD" audit verify --pubkey "$PUB" trail.jsonl
