@@ -13,6 +13,7 @@ KEY=tests/golden/test-signing.key
 EVENTS=${BENCH_EVENTS:-1000000} RESOURCES=${BENCH_RESOURCES:-100000}
 FANOUT=${BENCH_FANOUT:-10000} KEVENTS=${BENCH_KAFKA_EVENTS:-100000}
 LAT_RATE=${BENCH_LAT_RATE:-5000} LAT_SECONDS=${BENCH_LAT_SECONDS:-10}
+RULES=$ROOT/rules
 say() { echo "bench: $*" >&2; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN {printf \"%.0f\", $1}"; }     # integer result
@@ -38,7 +39,7 @@ replay() { # NAME ARGS...: events/s and peak RSS of one replay of the workload
   local name=$1; shift
   say "replay ($name): $EVENTS events"
   local t0 t1; t0=$(now)
-  /usr/bin/time -f '%M' -o "$B/rss.txt" "$CMK" replay --rules rules "$@" "$W" >"$B/replay-$name.jsonl" 2>"$B/replay-$name.err" \
+  /usr/bin/time -f '%M' -o "$B/rss.txt" "$CMK" replay --rules "$RULES" "$@" "$W" >"$B/replay-$name.jsonl" 2>"$B/replay-$name.err" \
     || { say "replay $name failed: $(tail -1 "$B/replay-$name.err")"; exit 1; }
   t1=$(now)
   res "replay_${name}_per_s" "$(calc "$EVENTS / ($t1 - $t0)")"
@@ -52,13 +53,16 @@ rm -f "$B"/replay-state.db*
 replay state --state "$B/replay-state.db" --sign-key "$KEY" --checkpoint 1000
 # BENCH_BASELINE=PATH: the same replays by an earlier build's binary, in this sitting,
 # so a change's cost is a ratio measured side by side.
+# An earlier build reads the rule pack of its own tree (BENCH_BASELINE_RULES, by default
+# the rules/ beside its binary).
+BASE_RULES=${BENCH_BASELINE_RULES:-$(dirname "${BENCH_BASELINE:-.}")/rules}
 if [ -n "${BENCH_BASELINE:-}" ]; then
-  CMK_THIS=$CMK CMK=$BENCH_BASELINE
+  CMK_THIS=$CMK CMK=$BENCH_BASELINE RULES=$BASE_RULES
   replay base_unsigned
   replay base_checkpoint --sign-key "$KEY" --checkpoint 1000
   rm -f "$B"/replay-state.db*
   replay base_state --state "$B/replay-state.db" --sign-key "$KEY" --checkpoint 1000
-  CMK=$CMK_THIS
+  CMK=$CMK_THIS RULES=$ROOT/rules
 fi
 rm -f "$B"/replay-state.db*
 cmp -s <(jq -c '.data.outcome' "$B/replay-unsigned.jsonl") <(jq -c '.data.outcome' "$B/replay-signed.jsonl") \
@@ -132,10 +136,10 @@ until_ok() {
 assigned() { metric "$1" 2>/dev/null | grep -q '^cmkguard_assigned_partitions [1-9]'; }
 drained() { metric "$1" 2>/dev/null | awk -v n="$2" '/^cmkguard_events_total/ {s += $NF} /^cmkguard_audit_backlog/ {b = $NF} END {exit !(s >= n && b == 0)}'; }
 metric() { exec 8<>"/dev/tcp/127.0.0.1/$1" || return 1; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&8; timeout 5 cat <&8; exec 8<&-; }
-config() { # FILE GROUP STATE PORT TOPIC-PREFIX
+config() { # FILE GROUP STATE PORT TOPIC-PREFIX [RULES]
   printf 'kafka:\n  bootstrap.servers: %s\n  group.id: %s\n  linger.ms: 1\n  fetch.wait.max.ms: 5\n' "$BOOT" "$2"
   printf 'topics: {events: %s.events, audit: %s.audit, dead_letter: %s.dead}\n' "$5" "$5" "$5"
-  printf 'rules: [%s/rules]\nstate: %s\naudit: {sign_key: %s/%s, checkpoint: 1000}\n' "$ROOT" "$3" "$ROOT" "$KEY"
+  printf 'rules: [%s]\nstate: %s\naudit: {sign_key: %s/%s, checkpoint: 1000}\n' "${6:-$ROOT/rules}" "$3" "$ROOT" "$KEY"
   printf 'metrics: {listen: "127.0.0.1:%s"}\nstatus_interval: 0\n' "$4"; } >"$1"
 rm -f "$B"/run.db*
 config "$B/run.yaml" "bench-$$" "$B/run.db" 9464 cmk
@@ -150,7 +154,7 @@ kill -TERM $RUN; wait $RUN; RUN=
 if [ -n "${BENCH_BASELINE:-}" ]; then
   kcat -P -b "$BOOT" -t base.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
   rm -f "$B"/base.db*
-  config "$B/base.yaml" "bench-base-$$" "$B/base.db" 9466 base
+  config "$B/base.yaml" "bench-base-$$" "$B/base.db" 9466 base "$BASE_RULES"
   "$BENCH_BASELINE" run --config "$B/base.yaml" 2>"$B/base.err" & RUN=$!
   until_ok 60 assigned 9466
   t0=$(now)

@@ -15,13 +15,13 @@
 
 /* Write statements are prepared once and reused: the state writes the same dozen
  * statements thousands of times a second. */
-#define STMT_CACHE 24
+#define STMT_CACHE 48
 
 struct vlt_store {
     sqlite3 *db;
     char *path;
     struct {
-        char sql[160];
+        char sql[200];
         const char *lit; /* where the caller's text was: most are literals */
         sqlite3_stmt *s;
     } cache[STMT_CACHE];
@@ -1018,7 +1018,8 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
 
 /* ---------- writes ---------- */
 
-/* Removes the rows matching a key (one or two text columns) from table t. */
+/* Runs sql (a SELECT of the MACs of the rows about to go, or a DELETE … RETURNING mac)
+ * with a key of one or two text columns, taking those rows out of the digest. */
 static int del_rows(vlt_store *st, const char *sql, const char *a, const char *b, cm_err *err)
 {
     sqlite3_stmt *q = stmt(st, sql, err);
@@ -1066,15 +1067,17 @@ static int ins_row(vlt_store *st, enum tab t, const char *sql, const col *c, con
     return 0;
 }
 
-/* Replaces the row keyed (a, b) with c, in a transaction of its own when none is open. */
-static int put_row(vlt_store *st, enum tab t, const char *del, const char *a, const char *b,
+/* Replaces the row keyed (a, b) with c, in a transaction of its own when none is open:
+ * sel reads the MAC of the row it replaces (a point lookup), ins is an INSERT OR REPLACE,
+ * cheaper than deleting and inserting in two statements. */
+static int put_row(vlt_store *st, enum tab t, const char *sel, const char *a, const char *b,
                    const char *ins, const col *c, const bool *is_int, const int64_t *ints,
                    cm_err *err)
 {
     bool own;
     if (auto_begin(st, &own, err) < 0)
         return -1;
-    int rc = del_rows(st, del, a, b, err);
+    int rc = del_rows(st, sel, a, b, err); /* the row replaced leaves the digest */
     if (rc == 0)
         rc = ins_row(st, t, ins, c, is_int, ints, err);
     return auto_end(st, own, rc, err);
@@ -1092,16 +1095,19 @@ static int drop_rows(vlt_store *st, const char *del, const char *a, const char *
 static const char *const del_doc_sql[3] = {"DELETE FROM vaults WHERE id = ? RETURNING mac",
                                            "DELETE FROM keys WHERE id = ? RETURNING mac",
                                            "DELETE FROM resources WHERE id = ? RETURNING mac"};
+static const char *const sel_doc_sql[3] = {"SELECT mac FROM vaults WHERE id = ?",
+                                           "SELECT mac FROM keys WHERE id = ?",
+                                           "SELECT mac FROM resources WHERE id = ?"};
 static const char *const ins_doc_sql[3] = {
-    "INSERT INTO vaults(id, doc, ver, mac) VALUES(?, ?, ?, ?)",
-    "INSERT INTO keys(id, doc, ver, mac) VALUES(?, ?, ?, ?)",
-    "INSERT INTO resources(id, doc, ver, mac) VALUES(?, ?, ?, ?)"};
+    "INSERT OR REPLACE INTO vaults(id, doc, ver, mac) VALUES(?, ?, ?, ?)",
+    "INSERT OR REPLACE INTO keys(id, doc, ver, mac) VALUES(?, ?, ?, ?)",
+    "INSERT OR REPLACE INTO resources(id, doc, ver, mac) VALUES(?, ?, ?, ?)"};
 
 int vlt_store_put(vlt_store *st, enum vlt_store_table t, const char *id, const char *doc,
                   cm_err *err)
 {
     col c[2] = {ctext(id), ctext(doc)};
-    return put_row(st, (enum tab)t, del_doc_sql[t], id, NULL, ins_doc_sql[t], c, NULL, NULL, err);
+    return put_row(st, (enum tab)t, sel_doc_sql[t], id, NULL, ins_doc_sql[t], c, NULL, NULL, err);
 }
 
 int vlt_store_del(vlt_store *st, enum vlt_store_table t, const char *id, cm_err *err)
@@ -1208,8 +1214,8 @@ int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *er
     col c[2] = {ctext(key), ctext(p)};
     bool is_int[2] = {false, true};
     int64_t ints[2] = {0, perms};
-    return put_row(st, T_ACL, "DELETE FROM acl WHERE k = ? RETURNING mac", key, NULL,
-                   "INSERT INTO acl(k, perms, ver, mac) VALUES(?, ?, ?, ?)", c, is_int, ints, err);
+    return put_row(st, T_ACL, "SELECT mac FROM acl WHERE k = ?", key, NULL,
+                   "INSERT OR REPLACE INTO acl(k, perms, ver, mac) VALUES(?, ?, ?, ?)", c, is_int, ints, err);
 }
 
 int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err)
@@ -1330,8 +1336,8 @@ int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t
     bool is_int[3] = {false, true, true};
     int64_t ints[3] = {0, part, off};
     return put_row(st, T_OFFSETS,
-                   "DELETE FROM offsets WHERE topic = ? AND part = CAST(? AS INTEGER) RETURNING mac",
-                   topic, pn, "INSERT INTO offsets(topic, part, off, ver, mac) VALUES(?, ?, ?, ?, ?)",
+                   "SELECT mac FROM offsets WHERE topic = ? AND part = CAST(? AS INTEGER)", topic,
+                   pn, "INSERT OR REPLACE INTO offsets(topic, part, off, ver, mac) VALUES(?, ?, ?, ?, ?)",
                    c, is_int, ints, err);
 }
 
@@ -1353,8 +1359,8 @@ int vlt_store_offset_each(vlt_store *st,
 int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err)
 {
     col c[2] = {ctext(k), ctext(v)};
-    return put_row(st, T_META, "DELETE FROM meta WHERE k = ? RETURNING mac", k, NULL,
-                   "INSERT INTO meta(k, v, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL, err);
+    return put_row(st, T_META, "SELECT mac FROM meta WHERE k = ?", k, NULL,
+                   "INSERT OR REPLACE INTO meta(k, v, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL, err);
 }
 
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
@@ -1390,8 +1396,8 @@ int vlt_store_meta_peek(vlt_store *st, const char *k, char *out, size_t n)
 int vlt_store_fact_put(vlt_store *st, const char *k, const char *doc, cm_err *err)
 {
     col c[2] = {ctext(k), ctext(doc)};
-    return put_row(st, T_FACTS, "DELETE FROM facts WHERE k = ? RETURNING mac", k, NULL,
-                   "INSERT INTO facts(k, doc, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL, err);
+    return put_row(st, T_FACTS, "SELECT mac FROM facts WHERE k = ?", k, NULL,
+                   "INSERT OR REPLACE INTO facts(k, doc, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL, err);
 }
 
 int vlt_store_fact_del(vlt_store *st, const char *k, cm_err *err)
@@ -1416,9 +1422,8 @@ int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const vo
                        cm_err *err)
 {
     col c[3] = {ctext(rid), ctext(cls), (col){d ? d : "", n, false}};
-    return put_row(st, T_DATA, "DELETE FROM data WHERE resource = ? AND class = ? RETURNING mac",
-                   rid, cls,
-                   "INSERT INTO data(resource, class, sealed, ver, mac) VALUES(?, ?, ?, ?, ?)", c,
+    return put_row(st, T_DATA, "SELECT mac FROM data WHERE resource = ? AND class = ?", rid,
+                   cls, "INSERT OR REPLACE INTO data(resource, class, sealed, ver, mac) VALUES(?, ?, ?, ?, ?)", c,
                    NULL, NULL, err);
 }
 
