@@ -1168,6 +1168,34 @@ int vlt_store_each(vlt_store *st, enum vlt_store_table t,
     return r;
 }
 
+/* Hands fn the first text column of every checked row of t (ids). */
+static int each_text(vlt_store *st, enum tab t, void (*fn)(void *arg, const char *v), void *arg,
+                     cm_err *err)
+{
+    sqlite3_stmt *q = read_rows(st, t, NULL, err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, t, q, err)) == 1)
+        fn(arg, (const char *)sqlite3_column_text(q, 0));
+    sqlite3_finalize(q);
+    return r;
+}
+
+/* Hands fn the two text columns of every checked row of t (key, value), in key order. */
+static int each_pair(vlt_store *st, enum tab t,
+                     void (*fn)(void *arg, const char *k, const char *v), void *arg, cm_err *err)
+{
+    sqlite3_stmt *q = read_rows(st, t, "ORDER BY k", err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, t, q, err)) == 1)
+        fn(arg, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
+    sqlite3_finalize(q);
+    return r;
+}
+
 int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err)
 {
     bool own;
@@ -1184,27 +1212,13 @@ int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err)
 int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
                         cm_err *err)
 {
-    sqlite3_stmt *q = read_rows(st, T_SEEN, NULL, err);
-    if (!q)
-        return -1;
-    int r;
-    while ((r = next_row(st, T_SEEN, q, err)) == 1)
-        fn(arg, (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-    return r;
+    return each_text(st, T_SEEN, fn, arg, err);
 }
 
 int vlt_store_seen_legacy_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
                                cm_err *err)
 {
-    sqlite3_stmt *q = read_rows(st, T_SEEN_LEGACY, NULL, err);
-    if (!q)
-        return -1;
-    int r;
-    while ((r = next_row(st, T_SEEN_LEGACY, q, err)) == 1)
-        fn(arg, (const char *)sqlite3_column_text(q, 0));
-    sqlite3_finalize(q);
-    return r;
+    return each_text(st, T_SEEN_LEGACY, fn, arg, err);
 }
 
 int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *err)
@@ -1366,14 +1380,7 @@ int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err)
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
                         void *arg, cm_err *err)
 {
-    sqlite3_stmt *q = read_rows(st, T_META, "ORDER BY k", err);
-    if (!q)
-        return -1;
-    int r;
-    while ((r = next_row(st, T_META, q, err)) == 1)
-        fn(arg, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
-    sqlite3_finalize(q);
-    return r;
+    return each_pair(st, T_META, fn, arg, err);
 }
 
 int vlt_store_meta_peek(vlt_store *st, const char *k, char *out, size_t n)
@@ -1408,14 +1415,7 @@ int vlt_store_fact_del(vlt_store *st, const char *k, cm_err *err)
 int vlt_store_fact_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *doc),
                         void *arg, cm_err *err)
 {
-    sqlite3_stmt *q = read_rows(st, T_FACTS, "ORDER BY k", err);
-    if (!q)
-        return -1;
-    int r;
-    while ((r = next_row(st, T_FACTS, q, err)) == 1)
-        fn(arg, (const char *)sqlite3_column_text(q, 0), (const char *)sqlite3_column_text(q, 1));
-    sqlite3_finalize(q);
-    return r;
+    return each_pair(st, T_FACTS, fn, arg, err);
 }
 
 int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const void *d, size_t n,
