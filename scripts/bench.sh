@@ -141,27 +141,22 @@ config() { # FILE GROUP STATE PORT TOPIC-PREFIX [RULES]
   printf 'topics: {events: %s.events, audit: %s.audit, dead_letter: %s.dead}\n' "$5" "$5" "$5"
   printf 'rules: [%s]\nstate: %s\naudit: {sign_key: %s/%s, checkpoint: 1000}\n' "${6:-$ROOT/rules}" "$3" "$ROOT" "$KEY"
   printf 'metrics: {listen: "127.0.0.1:%s"}\nstatus_interval: 0\n' "$4"; } >"$1"
-rm -f "$B"/run.db*
-config "$B/run.yaml" "bench-$$" "$B/run.db" 9464 cmk
-"$CMK" run --config "$B/run.yaml" 2>"$B/run.err" & RUN=$!
-until_ok 60 assigned 9464
-t0=$(now)
-until_ok 600 drained 9464 "$KEVENTS"
-t1=$(now)
-res kafka_run_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
-kill -TERM $RUN; wait $RUN; RUN=
+run_figure() { # RESULT BINARY NAME PORT TOPIC-PREFIX [RULES]: events/s of one run to drained
+  rm -f "$B/$3".db*
+  config "$B/$3.yaml" "bench-$3-$$" "$B/$3.db" "$4" "$5" "${6:-}"
+  "$2" run --config "$B/$3.yaml" 2>"$B/$3.err" & RUN=$!
+  until_ok 60 assigned "$4"
+  local t0 t1; t0=$(now)
+  until_ok 600 drained "$4" "$KEVENTS"
+  t1=$(now)
+  res "$1" "$(calc "$KEVENTS / ($t1 - $t0)")"
+  kill -TERM $RUN; wait $RUN; RUN=
+}
+run_figure kafka_run_per_s "$CMK" run 9464 cmk
 # The baseline build's run over the same events, on topics of its own.
 if [ -n "${BENCH_BASELINE:-}" ]; then
   kcat -P -b "$BOOT" -t base.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
-  rm -f "$B"/base.db*
-  config "$B/base.yaml" "bench-base-$$" "$B/base.db" 9466 base "$BASE_RULES"
-  "$BENCH_BASELINE" run --config "$B/base.yaml" 2>"$B/base.err" & RUN=$!
-  until_ok 60 assigned 9466
-  t0=$(now)
-  until_ok 600 drained 9466 "$KEVENTS"
-  t1=$(now)
-  res kafka_run_base_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
-  kill -TERM $RUN; wait $RUN; RUN=
+  run_figure kafka_run_base_per_s "$BENCH_BASELINE" base 9466 base "$BASE_RULES"
 fi
 
 # --- latency at a fixed offered rate ---
