@@ -344,6 +344,62 @@ bool stm_ce_read(const char *json, size_t n, stm_ce_attrs *a)
     return rc == 0 && r.object && !r.dup;
 }
 
+/* The string value that ends just before end (at its closing quote), when it holds no
+ * escape and is preceded by `"name":"`; its first byte, or NULL. */
+static const char *tail_value(const char *start, const char *end, const char *name)
+{
+    const char *q = end;
+    while (q > start && q[-1] != '"') {
+        if (q[-1] == '\\')
+            return NULL;
+        q--;
+    }
+    size_t nl = strlen(name);
+    if (q == end || (size_t)(q - start) < nl + 4)
+        return NULL;
+    const char *m = q - nl - 4; /* "name":" */
+    if (m[0] != '"' || memcmp(m + 1, name, nl) != 0 || memcmp(m + 1 + nl, "\":\"", 3) != 0)
+        return NULL;
+    return q;
+}
+
+static char *span_dup(const char *p, const char *end) { return cm_strndup(p, (size_t)(end - p)); }
+
+bool stm_ce_read_record(const char *json, size_t n, const char *chain, uint64_t seq,
+                        stm_ce_attrs *a)
+{
+    static const char fixed[] = "\"source\":\"cmkguard\",\"specversion\":\"1.0\"";
+    char id[160];
+    int idn = snprintf(id, sizeof id, "\"id\":\"%s:%llu\",", chain, (unsigned long long)seq);
+    const char *end = json + n;
+    if (n < 2 || end[-1] != '}' || end[-2] != '"' || idn < 0 || (size_t)idn >= sizeof id)
+        return stm_ce_read(json, n, a);
+    const char *type = tail_value(json, end - 2, "type");
+    const char *time = type && type - json >= 10 ? tail_value(json, type - 10, "time") : NULL;
+    if (!time || time - json < 10 || memcmp(type - 10, "\",\"type\":\"", 10) != 0 || memcmp(time - 10, "\",", 2) != 0)
+        return stm_ce_read(json, n, a);
+    const char *subject = NULL, *before = time - 10; /* the closing quote of what precedes */
+    const size_t fl = sizeof fixed - 1;
+    if ((size_t)(before - json) >= fl - 1 && memcmp(before - (fl - 1), fixed, fl) == 0) {
+        /* no subject: specversion precedes time */
+    } else if ((subject = tail_value(json, before, "subject")) == NULL ||
+               (size_t)(subject - json) < 12 + fl || subject[-12] != ',' ||
+               memcmp(subject - 12 - fl, fixed, fl) != 0) {
+        return stm_ce_read(json, n, a);
+    }
+    if (!memmem(json, n, id, (size_t)idn))
+        return stm_ce_read(json, n, a);
+    stm_ce_attrs_clear(a);
+    a->v[STM_CE_SPECVERSION] = cm_strdup("1.0");
+    a->v[STM_CE_ID] = cm_strndup(id + 6, (size_t)idn - 8);
+    a->v[STM_CE_SOURCE] = cm_strdup("cmkguard");
+    a->v[STM_CE_TYPE] = span_dup(type, end - 2);
+    a->v[STM_CE_TIME] = span_dup(time, type - 10);
+    if (subject)
+        a->v[STM_CE_SUBJECT] = span_dup(subject, before);
+    return true;
+}
+
 /* ---------- header lists as bytes ---------- */
 
 int stm_ce_pack(cm_buf *b, const char *name, const char *value)

@@ -9,6 +9,7 @@
 #define STM_CEBIND_H
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/buf.h"
 
@@ -58,6 +59,14 @@ bool stm_ce_is_json(const char *v, size_t n);
  * Returns true when json is exactly one JSON object with no attribute given twice; an
  * attribute that is not a non-empty string without NUL is left NULL. */
 bool stm_ce_read(const char *json, size_t n, stm_ce_attrs *a);
+
+/* The same attributes of one of cmkguard's own audit records (chain, seq), read without
+ * parsing it: a record is written in canonical (JCS) member order, so its source and
+ * specversion sit side by side and its subject, time and type are its last members.
+ * Falls back to stm_ce_read whenever the record does not have that exact shape, so the
+ * result is always stm_ce_read's. */
+bool stm_ce_read_record(const char *json, size_t n, const char *chain, uint64_t seq,
+                        stm_ce_attrs *a);
 
 /* Header lists kept as bytes (name NUL value NUL …), so that they can be stored with
  * the message they belong to. Names and values must not hold NUL. */

@@ -85,7 +85,8 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 /* The Kafka headers of an outbox message (SPEC §7, CloudEvents binding). An audit record
- * is a structured-mode CloudEvent: its ce_* headers are read from the record itself, so
+ * is a structured-mode CloudEvent: its ce_* headers are read from the record itself
+ * (from where canonical member order puts them, without parsing it), so
  * a resend after a crash carries the same headers. A dead letter's were worked out when
  * it entered the outbox and are stored with it (see dead_letter()). Returns a new list,
  * which a successful rd_kafka_producev takes. */
@@ -97,7 +98,7 @@ static rd_kafka_headers_t *headers_of(const vlt_outmsg *o)
     if (o->chain) {
         stm_ce_attrs a = {0};
         rd_kafka_header_add(h, "content-type", -1, STM_CE_STRUCTURED, -1);
-        stm_ce_read(o->value, o->len, &a);
+        stm_ce_read_record(o->value, o->len, o->chain, o->seq, &a);
         for (int i = 0; i < STM_CE__COUNT; i++)
             if (a.v[i])
                 rd_kafka_header_add(h, stm_ce_header_name((enum stm_ce_attr)i), -1, a.v[i], -1);

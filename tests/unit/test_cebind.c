@@ -163,6 +163,63 @@ static void test_read(void)
     CHECK(!stm_ce_is_json("[]\"", 3) && !stm_ce_is_json("1\"x", 3));
 }
 
+/* The record reader without a parser says what the parser says, on every record of the
+ * golden trail and on shapes it must hand over to the parser. */
+static bool same_as_parser(const char *rec, size_t n, const char *chain, uint64_t seq)
+{
+    stm_ce_attrs fast = {0}, full = {0};
+    bool ok = stm_ce_read_record(rec, n, chain, seq, &fast) == stm_ce_read(rec, n, &full);
+    for (int i = 0; i < STM_CE__COUNT; i++)
+        ok = ok && (fast.v[i] ? full.v[i] && strcmp(fast.v[i], full.v[i]) == 0 : !full.v[i]);
+    stm_ce_attrs_clear(&fast);
+    stm_ce_attrs_clear(&full);
+    return ok;
+}
+
+static void test_read_record(void)
+{
+    FILE *f = fopen("tests/golden/story.audit.jsonl", "r");
+    CHECK(f != NULL);
+    char line[16384];
+    unsigned long long seq = 0, records = 0;
+    while (f && fgets(line, sizeof line, f)) {
+        size_t n = strcspn(line, "\n");
+        const char *s = strstr(line, "\"seq\":");
+        CHECK(s && sscanf(s, "\"seq\":%llu", &seq) == 1);
+        CHECK(same_as_parser(line, n, "main", seq));
+        stm_ce_read_record(line, n, "main", seq, &a);
+        CHECK(stm_ce_attrs_complete(&a) && a.v[STM_CE_TIME]);
+        records++;
+    }
+    if (f)
+        fclose(f);
+    CHECK(records > 50);
+    const char *shapes[] = {
+        /* a checkpoint: no subject */
+        "{\"chain\":\"c\",\"data\":{\"first_seq\":1},\"id\":\"c:7\",\"seq\":7,\"source\":\"cmkguard\","
+        "\"specversion\":\"1.0\",\"time\":\"2026-11-02T10:00:00Z\",\"type\":\"cmkguard.audit.checkpoint\"}",
+        /* a subject with an escape */
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\\\"b\","
+        "\"time\":\"t\",\"type\":\"x\"}",
+        /* another id, source or version */
+        "{\"id\":\"c:8\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":\"t\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"other\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":\"t\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.1\",\"subject\":\"/a\",\"time\":\"t\",\"type\":\"x\"}",
+        /* empty values, a number, members out of order, cut short, nothing */
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"\",\"time\":\"t\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":\"\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":5,\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"type\":\"x\",\"time\":\"t\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":\"t\",\"type\":\"x\"",
+        "\"type\":\"x\"}", "\"}", "", "{\"time\":\"t\",\"type\":\"x\"}",
+    };
+    for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
+        CHECK(same_as_parser(shapes[i], strlen(shapes[i]), "c", 7));
+    stm_ce_read_record(shapes[0], strlen(shapes[0]), "c", 7, &a);
+    CHECK_STR(a.v[STM_CE_TYPE], "cmkguard.audit.checkpoint");
+    CHECK(a.v[STM_CE_SUBJECT] == NULL && t_streq(a.v[STM_CE_ID], "c:7"));
+}
+
 static void test_pack(void)
 {
     cm_buf b;
@@ -193,6 +250,7 @@ int main(void)
     test_same_event();
     test_hostile();
     test_read();
+    test_read_record();
     test_pack();
     stm_ce_attrs_clear(&a);
     cm_buf_free(&out);
