@@ -7,7 +7,9 @@ WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parame
 OPT     ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)
-CFLAGS  += $(WARN) $(OPT) -D_GNU_SOURCE -I. $(PKG_CFLAGS) $(SANFLAGS)
+# Every file compiled starts with common/banned.h: a banned function is a compile error.
+GUARD   := -include common/banned.h
+CFLAGS  += $(WARN) $(OPT) -D_GNU_SOURCE -I. $(GUARD) $(PKG_CFLAGS) $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread $(SANFLAGS)
 
 MODULES := common crypto vault azure policy audit stream
@@ -19,7 +21,7 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency
 
-.PHONY: all deps test unit cli-tests rule-tests asan demo clean banned fuzz torture analyze valgrind bench
+.PHONY: all deps test unit cli-tests rule-tests asan demo clean fuzz torture analyze valgrind bench
 all: deps $(BIN)
 
 deps:
@@ -33,16 +35,12 @@ $(LIB): $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(BUILD)/cli/main.o $(LIB) | banned
+$(BIN): $(BUILD)/cli/main.o $(LIB)
 	$(CC) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
-
-# Banned functions fail the build.
-banned:
-	@scripts/banned.sh
 
 test: all $(UNIT_BIN) $(BENCH_TOOLS)
 	@scripts/run-tests.sh $(BUILD)
@@ -72,7 +70,7 @@ torture: all
 # Static analysis: cppcheck and the clang static analyzer; any finding fails.
 analyze: deps
 	@cppcheck --enable=warning,portability,performance --std=c11 --inline-suppr -q \
-	  --error-exitcode=1 -I. -D_GNU_SOURCE $(MODULES) cli && echo "cppcheck: clean"
+	  --error-exitcode=1 -I. -D_GNU_SOURCE --include=common/banned.h $(MODULES) cli && echo "cppcheck: clean"
 	@rm -rf build-scan && scan-build --status-bugs -o build-scan/reports \
 	  $(MAKE) --no-print-directory BUILD=build-scan CC=clang BIN=build-scan/cmkguard \
 	  build-scan/cmkguard >build-scan.log 2>&1 \
@@ -85,7 +83,7 @@ valgrind: all
 # Benchmarks: workloads from a fixed seed, each figure beside its limit or peer.
 $(BUILD)/bench/bench-gen: bench/gen.c
 	@mkdir -p $(dir $@)
-	$(CC) $(WARN) -O2 -o $@ $<
+	$(CC) $(WARN) -O2 -D_GNU_SOURCE $(GUARD) -o $@ $<
 $(BUILD)/bench/bench-%: bench/%.c $(LIB)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
@@ -105,7 +103,7 @@ fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
 	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libcmkguard.a
 	@for f in $(FUZZERS); do \
-	  clang -std=c11 -g -O1 -I. $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
+	  clang -std=c11 -g -O1 -D_GNU_SOURCE -I. $(GUARD) $(PKG_CFLAGS) -fsanitize=fuzzer,address,undefined \
 	    -o build-fuzz/fuzz_$$f tests/fuzz/fuzz_$$f.c build-fuzz/libcmkguard.a $(PKG_LIBS) -lpthread || exit 1; \
 	  mkdir -p build-fuzz/corpus-$$f && cp -n tests/fuzz/corpus/$$f/* build-fuzz/corpus-$$f/ 2>/dev/null; \
 	  echo "fuzz_$$f: $(FUZZ_LIMIT)"; \

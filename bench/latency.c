@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "common/util.h"
+
 static double now(void)
 {
     struct timespec ts;
@@ -71,7 +73,10 @@ int main(int argc, char **argv)
         if (!strcmp(argv[i], "--brokers")) brokers = argv[i + 1];
         else if (!strcmp(argv[i], "--rate")) rate = strtod(argv[i + 1], NULL);
         else if (!strcmp(argv[i], "--seconds")) secs = strtod(argv[i + 1], NULL);
-        else if (!strcmp(argv[i], "--tenants")) tenants = atoi(argv[i + 1]);
+        else if (!strcmp(argv[i], "--tenants")) {
+            int64_t n;
+            tenants = cm_parse_i64(argv[i + 1], &n) && n > 0 && n <= 1 << 20 ? (int)n : 0;
+        }
         else if (!strcmp(argv[i], "--events-topic")) events_topic = argv[i + 1];
         else if (!strcmp(argv[i], "--audit-topic")) audit_topic = argv[i + 1];
     }

@@ -126,6 +126,33 @@ uint64_t cm_strhash(const char *s, size_t *len)
     return h ^ (h >> 29);
 }
 
+bool cm_join(char *buf, size_t n, const char *sep, const char *const *parts, size_t np)
+{
+    size_t at = 0;
+    buf[0] = '\0';
+    for (size_t i = 0; i < np; i++) {
+        const char *s[2] = {i ? sep : "", parts[i]};
+        for (int k = 0; k < 2; k++) {
+            size_t len = strlen(s[k]);
+            if (len < n - at) {
+                memcpy(buf + at, s[k], len + 1);
+                at += len;
+                continue;
+            }
+            /* What fits before "..." and the NUL, without half a UTF-8 sequence. */
+            size_t keep = n - 4;
+            if (n - 1 > at) /* up to the last byte, so buf[keep] says where a character starts */
+                memcpy(buf + at, s[k], n - 1 - at);
+            at = keep;
+            while (at > 0 && ((unsigned char)buf[at] & 0xC0) == 0x80)
+                at--;
+            memcpy(buf + at, "...", 4);
+            return false;
+        }
+    }
+    return true;
+}
+
 bool cm_streq(const char *a, const char *b)
 {
     if (!a || !b)

@@ -39,6 +39,10 @@ bool cm_streq(const char *a, const char *b); /* NULL-safe */
 /* A fast (not keyed) 64-bit hash of a string, eight bytes at a time; *len its length. */
 uint64_t cm_strhash(const char *s, size_t *len);
 bool cm_endswith(const char *s, const char *suffix);
+/* Writes parts[0] sep parts[1] sep … into buf (n bytes, n > 3), always terminated. When
+ * they do not fit, the text is cut at a character boundary and ends in "..." and the
+ * result is false: a cut is visible, never silent. */
+bool cm_join(char *buf, size_t n, const char *sep, const char *const *parts, size_t np);
 
 /* Strict decimal parse into int64; false on junk, overflow or empty input. */
 bool cm_parse_i64(const char *s, int64_t *out);

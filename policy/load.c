@@ -201,11 +201,11 @@ static int each_member(loader *ld, yaml_node_t *map, const char *const *allowed,
             for (const char *const *a = allowed; *a; a++)
                 ok |= !strcmp(*a, key);
             if (!ok) {
-                char list[256] = "";
-                for (const char *const *a = allowed; *a; a++) {
-                    strncat(list, a == allowed ? "" : ", ", sizeof list - strlen(list) - 1);
-                    strncat(list, *a, sizeof list - strlen(list) - 1);
-                }
+                char list[256];
+                size_t na = 0;
+                while (allowed[na])
+                    na++;
+                cm_join(list, sizeof list, ", ", allowed, na);
                 return yerr(ld, k, "unknown field '%s' in %s (expected one of: %s)", key, what,
                             list);
             }

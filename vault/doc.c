@@ -471,12 +471,7 @@ static const char *class_name(enum vlt_class c)
 
 static const char *lock_text(const vlt_resource *r, char *buf, size_t n)
 {
-    buf[0] = '\0';
-    for (size_t i = 0; i < r->nreasons; i++) {
-        if (i)
-            strncat(buf, ", ", n - strlen(buf) - 1);
-        strncat(buf, r->reasons[i], n - strlen(buf) - 1);
-    }
+    cm_join(buf, n, ", ", (const char *const *)r->reasons, r->nreasons);
     return buf;
 }
 

@@ -676,16 +676,15 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
         add_reason(r, "identity-tenant-mismatch");
     unsigned p = v ? vlt_txn_access(t, v->uri, r->principal, false) : 0;
     if (v && (p & VLT_PERM_ALL) != VLT_PERM_ALL) {
-        char why[96] = "access-missing:";
-        const char *names[] = {"get", "wrapKey", "unwrapKey"};
-        bool first = true;
+        static const char *const names[] = {"get", "wrapKey", "unwrapKey"};
+        const char *missing[3];
+        size_t nm = 0;
         for (int i = 0; i < 3; i++)
-            if (!(p & (1u << i))) {
-                if (!first)
-                    strncat(why, ",", sizeof why - strlen(why) - 1);
-                strncat(why, names[i], sizeof why - strlen(why) - 1);
-                first = false;
-            }
+            if (!(p & (1u << i)))
+                missing[nm++] = names[i];
+        char list[32], why[64];
+        cm_join(list, sizeof list, ",", missing, nm); /* "get,wrapKey,unwrapKey" fits */
+        snprintf(why, sizeof why, "access-missing:%s", list);
         add_reason(r, why);
     }
 }
@@ -705,14 +704,8 @@ static bool usable_for(vlt_txn *t, const vlt_resource *r, const char *ref, char 
     physics_reasons(t, &probe);
     probe.wrap_ref = saved_ref;
     bool ok = probe.nreasons == 0;
-    if (!ok) {
-        why[0] = '\0';
-        for (size_t i = 0; i < probe.nreasons; i++) {
-            if (i)
-                strncat(why, ", ", wn - strlen(why) - 1);
-            strncat(why, probe.reasons[i], wn - strlen(why) - 1);
-        }
-    }
+    if (!ok)
+        cm_join(why, wn, ", ", (const char *const *)probe.reasons, probe.nreasons);
     for (size_t i = 0; i < probe.nreasons; i++)
         free(probe.reasons[i]);
     free(probe.reasons);

@@ -1,4 +1,5 @@
 #include "common/strset.h"
+#include "common/util.h"
 
 #include <stdio.h>
 
@@ -36,8 +37,31 @@ static void test_strset(void)
     cm_strset_free(s);
 }
 
+/* Joined text: whole when it fits, visibly cut when not, never half a character. */
+static void test_join(void)
+{
+    char b[16];
+    const char *p[] = {"get", "wrapKey", "unwrapKey"};
+    CHECK(cm_join(b, sizeof b, ",", p, 2) && t_streq(b, "get,wrapKey"));
+    CHECK(cm_join(b, sizeof b, ",", p, 0) && t_streq(b, ""));
+    CHECK(cm_join(b, sizeof b, ", ", p, 1) && t_streq(b, "get"));
+    CHECK(!cm_join(b, sizeof b, ",", p, 3) && t_streq(b, "get,wrapKey,..."));
+    CHECK(strlen(b) == sizeof b - 1);
+    char e[6];
+    const char *x[] = {"ab", "cde"};
+    CHECK(cm_join(e, sizeof e, "", x, 2) && t_streq(e, "abcde"));
+    CHECK(!cm_join(e, sizeof e, "-", x, 2) && t_streq(e, "ab..."));
+    const char *u[] = {"a\xc3\xa9\xc3\xa9\xc3\xa9"}; /* a, e-acute three times: 7 bytes */
+    CHECK(!cm_join(e, sizeof e, "", u, 1) && t_streq(e, "a..."));
+    const char *w[] = {"\xc3\xa9z"};
+    CHECK(cm_join(e, sizeof e, "", w, 1) && t_streq(e, "\xc3\xa9z"));
+    CHECK(!cm_join(e, 5, "", u, 1) && t_streq(e, "a..."));
+    CHECK(!cm_join(e, 4, "", u, 1) && t_streq(e, "..."));
+}
+
 int main(void)
 {
     test_strset();
+    test_join();
     T_DONE();
 }
