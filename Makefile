@@ -3,7 +3,7 @@
 CC      ?= cc
 PKGS    := openssl yaml-0.1 rdkafka libpcre2-8 yajl sqlite3
 BUILD   ?= build
-WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2 -Wno-unused-parameter
+WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2
 OPT     ?= -O2 -g
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS) 2>/dev/null)

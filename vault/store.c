@@ -242,6 +242,7 @@ static const sqlite3_io_methods fault_io = {
 
 static int fault_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f, int flags, int *out)
 {
+    (void)vfs; /* the real VFS opens the file */
     struct fault_file *ff = (struct fault_file *)f;
     ff->real = (sqlite3_file *)(ff + 1);
     ff->base.pMethods = NULL;
