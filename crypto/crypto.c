@@ -243,8 +243,12 @@ int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
         goto out_free;
     rc = 0;
 out_free:
-    if (rc < 0) {
+    if (rc < 0) { /* what was copied in may still be plaintext: none of it stays behind */
+        if (out->p && out->len > start)
+            cm_wipe(out->p + start, out->len - start);
         out->len = start;
+        if (out->p)
+            out->p[start] = '\0';
         lib_fail();
     }
     EVP_CIPHER_CTX_free(c);

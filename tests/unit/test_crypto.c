@@ -26,6 +26,20 @@ static void test_gcm(void)
     CHECK(pt.len == 0);
     cm_buf_free(&ct);
     cm_buf_free(&pt);
+    /* A seal that fails once the message is in the buffer (no room for the tag) leaves
+     * the buffer as it was and nothing of the message behind it. */
+    cm_buf b;
+    cm_buf_init(&b, 64);
+    cm_buf_adds(&b, "head");
+    char msg[40];
+    memset(msg, 'p', sizeof msg);
+    CHECK(cry_gcm_seal(key, "aad", 3, msg, sizeof msg, &b) < 0);
+    CHECK(b.len == 4 && b.p[4] == '\0' && b.cap >= 4 + 12 + sizeof msg);
+    bool clean = true;
+    for (size_t i = 4; i < 4 + 12 + sizeof msg; i++)
+        clean = clean && b.p[i] == 0;
+    CHECK(clean);
+    cm_buf_free(&b);
 }
 
 static void test_kw(void)
