@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/util.h"
+#include "common/mem.h"
 
 void cm_buf_init(cm_buf *b, size_t max)
 {

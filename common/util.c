@@ -1,5 +1,4 @@
 #include "common/util.h"
-#include "common/fault.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -55,59 +54,6 @@ void cm_log(const char *fmt, ...)
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
-}
-
-void cm_wipe(void *p, size_t n)
-{
-    volatile unsigned char *v = p;
-    while (n--)
-        *v++ = 0;
-}
-
-void cm_oom(size_t n)
-{
-    /* Nothing after the last commit is kept; a rerun picks up from there. */
-    fprintf(stderr, "cmkguard: out of memory (%zu bytes); stopping\n", n);
-    _Exit(3);
-}
-
-void *cm_xmalloc(size_t n)
-{
-    void *p = CM_FAULT(CM_FAULT_ALLOC, "malloc") ? NULL : malloc(n ? n : 1);
-    if (!p)
-        cm_oom(n);
-    return p;
-}
-
-void *cm_xcalloc(size_t n, size_t m)
-{
-    void *p = CM_FAULT(CM_FAULT_ALLOC, "calloc") ? NULL : calloc(n ? n : 1, m ? m : 1);
-    if (!p)
-        cm_oom(n * m);
-    return p;
-}
-
-void *cm_xrealloc(void *p, size_t n)
-{
-    void *q = CM_FAULT(CM_FAULT_ALLOC, "realloc") ? NULL : realloc(p, n ? n : 1);
-    if (!q)
-        cm_oom(n);
-    return q;
-}
-
-char *cm_strndup(const char *s, size_t n)
-{
-    if (!s)
-        return NULL;
-    char *d = cm_xmalloc(n + 1);
-    memcpy(d, s, n);
-    d[n] = '\0';
-    return d;
-}
-
-char *cm_strdup(const char *s)
-{
-    return s ? cm_strndup(s, strlen(s)) : NULL;
 }
 
 uint64_t cm_strhash(const char *s, size_t *len)

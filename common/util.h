@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "common/buf.h"
+#include "common/mem.h"
 
 #define CM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CM_VERSION "0.1.0"
@@ -26,15 +27,6 @@ void cm_err_format(const cm_err *e, char *out, size_t n);
 void cm_err_print(const cm_err *e);
 void cm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* Overwrites n bytes in a way the compiler keeps. */
-void cm_wipe(void *p, size_t n);
-char *cm_strdup(const char *s);    /* NULL in, NULL out; aborts on no memory */
-char *cm_strndup(const char *s, size_t n);
-/* Out of memory: says so and exits 3 (runtime failure) at once. */
-_Noreturn void cm_oom(size_t n);
-void *cm_xmalloc(size_t n);        /* cm_oom on no memory */
-void *cm_xcalloc(size_t n, size_t m);
-void *cm_xrealloc(void *p, size_t n);
 bool cm_streq(const char *a, const char *b); /* NULL-safe */
 /* A fast (not keyed) 64-bit hash of a string, eight bytes at a time; *len its length. */
 uint64_t cm_strhash(const char *s, size_t *len);
