@@ -1,4 +1,4 @@
-/* Persistence of vlt_state as JSON documents in SQLite; data at rest; `state show`. */
+/* Persistence of vlt_state as JSON documents in SQLite, and `state show`. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -198,7 +198,7 @@ static int load_vault(void *arg, const char *id, const char *doc)
     v->retention_days = gint(o, "retention_days");
     yajl_tree_free(o);
     if (!v->uri || !v->tenant) {
-        vault_free(v);
+        vlt_vault_free(v);
         return -1;
     }
     cm_map_put(s->vaults, id, v);
@@ -234,7 +234,7 @@ static int load_key(void *arg, const char *id, const char *doc)
     }
     yajl_tree_free(o);
     if (rc < 0 || !k->uri) { /* kty NULL: not known yet */
-        key_free(k);
+        vlt_key_free(k);
         return -1;
     }
     cm_map_put(s->keys, id, k);
@@ -271,13 +271,13 @@ static int load_res(void *arg, const char *id, const char *doc)
             r->reasons[r->nreasons++] = cm_strdup(YAJL_GET_STRING(rs->u.array.values[i]));
     yajl_tree_free(o);
     if (rc < 0 || !r->id || !r->kind || !r->wrap_ref) {
-        res_free(r);
+        vlt_res_free(r);
         return -1;
     }
     cm_map_put(s->resources, id, r);
-    index_spelling(s, id, true);
-    index_res(s, r, true);
-    index_principal(s, r, true);
+    vlt_index_spelling(s, id, true);
+    vlt_index_res(s, r, true);
+    vlt_index_principal(s, r, true);
     return 0;
 }
 
@@ -300,7 +300,7 @@ static void load_seen_legacy(void *arg, const char *id)
 static void load_acl(void *arg, const char *k, unsigned perms)
 {
     if (k)
-        cm_map_put(((vlt_state *)arg)->acl, k, (void *)(uintptr_t)(perms | ACL_PRESENT));
+        cm_map_put(((vlt_state *)arg)->acl, k, (void *)(uintptr_t)(perms | VLT_ACL_PRESENT));
 }
 
 static void load_offset(void *arg, const char *topic, int32_t part, int64_t off)
@@ -313,7 +313,7 @@ static void load_meta(void *arg, const char *k, const char *v)
 {
     vlt_state *s = arg;
     if (k && v && !strncmp(k, "replay:", 7)) {
-        struct chain_head *h = cm_map_get(s->chains, k + 7);
+        struct vlt_chain_head *h = cm_map_get(s->chains, k + 7);
         vlt_replay_pos p = {0};
         long long lines;
         unsigned long long signed_seq;
@@ -338,7 +338,7 @@ static void load_meta(void *arg, const char *k, const char *v)
     char hash[65];
     if (sscanf(v, "%llu %64s", &seq, hash) != 2)
         return;
-    struct chain_head *h = cm_xcalloc(1, sizeof *h);
+    struct vlt_chain_head *h = cm_xcalloc(1, sizeof *h);
     h->seq = seq;
     memcpy(h->hash, hash, 65);
     cm_map_put(s->chains, k + 6, h);
@@ -427,7 +427,7 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
         const char *name;
         void *v;
         while (rc == 0 && cm_map_next(s->chains, &it, &name, &v)) {
-            struct chain_head *h = v;
+            struct vlt_chain_head *h = v;
             char k[300], val[100];
             snprintf(k, sizeof k, "chain:%s", name);
             snprintf(val, sizeof val, "%llu %s", (unsigned long long)h->seq, h->hash);
@@ -448,7 +448,7 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     /* Committed: from here on nothing may fail, so nothing allocates. */
     for (int t = 0; t < 3; t++)
         cm_map_clear(s->dirty[t]);
-    idl_free(&s->dirty_seen);
+    vlt_idl_free(&s->dirty_seen);
     cm_map_clear(s->dirty_acl);
     cm_map_clear(s->dirty_offsets);
     vlt_facts_flushed(s);
@@ -460,161 +460,6 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     s->outq = NULL;
     s->noutq = s->capoutq = 0;
     return 0;
-}
-
-/* ---------- data at rest ---------- */
-
-static const char *class_name(enum vlt_class c)
-{
-    return c == VLT_CLASS_BLOCKLIST ? "blocklist-name" : "data";
-}
-
-static const char *lock_text(const vlt_resource *r, char *buf, size_t n)
-{
-    cm_join(buf, n, ", ", (const char *const *)r->reasons, r->nreasons);
-    return buf;
-}
-
-/* The DEKs that seal a resource's data of one class, outermost first. */
-static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_secret **outer,
-                    cry_secret **inner, int *code, cm_err *err)
-{
-    char e[512], why[512];
-    *outer = *inner = NULL;
-    if (c == VLT_CLASS_BLOCKLIST) {
-        /* Blocklist names are always under the MMK, CMK or not (F14). */
-        *outer = vlt_unwrap_from(s, MMK, &r->wblk, e, sizeof e);
-    } else {
-        if (r->lost || r->locked) {
-            *code = 1;
-            cm_err_set(err, r->id, 0, 0, "%s: data access refused (%s)",
-                       r->lost ? "lost" : "locked", lock_text(r, why, sizeof why));
-            return -1;
-        }
-        *outer = vlt_unwrap_from(s, r->wrap_ref, &r->wdek, e, sizeof e);
-        if (*outer && r->wsvc.len) {
-            *inner = vlt_unwrap_from(s, MMK, &r->wsvc, e, sizeof e);
-            if (!*inner) {
-                cry_secret_free(*outer);
-                *outer = NULL;
-            }
-        }
-    }
-    if (!*outer) {
-        *code = 3;
-        cm_err_set(err, r->id, 0, 0, "cannot unwrap the data key: %s", e);
-        return -1;
-    }
-    return 0;
-}
-
-static const vlt_resource *need_res(vlt_state *s, const char *rid, int *code, cm_err *err)
-{
-    const char *sp = vlt_state_resource_spelling(s, rid);
-    const vlt_resource *r = sp ? cm_map_get(s->resources, sp) : NULL;
-    if (!r) {
-        *code = 1;
-        cm_err_set(err, rid, 0, 0, "no such resource");
-    }
-    return r;
-}
-
-int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d, size_t n,
-                 int *code, cm_err *err)
-{
-    *code = 0;
-    if (!s->db) {
-        *code = 2;
-        cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
-        return -1;
-    }
-    const vlt_resource *r = need_res(s, rid, code, err);
-    cry_secret *outer, *inner;
-    if (!r || deks_for(s, r, c, &outer, &inner, code, err) < 0)
-        return -1;
-    rid = r->id; /* the resource's own spelling of its id */
-    char aad[1200];
-    snprintf(aad, sizeof aad, "%s|%s", rid, class_name(c));
-    cm_buf mid, out;
-    cm_buf_init(&mid, 0);
-    cm_buf_init(&out, 0);
-    int rc = 0;
-    if (inner) { /* Face: the service layer inside the customer layer (F13) */
-        rc = cry_gcm_seal(inner->b, aad, strlen(aad), d, n, &mid);
-        if (rc == 0)
-            rc = cry_gcm_seal(outer->b, aad, strlen(aad), mid.p, mid.len, &out);
-    } else {
-        rc = cry_gcm_seal(outer->b, aad, strlen(aad), d, n, &out);
-    }
-    cry_secret_free(outer);
-    cry_secret_free(inner);
-    if (rc < 0) {
-        *code = 3;
-        cm_err_set(err, rid, 0, 0, "sealing failed");
-    } else {
-        rc = vlt_store_data_put(s->db, rid, class_name(c), out.p, out.len, err);
-        if (rc < 0)
-            *code = 3;
-    }
-    cm_buf_free(&mid);
-    cm_buf_free(&out);
-    return rc;
-}
-
-int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
-                 int *code, cm_err *err)
-{
-    *code = 0;
-    if (!s->db) {
-        *code = 2;
-        cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
-        return -1;
-    }
-    const vlt_resource *r = need_res(s, rid, code, err);
-    if (!r)
-        return -1;
-    rid = r->id; /* the resource's own spelling of its id */
-    cm_buf blob;
-    cm_buf_init(&blob, 0);
-    int found = vlt_store_data_get(s->db, rid, class_name(c), &blob, err);
-    if (found <= 0) {
-        cm_buf_free(&blob);
-        *code = found < 0 ? 3 : 1;
-        if (found == 0)
-            cm_err_set(err, rid, 0, 0, "no %s stored", class_name(c));
-        return -1;
-    }
-    if (sealed) {
-        cm_buf_add(out, blob.p, blob.len);
-        cm_buf_free(&blob);
-        return 0;
-    }
-    cry_secret *outer, *inner;
-    if (deks_for(s, r, c, &outer, &inner, code, err) < 0) {
-        cm_buf_free(&blob);
-        return -1;
-    }
-    char aad[1200];
-    snprintf(aad, sizeof aad, "%s|%s", rid, class_name(c));
-    cm_buf mid;
-    cm_buf_init(&mid, 0);
-    int rc;
-    if (inner) {
-        rc = cry_gcm_open(outer->b, aad, strlen(aad), blob.p, blob.len, &mid);
-        if (rc == 0)
-            rc = cry_gcm_open(inner->b, aad, strlen(aad), mid.p, mid.len, out);
-    } else {
-        rc = cry_gcm_open(outer->b, aad, strlen(aad), blob.p, blob.len, out);
-    }
-    cry_secret_free(outer);
-    cry_secret_free(inner);
-    cm_buf_free_secret(&mid);
-    cm_buf_free(&blob);
-    if (rc < 0) {
-        *code = 3;
-        cm_err_set(err, rid, 0, 0, "stored data does not open (tampered or wrong key)");
-    }
-    return rc;
 }
 
 /* ---------- state show ---------- */

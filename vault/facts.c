@@ -90,7 +90,7 @@ void vlt_facts_free(vlt_state *s)
 unsigned vlt_state_access(const vlt_state *s, const char *vault_uri, const char *principal)
 {
     char k[1400];
-    acl_key(vault_uri, principal, k, sizeof k);
+    vlt_acl_key(vault_uri, principal, k, sizeof k);
     return (unsigned)((uintptr_t)cm_map_get(s->acl, k) & VLT_PERM_ALL);
 }
 

@@ -6,27 +6,27 @@
 #include "vault/state.h"
 #include "vault/store.h"
 
-#define MMK "mmk"
+#define VLT_MMK "mmk"
 
 /* A key whose type Azure has not said yet (announced by an Event Grid event) has kty
  * NULL: rules see it as unknown. Its versions still need material to exist, so they
  * get a stand-in RSA 2048 key pair. */
-static inline const char *key_material_kty(const vlt_key *k)
+static inline const char *vlt_key_material_kty(const vlt_key *k)
 {
     return k->kty ? k->kty : "RSA";
 }
 
-static inline int64_t key_material_size(const vlt_key *k)
+static inline int64_t vlt_key_material_size(const vlt_key *k)
 {
     return k->kty ? k->size : 2048;
 }
 
-typedef struct idlist {
+typedef struct vlt_idlist {
     char **ids;
     size_t n, cap;
-} idlist;
+} vlt_idlist;
 
-struct chain_head {
+struct vlt_chain_head {
     uint64_t seq;
     char hash[65];
     bool has_pos;
@@ -35,19 +35,19 @@ struct chain_head {
 
 struct vlt_state {
     cm_map *vaults, *keys, *resources;
-    cm_map *by_key, *by_vault; /* binding indexes: uri -> idlist of CMK resource ids */
-    cm_map *by_principal;      /* identity principal -> idlist of resource ids */
+    cm_map *by_key, *by_vault; /* binding indexes: uri -> vlt_idlist of CMK resource ids */
+    cm_map *by_principal;      /* identity principal -> vlt_idlist of resource ids */
     cm_strset *seen; /* "source\x1fid": the one structure that grows with events */
     cm_strset *seen_any; /* ids migrated without a source: seen from every source; or NULL */
     cm_map *res_fold;    /* folded resource id -> its first-seen spelling (owned) */
     cm_map *chains;
-    cm_map *acl; /* acl_key(vault, principal) -> perms | ACL_PRESENT */
+    cm_map *acl; /* vlt_acl_key(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;
     char master_check[65]; /* from the store; empty until a master key is bound */
     vlt_store *db;
     /* what flush must write */
     cm_map *dirty[3];
-    idlist dirty_seen;
+    vlt_idlist dirty_seen;
     cm_map *dirty_acl;
     vlt_outmsg *outq, *outdone; /* queued for the next flush; made durable by the last */
     size_t noutq, capoutq, noutdone;
@@ -70,7 +70,7 @@ struct vlt_txn {
     vlt_state *s;
     const vlt_event *ev;
     cm_map *pv, *pk, *pr; /* uri/id -> struct pend */
-    cm_map *pacl;         /* acl_key -> perms | ACL_PRESENT, or ACL_GONE */
+    cm_map *pacl;         /* vlt_acl_key -> perms | VLT_ACL_PRESENT, or VLT_ACL_GONE */
     char **affected;
     size_t naff;
     bool affected_done;
@@ -79,41 +79,51 @@ struct vlt_txn {
 };
 
 
-#define ACL_PRESENT 0x100u
-#define ACL_GONE 0x200u
+#define VLT_ACL_PRESENT 0x100u
+#define VLT_ACL_GONE 0x200u
 /* "VAULT_URI\x1fPRINCIPAL" into out. */
-void acl_key(const char *vault, const char *principal, char *out, size_t n);
-void idl_add(idlist *l, const char *id);
-void idl_del(idlist *l, const char *id);
-void idl_free(idlist *l);
-void vault_free(vlt_vault *v);
-vlt_vault *vault_clone(const vlt_vault *o);
-void key_free(vlt_key *k);
-vlt_key *key_clone(const vlt_key *o);
-void reasons_clear(vlt_resource *r);
-void res_free(vlt_resource *r);
-vlt_resource *res_clone(const vlt_resource *o);
-void set_str(char **dst, const char *src);
-bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
+void vlt_acl_key(const char *vault, const char *principal, char *out, size_t n);
+void vlt_idl_add(vlt_idlist *l, const char *id);
+void vlt_idl_del(vlt_idlist *l, const char *id);
+void vlt_idl_free(vlt_idlist *l);
+void vlt_vault_free(vlt_vault *v);
+vlt_vault *vlt_vault_clone(const vlt_vault *o);
+void vlt_key_free(vlt_key *k);
+vlt_key *vlt_key_clone(const vlt_key *o);
+void vlt_res_reasons_clear(vlt_resource *r);
+void vlt_res_free(vlt_resource *r);
+vlt_resource *vlt_res_clone(const vlt_resource *o);
+void vlt_set_str(char **dst, const char *src);
+bool vlt_binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
                 vlt_keyref *kr);
-void index_res(vlt_state *s, const vlt_resource *r, bool add);
-void index_principal(vlt_state *s, const vlt_resource *r, bool add);
+void vlt_index_res(vlt_state *s, const vlt_resource *r, bool add);
+void vlt_index_principal(vlt_state *s, const vlt_resource *r, bool add);
 /* Adds or drops a resource id in the case-folded index of spellings. */
-void index_spelling(vlt_state *s, const char *id, bool add);
-cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, char *err,
+void vlt_index_spelling(vlt_state *s, const char *id, bool add);
+cry_pkey *vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, char *err,
                       size_t errn);
-int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
+int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
 int vlt_state_load_docs(vlt_state *s, cm_err *err);
 /* vault/facts.c: load, write (inside the flush's transaction), forget what was written. */
 int vlt_facts_load(vlt_state *s, cm_err *err);
 int vlt_facts_flush(vlt_state *s, cm_err *err);
 void vlt_facts_flushed(vlt_state *s);
 void vlt_facts_free(vlt_state *s);
-/* Wraps/unwraps a DEK under a reference ("mmk" or a versioned key URI). */
-int vlt_wrap_under(vlt_state *s, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
-                   size_t errn);
-cry_secret *vlt_unwrap_from(vlt_state *s, const char *ref, const cm_buf *w, char *err,
-                            size_t errn);
+/* vault/wrap.c. How a key is found by its versionless URI: the committed state, or a
+ * transaction's view (prior: as it was before the event). */
+typedef struct vlt_key_lookup {
+    const vlt_key *(*fn)(void *arg, const char *uri, bool prior);
+    void *arg;
+} vlt_key_lookup;
+vlt_key_lookup vlt_key_lookup_committed(vlt_state *s);
+/* Wraps dek under ref ("mmk" or a versioned key URI), appending to out; -1 with err. */
+int vlt_wrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cry_secret *dek,
+             cm_buf *out, char *err, size_t errn);
+/* Unwraps w from under ref: a new secret the caller frees, or NULL with err. A key gone
+ * from a transaction's view is still found in its prior view, so that what it wrapped
+ * can be re-wrapped. */
+cry_secret *vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref,
+                       const cm_buf *w, char *err, size_t errn);
 /* Opens the store at path into s->db and its master key into s->master, checked against
  * the state's check value (read before authentication, only to refuse a wrong or
  * missing key early and clearly). Nothing is authenticated yet. */

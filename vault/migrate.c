@@ -48,7 +48,7 @@ static bool canon_uri(char **uri, bool key, vlt_keyref *kr)
     enum vlt_uri_kind k = *uri ? vlt_uri_canon(*uri, buf, sizeof buf, kr) : VLT_URI_BAD;
     if (key ? k != VLT_URI_KEY && k != VLT_URI_KEY_VERSION : k != VLT_URI_VAULT)
         return false;
-    set_str(uri, buf);
+    vlt_set_str(uri, buf);
     return true;
 }
 
@@ -73,7 +73,7 @@ static int vaults(struct mig *m)
             rc = bad(m, "a vault record has no vault URI", id);
             break;
         }
-        set_str(&v->name, kr.vault);
+        vlt_set_str(&v->name, kr.vault);
         vlt_id_lower(v->tenant);
         vlt_region_compact(v->region);
         if (cm_map_get(nv, v->uri)) {
@@ -126,7 +126,7 @@ static int key(struct mig *m, vlt_key *k)
     if (!canon_uri(&k->uri, true, &kr) || kr.version[0] || !canon_uri(&k->vault_uri, false, NULL))
         rc = bad(m, "a key record has no versionless key URI", old_uri);
     if (rc == 0)
-        set_str(&k->name, kr.name);
+        vlt_set_str(&k->name, kr.name);
     for (size_t i = 0; rc == 0 && i < k->nvers; i++) {
         vlt_keyver *kv = &k->vers[i];
         char old_aad[768], new_aad[768];
@@ -201,7 +201,7 @@ static int resources(struct mig *m)
         vlt_id_lower(r->identity_tenant);
         if (r->key_uri && !canon_uri(&r->key_uri, true, NULL))
             rc = bad(m, "a resource is bound to no key URI", id);
-        if (rc == 0 && r->wrap_ref && strcmp(r->wrap_ref, MMK) != 0 &&
+        if (rc == 0 && r->wrap_ref && strcmp(r->wrap_ref, VLT_MMK) != 0 &&
             !canon_uri(&r->wrap_ref, true, NULL))
             rc = bad(m, "a resource's data key is wrapped under no key URI", id);
         dirty(s, VLT_T_RESOURCE, id);
@@ -234,7 +234,7 @@ static int acls(struct mig *m)
             break;
         }
         vlt_id_lower(principal);
-        acl_key(vault, principal, nk, sizeof nk);
+        vlt_acl_key(vault, principal, nk, sizeof nk);
         uintptr_t merged = (uintptr_t)cm_map_get(na, nk) | (uintptr_t)val;
         cm_map_put(na, nk, (void *)merged);
         cm_map_put(s->dirty_acl, nk, (void *)1);

@@ -1,22 +1,17 @@
 #include "vault/state.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "common/map.h"
 #include "common/timestamp.h"
 #include "vault/internal.h"
-#include "common/fault.h"
 #include "vault/store.h"
 
 /* ---------- lists ---------- */
 
-void idl_add(idlist *l, const char *id)
+void vlt_idl_add(vlt_idlist *l, const char *id)
 {
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 4;
@@ -25,7 +20,7 @@ void idl_add(idlist *l, const char *id)
     l->ids[l->n++] = cm_strdup(id);
 }
 
-void idl_del(idlist *l, const char *id)
+void vlt_idl_del(vlt_idlist *l, const char *id)
 {
     for (size_t i = 0; i < l->n; i++)
         if (!strcmp(l->ids[i], id)) {
@@ -35,7 +30,7 @@ void idl_del(idlist *l, const char *id)
         }
 }
 
-void idl_free(idlist *l)
+void vlt_idl_free(vlt_idlist *l)
 {
     if (!l)
         return;
@@ -46,20 +41,9 @@ void idl_free(idlist *l)
     l->n = l->cap = 0;
 }
 
-static void free_idmap(cm_map *m)
-{
-    size_t it = 0;
-    void *v;
-    while (cm_map_next(m, &it, NULL, &v)) {
-        idl_free(v);
-        free(v);
-    }
-    cm_map_free(m);
-}
-
 /* ---------- object lifetimes ---------- */
 
-void vault_free(vlt_vault *v)
+void vlt_vault_free(vlt_vault *v)
 {
     if (!v)
         return;
@@ -71,7 +55,7 @@ void vault_free(vlt_vault *v)
     free(v);
 }
 
-vlt_vault *vault_clone(const vlt_vault *o)
+vlt_vault *vlt_vault_clone(const vlt_vault *o)
 {
     vlt_vault *v = cm_xcalloc(1, sizeof *v);
     *v = *o;
@@ -90,7 +74,7 @@ static void keyver_clear(vlt_keyver *kv)
     cry_pkey_free(kv->pk);
 }
 
-void key_free(vlt_key *k)
+void vlt_key_free(vlt_key *k)
 {
     if (!k)
         return;
@@ -104,7 +88,7 @@ void key_free(vlt_key *k)
     free(k);
 }
 
-vlt_key *key_clone(const vlt_key *o)
+vlt_key *vlt_key_clone(const vlt_key *o)
 {
     vlt_key *k = cm_xcalloc(1, sizeof *k);
     *k = *o;
@@ -127,7 +111,7 @@ vlt_key *key_clone(const vlt_key *o)
     return k;
 }
 
-void reasons_clear(vlt_resource *r)
+void vlt_res_reasons_clear(vlt_resource *r)
 {
     for (size_t i = 0; i < r->nreasons; i++)
         free(r->reasons[i]);
@@ -136,7 +120,7 @@ void reasons_clear(vlt_resource *r)
     r->nreasons = 0;
 }
 
-void res_free(vlt_resource *r)
+void vlt_res_free(vlt_resource *r)
 {
     if (!r)
         return;
@@ -153,7 +137,7 @@ void res_free(vlt_resource *r)
     cm_buf_free(&r->wblk);
     free(r->principal);
     free(r->identity_tenant);
-    reasons_clear(r);
+    vlt_res_reasons_clear(r);
     cry_secret_free(r->dek);
     free(r);
 }
@@ -165,7 +149,7 @@ static void buf_copy(cm_buf *d, const cm_buf *s)
         cm_buf_add(d, s->p, s->len);
 }
 
-vlt_resource *res_clone(const vlt_resource *o)
+vlt_resource *vlt_res_clone(const vlt_resource *o)
 {
     vlt_resource *r = cm_xcalloc(1, sizeof *r);
     *r = *o;
@@ -189,7 +173,7 @@ vlt_resource *res_clone(const vlt_resource *o)
     return r;
 }
 
-void set_str(char **dst, const char *src)
+void vlt_set_str(char **dst, const char *src)
 {
     char *n = cm_strdup(src);
     free(*dst);
@@ -199,7 +183,7 @@ void set_str(char **dst, const char *src)
 /* ---------- bindings ---------- */
 
 /* Splits a resource's key binding into vault URI and versionless key URI. */
-bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
+bool vlt_binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
                        vlt_keyref *kr)
 {
     vlt_keyref tmp;
@@ -212,15 +196,15 @@ bool binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t
     return true;
 }
 
-void index_res(vlt_state *s, const vlt_resource *r, bool add)
+void vlt_index_res(vlt_state *s, const vlt_resource *r, bool add)
 {
     char vault[256], key[512];
-    if (!binding_of(r, vault, sizeof vault, key, sizeof key, NULL))
+    if (!vlt_binding_of(r, vault, sizeof vault, key, sizeof key, NULL))
         return;
     cm_map *maps[2] = {s->by_vault, s->by_key};
     const char *ids[2] = {vault, key};
     for (int i = 0; i < 2; i++) {
-        idlist *l = cm_map_get(maps[i], ids[i]);
+        vlt_idlist *l = cm_map_get(maps[i], ids[i]);
         if (!l && add) {
             l = cm_xcalloc(1, sizeof *l);
             cm_map_put(maps[i], ids[i], l);
@@ -228,245 +212,25 @@ void index_res(vlt_state *s, const vlt_resource *r, bool add)
         if (!l)
             continue;
         if (add)
-            idl_add(l, r->id);
+            vlt_idl_add(l, r->id);
         else
-            idl_del(l, r->id);
+            vlt_idl_del(l, r->id);
     }
 }
 
-void index_principal(vlt_state *s, const vlt_resource *r, bool add)
+void vlt_index_principal(vlt_state *s, const vlt_resource *r, bool add)
 {
     if (!r || !r->identity || !r->principal)
         return;
-    idlist *l = cm_map_get(s->by_principal, r->principal);
+    vlt_idlist *l = cm_map_get(s->by_principal, r->principal);
     if (!l && add) {
         l = cm_xcalloc(1, sizeof *l);
         cm_map_put(s->by_principal, r->principal, l);
     }
     if (l && add)
-        idl_add(l, r->id);
+        vlt_idl_add(l, r->id);
     else if (l)
-        idl_del(l, r->id);
-}
-
-/* ---------- state ---------- */
-
-/* Writes a new master key: a temporary file, synced, then linked into place, so a
- * failure never leaves a partial key behind. */
-static int create_master(const char *path, const uint8_t *k, size_t n, cm_err *err)
-{
-    char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    unlink(tmp);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
-    ssize_t w = -1;
-    if (fd >= 0) {
-        if (CM_FAULT(CM_FAULT_IO, "master key write")) {
-            w = write(fd, k, n / 2); /* a short write, as on a full disk */
-            errno = ENOSPC;
-        } else {
-            w = write(fd, k, n);
-        }
-    }
-    if (fd < 0 || w != (ssize_t)n || fsync(fd) < 0 || close(fd) < 0 || link(tmp, path) < 0) {
-        cm_err_set(err, path, 0, 0, "cannot create the service master key: %s", strerror(errno));
-        if (fd >= 0 && w != (ssize_t)n)
-            close(fd);
-        unlink(tmp);
-        return -1;
-    }
-    unlink(tmp);
-    return 0;
-}
-
-/* A check value for the master key, kept in the state: a one-way digest, so a wrong
- * or replaced key file is refused before anything is decrypted with it. */
-static void master_check(const cry_secret *m, char out[65])
-{
-    static const char label[] = "cmkguard service master key check";
-    uint8_t buf[sizeof label + CRY_DEK_LEN], h[CRY_HASH_LEN];
-    memcpy(buf, label, sizeof label);
-    memcpy(buf + sizeof label, m->b, CRY_DEK_LEN);
-    cry_sha256(buf, sizeof buf, h);
-    cm_wipe(buf, sizeof buf);
-    cm_hex(h, sizeof h, out);
-}
-
-/* Reads the master key; creates one only for a state that holds nothing yet. */
-static int load_master(vlt_state *s, const char *path, bool may_create, cm_err *err)
-{
-    uint8_t k[CRY_DEK_LEN];
-    int fd = open(path, O_RDONLY);
-    if (fd < 0 && errno == ENOENT && (s->master_check[0] || !may_create)) {
-        cm_err_set(err, path, 0, 0,
-                   "the service master key of this state is missing: nothing can be decrypted "
-                   "without it");
-        return -1;
-    }
-    if (fd < 0 && errno == ENOENT) {
-        if (cry_random(k, sizeof k) < 0) {
-            cm_err_set(err, path, 0, 0, "cannot generate the service master key");
-            return -1;
-        }
-        int rc = create_master(path, k, sizeof k, err);
-        if (rc == 0)
-            s->master = cry_secret_dup(k, sizeof k);
-        cm_wipe(k, sizeof k);
-        return rc;
-    }
-    if (fd < 0) {
-        cm_err_set(err, path, 0, 0, "cannot read the service master key: %s", strerror(errno));
-        return -1;
-    }
-    struct stat st;
-    ssize_t n = read(fd, k, sizeof k);
-    char extra;
-    bool more = read(fd, &extra, 1) > 0;
-    if (fstat(fd, &st) == 0 && (st.st_mode & 077))
-        cm_log("%s: warning: master key file is readable by others (mode %03o)", path,
-               (unsigned)(st.st_mode & 0777));
-    close(fd);
-    if (n != (ssize_t)sizeof k || more) {
-        cm_wipe(k, sizeof k);
-        cm_err_set(err, path, 0, 0, "not a service master key (expected exactly 32 bytes)");
-        return -1;
-    }
-    s->master = cry_secret_dup(k, sizeof k);
-    cm_wipe(k, sizeof k);
-    return 0;
-}
-
-/* Opens the store and its master key, checked against the state's check value (read
- * before authentication, only to refuse a wrong or missing key early and clearly). */
-int vlt_state_open_store(vlt_state *s, const char *path, const char *master_path, cm_err *err)
-{
-    char mpath[4096];
-    if (!master_path) {
-        snprintf(mpath, sizeof mpath, "%s.mkey", path);
-        master_path = mpath;
-    }
-    if (!(s->db = vlt_store_open(path, err)))
-        return -1;
-    vlt_store_meta_peek(s->db, "master:check", s->master_check, sizeof s->master_check);
-    if (load_master(s, master_path, vlt_store_is_new(s->db), err) < 0)
-        return -1;
-    char check[65];
-    master_check(s->master, check);
-    if (s->master_check[0] && strcmp(check, s->master_check) != 0) {
-        cm_err_set(err, master_path, 0, 0,
-                   "not the service master key of %s (its check value differs): nothing was "
-                   "decrypted", path);
-        return -1;
-    }
-    return 0;
-}
-
-int vlt_state_verify(const char *path, const char *master_path,
-                     void (*bad)(void *arg, const char *what), void *arg, cm_err *err)
-{
-    vlt_state *s = cm_xcalloc(1, sizeof *s);
-    int rc = -1;
-    if (vlt_store_is_file_new(path)) {
-        cm_err_set(err, path, 0, 0, "no such state");
-        goto out;
-    }
-    if (vlt_state_open_store(s, path, master_path, err) < 0)
-        goto out;
-    rc = vlt_store_verify(s->db, s->master, bad, arg, err);
-out:
-    cry_secret_free(s->master);
-    vlt_store_close(s->db);
-    free(s);
-    return rc;
-}
-
-
-vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
-{
-    vlt_state *s = cm_xcalloc(1, sizeof *s);
-    s->vaults = cm_map_new();
-    s->keys = cm_map_new();
-    s->resources = cm_map_new();
-    s->by_key = cm_map_new();
-    s->by_vault = cm_map_new();
-    s->by_principal = cm_map_new();
-    s->seen = cm_strset_new();
-    s->res_fold = cm_map_new();
-    s->chains = cm_map_new();
-    s->acl = cm_map_new();
-    s->dirty_acl = cm_map_new();
-    s->offsets = cm_map_new();
-    s->dirty_offsets = cm_map_new();
-    for (int i = 0; i < 3; i++)
-        s->dirty[i] = cm_map_new();
-    if (!path) {
-        s->master = cry_secret_random(CRY_DEK_LEN);
-        if (!s->master) {
-            cm_err_set(err, "master key", 0, 0, "cannot generate the service master key");
-            goto out_fail;
-        }
-        return s;
-    }
-    if (vlt_state_open_store(s, path, master_path, err) < 0)
-        goto out_fail;
-    /* Authenticated from here on: every row read is checked against its MAC. */
-    s->master_check[0] = '\0';
-    if (vlt_store_auth(s->db, s->master, err) < 0 || vlt_state_load_docs(s, err) < 0)
-        goto out_fail;
-    char check[65];
-    master_check(s->master, check);
-    if (!s->master_check[0]) {
-        if (vlt_store_meta_put(s->db, "master:check", check, err) < 0)
-            goto out_fail;
-        memcpy(s->master_check, check, sizeof check);
-    }
-    return s;
-out_fail:
-    vlt_state_free(s);
-    return NULL;
-}
-
-static void free_objs(cm_map *m, void (*fn)(void *))
-{
-    size_t it = 0;
-    void *v;
-    while (cm_map_next(m, &it, NULL, &v))
-        fn(v);
-    cm_map_free(m);
-}
-
-static void vault_free_v(void *p) { vault_free(p); }
-static void key_free_v(void *p) { key_free(p); }
-static void res_free_v(void *p) { res_free(p); }
-static void free_v(void *p) { free(p); }
-
-void vlt_state_free(vlt_state *s)
-{
-    if (!s)
-        return;
-    free_objs(s->vaults, vault_free_v);
-    free_objs(s->keys, key_free_v);
-    free_objs(s->resources, res_free_v);
-    free_objs(s->chains, free_v);
-    free_idmap(s->by_key);
-    free_idmap(s->by_vault);
-    free_idmap(s->by_principal);
-    cm_strset_free(s->seen);
-    cm_strset_free(s->seen_any);
-    free_objs(s->res_fold, free_v);
-    cm_map_free(s->acl);
-    cm_map_free(s->dirty_acl);
-    free_objs(s->offsets, free_v);
-    cm_map_free(s->dirty_offsets);
-    vlt_facts_free(s);
-    vlt_outmsg_free(s->outq, s->noutq);
-    vlt_outmsg_free(s->outdone, s->noutdone);
-    for (int i = 0; i < 3; i++)
-        cm_map_free(s->dirty[i]);
-    idl_free(&s->dirty_seen);
-    cry_secret_free(s->master);
-    vlt_store_close(s->db);
-    free(s);
+        vlt_idl_del(l, r->id);
 }
 
 const vlt_vault *vlt_state_vault(const vlt_state *s, const char *uri)
@@ -528,7 +292,7 @@ void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
     const char *k = seen_key(source, id, buf, sizeof buf, &heap);
     cm_strset_add(s->seen, k);
     if (s->db)
-        idl_add(&s->dirty_seen, k);
+        vlt_idl_add(&s->dirty_seen, k);
     free(heap);
 }
 
@@ -555,7 +319,7 @@ const char *vlt_state_resource_spelling(const vlt_state *s, const char *id)
     return f ? cm_map_get(s->res_fold, f) : NULL;
 }
 
-void index_spelling(vlt_state *s, const char *id, bool add)
+void vlt_index_spelling(vlt_state *s, const char *id, bool add)
 {
     char buf[1100];
     const char *f = fold(id, buf, sizeof buf);
@@ -568,7 +332,7 @@ void index_spelling(vlt_state *s, const char *id, bool add)
 
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65])
 {
-    struct chain_head *h = cm_map_get(s->chains, chain);
+    struct vlt_chain_head *h = cm_map_get(s->chains, chain);
     if (!h)
         return false;
     *seq = h->seq;
@@ -578,7 +342,7 @@ bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char ha
 
 void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const char hash[65])
 {
-    struct chain_head *h = cm_map_get(s->chains, chain);
+    struct vlt_chain_head *h = cm_map_get(s->chains, chain);
     if (!h) {
         h = cm_xcalloc(1, sizeof *h);
         cm_map_put(s->chains, chain, h);
@@ -596,14 +360,14 @@ void vlt_state_chain_each(vlt_state *s,
     const char *name;
     void *v;
     while (cm_map_next(s->chains, &it, &name, &v)) {
-        const struct chain_head *h = v;
+        const struct vlt_chain_head *h = v;
         fn(arg, name, h->seq, h->hash);
     }
 }
 
 bool vlt_state_replay_get(vlt_state *s, const char *chain, vlt_replay_pos *p)
 {
-    struct chain_head *h = cm_map_get(s->chains, chain);
+    struct vlt_chain_head *h = cm_map_get(s->chains, chain);
     if (!h || !h->has_pos)
         return false;
     *p = h->pos;
@@ -612,7 +376,7 @@ bool vlt_state_replay_get(vlt_state *s, const char *chain, vlt_replay_pos *p)
 
 void vlt_state_replay_set(vlt_state *s, const char *chain, const vlt_replay_pos *p)
 {
-    struct chain_head *h = cm_map_get(s->chains, chain);
+    struct vlt_chain_head *h = cm_map_get(s->chains, chain);
     if (!h)
         return;
     h->has_pos = true;
@@ -622,7 +386,7 @@ void vlt_state_replay_set(vlt_state *s, const char *chain, const vlt_replay_pos 
 
 /* ---------- key material ---------- */
 
-cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, char *err,
+cry_pkey *vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, char *err,
                              size_t errn)
 {
     vlt_keyver *kv = (vlt_keyver *)kvc; /* the loaded key is a cache */
@@ -637,16 +401,16 @@ cry_pkey *keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cha
         cm_buf_free_secret(&der);
         return NULL;
     }
-    kv->pk = cry_pkey_import(key_material_kty(k), (const uint8_t *)der.p, der.len);
+    kv->pk = cry_pkey_import(vlt_key_material_kty(k), (const uint8_t *)der.p, der.len);
     cm_buf_free_secret(&der);
     if (!kv->pk)
         snprintf(err, errn, "corrupt key material for %s", aad);
     return kv->pk;
 }
 
-int keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn)
+int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn)
 {
-    cry_pkey *pk = cry_pkey_generate(key_material_kty(k), key_material_size(k), err, errn);
+    cry_pkey *pk = cry_pkey_generate(vlt_key_material_kty(k), vlt_key_material_size(k), err, errn);
     if (!pk)
         return -1;
     cry_secret *der = cry_pkey_export(pk);
@@ -824,7 +588,7 @@ bool vlt_state_offset_get(vlt_state *s, const char *topic, int32_t part, int64_t
     return v != NULL;
 }
 
-void acl_key(const char *vault, const char *principal, char *out, size_t n)
+void vlt_acl_key(const char *vault, const char *principal, char *out, size_t n)
 {
     snprintf(out, n, "%s\x1f%s", vault, principal);
 }

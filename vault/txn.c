@@ -9,71 +9,6 @@
 #include "vault/internal.h"
 #include "common/fault.h"
 
-/* ---------- wrapping ---------- */
-
-int vlt_wrap_under(vlt_state *s, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
-                   size_t errn)
-{
-    if (!strcmp(ref, MMK)) {
-        if (cry_kw_wrap(s->master->b, dek->b, dek->len, out) < 0) {
-            snprintf(err, errn, "AES key wrap under the service master key failed");
-            return -1;
-        }
-        return 0;
-    }
-    vlt_keyref kr;
-    char kuri[512];
-    if (!vlt_key_uri_parse(ref, &kr)) {
-        snprintf(err, errn, "bad key reference %s", ref);
-        return -1;
-    }
-    vlt_key_uri(&kr, false, kuri, sizeof kuri);
-    const vlt_key *k = cm_map_get(s->keys, kuri);
-    const vlt_keyver *kv = vlt_key_version(k, kr.version);
-    if (!kv) {
-        snprintf(err, errn, "key %s does not exist", ref);
-        return -1;
-    }
-    cry_pkey *pk = keyver_pkey(s, k, kv, err, errn);
-    return pk ? cry_pkey_wrap(pk, dek->b, dek->len, out, err, errn) : -1;
-}
-
-/* Same, but resolving the key through a transaction's proposed view. */
-static int wrap_txn(vlt_txn *t, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
-                    size_t errn);
-static cry_secret *unwrap_txn(vlt_txn *t, const char *ref, const cm_buf *w, char *err,
-                              size_t errn);
-
-cry_secret *vlt_unwrap_from(vlt_state *s, const char *ref, const cm_buf *w, char *err,
-                            size_t errn)
-{
-    if (!w->len) {
-        snprintf(err, errn, "no wrapped data key");
-        return NULL;
-    }
-    if (!strcmp(ref, MMK)) {
-        cry_secret *d = cry_kw_unwrap(s->master->b, s->master->len, (const uint8_t *)w->p, w->len);
-        if (!d)
-            snprintf(err, errn, "AES key unwrap under the service master key failed");
-        return d;
-    }
-    vlt_keyref kr;
-    char kuri[512];
-    if (!vlt_key_uri_parse(ref, &kr)) {
-        snprintf(err, errn, "bad key reference %s", ref);
-        return NULL;
-    }
-    vlt_key_uri(&kr, false, kuri, sizeof kuri);
-    const vlt_key *k = cm_map_get(s->keys, kuri);
-    const vlt_keyver *kv = vlt_key_version(k, kr.version);
-    if (!kv) {
-        snprintf(err, errn, "key %s does not exist", ref);
-        return NULL;
-    }
-    cry_pkey *pk = keyver_pkey(s, k, kv, err, errn);
-    return pk ? cry_pkey_unwrap(pk, (const uint8_t *)w->p, w->len, err, errn) : NULL;
-}
-
 /* ---------- transaction views ---------- */
 
 vlt_txn *vlt_txn_begin(vlt_state *s)
@@ -128,13 +63,13 @@ static void pend_put(cm_map *m, const char *id, void *obj, void (*fr)(void *))
     p->obj = obj;
 }
 
-static void vfree(void *p) { vault_free(p); }
-static void kfree(void *p) { key_free(p); }
-static void rfree(void *p) { res_free(p); }
+static void vfree(void *p) { vlt_vault_free(p); }
+static void kfree(void *p) { vlt_key_free(p); }
+static void rfree(void *p) { vlt_res_free(p); }
 
-static void *vclone(const void *o) { return vault_clone(o); }
-static void *kclone(const void *o) { return key_clone(o); }
-static void *rclone(const void *o) { return res_clone(o); }
+static void *vclone(const void *o) { return vlt_vault_clone(o); }
+static void *kclone(const void *o) { return vlt_key_clone(o); }
+static void *rclone(const void *o) { return vlt_res_clone(o); }
 
 /* The transaction's own copy of a committed object, made on first write. */
 static void *wr_obj(cm_map *pend, cm_map *committed, const char *id, void *(*clone)(const void *),
@@ -166,44 +101,24 @@ static vlt_resource *wr_res(vlt_txn *t, const char *id)
     return wr_obj(t->pr, t->s->resources, id, rclone, rfree);
 }
 
+static const vlt_key *txn_key(void *arg, const char *uri, bool prior)
+{
+    return vlt_txn_key(arg, uri, prior);
+}
+
+/* Wrapping and unwrapping through the transaction's view of the keys. */
 static int wrap_txn(vlt_txn *t, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
                     size_t errn)
 {
-    if (!strcmp(ref, MMK))
-        return vlt_wrap_under(t->s, ref, dek, out, err, errn);
-    vlt_keyref kr;
-    char kuri[512];
-    vlt_key_uri_parse(ref, &kr);
-    vlt_key_uri(&kr, false, kuri, sizeof kuri);
-    const vlt_key *k = vlt_txn_key(t, kuri, false);
-    const vlt_keyver *kv = vlt_key_version(k, kr.version);
-    if (!kv) {
-        snprintf(err, errn, "key %s does not exist", ref);
-        return -1;
-    }
-    cry_pkey *pk = keyver_pkey(t->s, k, kv, err, errn);
-    return pk ? cry_pkey_wrap(pk, dek->b, dek->len, out, err, errn) : -1;
+    vlt_key_lookup look = {txn_key, t};
+    return vlt_wrap(t->s, &look, ref, dek, out, err, errn);
 }
 
 static cry_secret *unwrap_txn(vlt_txn *t, const char *ref, const cm_buf *w, char *err,
                               size_t errn)
 {
-    if (!strcmp(ref, MMK))
-        return vlt_unwrap_from(t->s, ref, w, err, errn);
-    vlt_keyref kr;
-    char kuri[512];
-    vlt_key_uri_parse(ref, &kr);
-    vlt_key_uri(&kr, false, kuri, sizeof kuri);
-    const vlt_key *k = vlt_txn_key(t, kuri, false);
-    if (!k)
-        k = vlt_txn_key(t, kuri, true);
-    const vlt_keyver *kv = vlt_key_version(k, kr.version);
-    if (!kv || !w->len) {
-        snprintf(err, errn, "key %s does not exist", ref);
-        return NULL;
-    }
-    cry_pkey *pk = keyver_pkey(t->s, k, kv, err, errn);
-    return pk ? cry_pkey_unwrap(pk, (const uint8_t *)w->p, w->len, err, errn) : NULL;
+    vlt_key_lookup look = {txn_key, t};
+    return vlt_unwrap(t->s, &look, ref, w, err, errn);
 }
 
 /* ---------- apply: the event's own change ---------- */
@@ -223,11 +138,11 @@ unsigned vlt_txn_access(vlt_txn *t, const char *vault_uri, const char *principal
     if (!vault_uri || !principal)
         return 0;
     char k[1400];
-    acl_key(vault_uri, principal, k, sizeof k);
+    vlt_acl_key(vault_uri, principal, k, sizeof k);
     if (!prior) {
         uintptr_t p = (uintptr_t)cm_map_get(t->pacl, k);
         if (p)
-            return p & ACL_GONE ? 0 : (unsigned)(p & VLT_PERM_ALL);
+            return p & VLT_ACL_GONE ? 0 : (unsigned)(p & VLT_PERM_ALL);
     }
     return (unsigned)((uintptr_t)cm_map_get(t->s->acl, k) & VLT_PERM_ALL);
 }
@@ -237,9 +152,9 @@ static void acl_set(vlt_txn *t, const char *vault, const char *principal, unsign
                     bool grant)
 {
     char k[1400];
-    acl_key(vault, principal, k, sizeof k);
+    vlt_acl_key(vault, principal, k, sizeof k);
     unsigned cur = vlt_txn_access(t, vault, principal, false);
-    uintptr_t v = grant ? (uintptr_t)(cur | perms | ACL_PRESENT) : ACL_GONE;
+    uintptr_t v = grant ? (uintptr_t)(cur | perms | VLT_ACL_PRESENT) : VLT_ACL_GONE;
     cm_map_put(t->pacl, k, (void *)v);
 }
 
@@ -256,9 +171,9 @@ static int apply_vault(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
             v->name = cm_strdup(kr.vault);
             pend_put(t->pv, uri, v, vfree);
         }
-        set_str(&v->tenant, ev->tenant);
-        set_str(&v->region, ev->region);
-        set_str(&v->subscription, ev->subscription);
+        vlt_set_str(&v->tenant, ev->tenant);
+        vlt_set_str(&v->region, ev->region);
+        vlt_set_str(&v->subscription, ev->subscription);
         v->soft_delete = ev->soft_delete;
         v->purge_protection = ev->purge_protection;
         v->retention_days = vlt_event_has(ev, VLT_F_RETENTION_DAYS) ? ev->retention_days : 90;
@@ -303,7 +218,7 @@ static int key_complete(vlt_txn *t, vlt_key *k, const vlt_event *ev, char *reaso
         cry_pkey_free(k->vers[i].pk);
         k->vers[i].pk = NULL;
         cm_buf_free(&k->vers[i].sealed);
-        if (keyver_generate(t->s, k, &k->vers[i], reason, rn) < 0)
+        if (vlt_keyver_generate(t->s, k, &k->vers[i], reason, rn) < 0)
             return -1;
     }
     return 0;
@@ -341,7 +256,7 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         set_validity(&k->vers[0], ev);
         k->nvers = 1;
         pend_put(t->pk, uri, k, kfree);
-        if (keyver_generate(t->s, k, &k->vers[0], reason, rn) < 0)
+        if (vlt_keyver_generate(t->s, k, &k->vers[0], reason, rn) < 0)
             return -1;
         return 0;
     }
@@ -359,7 +274,7 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         k->vers[k->nvers].enabled = true;
         set_validity(&k->vers[k->nvers], ev);
         k->nvers++;
-        return keyver_generate(t->s, k, &k->vers[k->nvers - 1], reason, rn);
+        return vlt_keyver_generate(t->s, k, &k->vers[k->nvers - 1], reason, rn);
     case VLT_EV_KEY_DISABLED:
     case VLT_EV_KEY_ENABLED: {
         bool en = ev->type == VLT_EV_KEY_ENABLED;
@@ -451,13 +366,13 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
     switch (ev->type) {
     case VLT_EV_RES_IDENTITY_ENABLED:
         r->identity = true;
-        set_str(&r->principal, ev->principal);
-        set_str(&r->identity_tenant, ev->tenant);
+        vlt_set_str(&r->principal, ev->principal);
+        vlt_set_str(&r->identity_tenant, ev->tenant);
         return 0;
     case VLT_EV_RES_IDENTITY_DISABLED:
         r->identity = false;
-        set_str(&r->principal, NULL);
-        set_str(&r->identity_tenant, NULL);
+        vlt_set_str(&r->principal, NULL);
+        vlt_set_str(&r->identity_tenant, NULL);
         return 0;
     case VLT_EV_RES_KEY_UPDATED:
         if (!r->cmk)
@@ -470,24 +385,24 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
         vlt_key_uri_parse(ev->key_uri, &kr);
         vlt_key_uri(&kr, true, k, sizeof k);
         r->cmk = true;
-        set_str(&r->key_uri, k);
+        vlt_set_str(&r->key_uri, k);
         r->versionless = kr.version[0] == '\0';
         return 0;
     }
     case VLT_EV_RES_CMK_DISABLED:
         r->cmk = false;
-        set_str(&r->key_uri, NULL);
+        vlt_set_str(&r->key_uri, NULL);
         r->versionless = false;
         return 0;
     case VLT_EV_RES_MOVED:
         if (strcmp(r->tenant, ev->tenant) != 0) {
             /* Managed identities do not cross tenants (F11). */
             r->identity = false;
-            set_str(&r->principal, NULL);
-            set_str(&r->identity_tenant, NULL);
+            vlt_set_str(&r->principal, NULL);
+            vlt_set_str(&r->identity_tenant, NULL);
         }
-        set_str(&r->tenant, ev->tenant);
-        set_str(&r->subscription, ev->subscription);
+        vlt_set_str(&r->tenant, ev->tenant);
+        vlt_set_str(&r->subscription, ev->subscription);
         return 0;
     case VLT_EV_RES_DELETED:
         pend_put(t->pr, id, NULL, rfree);
@@ -536,19 +451,19 @@ const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
                 vlt_key_uri(&kr, false, uri, sizeof uri);
                 idx = t->s->by_key;
             }
-            idlist *l = cm_map_get(idx, uri);
+            vlt_idlist *l = cm_map_get(idx, uri);
             bool access = ev->type == VLT_EV_ACCESS_GRANTED || ev->type == VLT_EV_ACCESS_REVOKED;
             bool narrow = access && !bystanders;
             /* An access change can only matter to the identity it names: start from the
              * principal's resources and keep those bound to this vault. */
-            idlist *from = narrow ? cm_map_get(t->s->by_principal, ev->principal) : l;
+            vlt_idlist *from = narrow ? cm_map_get(t->s->by_principal, ev->principal) : l;
             size_t cnt = from ? from->n : 0, k = 0;
             t->affected = cm_xcalloc(cnt + 1, sizeof *t->affected);
             for (size_t i = 0; i < cnt; i++) {
                 if (narrow) {
                     char bv[256], bk[512];
                     const vlt_resource *r = vlt_txn_resource(t, from->ids[i], false);
-                    if (!binding_of(r, bv, sizeof bv, bk, sizeof bk, NULL) || strcmp(bv, uri) != 0)
+                    if (!vlt_binding_of(r, bv, sizeof bv, bk, sizeof bk, NULL) || strcmp(bv, uri) != 0)
                         continue;
                 }
                 t->affected[k++] = cm_strdup(from->ids[i]);
@@ -567,7 +482,7 @@ int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_u
     const char *id = key_uri ? key_uri : vault_uri;
     if (!id)
         return 0;
-    idlist *l = cm_map_get(idx, id);
+    vlt_idlist *l = cm_map_get(idx, id);
     int64_t n = l ? (int64_t)l->n : 0;
     size_t it = 0;
     const char *rid;
@@ -576,9 +491,9 @@ int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_u
         char v1[256], k1[512], v2[256], k2[512];
         const vlt_resource *old = cm_map_get(t->s->resources, rid);
         const vlt_resource *neu = ((struct pend *)pv)->obj;
-        bool was = binding_of(old, v1, sizeof v1, k1, sizeof k1, NULL) &&
+        bool was = vlt_binding_of(old, v1, sizeof v1, k1, sizeof k1, NULL) &&
                    !strcmp(key_uri ? k1 : v1, id);
-        bool is = binding_of(neu, v2, sizeof v2, k2, sizeof k2, NULL) &&
+        bool is = vlt_binding_of(neu, v2, sizeof v2, k2, sizeof k2, NULL) &&
                   !strcmp(key_uri ? k2 : v2, id);
         n += (int64_t)is - (int64_t)was;
     }
@@ -650,7 +565,7 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
         return;
     vlt_keyref kr;
     char vuri[256], kuri[512];
-    const char *ref = r->wrap_ref && strcmp(r->wrap_ref, MMK) ? r->wrap_ref : r->key_uri;
+    const char *ref = r->wrap_ref && strcmp(r->wrap_ref, VLT_MMK) ? r->wrap_ref : r->key_uri;
     if (!ref || !vlt_key_uri_parse(ref, &kr)) {
         add_reason(r, "key-missing");
         return;
@@ -692,7 +607,7 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
 /* Physics-only usability of a CMK reference for this resource (ignores rule locks). */
 static bool usable_for(vlt_txn *t, const vlt_resource *r, const char *ref, char *why, size_t wn)
 {
-    if (!strcmp(ref, MMK))
+    if (!strcmp(ref, VLT_MMK))
         return true;
     vlt_resource probe = *r;
     probe.reasons = NULL;
@@ -779,12 +694,12 @@ static int create_deks(vlt_txn *t, vlt_resource *r, char *reason, size_t rn)
         snprintf(err, sizeof err, "random generator failed");
         goto out_wipe;
     }
-    if (wrap_txn(t, MMK, dek, &r->wdek, err, sizeof err) < 0 ||
-        wrap_txn(t, MMK, blk, &r->wblk, err, sizeof err) < 0)
+    if (wrap_txn(t, VLT_MMK, dek, &r->wdek, err, sizeof err) < 0 ||
+        wrap_txn(t, VLT_MMK, blk, &r->wblk, err, sizeof err) < 0)
         goto out_wipe;
-    if (!strcmp(r->kind, "Face") && wrap_txn(t, MMK, svc, &r->wsvc, err, sizeof err) < 0)
+    if (!strcmp(r->kind, "Face") && wrap_txn(t, VLT_MMK, svc, &r->wsvc, err, sizeof err) < 0)
         goto out_wipe;
-    set_str(&r->wrap_ref, MMK);
+    vlt_set_str(&r->wrap_ref, VLT_MMK);
     r->dek = dek;
     dek = NULL;
     rc = 0;
@@ -793,8 +708,8 @@ out_wipe:
     cry_secret_free(svc);
     cry_secret_free(blk);
     if (rc < 0)
-        return fail_op(t, r->id, "wrap", NULL, MMK, err, reason, rn);
-    act(t, r->id, "wrap", NULL, MMK, NULL);
+        return fail_op(t, r->id, "wrap", NULL, VLT_MMK, err, reason, rn);
+    act(t, r->id, "wrap", NULL, VLT_MMK, NULL);
     return 0;
 }
 
@@ -802,7 +717,7 @@ out_wipe:
 static void target_ref(vlt_txn *t, const vlt_resource *r, char *out, size_t n)
 {
     if (!r->cmk || !r->key_uri) {
-        snprintf(out, n, "%s", MMK);
+        snprintf(out, n, "%s", VLT_MMK);
         return;
     }
     if (!r->versionless) {
@@ -820,13 +735,13 @@ static void target_ref(vlt_txn *t, const vlt_resource *r, char *out, size_t n)
 }
 
 /* Whether the version a reference names may wrap at the event's time (SPEC §3: before its
- * nbf or from its exp on it wraps nothing). The MMK and a missing version (reported by
+ * nbf or from its exp on it wraps nothing). The VLT_MMK and a missing version (reported by
  * usable_for) pass here. */
 static bool wrap_valid(vlt_txn *t, const char *ref, char *why, size_t wn)
 {
     vlt_keyref kr;
     char kuri[512];
-    if (!strcmp(ref, MMK) || !vlt_key_uri_parse(ref, &kr) || !kr.version[0])
+    if (!strcmp(ref, VLT_MMK) || !vlt_key_uri_parse(ref, &kr) || !kr.version[0])
         return true;
     vlt_key_uri(&kr, false, kuri, sizeof kuri);
     const vlt_keyver *kv = vlt_key_version(vlt_txn_key(t, kuri, false), kr.version);
@@ -885,7 +800,7 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, ch
     cm_buf_free(&r->wdek);
     r->wdek = nw;
     act(t, r->id, "rewrap", from, to, NULL);
-    set_str(&r->wrap_ref, to);
+    vlt_set_str(&r->wrap_ref, to);
     cry_secret_free(r->dek);
     r->dek = dek;
     return 0;
@@ -893,7 +808,7 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, ch
 
 static bool key_destroyed(vlt_txn *t, const vlt_resource *r)
 {
-    if (!r->cmk || r->lost || !r->wrap_ref || !strcmp(r->wrap_ref, MMK))
+    if (!r->cmk || r->lost || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK))
         return false;
     vlt_keyref kr;
     char kuri[512];
@@ -1039,7 +954,7 @@ static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
     char to[640], why[256];
     for (size_t i = 0; i < n; i++) {
         const vlt_resource *r = vlt_txn_resource(t, ids[i], false);
-        if (!r || r->lost || r->dek || !r->wrap_ref || !strcmp(r->wrap_ref, MMK) || !r->wdek.len)
+        if (!r || r->lost || r->dek || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK) || !r->wdek.len)
             continue;
         if (ref && strcmp(ref, r->wrap_ref) != 0)
             continue; /* one key version at a time: a rotation's resources share it */
@@ -1060,7 +975,7 @@ static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
         k = vlt_txn_key(t, kuri, false);
         kv = vlt_key_version(k, kr.version);
     }
-    cry_pkey *pk = kv ? keyver_pkey(t->s, k, kv, err, sizeof err) : NULL;
+    cry_pkey *pk = kv ? vlt_keyver_pkey(t->s, k, kv, err, sizeof err) : NULL;
     cry_secret *der = pk ? cry_pkey_export(pk) : NULL;
     if (der) {
         size_t nt = cores > 8 ? 8 : (size_t)cores;
@@ -1069,7 +984,7 @@ static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
         pthread_t th[8];
         size_t started = 0;
         for (size_t i = 0; i < nt; i++) {
-            work[i] = (struct prefetch){der, key_material_kty(k), wrapped, dek, m, nt, i};
+            work[i] = (struct prefetch){der, vlt_key_material_kty(k), wrapped, dek, m, nt, i};
             if (pthread_create(&th[i], NULL, prefetch_worker, &work[i]) == 0)
                 started++;
             else
@@ -1159,16 +1074,16 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table,
             const vlt_resource *o = old, *n = p->obj;
             bool same = o && n && o->cmk == n->cmk && cm_streq(o->key_uri, n->key_uri);
             if (old && !same)
-                index_res(s, old, false);
+                vlt_index_res(s, old, false);
             if (p->obj && !same)
-                index_res(s, p->obj, true);
+                vlt_index_res(s, p->obj, true);
             bool same_id = o && n && o->identity == n->identity && cm_streq(o->principal, n->principal);
             if (old && !same_id)
-                index_principal(s, old, false);
+                vlt_index_principal(s, old, false);
             if (p->obj && !same_id)
-                index_principal(s, p->obj, true);
+                vlt_index_principal(s, p->obj, true);
             if (!old != !p->obj)
-                index_spelling(s, id, p->obj != NULL);
+                vlt_index_spelling(s, id, p->obj != NULL);
         }
         if (old)
             fr(old);
@@ -1192,7 +1107,7 @@ void vlt_txn_commit(vlt_txn *t)
     const char *k;
     void *v;
     while (cm_map_next(t->pacl, &it, &k, &v)) {
-        if ((uintptr_t)v & ACL_GONE)
+        if ((uintptr_t)v & VLT_ACL_GONE)
             cm_map_del(s->acl, k);
         else
             cm_map_put(s->acl, k, v);
