@@ -124,6 +124,31 @@ int vlt_wrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cr
  * can be re-wrapped. */
 cry_secret *vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref,
                        const cm_buf *w, char *err, size_t errn);
+/* vault/prefetch.c: unwraps wrapped[0..n) under one RSA key version on up to `threads`
+ * threads (8 at most); dek[i] gets a new secret, or stays NULL when it did not come
+ * out. -1 when the key version's private key cannot be had (nothing unwrapped). */
+int vlt_unwrap_parallel(vlt_state *s, const vlt_key *k, const vlt_keyver *kv,
+                        const cm_buf **wrapped, size_t n, size_t threads, cry_secret **dek);
+
+/* vault/txn.c, for apply.c and physics.c: the transaction's own copy of an object, made
+ * on first write (NULL when it does not exist); a new or deleted (NULL) object put in
+ * the proposed view (taken); access set in the proposed view; an action recorded; a
+ * DEK wrapped or unwrapped through the proposed view of the keys. */
+vlt_vault *vlt_txn_wr_vault(vlt_txn *t, const char *uri);
+vlt_key *vlt_txn_wr_key(vlt_txn *t, const char *uri);
+vlt_resource *vlt_txn_wr_res(vlt_txn *t, const char *id);
+void vlt_txn_put_vault(vlt_txn *t, const char *uri, vlt_vault *v);
+void vlt_txn_put_key(vlt_txn *t, const char *uri, vlt_key *k);
+void vlt_txn_put_res(vlt_txn *t, const char *id, vlt_resource *r);
+void vlt_txn_acl_set(vlt_txn *t, const char *vault, const char *principal, unsigned perms,
+                     bool grant);
+void vlt_txn_act(vlt_txn *t, const char *rid, const char *op, const char *from, const char *to,
+                 const char *error);
+int vlt_txn_wrap(vlt_txn *t, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
+                 size_t errn);
+cry_secret *vlt_txn_unwrap(vlt_txn *t, const char *ref, const cm_buf *w, char *err,
+                           size_t errn);
+
 /* Opens the store at path into s->db and its master key into s->master, checked against
  * the state's check value (read before authentication, only to refuse a wrong or
  * missing key early and clearly). Nothing is authenticated yet. */

@@ -1,0 +1,447 @@
+/* The physics of envelope encryption (SPEC §3): after an event's change, every affected
+ * resource is settled: DEKs created and wrapped, re-wrapped under the key it should be
+ * under, shredded with a destroyed key, locked while its key cannot be used, unlocked
+ * when it can again. Lock reasons are the physics' own or a rule's ("rule:ID"). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/fault.h"
+#include "vault/internal.h"
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool has_reason(const vlt_resource *r, const char *why)
+{
+    for (size_t i = 0; i < r->nreasons; i++)
+        if (!strcmp(r->reasons[i], why))
+            return true;
+    return false;
+}
+
+static void add_reason(vlt_resource *r, const char *why)
+{
+    if (has_reason(r, why))
+        return;
+    r->reasons = cm_xrealloc(r->reasons, (r->nreasons + 1) * sizeof *r->reasons);
+    r->reasons[r->nreasons++] = cm_strdup(why);
+    qsort(r->reasons, r->nreasons, sizeof *r->reasons, cmp_str);
+}
+
+static void del_reasons(vlt_resource *r, bool rules)
+{
+    size_t j = 0;
+    for (size_t i = 0; i < r->nreasons; i++) {
+        bool is_rule = !strncmp(r->reasons[i], "rule:", 5);
+        if (is_rule == rules)
+            free(r->reasons[i]);
+        else
+            r->reasons[j++] = r->reasons[i];
+    }
+    r->nreasons = j;
+}
+
+void vlt_txn_rule_lock(vlt_txn *t, const char *rid, const char *rule_id, bool hold)
+{
+    char why[256];
+    snprintf(why, sizeof why, "rule:%s", rule_id);
+    const vlt_resource *cur = vlt_txn_resource(t, rid, false);
+    if (!cur || has_reason(cur, why) == hold)
+        return;
+    vlt_resource *r = vlt_txn_wr_res(t, rid);
+    if (hold) {
+        add_reason(r, why);
+    } else {
+        for (size_t i = 0; i < r->nreasons; i++)
+            if (!strcmp(r->reasons[i], why)) {
+                free(r->reasons[i]);
+                memmove(&r->reasons[i], &r->reasons[i + 1],
+                        (r->nreasons - i - 1) * sizeof *r->reasons);
+                r->nreasons--;
+                break;
+            }
+    }
+}
+
+/* Why a CMK resource cannot use the key version its DEK is wrapped under. */
+static void physics_reasons(vlt_txn *t, vlt_resource *r)
+{
+    if (r->lost) {
+        add_reason(r, "key-destroyed");
+        return;
+    }
+    if (!r->cmk)
+        return;
+    vlt_keyref kr;
+    char vuri[256], kuri[512];
+    const char *ref = r->wrap_ref && strcmp(r->wrap_ref, VLT_MMK) ? r->wrap_ref : r->key_uri;
+    if (!ref || !vlt_key_uri_parse(ref, &kr)) {
+        add_reason(r, "key-missing");
+        return;
+    }
+    vlt_vault_uri(&kr, vuri, sizeof vuri);
+    vlt_key_uri(&kr, false, kuri, sizeof kuri);
+    const vlt_vault *v = vlt_txn_vault(t, vuri, false);
+    const vlt_key *k = vlt_txn_key(t, kuri, false);
+    const vlt_keyver *kv = vlt_key_version(k, kr.version);
+    if (!v)
+        add_reason(r, "vault-missing");
+    if (!kv)
+        add_reason(r, "key-missing");
+    else if (k->deleted)
+        add_reason(r, "key-deleted");
+    else if (!kv->enabled)
+        add_reason(r, "key-disabled");
+    if (!r->identity) {
+        add_reason(r, "identity-missing");
+        return;
+    }
+    if (v && !cm_streq(r->identity_tenant, v->tenant))
+        add_reason(r, "identity-tenant-mismatch");
+    unsigned p = v ? vlt_txn_access(t, v->uri, r->principal, false) : 0;
+    if (v && (p & VLT_PERM_ALL) != VLT_PERM_ALL) {
+        static const char *const names[] = {"get", "wrapKey", "unwrapKey"};
+        const char *missing[3];
+        size_t nm = 0;
+        for (int i = 0; i < 3; i++)
+            if (!(p & (1u << i)))
+                missing[nm++] = names[i];
+        char list[32], why[64];
+        cm_join(list, sizeof list, ",", missing, nm); /* "get,wrapKey,unwrapKey" fits */
+        snprintf(why, sizeof why, "access-missing:%s", list);
+        add_reason(r, why);
+    }
+}
+
+/* Physics-only usability of a CMK reference for this resource (ignores rule locks). */
+static bool usable_for(vlt_txn *t, const vlt_resource *r, const char *ref, char *why, size_t wn)
+{
+    if (!strcmp(ref, VLT_MMK))
+        return true;
+    vlt_resource probe = *r;
+    probe.reasons = NULL;
+    probe.nreasons = 0;
+    probe.cmk = true;
+    probe.lost = r->lost;
+    char *saved_ref = probe.wrap_ref;
+    probe.wrap_ref = (char *)ref;
+    physics_reasons(t, &probe);
+    probe.wrap_ref = saved_ref;
+    bool ok = probe.nreasons == 0;
+    if (!ok)
+        cm_join(why, wn, ", ", (const char *const *)probe.reasons, probe.nreasons);
+    for (size_t i = 0; i < probe.nreasons; i++)
+        free(probe.reasons[i]);
+    free(probe.reasons);
+    return ok;
+}
+
+/* ---------- settle ---------- */
+
+static int fail_op(vlt_txn *t, const char *rid, const char *op, const char *from, const char *to,
+                   const char *error, char *reason, size_t rn)
+{
+    vlt_txn_act(t, rid, op, from, to, error);
+    snprintf(reason, rn, "%s of %s failed: %s", op, rid, error);
+    return -1;
+}
+
+static int create_deks(vlt_txn *t, vlt_resource *r, char *reason, size_t rn)
+{
+    char err[256];
+    cry_secret *dek = cry_secret_random(CRY_DEK_LEN);
+    cry_secret *svc = cry_secret_random(CRY_DEK_LEN);
+    cry_secret *blk = cry_secret_random(CRY_DEK_LEN);
+    int rc = -1;
+    if (!dek || !svc || !blk) {
+        snprintf(err, sizeof err, "random generator failed");
+        goto out_wipe;
+    }
+    if (vlt_txn_wrap(t, VLT_MMK, dek, &r->wdek, err, sizeof err) < 0 ||
+        vlt_txn_wrap(t, VLT_MMK, blk, &r->wblk, err, sizeof err) < 0)
+        goto out_wipe;
+    if (!strcmp(r->kind, "Face") && vlt_txn_wrap(t, VLT_MMK, svc, &r->wsvc, err, sizeof err) < 0)
+        goto out_wipe;
+    vlt_set_str(&r->wrap_ref, VLT_MMK);
+    r->dek = dek;
+    dek = NULL;
+    rc = 0;
+out_wipe:
+    cry_secret_free(dek);
+    cry_secret_free(svc);
+    cry_secret_free(blk);
+    if (rc < 0)
+        return fail_op(t, r->id, "wrap", NULL, VLT_MMK, err, reason, rn);
+    vlt_txn_act(t, r->id, "wrap", NULL, VLT_MMK, NULL);
+    return 0;
+}
+
+/* The reference a resource's DEK should be wrapped under now. */
+static void target_ref(vlt_txn *t, const vlt_resource *r, char *out, size_t n)
+{
+    if (!r->cmk || !r->key_uri) {
+        snprintf(out, n, "%s", VLT_MMK);
+        return;
+    }
+    if (!r->versionless) {
+        snprintf(out, n, "%s", r->key_uri);
+        return;
+    }
+    vlt_keyref kr;
+    char kuri[512];
+    vlt_key_uri_parse(r->key_uri, &kr);
+    vlt_key_uri(&kr, false, kuri, sizeof kuri);
+    const vlt_keyver *kv = vlt_key_version(vlt_txn_key(t, kuri, false), NULL);
+    if (kv)
+        snprintf(kr.version, sizeof kr.version, "%s", kv->version);
+    vlt_key_uri(&kr, true, out, n);
+}
+
+/* Whether the version a reference names may wrap at the event's time (SPEC §3: before its
+ * nbf or from its exp on it wraps nothing). The VLT_MMK and a missing version (reported by
+ * usable_for) pass here. */
+static bool wrap_valid(vlt_txn *t, const char *ref, char *why, size_t wn)
+{
+    vlt_keyref kr;
+    char kuri[512];
+    if (!strcmp(ref, VLT_MMK) || !vlt_key_uri_parse(ref, &kr) || !kr.version[0])
+        return true;
+    vlt_key_uri(&kr, false, kuri, sizeof kuri);
+    const vlt_keyver *kv = vlt_key_version(vlt_txn_key(t, kuri, false), kr.version);
+    return !kv || vlt_keyver_valid_at(kv, vlt_event_at(t->ev), why, wn);
+}
+
+/* Whether the event asks for a wrap under this resource's target: a binding of the
+ * resource itself, or a rotation (SPEC §3). Other events only let a resource catch up. */
+static bool wrap_requested(const vlt_txn *t, const char *rid)
+{
+    switch (t->ev->type) {
+    case VLT_EV_RES_CMK_ENABLED:
+    case VLT_EV_RES_KEY_UPDATED: return !strcmp(t->ev->subject, rid);
+    case VLT_EV_KEY_ROTATED: return true;
+    default: return false;
+    }
+}
+
+static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, char *reason,
+                  size_t rn)
+{
+    char err[1400], why[256];
+    const char *from = r->wrap_ref;
+    if (r->lost)
+        return fail_op(t, r->id, "rewrap", from, to, "the data key was destroyed with its key",
+                       reason, rn);
+    if (!usable_for(t, r, from, why, sizeof why)) {
+        if (tolerant)
+            return 0; /* a locked resource stays on the version it has */
+        snprintf(err, sizeof err, "cannot unwrap under %s: %s", from, why);
+        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+    }
+    if (!usable_for(t, r, to, why, sizeof why)) {
+        snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
+        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+    }
+    if (!wrap_valid(t, to, why, sizeof why)) {
+        if (!wrap_requested(t, r->id))
+            return 0; /* not asked to move: it stays under the version it has */
+        snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
+        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+    }
+    /* A usable resource holds its DEK, as the service does: re-wrapping it needs only
+     * the new key. Without it (after a restart), the old key unwraps it first. */
+    cry_secret *dek = r->dek ? cry_secret_dup(r->dek->b, r->dek->len)
+                             : vlt_txn_unwrap(t, from, &r->wdek, err, sizeof err);
+    if (!dek)
+        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+    cm_buf nw;
+    cm_buf_init(&nw, 0);
+    if (vlt_txn_wrap(t, to, dek, &nw, err, sizeof err) < 0) {
+        cry_secret_free(dek);
+        cm_buf_free(&nw);
+        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+    }
+    cm_buf_free(&r->wdek);
+    r->wdek = nw;
+    vlt_txn_act(t, r->id, "rewrap", from, to, NULL);
+    vlt_set_str(&r->wrap_ref, to);
+    cry_secret_free(r->dek);
+    r->dek = dek;
+    return 0;
+}
+
+static bool key_destroyed(vlt_txn *t, const vlt_resource *r)
+{
+    if (!r->cmk || r->lost || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK))
+        return false;
+    vlt_keyref kr;
+    char kuri[512];
+    vlt_key_uri_parse(r->wrap_ref, &kr);
+    vlt_key_uri(&kr, false, kuri, sizeof kuri);
+    return !vlt_txn_key(t, kuri, false) && vlt_txn_key(t, kuri, true);
+}
+
+/* Whether settling would change a resource the event itself did not touch. */
+static bool needs_settle(vlt_txn *t, const vlt_resource *r)
+{
+    if (key_destroyed(t, r))
+        return true;
+    char to[640];
+    target_ref(t, r, to, sizeof to);
+    if (!r->lost && r->wrap_ref && strcmp(to, r->wrap_ref) != 0)
+        return true;
+    vlt_resource probe = *r;
+    probe.reasons = NULL;
+    probe.nreasons = 0;
+    physics_reasons(t, &probe);
+    bool same = true;
+    size_t j = 0;
+    for (size_t i = 0; same && i < r->nreasons; i++) {
+        if (!strncmp(r->reasons[i], "rule:", 5))
+            continue;
+        same = j < probe.nreasons && !strcmp(r->reasons[i], probe.reasons[j]);
+        j++;
+    }
+    same = same && j == probe.nreasons;
+    for (size_t i = 0; i < probe.nreasons; i++)
+        free(probe.reasons[i]);
+    free(probe.reasons);
+    return !same;
+}
+
+static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
+{
+    const vlt_resource *prior = vlt_txn_resource(t, rid, true);
+    const vlt_resource *cur = vlt_txn_resource(t, rid, false);
+    if (!cur) {
+        if (prior) { /* resource.deleted: its keys and data go with it */
+            vlt_resource *gone = (vlt_resource *)prior;
+            vlt_txn_act(t, rid, "shred", gone->lost ? NULL : gone->wrap_ref, NULL, NULL);
+        }
+        return 0;
+    }
+    if (!cm_map_get(t->pr, rid) && !needs_settle(t, cur))
+        return 0; /* nothing about it changes: no copy */
+    vlt_resource *r = vlt_txn_wr_res(t, rid);
+    if (!prior && create_deks(t, r, reason, rn) < 0)
+        return -1;
+    /* A destroyed key takes the data key with it (F15). */
+    if (key_destroyed(t, r)) {
+        vlt_txn_act(t, rid, "shred", r->wrap_ref, NULL, NULL);
+        r->lost = true;
+        cm_wipe(r->wdek.p, r->wdek.len);
+        cm_buf_free(&r->wdek);
+        cry_secret_free(r->dek);
+        r->dek = NULL;
+    }
+    char to[640];
+    target_ref(t, r, to, sizeof to);
+    if (!r->lost && r->wrap_ref && strcmp(to, r->wrap_ref) != 0) {
+        bool tolerant = t->ev->type == VLT_EV_KEY_ROTATED;
+        if (rewrap(t, r, to, tolerant, reason, rn) < 0)
+            return -1;
+    } else if (r->lost && prior && (r->cmk != prior->cmk || !cm_streq(r->key_uri, prior->key_uri))) {
+        return fail_op(t, rid, "rewrap", r->wrap_ref, to, "the data key was destroyed with its key",
+                       reason, rn);
+    } else if (!r->lost && wrap_requested(t, rid) && t->ev->type != VLT_EV_KEY_ROTATED) {
+        /* A binding to the version the data key is already under still has to wrap. */
+        char why[256], err[1400];
+        if (!wrap_valid(t, to, why, sizeof why)) {
+            snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
+            return fail_op(t, rid, "rewrap", r->wrap_ref, to, err, reason, rn);
+        }
+    }
+    del_reasons(r, false);
+    physics_reasons(t, r);
+    bool was_locked = prior ? prior->locked : false;
+    r->locked = r->nreasons > 0;
+    if (r->locked && !was_locked) {
+        cry_secret_free(r->dek); /* the plaintext DEK goes: nothing can read the data */
+        r->dek = NULL;
+        vlt_txn_act(t, rid, "lockout", r->wrap_ref, NULL, NULL);
+    } else if (!r->locked && was_locked) {
+        char err[512];
+        cry_secret *dek = vlt_txn_unwrap(t, r->wrap_ref, &r->wdek, err, sizeof err);
+        if (!dek)
+            return fail_op(t, rid, "unlock", NULL, r->wrap_ref, err, reason, rn);
+        cry_secret_free(r->dek);
+        r->dek = dek;
+        vlt_txn_act(t, rid, "unlock", NULL, r->wrap_ref, NULL);
+    }
+    if (r->locked && r->dek) {
+        cry_secret_free(r->dek);
+        r->dek = NULL;
+    }
+    return 0;
+}
+
+/* A rotation re-wraps every resource on the key. Those that do not hold their DEK (after
+ * a restart) need the old version to unwrap it: an RSA private operation each, spread
+ * here over every core. A DEK that does not come out is left to the ordinary path, which
+ * says why; so this only ever saves time. (Not under fault injection, which counts calls
+ * on one thread.) */
+static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
+{
+    static long cores;
+    if (n < 64 || cm_fault_armed)
+        return;
+    if (!cores)
+        cores = sysconf(_SC_NPROCESSORS_ONLN); /* reads /sys: once */
+    if (cores < 2)
+        return;
+    const char *ref = NULL;
+    const char **rid = cm_xcalloc(n, sizeof *rid);
+    const cm_buf **wrapped = cm_xcalloc(n, sizeof *wrapped);
+    size_t m = 0;
+    char to[640], why[256];
+    for (size_t i = 0; i < n; i++) {
+        const vlt_resource *r = vlt_txn_resource(t, ids[i], false);
+        if (!r || r->lost || r->dek || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK) || !r->wdek.len)
+            continue;
+        if (ref && strcmp(ref, r->wrap_ref) != 0)
+            continue; /* one key version at a time: a rotation's resources share it */
+        target_ref(t, r, to, sizeof to);
+        if (!strcmp(to, r->wrap_ref) || !usable_for(t, r, r->wrap_ref, why, sizeof why))
+            continue;
+        ref = r->wrap_ref;
+        rid[m] = ids[i];
+        wrapped[m++] = &r->wdek;
+    }
+    vlt_keyref kr;
+    char kuri[512];
+    const vlt_key *k = NULL;
+    const vlt_keyver *kv = NULL;
+    if (m >= 64) {
+        vlt_key_uri_parse(ref, &kr);
+        vlt_key_uri(&kr, false, kuri, sizeof kuri);
+        k = vlt_txn_key(t, kuri, false);
+        kv = vlt_key_version(k, kr.version);
+    }
+    cry_secret **dek = kv ? cm_xcalloc(m, sizeof *dek) : NULL;
+    if (dek && vlt_unwrap_parallel(t->s, k, kv, wrapped, m, cores > 8 ? 8 : (size_t)cores, dek) == 0)
+        for (size_t i = 0; i < m; i++) {
+            if (!dek[i])
+                continue;
+            vlt_resource *r = vlt_txn_wr_res(t, rid[i]);
+            cry_secret_free(r->dek);
+            r->dek = dek[i];
+        }
+    free(dek);
+    cry_failure_take(); /* a key that failed here fails again, and is reported, below */
+    free(rid);
+    free(wrapped);
+}
+
+int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn)
+{
+    size_t n;
+    const char *const *ids = vlt_txn_affected(t, false, &n);
+    prefetch_deks(t, ids, n);
+    for (size_t i = 0; i < n; i++)
+        if (settle_one(t, ids[i], reason, rn) < 0)
+            return -1;
+    return 0;
+}
