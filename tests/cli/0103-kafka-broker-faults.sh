@@ -19,7 +19,7 @@ for _ in $(seq 1 600); do
   [ "${b:-0}" -gt "$maxb" ] && maxb=$b
   if echo "$m" | grep -q '^cmkguard_consumption_paused 1'; then
     paused=1
-    decided=$(echo "$m" | awk '/^cmkguard_events_total/ {s += $2} END {print s}')
+    decided=$(echo "$m" | awk '/^cmkguard_events_consumed_total/ {s += $2} END {print s}')
     [ "$maxb" -ge 40 ] && break
   fi
   sleep 0.05
