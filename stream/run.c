@@ -671,6 +671,10 @@ static int setup(runner *r)
     if (!r->rs)
         return 2;
     stm_metrics_set(r->m, STM_RULES_LOADED, (int64_t)time(NULL));
+    /* Before Kafka and the state: a bad address is a config error, found at once. */
+    if (r->cfg->metrics_listen &&
+        stm_metrics_listen(r->m, r->cfg->metrics_listen, (int)r->cfg->metrics_timeout, &r->err) < 0)
+        return 2;
     if (r->cfg->sign_key && !(r->signer = cry_signer_load(r->cfg->sign_key, &r->err)))
         return 2;
     if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)))
@@ -722,9 +726,6 @@ static int setup(runner *r)
         cm_err_set(&r->err, r->cfg->topic_events, 0, 0, "cannot subscribe: %s", rd_kafka_err2str(e));
         return 3;
     }
-    if (r->cfg->metrics_listen &&
-        stm_metrics_listen(r->m, r->cfg->metrics_listen, (int)r->cfg->metrics_timeout, &r->err) < 0)
-        return 2;
     return 0;
 }
 
