@@ -118,7 +118,7 @@ void stm_metrics_decision(stm_metrics *m, const aud_decision *d)
             const aud_finding *f = &d->recs[i].f[j];
             const char *result = finding_result(f), *rule = f->rule ? f->rule : "";
             if ((size_t)snprintf(key, sizeof key, "%s\x1f%s", result, rule) >= sizeof key)
-                continue; /* no rule id is that long: the loader bounds them */
+                continue; /* a rule id this long is not counted */
             finding_series *s = cm_map_get(m->findings, key);
             if (!s) {
                 if (cm_map_len(m->findings) >= MAX_FINDING_SERIES)
@@ -174,8 +174,7 @@ static void counter(cm_buf *b, const stm_metrics *m, const char *name, enum stm_
     cm_buf_addf(b, "%s %llu\n", name, (unsigned long long)stm_metrics_get(m, c));
 }
 
-static void gauge(cm_buf *b, stm_metrics *m, const char *name, enum stm_gauge g,
-                  const char *help)
+static void gauge(cm_buf *b, stm_metrics *m, const char *name, enum stm_gauge g, const char *help)
 {
     family(b, name, "gauge", help);
     cm_buf_addf(b, "%s %lld\n", name,
@@ -195,8 +194,7 @@ int stm_metrics_render(stm_metrics *m, cm_buf *b)
     for (int o = 0; o < NOUTCOMES; o++)
         cm_buf_addf(b, "cmkguard_decisions_total{outcome=\"%s\"} %llu\n",
                     aud_outcome_name((enum aud_outcome)o),
-                    (unsigned long long)atomic_load_explicit(&m->outcome[o],
-                                                             memory_order_relaxed));
+                    (unsigned long long)atomic_load_explicit(&m->outcome[o], memory_order_relaxed));
     family(b, "cmkguard_findings_total", "counter",
            "Rule findings in audit records, by rule and result.");
     pthread_mutex_lock(&m->lock);
@@ -214,15 +212,14 @@ int stm_metrics_render(stm_metrics *m, cm_buf *b)
     uint64_t cum = 0;
     for (size_t i = 0; i < NBUCKETS; i++) {
         cum += m->bucket[i];
-        cm_buf_addf(b, "cmkguard_event_processing_seconds_bucket{le=\"%g\"} %llu\n",
-                    bucket_le[i], (unsigned long long)cum);
+        cm_buf_addf(b, "cmkguard_event_processing_seconds_bucket{le=\"%g\"} %llu\n", bucket_le[i],
+                    (unsigned long long)cum);
     }
     cm_buf_addf(b,
                 "cmkguard_event_processing_seconds_bucket{le=\"+Inf\"} %llu\n"
                 "cmkguard_event_processing_seconds_sum %.9f\n"
                 "cmkguard_event_processing_seconds_count %llu\n",
-                (unsigned long long)m->nlatency, m->latency_sum,
-                (unsigned long long)m->nlatency);
+                (unsigned long long)m->nlatency, m->latency_sum, (unsigned long long)m->nlatency);
     pthread_mutex_unlock(&m->lock);
     counter(b, m, "cmkguard_audit_records_total", STM_RECORDS,
             "Audit records written to the outbox.");
@@ -252,8 +249,8 @@ int stm_metrics_render(stm_metrics *m, cm_buf *b)
 
 /* ---------- the endpoint ---------- */
 
-static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, char *body,
-                             size_t len, const char *type)
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, char *body, size_t len,
+                             const char *type)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(len, body, MHD_RESPMEM_MUST_FREE);
     if (!r) {
@@ -269,15 +266,19 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, char
     return ok;
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
-                                  const char *method, const char *version,
-                                  const char *upload, size_t *upload_size, void **req)
+static enum MHD_Result reply_text(struct MHD_Connection *c, unsigned int status, const char *msg)
 {
-    static int seen;
+    return reply(c, status, cm_strdup(msg), strlen(msg), "text/plain; charset=utf-8");
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version, const char *upload,
+                                  size_t *upload_size, void **req)
+{
     (void)version;
     (void)upload;
-    if (!*req) { /* the headers are in; answer once the request is complete */
-        *req = &seen;
+    if (!*req) {  /* the headers are in; answer once the request is complete */
+        *req = c; /* any mark that is not NULL */
         return MHD_YES;
     }
     if (*upload_size) { /* a body nobody asked for: read and dropped */
@@ -285,20 +286,17 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_YES;
     }
     if (strcmp(url, "/metrics"))
-        return reply(c, MHD_HTTP_NOT_FOUND, cm_strdup("not found\n"), 10, "text/plain");
+        return reply_text(c, MHD_HTTP_NOT_FOUND, "not found\n");
     if (strcmp(method, MHD_HTTP_METHOD_GET))
-        return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, cm_strdup("method not allowed\n"), 19,
-                     "text/plain");
+        return reply_text(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed\n");
     cm_buf b;
     cm_buf_init(&b, MAX_BODY);
     if (stm_metrics_render(cls, &b) < 0) {
         cm_buf_free(&b);
-        return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, cm_strdup("too large\n"), 10,
-                     "text/plain");
+        return reply_text(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "too large\n");
     }
     size_t len = b.len;
-    return reply(c, MHD_HTTP_OK, cm_buf_take(&b), len,
-                 "text/plain; version=0.0.4; charset=utf-8");
+    return reply(c, MHD_HTTP_OK, cm_buf_take(&b), len, "text/plain; version=0.0.4; charset=utf-8");
 }
 
 /* Parses "HOST:PORT" or "[HOST]:PORT" (numeric addresses only) into *sa. */
@@ -370,8 +368,7 @@ int stm_metrics_listen(stm_metrics *m, const char *listen_at, int timeout_s, cm_
         MAX_CONNECTIONS, MHD_OPTION_PER_IP_CONNECTION_LIMIT, MAX_PER_ADDRESS,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_MEMORY, MHD_OPTION_END);
     if (!m->httpd) {
-        cm_err_set(err, "config", 0, 0, "metrics.listen %s: cannot start the endpoint",
-                   listen_at);
+        cm_err_set(err, "config", 0, 0, "metrics.listen %s: cannot start the endpoint", listen_at);
         close(fd);
         return -1;
     }

@@ -15,12 +15,12 @@
 #include "common/util.h"
 
 enum stm_counter {
-    STM_EVENTS,            /* input messages decided */
-    STM_RECORDS,           /* audit records written to the outbox */
-    STM_DELIVERED,         /* outbox messages (records, dead letters) Kafka confirmed */
-    STM_DEAD_LETTERS,      /* messages sent to the dead-letter topic */
-    STM_RELOADS,           /* rule set reloads that took */
-    STM_RELOAD_FAILURES,   /* rule set reloads that kept the old set */
+    STM_EVENTS,          /* input messages decided */
+    STM_RECORDS,         /* audit records written to the outbox */
+    STM_DELIVERED,       /* outbox messages (records, dead letters) Kafka confirmed */
+    STM_DEAD_LETTERS,    /* messages sent to the dead-letter topic */
+    STM_RELOADS,         /* rule set reloads that took */
+    STM_RELOAD_FAILURES, /* rule set reloads that kept the old set */
     STM__COUNTERS
 };
 

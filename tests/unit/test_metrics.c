@@ -65,13 +65,19 @@ static void test_render(void)
     CHECK(has_line(&b, "cmkguard_event_processing_seconds_bucket{le=\"+Inf\"} 3"));
     CHECK(has_line(&b, "cmkguard_event_processing_seconds_count 3"));
     /* Every sample belongs to a family announced with HELP and TYPE. */
-    const char *fams[] = {"cmkguard_build_info", "cmkguard_events_consumed_total",
-                          "cmkguard_decisions_total", "cmkguard_findings_total",
-                          "cmkguard_event_processing_seconds", "cmkguard_audit_records_total",
-                          "cmkguard_audit_records_delivered_total", "cmkguard_dead_letters_total",
+    const char *fams[] = {"cmkguard_build_info",
+                          "cmkguard_events_consumed_total",
+                          "cmkguard_decisions_total",
+                          "cmkguard_findings_total",
+                          "cmkguard_event_processing_seconds",
+                          "cmkguard_audit_records_total",
+                          "cmkguard_audit_records_delivered_total",
+                          "cmkguard_dead_letters_total",
                           "cmkguard_rule_reloads_total",
-                          "cmkguard_rules_last_load_timestamp_seconds", "cmkguard_consumer_lag",
-                          "cmkguard_audit_backlog", "cmkguard_consumption_paused",
+                          "cmkguard_rules_last_load_timestamp_seconds",
+                          "cmkguard_consumer_lag",
+                          "cmkguard_audit_backlog",
+                          "cmkguard_consumption_paused",
                           "cmkguard_assigned_partitions"};
     for (size_t i = 0; i < CM_ARRAY_LEN(fams); i++) {
         char help[128], type[128];
@@ -91,9 +97,9 @@ static void test_render(void)
 
 static void test_listen(void)
 {
-    const char *bad[] = {"127.0.0.1", ":9100", "127.0.0.1:", "127.0.0.1:x", "127.0.0.1:70000",
-                         "localhost:9100", "::1:9100", "[::1:9100", "[::1]9100", "[]:9100",
-                         "[127.0.0.1]:9100"};
+    const char *bad[] = {"127.0.0.1",       ":9100",          "127.0.0.1:",      "127.0.0.1:x",
+                         "127.0.0.1:70000", "localhost:9100", "::1:9100",        "[::1:9100",
+                         "[::1]9100",       "[]:9100",        "[127.0.0.1]:9100"};
     for (size_t i = 0; i < CM_ARRAY_LEN(bad); i++) {
         stm_metrics *m = stm_metrics_new();
         cm_err err;
