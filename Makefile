@@ -1,7 +1,7 @@
 # cmkguard — GNU make build.  `make` builds ./cmkguard; `make test` runs every test;
 # `make asan` runs the same suite under AddressSanitizer + UBSan; `make demo` tells the story.
 CC      ?= cc
-PKGS    := openssl yaml-0.1 rdkafka libpcre2-8 yajl sqlite3
+PKGS    := openssl yaml-0.1 rdkafka libpcre2-8 yajl sqlite3 libmicrohttpd
 BUILD   ?= build
 WARN    := -std=c11 -Wall -Wextra -Werror -Wshadow -Wformat=2
 OPT     ?= -O2 -g

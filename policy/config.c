@@ -125,7 +125,9 @@ static int metrics_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t
 {
     if (!strcmp(k, "listen"))
         return want_str(l, v, "metrics.listen", &c->metrics_listen);
-    return cerr(l, kn, "unknown field '%s' in metrics (listen)", k);
+    if (!strcmp(k, "timeout_seconds"))
+        return want_int(l, v, "metrics.timeout_seconds", 1, 3600, &c->metrics_timeout);
+    return cerr(l, kn, "unknown field '%s' in metrics (listen, timeout_seconds)", k);
 }
 
 static int top_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
@@ -205,6 +207,7 @@ pol_config *pol_config_load(const char *path, cm_err *err)
     c->status_interval = 10;
     c->backlog = 10000;
     c->batch = 500;
+    c->metrics_timeout = 10;
     char *dcopy = cm_strdup(path);
     cfg_loader l = {.file = path, .dir = cm_strdup(dirname(dcopy)), .doc = &doc, .err = err};
     free(dcopy);

@@ -17,6 +17,7 @@ typedef struct pol_config {
     int64_t checkpoint;
     char *clock; /* "wall" (default) or "event" */
     char *metrics_listen;
+    int64_t metrics_timeout; /* seconds an idle metrics connection is kept */
     int64_t max_message, status_interval, backlog, batch;
 } pol_config;
 

@@ -134,7 +134,8 @@ until_ok() {
   done
 }
 assigned() { metric "$1" 2>/dev/null | grep -q '^cmkguard_assigned_partitions [1-9]'; }
-drained() { metric "$1" 2>/dev/null | awk -v n="$2" '/^cmkguard_events_total/ {s += $NF} /^cmkguard_audit_backlog/ {b = $NF} END {exit !(s >= n && b == 0)}'; }
+# drained: the baseline build names the events it read cmkguard_events_total{outcome=…}
+drained() { metric "$1" 2>/dev/null | awk -v n="$2" '/^cmkguard_events_(consumed_)?total/ {s += $NF} /^cmkguard_audit_backlog/ {b = $NF} END {exit !(s >= n && b == 0)}'; }
 metric() { exec 8<>"/dev/tcp/127.0.0.1/$1" || return 1; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&8; timeout 5 cat <&8; exec 8<&-; }
 config() { # FILE GROUP STATE PORT TOPIC-PREFIX [RULES]
   printf 'kafka:\n  bootstrap.servers: %s\n  group.id: %s\n  linger.ms: 1\n  fetch.wait.max.ms: 5\n' "$BOOT" "$2"

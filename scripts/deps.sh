@@ -3,7 +3,8 @@
 set -eu
 need=""
 for pc in openssl:libssl-dev yaml-0.1:libyaml-dev rdkafka:librdkafka-dev \
-          libpcre2-8:libpcre2-dev yajl:libyajl-dev sqlite3:libsqlite3-dev; do
+          libpcre2-8:libpcre2-dev yajl:libyajl-dev sqlite3:libsqlite3-dev \
+          libmicrohttpd:libmicrohttpd-dev; do
   mod=${pc%%:*}; pkg=${pc#*:}
   pkg-config --exists "$mod" 2>/dev/null || need="$need $pkg"
 done
@@ -17,6 +18,9 @@ command -v sqlite3 >/dev/null 2>&1 || need="$need sqlite3"
 command -v cppcheck >/dev/null 2>&1 || need="$need cppcheck"
 command -v clang >/dev/null 2>&1 || need="$need clang"
 command -v scan-build >/dev/null 2>&1 || need="$need clang-tools"
+command -v promtool >/dev/null 2>&1 || need="$need prometheus"
+command -v curl >/dev/null 2>&1 || need="$need curl"
+command -v ss >/dev/null 2>&1 || need="$need iproute2"
 [ -z "$need" ] && exit 0
 echo "cmkguard: installing:$need" >&2
 SUDO=""

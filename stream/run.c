@@ -51,7 +51,7 @@ typedef struct runner {
     stm_header *hdrs; /* the message in hand's headers */
     size_t caphdrs;
     aud_decision d;
-    stm_metrics m;
+    stm_metrics *m;
     cm_err err;
 } runner;
 
@@ -81,7 +81,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
         r->sent = cm_xrealloc(r->sent, r->capsent * sizeof *r->sent);
     }
     r->sent[r->nsent++] = (int64_t)(intptr_t)m->_private;
-    r->m.records_delivered++;
+    stm_metrics_add(r->m, STM_DELIVERED, 1);
 }
 
 /* The Kafka headers of an outbox message (SPEC §7, CloudEvents binding). An audit record
@@ -162,7 +162,7 @@ static int outbox_sink(void *arg, const char *subject, const char *line, size_t 
         cm_buf_add(&c->r->rec, line, n);
         c->r->want_rec = false;
     }
-    c->r->m.records++;
+    stm_metrics_add(c->r->m, STM_RECORDS, 1);
     return 0;
 }
 
@@ -421,10 +421,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         /* Each partition's chain picks up its head now, not under the first event. */
         for (int i = 0; i < parts->cnt; i++)
             chain_for(r, parts->elems[i].partition);
-        r->m.partitions = parts->cnt;
+        stm_metrics_set(r->m, STM_PARTITIONS, parts->cnt);
     } else {
         rd_kafka_assign(rk, NULL);
-        r->m.partitions = 0;
+        stm_metrics_set(r->m, STM_PARTITIONS, 0);
     }
 }
 
@@ -531,6 +531,7 @@ static void process(runner *r, rd_kafka_message_t *msg)
     int64_t applied;
     if (vlt_state_offset_get(r->st, topic, msg->partition, &applied) && msg->offset <= applied)
         return; /* already reflected by a durable decision */
+    double t0 = now_s();
     chainw *c = chain_for(r, msg->partition);
     char input[600];
     snprintf(input, sizeof input, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
@@ -576,12 +577,13 @@ static void process(runner *r, rd_kafka_message_t *msg)
          * of its first rejection. */
         if (r->d.outcome == AUD_REJECTED && r->d.bad_input && !dead) {
             dead_letter(r, msg, value, len, input);
-            r->m.dead_letters++;
+            stm_metrics_add(r->m, STM_DEAD_LETTERS, 1);
             dead = true;
         }
-        r->m.outcomes[r->d.outcome]++;
+        stm_metrics_decision(r->m, &r->d);
     } while (converted && pol_engine_more(r->eng, &r->d));
-    r->m.events++;
+    stm_metrics_add(r->m, STM_EVENTS, 1);
+    stm_metrics_latency(r->m, now_s() - t0);
     vlt_state_offset_set(r->st, topic, msg->partition, msg->offset);
     vlt_state_chain_set(r->st, c->name, aud_writer_seq(c->w), aud_writer_head(c->w));
 }
@@ -610,13 +612,14 @@ static void reload(runner *r)
         char m[1400];
         cm_err_format(&e, m, sizeof m);
         cm_log("run: rules not reloaded, keeping the loaded set (%s): %s", pol_ruleset_hash(r->rs), m);
-        r->m.reload_failures++;
+        stm_metrics_add(r->m, STM_RELOAD_FAILURES, 1);
         return;
     }
     pol_engine_set_rules(r->eng, rs);
     pol_ruleset_free(r->rs);
     r->rs = rs;
-    r->m.reloads++;
+    stm_metrics_add(r->m, STM_RELOADS, 1);
+    stm_metrics_set(r->m, STM_RULES_LOADED, (int64_t)time(NULL));
     cm_log("run: rules reloaded: %zu rules, hash %s", pol_ruleset_count(rs), pol_ruleset_hash(rs));
 }
 
@@ -641,16 +644,19 @@ static int64_t lag(runner *r)
 static void status(runner *r, double t0, double *last, uint64_t *last_events)
 {
     double t = now_s();
-    r->m.lag = lag(r);
-    r->m.backlog = r->inflight;
+    int64_t behind = lag(r);
+    uint64_t events = stm_metrics_get(r->m, STM_EVENTS);
+    stm_metrics_set(r->m, STM_LAG, behind);
+    stm_metrics_set(r->m, STM_BACKLOG, r->inflight);
     if (!r->cfg->status_interval || t - *last < (double)r->cfg->status_interval)
         return;
     cm_log("run: %llu events (%.0f/s), lag %lld, audit backlog %lld, %llu records, %llu dead letters, up %.0fs",
-           (unsigned long long)r->m.events, (double)(r->m.events - *last_events) / (t - *last),
-           (long long)r->m.lag, (long long)r->inflight, (unsigned long long)r->m.records,
-           (unsigned long long)r->m.dead_letters, t - t0);
+           (unsigned long long)events, (double)(events - *last_events) / (t - *last),
+           (long long)behind, (long long)r->inflight,
+           (unsigned long long)stm_metrics_get(r->m, STM_RECORDS),
+           (unsigned long long)stm_metrics_get(r->m, STM_DEAD_LETTERS), t - t0);
     *last = t;
-    *last_events = r->m.events;
+    *last_events = events;
 }
 
 /* ---------- setup and the loop ---------- */
@@ -658,8 +664,17 @@ static void status(runner *r, double t0, double *last, uint64_t *last_events)
 static int setup(runner *r)
 {
     char errstr[512];
+    if (!r->m) {
+        cm_err_set(&r->err, "run", 0, 0, "cannot set up the metrics: %s", strerror(ENOMEM));
+        return 3;
+    }
     r->rs = pol_ruleset_load((const char *const *)r->cfg->rules, r->cfg->nrules, &r->err);
     if (!r->rs)
+        return 2;
+    stm_metrics_set(r->m, STM_RULES_LOADED, (int64_t)time(NULL));
+    /* Before Kafka and the state: a bad address is a config error, found at once. */
+    if (r->cfg->metrics_listen &&
+        stm_metrics_listen(r->m, r->cfg->metrics_listen, (int)r->cfg->metrics_timeout, &r->err) < 0)
         return 2;
     if (r->cfg->sign_key && !(r->signer = cry_signer_load(r->cfg->sign_key, &r->err)))
         return 2;
@@ -712,8 +727,6 @@ static int setup(runner *r)
         cm_err_set(&r->err, r->cfg->topic_events, 0, 0, "cannot subscribe: %s", rd_kafka_err2str(e));
         return 3;
     }
-    if (r->cfg->metrics_listen && stm_metrics_listen(&r->m, r->cfg->metrics_listen, &r->err) < 0)
-        return 2;
     return 0;
 }
 
@@ -754,7 +767,7 @@ static void teardown(runner *r)
     pol_ruleset_free(r->rs);
     vlt_state_free(r->st);
     cry_signer_free(r->signer);
-    stm_metrics_close(&r->m);
+    stm_metrics_free(r->m);
     free(r->sent);
     free(r->hdrs);
     cm_buf_free(&r->event);
@@ -763,10 +776,9 @@ static void teardown(runner *r)
 
 int stm_run(const pol_config *cfg, const stm_signals *sig)
 {
-    runner r = {.cfg = cfg, .sig = sig, .chains = cm_map_new()};
+    runner r = {.cfg = cfg, .sig = sig, .chains = cm_map_new(), .m = stm_metrics_new()};
     cm_buf_init(&r.event, 0);
     cm_buf_init(&r.rec, 0);
-    stm_metrics_init(&r.m);
     cm_err_clear(&r.err);
     int rc = setup(&r);
     if (rc) {
@@ -797,7 +809,7 @@ int stm_run(const pol_config *cfg, const stm_signals *sig)
                 rd_kafka_topic_partition_list_destroy(a);
             }
             paused = full;
-            r.m.paused = full;
+            stm_metrics_set(r.m, STM_PAUSED, full);
             if (full)
                 cm_log("run: audit backlog at %lld: consumption paused", (long long)r.inflight);
         }
@@ -829,7 +841,6 @@ int stm_run(const pol_config *cfg, const stm_signals *sig)
             return 3;
         }
         status(&r, t0, &last, &last_events);
-        stm_metrics_serve(&r.m);
     }
     if (r.fatal) {
         cm_log("run: %s", r.fatal_msg);
@@ -847,8 +858,9 @@ int stm_run(const pol_config *cfg, const stm_signals *sig)
     rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 ? 3 : 0;
     if (rc)
         cm_err_print(&r.err);
-    cm_log("run: stopped after %llu events, %llu records delivered", (unsigned long long)r.m.events,
-           (unsigned long long)r.m.records_delivered);
+    cm_log("run: stopped after %llu events, %llu records delivered",
+           (unsigned long long)stm_metrics_get(r.m, STM_EVENTS),
+           (unsigned long long)stm_metrics_get(r.m, STM_DELIVERED));
     teardown(&r);
     return rc;
 }

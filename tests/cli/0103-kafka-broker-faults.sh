@@ -7,7 +7,9 @@ start_broker --brokers 3 --partitions 4
 PORT=$((20000 + RANDOM % 20000))
 write_config "$T/run.yaml" "backlog: 40" "batch: 20" "metrics: {listen: 127.0.0.1:$PORT}"
 start_run "$T/run.yaml"
-for _ in $(seq 1 100); do metrics $PORT >/dev/null 2>&1 && break; sleep 0.05; done
+# Ready once the group has assigned the partitions (the endpoint answers before that).
+assigned() { metrics $PORT 2>/dev/null | grep -q '^cmkguard_assigned_partitions [1-9]'; }
+wait_until 30 "run is assigned its partitions" -- assigned
 # Every broker answers 4 s late: records wait for their acknowledgements.
 for b in 1 2 3; do broker_ctl rtt $b 4000; done
 lifecycle_events 0 250 8 >"$T/a.txt"
@@ -19,7 +21,7 @@ for _ in $(seq 1 600); do
   [ "${b:-0}" -gt "$maxb" ] && maxb=$b
   if echo "$m" | grep -q '^cmkguard_consumption_paused 1'; then
     paused=1
-    decided=$(echo "$m" | awk '/^cmkguard_events_total/ {s += $2} END {print s}')
+    decided=$(echo "$m" | awk '/^cmkguard_events_consumed_total/ {s += $2} END {print s}')
     [ "$maxb" -ge 40 ] && break
   fi
   sleep 0.05

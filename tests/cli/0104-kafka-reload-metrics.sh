@@ -36,8 +36,8 @@ consume cmk.audit 3 "$T/a3.jsonl"
 tail -1 "$T/a3.jsonl" | jq -e --arg h "$h1" '.data.outcome=="allowed" and .data.rules_hash != $h' >/dev/null \
   && ok "the next event is decided by the new rules (new rules_hash)" || fail "after reload: $(tail -1 "$T/a3.jsonl" | jq -c .data)"
 m=$(metrics $PORT)
-echo "$m" | grep -q '^cmkguard_events_total{outcome="denied"} 2$' && echo "$m" | grep -q '^cmkguard_events_total{outcome="allowed"} 1$' \
-  && ok "metrics count outcomes" || fail "metrics: $(echo "$m" | grep events_total)"
+echo "$m" | grep -q '^cmkguard_decisions_total{outcome="denied"} 2$' && echo "$m" | grep -q '^cmkguard_decisions_total{outcome="allowed"} 1$' \
+  && ok "metrics count outcomes" || fail "metrics: $(echo "$m" | grep decisions_total)"
 echo "$m" | grep -q '^cmkguard_rule_reloads_total{result="failed"} 1$' && echo "$m" | grep -q '^cmkguard_rule_reloads_total{result="ok"} 1$' \
   && ok "metrics count reloads" || fail "reload metrics"
 echo "$m" | grep -qE '^cmkguard_consumer_lag [0-9]+$' && ok "metrics report consumer lag" || fail "no lag metric"

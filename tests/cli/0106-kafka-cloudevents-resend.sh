@@ -23,7 +23,7 @@ broker_ctl error produce 100000 6
 start_run "$T/run.yaml"
 decided=0
 for _ in $(seq 1 600); do
-  decided=$(metrics $PORT 2>/dev/null | awk '/^cmkguard_events_total/ {s += $2} END {print s + 0}')
+  decided=$(metrics $PORT 2>/dev/null | awk '/^cmkguard_events_consumed_total/ {s += $2} END {print s + 0}')
   [ "$decided" -ge "$events" ] && break
   sleep 0.05
 done

@@ -21,3 +21,13 @@ expect_err() {
   if grep -qE -- "$1" "$T/err"; then ok "$2"; else fail "$2: stderr lacks /$1/"; sed 's/^/  | /' "$T/err" | head -5 >&2; fi
 }
 done_test() { [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }; }
+# wait_until SECONDS DESCRIPTION -- command...: runs the command every 50 ms until it
+# succeeds; when SECONDS pass first, the test fails (and wait_until returns 1).
+wait_until() {
+  local secs=$1 what=$2; shift 3
+  local end=$(( $(date +%s%N) + secs * 1000000000 ))
+  until "$@"; do
+    if [ "$(date +%s%N)" -ge "$end" ]; then fail "$what: not within ${secs}s"; return 1; fi
+    sleep 0.05
+  done
+}
