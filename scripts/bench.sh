@@ -110,33 +110,20 @@ res fanout_cold_per_s "$(calc "$(rewraps) / ($rot - $base)")"
 
 # --- Kafka: the embedded broker, cmkguard run vs a kcat passthrough ---
 say "Kafka: $KEVENTS events through the embedded broker"
-mkfifo "$B/broker.ctl" 2>/dev/null
-"$CMK" broker --partitions 16 --topic cmk.events --topic cmk.audit --topic cmk.dead \
+. "$ROOT/scripts/kafka-lib.sh"
+rm -f "$B/broker.ctl"; mkfifo "$B/broker.ctl"
+trap 'exec 7>&-; kill ${BROKER_PID:-} ${RUN:-} 2>/dev/null; wait 2>/dev/null' EXIT
+broker_start "$B" "$CMK" --partitions 16 --topic cmk.events --topic cmk.audit --topic cmk.dead \
   --topic lat.events --topic lat.audit --topic lat.dead --topic bench.pass \
-  --topic base.events --topic base.audit --topic base.dead <"$B/broker.ctl" >"$B/broker.out" 2>"$B/broker.err" &
-BROKER=$!
-exec 7>"$B/broker.ctl"
-trap 'exec 7>&-; kill $BROKER ${RUN:-} 2>/dev/null; wait 2>/dev/null' EXIT
-for _ in $(seq 1 100); do [ -s "$B/broker.out" ] && break; sleep 0.05; done
-BOOT=$(head -1 "$B/broker.out")
+  --topic base.events --topic base.audit --topic base.dead || { say "the broker did not start"; exit 1; }
 head -n "$KEVENTS" "$W" | awk '{ if (match($0, /-t[0-9]+/)) k = substr($0, RSTART + 1, RLENGTH - 1); else k = "t0"; print k "\t" $0 }' >"$B/kafka.in"
 kcat -P -b "$BOOT" -t cmk.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
 t0=$(now)
 kcat -C -b "$BOOT" -t cmk.events -o beginning -e -q -f '%k\t%s\n' 2>/dev/null | kcat -P -b "$BOOT" -t bench.pass -K $'\t' -p -1
 t1=$(now)
 res kcat_passthrough_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
-# until_ok SECONDS COMMAND...: polls a condition, failing the bench when it never holds
-until_ok() {
-  local end; end=$(calc "$(now) + $1"); shift
-  until "$@"; do
-    [ "$(calc "$(now)")" -lt "$end" ] || { say "timed out waiting for: $*"; exit 1; }
-    sleep 0.01
-  done
-}
-assigned() { metric "$1" 2>/dev/null | grep -q '^cmkguard_assigned_partitions [1-9]'; }
-# drained: the baseline build names the events it read cmkguard_events_total{outcome=…}
-drained() { metric "$1" 2>/dev/null | awk -v n="$2" '/^cmkguard_events_(consumed_)?total/ {s += $NF} /^cmkguard_audit_backlog/ {b = $NF} END {exit !(s >= n && b == 0)}'; }
-metric() { exec 8<>"/dev/tcp/127.0.0.1/$1" || return 1; printf 'GET /metrics HTTP/1.0\r\n\r\n' >&8; timeout 5 cat <&8; exec 8<&-; }
+# until_ok SECONDS COMMAND...: a condition that must hold in time, or the bench fails
+until_ok() { poll_until "$@" || { say "timed out waiting for: ${*:2}"; exit 1; }; }
 config() { # FILE GROUP STATE PORT TOPIC-PREFIX [RULES]
   printf 'kafka:\n  bootstrap.servers: %s\n  group.id: %s\n  linger.ms: 1\n  fetch.wait.max.ms: 5\n' "$BOOT" "$2"
   printf 'topics: {events: %s.events, audit: %s.audit, dead_letter: %s.dead}\n' "$5" "$5" "$5"
@@ -146,9 +133,9 @@ run_figure() { # RESULT BINARY NAME PORT TOPIC-PREFIX [RULES]: events/s of one r
   rm -f "$B/$3".db*
   config "$B/$3.yaml" "bench-$3-$$" "$B/$3.db" "$4" "$5" "${6:-}"
   "$2" run --config "$B/$3.yaml" 2>"$B/$3.err" & RUN=$!
-  until_ok 60 assigned "$4"
+  until_ok 60 metrics_assigned "$4"
   local t0 t1; t0=$(now)
-  until_ok 600 drained "$4" "$KEVENTS"
+  until_ok 600 metrics_drained "$4" "$KEVENTS"
   t1=$(now)
   res "$1" "$(calc "$KEVENTS / ($t1 - $t0)")"
   kill -TERM $RUN; wait $RUN; RUN=
@@ -165,7 +152,7 @@ say "latency: $LAT_RATE events/s for ${LAT_SECONDS}s"
 rm -f "$B"/lat.db*
 config "$B/lat.yaml" "bench-lat-$$" "$B/lat.db" 9465 lat
 "$CMK" run --config "$B/lat.yaml" 2>"$B/lat.err" & RUN=$!
-until_ok 60 assigned 9465
+until_ok 60 metrics_assigned 9465
 "$B/bench-latency" --brokers "$BOOT" --events-topic lat.events --audit-topic lat.audit --rate "$LAT_RATE" --seconds "$LAT_SECONDS" | while read -r k v; do res "$k" "$v"; done
 kill -TERM $RUN; wait $RUN; RUN=
 

@@ -16,10 +16,8 @@ cleanup() {
 trap cleanup EXIT
 
 step "1. the embedded Kafka broker (librdkafka's mock cluster, loopback only)"
-./cmkguard broker --partitions 4 </dev/null >"$D/broker.out" 2>"$D/broker.err" &
-BROKER_PID=$!
-for _ in $(seq 1 100); do [ -s "$D/broker.out" ] && break; sleep 0.05; done
-BOOT=$(head -1 "$D/broker.out")
+. scripts/kafka-lib.sh
+broker_start "$D" ./cmkguard --partitions 4 || { echo "the broker did not start: $(cat "$D/broker.err")" >&2; exit 1; }
 echo "bootstrap servers: $BOOT"
 
 step "2. an Ed25519 key for the audit trail, and the run configuration"

@@ -5,6 +5,7 @@
 . "$(dirname "$0")/kafka.sh"
 # The mock broker keeps about 5 MiB per partition: 64 tenants over 16 partitions keep
 # every audit partition far below that, so nothing here is lost to retention.
+test_seed
 start_broker --partitions 16
 write_config "$T/run.yaml" "batch: 200"
 # 5 000 resources in 64 tenants, 4 events each: created, identity on, moved, identity off.
@@ -19,8 +20,9 @@ for c in "$T"/chunk.*; do
   produce "$c"
   # Strike while this run is working: once it has delivered something new, after a
   # random few milliseconds (mid-batch, mid-commit or mid-delivery).
-  for _ in $(seq 1 600); do [ "$(count cmk.audit)" -gt "$before" ] && break; sleep 0.05; done
-  sleep "0.0$((RANDOM % 10))"
+  delivered() { [ "$(count cmk.audit)" -gt "$before" ]; }
+  wait_until 60 "run delivers from chunk $(basename "$c")" -- delivered
+  sleep "0.0$((RANDOM % 10))" # the random moment of the kill, from the printed seed
   kill -KILL "$RUN_PID" 2>/dev/null && kills=$((kills + 1))
   wait "$RUN_PID" 2>/dev/null
   # Offsets live in the state, not the group: a fresh group gets every partition at once

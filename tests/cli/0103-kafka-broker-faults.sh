@@ -38,7 +38,10 @@ broker_ctl error produce 10 7
 lifecycle_events 250 250 8 >"$T/b.txt"
 produce "$T/b.txt"
 broker_ctl down 2
-sleep 1   # the outage itself: a second without broker 2
+# The outage reaches run: its clients lose their connection to broker 2 (librdkafka says
+# so on stderr), and only then does the broker come back.
+wait_until 30 "run's clients see broker 2 go down" -- grep -q '/2: Disconnected' "$T/run.log" \
+  && ok "run's clients lost broker 2"
 broker_ctl up 2
 consume cmk.audit 2000 "$T/audit2.jsonl" 120
 stop_run

@@ -1,23 +1,20 @@
 # Helpers for tests against the embedded broker, with kcat as the independent client.
 # Needs lib.sh first. Every wait is for a condition, bounded in time.
 command -v kcat >/dev/null || { echo "kcat is missing (make deps installs it)" >&2; exit 1; }
+. "$ROOT/scripts/kafka-lib.sh"
 
 # start_broker [ARGS...]: starts `cmkguard broker`, sets BOOT; commands go to fd 7.
 start_broker() {
   mkfifo "$T/broker.ctl"
-  "$CMKGUARD" broker "$@" <"$T/broker.ctl" >"$T/broker.out" 2>"$T/broker.err" &
-  BROKER_PID=$!
-  exec 7>"$T/broker.ctl"
-  for _ in $(seq 1 100); do [ -s "$T/broker.out" ] && break; sleep 0.05; done
-  BOOT=$(head -1 "$T/broker.out")
-  [ -n "$BOOT" ] || { fail "broker did not start: $(cat "$T/broker.err")"; done_test; }
+  broker_start "$T" "$CMKGUARD" "$@" || { fail "broker did not start: $(cat "$T/broker.err")"; done_test; }
   trap 'stop_all; [ -n "${KEEP:-}" ] || rm -rf "$T"' EXIT
 }
 # broker_ctl COMMAND: sends a control command and waits for its answer.
 broker_ctl() {
   local before; before=$(wc -l <"$T/broker.out")
   echo "$*" >&7
-  for _ in $(seq 1 100); do [ "$(wc -l <"$T/broker.out")" -gt "$before" ] && break; sleep 0.02; done
+  answered() { [ "$(wc -l <"$T/broker.out")" -gt "$before" ]; }
+  wait_until 10 "broker control '$*' answered" -- answered || return 1
   tail -1 "$T/broker.out" | grep -q '^ok' || fail "broker control '$*': $(tail -1 "$T/broker.out")"
 }
 # write_config FILE [EXTRA YAML LINES]
@@ -56,12 +53,7 @@ count() {
   timeout 30 kcat -Q -b "$BOOT" "${args[@]}" 2>/dev/null | awk '/offset/ {s += $NF} END {print s + 0}'
 }
 # metrics PORT: the Prometheus text from run's endpoint
-metrics() {
-  exec 8<>"/dev/tcp/127.0.0.1/$1" || return 1
-  printf 'GET /metrics HTTP/1.0\r\n\r\n' >&8
-  timeout 5 cat <&8
-  exec 8<&-
-}
+metrics() { metrics_scrape "$@"; }
 # lifecycle_events FIRST COUNT TENANTS: resource lifecycles (4 events each), keyed by tenant
 lifecycle_events() {
   awk -v first="$1" -v cnt="$2" -v tenants="$3" -v R=/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts 'BEGIN {

@@ -21,6 +21,13 @@ expect_err() {
   if grep -qE -- "$1" "$T/err"; then ok "$2"; else fail "$2: stderr lacks /$1/"; sed 's/^/  | /' "$T/err" | head -5 >&2; fi
 }
 done_test() { [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }; }
+# test_seed: seeds $RANDOM from SEED, or from the clock when SEED is unset, and prints
+# the seed, so that a run with random choices can be repeated: SEED=N bash tests/cli/….
+test_seed() {
+  SEED=${SEED:-$(( $(date +%s%N) % 2147483647 ))}
+  RANDOM=$SEED
+  echo "seed: $SEED (SEED=$SEED repeats this run's random choices)"
+}
 # wait_until SECONDS DESCRIPTION -- command...: runs the command every 50 ms until it
 # succeeds; when SECONDS pass first, the test fails (and wait_until returns 1).
 wait_until() {
