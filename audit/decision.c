@@ -11,6 +11,11 @@ const char *aud_outcome_name(enum aud_outcome o)
     return n[o];
 }
 
+const char *aud_finding_result(const aud_finding *f)
+{
+    return f->exemption ? "exempted" : f->unknown ? "unknown" : "match";
+}
+
 void aud_finding_free(aud_finding *f)
 {
     free(f->rule);

@@ -64,6 +64,8 @@ const char *aud_outcome_name(enum aud_outcome o);
 void aud_decision_clear(aud_decision *d);
 aud_rec *aud_decision_add(aud_decision *d, const char *subject);
 aud_finding *aud_rec_finding(aud_rec *r);
+/* "exempted", "unknown" or "match": the finding's result as its record names it. */
+const char *aud_finding_result(const aud_finding *f);
 /* Frees what a finding holds (not the finding itself). */
 void aud_finding_free(aud_finding *f);
 aud_action *aud_rec_action(aud_rec *r);

@@ -187,7 +187,7 @@ static void data_json(cm_buf *b, const aud_decision *d, const aud_rec *r, const 
         kstr(b, "message", f->message, true);
         if (f->resource)
             kstr(b, "resource", f->resource, true);
-        kstr(b, "result", f->exemption ? "exempted" : f->unknown ? "unknown" : "match", true);
+        kstr(b, "result", aud_finding_result(f), true);
         kstr(b, "rule", f->rule, true);
         kstr(b, "severity", f->severity, f->ntags > 0);
         if (f->ntags) {
