@@ -2,9 +2,9 @@
 #include "policy/yamlutil.h"
 
 #include <errno.h>
-#include <stdbool.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

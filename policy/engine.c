@@ -349,8 +349,8 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
         const pol_rule *rule = pol_ruleset_find(e->rs, held[i]);
         bool ran = ran_now(rules, n, rule);
         if (!rule || pol_rule_action(rule) != POL_LOCKOUT ||
-            (!ran && (pol_rule_eval(rule, c) == POL_FALSE ||
-                      pol_ruleset_exempted(e->rs, rule, rid, at))))
+            (!ran &&
+             (pol_rule_eval(rule, c) == POL_FALSE || pol_ruleset_exempted(e->rs, rule, rid, at))))
             vlt_txn_rule_lock(t, rid, held[i], false);
         free(held[i]);
     }

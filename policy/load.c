@@ -574,10 +574,9 @@ static int load_rule(loader *ld, yaml_node_t *n)
     r->line = (int)n->start_mark.line + 1;
     r->col = (int)n->start_mark.column + 1;
     set->nrules++;
-    static const char *const allowed[] = {"id",      "title",      "description", "on",
-                                          "when",    "action",     "severity",    "message",
-                                          "enabled", "tags",       "compliance",  "references",
-                                          NULL};
+    static const char *const allowed[] = {
+        "id",      "title",   "description", "on",         "when",       "action", "severity",
+        "message", "enabled", "tags",        "compliance", "references", NULL};
     rule_src src = {.r = r, .enabled = true};
     if (each_member(ld, n, allowed, rule_member, &src, "a rule") < 0)
         return -1;
@@ -659,8 +658,10 @@ static int load_override(loader *ld, yaml_node_t *n)
     if (want_string(ld, o.rule, "rule", &id) < 0)
         return -1;
     if (!o.enabled && !o.action && !o.severity)
-        return yerr(ld, n, "override of %s changes nothing (enabled: false, action: alert or "
-                           "severity)", id);
+        return yerr(ld, n,
+                    "override of %s changes nothing (enabled: false, action: alert or "
+                    "severity)",
+                    id);
     bool disable = false;
     if (o.enabled) {
         if (!plain(o.enabled) || strcmp(sval(o.enabled), "false") != 0)
@@ -683,8 +684,10 @@ static int load_override(loader *ld, yaml_node_t *n)
         if (want_string(ld, o.action, "action", &s) < 0)
             return -1;
         if (!strcmp(s, "deny") || !strcmp(s, "lockout"))
-            return yerr(ld, o.action, "an override may only weaken an action to alert, not make "
-                                      "it %s", s);
+            return yerr(ld, o.action,
+                        "an override may only weaken an action to alert, not make "
+                        "it %s",
+                        s);
         if (strcmp(s, "alert") != 0)
             return yerr(ld, o.action, "action '%s' is not deny, alert or lockout", s);
     }
@@ -695,14 +698,18 @@ static int load_override(loader *ld, yaml_node_t *n)
     if (i == set->nrules) {
         if (rule_disabled(set, id))
             return 0; /* already left out: nothing to adjust */
-        return yerr(ld, o.rule, "override of unknown rule '%s' (an override applies to a rule "
-                                "loaded before it, from this file or an earlier one)", id);
+        return yerr(ld, o.rule,
+                    "override of unknown rule '%s' (an override applies to a rule "
+                    "loaded before it, from this file or an earlier one)",
+                    id);
     }
     pol_rule *r = &set->rules[i];
     if (o.action) {
         if (r->action == POL_ALERT)
-            return yerr(ld, o.action, "rule %s is already alert: an override may only weaken "
-                                      "deny or lockout to alert", id);
+            return yerr(ld, o.action,
+                        "rule %s is already alert: an override may only weaken "
+                        "deny or lockout to alert",
+                        id);
         r->action = POL_ALERT;
     }
     if (o.severity)
@@ -966,8 +973,8 @@ static int load_exemption(loader *ld, yaml_node_t *n)
     if (each_member(ld, n, allowed, ex_member, &src, "an exemption") < 0)
         return -1;
     static const char *const req[] = {"id", "rules", "resources", "category", "expires", "reason"};
-    bool have[] = {x->id != NULL, src.has_rules, src.has_resources, x->category != NULL,
-                   src.has_expires, x->reason != NULL};
+    bool have[] = {x->id != NULL,       src.has_rules,   src.has_resources,
+                   x->category != NULL, src.has_expires, x->reason != NULL};
     for (size_t i = 0; i < CM_ARRAY_LEN(req); i++)
         if (!have[i])
             return yerr(ld, n, "exemption%s%s is missing '%s'", x->id ? " " : "",

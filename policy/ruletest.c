@@ -377,8 +377,8 @@ static int run_file(suite *s, const char *path)
     char *dir_copy = cm_strdup(path);
     const char *dir = dirname(dir_copy);
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    static const char *const allowed[] = {"name", "rules", "exemptions", "setup", "events",
-                                          "expect", NULL};
+    static const char *const allowed[] = {"name",   "rules",  "exemptions", "setup",
+                                          "events", "expect", NULL};
     if (check_keys(s, root, allowed,
                    "a rule test (name, rules, exemptions, setup, events, expect)") < 0)
         goto out_free;
