@@ -11,14 +11,33 @@ const char *aud_outcome_name(enum aud_outcome o)
     return n[o];
 }
 
+const char *aud_finding_result(const aud_finding *f)
+{
+    return f->exemption ? "exempted" : f->unknown ? "unknown" : "match";
+}
+
+void aud_finding_free(aud_finding *f)
+{
+    free(f->rule);
+    free(f->message);
+    free(f->resource);
+    free(f->exemption);
+    for (size_t i = 0; i < f->ntags; i++)
+        free(f->tags[i]);
+    free(f->tags);
+    for (size_t i = 0; i < f->ncompliance; i++) {
+        free(f->standards[i]);
+        free(f->controls[i]);
+    }
+    free(f->standards);
+    free(f->controls);
+}
+
 static void rec_clear(aud_rec *r)
 {
     free(r->subject);
-    for (size_t i = 0; i < r->nf; i++) {
-        free(r->f[i].rule);
-        free(r->f[i].message);
-        free(r->f[i].resource);
-    }
+    for (size_t i = 0; i < r->nf; i++)
+        aud_finding_free(&r->f[i]);
     free(r->f);
     for (size_t i = 0; i < r->na; i++) {
         free(r->a[i].from);

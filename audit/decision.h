@@ -13,6 +13,11 @@ typedef struct aud_finding {
     char *message;
     char *resource; /* per-resource evaluation of a vault/key event; else NULL */
     bool unknown;
+    char *exemption; /* the exemption that held it back (result "exempted"); else NULL */
+    char **tags;     /* the rule's tags and compliance mappings (SPEC §4a) */
+    size_t ntags;
+    char **standards, **controls; /* compliance entry i: standards[i], controls[i] */
+    size_t ncompliance;
 } aud_finding;
 
 typedef struct aud_action {
@@ -59,5 +64,9 @@ const char *aud_outcome_name(enum aud_outcome o);
 void aud_decision_clear(aud_decision *d);
 aud_rec *aud_decision_add(aud_decision *d, const char *subject);
 aud_finding *aud_rec_finding(aud_rec *r);
+/* "exempted", "unknown" or "match": the finding's result as its record names it. */
+const char *aud_finding_result(const aud_finding *f);
+/* Frees what a finding holds (not the finding itself). */
+void aud_finding_free(aud_finding *f);
 aud_action *aud_rec_action(aud_rec *r);
 #endif

@@ -171,12 +171,35 @@ static void data_json(cm_buf *b, const aud_decision *d, const aud_rec *r, const 
         const aud_finding *f = &r->f[i];
         cm_buf_adds(b, i ? ",{" : "{");
         kstr(b, "action", f->action, true);
+        if (f->ncompliance) {
+            key(b, "compliance");
+            cm_buf_addc(b, '[');
+            for (size_t k = 0; k < f->ncompliance; k++) {
+                cm_buf_adds(b, k ? ",{" : "{");
+                kstr(b, "control", f->controls[k], true);
+                kstr(b, "standard", f->standards[k], false);
+                cm_buf_addc(b, '}');
+            }
+            cm_buf_adds(b, "],");
+        }
+        if (f->exemption)
+            kstr(b, "exemption", f->exemption, true);
         kstr(b, "message", f->message, true);
         if (f->resource)
             kstr(b, "resource", f->resource, true);
-        kstr(b, "result", f->unknown ? "unknown" : "match", true);
+        kstr(b, "result", aud_finding_result(f), true);
         kstr(b, "rule", f->rule, true);
-        kstr(b, "severity", f->severity, false);
+        kstr(b, "severity", f->severity, f->ntags > 0);
+        if (f->ntags) {
+            key(b, "tags");
+            cm_buf_addc(b, '[');
+            for (size_t k = 0; k < f->ntags; k++) {
+                if (k)
+                    cm_buf_addc(b, ',');
+                cm_json_cstr(b, f->tags[k]);
+            }
+            cm_buf_addc(b, ']');
+        }
         cm_buf_addc(b, '}');
     }
     cm_buf_adds(b, "],");

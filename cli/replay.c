@@ -288,10 +288,12 @@ int cmd_replay(int argc, char **argv)
         {"out", required_argument, NULL, 'o'},       {"clock", required_argument, NULL, 'C'},
         {"max-message", required_argument, NULL, 'm'}, {"master-key", required_argument, NULL, 'M'},
         {"chain", required_argument, NULL, 'n'},     {"progress", no_argument, NULL, 'p'},
-        {"commit-every", required_argument, NULL, 'e'},
+        {"commit-every", required_argument, NULL, 'e'}, {"exemptions", required_argument, NULL, 'x'},
         {NULL, 0, NULL, 0}};
-    const char **rules = cm_xcalloc((size_t)argc + 1, sizeof *rules);
-    size_t nrules = 0;
+    /* One allocation for both lists of paths: rules first, exemptions after. */
+    const char **rules = cm_xcalloc(2 * ((size_t)argc + 1), sizeof *rules);
+    const char **exemptions = rules + argc + 1;
+    size_t nrules = 0, nexemptions = 0;
     const char *state = NULL, *sign_key = NULL, *out = NULL, *master = NULL, *chain = "main";
     int64_t checkpoint = 0, commit_every = 1000, max_message = (int64_t)STM_MAX_MESSAGE_DEFAULT;
     enum aud_clock clk = AUD_CLOCK_EVENT;
@@ -301,6 +303,7 @@ int cmd_replay(int argc, char **argv)
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
         case 'r': rules[nrules++] = optarg; break;
+        case 'x': exemptions[nexemptions++] = optarg; break;
         case 's': state = optarg; break;
         case 'k': sign_key = optarg; break;
         case 'o': out = optarg; break;
@@ -349,7 +352,12 @@ int cmd_replay(int argc, char **argv)
     }
     cm_err err;
     cm_err_clear(&err);
-    pol_ruleset *rs = nrules ? pol_ruleset_load(rules, nrules, &err) : pol_ruleset_empty();
+    if (nexemptions && !nrules) {
+        free(rules);
+        return cli_usage_error("replay", "--exemptions needs --rules");
+    }
+    pol_ruleset *rs = nrules ? pol_ruleset_load_ex(rules, nrules, exemptions, nexemptions, &err)
+                             : pol_ruleset_empty();
     free(rules);
     cry_signer *signer = NULL;
     vlt_state *st = NULL;

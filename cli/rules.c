@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -7,15 +8,33 @@
 
 static int check(int argc, char **argv)
 {
-    if (argc < 2)
+    /* PATH... [--exemptions PATH]...: the rules, then the exemption files checked against them. */
+    const char **rules = cm_xcalloc(2 * (size_t)argc + 2, sizeof *rules);
+    const char **exemptions = rules + argc + 1;
+    size_t nrules = 0, nexemptions = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--exemptions") && i + 1 < argc)
+            exemptions[nexemptions++] = argv[++i];
+        else
+            rules[nrules++] = argv[i];
+    }
+    if (!nrules) {
+        free(rules);
         return cli_usage_error("rules check", "needs one or more PATHs");
+    }
     cm_err err;
-    pol_ruleset *rs = pol_ruleset_load((const char *const *)argv + 1, (size_t)argc - 1, &err);
+    pol_ruleset *rs = pol_ruleset_load_ex(rules, nrules, exemptions, nexemptions, &err);
+    free(rules);
     if (!rs) {
         cm_err_print(&err);
         return EXIT_USAGE;
     }
-    printf("{\"rules\":%zu,\"rules_hash\":\"%s\"}\n", pol_ruleset_count(rs), pol_ruleset_hash(rs));
+    if (nexemptions)
+        printf("{\"exemptions\":%zu,\"rules\":%zu,\"rules_hash\":\"%s\"}\n",
+               pol_ruleset_exemptions(rs), pol_ruleset_count(rs), pol_ruleset_hash(rs));
+    else
+        printf("{\"rules\":%zu,\"rules_hash\":\"%s\"}\n", pol_ruleset_count(rs),
+               pol_ruleset_hash(rs));
     pol_ruleset_free(rs);
     return EXIT_OK;
 }

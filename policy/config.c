@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <libgen.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,16 +141,19 @@ static int top_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn
         return each(l, c, v, "audit", audit_pair);
     if (!strcmp(k, "metrics"))
         return each(l, c, v, "metrics", metrics_pair);
-    if (!strcmp(k, "rules")) {
+    if (!strcmp(k, "rules") || !strcmp(k, "exemptions")) {
+        bool ex = !strcmp(k, "exemptions");
+        char ***list = ex ? &c->exemptions : &c->rules;
+        size_t *n = ex ? &c->nexemptions : &c->nrules;
         if (v->type != YAML_SEQUENCE_NODE)
-            return cerr(l, v, "rules must be a list of paths");
+            return cerr(l, v, "%s must be a list of paths", k);
         for (yaml_node_item_t *i = v->data.sequence.items.start; i < v->data.sequence.items.top;
              i++) {
             const char *s = scalar(yaml_document_get_node(l->doc, *i));
-            if (!s)
-                return cerr(l, v, "rules must be a list of paths");
-            c->rules = cm_xrealloc(c->rules, (c->nrules + 1) * sizeof *c->rules);
-            c->rules[c->nrules++] = path_of(l, s);
+            if (!s || !*s)
+                return cerr(l, v, "%s must be a list of paths", k);
+            *list = cm_xrealloc(*list, (*n + 1) * sizeof **list);
+            (*list)[(*n)++] = path_of(l, s);
         }
         return 0;
     }
@@ -172,8 +176,8 @@ static int top_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn
     if (!strcmp(k, "batch"))
         return want_int(l, v, "batch", 1, 100000, &c->batch);
     return cerr(l, kn,
-                "unknown field '%s' (kafka, topics, rules, state, master_key, audit, metrics, "
-                "max_message, status_interval, backlog, batch)",
+                "unknown field '%s' (kafka, topics, rules, exemptions, state, master_key, audit, "
+                "metrics, max_message, status_interval, backlog, batch)",
                 k);
 }
 
@@ -246,6 +250,9 @@ void pol_config_free(pol_config *c)
     for (size_t i = 0; i < c->nrules; i++)
         free(c->rules[i]);
     free(c->rules);
+    for (size_t i = 0; i < c->nexemptions; i++)
+        free(c->exemptions[i]);
+    free(c->exemptions);
     free(c->topic_events);
     free(c->topic_audit);
     free(c->topic_dead);

@@ -12,6 +12,8 @@ typedef struct pol_config {
     char *topic_events, *topic_audit, *topic_dead;
     char **rules; /* resolved against the config file's folder */
     size_t nrules;
+    char **exemptions; /* the same; none by default */
+    size_t nexemptions;
     char *state, *master_key;
     char *sign_key;
     int64_t checkpoint;

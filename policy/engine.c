@@ -241,7 +241,7 @@ typedef struct eval_out {
 } eval_out;
 
 static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const pol_ctx *c,
-                        const char *resource, cm_buf *tmp)
+                        const char *resource, const char *exemption, cm_buf *tmp)
 {
     aud_finding *f = aud_rec_finding(rec);
     f->rule = cm_strdup(pol_rule_id(r));
@@ -252,6 +252,25 @@ static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const
     f->message = cm_strdup(tmp->p ? tmp->p : "");
     f->resource = cm_strdup(resource);
     f->unknown = res == POL_UNKNOWN;
+    f->exemption = cm_strdup(exemption);
+    size_t n;
+    const char *const *tags = pol_rule_tags(r, &n);
+    if (n) {
+        f->tags = cm_xcalloc(n, sizeof *f->tags);
+        for (size_t i = 0; i < n; i++)
+            f->tags[i] = cm_strdup(tags[i]);
+        f->ntags = n;
+    }
+    const pol_comp *comp = pol_rule_compliance(r, &n);
+    if (n) {
+        f->standards = cm_xcalloc(n, sizeof *f->standards);
+        f->controls = cm_xcalloc(n, sizeof *f->controls);
+        for (size_t i = 0; i < n; i++) {
+            f->standards[i] = cm_strdup(comp[i].standard);
+            f->controls[i] = cm_strdup(comp[i].control);
+        }
+        f->ncompliance = n;
+    }
 }
 
 static bool rule_held(const vlt_resource *r)
@@ -262,26 +281,62 @@ static bool rule_held(const vlt_resource *r)
     return false;
 }
 
-/* Evaluates every rule for the event in one context; findings go to rec. */
+static bool holds_rule(const vlt_resource *r, const char *rule_id)
+{
+    for (size_t i = 0; r && i < r->nreasons; i++)
+        if (!strncmp(r->reasons[i], "rule:", 5) && !strcmp(r->reasons[i] + 5, rule_id))
+            return true;
+    return false;
+}
+
+static bool ran_now(const pol_rule *const *rules, size_t n, const pol_rule *rule)
+{
+    for (size_t k = 0; rule && k < n; k++)
+        if (rules[k] == rule)
+            return true;
+    return false;
+}
+
+/* Evaluates every rule for the event in one context; findings go to rec. The id an
+ * exemption is matched against is rid, or the vault's or key's own subject. A finding an
+ * exemption holds back does not act: no deny, no lockout. */
 static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol_ctx *c,
                        const char *rid, const char *finding_res, aud_rec *rec, eval_out *out)
 {
     size_t n;
     const pol_rule *const *rules = pol_ruleset_for(e->rs, ev->type, &n);
+    const char *xid = rid ? rid : ev->subject;
+    int64_t at = vlt_event_at(ev);
     for (size_t i = 0; i < n; i++) {
         enum pol_tri res = pol_rule_eval(rules[i], c);
         enum pol_action a = pol_rule_action(rules[i]);
+        const char *ex = res != POL_FALSE ? pol_ruleset_exempted(e->rs, rules[i], xid, at) : NULL;
         if (a == POL_LOCKOUT && rid)
-            vlt_txn_rule_lock(t, rid, pol_rule_id(rules[i]), res != POL_FALSE);
+            vlt_txn_rule_lock(t, rid, pol_rule_id(rules[i]), res != POL_FALSE && !ex);
         if (res == POL_FALSE)
             continue;
-        add_finding(rec, rules[i], res, c, finding_res, &e->msg);
-        if (a == POL_DENY)
+        add_finding(rec, rules[i], res, c, finding_res, ex, &e->msg);
+        if (a == POL_DENY && !ex)
             out->denied = true;
     }
     if (!rid)
         return;
-    /* Rule-held locks last while their condition holds: re-check those not run above. */
+    /* A lockout an exemption held back locks once the exemption has expired, at the first
+     * event that evaluates the resource, whatever rules that event runs. */
+    size_t it = 0;
+    const pol_rule *lr;
+    while ((lr = pol_ruleset_lapsed(e->rs, rid, at, &it))) {
+        if (ran_now(rules, n, lr) || holds_rule(vlt_txn_resource(t, rid, false), pol_rule_id(lr)) ||
+            pol_ruleset_exempted(e->rs, lr, rid, at))
+            continue;
+        enum pol_tri res = pol_rule_eval(lr, c);
+        if (res == POL_FALSE)
+            continue;
+        vlt_txn_rule_lock(t, rid, pol_rule_id(lr), true);
+        add_finding(rec, lr, res, c, finding_res, NULL, &e->msg);
+    }
+    /* Rule-held locks last while their condition holds: re-check those not run above. A
+     * lock whose rule is gone, no longer a lockout, or now exempted is released. */
     const vlt_resource *r = vlt_txn_resource(t, rid, false);
     if (!r || !r->nreasons)
         return;
@@ -292,10 +347,10 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
             held[nh++] = cm_strdup(r->reasons[i] + 5);
     for (size_t i = 0; i < nh; i++) {
         const pol_rule *rule = pol_ruleset_find(e->rs, held[i]);
-        bool ran = false;
-        for (size_t k = 0; rule && k < n; k++)
-            ran |= rules[k] == rule;
-        if (!ran && (!rule || pol_rule_eval(rule, c) == POL_FALSE))
+        bool ran = ran_now(rules, n, rule);
+        if (!rule || pol_rule_action(rule) != POL_LOCKOUT ||
+            (!ran &&
+             (pol_rule_eval(rule, c) == POL_FALSE || pol_ruleset_exempted(e->rs, rule, rid, at))))
             vlt_txn_rule_lock(t, rid, held[i], false);
         free(held[i]);
     }
@@ -415,8 +470,9 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
         eval_rules(e, t, ev, &c, NULL, NULL, dec, &out);
     }
     for (size_t i = 0; i < naff; i++) {
-        if (!nrules && !rule_held(vlt_txn_resource(t, aff[i], false)))
-            continue; /* no rule to run and no rule-held lock to re-check */
+        if (!nrules && !rule_held(vlt_txn_resource(t, aff[i], false)) &&
+            !pol_ruleset_exemptions(e->rs))
+            continue; /* no rule to run, no rule-held lock to re-check, no exemption */
         memset(&c, 0, sizeof c);
         fill_res_side(&c, t, ev, aff[i], false);
         fill_res_side(&c, t, ev, aff[i], true);
@@ -471,11 +527,8 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
     return;
 out_abort:
     for (size_t i = 0; i <= naff; i++) {
-        for (size_t k = 0; k < per[i].nf; k++) {
-            free(per[i].f[k].rule);
-            free(per[i].f[k].message);
-            free(per[i].f[k].resource);
-        }
+        for (size_t k = 0; k < per[i].nf; k++)
+            aud_finding_free(&per[i].f[k]);
         free(per[i].f);
     }
     free(per);

@@ -8,6 +8,8 @@
 #include "policy/policy.h"
 
 #define POL_MAX_RULES 10000
+#define POL_MAX_EXEMPTIONS 10000
+#define POL_MAX_META 64 /* tags, compliance entries, references per rule */
 #define POL_MAX_REGEX 1024
 #define POL_MAX_COND 8192
 #define POL_MAX_DEPTH 64
@@ -50,7 +52,23 @@ struct pol_rule {
     node *when;
     tpl_part *msg;
     size_t nmsg;
+    char **tags, **refs; /* metadata (SPEC §4a) */
+    size_t ntags, nrefs;
+    pol_comp *comp;
+    size_t ncomp;
 };
+
+/* A time-boxed exemption (SPEC §4a): findings of its rules on the ids its globs match
+ * are reported as exempted and do not act while the event's time is before expires. */
+typedef struct pol_exemption {
+    char *id, *category, *reason, *ticket, *file;
+    int line, col;
+    char **rules; /* rule ids */
+    size_t nrules;
+    char **globs; /* folded to lower case, as resource ids compare */
+    size_t nglobs;
+    int64_t expires;
+} pol_exemption;
 
 struct pol_ruleset {
     pol_rule *rules;
@@ -63,6 +81,10 @@ struct pol_ruleset {
     size_t nnodes, capnodes;
     char **strings; /* every string literal allocated */
     size_t nstrings, capstrings;
+    pol_exemption *ex;
+    size_t nex;
+    char **disabled; /* ids of rules loaded but disabled, by `enabled: false` or an override */
+    size_t ndisabled;
     char hash[65];
 };
 

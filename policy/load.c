@@ -1,9 +1,11 @@
 /* Rule files: strict YAML loading with libyaml, up-front checking, compilation. */
 #include <errno.h>
+#include <fnmatch.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <yaml.h>
 
@@ -30,6 +32,7 @@ typedef struct loader {
     const char *file; /* current */
     yaml_document_t *doc;
     size_t nrules_seen; /* rule entries the prescan met so far, across files */
+    const char *what;   /* "rule file" or "exemption file", for messages */
 } loader;
 
 #define yerr(ld, n, ...) (pol_yaml_err((ld)->err, (ld)->file, (n), __VA_ARGS__), -1)
@@ -120,7 +123,7 @@ static int prescan(loader *ld, const char *path, const unsigned char *buf, size_
         if (t == YAML_STREAM_END_EVENT)
             break;
         if (t == YAML_DOCUMENT_START_EVENT && ++docs > 1) {
-            cm_err_set(ld->err, path, line, col, "one YAML document per rule file");
+            cm_err_set(ld->err, path, line, col, "one YAML document per %s", ld->what);
             rc = -1;
             break;
         }
@@ -148,15 +151,16 @@ static int read_file(loader *ld, const char *path, loaded *lf, cry_hash *h)
     cm_buf b;
     cm_buf_init(&b, MAX_FILE + 1);
     if (cm_read_file(path, MAX_FILE, &b) < 0) {
-        cm_err_set(ld->err, path, 0, 0, errno == EFBIG ? "rule file larger than 4 MiB"
-                                                       : "cannot read rule file: %s",
-                   strerror(errno));
+        if (errno == EFBIG)
+            cm_err_set(ld->err, path, 0, 0, "%s larger than 4 MiB", ld->what);
+        else
+            cm_err_set(ld->err, path, 0, 0, "cannot read %s: %s", ld->what, strerror(errno));
         cm_buf_free(&b);
         return -1;
     }
     uint64_t len = b.len;
     if (cry_hash_update(h, &len, sizeof len) < 0 || cry_hash_update(h, b.p, b.len) < 0) {
-        cm_err_set(ld->err, path, 0, 0, "cannot hash the rule file (crypto failure)");
+        cm_err_set(ld->err, path, 0, 0, "cannot hash the %s (crypto failure)", ld->what);
         cm_buf_free(&b);
         return -1;
     }
@@ -288,6 +292,101 @@ static int top_defs(loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v,
         return each_member(ld, v, NULL, on_macro, NULL, "macros");
     if (!strcmp(key, "rules") && v->type != YAML_SEQUENCE_NODE)
         return yerr(ld, v, "rules must be a list, not %s", kind_name(v));
+    if (!strcmp(key, "overrides") && v->type != YAML_SEQUENCE_NODE)
+        return yerr(ld, v, "overrides must be a list, not %s", kind_name(v));
+    return 0;
+}
+
+/* A list of strings into *out (new strings; *n counts them); each checked by ok when
+ * given, with its complaint. */
+static int want_strings(loader *ld, yaml_node_t *v, const char *what, bool (*ok)(const char *),
+                        const char *complaint, char ***out, size_t *n)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return yerr(ld, v, "%s must be a list of strings, not %s", what, kind_name(v));
+    size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (cnt > POL_MAX_META)
+        return yerr(ld, v, "%s has more than %d entries", what, POL_MAX_META);
+    *out = cm_xcalloc(cnt + 1, sizeof **out);
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+        const char *s;
+        if (!e)
+            return yerr(ld, v, "%s must be a list of strings", what);
+        if (want_string(ld, e, what, &s) < 0)
+            return -1;
+        if (strlen(s) > 1024)
+            return yerr(ld, e, "%s entry is longer than 1024 bytes", what);
+        if (ok && !ok(s))
+            return yerr(ld, e, "%s '%s' %s", what, s, complaint);
+        (*out)[(*n)++] = cm_strdup(s);
+    }
+    return 0;
+}
+
+static bool printable(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+/* http(s)://host[...], no spaces or control characters. */
+static bool good_url(const char *s)
+{
+    const char *h = !strncmp(s, "https://", 8) ? s + 8 : !strncmp(s, "http://", 7) ? s + 7 : NULL;
+    if (!h || !*h || *h == '/')
+        return false;
+    for (; *s; s++)
+        if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+            return false;
+    return true;
+}
+
+typedef struct comp_src {
+    pol_comp *c;
+} comp_src;
+
+static int comp_member(loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    pol_comp *c = ((comp_src *)arg)->c;
+    const char *s;
+    (void)k;
+    if (want_string(ld, v, key, &s) < 0)
+        return -1;
+    if (strlen(s) > 256 || !printable(s))
+        return yerr(ld, v, "%s must be printable text of at most 256 bytes", key);
+    if (!strcmp(key, "standard"))
+        c->standard = cm_strdup(s);
+    else
+        c->control = cm_strdup(s);
+    return 0;
+}
+
+static int want_compliance(loader *ld, yaml_node_t *v, pol_rule *r)
+{
+    if (v->type != YAML_SEQUENCE_NODE)
+        return yerr(ld, v, "compliance must be a list of {standard, control}, not %s",
+                    kind_name(v));
+    size_t cnt = (size_t)(v->data.sequence.items.top - v->data.sequence.items.start);
+    if (cnt > POL_MAX_META)
+        return yerr(ld, v, "compliance has more than %d entries", POL_MAX_META);
+    r->comp = cm_xcalloc(cnt + 1, sizeof *r->comp);
+    static const char *const allowed[] = {"standard", "control", NULL};
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+        if (!e)
+            return yerr(ld, v, "compliance must be a list of {standard, control}");
+        comp_src cs = {.c = &r->comp[r->ncomp++]};
+        if (each_member(ld, e, allowed, comp_member, &cs, "a compliance entry") < 0)
+            return -1;
+        if (!cs.c->standard || !cs.c->control)
+            return yerr(ld, e, "a compliance entry needs '%s'",
+                        cs.c->standard ? "control" : "standard");
+    }
     return 0;
 }
 
@@ -356,6 +455,15 @@ static int rule_member(loader *ld, const char *key, yaml_node_t *k, yaml_node_t 
         if (!plain(v) || (strcmp(sval(v), "true") && strcmp(sval(v), "false")))
             return yerr(ld, v, "enabled must be true or false");
         rs->enabled = !strcmp(sval(v), "true");
+    } else if (!strcmp(key, "tags")) {
+        return want_strings(ld, v, "tags", printable, "contains a control character", &r->tags,
+                            &r->ntags);
+    } else if (!strcmp(key, "references")) {
+        return want_strings(ld, v, "references", good_url,
+                            "is not an http(s) URL (no spaces or control characters)", &r->refs,
+                            &r->nrefs);
+    } else if (!strcmp(key, "compliance")) {
+        return want_compliance(ld, v, r);
     }
     return 0;
 }
@@ -404,6 +512,48 @@ static int rule_on(loader *ld, rule_src *src)
     return 0;
 }
 
+static void rule_fields_free(pol_rule *r)
+{
+    free(r->id);
+    free(r->title);
+    free(r->file);
+    for (size_t k = 0; k < r->nmsg; k++)
+        free(r->msg[k].text);
+    free(r->msg);
+    for (size_t k = 0; k < r->ntags; k++)
+        free(r->tags[k]);
+    free(r->tags);
+    for (size_t k = 0; k < r->nrefs; k++)
+        free(r->refs[k]);
+    free(r->refs);
+    for (size_t k = 0; k < r->ncomp; k++) {
+        free(r->comp[k].standard);
+        free(r->comp[k].control);
+    }
+    free(r->comp);
+}
+
+/* Leaves rule i out of the set, remembering its id: exemptions and overrides may still
+ * name a rule that is disabled. Its condition nodes stay with the set's. */
+static void drop_rule(pol_ruleset *set, size_t i)
+{
+    pol_rule *r = &set->rules[i];
+    set->disabled = cm_xrealloc(set->disabled, (set->ndisabled + 1) * sizeof *set->disabled);
+    set->disabled[set->ndisabled++] = r->id;
+    r->id = NULL;
+    rule_fields_free(r);
+    memmove(r, r + 1, (set->nrules - i - 1) * sizeof *r);
+    set->nrules--;
+}
+
+static bool rule_disabled(const pol_ruleset *set, const char *id)
+{
+    for (size_t i = 0; i < set->ndisabled; i++)
+        if (!strcmp(set->disabled[i], id))
+            return true;
+    return false;
+}
+
 static int col_of(yaml_node_t *n)
 {
     return (int)n->start_mark.column + 1 + (plain(n) ? 0 : 1);
@@ -424,9 +574,9 @@ static int load_rule(loader *ld, yaml_node_t *n)
     r->line = (int)n->start_mark.line + 1;
     r->col = (int)n->start_mark.column + 1;
     set->nrules++;
-    static const char *const allowed[] = {"id",     "title",    "description", "on",
-                                          "when",   "action",   "severity",    "message",
-                                          "enabled", NULL};
+    static const char *const allowed[] = {
+        "id",      "title",   "description", "on",         "when",       "action", "severity",
+        "message", "enabled", "tags",        "compliance", "references", NULL};
     rule_src src = {.r = r, .enabled = true};
     if (each_member(ld, n, allowed, rule_member, &src, "a rule") < 0)
         return -1;
@@ -452,16 +602,8 @@ static int load_rule(loader *ld, yaml_node_t *n)
     if (pol_template_compile(msg, &r->msg, &r->nmsg, ld->file, (int)mn->start_mark.line + 1,
                              col_of(mn), ld->err) < 0)
         return -1;
-    if (!src.enabled) { /* a disabled rule is checked, then left out */
-        pol_rule dead = *r;
-        set->nrules--;
-        free(dead.id);
-        free(dead.title);
-        free(dead.file);
-        for (size_t i = 0; i < dead.nmsg; i++)
-            free(dead.msg[i].text);
-        free(dead.msg);
-    }
+    if (!src.enabled) /* a disabled rule is checked, then left out */
+        drop_rule(set, set->nrules - 1);
     return 0;
 }
 
@@ -475,6 +617,118 @@ static int top_rules(loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v
          it++) {
         yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
         if (!e || load_rule(ld, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* ---------- overrides ---------- */
+
+typedef struct override_src {
+    yaml_node_t *rule, *enabled, *action, *severity;
+} override_src;
+
+static int override_member(loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    override_src *o = arg;
+    (void)ld;
+    (void)k;
+    if (!strcmp(key, "rule"))
+        o->rule = v;
+    else if (!strcmp(key, "enabled"))
+        o->enabled = v;
+    else if (!strcmp(key, "action"))
+        o->action = v;
+    else
+        o->severity = v;
+    return 0;
+}
+
+/* One override: adjusts a rule loaded before it (this file's, or an earlier file's). An
+ * action may only be weakened, deny or lockout to alert; a rule may only be disabled. */
+static int load_override(loader *ld, yaml_node_t *n)
+{
+    static const char *const allowed[] = {"rule", "enabled", "action", "severity", NULL};
+    override_src o = {0};
+    if (each_member(ld, n, allowed, override_member, &o, "an override") < 0)
+        return -1;
+    const char *id, *s;
+    if (!o.rule)
+        return yerr(ld, n, "an override is missing 'rule'");
+    if (want_string(ld, o.rule, "rule", &id) < 0)
+        return -1;
+    if (!o.enabled && !o.action && !o.severity)
+        return yerr(ld, n,
+                    "override of %s changes nothing (enabled: false, action: alert or "
+                    "severity)",
+                    id);
+    bool disable = false;
+    if (o.enabled) {
+        if (!plain(o.enabled) || strcmp(sval(o.enabled), "false") != 0)
+            return yerr(ld, o.enabled, "an override can only disable a rule (enabled: false)");
+        disable = true;
+    }
+    enum pol_severity sev = POL_LOW;
+    if (o.severity) {
+        if (want_string(ld, o.severity, "severity", &s) < 0)
+            return -1;
+        static const char *const names[] = {"low", "medium", "high", "critical"};
+        int i = 0;
+        while (i < 4 && strcmp(names[i], s))
+            i++;
+        if (i == 4)
+            return yerr(ld, o.severity, "severity '%s' is not low, medium, high or critical", s);
+        sev = (enum pol_severity)i;
+    }
+    if (o.action) {
+        if (want_string(ld, o.action, "action", &s) < 0)
+            return -1;
+        if (!strcmp(s, "deny") || !strcmp(s, "lockout"))
+            return yerr(ld, o.action,
+                        "an override may only weaken an action to alert, not make "
+                        "it %s",
+                        s);
+        if (strcmp(s, "alert") != 0)
+            return yerr(ld, o.action, "action '%s' is not deny, alert or lockout", s);
+    }
+    pol_ruleset *set = ld->rs;
+    size_t i = 0;
+    while (i < set->nrules && strcmp(set->rules[i].id, id))
+        i++;
+    if (i == set->nrules) {
+        if (rule_disabled(set, id))
+            return 0; /* already left out: nothing to adjust */
+        return yerr(ld, o.rule,
+                    "override of unknown rule '%s' (an override applies to a rule "
+                    "loaded before it, from this file or an earlier one)",
+                    id);
+    }
+    pol_rule *r = &set->rules[i];
+    if (o.action) {
+        if (r->action == POL_ALERT)
+            return yerr(ld, o.action,
+                        "rule %s is already alert: an override may only weaken "
+                        "deny or lockout to alert",
+                        id);
+        r->action = POL_ALERT;
+    }
+    if (o.severity)
+        r->severity = sev;
+    if (disable)
+        drop_rule(set, i);
+    return 0;
+}
+
+static int top_overrides(loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    (void)k;
+    (void)arg;
+    if (strcmp(key, "overrides") != 0)
+        return 0;
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+        if (!e || load_override(ld, e) < 0)
             return -1;
     }
     return 0;
@@ -505,10 +759,11 @@ static void index_rules(pol_ruleset *rs)
     }
 }
 
-pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)
+/* The rule files under paths, compiled and hashed; not yet indexed. */
+static pol_ruleset *load_rules(const char *const *paths, size_t n, cm_err *err)
 {
     pol_ruleset *rs = pol_ruleset_empty();
-    loader ld = {.rs = rs, .err = err};
+    loader ld = {.rs = rs, .err = err, .what = "rule file"};
     char **files = NULL;
     size_t nf = 0;
     int rc = 0;
@@ -528,8 +783,9 @@ pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)
         ld.nfiles++;
         rc = read_file(&ld, files[i], &ld.files[i], h);
     }
-    static const char *const top[] = {"lists", "macros", "rules", NULL};
-    /* Pass 1: lists and macros from every file; pass 2: the rules that use them. */
+    static const char *const top[] = {"lists", "macros", "rules", "overrides", NULL};
+    /* Pass 1: lists and macros from every file; pass 2: the rules that use them, each
+     * file's overrides after its rules, so an override sees every rule loaded so far. */
     for (int pass = 0; pass < 2 && rc == 0; pass++) {
         for (size_t i = 0; rc == 0 && i < ld.nfiles; i++) {
             ld.file = ld.files[i].path;
@@ -538,6 +794,8 @@ pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)
             if (!root)
                 continue; /* an empty file */
             rc = each_member(&ld, root, top, pass ? top_rules : top_defs, NULL, "a rule file");
+            if (rc == 0 && pass)
+                rc = each_member(&ld, root, top, top_overrides, NULL, "a rule file");
         }
     }
     if (rc == 0) {
@@ -572,24 +830,264 @@ pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)
         pol_ruleset_free(rs);
         return NULL;
     }
+    return rs;
+}
+
+/* ---------- exemptions ---------- */
+
+/* A glob names canonical ids: resource ids ("/subscriptions/…") and vault or key URIs
+ * ("https://…"). fnmatch(3) without FNM_PATHNAME: '*' matches any run of characters, '/'
+ * included; '?' one character; '[…]' a class; '\' quotes the next character. Globs and
+ * ids are folded to lower case first, as resource ids compare (SPEC §2a). */
+static const char *glob_problem(const char *g)
+{
+    if (!*g)
+        return "is empty";
+    if (strlen(g) > 1024)
+        return "is longer than 1024 bytes";
+    if (g[0] != '/' && strncasecmp(g, "https://", 8) != 0)
+        return "must start with '/' (a resource id) or 'https://' (a vault or key URI)";
+    for (const char *p = g; *p; p++) {
+        unsigned char c = (unsigned char)*p;
+        if (c < 0x20 || c == 0x7f)
+            return "contains a control character";
+        if (c == '\\') {
+            if (!p[1])
+                return "ends in a lone '\\'";
+            p++;
+        } else if (c == '[') {
+            const char *q = p + 1;
+            if (*q == '!' || *q == '^')
+                q++;
+            if (*q == ']')
+                q++;
+            while (*q && *q != ']')
+                q++;
+            if (!*q)
+                return "has a '[' with no closing ']'";
+            p = q;
+        }
+    }
+    return NULL;
+}
+
+static bool glob_match(const pol_exemption *x, const char *folded)
+{
+    for (size_t i = 0; i < x->nglobs; i++)
+        if (fnmatch(x->globs[i], folded, 0) == 0)
+            return true;
+    return false;
+}
+
+static void exemption_free(pol_exemption *x)
+{
+    free(x->id);
+    free(x->category);
+    free(x->reason);
+    free(x->ticket);
+    free(x->file);
+    for (size_t i = 0; i < x->nrules; i++)
+        free(x->rules[i]);
+    free(x->rules);
+    for (size_t i = 0; i < x->nglobs; i++)
+        free(x->globs[i]);
+    free(x->globs);
+}
+
+typedef struct ex_src {
+    pol_exemption *x;
+    bool has_rules, has_resources, has_expires;
+} ex_src;
+
+static int ex_member(loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    ex_src *src = arg;
+    pol_exemption *x = src->x;
+    const char *s;
+    (void)k;
+    if (!strcmp(key, "rules")) {
+        if (want_strings(ld, v, "rules", NULL, NULL, &x->rules, &x->nrules) < 0)
+            return -1;
+        if (!x->nrules)
+            return yerr(ld, v, "rules names no rule");
+        for (size_t i = 0; i < x->nrules; i++)
+            if (!pol_ruleset_find(ld->rs, x->rules[i]) && !rule_disabled(ld->rs, x->rules[i]))
+                return yerr(ld, yaml_document_get_node(ld->doc, v->data.sequence.items.start[i]),
+                            "unknown rule id '%s'", x->rules[i]);
+        src->has_rules = true;
+        return 0;
+    }
+    if (!strcmp(key, "resources")) {
+        if (want_strings(ld, v, "resources", NULL, NULL, &x->globs, &x->nglobs) < 0)
+            return -1;
+        if (!x->nglobs)
+            return yerr(ld, v, "resources names no glob");
+        for (size_t i = 0; i < x->nglobs; i++) {
+            const char *why = glob_problem(x->globs[i]);
+            if (why)
+                return yerr(ld, yaml_document_get_node(ld->doc, v->data.sequence.items.start[i]),
+                            "bad glob '%s': it %s", x->globs[i], why);
+            vlt_resource_id_fold(x->globs[i], x->globs[i], strlen(x->globs[i]) + 1);
+        }
+        src->has_resources = true;
+        return 0;
+    }
+    if (want_string(ld, v, key, &s) < 0)
+        return -1;
+    if (!printable(s) || strlen(s) > 2048)
+        return yerr(ld, v, "%s must be printable text of at most 2048 bytes", key);
+    if (!strcmp(key, "id")) {
+        if (!good_name(s))
+            return yerr(ld, v, "exemption id '%s' must be letters, digits, '_', '-' or '.'", s);
+        x->id = cm_strdup(s);
+    } else if (!strcmp(key, "category")) {
+        if (strcmp(s, "waiver") != 0 && strcmp(s, "mitigated") != 0)
+            return yerr(ld, v, "category '%s' is not waiver or mitigated", s);
+        x->category = cm_strdup(s);
+    } else if (!strcmp(key, "expires")) {
+        if (!cm_ts_parse(s, strlen(s), &x->expires))
+            return yerr(ld, v, "expires '%s' is not an RFC 3339 date-time", s);
+        src->has_expires = true;
+    } else if (!strcmp(key, "reason")) {
+        x->reason = cm_strdup(s);
+    } else {
+        x->ticket = cm_strdup(s);
+    }
+    return 0;
+}
+
+static int load_exemption(loader *ld, yaml_node_t *n)
+{
+    pol_ruleset *set = ld->rs;
+    if (set->nex >= POL_MAX_EXEMPTIONS)
+        return yerr(ld, n, "more than %d exemptions", POL_MAX_EXEMPTIONS);
+    set->ex = cm_xrealloc(set->ex, (set->nex + 1) * sizeof *set->ex);
+    pol_exemption *x = &set->ex[set->nex++];
+    memset(x, 0, sizeof *x);
+    x->file = cm_strdup(ld->file);
+    x->line = (int)n->start_mark.line + 1;
+    x->col = (int)n->start_mark.column + 1;
+    static const char *const allowed[] = {"id",      "rules",  "resources", "category",
+                                          "expires", "reason", "ticket",    NULL};
+    ex_src src = {.x = x};
+    if (each_member(ld, n, allowed, ex_member, &src, "an exemption") < 0)
+        return -1;
+    static const char *const req[] = {"id", "rules", "resources", "category", "expires", "reason"};
+    bool have[] = {x->id != NULL,       src.has_rules,   src.has_resources,
+                   x->category != NULL, src.has_expires, x->reason != NULL};
+    for (size_t i = 0; i < CM_ARRAY_LEN(req); i++)
+        if (!have[i])
+            return yerr(ld, n, "exemption%s%s is missing '%s'", x->id ? " " : "",
+                        x->id ? x->id : "", req[i]);
+    for (size_t i = 0; i + 1 < set->nex; i++)
+        if (!strcmp(set->ex[i].id, x->id))
+            return yerr(ld, n, "duplicate exemption id '%s' (first at %s:%d:%d)", x->id,
+                        set->ex[i].file, set->ex[i].line, set->ex[i].col);
+    return 0;
+}
+
+static int top_exemptions(loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v, void *arg)
+{
+    (void)k;
+    (void)key;
+    (void)arg;
+    if (v->type != YAML_SEQUENCE_NODE)
+        return yerr(ld, v, "exemptions must be a list, not %s", kind_name(v));
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+        if (!e || load_exemption(ld, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Loads the exemption files under paths into rs, checked against its rules, and makes
+ * rs->hash cover them: SHA-256 of the rules' hash (hex) and each exemption file, its
+ * length first, in load order. */
+static int load_exemptions(pol_ruleset *rs, const char *const *paths, size_t n, cm_err *err)
+{
+    loader ld = {.rs = rs, .err = err, .what = "exemption file"};
+    char **files = NULL;
+    size_t nf = 0;
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = pol_collect_files(paths[i], is_rule_file, false, MAX_FILES, "exemptions", &files, &nf,
+                               err);
+    if (rc == 0 && nf == 0) {
+        cm_err_set(err, paths[0], 0, 0, "no exemption files found");
+        rc = -1;
+    }
+    cry_hash *h = cry_hash_new();
+    if (rc == 0 && (!h || cry_hash_begin(h) < 0 || cry_hash_update(h, rs->hash, 64) < 0)) {
+        cm_err_set(err, paths[0], 0, 0, "cannot hash the exemption files (crypto failure)");
+        rc = -1;
+    }
+    ld.files = cm_xcalloc(nf + 1, sizeof *ld.files);
+    for (size_t i = 0; rc == 0 && i < nf; i++) {
+        ld.nfiles++;
+        rc = read_file(&ld, files[i], &ld.files[i], h);
+    }
+    static const char *const top[] = {"exemptions", NULL};
+    for (size_t i = 0; rc == 0 && i < ld.nfiles; i++) {
+        ld.file = ld.files[i].path;
+        ld.doc = &ld.files[i].doc;
+        yaml_node_t *root = yaml_document_get_root_node(ld.doc);
+        if (root)
+            rc = each_member(&ld, root, top, top_exemptions, NULL, "an exemption file");
+    }
+    uint8_t d[32];
+    if (rc == 0 && cry_hash_final(h, d) < 0) {
+        cm_err_set(err, paths[0], 0, 0, "cannot hash the exemption files (crypto failure)");
+        rc = -1;
+    }
+    if (rc == 0)
+        cm_hex(d, 32, rs->hash);
+    cry_hash_free(h);
+    for (size_t i = 0; i < ld.nfiles; i++) {
+        if (ld.files[i].has_doc)
+            yaml_document_delete(&ld.files[i].doc);
+        free(ld.files[i].path);
+    }
+    free(ld.files);
+    for (size_t i = 0; i < nf; i++)
+        free(files[i]);
+    free(files);
+    return rc;
+}
+
+pol_ruleset *pol_ruleset_load_ex(const char *const *paths, size_t n, const char *const *xpaths,
+                                 size_t nx, cm_err *err)
+{
+    pol_ruleset *rs = load_rules(paths, n, err);
+    if (!rs)
+        return NULL;
+    if (nx && load_exemptions(rs, xpaths, nx, err) < 0) {
+        pol_ruleset_free(rs);
+        return NULL;
+    }
     index_rules(rs);
     return rs;
+}
+
+pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)
+{
+    return pol_ruleset_load_ex(paths, n, NULL, 0, err);
 }
 
 void pol_ruleset_free(pol_ruleset *rs)
 {
     if (!rs)
         return;
-    for (size_t i = 0; i < rs->nrules; i++) {
-        pol_rule *r = &rs->rules[i];
-        free(r->id);
-        free(r->title);
-        free(r->file);
-        for (size_t k = 0; k < r->nmsg; k++)
-            free(r->msg[k].text);
-        free(r->msg);
-    }
+    for (size_t i = 0; i < rs->nrules; i++)
+        rule_fields_free(&rs->rules[i]);
     free(rs->rules);
+    for (size_t i = 0; i < rs->ndisabled; i++)
+        free(rs->disabled[i]);
+    free(rs->disabled);
+    for (size_t i = 0; i < rs->nex; i++)
+        exemption_free(&rs->ex[i]);
+    free(rs->ex);
     for (int t = 0; t < VLT_EV__COUNT; t++)
         free(rs->by_type[t]);
     size_t it = 0;
@@ -649,6 +1147,62 @@ const pol_rule *pol_ruleset_find(const pol_ruleset *rs, const char *id)
     return NULL;
 }
 
+size_t pol_ruleset_exemptions(const pol_ruleset *rs)
+{
+    return rs->nex;
+}
+
+static bool names_rule(const pol_exemption *x, const char *rule_id)
+{
+    for (size_t i = 0; i < x->nrules; i++)
+        if (!strcmp(x->rules[i], rule_id))
+            return true;
+    return false;
+}
+
+/* The id folded to lower case into buf, or NULL when it cannot be an id. */
+static const char *fold_id(const char *id, char *buf, size_t n)
+{
+    if (!id || strlen(id) >= n)
+        return NULL;
+    vlt_resource_id_fold(id, buf, n);
+    return buf;
+}
+
+const char *pol_ruleset_exempted(const pol_ruleset *rs, const pol_rule *r, const char *id,
+                                 int64_t at)
+{
+    char buf[1100];
+    const char *f = rs->nex ? fold_id(id, buf, sizeof buf) : NULL;
+    for (size_t i = 0; f && i < rs->nex; i++) {
+        const pol_exemption *x = &rs->ex[i];
+        if (at < x->expires && names_rule(x, r->id) && glob_match(x, f))
+            return x->id;
+    }
+    return NULL;
+}
+
+const pol_rule *pol_ruleset_lapsed(const pol_ruleset *rs, const char *id, int64_t at, size_t *it)
+{
+    char buf[1100];
+    const char *f = rs->nex ? fold_id(id, buf, sizeof buf) : NULL;
+    /* *it walks (exemption, rule) pairs: exemption * POL_MAX_META + rule. */
+    for (size_t k = *it / POL_MAX_META; f && k < rs->nex; k++) {
+        const pol_exemption *x = &rs->ex[k];
+        size_t j = k == *it / POL_MAX_META ? *it % POL_MAX_META : 0;
+        if (at < x->expires || !glob_match(x, f))
+            continue;
+        for (; j < x->nrules; j++) {
+            const pol_rule *r = pol_ruleset_find(rs, x->rules[j]);
+            if (r && r->action == POL_LOCKOUT) {
+                *it = k * POL_MAX_META + j + 1;
+                return r;
+            }
+        }
+    }
+    return NULL;
+}
+
 const char *pol_rule_id(const pol_rule *r)
 {
     return r->id;
@@ -662,6 +1216,18 @@ enum pol_action pol_rule_action(const pol_rule *r)
 enum pol_severity pol_rule_severity(const pol_rule *r)
 {
     return r->severity;
+}
+
+const char *const *pol_rule_tags(const pol_rule *r, size_t *n)
+{
+    *n = r->ntags;
+    return (const char *const *)r->tags;
+}
+
+const pol_comp *pol_rule_compliance(const pol_rule *r, size_t *n)
+{
+    *n = r->ncomp;
+    return r->comp;
 }
 
 const char *pol_action_name(enum pol_action a)

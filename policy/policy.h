@@ -51,6 +51,11 @@ enum pol_action { POL_DENY, POL_ALERT, POL_LOCKOUT };
 enum pol_severity { POL_LOW, POL_MEDIUM, POL_HIGH, POL_CRITICAL };
 enum pol_tri { POL_FALSE = 0, POL_TRUE = 1, POL_UNKNOWN = 2 };
 
+/* One compliance mapping of a rule: a benchmark and one of its controls. */
+typedef struct pol_comp {
+    char *standard, *control;
+} pol_comp;
+
 typedef struct pol_rule pol_rule;
 typedef struct pol_ruleset pol_ruleset;
 
@@ -58,20 +63,38 @@ typedef struct pol_ruleset pol_ruleset;
  * *.yaml / *.yml are read in name order; *.test.yaml are rule tests, not rules).
  * NULL with FILE:LINE:COL in err on any problem. */
 pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err);
+/* The same, then the exemption files under xpaths (files, or directories whose *.yaml /
+ * *.yml are read in name order), checked against the loaded rules. The rule set's hash
+ * then covers the exemption files too; with nx == 0 it is pol_ruleset_load's. */
+pol_ruleset *pol_ruleset_load_ex(const char *const *paths, size_t n, const char *const *xpaths,
+                                 size_t nx, cm_err *err);
 /* An empty rule set: the physics alone. */
 pol_ruleset *pol_ruleset_empty(void);
 void pol_ruleset_free(pol_ruleset *rs);
 const char *pol_ruleset_hash(const pol_ruleset *rs); /* hex SHA-256 of the loaded files */
 size_t pol_ruleset_count(const pol_ruleset *rs);
+size_t pol_ruleset_exemptions(const pol_ruleset *rs);
 const pol_rule *pol_ruleset_rule(const pol_ruleset *rs, size_t i);
 /* Rules whose `on` names the event type, in load order. */
 const pol_rule *const *pol_ruleset_for(const pol_ruleset *rs, enum vlt_etype t, size_t *n);
 /* A rule by id (for lockout re-evaluation). */
 const pol_rule *pol_ruleset_find(const pol_ruleset *rs, const char *id);
+/* The id of an exemption that holds for rule r on the canonical id (a resource id, or
+ * the vault or key URI of a vault's or key's own evaluation) at time at, or NULL.
+ * Borrowed from the rule set. */
+const char *pol_ruleset_exempted(const pol_ruleset *rs, const pol_rule *r, const char *id,
+                                 int64_t at);
+/* Lockout rules an exemption held back on id and no longer holds at time at (expired),
+ * one per call from *it (start at 0); NULL when there are no more. A rule may come more
+ * than once. */
+const pol_rule *pol_ruleset_lapsed(const pol_ruleset *rs, const char *id, int64_t at, size_t *it);
 
 const char *pol_rule_id(const pol_rule *r);
 enum pol_action pol_rule_action(const pol_rule *r);
 enum pol_severity pol_rule_severity(const pol_rule *r);
+/* The rule's tags and compliance mappings (n = 0 when it has none); borrowed. */
+const char *const *pol_rule_tags(const pol_rule *r, size_t *n);
+const pol_comp *pol_rule_compliance(const pol_rule *r, size_t *n);
 enum pol_tri pol_rule_eval(const pol_rule *r, const pol_ctx *c);
 /* Renders the rule's message template against the context into out. */
 void pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out);

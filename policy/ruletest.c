@@ -153,7 +153,7 @@ static void summarize(suite *s, const aud_decision *d, ev_sum *e)
         char **res = cm_xcalloc(r->nf + 1, sizeof *res);
         for (size_t k = 0; k < r->nf; k++) {
             ids[k] = r->f[k].rule;
-            res[k] = r->f[k].unknown ? "unknown" : "match";
+            res[k] = (char *)aud_finding_result(&r->f[k]);
             intptr_t c = (intptr_t)cm_map_get(s->hits, r->f[k].rule);
             cm_map_put(s->hits, r->f[k].rule, (void *)(c + 1));
         }
@@ -377,13 +377,17 @@ static int run_file(suite *s, const char *path)
     char *dir_copy = cm_strdup(path);
     const char *dir = dirname(dir_copy);
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    static const char *const allowed[] = {"name", "rules", "setup", "events", "expect", NULL};
-    if (check_keys(s, root, allowed, "a rule test (name, rules, setup, events, expect)") < 0)
+    static const char *const allowed[] = {"name",   "rules",  "exemptions", "setup",
+                                          "events", "expect", NULL};
+    if (check_keys(s, root, allowed,
+                   "a rule test (name, rules, exemptions, setup, events, expect)") < 0)
         goto out_free;
-    /* Rules: paths relative to the test file; by default the directory above it. */
+    /* Rules: paths relative to the test file; by default the directory above it.
+     * Exemptions: paths relative to the test file; none by default. */
     yaml_node_t *rn = member(&doc, root, "rules");
-    char *paths[64];
-    size_t np = 0;
+    yaml_node_t *xn = member(&doc, root, "exemptions");
+    char *paths[64], *xpaths[64];
+    size_t np = 0, nx = 0;
     if (rn && rn->type == YAML_SEQUENCE_NODE) {
         for (yaml_node_item_t *i = rn->data.sequence.items.start;
              i < rn->data.sequence.items.top && np < 64; i++) {
@@ -404,10 +408,28 @@ static int run_file(suite *s, const char *path)
         paths[np] = cm_xmalloc(len);
         snprintf(paths[np++], len, "%s/..", dir);
     }
-    rs = pol_ruleset_load((const char *const *)paths, np, s->err);
+    if (xn && xn->type != YAML_SEQUENCE_NODE) {
+        terr(s, xn, "exemptions must be a list of paths");
+        goto out_paths;
+    }
+    for (yaml_node_item_t *i = xn ? xn->data.sequence.items.start : NULL;
+         xn && i < xn->data.sequence.items.top && nx < 64; i++) {
+        const char *v = scalar(yaml_document_get_node(&doc, *i));
+        if (!v) {
+            terr(s, xn, "exemptions must be a list of paths");
+            goto out_paths;
+        }
+        size_t len = strlen(dir) + strlen(v) + 2;
+        xpaths[nx] = cm_xmalloc(len);
+        snprintf(xpaths[nx++], len, "%s/%s", dir, v);
+    }
+    rs = pol_ruleset_load_ex((const char *const *)paths, np, (const char *const *)xpaths, nx,
+                             s->err);
 out_paths:
     for (size_t i = 0; i < np; i++)
         free(paths[i]);
+    for (size_t i = 0; i < nx; i++)
+        free(xpaths[i]);
     if (!rs)
         goto out_free;
     for (size_t i = 0; i < pol_ruleset_count(rs); i++)

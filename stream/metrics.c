@@ -104,7 +104,7 @@ void stm_metrics_set(stm_metrics *m, enum stm_gauge g, int64_t v)
 /* The result of a finding as its audit record names it (audit/writer.c). */
 static const char *finding_result(const aud_finding *f)
 {
-    return f->unknown ? "unknown" : "match";
+    return aud_finding_result(f);
 }
 
 void stm_metrics_decision(stm_metrics *m, const aud_decision *d)

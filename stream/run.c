@@ -604,10 +604,17 @@ static int commit_batch(runner *r)
     return rc;
 }
 
+/* The config's rules and exemptions, as one rule set (SPEC §4a). */
+static pol_ruleset *load_rules(const pol_config *c, cm_err *err)
+{
+    return pol_ruleset_load_ex((const char *const *)c->rules, c->nrules,
+                               (const char *const *)c->exemptions, c->nexemptions, err);
+}
+
 static void reload(runner *r)
 {
     cm_err e;
-    pol_ruleset *rs = pol_ruleset_load((const char *const *)r->cfg->rules, r->cfg->nrules, &e);
+    pol_ruleset *rs = load_rules(r->cfg, &e);
     if (!rs) {
         char m[1400];
         cm_err_format(&e, m, sizeof m);
@@ -620,7 +627,12 @@ static void reload(runner *r)
     r->rs = rs;
     stm_metrics_add(r->m, STM_RELOADS, 1);
     stm_metrics_set(r->m, STM_RULES_LOADED, (int64_t)time(NULL));
-    cm_log("run: rules reloaded: %zu rules, hash %s", pol_ruleset_count(rs), pol_ruleset_hash(rs));
+    if (r->cfg->nexemptions)
+        cm_log("run: rules reloaded: %zu rules, %zu exemptions, hash %s", pol_ruleset_count(rs),
+               pol_ruleset_exemptions(rs), pol_ruleset_hash(rs));
+    else
+        cm_log("run: rules reloaded: %zu rules, hash %s", pol_ruleset_count(rs),
+               pol_ruleset_hash(rs));
 }
 
 static int64_t lag(runner *r)
@@ -668,7 +680,7 @@ static int setup(runner *r)
         cm_err_set(&r->err, "run", 0, 0, "cannot set up the metrics: %s", strerror(ENOMEM));
         return 3;
     }
-    r->rs = pol_ruleset_load((const char *const *)r->cfg->rules, r->cfg->nrules, &r->err);
+    r->rs = load_rules(r->cfg, &r->err);
     if (!r->rs)
         return 2;
     stm_metrics_set(r->m, STM_RULES_LOADED, (int64_t)time(NULL));
