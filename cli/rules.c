@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "policy/policy.h"
 #include "policy/ruletest.h"
+#include "policy/schema.h"
 
 static int check(int argc, char **argv)
 {
@@ -40,11 +41,27 @@ static int test(int argc, char **argv)
     return failed ? EXIT_CHECK : EXIT_OK;
 }
 
+/* The JSON Schema of rule, exemption and rule-test files, exactly as committed. */
+static int schema(int argc, char **argv)
+{
+    (void)argv;
+    if (argc > 1)
+        return cli_usage_error("rules schema", "takes no arguments");
+    if (fwrite(pol_schema_json, 1, pol_schema_json_len, stdout) != pol_schema_json_len ||
+        fflush(stdout) != 0) {
+        fprintf(stderr, "cmkguard: stdout: cannot write the schema\n");
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
 int cmd_rules(int argc, char **argv)
 {
     if (argc >= 2 && !strcmp(argv[1], "check"))
         return check(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "test"))
         return test(argc - 1, argv + 1);
-    return cli_usage_error("rules", "expected 'check' or 'test'");
+    if (argc >= 2 && !strcmp(argv[1], "schema"))
+        return schema(argc - 1, argv + 1);
+    return cli_usage_error("rules", "expected 'check', 'test' or 'schema'");
 }
