@@ -39,10 +39,25 @@ def where(err):
     return "/" + path if path else "(top)"
 
 
-def deepest(err):
-    """The most specific reason: descend into oneOf/anyOf branches the way
-    jsonschema's best_match does."""
-    return jsonschema.exceptions.best_match([err])
+def kind(path, doc):
+    """Which branch of the top-level oneOf the file means to be: 0 rule file,
+    1 exemption file, 2 rule test."""
+    if path.endswith((".test.yaml", ".test.yml")):
+        return 2
+    return 1 if isinstance(doc, dict) and "exemptions" in doc else 0
+
+
+def reason(errors, branch):
+    """The most specific error; for the top-level oneOf, the one of the branch the
+    file means to be (otherwise the answer is "valid under none of them")."""
+    for err in errors:
+        if err.validator == "oneOf" and not err.absolute_path:
+            mine = [e for e in err.context if e.schema_path and e.schema_path[0] == branch]
+            if mine:
+                errors = mine
+            break
+    best = jsonschema.exceptions.best_match(errors)
+    return "%s: %s" % (where(best), best.message)
 
 
 def check(validator, path):
@@ -54,8 +69,7 @@ def check(validator, path):
     errors = sorted(validator.iter_errors(doc), key=lambda e: list(e.absolute_path))
     if not errors:
         return None
-    best = jsonschema.exceptions.best_match(errors)
-    return "%s: %s" % (where(best), best.message)
+    return reason(errors, kind(path, doc))
 
 
 def main(argv):
