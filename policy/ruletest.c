@@ -50,14 +50,13 @@ static double now_seconds(void)
 
 /* ---------- the structured report ---------- */
 
-static void rep_suite(suite *s, const char *file, const char *title)
+static void rep_suite(suite *s, const char *file)
 {
     pol_ruletest_report *r = s->rep;
     if (!r)
         return;
     r->suites = cm_xrealloc(r->suites, (r->nsuites + 1) * sizeof *r->suites);
-    r->suites[r->nsuites++] = (pol_ruletest_suite){
-        .file = cm_strdup(file), .title = cm_strdup(title), .first = r->ncases};
+    r->suites[r->nsuites++] = (pol_ruletest_suite){.file = cm_strdup(file), .first = r->ncases};
 }
 
 static void rep_case(suite *s, int line, const char *name, const char *detail,
@@ -285,9 +284,16 @@ static void report(suite *s, yaml_node_t *at, const char *name, const char *labe
         if (s->out)
             fprintf(s->out, "ok   %s:%d: %s\n", s->file, line, label);
     }
-    const char *detail = fail ? fail : label + strlen(name) + (label[strlen(name)] == ' ');
+    if (!s->rep)
+        return;
+    /* the details: what differed (without the text's trailing "; "), or what was seen */
+    char *detail = cm_strdup(fail ? fail : label + strlen(name) + (label[strlen(name)] == ' '));
+    size_t n = strlen(detail);
+    while (n && (detail[n - 1] == ' ' || detail[n - 1] == ';'))
+        detail[--n] = '\0';
     rep_case(s, line, name, detail, fail ? POL_CASE_FAIL : POL_CASE_PASS,
              now_seconds() - started);
+    free(detail);
 }
 
 /* A value an expectation compares with must be one the decision can have. */
@@ -444,7 +450,21 @@ static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_ind
 
 /* ---------- one test file ---------- */
 
+static int run_file_timed(suite *s, const char *path);
+
 static int run_file(suite *s, const char *path)
+{
+    rep_suite(s, path);
+    double started = now_seconds();
+    int rc = run_file_timed(s, path);
+    if (s->rep) {
+        s->rep->suites[s->rep->nsuites - 1].seconds = now_seconds() - started;
+        s->rep->suites[s->rep->nsuites - 1].broken = rc < 0;
+    }
+    return rc;
+}
+
+static int run_file_timed(suite *s, const char *path)
 {
     cm_buf src;
     cm_buf_init(&src, 8u << 20);
@@ -469,8 +489,9 @@ static int run_file(suite *s, const char *path)
     s->file = path;
     s->doc = &doc; // cppcheck-suppress autoVariables ; reset before returning
     yaml_node_t *root = yaml_document_get_root_node(&doc);
-    rep_suite(s, path, scalar(member(&doc, root, "name")));
-    double started = now_seconds();
+    const char *title = scalar(member(&doc, root, "name"));
+    if (s->rep && title)
+        s->rep->suites[s->rep->nsuites - 1].title = cm_strdup(title);
     int rc = -1;
     pol_ruleset *rs = NULL;
     vlt_state *st = NULL;
@@ -593,8 +614,6 @@ out_paths:
             goto out_free;
     rc = 0;
 out_free:
-    if (s->rep)
-        s->rep->suites[s->rep->nsuites - 1].seconds = now_seconds() - started;
     aud_decision_clear(&d);
     for (size_t i = 0; i < nev; i++)
         ev_free(by_index[i]);
@@ -647,8 +666,11 @@ int pol_ruletest_run(const char *const *paths, size_t n, const pol_ruletest_opts
         if (s.rep) {
             s.rep->rules = cm_xcalloc(nk + 1, sizeof *s.rep->rules);
             s.rep->hits = cm_xcalloc(nk + 1, sizeof *s.rep->hits);
-            if (require_all)
-                rep_suite(&s, "rule hits", "every loaded rule fires in some test");
+            if (require_all) {
+                rep_suite(&s, "rule hits");
+                s.rep->suites[s.rep->nsuites - 1].title =
+                    cm_strdup("every loaded rule fires in some test");
+            }
         }
         if (out)
             fprintf(out, "\nrule hits:\n");

@@ -24,6 +24,7 @@ typedef struct pol_ruletest_suite {
     char *title; /* its 'name', or NULL */
     size_t first, n; /* cases[first .. first+n) of the report */
     double seconds;
+    bool broken; /* the file stopped the run: the error the run returned is about it */
 } pol_ruletest_suite;
 
 /* Everything a run decided, for reports other than the text one. */
