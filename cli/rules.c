@@ -96,7 +96,8 @@ static int test(int argc, char **argv)
     if (failed < 0)
         cm_err_print(&err);
     int rc = failed < 0 ? EXIT_USAGE : failed ? EXIT_CHECK : EXIT_OK;
-    if (fmt != POL_FMT_TEXT && pol_ruletest_write(stdout, fmt, &rep, failed < 0 ? &err : NULL) < 0) {
+    if (fmt != POL_FMT_TEXT &&
+        pol_ruletest_write(stdout, fmt, &rep, failed < 0 ? &err : NULL) < 0) {
         fprintf(stderr, "cmkguard: stdout: cannot write the report\n");
         rc = EXIT_RUNTIME;
     }

@@ -49,14 +49,30 @@ static void put_xml(rpt *o, const char *s)
     for (; s && *s; s++) {
         unsigned char c = (unsigned char)*s;
         switch (c) {
-        case '&': put(o, "&amp;"); break;
-        case '<': put(o, "&lt;"); break;
-        case '>': put(o, "&gt;"); break;
-        case '"': put(o, "&quot;"); break;
-        case '\'': put(o, "&apos;"); break;
-        case '\n': put(o, "&#10;"); break;
-        case '\r': put(o, "&#13;"); break;
-        case '\t': put(o, "&#9;"); break;
+        case '&':
+            put(o, "&amp;");
+            break;
+        case '<':
+            put(o, "&lt;");
+            break;
+        case '>':
+            put(o, "&gt;");
+            break;
+        case '"':
+            put(o, "&quot;");
+            break;
+        case '\'':
+            put(o, "&apos;");
+            break;
+        case '\n':
+            put(o, "&#10;");
+            break;
+        case '\r':
+            put(o, "&#13;");
+            break;
+        case '\t':
+            put(o, "&#9;");
+            break;
         default:
             if (cm_buf_addc(&o->b, c < 0x20 || c == 0x7f ? '?' : (char)c) < 0)
                 o->bad = true;
@@ -67,8 +83,7 @@ static void put_xml(rpt *o, const char *s)
 static int finish(rpt *o, FILE *out)
 {
     int rc = -1;
-    if (!o->bad && fwrite(o->b.p ? o->b.p : "", 1, o->b.len, out) == o->b.len &&
-        fflush(out) == 0)
+    if (!o->bad && fwrite(o->b.p ? o->b.p : "", 1, o->b.len, out) == o->b.len && fflush(out) == 0)
         rc = 0;
     cm_buf_free(&o->b);
     return rc;
@@ -91,31 +106,55 @@ static const struct kind {
     const char *id, *name, *text;
     const char *phrase[8];
 } KINDS[] = {
-    {"CG01", "unreadable", "A rule file or folder cannot be read, or holds no rule file.",
+    {"CG01",
+     "unreadable",
+     "A rule file or folder cannot be read, or holds no rule file.",
      {"cannot read", "no rule files", "cannot hash"}},
-    {"CG02", "limit", "A rule set goes past one of its bounds (size, depth, count, length).",
+    {"CG02",
+     "limit",
+     "A rule set goes past one of its bounds (size, depth, count, length).",
      {"more than ", "larger than", "longer than", "deeper than", "too long", "out of range"}},
-    {"CG03", "yaml", "The file is not well-formed YAML for a rule file (syntax, duplicate keys).",
+    {"CG03",
+     "yaml",
+     "The file is not well-formed YAML for a rule file (syntax, duplicate keys).",
      {"YAML", "duplicate key", "keys in ", "has no value", "NUL character"}},
-    {"CG04", "unknown-field", "A field the rule format does not have, in a file or a condition.",
+    {"CG04",
+     "unknown-field",
+     "A field the rule format does not have, in a file or a condition.",
      {"unknown field"}},
-    {"CG05", "missing-field", "A rule lacks a required field (id, on, when, action, severity).",
+    {"CG05",
+     "missing-field",
+     "A rule lacks a required field (id, on, when, action, severity).",
      {"is missing '"}},
-    {"CG06", "duplicate", "A rule id, list or macro is defined twice.",
+    {"CG06",
+     "duplicate",
+     "A rule id, list or macro is defined twice.",
      {"duplicate rule id", "defined twice"}},
-    {"CG07", "unknown-name", "A condition or 'on' names a list or macro that does not exist.",
+    {"CG07",
+     "unknown-name",
+     "A condition or 'on' names a list or macro that does not exist.",
      {"unknown list", "unknown macro", "refers to itself"}},
-    {"CG08", "deny-on-fact", "'deny' on an event type that reports a fact, not a request.",
+    {"CG08",
+     "deny-on-fact",
+     "'deny' on an event type that reports a fact, not a request.",
      {"'deny' cannot apply"}},
-    {"CG09", "bad-regex", "A 'matches' pattern is not a valid PCRE2 regular expression.",
+    {"CG09",
+     "bad-regex",
+     "A 'matches' pattern is not a valid PCRE2 regular expression.",
      {"regular expression"}},
-    {"CG10", "type-mismatch", "A value or comparison has the wrong type.",
-     {"must be a ", "cannot compare", "compare integers", "holds a ", "needs a ",
-      "not a condition", "is not an integer", "need strings"}},
-    {"CG11", "bad-value", "A field holds a value it cannot take (action, severity, id, event type).",
+    {"CG10",
+     "type-mismatch",
+     "A value or comparison has the wrong type.",
+     {"must be a ", "cannot compare", "compare integers", "holds a ", "needs a ", "not a condition",
+      "is not an integer", "need strings"}},
+    {"CG11",
+     "bad-value",
+     "A field holds a value it cannot take (action, severity, id, event type).",
      {"is not deny", "is not low", "true or false", "must be letters", "event type",
       "not an RFC 3339"}},
-    {"CG12", "condition-syntax", "A condition does not parse.",
+    {"CG12",
+     "condition-syntax",
+     "A condition does not parse.",
      {"expected", "unexpected", "unterminated", "escape", "condition"}},
     {"CG13", "invalid", "Any other reason a rule set does not load.", {NULL}},
 };
@@ -196,13 +235,15 @@ static void check_sarif(rpt *o, const pol_ruleset *rs, const cm_err *err)
            "      \"invocations\": [{\"executionSuccessful\": true}],\n      \"results\": [");
     if (!rs) {
         size_t k = kind_of(err->msg);
-        putf(o, "\n        {\n          \"ruleId\": \"%s\",\n          \"ruleIndex\": %zu,\n"
-                "          \"level\": \"error\",\n          \"message\": {\"text\": ",
+        putf(o,
+             "\n        {\n          \"ruleId\": \"%s\",\n          \"ruleIndex\": %zu,\n"
+             "          \"level\": \"error\",\n          \"message\": {\"text\": ",
              KINDS[k].id, k);
         put_json(o, err->msg);
         put(o, "}");
         if (err->where[0]) {
-            put(o, ",\n          \"locations\": [\n            {\n              \"physicalLocation\": {\n"
+            put(o, ",\n          \"locations\": [\n            {\n              "
+                   "\"physicalLocation\": {\n"
                    "                \"artifactLocation\": {\"uri\": ");
             put_uri(o, err->where);
             put(o, "}");
@@ -277,8 +318,8 @@ static void test_json(rpt *o, const pol_ruletest_report *r, const cm_err *err)
     putf(o,
          "{\"type\":\"summary\",\"ok\":%s,\"passed\":%d,\"failed\":%d,\"skipped\":%d,"
          "\"errors\":%d,\"hits\":{",
-         !err && !r->failed ? "true" : "false", count(r, POL_CASE_PASS),
-         count(r, POL_CASE_FAIL), count(r, POL_CASE_SKIP), err ? 1 : 0);
+         !err && !r->failed ? "true" : "false", count(r, POL_CASE_PASS), count(r, POL_CASE_FAIL),
+         count(r, POL_CASE_SKIP), err ? 1 : 0);
     for (size_t i = 0; i < r->nrules; i++) {
         if (i)
             put(o, ",");
@@ -331,8 +372,8 @@ static void test_junit(rpt *o, const pol_ruletest_report *r, const cm_err *err)
     putf(o,
          "<testsuites name=\"cmkguard rules test\" tests=\"%zu\" failures=\"%d\" errors=\"%d\" "
          "skipped=\"%d\" time=\"%.6f\">\n",
-         r->ncases + (err ? 1 : 0), count(r, POL_CASE_FAIL), err ? 1 : 0,
-         count(r, POL_CASE_SKIP), total);
+         r->ncases + (err ? 1 : 0), count(r, POL_CASE_FAIL), err ? 1 : 0, count(r, POL_CASE_SKIP),
+         total);
     for (size_t si = 0; si < r->nsuites; si++) {
         const pol_ruletest_suite *su = &r->suites[si];
         int failures = 0, skipped = 0;

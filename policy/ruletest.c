@@ -26,7 +26,7 @@ typedef struct ev_sum {
 } ev_sum;
 
 typedef struct suite {
-    FILE *out;         /* the text report, or NULL */
+    FILE *out;                /* the text report, or NULL */
     pol_ruletest_report *rep; /* the structured one, or NULL */
     cm_err *err;
     int passed, failed, skipped;
@@ -271,8 +271,8 @@ static char *seq_join(yaml_document_t *doc, yaml_node_t *n, bool sort)
 
 /* One expectation's verdict: name is the event it is about, label what the text report
  * says of it, fail what differed (NULL when it passed). */
-static void report(suite *s, yaml_node_t *at, const char *name, const char *label,
-                   const char *fail, double started)
+static void report(suite *s, yaml_node_t *at, const char *name, const char *label, const char *fail,
+                   double started)
 {
     int line = (int)at->start_mark.line + 1;
     if (fail) {
@@ -291,8 +291,7 @@ static void report(suite *s, yaml_node_t *at, const char *name, const char *labe
     size_t n = strlen(detail);
     while (n && (detail[n - 1] == ' ' || detail[n - 1] == ';'))
         detail[--n] = '\0';
-    rep_case(s, line, name, detail, fail ? POL_CASE_FAIL : POL_CASE_PASS,
-             now_seconds() - started);
+    rep_case(s, line, name, detail, fail ? POL_CASE_FAIL : POL_CASE_PASS, now_seconds() - started);
     free(detail);
 }
 
@@ -317,11 +316,11 @@ static int want_one_of(suite *s, yaml_node_t *x, const char *key, const char *co
 
 static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_index, size_t nev)
 {
-    static const char *const allowed[] = {"event", "index", "outcome", "rules", "result",
-                                          "resource", "locked", "lost", "key_source", "actions",
-                                          "reason", "skip", NULL};
-    static const char *const outcomes[] = {"allowed", "denied", "rejected", "duplicate", "failed",
-                                           NULL};
+    static const char *const allowed[] = {"event",    "index",  "outcome", "rules",      "result",
+                                          "resource", "locked", "lost",    "key_source", "actions",
+                                          "reason",   "skip",   NULL};
+    static const char *const outcomes[] = {"allowed",   "denied", "rejected",
+                                           "duplicate", "failed", NULL};
     static const char *const results[] = {"match", "unknown", "exempted", NULL};
     static const char *const bools[] = {"true", "false", NULL};
     static const char *const sources[] = {"mmk", "cmk", NULL};

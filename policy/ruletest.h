@@ -20,8 +20,8 @@ typedef struct pol_ruletest_case {
 
 /* The cases of one test file (or of the rule-hit check), in file order. */
 typedef struct pol_ruletest_suite {
-    char *file;  /* the test file, or "rule hits" */
-    char *title; /* its 'name', or NULL */
+    char *file;      /* the test file, or "rule hits" */
+    char *title;     /* its 'name', or NULL */
     size_t first, n; /* cases[first .. first+n) of the report */
     double seconds;
     bool broken; /* the file stopped the run: the error the run returned is about it */

@@ -5,5 +5,5 @@
 #include <stddef.h>
 
 extern const unsigned char pol_schema_json[]; /* NUL-terminated */
-extern const size_t pol_schema_json_len; /* without the NUL */
+extern const size_t pol_schema_json_len;      /* without the NUL */
 #endif
