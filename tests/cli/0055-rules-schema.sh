@@ -37,9 +37,13 @@ fi
 # The loader agrees with the schema on the good fixtures it knows (metadata, overrides
 # and exemptions are checked once this build's loader reads them).
 loader_knows() { # stderr file: false when the loader refused only a member it does not read yet
-  ! grep -qE "unknown field '(tags|compliance|references|overrides)'|unrecognized option '--exemptions'" "$1"
+  ! grep -qE "unknown field '(tags|compliance|references|overrides|exemptions)'|unrecognized option '--exemptions'" "$1"
 }
 expect_rc 0 "the loader accepts the skipped-case rule test" -- "$CMKGUARD" rules test "$FIX/good/skip.test.yaml"
+"$CMKGUARD" rules test "$FIX/good/with-exemptions.test.yaml" >"$T/out" 2>"$T/err"; rc=$?
+if [ $rc -eq 0 ]; then ok "the loader accepts a rule test with exemptions"
+elif ! loader_knows "$T/err"; then echo "note: rule tests do not take exemptions yet: $(cat "$T/err")"
+else fail "the loader refuses good/with-exemptions.test.yaml: $(cat "$T/err")"; fi
 for f in rule-meta.yaml rule-overrides.yaml; do
   "$CMKGUARD" rules check "$ROOT/rules" "$FIX/good/$f" >"$T/out" 2>"$T/err"; rc=$?
   if [ $rc -eq 0 ]; then ok "the loader accepts good/$f"
