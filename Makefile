@@ -14,7 +14,7 @@ LDLIBS  += $(PKG_LIBS) -lpthread $(SANFLAGS)
 
 MODULES := common crypto vault azure policy audit stream
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c))
-LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o
 LIB     := $(BUILD)/libcmkguard.a
 BIN     := cmkguard
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -30,6 +30,18 @@ deps:
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+# rules/schema.json, embedded as a C array (od and sed: xxd is not always there).
+$(BUILD)/gen/schema.c: rules/schema.json
+	@mkdir -p $(dir $@)
+	@{ printf '/* Generated from %s by the Makefile: do not edit. */\n' '$<'; \
+	  printf '#include "policy/schema.h"\n\nconst unsigned char pol_schema_json[] = {\n'; \
+	  od -An -v -tx1 $< | sed -e 's/ *\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+	  printf '0x00};\nconst size_t pol_schema_json_len = sizeof pol_schema_json - 1;\n'; \
+	} >$@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/schema.o: $(BUILD)/gen/schema.c policy/schema.h
+	$(CC) $(CFLAGS) -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@rm -f $@

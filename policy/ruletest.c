@@ -4,6 +4,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <yaml.h>
 
@@ -25,9 +26,10 @@ typedef struct ev_sum {
 } ev_sum;
 
 typedef struct suite {
-    FILE *out;
+    FILE *out;                /* the text report, or NULL */
+    pol_ruletest_report *rep; /* the structured one, or NULL */
     cm_err *err;
-    int passed, failed;
+    int passed, failed, skipped;
     cm_map *hits;      /* rule id -> count (intptr) */
     cm_map *known;     /* rule ids loaded by any test */
     const char *file;
@@ -37,6 +39,60 @@ typedef struct suite {
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* ---------- the structured report ---------- */
+
+static void rep_suite(suite *s, const char *file)
+{
+    pol_ruletest_report *r = s->rep;
+    if (!r)
+        return;
+    r->suites = cm_xrealloc(r->suites, (r->nsuites + 1) * sizeof *r->suites);
+    r->suites[r->nsuites++] = (pol_ruletest_suite){.file = cm_strdup(file), .first = r->ncases};
+}
+
+static void rep_case(suite *s, int line, const char *name, const char *detail,
+                     enum pol_case_status st, double seconds)
+{
+    pol_ruletest_report *r = s->rep;
+    if (!r)
+        return;
+    r->cases = cm_xrealloc(r->cases, (r->ncases + 1) * sizeof *r->cases);
+    r->cases[r->ncases++] = (pol_ruletest_case){.name = cm_strdup(name),
+                                                .detail = cm_strdup(detail ? detail : ""),
+                                                .line = line,
+                                                .status = st,
+                                                .seconds = seconds};
+    r->suites[r->nsuites - 1].n++;
+}
+
+void pol_ruletest_report_free(pol_ruletest_report *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; i < r->ncases; i++) {
+        free(r->cases[i].name);
+        free(r->cases[i].detail);
+    }
+    free(r->cases);
+    for (size_t i = 0; i < r->nsuites; i++) {
+        free(r->suites[i].file);
+        free(r->suites[i].title);
+    }
+    free(r->suites);
+    for (size_t i = 0; i < r->nrules; i++)
+        free(r->rules[i]);
+    free(r->rules);
+    free(r->hits);
+    memset(r, 0, sizeof *r);
 }
 
 /* ---------- YAML helpers ---------- */
@@ -213,23 +269,66 @@ static char *seq_join(yaml_document_t *doc, yaml_node_t *n, bool sort)
     return j;
 }
 
-static void report(suite *s, yaml_node_t *at, const char *label, const char *fail)
+/* One expectation's verdict: name is the event it is about, label what the text report
+ * says of it, fail what differed (NULL when it passed). */
+static void report(suite *s, yaml_node_t *at, const char *name, const char *label, const char *fail,
+                   double started)
 {
+    int line = (int)at->start_mark.line + 1;
     if (fail) {
         s->failed++;
-        fprintf(s->out, "FAIL %s:%d: %s: %s\n", s->file, (int)at->start_mark.line + 1, label, fail);
+        if (s->out)
+            fprintf(s->out, "FAIL %s:%d: %s: %s\n", s->file, line, label, fail);
     } else {
         s->passed++;
-        fprintf(s->out, "ok   %s:%d: %s\n", s->file, (int)at->start_mark.line + 1, label);
+        if (s->out)
+            fprintf(s->out, "ok   %s:%d: %s\n", s->file, line, label);
     }
+    if (!s->rep)
+        return;
+    /* the details: what differed (without the text's trailing "; "), or what was seen */
+    char *detail = cm_strdup(fail ? fail : label + strlen(name) + (label[strlen(name)] == ' '));
+    size_t n = strlen(detail);
+    while (n && (detail[n - 1] == ' ' || detail[n - 1] == ';'))
+        detail[--n] = '\0';
+    rep_case(s, line, name, detail, fail ? POL_CASE_FAIL : POL_CASE_PASS, now_seconds() - started);
+    free(detail);
+}
+
+/* A value an expectation compares with must be one the decision can have. */
+static int want_one_of(suite *s, yaml_node_t *x, const char *key, const char *const *values)
+{
+    yaml_node_t *n = member(s->doc, x, key);
+    if (!n)
+        return 0;
+    const char *v = scalar(n);
+    for (const char *const *a = values; v && *a; a++)
+        if (!strcmp(*a, v))
+            return 0;
+    char m[300], list[200] = "";
+    size_t l = 0;
+    for (const char *const *a = values; *a; a++)
+        l += (size_t)snprintf(list + l, l < sizeof list ? sizeof list - l : 0, "%s%s",
+                              a == values ? "" : ", ", *a);
+    snprintf(m, sizeof m, "%s '%s' is not one of: %s", key, v ? v : "(not a scalar)", list);
+    return terr(s, n, m);
 }
 
 static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_index, size_t nev)
 {
-    static const char *const allowed[] = {"event", "index", "outcome", "rules", "result",
-                                          "resource", "locked", "lost", "key_source", "actions",
-                                          "reason", NULL};
-    if (check_keys(s, x, allowed, "an expectation") < 0)
+    static const char *const allowed[] = {"event",    "index",  "outcome", "rules",      "result",
+                                          "resource", "locked", "lost",    "key_source", "actions",
+                                          "reason",   "skip",   NULL};
+    static const char *const outcomes[] = {"allowed",   "denied", "rejected",
+                                           "duplicate", "failed", NULL};
+    static const char *const results[] = {"match", "unknown", "exempted", NULL};
+    static const char *const bools[] = {"true", "false", NULL};
+    static const char *const sources[] = {"mmk", "cmk", NULL};
+    double started = now_seconds();
+    if (check_keys(s, x, allowed, "an expectation") < 0 ||
+        want_one_of(s, x, "outcome", outcomes) < 0 || want_one_of(s, x, "result", results) < 0 ||
+        want_one_of(s, x, "locked", bools) < 0 || want_one_of(s, x, "lost", bools) < 0 ||
+        want_one_of(s, x, "key_source", sources) < 0)
         return -1;
     const char *id = scalar(member(s->doc, x, "event"));
     const char *idx = scalar(member(s->doc, x, "index"));
@@ -247,9 +346,21 @@ static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_ind
     } else {
         return terr(s, x, "an expectation needs 'event' or 'index'");
     }
+    yaml_node_t *skip = member(s->doc, x, "skip");
+    if (skip) {
+        const char *why = scalar(skip);
+        if (!why || !*why)
+            return terr(s, skip, "skip needs a reason");
+        s->skipped++;
+        if (s->out)
+            fprintf(s->out, "skip %s:%d: %s: %s\n", s->file, (int)x->start_mark.line + 1, label,
+                    why);
+        rep_case(s, (int)x->start_mark.line + 1, label, why, POL_CASE_SKIP, 0);
+        return 0;
+    }
     char fail[2048] = "";
     if (!e) {
-        report(s, x, label, "no such event was decided");
+        report(s, x, label, label, "no such event was decided", started);
         return 0;
     }
     const char *want_outcome = scalar(member(s->doc, x, "outcome"));
@@ -262,7 +373,7 @@ static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_ind
                 rec = &e->recs[i];
         if (!rec) {
             snprintf(fail, sizeof fail, "no record for resource %s", resource);
-            report(s, x, label, fail);
+            report(s, x, label, label, fail, started);
             return 0;
         }
     }
@@ -328,7 +439,7 @@ static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_ind
 #undef ADD
     char okl[900];
     snprintf(okl, sizeof okl, "%s %s [%s]", label, e->outcome, got_rules);
-    report(s, x, okl, fail[0] ? fail : NULL);
+    report(s, x, label, okl, fail[0] ? fail : NULL, started);
     free(got_rules);
     free(got_results);
     free(want_rules);
@@ -338,7 +449,21 @@ static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_ind
 
 /* ---------- one test file ---------- */
 
+static int run_file_timed(suite *s, const char *path);
+
 static int run_file(suite *s, const char *path)
+{
+    rep_suite(s, path);
+    double started = now_seconds();
+    int rc = run_file_timed(s, path);
+    if (s->rep) {
+        s->rep->suites[s->rep->nsuites - 1].seconds = now_seconds() - started;
+        s->rep->suites[s->rep->nsuites - 1].broken = rc < 0;
+    }
+    return rc;
+}
+
+static int run_file_timed(suite *s, const char *path)
 {
     cm_buf src;
     cm_buf_init(&src, 8u << 20);
@@ -362,6 +487,10 @@ static int run_file(suite *s, const char *path)
     cm_buf_free(&src);
     s->file = path;
     s->doc = &doc; // cppcheck-suppress autoVariables ; reset before returning
+    yaml_node_t *root = yaml_document_get_root_node(&doc);
+    const char *title = scalar(member(&doc, root, "name"));
+    if (s->rep && title)
+        s->rep->suites[s->rep->nsuites - 1].title = cm_strdup(title);
     int rc = -1;
     pol_ruleset *rs = NULL;
     vlt_state *st = NULL;
@@ -376,7 +505,6 @@ static int run_file(suite *s, const char *path)
     cm_buf_init(&line, 0);
     char *dir_copy = cm_strdup(path);
     const char *dir = dirname(dir_copy);
-    yaml_node_t *root = yaml_document_get_root_node(&doc);
     static const char *const allowed[] = {"name",   "rules",  "exemptions", "setup",
                                           "events", "expect", NULL};
     if (check_keys(s, root, allowed,
@@ -544,24 +672,59 @@ int pol_ruletest_run(const char *const *paths, size_t n, const pol_ruletest_opts
         goto out_fail;
     }
     qsort(files, nf, sizeof *files, cmp_str);
-    suite s = {.out = out, .err = err, .hits = cm_map_new(), .known = cm_map_new()};
+    suite s = {.out = out,
+               .rep = o ? o->report : NULL,
+               .err = err,
+               .hits = cm_map_new(),
+               .known = cm_map_new()};
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < nf; i++)
         rc = run_file(&s, files[i]);
     if (rc == 0) {
         size_t nk;
         const char **ids = cm_map_sorted_keys(s.known, &nk);
-        fprintf(out, "\nrule hits:\n");
-        for (size_t i = 0; i < nk; i++) {
-            intptr_t c = (intptr_t)cm_map_get(s.hits, ids[i]);
-            fprintf(out, "  %-28s %ld%s\n", ids[i], (long)c, c ? "" : "  (never fired)");
-            if (!c && o && o->require_all) {
-                fprintf(out, "FAIL rule %s never fired in any test\n", ids[i]);
-                s.failed++;
+        bool require_all = o && o->require_all;
+        if (s.rep) {
+            s.rep->rules = cm_xcalloc(nk + 1, sizeof *s.rep->rules);
+            s.rep->hits = cm_xcalloc(nk + 1, sizeof *s.rep->hits);
+            if (require_all) {
+                rep_suite(&s, "rule hits");
+                s.rep->suites[s.rep->nsuites - 1].title =
+                    cm_strdup("every loaded rule fires in some test");
             }
         }
+        if (out)
+            fprintf(out, "\nrule hits:\n");
+        for (size_t i = 0; i < nk; i++) {
+            intptr_t c = (intptr_t)cm_map_get(s.hits, ids[i]);
+            if (out)
+                fprintf(out, "  %-28s %ld%s\n", ids[i], (long)c, c ? "" : "  (never fired)");
+            if (s.rep) {
+                s.rep->rules[s.rep->nrules] = cm_strdup(ids[i]);
+                s.rep->hits[s.rep->nrules++] = (long)c;
+            }
+            if (!require_all)
+                continue;
+            char name[300];
+            snprintf(name, sizeof name, "%s fires", ids[i]);
+            if (!c) {
+                if (out)
+                    fprintf(out, "FAIL rule %s never fired in any test\n", ids[i]);
+                s.failed++;
+            }
+            rep_case(&s, 0, name, c ? "fired" : "never fired in any test",
+                     c ? POL_CASE_PASS : POL_CASE_FAIL, 0);
+        }
         free(ids);
-        fprintf(out, "\n%d passed, %d failed\n", s.passed, s.failed);
+        if (out && s.skipped)
+            fprintf(out, "\n%d passed, %d failed, %d skipped\n", s.passed, s.failed, s.skipped);
+        else if (out)
+            fprintf(out, "\n%d passed, %d failed\n", s.passed, s.failed);
+    }
+    if (s.rep) {
+        s.rep->passed = s.passed;
+        s.rep->failed = s.failed;
+        s.rep->skipped = s.skipped;
     }
     cm_map_free(s.hits);
     cm_map_free(s.known);
