@@ -7,7 +7,7 @@
 #include "cli/cli.h"
 #include "policy/config.h"
 #include "stream/kafka.h"
-#include "stream/replay.h"
+#include "common/lines.h"
 
 #define MAX_RECORD ((size_t)16 << 20)
 
@@ -154,7 +154,7 @@ static int verify(int argc, char **argv)
     char **files = optind < argc ? argv + optind : stdin_only;
     int nfiles = optind < argc ? argc - optind : 1;
     for (int i = 0; !kafka && rc == EXIT_OK && i < nfiles; i++) {
-        stm_reader *rd = stm_reader_open(files[i], MAX_RECORD, &err);
+        cm_lines *rd = cm_lines_open(files[i], MAX_RECORD, &err);
         if (!rd) {
             cm_err_print(&err);
             rc = EXIT_USAGE;
@@ -164,8 +164,8 @@ static int verify(int argc, char **argv)
         size_t n, lineno;
         int r;
         char where[4200];
-        while (rc == EXIT_OK && (r = stm_reader_next(rd, &line, &n, &lineno, &err)) == 1) {
-            snprintf(where, sizeof where, "%s:%zu", stm_reader_name(rd), lineno);
+        while (rc == EXIT_OK && (r = cm_lines_next(rd, &line, &n, &lineno, &err)) == 1) {
+            snprintf(where, sizeof where, "%s:%zu", cm_lines_name(rd), lineno);
             if (n > MAX_RECORD) {
                 cm_err_set(&err, where, 0, 0, "record larger than 16 MiB");
                 cm_err_print(&err);
@@ -179,7 +179,7 @@ static int verify(int argc, char **argv)
             cm_err_print(&err);
             rc = EXIT_RUNTIME;
         }
-        stm_reader_free(rd);
+        cm_lines_free(rd);
     }
 out_summary:
     if (rc == EXIT_OK) {

@@ -11,8 +11,8 @@
 #include "cli/cli.h"
 #include "common/fault.h"
 #include "policy/engine.h"
-#include "stream/decode.h"
-#include "stream/replay.h"
+#include "decode/decode.h"
+#include "common/lines.h"
 
 /* Where records go. A resumed replay first produces again the records an interrupted run
  * wrote after its last commit: each must equal the one the file holds (same events, same
@@ -295,7 +295,7 @@ int cmd_replay(int argc, char **argv)
     const char **exemptions = rules + argc + 1;
     size_t nrules = 0, nexemptions = 0;
     const char *state = NULL, *sign_key = NULL, *out = NULL, *master = NULL, *chain = "main";
-    int64_t checkpoint = 0, commit_every = 1000, max_message = (int64_t)STM_MAX_MESSAGE_DEFAULT;
+    int64_t checkpoint = 0, commit_every = 1000, max_message = (int64_t)DEC_MAX_MESSAGE_DEFAULT;
     enum aud_clock clk = AUD_CLOCK_EVENT;
     bool progress = isatty(2);
     int c, rc = EXIT_USAGE;
@@ -361,7 +361,7 @@ int cmd_replay(int argc, char **argv)
     free(rules);
     cry_signer *signer = NULL;
     vlt_state *st = NULL;
-    stm_reader *rd = NULL;
+    cm_lines *rd = NULL;
     FILE *of = stdout;
     struct trail trail = {.f = stdout, .torn = -1, .path = out ? out : "stdout"};
     pol_engine *eng = NULL;
@@ -379,7 +379,7 @@ int cmd_replay(int argc, char **argv)
         cm_err_print(&err);
         goto out_free;
     }
-    if (!(rd = stm_reader_open(argv[optind], (size_t)max_message, &err))) {
+    if (!(rd = cm_lines_open(argv[optind], (size_t)max_message, &err))) {
         cm_err_print(&err);
         rc = EXIT_USAGE;
         goto out_free;
@@ -389,7 +389,7 @@ int cmd_replay(int argc, char **argv)
     vlt_replay_pos pos = {.lines = -1};
     bool chained = vlt_state_chain_get(st, chain, &seq, head);
     if (chained && vlt_state_replay_get(st, chain, &pos) && pos.lines >= 0 &&
-        strcmp(pos.input, stm_reader_name(rd)) != 0) {
+        strcmp(pos.input, cm_lines_name(rd)) != 0) {
         cm_log("%s: warning: the replay of %s into chain %s stopped after line %lld; this "
                "replay continues the chain from there", state, pos.input, chain,
                (long long)pos.lines);
@@ -418,7 +418,7 @@ int cmd_replay(int argc, char **argv)
         cm_log("%s: resuming the interrupted replay of %s after line %lld (record %llu)",
                state, pos.input, (long long)pos.lines, (unsigned long long)seq);
     }
-    struct replay rp = {st, w, of, out, chain, stm_reader_name(rd)};
+    struct replay rp = {st, w, of, out, chain, cm_lines_name(rd)};
     /* The state learns of this replay before its first record is written, so that a
      * run stopped before its first commit resumes (and cuts back only what it wrote
      * itself) instead of finding records it cannot account for. */
@@ -432,10 +432,10 @@ int cmd_replay(int argc, char **argv)
     char input[4200];
     double t0 = now_s(), last = t0;
     int r;
-    while ((r = stm_reader_next(rd, &line, &n, &lineno, &err)) == 1) {
+    while ((r = cm_lines_next(rd, &line, &n, &lineno, &err)) == 1) {
         if (resume && (int64_t)lineno <= pos.lines)
             continue; /* applied and committed by the interrupted run */
-        snprintf(input, sizeof input, "%s:%zu", stm_reader_name(rd), lineno);
+        snprintf(input, sizeof input, "%s:%zu", cm_lines_name(rd), lineno);
         pol_engine_process(eng, line, n, input, &d);
         do { /* an Azure message may hold several decisions */
             if (d.fatal) {
@@ -493,7 +493,7 @@ out_free:
     free(trail.line);
     if (of && of != stdout)
         fclose(of);
-    stm_reader_free(rd);
+    cm_lines_free(rd);
     vlt_state_free(st);
     cry_signer_free(signer);
     pol_ruleset_free(rs);

@@ -5,12 +5,12 @@
 #include <string.h>
 
 #include "azure/azure.h"
-#include "stream/decode.h"
+#include "decode/decode.h"
 
 struct pol_engine {
     const pol_ruleset *rs;
     vlt_state *st;
-    stm_decoder *dec;
+    dec_decoder *dec;
     az_ctx *az; /* the Azure message in hand, its elements and derived events */
     size_t max_message;
     cm_buf msg;
@@ -21,9 +21,9 @@ pol_engine *pol_engine_new(const pol_ruleset *rs, vlt_state *st, size_t max_mess
     pol_engine *e = cm_xcalloc(1, sizeof *e);
     e->rs = rs;
     e->st = st;
-    e->dec = stm_decoder_new(max_message);
+    e->dec = dec_decoder_new(max_message);
     e->az = az_ctx_new();
-    e->max_message = max_message ? max_message : STM_MAX_MESSAGE_DEFAULT;
+    e->max_message = max_message ? max_message : DEC_MAX_MESSAGE_DEFAULT;
     cm_buf_init(&e->msg, 0);
     return e;
 }
@@ -32,7 +32,7 @@ void pol_engine_free(pol_engine *e)
 {
     if (!e)
         return;
-    stm_decoder_free(e->dec);
+    dec_decoder_free(e->dec);
     az_ctx_free(e->az);
     cm_buf_free(&e->msg);
     free(e);
@@ -600,7 +600,7 @@ void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *in
     az_reset(e->az);
     vlt_event ev;
     char reason[1024];
-    if (stm_decode(e->dec, msg, n, &ev, reason, sizeof reason) < 0) {
+    if (dec_decode(e->dec, msg, n, &ev, reason, sizeof reason) < 0) {
         /* Not a cmkguard event: perhaps one Azure writes (SPEC §2b). Only a refused
          * message pays for the look, so cmkguard's own events go as fast as before. */
         char why[1024];

@@ -11,7 +11,7 @@
 #include "common/map.h"
 #include "policy/engine.h"
 #include "policy/yamlutil.h"
-#include "stream/replay.h"
+#include "common/lines.h"
 
 /* What a test remembers of each decided event. */
 typedef struct rec_sum {
@@ -569,13 +569,13 @@ out_paths:
     if (setup) {
         char sp[4200];
         snprintf(sp, sizeof sp, "%s/%s", dir, setup);
-        stm_reader *rd = stm_reader_open(sp, 1u << 20, s->err);
+        cm_lines *rd = cm_lines_open(sp, 1u << 20, s->err);
         if (!rd)
             goto out_free;
         const char *l;
         size_t n, ln;
         char input[4300];
-        while (stm_reader_next(rd, &l, &n, &ln, s->err) == 1) {
+        while (cm_lines_next(rd, &l, &n, &ln, s->err) == 1) {
             snprintf(input, sizeof input, "%s:%zu", setup, ln);
             pol_engine_process(eng, l, n, input, &d);
             do {
@@ -583,12 +583,12 @@ out_paths:
                     cm_err_set(s->err, sp, (int)ln, 0, "setup event %s: %s%s%s",
                                d.cause ? d.cause : "", aud_outcome_name(d.outcome),
                                d.reason ? ": " : "", d.reason ? d.reason : "");
-                    stm_reader_free(rd);
+                    cm_lines_free(rd);
                     goto out_free;
                 }
             } while (pol_engine_more(eng, &d));
         }
-        stm_reader_free(rd);
+        cm_lines_free(rd);
     }
     yaml_node_t *evs = member(&doc, root, "events");
     if (!evs || evs->type != YAML_SEQUENCE_NODE) {

@@ -3,14 +3,14 @@
 #include <stdlib.h>
 
 #include "common/util.h"
-#include "stream/decode.h"
+#include "decode/decode.h"
 #include "tests/unit/t.h"
 
 #define H(n, v) {.name = (n), .value = (v), .len = sizeof(v) - 1}
 #define KEY "https://kv1.vault.azure.net/keys/k"
 #define DATA "{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":2048}"
 
-static stm_decoder *dec;
+static dec_decoder *dec;
 static cm_buf out;
 static stm_ce_attrs a;
 static char reason[1024];
@@ -45,7 +45,7 @@ static void test_same_event(void)
                      "\"datacontenttype\":\"application/json\",\"traceparent\":\"00-abc\","
                      "\"data\":" DATA "}");
     vlt_event ev;
-    CHECK(stm_decode(dec, out.p, out.len, &ev, reason, sizeof reason) == 0);
+    CHECK(dec_decode(dec, out.p, out.len, &ev, reason, sizeof reason) == 0);
     CHECK(ev.type == VLT_EV_KEY_CREATED);
     CHECK_STR(ev.id, "e1");
     CHECK_STR(ev.version, "v1");
@@ -56,12 +56,12 @@ static void test_same_event(void)
                              "\"subject\":\"" KEY "\",\"time\":\"2026-11-02T10:00:00Z\","
                              "\"data\":" DATA "}";
     char want[1024];
-    CHECK(stm_decode(dec, structured, strlen(structured), &ev, want, sizeof want) < 0);
+    CHECK(dec_decode(dec, structured, strlen(structured), &ev, want, sizeof want) < 0);
     stm_header noid[] = {H("ce_specversion", "1.0"), H("ce_source", "/s"),
                          H("ce_type", "key.created"), H("ce_subject", KEY),
                          H("ce_time", "2026-11-02T10:00:00Z")};
     CHECK(bin(noid, CM_ARRAY_LEN(noid), DATA, 4096) == 0);
-    CHECK(stm_decode(dec, out.p, out.len, &ev, reason, sizeof reason) < 0);
+    CHECK(dec_decode(dec, out.p, out.len, &ev, reason, sizeof reason) < 0);
     CHECK_STR(reason, want);
     CHECK(strstr(reason, "'id'") != NULL);
 
@@ -244,7 +244,7 @@ static void test_pack(void)
 
 int main(void)
 {
-    dec = stm_decoder_new(0);
+    dec = dec_decoder_new(0);
     cm_buf_init(&out, 0);
     test_mode();
     test_same_event();
@@ -254,6 +254,6 @@ int main(void)
     test_pack();
     stm_ce_attrs_clear(&a);
     cm_buf_free(&out);
-    stm_decoder_free(dec);
+    dec_decoder_free(dec);
     T_DONE();
 }

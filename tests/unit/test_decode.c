@@ -1,15 +1,15 @@
-#include "stream/decode.h"
+#include "decode/decode.h"
 
 #include <stdlib.h>
 
 #include "tests/unit/t.h"
 
-static stm_decoder *d;
+static dec_decoder *d;
 static char reason[512];
 
 static int dec(const char *s, vlt_event *ev)
 {
-    return stm_decode(d, s, strlen(s), ev, reason, sizeof reason);
+    return dec_decode(d, s, strlen(s), ev, reason, sizeof reason);
 }
 
 #define HDR "{\"specversion\":\"1.0\",\"id\":\"e1\",\"time\":\"2026-11-22T10:00:00Z\","
@@ -109,14 +109,14 @@ static void test_bad(void)
 
 static void test_limit(void)
 {
-    stm_decoder *small = stm_decoder_new(64);
+    dec_decoder *small = dec_decoder_new(64);
     vlt_event ev;
     char msg[200];
     memset(msg, ' ', sizeof msg - 1);
     msg[sizeof msg - 1] = '\0';
-    CHECK(stm_decode(small, msg, strlen(msg), &ev, reason, sizeof reason) < 0);
+    CHECK(dec_decode(small, msg, strlen(msg), &ev, reason, sizeof reason) < 0);
     CHECK(strstr(reason, "over the limit of 64") != NULL);
-    stm_decoder_free(small);
+    dec_decoder_free(small);
 }
 
 static void test_uris(void)
@@ -141,11 +141,11 @@ static void test_uris(void)
 
 int main(void)
 {
-    d = stm_decoder_new(0);
+    d = dec_decoder_new(0);
     test_good();
     test_bad();
     test_limit();
     test_uris();
-    stm_decoder_free(d);
+    dec_decoder_free(d);
     T_DONE();
 }

@@ -5,11 +5,11 @@
 #include <unistd.h>
 
 #include "policy/engine.h"
-#include "stream/decode.h"
-#include "stream/replay.h"
+#include "decode/decode.h"
+#include "common/lines.h"
 #include "tests/unit/t.h"
 
-static stm_decoder *dc;
+static dec_decoder *dc;
 static char reason[512];
 
 /* ---------- vault and key URIs ---------- */
@@ -166,7 +166,7 @@ static void test_times(void)
 
 static int dec(const char *s, vlt_event *ev)
 {
-    return stm_decode(dc, s, strlen(s), ev, reason, sizeof reason);
+    return dec_decode(dc, s, strlen(s), ev, reason, sizeof reason);
 }
 
 static void good(const char *s)
@@ -378,16 +378,16 @@ static void test_reader(void)
     CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
     close(fd);
     cm_err err;
-    stm_reader *r = stm_reader_open(path, 1024, &err);
+    cm_lines *r = cm_lines_open(path, 1024, &err);
     CHECK(r != NULL);
     const char *line;
     size_t n, no;
-    CHECK(r && stm_reader_next(r, &line, &n, &no, &err) == 1 && n == 7 && !memcmp(line, "{\"a\":1}", 7) && no == 1);
-    CHECK(r && stm_reader_next(r, &line, &n, &no, &err) == 1 && n == 7 && !memcmp(line, "{\"b\":2}", 7) && no == 4);
+    CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 1 && n == 7 && !memcmp(line, "{\"a\":1}", 7) && no == 1);
+    CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 1 && n == 7 && !memcmp(line, "{\"b\":2}", 7) && no == 4);
     /* a BOM elsewhere than at the start of the file is content */
-    CHECK(r && stm_reader_next(r, &line, &n, &no, &err) == 1 && n == 11 && no == 7);
-    CHECK(r && stm_reader_next(r, &line, &n, &no, &err) == 0);
-    stm_reader_free(r);
+    CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 1 && n == 11 && no == 7);
+    CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 0);
+    cm_lines_free(r);
     unlink(path);
 }
 
@@ -467,7 +467,7 @@ static void test_state(void)
 
 int main(void)
 {
-    dc = stm_decoder_new(0);
+    dc = dec_decoder_new(0);
     test_vault_uris();
     test_key_uris();
     test_other_ids();
@@ -479,6 +479,6 @@ int main(void)
     test_permissions();
     test_reader();
     test_state();
-    stm_decoder_free(dc);
+    dec_decoder_free(dc);
     T_DONE();
 }

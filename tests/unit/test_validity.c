@@ -6,15 +6,15 @@
 #include "common/timestamp.h"
 #include "policy/engine.h"
 #include "policy/internal.h"
-#include "stream/decode.h"
+#include "decode/decode.h"
 #include "tests/unit/t.h"
 
-static stm_decoder *d;
+static dec_decoder *d;
 static char reason[512];
 
 static int dec(const char *s, vlt_event *ev)
 {
-    return stm_decode(d, s, strlen(s), ev, reason, sizeof reason);
+    return dec_decode(d, s, strlen(s), ev, reason, sizeof reason);
 }
 
 #define HDR "{\"specversion\":\"1.0\",\"id\":\"e1\",\"time\":\"2026-11-22T10:00:00Z\","
@@ -357,11 +357,11 @@ static void test_physics(const char *path)
 
 int main(void)
 {
-    d = stm_decoder_new(0);
+    d = dec_decoder_new(0);
     test_timestamps();
     test_decode_validity();
     test_decode_bad();
-    stm_decoder_free(d);
+    dec_decoder_free(d);
     test_valid_at();
     test_time_fields();
     char dir[] = "/tmp/cmkguard-validity.XXXXXX", path[600];

@@ -1,4 +1,4 @@
-#include "stream/decode.h"
+#include "decode/decode.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -30,16 +30,16 @@ struct name_slot {
     uint64_t h;
 };
 
-struct stm_decoder {
+struct dec_decoder {
     size_t max_message;
     cm_buf arena;
     cm_buf names;             /* member names of this message, for duplicates and paths */
     struct name_slot *slots;
     size_t nslots, used;      /* nslots: a power of two */
     uint32_t gen, nobj;
-    uint32_t obj[STM_MAX_DEPTH + 2];                       /* open object per depth */
-    uint32_t path_off[STM_MAX_DEPTH + 2], path_len[STM_MAX_DEPTH + 2]; /* last name per depth */
-    bool path_arr[STM_MAX_DEPTH + 2];                     /* depth is an array */
+    uint32_t obj[DEC_MAX_DEPTH + 2];                       /* open object per depth */
+    uint32_t path_off[DEC_MAX_DEPTH + 2], path_len[DEC_MAX_DEPTH + 2]; /* last name per depth */
+    bool path_arr[DEC_MAX_DEPTH + 2];                     /* depth is an array */
     size_t off[S__COUNT];
     bool set[S__COUNT];
     unsigned top_seen;
@@ -53,7 +53,7 @@ struct stm_decoder {
     bool failed;
 };
 
-__attribute__((format(printf, 2, 3))) static int fail(struct stm_decoder *d, const char *fmt,
+__attribute__((format(printf, 2, 3))) static int fail(struct dec_decoder *d, const char *fmt,
                                                       ...)
 {
     if (!d->failed) {
@@ -106,7 +106,7 @@ static const char *type_of(int f)
     return "a string";
 }
 
-static int store(struct stm_decoder *d, int slot, const unsigned char *s, size_t n)
+static int store(struct dec_decoder *d, int slot, const unsigned char *s, size_t n)
 {
     if (memchr(s, '\0', n))
         return fail(d, "%s contains a NUL character", slot < S_TENANT ? top_names[slot] : "data");
@@ -120,7 +120,7 @@ static int store(struct stm_decoder *d, int slot, const unsigned char *s, size_t
 /* Where a scalar lands: top-level member, data member, permission entry, or nowhere. */
 enum where { W_NONE, W_TOP, W_DATA, W_PERM };
 
-static enum where where_am_i(struct stm_decoder *d)
+static enum where where_am_i(struct dec_decoder *d)
 {
     if (d->depth == 1)
         return W_TOP;
@@ -131,12 +131,12 @@ static enum where where_am_i(struct stm_decoder *d)
     return W_NONE;
 }
 
-static const char *data_name(struct stm_decoder *d)
+static const char *data_name(struct dec_decoder *d)
 {
     return d->data_key >= 0 ? vlt_efield_name((enum vlt_efield)d->data_key) : "?";
 }
 
-static int wrong_top(struct stm_decoder *d, const char *what)
+static int wrong_top(struct dec_decoder *d, const char *what)
 {
     char m[96];
     snprintf(m, sizeof m, "%s: expected %s", top_names[d->top_key],
@@ -145,7 +145,7 @@ static int wrong_top(struct stm_decoder *d, const char *what)
     return fail(d, "%s", m);
 }
 
-static int wrong_data(struct stm_decoder *d)
+static int wrong_data(struct dec_decoder *d)
 {
     char m[96];
     snprintf(m, sizeof m, "data.%s: expected %s", data_name(d), type_of(d->data_key));
@@ -154,7 +154,7 @@ static int wrong_data(struct stm_decoder *d)
 
 static int on_null(void *ctx)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     switch (where_am_i(d)) {
     case W_TOP: return d->top_key >= 0 ? wrong_top(d, "null") : 1;
     case W_DATA: return d->data_key >= 0 ? wrong_data(d) : 1;
@@ -165,7 +165,7 @@ static int on_null(void *ctx)
 
 static int on_bool(void *ctx, int b)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     switch (where_am_i(d)) {
     case W_TOP: return d->top_key >= 0 ? wrong_top(d, "bool") : 1;
     case W_DATA:
@@ -186,7 +186,7 @@ static int on_bool(void *ctx, int b)
 
 static int on_int(void *ctx, long long v)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     switch (where_am_i(d)) {
     case W_TOP: return d->top_key >= 0 ? wrong_top(d, "int") : 1;
     case W_DATA:
@@ -209,7 +209,7 @@ static int on_int(void *ctx, long long v)
 
 static int on_double(void *ctx, double v)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     (void)v;
     switch (where_am_i(d)) {
     case W_TOP: return d->top_key >= 0 ? wrong_top(d, "number") : 1;
@@ -239,7 +239,7 @@ static const struct {
     {"rotate", 0},           {"getrotationpolicy", 0},   {"setrotationpolicy", 0},
 };
 
-static int permission(struct stm_decoder *d, const unsigned char *s, size_t n)
+static int permission(struct dec_decoder *d, const unsigned char *s, size_t n)
 {
     for (size_t i = 0; i < CM_ARRAY_LEN(key_perms); i++)
         if (strlen(key_perms[i].name) == n && !strncasecmp(key_perms[i].name, (const char *)s, n)) {
@@ -252,7 +252,7 @@ static int permission(struct stm_decoder *d, const unsigned char *s, size_t n)
 
 static int on_string(void *ctx, const unsigned char *s, size_t n)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     switch (where_am_i(d)) {
     case W_TOP:
         if (d->top_key < 0)
@@ -276,9 +276,9 @@ static int on_string(void *ctx, const unsigned char *s, size_t n)
 
 static int on_start_map(void *ctx)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     enum where w = where_am_i(d);
-    if (++d->depth > STM_MAX_DEPTH)
+    if (++d->depth > DEC_MAX_DEPTH)
         return fail(d, "nesting deeper than %s", "64");
     d->obj[d->depth] = ++d->nobj;
     d->path_arr[d->depth] = false;
@@ -299,7 +299,7 @@ static int on_start_map(void *ctx)
 
 static int on_end_map(void *ctx)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     if (d->depth == 2 && d->in_data)
         d->in_data = false;
     d->depth--;
@@ -308,11 +308,11 @@ static int on_end_map(void *ctx)
 
 static int on_start_array(void *ctx)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     enum where w = where_am_i(d);
     if (d->depth == 0)
         return fail(d, "event is not a JSON object%s", "");
-    if (++d->depth > STM_MAX_DEPTH)
+    if (++d->depth > DEC_MAX_DEPTH)
         return fail(d, "nesting deeper than %s", "64");
     d->path_arr[d->depth] = true;
     if (w == W_TOP && d->top_key >= 0)
@@ -330,7 +330,7 @@ static int on_start_array(void *ctx)
 
 static int on_end_array(void *ctx)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     if (d->depth == 3 && d->in_perms)
         d->in_perms = false;
     d->depth--;
@@ -345,7 +345,7 @@ static uint64_t name_hash(uint32_t obj, const unsigned char *k, size_t n)
     return h ^ (h >> 31);
 }
 
-static void slot_put(struct stm_decoder *d, const struct name_slot *e)
+static void slot_put(struct dec_decoder *d, const struct name_slot *e)
 {
     size_t i = (size_t)e->h & (d->nslots - 1);
     while (d->slots[i].gen == d->gen)
@@ -354,7 +354,7 @@ static void slot_put(struct stm_decoder *d, const struct name_slot *e)
 }
 
 /* Doubles the name table, keeping this message's names. */
-static void slots_grow(struct stm_decoder *d)
+static void slots_grow(struct dec_decoder *d)
 {
     struct name_slot *old = d->slots;
     size_t n = d->nslots;
@@ -367,7 +367,7 @@ static void slots_grow(struct stm_decoder *d)
 }
 
 /* "data.a[].b": the names leading to the member just read. */
-static void member_path(struct stm_decoder *d, char *out, size_t outn)
+static void member_path(struct dec_decoder *d, char *out, size_t outn)
 {
     size_t w = 0;
     out[0] = '\0';
@@ -386,7 +386,7 @@ static void member_path(struct stm_decoder *d, char *out, size_t outn)
 }
 
 /* A member name given twice in one object, at any depth, is bad input (SPEC §2). */
-static int name_check(struct stm_decoder *d, const unsigned char *k, size_t n)
+static int name_check(struct dec_decoder *d, const unsigned char *k, size_t n)
 {
     uint32_t obj = d->obj[d->depth];
     struct name_slot e = {.gen = d->gen, .obj = obj, .off = (uint32_t)d->names.len,
@@ -413,7 +413,7 @@ static int name_check(struct stm_decoder *d, const unsigned char *k, size_t n)
 
 static int on_map_key(void *ctx, const unsigned char *k, size_t n)
 {
-    struct stm_decoder *d = ctx;
+    struct dec_decoder *d = ctx;
     if (!name_check(d, k, n))
         return 0;
     if (d->depth == 1) {
@@ -492,10 +492,10 @@ static bool lone_surrogate(const char *msg, size_t n, char *reason, size_t reaso
     return false;
 }
 
-stm_decoder *stm_decoder_new(size_t max_message)
+dec_decoder *dec_decoder_new(size_t max_message)
 {
-    stm_decoder *d = cm_xcalloc(1, sizeof *d);
-    d->max_message = max_message ? max_message : STM_MAX_MESSAGE_DEFAULT;
+    dec_decoder *d = cm_xcalloc(1, sizeof *d);
+    d->max_message = max_message ? max_message : DEC_MAX_MESSAGE_DEFAULT;
     cm_buf_init(&d->arena, d->max_message * 2 + 4096);
     cm_buf_init(&d->names, d->max_message * 2 + 4096);
     d->nslots = 256;
@@ -503,7 +503,7 @@ stm_decoder *stm_decoder_new(size_t max_message)
     return d;
 }
 
-void stm_decoder_free(stm_decoder *d)
+void dec_decoder_free(dec_decoder *d)
 {
     if (!d)
         return;
@@ -513,12 +513,12 @@ void stm_decoder_free(stm_decoder *d)
     free(d);
 }
 
-static const char *get(stm_decoder *d, enum slot s)
+static const char *get(dec_decoder *d, enum slot s)
 {
     return d->set[s] ? d->arena.p + d->off[s] : NULL;
 }
 
-static void resolve(stm_decoder *d, vlt_event *ev)
+static void resolve(dec_decoder *d, vlt_event *ev)
 {
     ev->id = get(d, S_ID);
     ev->type_name = get(d, S_TYPE);
@@ -540,7 +540,7 @@ static void resolve(stm_decoder *d, vlt_event *ev)
 }
 
 /* A key version's validity window (nbf, exp): real instants, nbf before exp. */
-static int check_validity(stm_decoder *d, vlt_event *ev)
+static int check_validity(dec_decoder *d, vlt_event *ev)
 {
     if (vlt_event_has(ev, VLT_F_NBF) && !cm_ts_parse(ev->nbf, strlen(ev->nbf), &ev->nbf_at))
         return fail(d, "data.nbf '%s' is not an RFC 3339 date-time (a real calendar instant)",
@@ -556,7 +556,7 @@ static int check_validity(stm_decoder *d, vlt_event *ev)
 }
 
 /* The arena bytes of a slot, writable for canonicalisation in place; NULL when unset. */
-static char *wr(stm_decoder *d, enum slot s)
+static char *wr(dec_decoder *d, enum slot s)
 {
     return d->set[s] ? d->arena.p + d->off[s] : NULL;
 }
@@ -582,7 +582,7 @@ static bool source_ok(const char *s)
     return true;
 }
 
-static int check(stm_decoder *d, vlt_event *ev)
+static int check(dec_decoder *d, vlt_event *ev)
 {
     static const char *const req_top[] = {"specversion", "id", "type", "subject", "time"};
     const char *vals[] = {get(d, S_SPECVERSION), ev->id, ev->type_name, ev->subject, ev->time};
@@ -659,7 +659,7 @@ static int check(stm_decoder *d, vlt_event *ev)
     return 0;
 }
 
-int stm_decode(stm_decoder *d, const char *msg, size_t n, vlt_event *ev, char *reason,
+int dec_decode(dec_decoder *d, const char *msg, size_t n, vlt_event *ev, char *reason,
                size_t reason_len)
 {
     memset(ev, 0, sizeof *ev);

@@ -1,4 +1,4 @@
-#include "stream/replay.h"
+#include "common/lines.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -14,7 +14,7 @@
 
 /* Lines come out of a read buffer by memchr, so NUL bytes are line content like any
  * other and a line inside the buffer is handed out without a copy. */
-struct stm_reader {
+struct cm_lines {
     FILE *f;
     bool own, eof;
     char *name;
@@ -24,9 +24,9 @@ struct stm_reader {
     cm_buf line;       /* a line that spans reads */
 };
 
-stm_reader *stm_reader_open(const char *path, size_t max, cm_err *err)
+cm_lines *cm_lines_open(const char *path, size_t max, cm_err *err)
 {
-    stm_reader *r = cm_xcalloc(1, sizeof *r);
+    cm_lines *r = cm_xcalloc(1, sizeof *r);
     if (!strcmp(path, "-")) {
         r->f = stdin;
         r->name = cm_strdup("stdin");
@@ -36,7 +36,7 @@ stm_reader *stm_reader_open(const char *path, size_t max, cm_err *err)
         r->name = cm_strdup(path);
         if (!r->f) {
             cm_err_set(err, path, 0, 0, "cannot open events: %s", strerror(errno));
-            stm_reader_free(r);
+            cm_lines_free(r);
             return NULL;
         }
     }
@@ -46,7 +46,7 @@ stm_reader *stm_reader_open(const char *path, size_t max, cm_err *err)
     return r;
 }
 
-void stm_reader_free(stm_reader *r)
+void cm_lines_free(cm_lines *r)
 {
     if (!r)
         return;
@@ -58,7 +58,7 @@ void stm_reader_free(stm_reader *r)
     free(r);
 }
 
-const char *stm_reader_name(const stm_reader *r)
+const char *cm_lines_name(const cm_lines *r)
 {
     return r->name;
 }
@@ -73,7 +73,7 @@ static bool blank(const char *s, size_t n)
 
 /* Refills the buffer with what the input has (a pipe gives lines as they come):
  * 1 with more bytes, 0 at the end, -1 on a read error. */
-static int refill(stm_reader *r, cm_err *err)
+static int refill(cm_lines *r, cm_err *err)
 {
     r->start = r->end = 0;
     if (r->eof)
@@ -99,7 +99,7 @@ static int refill(stm_reader *r, cm_err *err)
     return 1;
 }
 
-int stm_reader_next(stm_reader *r, const char **line, size_t *n, size_t *lineno, cm_err *err)
+int cm_lines_next(cm_lines *r, const char **line, size_t *n, size_t *lineno, cm_err *err)
 {
     for (;;) {
         cm_buf_reset(&r->line);
