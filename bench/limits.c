@@ -33,8 +33,8 @@ static void *unwrap_loop(void *arg)
     double t0 = now(), t;
     do {
         for (int i = 0; i < 16; i++) {
-            cry_secret *d = cry_pkey_unwrap(k, (const uint8_t *)wrapped.p, wrapped.len, err, sizeof err);
-            if (!d) {
+            cry_secret *d;
+            if (cry_pkey_unwrap(k, (const uint8_t *)wrapped.p, wrapped.len, &d, err, sizeof err) < 0) {
                 fprintf(stderr, "bench-limits: unwrap: %s\n", err);
                 exit(1);
             }
@@ -79,10 +79,10 @@ int main(int argc, char **argv)
     cry_signer_free(s);
 
     char e[256];
-    cry_pkey *k = cry_pkey_generate("RSA", 2048, e, sizeof e);
+    cry_pkey *k = NULL;
     uint8_t dek[32] = {1};
     cm_buf_init(&wrapped, 0);
-    if (!k || cry_pkey_wrap(k, dek, sizeof dek, &wrapped, e, sizeof e) < 0 || !(der = cry_pkey_export(k))) {
+    if (cry_pkey_generate("RSA", 2048, &k, e, sizeof e) < 0 || cry_pkey_wrap(k, dek, sizeof dek, &wrapped, e, sizeof e) < 0 || !(der = cry_pkey_export(k))) {
         fprintf(stderr, "bench-limits: RSA setup: %s\n", e);
         return 1;
     }

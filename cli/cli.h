@@ -13,4 +13,7 @@ int cmd_run(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The exit code of an error code from the core (common/util.h): bad input 2, the
+ * environment 3, a refusal 1; 0 for 0. The one place codes become exit codes. */
+int cli_exit(int code);
 #endif

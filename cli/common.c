@@ -2,6 +2,7 @@
 #include <stdio.h>
 
 #include "cli/cli.h"
+#include "common/util.h"
 
 int cli_usage_error(const char *cmd, const char *fmt, ...)
 {
@@ -12,4 +13,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
     fputs("\n(see 'cmkguard help')\n", stderr);
     va_end(ap);
     return EXIT_USAGE;
+}
+
+int cli_exit(int code)
+{
+    switch (code) {
+    case 0: return EXIT_OK;
+    case CM_EREFUSED: return EXIT_CHECK;
+    case CM_EINPUT: return EXIT_USAGE;
+    default: return EXIT_RUNTIME;
+    }
 }

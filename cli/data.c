@@ -85,7 +85,7 @@ int cmd_data(int argc, char **argv)
         return rc;
     cm_buf b;
     cm_buf_init_secret(&b, MAX_DATA + 1);
-    int code = 0;
+    int code = EXIT_OK;
     if (put) {
         char chunk[65536];
         size_t n;
@@ -96,13 +96,19 @@ int cmd_data(int argc, char **argv)
                 break;
             }
         cm_wipe(chunk, sizeof chunk);
-        if (!code && vlt_data_put(st, o.resource, o.cls, b.p ? b.p : "", b.len, &code, &err) < 0)
+        rc = code ? 0 : vlt_data_put(st, o.resource, o.cls, b.p ? b.p : "", b.len, &err);
+        if (rc < 0) {
             cm_err_print(&err);
+            code = cli_exit(rc);
+        }
     } else {
-        if (vlt_data_get(st, o.resource, o.cls, o.sealed, &b, &code, &err) < 0)
+        rc = vlt_data_get(st, o.resource, o.cls, o.sealed, &b, &err);
+        if (rc < 0) {
             cm_err_print(&err);
-        else if (fwrite(b.p ? b.p : "", 1, b.len, stdout) != b.len || fflush(stdout) != 0)
+            code = cli_exit(rc);
+        } else if (fwrite(b.p ? b.p : "", 1, b.len, stdout) != b.len || fflush(stdout) != 0) {
             code = EXIT_RUNTIME;
+        }
     }
     cm_buf_free_secret(&b);
     vlt_state_free(st);

@@ -368,7 +368,7 @@ int cmd_replay(int argc, char **argv)
     aud_writer *w = NULL;
     if (!rs) {
         cm_err_print(&err);
-        return cry_failure_take() ? EXIT_RUNTIME : EXIT_USAGE;
+        return err.code == CM_EENV ? EXIT_RUNTIME : EXIT_USAGE;
     }
     if (sign_key && !(signer = cry_signer_load(sign_key, &err))) {
         cm_err_print(&err);

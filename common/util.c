@@ -11,20 +11,38 @@ void cm_err_clear(cm_err *e)
     if (!e)
         return;
     e->where[0] = e->msg[0] = '\0';
-    e->line = e->col = 0;
+    e->line = e->col = e->code = 0;
+}
+
+static void err_vset(cm_err *e, const char *where, int line, int col, int code,
+                     const char *fmt, va_list ap)
+{
+    snprintf(e->where, sizeof e->where, "%s", where ? where : "");
+    e->line = line;
+    e->col = col;
+    e->code = code;
+    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
 }
 
 void cm_err_set(cm_err *e, const char *where, int line, int col, const char *fmt, ...)
 {
     if (!e)
         return;
-    snprintf(e->where, sizeof e->where, "%s", where ? where : "");
-    e->line = line;
-    e->col = col;
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(e->msg, sizeof e->msg, fmt, ap);
+    err_vset(e, where, line, col, CM_EINPUT, fmt, ap);
     va_end(ap);
+}
+
+int cm_err_env(cm_err *e, const char *where, const char *fmt, ...)
+{
+    if (e) {
+        va_list ap;
+        va_start(ap, fmt);
+        err_vset(e, where, 0, 0, CM_EENV, fmt, ap);
+        va_end(ap);
+    }
+    return CM_EENV;
 }
 
 void cm_err_format(const cm_err *e, char *out, size_t n)

@@ -11,16 +11,33 @@
 #define CM_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CM_VERSION "0.1.0"
 
-/* A caller-owned error: where (file, line, column; 0 when not known) and what. */
+/* Errors, one convention everywhere below cli/: a function that can fail returns 0 or
+ * one of these negative codes, saying what kind of failure it is, and fills a
+ * caller-owned message (a cm_err, or a char buffer where no place is known). A function
+ * that returns a pointer returns NULL and says the kind in its cm_err's code, or in its
+ * comment when there is only one kind. Only cli/ turns codes into exit codes. */
+enum cm_code {
+    CM_EINPUT = -1,   /* the input is bad (an event, a file, a flag): refuse it, go on */
+    CM_EENV = -2,     /* the environment failed (a library, the disk, the broker): stop,
+                       * fail closed */
+    CM_EREFUSED = -3, /* the state refuses: data of a locked or lost resource */
+};
+
+/* A caller-owned error: where (file, line, column; 0 when not known), what, and its kind
+ * (cm_err_set: CM_EINPUT; cm_err_env: CM_EENV; or set code after either). */
 typedef struct cm_err {
     char where[512];
     int line, col;
     char msg[768];
+    int code;
 } cm_err;
 
 void cm_err_clear(cm_err *e);
 void cm_err_set(cm_err *e, const char *where, int line, int col, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
+/* Same, of kind CM_EENV; returns CM_EENV. */
+int cm_err_env(cm_err *e, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* "WHERE:LINE:COL: msg" (line/col left out when 0) into out. */
 void cm_err_format(const cm_err *e, char *out, size_t n);
 /* Prints "cmkguard: WHERE:LINE:COL: msg" to stderr. */

@@ -20,27 +20,18 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-/* Set when the crypto library (or an injected fault) fails, as opposed to a refusal
- * decided before any library call (an EC key asked to wrap, say). */
-static _Thread_local bool lib_failed;
-
-bool cry_failure_take(void)
-{
-    bool f = lib_failed;
-    lib_failed = false;
-    return f;
-}
-
+/* A failure of the crypto library (or an injected one) is the environment's: CM_EENV.
+ * A refusal decided before any library call (an EC key asked to wrap, say) is the
+ * input's: CM_EINPUT. */
 static int lib_fail(void)
 {
-    lib_failed = true;
-    return -1;
+    return CM_EENV;
 }
 
-/* The crypto fault seam: true (and the failure noted) when this call must fail. */
+/* The crypto fault seam: true when this call must fail (as the library would). */
 static bool seam(const char *what)
 {
-    return CM_FAULT(CM_FAULT_CRYPTO, what) && lib_fail();
+    return CM_FAULT(CM_FAULT_CRYPTO, what);
 }
 
 int cry_random(void *buf, size_t n)
@@ -84,7 +75,6 @@ cry_secret *cry_hkdf(const cry_secret *ikm, const char *info, size_t n)
     if (!out || !ctx || EVP_KDF_derive(ctx, out->b, n, params) != 1) {
         cry_secret_free(out);
         out = NULL;
-        lib_fail();
     }
     EVP_KDF_CTX_free(ctx);
     EVP_KDF_free(kdf);
@@ -106,7 +96,6 @@ cry_mac *cry_mac_new(const cry_secret *key)
     m->ctx = m->mac ? EVP_MAC_CTX_new(m->mac) : NULL;
     if (!m->ctx || EVP_MAC_init(m->ctx, key->b, key->len, params) != 1) {
         cry_mac_free(m);
-        lib_fail();
         return NULL;
     }
     return m;
@@ -218,8 +207,10 @@ int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
 {
     int rc = -1, len = 0;
     uint8_t nonce[12], tag[16];
-    if (n > (size_t)INT32_MAX || seam("aes-gcm seal") || cry_random(nonce, sizeof nonce) < 0)
-        return -1;
+    if (n > (size_t)INT32_MAX)
+        return CM_EINPUT;
+    if (seam("aes-gcm seal") || cry_random(nonce, sizeof nonce) < 0)
+        return lib_fail();
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (!c)
         return lib_fail();
@@ -249,7 +240,7 @@ out_free:
         out->len = start;
         if (out->p)
             out->p[start] = '\0';
-        lib_fail();
+        rc = lib_fail();
     }
     EVP_CIPHER_CTX_free(c);
     return rc;
@@ -261,10 +252,10 @@ int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
     const uint8_t *in = inp;
     int rc = -1, len = 0;
     if (n < CRY_GCM_OVERHEAD || n - CRY_GCM_OVERHEAD > (size_t)INT32_MAX)
-        return -1;
+        return CM_EINPUT;
     size_t ctn = n - CRY_GCM_OVERHEAD, start = out->len;
     if (seam("aes-gcm open"))
-        return -1;
+        return lib_fail();
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (!c)
         return lib_fail();
@@ -288,7 +279,7 @@ out_free:
             cry_cleanse(out->p + start, out->len - start);
         out->len = start;
         ERR_clear_error();
-        lib_fail();
+        rc = lib_fail();
     }
     EVP_CIPHER_CTX_free(c);
     return rc;
@@ -311,9 +302,9 @@ static int kw_do(bool enc, const uint8_t *kek, size_t keklen, const uint8_t *in,
 {
     const EVP_CIPHER *ci = kw_cipher(keklen);
     if (!ci || n > 4096)
-        return -1;
+        return CM_EINPUT;
     if (seam("aes key wrap"))
-        return -1;
+        return lib_fail();
     int rc = -1, l1 = 0, l2 = 0;
     EVP_CIPHER_CTX *c = EVP_CIPHER_CTX_new();
     if (!c)
@@ -330,7 +321,7 @@ static int kw_do(bool enc, const uint8_t *kek, size_t keklen, const uint8_t *in,
 out_free:
     if (rc < 0) {
         ERR_clear_error();
-        lib_fail();
+        rc = lib_fail();
     }
     EVP_CIPHER_CTX_free(c);
     return rc;
@@ -340,23 +331,28 @@ int cry_kw_wrap(const uint8_t kek[CRY_DEK_LEN], const uint8_t *in, size_t n, cm_
 {
     uint8_t tmp[4096 + 16];
     size_t outn = 0;
-    if (n + 8 > sizeof tmp || kw_do(true, kek, CRY_DEK_LEN, in, n, tmp, &outn) < 0)
-        return -1;
-    return cm_buf_add(out, tmp, outn);
+    if (n + 8 > sizeof tmp)
+        return CM_EINPUT;
+    int rc = kw_do(true, kek, CRY_DEK_LEN, in, n, tmp, &outn);
+    return rc < 0 ? rc : cm_buf_add(out, tmp, outn);
 }
 
-cry_secret *cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n)
+int cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
+                  cry_secret **out)
 {
+    *out = NULL;
     if (n < 16 || n > 4096 + 8)
-        return NULL;
+        return CM_EINPUT;
     cry_secret *s = cry_secret_new(n);
     size_t outn = 0;
-    if (kw_do(false, kek, keklen, in, n, s->b, &outn) < 0) {
+    int rc = kw_do(false, kek, keklen, in, n, s->b, &outn);
+    if (rc < 0) {
         cry_secret_free(s);
-        return NULL;
+        return rc;
     }
     s->len = outn;
-    return s;
+    *out = s;
+    return 0;
 }
 
 /* ---- key-vault key material ---- */
@@ -386,30 +382,33 @@ static int kind_of(const char *kty, enum pk_kind *k)
     return 0;
 }
 
-static void ossl_err(char *err, size_t errn, const char *what)
+/* The library's own reason for a failure into err; returns CM_EENV. */
+static int ossl_err(char *err, size_t errn, const char *what)
 {
     unsigned long e = ERR_get_error();
     char detail[256] = "";
-    lib_fail();
     if (e)
         ERR_error_string_n(e, detail, sizeof detail);
     ERR_clear_error();
     if (err)
         snprintf(err, errn, "%s%s%s", what, e ? ": " : "", detail);
+    return lib_fail();
 }
 
-cry_pkey *cry_pkey_generate(const char *kty, int64_t bits, char *err, size_t errn)
+int cry_pkey_generate(const char *kty, int64_t bits, cry_pkey **out, char *err, size_t errn)
 {
     enum pk_kind kind;
+    *out = NULL;
     if (kind_of(kty, &kind) < 0) {
         snprintf(err, errn, "unsupported key type '%s'", kty ? kty : "");
-        return NULL;
+        return CM_EINPUT;
     }
     if (seam("key generation")) {
         snprintf(err, errn, "key generation failed");
-        return NULL;
+        return lib_fail();
     }
     cry_pkey *k = cm_xcalloc(1, sizeof *k);
+    int rc = CM_EINPUT;
     k->kind = kind;
     switch (kind) {
     case PK_RSA:
@@ -430,19 +429,21 @@ cry_pkey *cry_pkey_generate(const char *kty, int64_t bits, char *err, size_t err
         }
         k->raw = cry_secret_random((size_t)bits / 8);
         if (!k->raw) {
-            ossl_err(err, errn, "random");
+            rc = ossl_err(err, errn, "random");
             goto out_fail;
         }
-        return k;
+        *out = k;
+        return 0;
     }
     if (!k->pk) {
-        ossl_err(err, errn, "key generation failed");
+        rc = ossl_err(err, errn, "key generation failed");
         goto out_fail;
     }
-    return k;
+    *out = k;
+    return 0;
 out_fail:
     cry_pkey_free(k);
-    return NULL;
+    return rc;
 }
 
 void cry_pkey_free(cry_pkey *k)
@@ -464,7 +465,6 @@ cry_secret *cry_pkey_export(const cry_pkey *k)
     int n = seam("key export") ? 0 : i2d_PrivateKey(k->pk, &der);
     if (n <= 0) {
         ERR_clear_error();
-        lib_fail();
         return NULL;
     }
     cry_secret *s = cry_secret_dup(der, (size_t)n);
@@ -487,7 +487,6 @@ cry_pkey *cry_pkey_import(const char *kty, const uint8_t *d, size_t n)
     k->pk = d2i_AutoPrivateKey(NULL, &p, (long)n);
     if (!k->pk) {
         ERR_clear_error();
-        lib_fail();
         cry_pkey_free(k);
         return NULL;
     }
@@ -513,61 +512,58 @@ int cry_pkey_wrap(cry_pkey *k, const uint8_t *dek, size_t n, cm_buf *out, char *
 {
     if (k->kind == PK_EC) {
         snprintf(err, errn, "an EC key cannot wrap a data key");
-        return -1;
+        return CM_EINPUT;
     }
     if (k->kind == PK_OCT) {
         uint8_t tmp[4096 + 16];
         size_t outn = 0;
-        if (kw_do(true, k->raw->b, k->raw->len, dek, n, tmp, &outn) < 0) {
+        int rc = kw_do(true, k->raw->b, k->raw->len, dek, n, tmp, &outn);
+        if (rc < 0) {
             ossl_err(err, errn, "AES key wrap failed");
-            return -1;
+            return rc;
         }
         return cm_buf_add(out, tmp, outn);
     }
-    if (!k->enc && !(k->enc = oaep_ctx(k->pk, true))) {
-        ossl_err(err, errn, "RSA-OAEP setup failed");
-        return -1;
-    }
+    if (!k->enc && !(k->enc = oaep_ctx(k->pk, true)))
+        return ossl_err(err, errn, "RSA-OAEP setup failed");
     size_t outn = 0;
-    if (seam("rsa-oaep wrap") || EVP_PKEY_encrypt(k->enc, NULL, &outn, dek, n) != 1) {
-        ossl_err(err, errn, "RSA-OAEP wrap failed");
-        return -1;
-    }
+    if (seam("rsa-oaep wrap") || EVP_PKEY_encrypt(k->enc, NULL, &outn, dek, n) != 1)
+        return ossl_err(err, errn, "RSA-OAEP wrap failed");
     uint8_t *tmp = cm_xmalloc(outn);
-    int rc = -1;
+    int rc;
     if (EVP_PKEY_encrypt(k->enc, tmp, &outn, dek, n) != 1)
-        ossl_err(err, errn, "RSA-OAEP wrap failed");
+        rc = ossl_err(err, errn, "RSA-OAEP wrap failed");
     else
         rc = cm_buf_add(out, tmp, outn);
     free(tmp);
     return rc;
 }
 
-cry_secret *cry_pkey_unwrap(cry_pkey *k, const uint8_t *in, size_t n, char *err, size_t errn)
+int cry_pkey_unwrap(cry_pkey *k, const uint8_t *in, size_t n, cry_secret **out, char *err,
+                    size_t errn)
 {
+    *out = NULL;
     if (k->kind == PK_EC) {
         snprintf(err, errn, "an EC key cannot unwrap a data key");
-        return NULL;
+        return CM_EINPUT;
     }
     if (k->kind == PK_OCT) {
-        cry_secret *s = cry_kw_unwrap(k->raw->b, k->raw->len, in, n);
-        if (!s)
+        int rc = cry_kw_unwrap(k->raw->b, k->raw->len, in, n, out);
+        if (rc < 0)
             ossl_err(err, errn, "AES key unwrap failed");
-        return s;
+        return rc;
     }
-    if (!k->dec && !(k->dec = oaep_ctx(k->pk, false))) {
-        ossl_err(err, errn, "RSA-OAEP setup failed");
-        return NULL;
-    }
+    if (!k->dec && !(k->dec = oaep_ctx(k->pk, false)))
+        return ossl_err(err, errn, "RSA-OAEP setup failed");
     size_t outn = (size_t)EVP_PKEY_get_size(k->pk);
     cry_secret *s = cry_secret_new(outn);
     if (seam("rsa-oaep unwrap") || EVP_PKEY_decrypt(k->dec, s->b, &outn, in, n) != 1) {
-        ossl_err(err, errn, "RSA-OAEP unwrap failed");
         cry_secret_free(s);
-        return NULL;
+        return ossl_err(err, errn, "RSA-OAEP unwrap failed");
     }
     s->len = outn;
-    return s;
+    *out = s;
+    return 0;
 }
 
 /* ---- Ed25519 audit signing ---- */

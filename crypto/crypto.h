@@ -14,10 +14,12 @@
 #define CRY_SIG_LEN 64
 #define CRY_GCM_OVERHEAD (12 + 16)
 
+/* Errors (common/util.h): a failure of the crypto library, or a wrong key or corrupt
+ * input it detects, is CM_EENV (memory, provider, a wrong master key: the
+ * environment's, never the event's); a refusal decided before any library call (an EC
+ * key asked to wrap, an unsupported size) is CM_EINPUT. A function that returns a
+ * pointer and says nothing else returns NULL only when the library failed. */
 int cry_random(void *buf, size_t n);
-/* Whether a crypto library call failed since the last ask (and clears it). A failure
- * here is the environment's (memory, provider, a wrong master key), never the event's. */
-bool cry_failure_take(void);
 void cry_sha256(const void *d, size_t n, uint8_t out[CRY_HASH_LEN]);
 bool cry_memeq(const void *a, const void *b, size_t n); /* constant time */
 void cry_cleanse(void *p, size_t n);
@@ -63,22 +65,25 @@ int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
 
 /* AES key wrap (RFC 3394) under a 256-bit KEK: out gets n+8 bytes. */
 int cry_kw_wrap(const uint8_t kek[CRY_DEK_LEN], const uint8_t *in, size_t n, cm_buf *out);
-/* Unwraps into a new secret; NULL on failure (wrong key, corrupt input). */
-cry_secret *cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n);
+/* Unwraps into *out, a new secret; fails on a wrong key or corrupt input. */
+int cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
+                  cry_secret **out);
 
 /* A key-vault key version's material: RSA, EC (P-256) or oct (raw AES). */
 typedef struct cry_pkey cry_pkey;
-/* New key of the named kty (RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM) and size in bits
- * (ignored for EC). NULL with a message in err on failure or an unsupported size. */
-cry_pkey *cry_pkey_generate(const char *kty, int64_t bits, char *err, size_t errn);
+/* A new key into *out, of the named kty (RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM) and
+ * size in bits (ignored for EC); a message in err on failure or an unsupported size. */
+int cry_pkey_generate(const char *kty, int64_t bits, cry_pkey **out, char *err, size_t errn);
 void cry_pkey_free(cry_pkey *k);
 /* Serializes the private material (PKCS#8 DER, or raw bytes for oct) into a new secret. */
 cry_secret *cry_pkey_export(const cry_pkey *k);
-/* Rebuilds a key from cry_pkey_export output (borrowed). */
+/* Rebuilds a key from cry_pkey_export output (borrowed); NULL for an unknown kty too. */
 cry_pkey *cry_pkey_import(const char *kty, const uint8_t *d, size_t n);
 /* Wraps a DEK: RSA-OAEP with SHA-256 for RSA, AES key wrap for oct. EC cannot wrap. */
 int cry_pkey_wrap(cry_pkey *k, const uint8_t *dek, size_t n, cm_buf *out, char *err, size_t errn);
-cry_secret *cry_pkey_unwrap(cry_pkey *k, const uint8_t *in, size_t n, char *err, size_t errn);
+/* Unwraps into *out, a new secret. */
+int cry_pkey_unwrap(cry_pkey *k, const uint8_t *in, size_t n, cry_secret **out, char *err,
+                    size_t errn);
 
 /* Ed25519 audit signing. Keys are PEM: PKCS#8 private, SubjectPublicKeyInfo public. */
 typedef struct cry_signer cry_signer;

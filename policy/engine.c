@@ -438,11 +438,11 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
         return;
     }
     vlt_state_mark_seen(e->st, ev->source, ev->id);
-    cry_failure_take();
     vlt_txn *t = vlt_txn_begin(e->st);
     aud_rec *dec = aud_decision_add(d, ev->subject);
-    if (vlt_txn_apply(t, ev, reason, sizeof reason) < 0) {
-        if (cry_failure_take()) {
+    int applied = vlt_txn_apply(t, ev, reason, sizeof reason);
+    if (applied < 0) {
+        if (applied == CM_EENV) {
             fatal(d, reason);
             vlt_txn_abort(t);
             return;
@@ -488,8 +488,8 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
         goto out_abort;
     }
     int settled = vlt_txn_settle(t, reason, sizeof reason);
-    if (cry_failure_take()) {
-        fatal(d, settled < 0 ? reason : "a crypto operation failed");
+    if (settled == CM_EENV) {
+        fatal(d, reason);
         goto out_abort;
     }
     if (settled < 0) {

@@ -160,7 +160,7 @@ static int read_file(loader *ld, const char *path, loaded *lf, cry_hash *h)
     }
     uint64_t len = b.len;
     if (cry_hash_update(h, &len, sizeof len) < 0 || cry_hash_update(h, b.p, b.len) < 0) {
-        cm_err_set(ld->err, path, 0, 0, "cannot hash the %s (crypto failure)", ld->what);
+        cm_err_env(ld->err, path, "cannot hash the %s (crypto failure)", ld->what);
         cm_buf_free(&b);
         return -1;
     }
@@ -775,7 +775,7 @@ static pol_ruleset *load_rules(const char *const *paths, size_t n, cm_err *err)
     }
     cry_hash *h = cry_hash_new();
     if (rc == 0 && (!h || cry_hash_begin(h) < 0)) {
-        cm_err_set(err, n ? paths[0] : "rules", 0, 0, "cannot hash the rule files (crypto failure)");
+        cm_err_env(err, n ? paths[0] : "rules", "cannot hash the rule files (crypto failure)");
         rc = -1;
     }
     ld.files = cm_xcalloc(nf + 1, sizeof *ld.files);
@@ -812,7 +812,7 @@ static pol_ruleset *load_rules(const char *const *paths, size_t n, cm_err *err)
     }
     uint8_t d[32] = {0};
     if (rc == 0 && cry_hash_final(h, d) < 0) {
-        cm_err_set(err, n ? paths[0] : "rules", 0, 0, "cannot hash the rule files (crypto failure)");
+        cm_err_env(err, n ? paths[0] : "rules", "cannot hash the rule files (crypto failure)");
         rc = -1;
     }
     cry_hash_free(h);
@@ -1020,7 +1020,7 @@ static int load_exemptions(pol_ruleset *rs, const char *const *paths, size_t n, 
     }
     cry_hash *h = cry_hash_new();
     if (rc == 0 && (!h || cry_hash_begin(h) < 0 || cry_hash_update(h, rs->hash, 64) < 0)) {
-        cm_err_set(err, paths[0], 0, 0, "cannot hash the exemption files (crypto failure)");
+        cm_err_env(err, paths[0], "cannot hash the exemption files (crypto failure)");
         rc = -1;
     }
     ld.files = cm_xcalloc(nf + 1, sizeof *ld.files);
@@ -1038,7 +1038,7 @@ static int load_exemptions(pol_ruleset *rs, const char *const *paths, size_t n, 
     }
     uint8_t d[32];
     if (rc == 0 && cry_hash_final(h, d) < 0) {
-        cm_err_set(err, paths[0], 0, 0, "cannot hash the exemption files (crypto failure)");
+        cm_err_env(err, paths[0], "cannot hash the exemption files (crypto failure)");
         rc = -1;
     }
     if (rc == 0)

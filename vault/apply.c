@@ -16,7 +16,7 @@ __attribute__((format(printf, 3, 4))) static int reject(char *reason, size_t rn,
     va_start(ap, fmt);
     vsnprintf(reason, rn, fmt, ap);
     va_end(ap);
-    return -1;
+    return CM_EINPUT;
 }
 
 static int apply_vault(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
@@ -79,8 +79,9 @@ static int key_complete(vlt_txn *t, vlt_key *k, const vlt_event *ev, char *reaso
         cry_pkey_free(k->vers[i].pk);
         k->vers[i].pk = NULL;
         cm_buf_free(&k->vers[i].sealed);
-        if (vlt_keyver_generate(t->s, k, &k->vers[i], reason, rn) < 0)
-            return -1;
+        int rc = vlt_keyver_generate(t->s, k, &k->vers[i], reason, rn);
+        if (rc < 0)
+            return rc;
     }
     return 0;
 }
@@ -117,9 +118,7 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         set_validity(&k->vers[0], ev);
         k->nvers = 1;
         vlt_txn_put_key(t, uri, k);
-        if (vlt_keyver_generate(t->s, k, &k->vers[0], reason, rn) < 0)
-            return -1;
-        return 0;
+        return vlt_keyver_generate(t->s, k, &k->vers[0], reason, rn);
     }
     if (!k)
         return reject(reason, rn, "key %s does not exist", uri);

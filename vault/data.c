@@ -17,71 +17,74 @@ static const char *lock_text(const vlt_resource *r, char *buf, size_t n)
     return buf;
 }
 
-/* The DEKs that seal a resource's data of one class, outermost first. */
+/* The DEKs that seal a resource's data of one class, outermost first: 0, CM_EREFUSED
+ * while the resource is locked or lost, CM_EENV when a key does not unwrap. */
 static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_secret **outer,
-                    cry_secret **inner, int *code, cm_err *err)
+                    cry_secret **inner, cm_err *err)
 {
     char e[512], why[512];
     vlt_key_lookup look = vlt_key_lookup_committed(s);
     *outer = *inner = NULL;
+    int rc;
     if (c == VLT_CLASS_BLOCKLIST) {
         /* Blocklist names are always under the MMK, CMK or not (F14). */
-        *outer = vlt_unwrap(s, &look, VLT_MMK, &r->wblk, e, sizeof e);
+        rc = vlt_unwrap(s, &look, VLT_MMK, &r->wblk, outer, e, sizeof e);
     } else {
         if (r->lost || r->locked) {
-            *code = 1;
             cm_err_set(err, r->id, 0, 0, "%s: data access refused (%s)",
                        r->lost ? "lost" : "locked", lock_text(r, why, sizeof why));
-            return -1;
+            err->code = CM_EREFUSED;
+            return CM_EREFUSED;
         }
-        *outer = vlt_unwrap(s, &look, r->wrap_ref, &r->wdek, e, sizeof e);
-        if (*outer && r->wsvc.len) {
-            *inner = vlt_unwrap(s, &look, VLT_MMK, &r->wsvc, e, sizeof e);
-            if (!*inner) {
-                cry_secret_free(*outer);
-                *outer = NULL;
-            }
+        rc = vlt_unwrap(s, &look, r->wrap_ref, &r->wdek, outer, e, sizeof e);
+        if (rc == 0 && r->wsvc.len && (rc = vlt_unwrap(s, &look, VLT_MMK, &r->wsvc, inner, e,
+                                                       sizeof e)) < 0) {
+            cry_secret_free(*outer);
+            *outer = NULL;
         }
     }
-    if (!*outer) {
-        *code = 3;
-        cm_err_set(err, r->id, 0, 0, "cannot unwrap the data key: %s", e);
-        return -1;
-    }
+    if (rc < 0) /* the state's own key does not open what it wrapped */
+        return cm_err_env(err, r->id, "cannot unwrap the data key: %s", e);
     return 0;
 }
 
-static const vlt_resource *need_res(vlt_state *s, const char *rid, int *code, cm_err *err)
+static const vlt_resource *need_res(vlt_state *s, const char *rid, cm_err *err)
 {
     const char *sp = vlt_state_resource_spelling(s, rid);
     const vlt_resource *r = sp ? cm_map_get(s->resources, sp) : NULL;
     if (!r) {
-        *code = 1;
         cm_err_set(err, rid, 0, 0, "no such resource");
+        err->code = CM_EREFUSED;
     }
     return r;
 }
 
-int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d, size_t n,
-                 int *code, cm_err *err)
+static int need_store(vlt_state *s, const char *rid, cm_err *err)
 {
-    *code = 0;
-    if (!s->db) {
-        *code = 2;
-        cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
-        return -1;
-    }
-    const vlt_resource *r = need_res(s, rid, code, err);
+    if (s->db)
+        return 0;
+    cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
+    return CM_EINPUT;
+}
+
+int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d, size_t n,
+                 cm_err *err)
+{
+    int rc = need_store(s, rid, err);
+    if (rc < 0)
+        return rc;
+    const vlt_resource *r = need_res(s, rid, err);
+    if (!r)
+        return CM_EREFUSED;
     cry_secret *outer, *inner;
-    if (!r || deks_for(s, r, c, &outer, &inner, code, err) < 0)
-        return -1;
+    if ((rc = deks_for(s, r, c, &outer, &inner, err)) < 0)
+        return rc;
     rid = r->id; /* the resource's own spelling of its id */
     char aad[1200];
     snprintf(aad, sizeof aad, "%s|%s", rid, class_name(c));
     cm_buf mid, out;
     cm_buf_init(&mid, 0);
     cm_buf_init(&out, 0);
-    int rc = 0;
     if (inner) { /* Face: the service layer inside the customer layer (F13) */
         rc = cry_gcm_seal(inner->b, aad, strlen(aad), d, n, &mid);
         if (rc == 0)
@@ -91,41 +94,34 @@ int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d,
     }
     cry_secret_free(outer);
     cry_secret_free(inner);
-    if (rc < 0) {
-        *code = 3;
-        cm_err_set(err, rid, 0, 0, "sealing failed");
-    } else {
-        rc = vlt_store_data_put(s->db, rid, class_name(c), out.p, out.len, err);
-        if (rc < 0)
-            *code = 3;
-    }
+    if (rc < 0)
+        rc = cm_err_env(err, rid, "sealing failed");
+    else if (vlt_store_data_put(s->db, rid, class_name(c), out.p, out.len, err) < 0)
+        rc = err->code = CM_EENV;
     cm_buf_free(&mid);
     cm_buf_free(&out);
     return rc;
 }
 
 int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
-                 int *code, cm_err *err)
+                 cm_err *err)
 {
-    *code = 0;
-    if (!s->db) {
-        *code = 2;
-        cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
-        return -1;
-    }
-    const vlt_resource *r = need_res(s, rid, code, err);
+    int rc = need_store(s, rid, err);
+    if (rc < 0)
+        return rc;
+    const vlt_resource *r = need_res(s, rid, err);
     if (!r)
-        return -1;
+        return CM_EREFUSED;
     rid = r->id; /* the resource's own spelling of its id */
     cm_buf blob;
     cm_buf_init(&blob, 0);
     int found = vlt_store_data_get(s->db, rid, class_name(c), &blob, err);
     if (found <= 0) {
         cm_buf_free(&blob);
-        *code = found < 0 ? 3 : 1;
-        if (found == 0)
-            cm_err_set(err, rid, 0, 0, "no %s stored", class_name(c));
-        return -1;
+        if (found < 0)
+            return err->code = CM_EENV;
+        cm_err_set(err, rid, 0, 0, "no %s stored", class_name(c));
+        return err->code = CM_EREFUSED;
     }
     if (sealed) {
         cm_buf_add(out, blob.p, blob.len);
@@ -133,15 +129,14 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
         return 0;
     }
     cry_secret *outer, *inner;
-    if (deks_for(s, r, c, &outer, &inner, code, err) < 0) {
+    if ((rc = deks_for(s, r, c, &outer, &inner, err)) < 0) {
         cm_buf_free(&blob);
-        return -1;
+        return rc;
     }
     char aad[1200];
     snprintf(aad, sizeof aad, "%s|%s", rid, class_name(c));
     cm_buf mid;
     cm_buf_init(&mid, 0);
-    int rc;
     if (inner) {
         rc = cry_gcm_open(outer->b, aad, strlen(aad), blob.p, blob.len, &mid);
         if (rc == 0)
@@ -153,9 +148,7 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
     cry_secret_free(inner);
     cm_buf_free_secret(&mid);
     cm_buf_free(&blob);
-    if (rc < 0) {
-        *code = 3;
-        cm_err_set(err, rid, 0, 0, "stored data does not open (tampered or wrong key)");
-    }
+    if (rc < 0)
+        rc = cm_err_env(err, rid, "stored data does not open (tampered or wrong key)");
     return rc;
 }

@@ -100,8 +100,12 @@ void vlt_index_res(vlt_state *s, const vlt_resource *r, bool add);
 void vlt_index_principal(vlt_state *s, const vlt_resource *r, bool add);
 /* Adds or drops a resource id in the case-folded index of spellings. */
 void vlt_index_spelling(vlt_state *s, const char *id, bool add);
-cry_pkey *vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, char *err,
-                      size_t errn);
+/* A key version's key (cached in the version) into *out; fails when its sealed material
+ * does not open (a wrong master key) or does not import. */
+int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, cry_pkey **out,
+                    char *err, size_t errn);
+/* New key material for a version, sealed under the master key: 0, or CM_EINPUT for a
+ * type or size the key cannot have, CM_EENV when the library fails. */
 int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
 int vlt_state_load_docs(vlt_state *s, cm_err *err);
 /* vault/facts.c: load, write (inside the flush's transaction), forget what was written. */
@@ -116,14 +120,16 @@ typedef struct vlt_key_lookup {
     void *arg;
 } vlt_key_lookup;
 vlt_key_lookup vlt_key_lookup_committed(vlt_state *s);
-/* Wraps dek under ref ("mmk" or a versioned key URI), appending to out; -1 with err. */
+/* Wraps dek under ref ("mmk" or a versioned key URI), appending to out: 0, CM_EINPUT
+ * when ref names no key version (or one that cannot wrap), CM_EENV when the library
+ * fails; err says why. */
 int vlt_wrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cry_secret *dek,
              cm_buf *out, char *err, size_t errn);
-/* Unwraps w from under ref: a new secret the caller frees, or NULL with err. A key gone
- * from a transaction's view is still found in its prior view, so that what it wrapped
- * can be re-wrapped. */
-cry_secret *vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref,
-                       const cm_buf *w, char *err, size_t errn);
+/* Unwraps w from under ref into *out, a new secret the caller frees; codes as vlt_wrap.
+ * A key gone from a transaction's view is still found in its prior view, so that what
+ * it wrapped can be re-wrapped. */
+int vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cm_buf *w,
+               cry_secret **out, char *err, size_t errn);
 /* vault/prefetch.c: unwraps wrapped[0..n) under one RSA key version on up to `threads`
  * threads (8 at most); dek[i] gets a new secret, or stays NULL when it did not come
  * out. -1 when the key version's private key cannot be had (nothing unwrapped). */
@@ -146,8 +152,8 @@ void vlt_txn_act(vlt_txn *t, const char *rid, const char *op, const char *from, 
                  const char *error);
 int vlt_txn_wrap(vlt_txn *t, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
                  size_t errn);
-cry_secret *vlt_txn_unwrap(vlt_txn *t, const char *ref, const cm_buf *w, char *err,
-                           size_t errn);
+int vlt_txn_unwrap(vlt_txn *t, const char *ref, const cm_buf *w, cry_secret **out, char *err,
+                   size_t errn);
 
 /* Opens the store at path into s->db and its master key into s->master, checked against
  * the state's check value (read before authentication, only to refuse a wrong or

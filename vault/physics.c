@@ -142,12 +142,14 @@ static bool usable_for(vlt_txn *t, const vlt_resource *r, const char *ref, char 
 
 /* ---------- settle ---------- */
 
-static int fail_op(vlt_txn *t, const char *rid, const char *op, const char *from, const char *to,
-                   const char *error, char *reason, size_t rn)
+/* Records a failed action and says why in reason; returns code (CM_EINPUT: the operation
+ * cannot be done in this state; CM_EENV: the library failed). */
+static int fail_op(vlt_txn *t, int code, const char *rid, const char *op, const char *from,
+                   const char *to, const char *error, char *reason, size_t rn)
 {
     vlt_txn_act(t, rid, op, from, to, error);
     snprintf(reason, rn, "%s of %s failed: %s", op, rid, error);
-    return -1;
+    return code;
 }
 
 static int create_deks(vlt_txn *t, vlt_resource *r, char *reason, size_t rn)
@@ -156,15 +158,16 @@ static int create_deks(vlt_txn *t, vlt_resource *r, char *reason, size_t rn)
     cry_secret *dek = cry_secret_random(CRY_DEK_LEN);
     cry_secret *svc = cry_secret_random(CRY_DEK_LEN);
     cry_secret *blk = cry_secret_random(CRY_DEK_LEN);
-    int rc = -1;
+    int rc = CM_EENV;
     if (!dek || !svc || !blk) {
         snprintf(err, sizeof err, "random generator failed");
         goto out_wipe;
     }
-    if (vlt_txn_wrap(t, VLT_MMK, dek, &r->wdek, err, sizeof err) < 0 ||
-        vlt_txn_wrap(t, VLT_MMK, blk, &r->wblk, err, sizeof err) < 0)
+    if ((rc = vlt_txn_wrap(t, VLT_MMK, dek, &r->wdek, err, sizeof err)) < 0 ||
+        (rc = vlt_txn_wrap(t, VLT_MMK, blk, &r->wblk, err, sizeof err)) < 0)
         goto out_wipe;
-    if (!strcmp(r->kind, "Face") && vlt_txn_wrap(t, VLT_MMK, svc, &r->wsvc, err, sizeof err) < 0)
+    if (!strcmp(r->kind, "Face") &&
+        (rc = vlt_txn_wrap(t, VLT_MMK, svc, &r->wsvc, err, sizeof err)) < 0)
         goto out_wipe;
     vlt_set_str(&r->wrap_ref, VLT_MMK);
     r->dek = dek;
@@ -175,7 +178,7 @@ out_wipe:
     cry_secret_free(svc);
     cry_secret_free(blk);
     if (rc < 0)
-        return fail_op(t, r->id, "wrap", NULL, VLT_MMK, err, reason, rn);
+        return fail_op(t, rc, r->id, "wrap", NULL, VLT_MMK, err, reason, rn);
     vlt_txn_act(t, r->id, "wrap", NULL, VLT_MMK, NULL);
     return 0;
 }
@@ -233,36 +236,41 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, ch
     char err[1400], why[256];
     const char *from = r->wrap_ref;
     if (r->lost)
-        return fail_op(t, r->id, "rewrap", from, to, "the data key was destroyed with its key",
+        return fail_op(t, CM_EINPUT, r->id, "rewrap", from, to,
+                       "the data key was destroyed with its key",
                        reason, rn);
     if (!usable_for(t, r, from, why, sizeof why)) {
         if (tolerant)
             return 0; /* a locked resource stays on the version it has */
         snprintf(err, sizeof err, "cannot unwrap under %s: %s", from, why);
-        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+        return fail_op(t, CM_EINPUT, r->id, "rewrap", from, to, err, reason, rn);
     }
     if (!usable_for(t, r, to, why, sizeof why)) {
         snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
-        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+        return fail_op(t, CM_EINPUT, r->id, "rewrap", from, to, err, reason, rn);
     }
     if (!wrap_valid(t, to, why, sizeof why)) {
         if (!wrap_requested(t, r->id))
             return 0; /* not asked to move: it stays under the version it has */
         snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
-        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+        return fail_op(t, CM_EINPUT, r->id, "rewrap", from, to, err, reason, rn);
     }
     /* A usable resource holds its DEK, as the service does: re-wrapping it needs only
      * the new key. Without it (after a restart), the old key unwraps it first. */
-    cry_secret *dek = r->dek ? cry_secret_dup(r->dek->b, r->dek->len)
-                             : vlt_txn_unwrap(t, from, &r->wdek, err, sizeof err);
-    if (!dek)
-        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+    cry_secret *dek = NULL;
+    int rc = 0;
+    if (r->dek)
+        dek = cry_secret_dup(r->dek->b, r->dek->len);
+    else
+        rc = vlt_txn_unwrap(t, from, &r->wdek, &dek, err, sizeof err);
+    if (rc < 0)
+        return fail_op(t, rc, r->id, "rewrap", from, to, err, reason, rn);
     cm_buf nw;
     cm_buf_init(&nw, 0);
-    if (vlt_txn_wrap(t, to, dek, &nw, err, sizeof err) < 0) {
+    if ((rc = vlt_txn_wrap(t, to, dek, &nw, err, sizeof err)) < 0) {
         cry_secret_free(dek);
         cm_buf_free(&nw);
-        return fail_op(t, r->id, "rewrap", from, to, err, reason, rn);
+        return fail_op(t, rc, r->id, "rewrap", from, to, err, reason, rn);
     }
     cm_buf_free(&r->wdek);
     r->wdek = nw;
@@ -326,8 +334,9 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
     if (!cm_map_get(t->pr, rid) && !needs_settle(t, cur))
         return 0; /* nothing about it changes: no copy */
     vlt_resource *r = vlt_txn_wr_res(t, rid);
-    if (!prior && create_deks(t, r, reason, rn) < 0)
-        return -1;
+    int rc;
+    if (!prior && (rc = create_deks(t, r, reason, rn)) < 0)
+        return rc;
     /* A destroyed key takes the data key with it (F15). */
     if (key_destroyed(t, r)) {
         vlt_txn_act(t, rid, "shred", r->wrap_ref, NULL, NULL);
@@ -341,17 +350,17 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
     target_ref(t, r, to, sizeof to);
     if (!r->lost && r->wrap_ref && strcmp(to, r->wrap_ref) != 0) {
         bool tolerant = t->ev->type == VLT_EV_KEY_ROTATED;
-        if (rewrap(t, r, to, tolerant, reason, rn) < 0)
-            return -1;
+        if ((rc = rewrap(t, r, to, tolerant, reason, rn)) < 0)
+            return rc;
     } else if (r->lost && prior && (r->cmk != prior->cmk || !cm_streq(r->key_uri, prior->key_uri))) {
-        return fail_op(t, rid, "rewrap", r->wrap_ref, to, "the data key was destroyed with its key",
-                       reason, rn);
+        return fail_op(t, CM_EINPUT, rid, "rewrap", r->wrap_ref, to,
+                       "the data key was destroyed with its key", reason, rn);
     } else if (!r->lost && wrap_requested(t, rid) && t->ev->type != VLT_EV_KEY_ROTATED) {
         /* A binding to the version the data key is already under still has to wrap. */
         char why[256], err[1400];
         if (!wrap_valid(t, to, why, sizeof why)) {
             snprintf(err, sizeof err, "cannot wrap under %s: %s", to, why);
-            return fail_op(t, rid, "rewrap", r->wrap_ref, to, err, reason, rn);
+            return fail_op(t, CM_EINPUT, rid, "rewrap", r->wrap_ref, to, err, reason, rn);
         }
     }
     del_reasons(r, false);
@@ -364,9 +373,9 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
         vlt_txn_act(t, rid, "lockout", r->wrap_ref, NULL, NULL);
     } else if (!r->locked && was_locked) {
         char err[512];
-        cry_secret *dek = vlt_txn_unwrap(t, r->wrap_ref, &r->wdek, err, sizeof err);
-        if (!dek)
-            return fail_op(t, rid, "unlock", NULL, r->wrap_ref, err, reason, rn);
+        cry_secret *dek;
+        if ((rc = vlt_txn_unwrap(t, r->wrap_ref, &r->wdek, &dek, err, sizeof err)) < 0)
+            return fail_op(t, rc, rid, "unlock", NULL, r->wrap_ref, err, reason, rn);
         cry_secret_free(r->dek);
         r->dek = dek;
         vlt_txn_act(t, rid, "unlock", NULL, r->wrap_ref, NULL);
@@ -429,8 +438,7 @@ static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
             cry_secret_free(r->dek);
             r->dek = dek[i];
         }
-    free(dek);
-    cry_failure_take(); /* a key that failed here fails again, and is reported, below */
+    free(dek); /* a DEK that did not come out here fails again, and is reported, below */
     free(rid);
     free(wrapped);
 }
@@ -440,8 +448,10 @@ int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn)
     size_t n;
     const char *const *ids = vlt_txn_affected(t, false, &n);
     prefetch_deks(t, ids, n);
-    for (size_t i = 0; i < n; i++)
-        if (settle_one(t, ids[i], reason, rn) < 0)
-            return -1;
+    for (size_t i = 0; i < n; i++) {
+        int rc = settle_one(t, ids[i], reason, rn);
+        if (rc < 0)
+            return rc;
+    }
     return 0;
 }

@@ -20,8 +20,8 @@ static void *prefetch_worker(void *arg)
     cry_pkey *k = cry_pkey_import(p->kty, p->der->b, p->der->len);
     char err[256];
     for (size_t i = p->first; k && i < p->n; i += p->stride)
-        p->dek[i] = cry_pkey_unwrap(k, (const uint8_t *)p->wrapped[i]->p, p->wrapped[i]->len, err,
-                                    sizeof err);
+        cry_pkey_unwrap(k, (const uint8_t *)p->wrapped[i]->p, p->wrapped[i]->len, &p->dek[i], err,
+                        sizeof err); /* one that fails stays NULL */
     cry_pkey_free(k);
     return NULL;
 }
@@ -30,8 +30,9 @@ int vlt_unwrap_parallel(vlt_state *s, const vlt_key *k, const vlt_keyver *kv,
                         const cm_buf **wrapped, size_t n, size_t threads, cry_secret **dek)
 {
     char err[256];
-    cry_pkey *pk = vlt_keyver_pkey(s, k, kv, err, sizeof err);
-    cry_secret *der = pk ? cry_pkey_export(pk) : NULL;
+    cry_pkey *pk;
+    cry_secret *der = vlt_keyver_pkey(s, k, kv, &pk, err, sizeof err) == 0 ? cry_pkey_export(pk)
+                                                                          : NULL;
     if (!der)
         return -1;
     struct prefetch work[8];

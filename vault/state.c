@@ -386,44 +386,50 @@ void vlt_state_replay_set(vlt_state *s, const char *chain, const vlt_replay_pos 
 
 /* ---------- key material ---------- */
 
-cry_pkey *vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, char *err,
-                             size_t errn)
+int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cry_pkey **out,
+                    char *err, size_t errn)
 {
     vlt_keyver *kv = (vlt_keyver *)kvc; /* the loaded key is a cache */
+    *out = kv->pk;
     if (kv->pk)
-        return kv->pk;
+        return 0;
     char aad[768];
     snprintf(aad, sizeof aad, "%s/%s", k->uri, kv->version);
     cm_buf der;
     cm_buf_init_secret(&der, 0);
-    if (cry_gcm_open(s->master->b, aad, strlen(aad), kv->sealed.p, kv->sealed.len, &der) < 0) {
+    int rc = cry_gcm_open(s->master->b, aad, strlen(aad), kv->sealed.p, kv->sealed.len, &der);
+    if (rc < 0) {
         snprintf(err, errn, "cannot open the key material of %s (wrong master key?)", aad);
         cm_buf_free_secret(&der);
-        return NULL;
+        return rc;
     }
     kv->pk = cry_pkey_import(vlt_key_material_kty(k), (const uint8_t *)der.p, der.len);
     cm_buf_free_secret(&der);
-    if (!kv->pk)
+    if (!kv->pk) {
         snprintf(err, errn, "corrupt key material for %s", aad);
-    return kv->pk;
+        return CM_EENV;
+    }
+    *out = kv->pk;
+    return 0;
 }
 
 int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn)
 {
-    cry_pkey *pk = cry_pkey_generate(vlt_key_material_kty(k), vlt_key_material_size(k), err, errn);
-    if (!pk)
-        return -1;
+    cry_pkey *pk;
+    int rc = cry_pkey_generate(vlt_key_material_kty(k), vlt_key_material_size(k), &pk, err, errn);
+    if (rc < 0)
+        return rc;
     cry_secret *der = cry_pkey_export(pk);
     char aad[768];
     snprintf(aad, sizeof aad, "%s/%s", k->uri, kv->version);
     cm_buf_init(&kv->sealed, 0);
-    int rc = der ? cry_gcm_seal(s->master->b, aad, strlen(aad), der->b, der->len, &kv->sealed)
-                 : -1;
+    rc = der ? cry_gcm_seal(s->master->b, aad, strlen(aad), der->b, der->len, &kv->sealed)
+             : CM_EENV;
     cry_secret_free(der);
     if (rc < 0) {
         snprintf(err, errn, "cannot seal the new key material");
         cry_pkey_free(pk);
-        return -1;
+        return rc;
     }
     kv->pk = pk;
     return 0;

@@ -145,8 +145,9 @@ bool vlt_state_offset_get(vlt_state *s, const char *topic, int32_t part, int64_t
 
 /* --- transactions --- */
 vlt_txn *vlt_txn_begin(vlt_state *s);
-/* Applies the event's own change (SPEC §2/§3) to the transaction. Returns 0, or
- * -1 with reason when the event cannot apply (subject missing, purge refused…). */
+/* Applies the event's own change (SPEC §2/§3) to the transaction. Returns 0, CM_EINPUT
+ * with reason when the event cannot apply (subject missing, purge refused…), or CM_EENV
+ * when the crypto library failed (new key material). */
 int vlt_txn_apply(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn);
 /* The proposed (txn) and prior (committed) views; NULL when absent. */
 const vlt_vault *vlt_txn_vault(vlt_txn *t, const char *uri, bool prior);
@@ -162,8 +163,9 @@ int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_u
 /* Rule-held lock reasons ("rule:ID") for a resource: set or clear one. */
 void vlt_txn_rule_lock(vlt_txn *t, const char *resource_id, const char *rule_id, bool hold);
 /* Settles physics: usability, rewrap, lockout, unlock, shred. Actions for each
- * affected resource are appended to acts (owned by the txn). Returns 0, or -1
- * when a key operation failed (with its message in reason). */
+ * affected resource are appended to acts (owned by the txn). Returns 0, CM_EINPUT when
+ * a key operation cannot be done in this state, or CM_EENV when the crypto library
+ * failed (either way with its message in reason). */
 int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn);
 /* Actions per resource id (after settle). */
 const vlt_action *vlt_txn_actions(vlt_txn *t, const char *resource_id, size_t *n);
@@ -184,13 +186,15 @@ bool vlt_keyver_valid_at(const vlt_keyver *kv, int64_t at, char *why, size_t wn)
 
 /* --- data at rest (needs a store) --- */
 enum vlt_class { VLT_CLASS_DATA, VLT_CLASS_BLOCKLIST };
-/* Seals plaintext under the resource's DEK and stores it. -1 with a message when
- * the resource is missing, locked or lost (code 1) or on failure (code 3). */
+/* Seals plaintext under the resource's DEK and stores it. 0, or with err: CM_EINPUT
+ * without a store, CM_EREFUSED when the resource is missing, locked or lost, CM_EENV
+ * when a key or the store fails. */
 int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d, size_t n,
-                 int *code, cm_err *err);
-/* Opens stored data into out (plaintext), or copies the sealed bytes when sealed. */
+                 cm_err *err);
+/* Opens stored data into out (plaintext), or copies the sealed bytes when sealed; codes
+ * as vlt_data_put, and CM_EREFUSED when nothing is stored. */
 int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
-                 int *code, cm_err *err);
+                 cm_err *err);
 /* --- upgrading a state written by an older build (vault/migrate.c) --- */
 typedef struct vlt_migrate_report {
     int from, to;                               /* formats */

@@ -116,11 +116,11 @@ int vlt_txn_wrap(vlt_txn *t, const char *ref, const cry_secret *dek, cm_buf *out
     return vlt_wrap(t->s, &look, ref, dek, out, err, errn);
 }
 
-cry_secret *vlt_txn_unwrap(vlt_txn *t, const char *ref, const cm_buf *w, char *err,
-                           size_t errn)
+int vlt_txn_unwrap(vlt_txn *t, const char *ref, const cm_buf *w, cry_secret **out, char *err,
+                   size_t errn)
 {
     vlt_key_lookup look = {txn_key, t};
-    return vlt_unwrap(t->s, &look, ref, w, err, errn);
+    return vlt_unwrap(t->s, &look, ref, w, out, err, errn);
 }
 
 /* ---------- access ---------- */

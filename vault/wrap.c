@@ -33,35 +33,41 @@ int vlt_wrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cr
              cm_buf *out, char *err, size_t errn)
 {
     if (!strcmp(ref, VLT_MMK)) {
-        if (cry_kw_wrap(s->master->b, dek->b, dek->len, out) < 0) {
+        int rc = cry_kw_wrap(s->master->b, dek->b, dek->len, out);
+        if (rc < 0)
             snprintf(err, errn, "AES key wrap under the service master key failed");
-            return -1;
-        }
-        return 0;
+        return rc;
     }
     const vlt_key *k;
+    cry_pkey *pk;
     const vlt_keyver *kv = resolve(look, ref, false, &k, err, errn);
-    cry_pkey *pk = kv ? vlt_keyver_pkey(s, k, kv, err, errn) : NULL;
-    return pk ? cry_pkey_wrap(pk, dek->b, dek->len, out, err, errn) : -1;
+    if (!kv)
+        return CM_EINPUT;
+    int rc = vlt_keyver_pkey(s, k, kv, &pk, err, errn);
+    return rc < 0 ? rc : cry_pkey_wrap(pk, dek->b, dek->len, out, err, errn);
 }
 
-cry_secret *vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref,
-                       const cm_buf *w, char *err, size_t errn)
+int vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cm_buf *w,
+               cry_secret **out, char *err, size_t errn)
 {
+    *out = NULL;
     if (!w->len) {
         snprintf(err, errn, "no wrapped data key");
-        return NULL;
+        return CM_EINPUT;
     }
     if (!strcmp(ref, VLT_MMK)) {
-        cry_secret *d = cry_kw_unwrap(s->master->b, s->master->len, (const uint8_t *)w->p, w->len);
-        if (!d)
+        int rc = cry_kw_unwrap(s->master->b, s->master->len, (const uint8_t *)w->p, w->len, out);
+        if (rc < 0)
             snprintf(err, errn, "AES key unwrap under the service master key failed");
-        return d;
+        return rc;
     }
     const vlt_key *k;
+    cry_pkey *pk;
     const vlt_keyver *kv = resolve(look, ref, true, &k, err, errn);
-    cry_pkey *pk = kv ? vlt_keyver_pkey(s, k, kv, err, errn) : NULL;
-    return pk ? cry_pkey_unwrap(pk, (const uint8_t *)w->p, w->len, err, errn) : NULL;
+    if (!kv)
+        return CM_EINPUT;
+    int rc = vlt_keyver_pkey(s, k, kv, &pk, err, errn);
+    return rc < 0 ? rc : cry_pkey_unwrap(pk, (const uint8_t *)w->p, w->len, out, err, errn);
 }
 
 static const vlt_key *committed(void *arg, const char *uri, bool prior)
