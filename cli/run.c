@@ -58,7 +58,7 @@ int cmd_run(int argc, char **argv)
     stm_signals sig = {.stop = &stop_flag, .reload = &reload_flag};
     int rc = stm_run(cfg, &sig);
     pol_config_free(cfg);
-    return rc;
+    return cli_exit(rc);
 }
 
 int cmd_broker(int argc, char **argv)

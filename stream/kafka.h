@@ -31,6 +31,7 @@ typedef struct stm_signals {
 } stm_signals;
 
 /* `run`: consume events, decide, and get every record to the audit topic exactly once.
- * Returns an exit code (0, 2 bad config or rules, 3 runtime failure). */
+ * Returns 0 after a clean stop, CM_EINPUT for bad config or rules, CM_EENV when the
+ * environment failed (the state, the broker); the error is printed. */
 int stm_run(const pol_config *cfg, const stm_signals *sig);
 #endif

@@ -678,20 +678,20 @@ static int setup(runner *r)
     char errstr[512];
     if (!r->m) {
         cm_err_set(&r->err, "run", 0, 0, "cannot set up the metrics: %s", strerror(ENOMEM));
-        return 3;
+        return CM_EENV;
     }
     r->rs = load_rules(r->cfg, &r->err);
     if (!r->rs)
-        return 2;
+        return CM_EINPUT;
     stm_metrics_set(r->m, STM_RULES_LOADED, (int64_t)time(NULL));
     /* Before Kafka and the state: a bad address is a config error, found at once. */
     if (r->cfg->metrics_listen &&
         stm_metrics_listen(r->m, r->cfg->metrics_listen, (int)r->cfg->metrics_timeout, &r->err) < 0)
-        return 2;
+        return CM_EINPUT;
     if (r->cfg->sign_key && !(r->signer = cry_signer_load(r->cfg->sign_key, &r->err)))
-        return 2;
+        return CM_EINPUT;
     if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)))
-        return 3;
+        return CM_EENV;
     r->eng = pol_engine_new(r->rs, r->st, (size_t)r->cfg->max_message);
     rd_kafka_conf_t *pc = stm_conf(r->cfg, true, &r->err);
     if (!pc || stm_set(pc, "enable.idempotence", "true", &r->err) < 0 ||
@@ -699,25 +699,25 @@ static int setup(runner *r)
         stm_set(pc, "message.timeout.ms", "0", &r->err) < 0) {
         if (pc)
             rd_kafka_conf_destroy(pc);
-        return 2;
+        return CM_EINPUT;
     }
     rd_kafka_conf_set_dr_msg_cb(pc, on_delivery);
     rd_kafka_conf_set_opaque(pc, r);
     if (!(r->prod = rd_kafka_new(RD_KAFKA_PRODUCER, pc, errstr, sizeof errstr))) {
         cm_err_set(&r->err, "kafka", 0, 0, "producer: %s", errstr);
-        return 2;
+        return CM_EINPUT;
     }
     if ((r->audit_parts = stm_partition_count(r->prod, r->cfg->topic_audit, &r->err)) <= 0 ||
         (r->dead_parts = stm_partition_count(r->prod, r->cfg->topic_dead, &r->err)) <= 0)
-        return 3;
+        return CM_EENV;
     if (check_heads(r) < 0 || recover(r) < 0)
-        return 3;
+        return CM_EENV;
     rd_kafka_conf_t *cc = stm_conf(r->cfg, false, &r->err);
     if (!cc || stm_set(cc, "enable.auto.commit", "false", &r->err) < 0 ||
         stm_set(cc, "enable.auto.offset.store", "true", &r->err) < 0) {
         if (cc)
             rd_kafka_conf_destroy(cc);
-        return 2;
+        return CM_EINPUT;
     }
     bool has_reset = false;
     for (size_t i = 0; i < r->cfg->nkafka; i++)
@@ -728,7 +728,7 @@ static int setup(runner *r)
     rd_kafka_conf_set_opaque(cc, r);
     if (!(r->cons = rd_kafka_new(RD_KAFKA_CONSUMER, cc, errstr, sizeof errstr))) {
         cm_err_set(&r->err, "kafka", 0, 0, "consumer: %s", errstr);
-        return 2;
+        return CM_EINPUT;
     }
     rd_kafka_poll_set_consumer(r->cons);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
@@ -737,7 +737,7 @@ static int setup(runner *r)
     rd_kafka_topic_partition_list_destroy(sub);
     if (e) {
         cm_err_set(&r->err, r->cfg->topic_events, 0, 0, "cannot subscribe: %s", rd_kafka_err2str(e));
-        return 3;
+        return CM_EENV;
     }
     return 0;
 }
@@ -844,20 +844,20 @@ int stm_run(const pol_config *cfg, const stm_signals *sig)
         if (n && !r.fatal && commit_batch(&r) < 0) {
             cm_err_print(&r.err);
             teardown(&r);
-            return 3;
+            return CM_EENV;
         }
         rd_kafka_poll(r.prod, 0);
         if (mark_sent(&r) < 0) {
             cm_err_print(&r.err);
             teardown(&r);
-            return 3;
+            return CM_EENV;
         }
         status(&r, t0, &last, &last_events);
     }
     if (r.fatal) {
         cm_log("run: %s", r.fatal_msg);
         teardown(&r);
-        return 3;
+        return CM_EENV;
     }
     /* A clean stop: the event in hand is done; close the chains' checkpoints, deliver,
      * and leave nothing in the outbox. */
@@ -867,7 +867,7 @@ int stm_run(const pol_config *cfg, const stm_signals *sig)
         if (aud_writer_finish(((chainw *)v)->w, &r.err) == 0)
             vlt_state_chain_set(r.st, ((chainw *)v)->name, aud_writer_seq(((chainw *)v)->w),
                                 aud_writer_head(((chainw *)v)->w));
-    rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 ? 3 : 0;
+    rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 ? CM_EENV : 0;
     if (rc)
         cm_err_print(&r.err);
     cm_log("run: stopped after %llu events, %llu records delivered",
