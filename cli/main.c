@@ -18,6 +18,8 @@ static const char USAGE[] =
     "  rules test PATH...            run rule tests (*.test.yaml)\n"
     "  audit keygen --out PREFIX     write PREFIX.key (0600) and PREFIX.pub\n"
     "  audit verify --pubkey PUB [FILE|-]...\n"
+    "  audit export --format ocsf --pubkey PUB [FILE|-]...\n"
+    "                                verified records -> OCSF Compliance Findings\n"
     "  data put --state DB RESOURCE [--class blocklist-name] < FILE\n"
     "  data get --state DB RESOURCE [--class blocklist-name] [--sealed]\n"
     "  state show --state DB [RESOURCE]\n"
