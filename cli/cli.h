@@ -12,6 +12,7 @@ int cmd_state(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_broker(int argc, char **argv);
 int cmd_import(int argc, char **argv);
+int cmd_report(int argc, char **argv);
 /* Verifies audit files (FILE or - for stdin; stdin when nfiles is 0) as `audit verify`
  * does, through v, then the unsigned tails (the summary JSON into summary): EXIT_OK, or
  * the exit code with err saying what failed, for the caller to print. */
