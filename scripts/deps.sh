@@ -21,6 +21,10 @@ command -v scan-build >/dev/null 2>&1 || need="$need clang-tools"
 command -v promtool >/dev/null 2>&1 || need="$need prometheus"
 command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v ss >/dev/null 2>&1 || need="$need iproute2"
+# OCSF export tests validate against a JSON Schema with Debian's Python.
+/usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need="$need python3-jsonschema"
+# report tests render the page in a real browser, headless and offline.
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 [ -z "$need" ] && exit 0
 echo "cmkguard: installing:$need" >&2
 SUDO=""
