@@ -11,6 +11,7 @@
 #include "common/timestamp.h"
 
 #define MAX_OPS 1000      /* key operations listed; the rest are counted */
+#define MAX_RECENT 200    /* findings listed whole, the latest ones */
 #define MAX_BUCKETS 62    /* time buckets in a chart, at most */
 #define DAY ((int64_t)86400)
 
@@ -44,6 +45,13 @@ struct res {
     char *s_key_uri, *s_reasons;
 };
 
+/* A finding listed whole. */
+struct item {
+    char *time, *rule, *severity, *result, *resource, *message, *exemption;
+    char chain[128];
+    long long seq;
+};
+
 struct exm {
     char *id, *rule, *resource, *expires;
     uint64_t count;
@@ -72,6 +80,8 @@ struct aud_report {
     cm_map *rule_ix; /* rule id -> index + 1 */
     cm_map *res;     /* resource id -> struct res */
     cm_map *exm;     /* exemption, rule, resource -> struct exm */
+    struct item recent[MAX_RECENT]; /* a ring: the latest MAX_RECENT findings */
+    size_t nrecent;
     struct op *ops;
     size_t nops;
     uint64_t ops_total;
@@ -111,10 +121,24 @@ static void res_free(struct res *x)
     free(x);
 }
 
+static void item_free(struct item *i)
+{
+    free(i->time);
+    free(i->rule);
+    free(i->severity);
+    free(i->result);
+    free(i->resource);
+    free(i->message);
+    free(i->exemption);
+    memset(i, 0, sizeof *i);
+}
+
 void aud_report_free(aud_report *r)
 {
     if (!r)
         return;
+    for (size_t i = 0; i < MAX_RECENT; i++)
+        item_free(&r->recent[i]);
     size_t it = 0;
     void *p;
     while (cm_map_next(r->res, &it, NULL, &p))
@@ -291,7 +315,7 @@ static void copy_str(char *dst, size_t n, const char *s)
 }
 
 static void fold_finding(aud_report *r, yajl_val f, const char *subject, const char *time,
-                         int64_t t)
+                         int64_t t, const char *chain, long long seq)
 {
     const char *rule = aud_rec_str(f, "rule");
     const char *resource = aud_rec_str(f, "resource");
@@ -309,6 +333,19 @@ static void fold_finding(aud_report *r, yajl_val f, const char *subject, const c
         r->hits = cm_xrealloc(r->hits, r->caphits * sizeof *r->hits);
     }
     r->hits[r->nhits++] = (struct hit){t, rule_index(r, rule), (uint8_t)sev};
+    struct item *it = &r->recent[r->nrecent++ % MAX_RECENT];
+    item_free(it);
+    yajl_val exv = aud_rec_get(f, "exemption");
+    *it = (struct item){.time = cm_strdup(time),
+                        .rule = cm_strdup(rule),
+                        .severity = cm_strdup(aud_rec_str(f, "severity")),
+                        .result = cm_strdup(aud_rec_str(f, "result")),
+                        .resource = cm_strdup(resource),
+                        .message = cm_strdup(aud_rec_str(f, "message")),
+                        .exemption = cm_strdup(YAJL_IS_STRING(exv) ? YAJL_GET_STRING(exv)
+                                                                   : aud_rec_str(exv, "id")),
+                        .seq = seq};
+    copy_str(it->chain, sizeof it->chain, chain);
     struct res *x = resource ? cm_map_get(r->res, resource) : NULL;
     if (x)
         x->findings++;
@@ -432,7 +469,7 @@ int aud_report_record(void *arg, const char *where, const struct yajl_val_s *cre
     yajl_val fs = aud_rec_get(data, "findings");
     for (size_t i = 0; YAJL_IS_ARRAY(fs) && i < fs->u.array.len; i++)
         if (YAJL_IS_OBJECT(fs->u.array.values[i]))
-            fold_finding(r, fs->u.array.values[i], subject, time, ms / 1000);
+            fold_finding(r, fs->u.array.values[i], subject, time, ms / 1000, chain, seq);
     fold_ops(r, aud_rec_get(data, "actions"), subject, time, seq);
     (void)where;
     (void)err;
@@ -882,6 +919,34 @@ static int by_total(const void *a, const void *b, void *arg)
     return strcmp(o->r->rules[x], o->r->rules[y]);
 }
 
+/* The latest findings, newest first, with their messages. */
+static void recent(cm_buf *b, const aud_report *r)
+{
+    size_t n = r->nrecent < MAX_RECENT ? r->nrecent : MAX_RECENT;
+    cm_buf_addf(b, "<h3>Latest findings (%zu of %llu)</h3>", n, (unsigned long long)r->findings);
+    cm_buf_adds(b, "<table id=\"latest\"><thead><tr><th>time</th><th>record</th><th>rule</th>"
+                   "<th>severity</th><th>result</th><th>resource</th><th>message</th></tr>"
+                   "</thead><tbody>");
+    for (size_t k = 0; k < n; k++) {
+        const struct item *it = &r->recent[(r->nrecent - 1 - k) % MAX_RECENT];
+        int sev = sev_index(it->severity);
+        tag_text(b, "<tr data-finding=\"\"><td class=\"nb\">", it->time, "</td><td>");
+        ident(b, it->chain);
+        cm_buf_addf(b, " %lld</td><td>", it->seq);
+        short_ident(b, it->rule);
+        cm_buf_addf(b, "</td><td><span class=\"tag\" style=\"color:#fff;background:%s\">",
+                    SEV_COLOR[sev]);
+        esc(b, it->severity ? it->severity : "?");
+        tag_text(b, "</span></td><td>", it->result ? it->result : "?", "");
+        if (it->exemption)
+            tag_text(b, " <span class=\"note\">(", it->exemption, ")</span>");
+        cm_buf_adds(b, "</td><td>");
+        ident(b, it->resource);
+        tag_text(b, "</td><td>", it->message, "</td></tr>");
+    }
+    cm_buf_adds(b, "</tbody></table>");
+}
+
 static void findings(cm_buf *b, const aud_report *r)
 {
     cm_buf_adds(b, "<section id=\"findings\"><h2>Findings by rule and severity</h2>");
@@ -919,21 +984,19 @@ static void findings(cm_buf *b, const aud_report *r)
     cm_buf_adds(b, "<th class=\"n\">total</th></tr></thead><tbody>");
     for (size_t j = 0; j < r->nrules; j++) {
         uint32_t i = order[j];
-        uint64_t tot = 0;
+        uint64_t tot = rule_total(ctx.per, i);
         cm_buf_adds(b, "<tr data-rule=\"");
         esc(b, r->rules[i]);
-        cm_buf_adds(b, "\"><td>");
+        cm_buf_addf(b, "\" data-count=\"%llu\"><td>", (unsigned long long)tot);
         short_ident(b, r->rules[i]);
         cm_buf_adds(b, "</td>");
-        for (int s = NSEV - 1; s >= 0; s--) {
-            if (s <= top)
-                cm_buf_addf(b, "<td class=\"n\">%llu</td>", (unsigned long long)per[i][s]);
-            tot += per[i][s];
-        }
-        cm_buf_addf(b, "<td class=\"n\" data-count=\"%llu\">%llu</td></tr>",
-                    (unsigned long long)tot, (unsigned long long)tot);
+        for (int s = top; s >= 0; s--)
+            cm_buf_addf(b, "<td class=\"n\">%llu</td>", (unsigned long long)per[i][s]);
+        cm_buf_addf(b, "<td class=\"n\">%llu</td></tr>", (unsigned long long)tot);
     }
-    cm_buf_adds(b, "</tbody></table></section>");
+    cm_buf_adds(b, "</tbody></table>");
+    recent(b, r);
+    cm_buf_adds(b, "</section>");
     free(per);
     free(order);
 }
