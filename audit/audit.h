@@ -63,6 +63,7 @@ void aud_verifier_on_record(aud_verifier *v, aud_record_fn fn, void *arg);
 typedef struct aud_chain_info {
     const char *chain; /* borrowed from the verifier */
     uint64_t first, last, last_signed, records;
+    bool failed;      /* verification stopped at a record of this chain */
     const char *head; /* the last record's hash */
 } aud_chain_info;
 size_t aud_verifier_chain_count(const aud_verifier *v);

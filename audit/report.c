@@ -631,8 +631,7 @@ static void chains(cm_buf *b, const aud_report *r)
                    "</tr></thead><tbody>");
     for (size_t i = 0; i < r->nchains; i++) {
         const aud_chain_info *c = &r->chains[i];
-        /* The failure, if any, stopped the chain it was in: the last one read. */
-        bool bad = r->failure && i + 1 == r->nchains;
+        bool bad = c->failed;
         cm_buf_adds(b, "<tr data-chain=\"");
         esc(b, c->chain);
         cm_buf_addf(b, "\" data-verified=\"%s\"><td>", bad ? "false" : "true");

@@ -12,6 +12,7 @@
 
 struct chain_state {
     uint64_t first, last, last_signed, records;
+    bool failed; /* a record of this chain failed its checks */
     char head[65];
     char first_where[300], last_where[300];
 };
@@ -71,6 +72,7 @@ void aud_verifier_chain(const aud_verifier *v, size_t i, aud_chain_info *out)
                             .last = cs->last,
                             .last_signed = cs->last_signed,
                             .records = cs->records,
+                            .failed = cs->failed,
                             .head = cs->head};
 }
 
@@ -299,6 +301,11 @@ int aud_verifier_line(aud_verifier *v, const char *where, const char *line, size
     v->records++;
     rc = 0;
 out_free:
+    if (rc < 0 && chain) {
+        struct chain_state *bad = cm_map_get(v->chains, chain);
+        if (bad)
+            bad->failed = true;
+    }
     yajl_tree_free(o);
     return rc;
 }
@@ -308,6 +315,7 @@ int aud_verifier_end(aud_verifier *v, cm_buf *summary, cm_err *err)
     for (size_t i = 0; i < v->norder; i++) {
         struct chain_state *cs = cm_map_get(v->chains, v->order[i]);
         if (cs->last_signed < cs->last) {
+            cs->failed = true;
             cm_err_set(err, cs->last_where, 0, 0,
                        "records seq %llu..%llu of chain '%s' are not signed (no signed record or "
                        "checkpoint after them)",
