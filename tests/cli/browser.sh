@@ -10,13 +10,13 @@ have_chromium() {
 browser_dom() { # PAGE.html > DOM
   have_chromium || return 1
   timeout 120 chromium "${CHROMIUM_FLAGS[@]}" --user-data-dir="$(mktemp -d "$T/profile.XXXXXX")" \
-    --dump-dom "file://$1" 2>>"$T/chromium.log"
+    --dump-dom "file://$(realpath "$1")" 2>>"$T/chromium.log"
 }
 browser_shot() { # PAGE.html OUT.png
   have_chromium || return 1
   rm -f "$2"
   timeout 120 chromium "${CHROMIUM_FLAGS[@]}" --user-data-dir="$(mktemp -d "$T/profile.XXXXXX")" \
-    --screenshot="$2" --window-size=1280,2000 "file://$1" >>"$T/chromium.log" 2>&1
+    --screenshot="$2" --window-size=1280,2000 "file://$(realpath "$1")" >>"$T/chromium.log" 2>&1
 }
 # The rendered DOM as JSON: the first visible text and the element holding it, the count
 # of each tag, and every element with an id or data-* attributes (with its text).
