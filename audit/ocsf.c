@@ -43,7 +43,9 @@ static int severity_id(const char *s, const char **caption)
     static const struct {
         const char *name, *caption;
         int id;
-    } map[] = {{"low", "Low", 2}, {"medium", "Medium", 3}, {"high", "High", 4},
+    } map[] = {{"low", "Low", 2},
+               {"medium", "Medium", 3},
+               {"high", "High", 4},
                {"critical", "Critical", 5}};
     for (size_t i = 0; s && i < CM_ARRAY_LEN(map); i++)
         if (!strcmp(s, map[i].name)) {
@@ -106,8 +108,9 @@ static const char *resource_type(const char *id, char *out, size_t n)
     if (!id)
         return NULL;
     if (!strncmp(id, "https://", 8) && strstr(id, ".vault.azure.net")) {
-        snprintf(out, n, "%s", strstr(id, "/keys/") ? "Microsoft.KeyVault/vaults/keys"
-                                                   : "Microsoft.KeyVault/vaults");
+        snprintf(out, n, "%s",
+                 strstr(id, "/keys/") ? "Microsoft.KeyVault/vaults/keys"
+                                      : "Microsoft.KeyVault/vaults");
         return out;
     }
     const char *p = strstr(id, "/providers/");
@@ -309,7 +312,8 @@ static void one_finding(cm_buf *b, yajl_val rec, yajl_val f, size_t index)
     key(b, "unmapped");
     cm_buf_addc(b, '{');
     static const char *const from_finding[] = {"action", "exemption", "result", "rule", "severity"};
-    static const char *const from_data[] = {"cause", "event_type", "input", "outcome", "rules_hash"};
+    static const char *const from_data[] = {"cause", "event_type", "input", "outcome",
+                                            "rules_hash"};
     kstr(b, "chain", aud_rec_str(rec, "chain"));
     for (size_t i = 0; i < CM_ARRAY_LEN(from_data); i++)
         if (aud_rec_str(data, from_data[i]))

@@ -10,19 +10,18 @@
 #include "common/map.h"
 #include "common/timestamp.h"
 
-#define MAX_OPS 1000      /* key operations listed; the rest are counted */
-#define MAX_RECENT 200    /* findings listed whole, the latest ones */
-#define MAX_BUCKETS 62    /* time buckets in a chart, at most */
+#define MAX_OPS 1000   /* key operations listed; the rest are counted */
+#define MAX_RECENT 200 /* findings listed whole, the latest ones */
+#define MAX_BUCKETS 62 /* time buckets in a chart, at most */
 #define DAY ((int64_t)86400)
 
 enum { SEV_LOW, SEV_MEDIUM, SEV_HIGH, SEV_CRITICAL, SEV_OTHER, NSEV };
 static const char *const SEV_NAME[NSEV] = {"low", "medium", "high", "critical", "other"};
-static const char *const SEV_COLOR[NSEV] = {"#2563eb", "#ca8a04", "#ea580c", "#b91c1c",
-                                            "#6b7280"};
+static const char *const SEV_COLOR[NSEV] = {"#2563eb", "#ca8a04", "#ea580c", "#b91c1c", "#6b7280"};
 enum { RES_MATCH, RES_UNKNOWN, RES_EXEMPTED, RES_OTHER, NRES };
 static const char *const RES_NAME[NRES] = {"match", "unknown", "exempted", "other"};
 #define NOUT 6
-static const char *const OUT_NAME[NOUT] = {"allowed", "denied",  "rejected",
+static const char *const OUT_NAME[NOUT] = {"allowed",   "denied", "rejected",
                                            "duplicate", "failed", "other"};
 
 /* One finding, for the charts. */
@@ -77,9 +76,9 @@ struct aud_report {
     size_t nhits, caphits;
     char **rules;
     size_t nrules;
-    cm_map *rule_ix; /* rule id -> index + 1 */
-    cm_map *res;     /* resource id -> struct res */
-    cm_map *exm;     /* exemption, rule, resource -> struct exm */
+    cm_map *rule_ix;                /* rule id -> index + 1 */
+    cm_map *res;                    /* resource id -> struct res */
+    cm_map *exm;                    /* exemption, rule, resource -> struct exm */
     struct item recent[MAX_RECENT]; /* a ring: the latest MAX_RECENT findings */
     size_t nrecent;
     struct op *ops;
@@ -336,15 +335,15 @@ static void fold_finding(aud_report *r, yajl_val f, const char *subject, const c
     struct item *it = &r->recent[r->nrecent++ % MAX_RECENT];
     item_free(it);
     yajl_val exv = aud_rec_get(f, "exemption");
-    *it = (struct item){.time = cm_strdup(time),
-                        .rule = cm_strdup(rule),
-                        .severity = cm_strdup(aud_rec_str(f, "severity")),
-                        .result = cm_strdup(aud_rec_str(f, "result")),
-                        .resource = cm_strdup(resource),
-                        .message = cm_strdup(aud_rec_str(f, "message")),
-                        .exemption = cm_strdup(YAJL_IS_STRING(exv) ? YAJL_GET_STRING(exv)
-                                                                   : aud_rec_str(exv, "id")),
-                        .seq = seq};
+    *it = (struct item){
+        .time = cm_strdup(time),
+        .rule = cm_strdup(rule),
+        .severity = cm_strdup(aud_rec_str(f, "severity")),
+        .result = cm_strdup(aud_rec_str(f, "result")),
+        .resource = cm_strdup(resource),
+        .message = cm_strdup(aud_rec_str(f, "message")),
+        .exemption = cm_strdup(YAJL_IS_STRING(exv) ? YAJL_GET_STRING(exv) : aud_rec_str(exv, "id")),
+        .seq = seq};
     copy_str(it->chain, sizeof it->chain, chain);
     struct res *x = resource ? cm_map_get(r->res, resource) : NULL;
     if (x)
@@ -413,9 +412,12 @@ static void fold_ops(aud_report *r, yajl_val acts, const char *subject, const ch
             continue;
         if (!r->ops)
             r->ops = cm_xcalloc(MAX_OPS, sizeof *r->ops);
-        r->ops[r->nops++] = (struct op){cm_strdup(time), cm_strdup(subject), cm_strdup(op),
+        r->ops[r->nops++] = (struct op){cm_strdup(time),
+                                        cm_strdup(subject),
+                                        cm_strdup(op),
                                         cm_strdup(aud_rec_str(a, "status")),
-                                        cm_strdup(aud_rec_str(a, "error")), seq};
+                                        cm_strdup(aud_rec_str(a, "error")),
+                                        seq};
     }
 }
 
@@ -483,12 +485,23 @@ static void esc(cm_buf *b, const char *s)
 {
     for (; s && *s; s++) {
         switch (*s) {
-        case '&': cm_buf_adds(b, "&amp;"); break;
-        case '<': cm_buf_adds(b, "&lt;"); break;
-        case '>': cm_buf_adds(b, "&gt;"); break;
-        case '"': cm_buf_adds(b, "&quot;"); break;
-        case '\'': cm_buf_adds(b, "&#39;"); break;
-        default: cm_buf_addc(b, *s);
+        case '&':
+            cm_buf_adds(b, "&amp;");
+            break;
+        case '<':
+            cm_buf_adds(b, "&lt;");
+            break;
+        case '>':
+            cm_buf_adds(b, "&gt;");
+            break;
+        case '"':
+            cm_buf_adds(b, "&quot;");
+            break;
+        case '\'':
+            cm_buf_adds(b, "&#39;");
+            break;
+        default:
+            cm_buf_addc(b, *s);
         }
     }
 }
@@ -639,9 +652,9 @@ static void chains(cm_buf *b, const aud_report *r)
         cm_buf_addf(b,
                     "</td><td>%s</td><td class=\"n\">%llu</td><td class=\"n\">%llu</td>"
                     "<td class=\"n\">%llu</td><td class=\"n\">%llu</td><td>",
-                    bad ? "<span class=\"tag bad\">FAILED</span>"
-                        : r->failure ? "<span class=\"tag warn\">intact so far</span>"
-                                     : "<span class=\"tag ok\">verified</span>",
+                    bad          ? "<span class=\"tag bad\">FAILED</span>"
+                    : r->failure ? "<span class=\"tag warn\">intact so far</span>"
+                                 : "<span class=\"tag ok\">verified</span>",
                     (unsigned long long)c->records, (unsigned long long)c->first,
                     (unsigned long long)c->last, (unsigned long long)c->last_signed);
         ident(b, c->head);
@@ -660,7 +673,7 @@ static void chains(cm_buf *b, const aud_report *r)
  * that gives at most MAX_BUCKETS bars, else the shortest width that gives at most 24. */
 static int64_t bucket_width(int64_t t0, int64_t t1)
 {
-    static const int64_t widths[] = {60,  300,     900,     3600,     3 * 3600, 6 * 3600,
+    static const int64_t widths[] = {60,  300,     900,      3600,     3 * 3600, 6 * 3600,
                                      DAY, 7 * DAY, 30 * DAY, 91 * DAY, 365 * DAY};
     if (t1 - t0 >= 2 * DAY && t1 / DAY - t0 / DAY < MAX_BUCKETS)
         return DAY;
@@ -680,9 +693,9 @@ static void bucket_label(int64_t t, int64_t width, char *out, size_t n)
     char ts[CM_TS_SIZE];
     cm_ts_format(t, ts);
     if (width > DAY)
-        snprintf(out, n, "%.10s", ts);          /* YYYY-MM-DD */
+        snprintf(out, n, "%.10s", ts); /* YYYY-MM-DD */
     else if (width == DAY)
-        snprintf(out, n, "%.5s", ts + 5);       /* MM-DD */
+        snprintf(out, n, "%.5s", ts + 5); /* MM-DD */
     else
         snprintf(out, n, "%.5s %.5s", ts + 5, ts + 11); /* MM-DD HH:MM */
 }
@@ -705,8 +718,7 @@ static void legend(cm_buf *b, const aud_report *r)
 {
     cm_buf_adds(b, "<p class=\"legend\">");
     for (int s = r->sev[SEV_OTHER] ? NSEV - 1 : NSEV - 2; s >= 0; s--)
-        cm_buf_addf(b, "<span><i style=\"background:%s\"></i>%s</span>", SEV_COLOR[s],
-                    SEV_NAME[s]);
+        cm_buf_addf(b, "<span><i style=\"background:%s\"></i>%s</span>", SEV_COLOR[s], SEV_NAME[s]);
     cm_buf_adds(b, "</p>");
 }
 
@@ -761,15 +773,15 @@ static void chart_time(cm_buf *b, const aud_report *r, int64_t t0, int64_t width
                         "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\" "
                         "data-bucket=\"%s\" data-severity=\"%s\" data-count=\"%llu\">"
                         "<title>%s: %llu %s</title></rect>",
-                        x + 1, y1, bw > 2 ? bw - 2 : 1, y0 - y1, SEV_COLOR[s], label,
-                        SEV_NAME[s], (unsigned long long)cnt[k][s], label,
-                        (unsigned long long)cnt[k][s], SEV_NAME[s]);
+                        x + 1, y1, bw > 2 ? bw - 2 : 1, y0 - y1, SEV_COLOR[s], label, SEV_NAME[s],
+                        (unsigned long long)cnt[k][s], label, (unsigned long long)cnt[k][s],
+                        SEV_NAME[s]);
         }
         if (k % every == 0) {
             char label[64];
             bucket_label((t0 + k) * width, width, label, sizeof label);
-            cm_buf_addf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>",
-                        x + bw / 2, T + ph + 16, label);
+            cm_buf_addf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">%s</text>", x + bw / 2,
+                        T + ph + 16, label);
         }
     }
     cm_buf_addf(b,
@@ -778,13 +790,13 @@ static void chart_time(cm_buf *b, const aud_report *r, int64_t t0, int64_t width
                 "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\">time (UTC) from %.10s, one bar "
                 "per %s</text></svg>",
                 L, T + ph, W - R, T + ph, L, T, L, T + ph, L + pw / 2, H - 10, first,
-                width == 60            ? "minute"
-                : width < 3600         ? "few minutes"
-                : width == 3600        ? "hour"
-                : width < DAY          ? "few hours"
-                : width == DAY         ? "day"
-                : width == 7 * DAY     ? "week"
-                                       : "period");
+                width == 60        ? "minute"
+                : width < 3600     ? "few minutes"
+                : width == 3600    ? "hour"
+                : width < DAY      ? "few hours"
+                : width == DAY     ? "day"
+                : width == 7 * DAY ? "week"
+                                   : "period");
     free(cnt);
 }
 
@@ -820,12 +832,12 @@ static void chart_rules(cm_buf *b, const aud_report *r, const uint32_t *order,
             int x0 = L + (int)(acc * (uint64_t)pw / max);
             acc += per[i][s];
             int x1 = L + (int)(acc * (uint64_t)pw / max);
-            cm_buf_addf(b, "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\">"
-                           "<title>",
+            cm_buf_addf(b,
+                        "<rect x=\"%d\" y=\"%d\" width=\"%d\" height=\"%d\" fill=\"%s\">"
+                        "<title>",
                         x0, y + 4, x1 - x0 > 1 ? x1 - x0 : 1, row - 8, SEV_COLOR[s]);
             esc(b, r->rules[i]);
-            cm_buf_addf(b, ": %llu %s</title></rect>", (unsigned long long)per[i][s],
-                        SEV_NAME[s]);
+            cm_buf_addf(b, ": %llu %s</title></rect>", (unsigned long long)per[i][s], SEV_NAME[s]);
         }
         cm_buf_addf(b, "<text x=\"%d\" y=\"%d\">%llu</text>",
                     L + (int)(acc * (uint64_t)pw / max) + 6, y + 16, (unsigned long long)acc);
@@ -879,16 +891,15 @@ static void chart_heat(cm_buf *b, const aud_report *r, const uint32_t *order, in
                 cm_buf_addf(b,
                             "<text x=\"%d\" y=\"%d\" text-anchor=\"middle\" "
                             "style=\"fill:%s\">%llu</text>",
-                            x + cw / 2, y + 15, op > 55 ? "#fff" : "#111",
-                            (unsigned long long)c);
+                            x + cw / 2, y + 15, op > 55 ? "#fff" : "#111", (unsigned long long)c);
         }
     }
     int every = (int)((nb + 7) / 8);
     for (int64_t k = 0; k < nb; k += every) {
         char label[64];
         bucket_label((t0 + k) * width, width, label, sizeof label);
-        cm_buf_addf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"start\">%s</text>",
-                    L + (int)k * cw, T + row * (int)r->nrules + 16, label);
+        cm_buf_addf(b, "<text x=\"%d\" y=\"%d\" text-anchor=\"start\">%s</text>", L + (int)k * cw,
+                    T + row * (int)r->nrules + 16, label);
     }
     cm_buf_adds(b, "</svg>");
     free(cnt);
@@ -1045,8 +1056,9 @@ static void posture(cm_buf *b, const aud_report *r, bool with_state)
         const char *reasons = from_state ? x->s_reasons : x->reasons;
         cm_buf_adds(b, "<tr data-resource=\"");
         esc(b, x->id);
-        cm_buf_addf(b, "\" data-exists=\"%s\" data-locked=\"%s\" data-lost=\"%s\" "
-                       "data-findings=\"%llu\"><td>",
+        cm_buf_addf(b,
+                    "\" data-exists=\"%s\" data-locked=\"%s\" data-lost=\"%s\" "
+                    "data-findings=\"%llu\"><td>",
                     exists ? "true" : "false", exists && locked ? "true" : "false",
                     exists && lost ? "true" : "false", (unsigned long long)x->findings);
         ident(b, x->id);
@@ -1062,8 +1074,7 @@ static void posture(cm_buf *b, const aud_report *r, bool with_state)
             cm_buf_addf(b, "</td><td>%s", locked ? "<span class=\"tag bad\">locked</span>" : "no");
             if (locked && reasons && *reasons)
                 tag_text(b, "<br><span class=\"note\">", reasons, "</span>");
-            cm_buf_addf(b, "</td><td>%s</td>",
-                        lost ? "<span class=\"tag bad\">lost</span>" : "no");
+            cm_buf_addf(b, "</td><td>%s</td>", lost ? "<span class=\"tag bad\">lost</span>" : "no");
         }
         cm_buf_addf(b, "<td class=\"n\">%llu</td><td>", (unsigned long long)x->findings);
         if (from_state) {
@@ -1180,8 +1191,9 @@ static void exemptions(cm_buf *b, const aud_report *r, int64_t as_of)
         if (has_exp) {
             esc(b, e->expires);
             cm_buf_addf(b, " <span class=\"tag %s\">%s</span>",
-                        !strcmp(when, "in force") ? "ok" : !strcmp(when, "expired") ? "bad"
-                                                                                     : "warn",
+                        !strcmp(when, "in force")  ? "ok"
+                        : !strcmp(when, "expired") ? "bad"
+                                                   : "warn",
                         when);
         } else {
             cm_buf_adds(b, "<span class=\"note\">not in the trail</span>");
@@ -1228,12 +1240,14 @@ static void state_section(cm_buf *b, const aud_report *r)
             cm_buf_adds(b, "<span class=\"tag bad\">the trail's record at this seq has another "
                            "hash: not this state's trail</span>");
         else if (c->seen == 0)
-            cm_buf_addf(b, "<span class=\"tag warn\">state is ahead: the trail ends at seq "
-                           "%llu</span>",
+            cm_buf_addf(b,
+                        "<span class=\"tag warn\">state is ahead: the trail ends at seq "
+                        "%llu</span>",
                         (unsigned long long)last);
         else if (c->seq < last)
-            cm_buf_addf(b, "<span class=\"tag warn\">state is behind: the trail goes on to seq "
-                           "%llu</span>",
+            cm_buf_addf(b,
+                        "<span class=\"tag warn\">state is behind: the trail goes on to seq "
+                        "%llu</span>",
                         (unsigned long long)last);
         else
             cm_buf_adds(b, "<span class=\"tag ok\">state and trail end at the same record"
@@ -1258,8 +1272,9 @@ static void verdict(cm_buf *b, const aud_report *r)
         esc(b, r->state_path);
         tag_text(b, ": ", r->state_failure, "");
     } else {
-        cm_buf_addf(b, "Verified: %llu records in %zu chain%s, every hash, link and signature "
-                       "checked",
+        cm_buf_addf(b,
+                    "Verified: %llu records in %zu chain%s, every hash, link and signature "
+                    "checked",
                     (unsigned long long)r->records, r->nchains, r->nchains == 1 ? "" : "s");
         if (r->state_given)
             cm_buf_adds(b, "; the state too");

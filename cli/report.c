@@ -90,12 +90,23 @@ int cmd_report(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'p': pub = optarg; break;
-        case 'o': out = optarg; break;
-        case 's': state = optarg; break;
-        case 'M': master = optarg; break;
-        case 'a': as_of_s = optarg; break;
-        default: return cli_usage_error("report", "unknown option");
+        case 'p':
+            pub = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 's':
+            state = optarg;
+            break;
+        case 'M':
+            master = optarg;
+            break;
+        case 'a':
+            as_of_s = optarg;
+            break;
+        default:
+            return cli_usage_error("report", "unknown option");
         }
     }
     if (!pub || !out)
