@@ -966,7 +966,7 @@ static void findings(cm_buf *b, const aud_report *r)
     }
     uint64_t(*per)[NSEV] = cm_xcalloc(r->nrules, sizeof *per);
     uint32_t *order = cm_xcalloc(r->nrules, sizeof *order);
-    int64_t lo = r->hits[0].t, hi = r->hits[0].t;
+    int64_t lo = r->hits[0].t, hi = lo;
     for (size_t i = 0; i < r->nhits; i++) {
         per[r->hits[i].rule][r->hits[i].sev]++;
         if (r->hits[i].t < lo)
