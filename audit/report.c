@@ -75,6 +75,7 @@ struct aud_report {
     struct hit *hits;
     size_t nhits, caphits;
     char **rules;
+    char **controls; /* per rule: the "STANDARD CONTROL" its findings map to, "; "-joined */
     size_t nrules;
     cm_map *rule_ix;                /* rule id -> index + 1 */
     cm_map *res;                    /* resource id -> struct res */
@@ -158,9 +159,12 @@ void aud_report_free(aud_report *r)
     cm_map_free(r->exm);
     cm_map_free(r->last_event);
     cm_map_free(r->rule_ix);
-    for (size_t i = 0; i < r->nrules; i++)
+    for (size_t i = 0; i < r->nrules; i++) {
         free(r->rules[i]);
+        free(r->controls[i]);
+    }
     free(r->rules);
+    free(r->controls);
     free(r->hits);
     for (size_t i = 0; i < r->nops; i++) {
         free(r->ops[i].time);
@@ -303,9 +307,41 @@ static uint32_t rule_index(aud_report *r, const char *rule)
     if (ix)
         return (uint32_t)(ix - 1);
     r->rules = cm_xrealloc(r->rules, (r->nrules + 1) * sizeof *r->rules);
+    r->controls = cm_xrealloc(r->controls, (r->nrules + 1) * sizeof *r->controls);
     r->rules[r->nrules] = cm_strdup(rule);
+    r->controls[r->nrules] = NULL;
     cm_map_put(r->rule_ix, rule, (void *)(uintptr_t)(r->nrules + 1));
     return (uint32_t)r->nrules++;
+}
+
+#define MAX_CONTROLS 1024 /* bytes of a rule's joined controls */
+
+/* Adds the finding's compliance mappings to its rule's controls, each once. */
+static void add_controls(aud_report *r, uint32_t rule, yajl_val f)
+{
+    yajl_val list = aud_rec_get(f, "compliance");
+    for (size_t i = 0; YAJL_IS_ARRAY(list) && i < list->u.array.len; i++) {
+        const char *std = aud_rec_str(list->u.array.values[i], "standard");
+        const char *ctl = aud_rec_str(list->u.array.values[i], "control");
+        const char *have = r->controls[rule] ? r->controls[rule] : "";
+        if (!std || !ctl || strlen(have) + strlen(std) + strlen(ctl) + 3 > MAX_CONTROLS)
+            continue;
+        /* "; A; B; " holds "; ITEM; " exactly when ITEM is one of A, B */
+        cm_buf all, probe;
+        cm_buf_init(&all, 0);
+        cm_buf_init(&probe, 0);
+        cm_buf_addf(&all, "; %s; ", have);
+        cm_buf_addf(&probe, "; %s %s; ", std, ctl);
+        if (!strstr(all.p, probe.p)) {
+            cm_buf joined;
+            cm_buf_init(&joined, 0);
+            cm_buf_addf(&joined, "%s%s%s %s", have, *have ? "; " : "", std, ctl);
+            free(r->controls[rule]);
+            r->controls[rule] = cm_buf_take(&joined);
+        }
+        cm_buf_free(&all);
+        cm_buf_free(&probe);
+    }
 }
 
 static void copy_str(char *dst, size_t n, const char *s)
@@ -331,7 +367,9 @@ static void fold_finding(aud_report *r, yajl_val f, const char *subject, const c
         r->caphits = r->caphits ? r->caphits * 2 : 256;
         r->hits = cm_xrealloc(r->hits, r->caphits * sizeof *r->hits);
     }
-    r->hits[r->nhits++] = (struct hit){t, rule_index(r, rule), (uint8_t)sev};
+    uint32_t ri = rule_index(r, rule);
+    r->hits[r->nhits++] = (struct hit){t, ri, (uint8_t)sev};
+    add_controls(r, ri, f);
     struct item *it = &r->recent[r->nrecent++ % MAX_RECENT];
     item_free(it);
     yajl_val exv = aud_rec_get(f, "exemption");
@@ -991,7 +1029,13 @@ static void findings(cm_buf *b, const aud_report *r)
     cm_buf_adds(b, "<table id=\"rules\"><thead><tr><th>rule</th>");
     for (int s = top; s >= 0; s--)
         cm_buf_addf(b, "<th class=\"n\">%s</th>", SEV_NAME[s]);
-    cm_buf_adds(b, "<th class=\"n\">total</th></tr></thead><tbody>");
+    bool any_controls = false;
+    for (size_t i = 0; i < r->nrules; i++)
+        any_controls |= r->controls[i] != NULL;
+    cm_buf_adds(b, "<th class=\"n\">total</th>");
+    if (any_controls)
+        cm_buf_adds(b, "<th>controls</th>");
+    cm_buf_adds(b, "</tr></thead><tbody>");
     for (size_t j = 0; j < r->nrules; j++) {
         uint32_t i = order[j];
         uint64_t tot = rule_total(ctx.per, i);
@@ -1002,7 +1046,10 @@ static void findings(cm_buf *b, const aud_report *r)
         cm_buf_adds(b, "</td>");
         for (int s = top; s >= 0; s--)
             cm_buf_addf(b, "<td class=\"n\">%llu</td>", (unsigned long long)per[i][s]);
-        cm_buf_addf(b, "<td class=\"n\">%llu</td></tr>", (unsigned long long)tot);
+        cm_buf_addf(b, "<td class=\"n\">%llu</td>", (unsigned long long)tot);
+        if (any_controls)
+            tag_text(b, "<td>", r->controls[i] ? r->controls[i] : "", "</td>");
+        cm_buf_adds(b, "</tr>");
     }
     cm_buf_adds(b, "</tbody></table>");
     recent(b, r);

@@ -78,6 +78,9 @@ grep -q 'cs-e&quot;&gt;&lt;img src=x onerror=alert(2)&gt;' "$T/trail.html" && ok
   || fail "the id with markup is not escaped as expected"
 jq -e '[.els[] | select(.attrs["data-resource"]) | .attrs["data-resource"]] | any(endswith("cs-e\"><img src=x onerror=alert(2)>"))' \
   "$J" >/dev/null && ok "and reads back whole in the DOM" || fail "the id with markup did not survive"
+jq -e '[.els[] | select(.attrs["data-rule"] == "CMK-REGION")][0].text
+    | contains("MCSB v1 DP-5; CIS Microsoft Azure Foundations Benchmark v2.1.0 8.3.9") and ([scan("DP-5")] | length == 1)' \
+  "$J" >/dev/null && ok "a rule's compliance controls, each once" || fail "controls of CMK-REGION"
 # exemptions in the trail
 jq -e '[.els[] | select(.attrs["data-exemption"])] | length == 1 and .[0].attrs["data-exemption"] == "EX-2026-014"
     and .[0].attrs["data-count"] == "2" and .[0].attrs["data-expiry"] == "unknown"' "$J" >/dev/null \
