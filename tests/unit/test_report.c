@@ -72,7 +72,7 @@ int main(void)
          "\"findings\":[{\"rule\":\"<R>\",\"severity\":\"high\",\"result\":\"exempted\","
          "\"message\":\"<script>x</script>\",\"exemption\":\"<X>\",\"compliance\":"
          "[{\"standard\":\"<S>\",\"control\":\"<C>\"}]}]}}");
-    CHECK(strstr(out.p, "\"time\":1795341600250") != NULL); /* the fraction kept, in ms */
+    CHECK(strstr(out.p, "\"time\":1795341600250") != NULL);   /* the fraction kept, in ms */
     CHECK(strstr(out.p, "\"status_id\":3,\"time\"") != NULL); /* exempted: Suppressed */
     aud_report_input(r, "<in>");
     cm_buf page;
