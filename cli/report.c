@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,10 +28,15 @@ static void read_state(aud_report *rep, const char *path, const char *master)
 {
     cm_err err;
     cm_err_clear(&err);
-    if (access(path, R_OK) != 0) {
+    struct stat sb;
+    if (access(path, R_OK) != 0 || stat(path, &sb) != 0) {
         char why[600];
         snprintf(why, sizeof why, "cannot read it: %s", strerror(errno));
         aud_report_state(rep, path, why);
+        return;
+    }
+    if (sb.st_size == 0) { /* opening it would make it a new state */
+        aud_report_state(rep, path, "an empty file, not a state");
         return;
     }
     vlt_state *st = vlt_state_open(path, master, &err);

@@ -59,6 +59,9 @@ jq -e '[.els[] | select(.attrs["data-count-records"])][0].attrs["data-count-reco
 # a missing state or master key
 expect_rc 1 "a missing state: exit 1" -- "$CMKGUARD" report --pubkey "$PUB" --state nope.db --out none.html trail.jsonl
 [ ! -e nope.db ] && ok "and no state is created" || fail "a state was created"
+: >empty.db
+expect_rc 1 "an empty file as the state: exit 1" -- "$CMKGUARD" report --pubkey "$PUB" --state empty.db --out empty.html trail.jsonl
+[ ! -s empty.db ] && [ ! -e empty.db.mkey ] && ok "and it is left empty, with no master key made" || fail "the empty file was made a state"
 cp "$DB" nokey.db
 expect_rc 1 "a state without its master key: exit 1" -- "$CMKGUARD" report --pubkey "$PUB" --state nokey.db --out nokey.html trail.jsonl
 render nokey.html
