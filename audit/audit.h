@@ -51,6 +51,23 @@ bool aud_record_peek(const char *line, size_t n, char *chain, size_t chain_len,
 typedef struct aud_verifier aud_verifier;
 aud_verifier *aud_verifier_new(cry_verifier *key);
 void aud_verifier_free(aud_verifier *v);
+/* A record that passed every check, as a parsed tree (yajl's, borrowed for the call),
+ * for readers of verified trails (export, report). where names it ("FILE:LINE").
+ * -1 with err stops the verification there. */
+struct yajl_val_s;
+typedef int (*aud_record_fn)(void *arg, const char *where, const struct yajl_val_s *rec,
+                             cm_err *err);
+/* Calls fn (NULL: nobody) with every record once it verified. */
+void aud_verifier_on_record(aud_verifier *v, aud_record_fn fn, void *arg);
+/* What verification found of one chain, in first-seen order (i < count). */
+typedef struct aud_chain_info {
+    const char *chain; /* borrowed from the verifier */
+    uint64_t first, last, last_signed, records;
+    bool failed;      /* verification stopped at a record of this chain */
+    const char *head; /* the last record's hash */
+} aud_chain_info;
+size_t aud_verifier_chain_count(const aud_verifier *v);
+void aud_verifier_chain(const aud_verifier *v, size_t i, aud_chain_info *out);
 /* Checks one record; where names it for errors ("FILE:LINE"). -1 with err on the first problem. */
 int aud_verifier_line(aud_verifier *v, const char *where, const char *line, size_t n, cm_err *err);
 /* After the last record: unsigned tails. Fills summary JSON on success. */

@@ -7,10 +7,12 @@
 #include <yajl/yajl_tree.h>
 
 #include "audit/audit.h"
+#include "audit/record.h"
 #include "common/map.h"
 
 struct chain_state {
-    uint64_t first, last, last_signed;
+    uint64_t first, last, last_signed, records;
+    bool failed; /* a record of this chain failed its checks */
     char head[65];
     char first_where[300], last_where[300];
 };
@@ -22,6 +24,8 @@ struct aud_verifier {
     size_t norder;
     uint64_t records;
     cm_buf canon;
+    aud_record_fn on_record;
+    void *on_record_arg;
 };
 
 aud_verifier *aud_verifier_new(cry_verifier *key)
@@ -47,6 +51,29 @@ void aud_verifier_free(aud_verifier *v)
     free(v->order);
     cm_buf_free(&v->canon);
     free(v);
+}
+
+void aud_verifier_on_record(aud_verifier *v, aud_record_fn fn, void *arg)
+{
+    v->on_record = fn;
+    v->on_record_arg = arg;
+}
+
+size_t aud_verifier_chain_count(const aud_verifier *v)
+{
+    return v->norder;
+}
+
+void aud_verifier_chain(const aud_verifier *v, size_t i, aud_chain_info *out)
+{
+    const struct chain_state *cs = cm_map_get(v->chains, v->order[i]);
+    *out = (aud_chain_info){.chain = v->order[i],
+                            .first = cs->first,
+                            .last = cs->last,
+                            .last_signed = cs->last_signed,
+                            .records = cs->records,
+                            .failed = cs->failed,
+                            .head = cs->head};
 }
 
 /* Next UTF-16 code unit of a UTF-8 string (keys are valid UTF-8: yajl checked). */
@@ -156,6 +183,11 @@ static int canon(cm_buf *b, yajl_val v, bool top, int depth)
     return rc < 0 ? -1 : cm_buf_addc(b, '}');
 }
 
+int aud_rec_json(cm_buf *b, yajl_val v)
+{
+    return canon(b, v, false, 0);
+}
+
 static const char *str_member(yajl_val o, const char *k)
 {
     const char *path[] = {k, NULL};
@@ -260,12 +292,20 @@ int aud_verifier_line(aud_verifier *v, const char *where, const char *line, size
         cm_err_set(err, label, 0, 0, "kid without a signature");
         goto out_free;
     }
+    if (v->on_record && v->on_record(v->on_record_arg, label, o, err) < 0)
+        goto out_free;
     cs->last = seq;
+    cs->records++;
     memcpy(cs->head, hash, 65);
     snprintf(cs->last_where, sizeof cs->last_where, "%s", where);
     v->records++;
     rc = 0;
 out_free:
+    if (rc < 0 && chain) {
+        struct chain_state *bad = cm_map_get(v->chains, chain);
+        if (bad)
+            bad->failed = true;
+    }
     yajl_tree_free(o);
     return rc;
 }
@@ -275,6 +315,7 @@ int aud_verifier_end(aud_verifier *v, cm_buf *summary, cm_err *err)
     for (size_t i = 0; i < v->norder; i++) {
         struct chain_state *cs = cm_map_get(v->chains, v->order[i]);
         if (cs->last_signed < cs->last) {
+            cs->failed = true;
             cm_err_set(err, cs->last_where, 0, 0,
                        "records seq %llu..%llu of chain '%s' are not signed (no signed record or "
                        "checkpoint after them)",

@@ -1,9 +1,11 @@
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "audit/audit.h"
+#include "audit/ocsf.h"
 #include "cli/cli.h"
 #include "policy/config.h"
 #include "stream/kafka.h"
@@ -120,6 +122,40 @@ static int verify_kafka(aud_verifier *v, const char *config, cm_err *err)
     return rc;
 }
 
+int cli_verify_inputs(aud_verifier *v, char **files, int nfiles, cm_buf *summary, cm_err *err)
+{
+    char *stdin_only[] = {"-"};
+    if (nfiles < 1) {
+        files = stdin_only;
+        nfiles = 1;
+    }
+    int rc = EXIT_OK;
+    for (int i = 0; rc == EXIT_OK && i < nfiles; i++) {
+        cm_lines *rd = cm_lines_open(files[i], MAX_RECORD, err);
+        if (!rd)
+            return EXIT_USAGE;
+        const char *line;
+        size_t n, lineno;
+        int r;
+        char where[4200];
+        while (rc == EXIT_OK && (r = cm_lines_next(rd, &line, &n, &lineno, err)) == 1) {
+            snprintf(where, sizeof where, "%s:%zu", cm_lines_name(rd), lineno);
+            if (n > MAX_RECORD) {
+                cm_err_set(err, where, 0, 0, "record larger than 16 MiB");
+                rc = EXIT_CHECK;
+            } else if (aud_verifier_line(v, where, line, n, err) < 0) {
+                rc = EXIT_CHECK;
+            }
+        }
+        if (rc == EXIT_OK && r < 0)
+            rc = EXIT_RUNTIME;
+        cm_lines_free(rd);
+    }
+    if (rc == EXIT_OK && aud_verifier_end(v, summary, err) < 0)
+        rc = EXIT_CHECK;
+    return rc;
+}
+
 static int verify(int argc, char **argv)
 {
     static const struct option opts[] = {{"pubkey", required_argument, NULL, 'p'},
@@ -147,53 +183,100 @@ static int verify(int argc, char **argv)
         return EXIT_USAGE;
     }
     aud_verifier *v = aud_verifier_new(key);
-    int rc = kafka ? verify_kafka(v, kafka, &err) : EXIT_OK;
-    if (kafka)
-        goto out_summary;
-    char *stdin_only[] = {"-"};
-    char **files = optind < argc ? argv + optind : stdin_only;
-    int nfiles = optind < argc ? argc - optind : 1;
-    for (int i = 0; !kafka && rc == EXIT_OK && i < nfiles; i++) {
-        cm_lines *rd = cm_lines_open(files[i], MAX_RECORD, &err);
-        if (!rd) {
-            cm_err_print(&err);
-            rc = EXIT_USAGE;
-            break;
-        }
-        const char *line;
-        size_t n, lineno;
-        int r;
-        char where[4200];
-        while (rc == EXIT_OK && (r = cm_lines_next(rd, &line, &n, &lineno, &err)) == 1) {
-            snprintf(where, sizeof where, "%s:%zu", cm_lines_name(rd), lineno);
-            if (n > MAX_RECORD) {
-                cm_err_set(&err, where, 0, 0, "record larger than 16 MiB");
-                cm_err_print(&err);
-                rc = EXIT_CHECK;
-            } else if (aud_verifier_line(v, where, line, n, &err) < 0) {
-                cm_err_print(&err);
-                rc = EXIT_CHECK;
-            }
-        }
-        if (rc == EXIT_OK && r < 0) {
-            cm_err_print(&err);
-            rc = EXIT_RUNTIME;
-        }
-        cm_lines_free(rd);
-    }
-out_summary:
-    if (rc == EXIT_OK) {
-        cm_buf sum;
-        cm_buf_init(&sum, 0);
-        if (aud_verifier_end(v, &sum, &err) < 0) {
+    cm_buf sum;
+    cm_buf_init(&sum, 0);
+    int rc;
+    if (kafka) {
+        rc = verify_kafka(v, kafka, &err);
+        if (rc == EXIT_OK && aud_verifier_end(v, &sum, &err) < 0) {
             cm_err_print(&err);
             rc = EXIT_CHECK;
-        } else {
-            puts(sum.p);
         }
-        cm_buf_free(&sum);
+    } else {
+        rc = cli_verify_inputs(v, argv + optind, argc - optind, &sum, &err);
+        if (rc != EXIT_OK)
+            cm_err_print(&err);
     }
+    if (rc == EXIT_OK)
+        puts(sum.p);
+    cm_buf_free(&sum);
     aud_verifier_free(v);
+    cry_verifier_free(key);
+    return rc;
+}
+
+static int to_file(void *arg, const char *subject, const char *line, size_t n)
+{
+    FILE *f = arg;
+    (void)subject; /* one stream for every subject */
+    return fwrite(line, 1, n, f) == n && putc('\n', f) != EOF ? 0 : -1;
+}
+
+/* `audit export --format ocsf`: the whole input is verified before anything reaches
+ * stdout. Findings wait in an unnamed temporary file, so a trail that fails (a record
+ * altered, or an unsigned tail found only at its end) prints nothing. */
+static int export(int argc, char **argv)
+{
+    static const struct option opts[] = {{"pubkey", required_argument, NULL, 'p'},
+                                         {"format", required_argument, NULL, 'f'},
+                                         {NULL, 0, NULL, 0}};
+    const char *pub = NULL, *format = NULL;
+    int c;
+    optind = 1;
+    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+        if (c == 'p')
+            pub = optarg;
+        else if (c == 'f')
+            format = optarg;
+        else
+            return cli_usage_error("audit export", "unknown option");
+    }
+    if (!pub)
+        return cli_usage_error("audit export", "needs --pubkey PUB");
+    if (!format || strcmp(format, "ocsf") != 0)
+        return cli_usage_error("audit export", "needs --format ocsf");
+    cm_err err;
+    cry_verifier *key = cry_verifier_load(pub, &err);
+    if (!key) {
+        cm_err_print(&err);
+        return EXIT_USAGE;
+    }
+    int rc = EXIT_RUNTIME;
+    FILE *tmp = tmpfile();
+    if (!tmp) {
+        cm_log("cannot create a temporary file for the export: %s", strerror(errno));
+        goto out_free_key;
+    }
+    aud_ocsf *x = aud_ocsf_new(to_file, tmp);
+    aud_verifier *v = aud_verifier_new(key);
+    aud_verifier_on_record(v, aud_ocsf_record, x);
+    cm_buf sum;
+    cm_buf_init(&sum, 0);
+    rc = cli_verify_inputs(v, argv + optind, argc - optind, &sum, &err);
+    if (rc != EXIT_OK) {
+        cm_err_print(&err);
+        goto out_free;
+    }
+    if (fflush(tmp) != 0 || fseek(tmp, 0, SEEK_SET) != 0) {
+        cm_log("cannot read back the export: %s", strerror(errno));
+        rc = EXIT_RUNTIME;
+        goto out_free;
+    }
+    char chunk[65536];
+    size_t n;
+    while ((n = fread(chunk, 1, sizeof chunk, tmp)) > 0)
+        if (fwrite(chunk, 1, n, stdout) != n)
+            break;
+    if (ferror(tmp) || fflush(stdout) != 0 || ferror(stdout)) {
+        cm_log("cannot write the export: %s", strerror(errno));
+        rc = EXIT_RUNTIME;
+    }
+out_free:
+    cm_buf_free(&sum);
+    aud_verifier_free(v);
+    aud_ocsf_free(x);
+    fclose(tmp);
+out_free_key:
     cry_verifier_free(key);
     return rc;
 }
@@ -204,5 +287,7 @@ int cmd_audit(int argc, char **argv)
         return keygen(argc - 1, argv + 1);
     if (argc >= 2 && !strcmp(argv[1], "verify"))
         return verify(argc - 1, argv + 1);
-    return cli_usage_error("audit", "expected 'keygen' or 'verify'");
+    if (argc >= 2 && !strcmp(argv[1], "export"))
+        return export(argc - 1, argv + 1);
+    return cli_usage_error("audit", "expected 'keygen', 'verify' or 'export'");
 }

@@ -20,6 +20,10 @@ static const char USAGE[] =
     "  rules schema                  JSON Schema of rule, exemption and rule-test files\n"
     "  audit keygen --out PREFIX     write PREFIX.key (0600) and PREFIX.pub\n"
     "  audit verify --pubkey PUB [FILE|-]...\n"
+    "  audit export --format ocsf --pubkey PUB [FILE|-]...\n"
+    "                                verified records -> OCSF Compliance Findings\n"
+    "  report --pubkey PUB --out FILE.html [--state DB] [--as-of RFC3339] AUDIT...\n"
+    "                                self-contained HTML compliance report\n"
     "  data put --state DB RESOURCE [--class blocklist-name] < FILE\n"
     "  data get --state DB RESOURCE [--class blocklist-name] [--sealed]\n"
     "  state show --state DB [RESOURCE]\n"
@@ -51,7 +55,7 @@ int main(int argc, char **argv)
     } cmds[] = {{"replay", cmd_replay}, {"rules", cmd_rules}, {"audit", cmd_audit},
                 {"data", cmd_data},     {"state", cmd_state},
                 {"run", cmd_run},       {"broker", cmd_broker},
-                {"import", cmd_import}};
+                {"import", cmd_import}, {"report", cmd_report}};
     for (size_t i = 0; i < CM_ARRAY_LEN(cmds); i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

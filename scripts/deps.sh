@@ -21,10 +21,13 @@ command -v scan-build >/dev/null 2>&1 || need="$need clang-tools"
 command -v promtool >/dev/null 2>&1 || need="$need prometheus"
 command -v curl >/dev/null 2>&1 || need="$need curl"
 command -v ss >/dev/null 2>&1 || need="$need iproute2"
-# the tests check the rule schema, SARIF and JUnit output with independent validators
+# the tests check the rule schema, SARIF, JUnit and OCSF output with independent
+# validators (Debian's Python with jsonschema, xmllint)
 /usr/bin/python3 -c 'import jsonschema' >/dev/null 2>&1 || need="$need python3-jsonschema"
 /usr/bin/python3 -c 'import yaml' >/dev/null 2>&1 || need="$need python3-yaml"
 command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
+# report tests render the page in a real browser, headless and offline.
+command -v chromium >/dev/null 2>&1 || need="$need chromium"
 [ -z "$need" ] && exit 0
 echo "cmkguard: installing:$need" >&2
 SUDO=""

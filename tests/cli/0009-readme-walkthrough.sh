@@ -22,4 +22,13 @@ expect_rc 0 "the trail of four runs verifies as one chain" -- "$CMKGUARD" audit 
 sed -i '3s/"allowed"/"denied"/' "$T/audit.jsonl"
 expect_rc 1 "an edited record fails" -- "$CMKGUARD" audit verify --pubkey "$T/audit.pub" "$T/audit.jsonl"
 expect_err "audit.jsonl:3: seq 3: hash mismatch" "as the README shows"
+# step 7: the report says the edit first; undone, report and export go through
+expect_rc 1 "a report on the edited trail exits 1" -- "$CMKGUARD" report --pubkey "$T/audit.pub" --out "$T/report.html" "$T/audit.jsonl"
+grep -qE '<h1 id="verdict"[^>]*>Verification FAILED: [^<]*audit.jsonl:3: seq 3: hash mismatch' "$T/report.html" \
+  && ok "its first line says verification FAILED at line 3" || fail "the report's first line"
+sed -i '3s/"denied"/"allowed"/' "$T/audit.jsonl"
+expect_rc 0 "the edit undone, a report with the state" -- "$CMKGUARD" report --pubkey "$T/audit.pub" --state "$T/cmk.db" --out "$T/report.html" "$T/audit.jsonl"
+grep -qE '<h1 id="verdict"[^>]*>Verified: ' "$T/report.html" && ok "the report says the trail verified" || fail "report after the undo"
+[ "$("$CMKGUARD" audit export --format ocsf --pubkey "$T/audit.pub" "$T/audit.jsonl" | jq -c '[.finding_info.uid, .severity, .compliance.status]')" \
+  = '["main:5/1/CMK-ACCESS","High","Fail"]' ] && ok "the export as the README shows" || fail "export"
 done_test
