@@ -51,6 +51,11 @@ struct item {
     long long seq;
 };
 
+/* An exemption as its file states it (report --exemptions). */
+struct exfile {
+    char *id, *category, *reason, *ticket, *rules, *expires;
+};
+
 struct exm {
     char *id, *rule, *resource, *expires;
     uint64_t count;
@@ -80,6 +85,7 @@ struct aud_report {
     cm_map *rule_ix;                /* rule id -> index + 1 */
     cm_map *res;                    /* resource id -> struct res */
     cm_map *exm;                    /* exemption, rule, resource -> struct exm */
+    cm_map *exf;                    /* exemption id -> struct exfile, from its file */
     struct item recent[MAX_RECENT]; /* a ring: the latest MAX_RECENT findings */
     size_t nrecent;
     struct op *ops;
@@ -107,6 +113,7 @@ aud_report *aud_report_new(void)
     r->rule_ix = cm_map_new();
     r->res = cm_map_new();
     r->exm = cm_map_new();
+    r->exf = cm_map_new();
     r->last_event = cm_map_new();
     return r;
 }
@@ -152,6 +159,18 @@ void aud_report_free(aud_report *r)
         free(e->expires);
         free(e);
     }
+    it = 0;
+    while (cm_map_next(r->exf, &it, NULL, &p)) {
+        struct exfile *x = p;
+        free(x->id);
+        free(x->category);
+        free(x->reason);
+        free(x->ticket);
+        free(x->rules);
+        free(x->expires);
+        free(x);
+    }
+    cm_map_free(r->exf);
     it = 0;
     while (cm_map_next(r->last_event, &it, NULL, &p))
         free(p);
@@ -1199,9 +1218,91 @@ static void locks(cm_buf *b, const aud_report *r)
     cm_buf_adds(b, "</section>");
 }
 
+void aud_report_exemption(aud_report *r, const char *id, const char *category,
+                          const char *expires, const char *reason, const char *ticket,
+                          const char *rules)
+{
+    if (!id || cm_map_get(r->exf, id))
+        return;
+    struct exfile *x = cm_xcalloc(1, sizeof *x);
+    x->id = cm_strdup(id);
+    x->category = cm_strdup(category);
+    x->expires = cm_strdup(expires);
+    x->reason = cm_strdup(reason);
+    x->ticket = cm_strdup(ticket);
+    x->rules = cm_strdup(rules);
+    cm_map_put(r->exf, id, x);
+}
+
+/* in force, within 30 days, expired, or unknown (no expiry known) */
+static const char *expiry_state(const char *expires, int64_t as_of, int64_t *exp)
+{
+    if (!expires || !cm_ts_parse(expires, strlen(expires), exp))
+        return "unknown";
+    return *exp <= as_of ? "expired" : *exp - as_of <= 30 * DAY ? "within 30 days" : "in force";
+}
+
+static const char *expiry_tag(const char *when)
+{
+    return !strcmp(when, "in force") ? "ok" : !strcmp(when, "expired") ? "bad" : "warn";
+}
+
+/* The exemption files given to the report: every exemption, whether or not the trail
+ * shows it applied, with its expiry counted from as_of. */
+static void exemption_files(cm_buf *b, const aud_report *r, int64_t as_of)
+{
+    size_t n;
+    const char **ids = cm_map_sorted_keys(r->exf, &n);
+    size_t in_force = 0, soon = 0, expired = 0;
+    for (size_t i = 0; i < n; i++) {
+        const struct exfile *x = cm_map_get(r->exf, ids[i]);
+        int64_t exp;
+        const char *when = expiry_state(x->expires, as_of, &exp);
+        in_force += !strcmp(when, "in force");
+        soon += !strcmp(when, "within 30 days");
+        expired += !strcmp(when, "expired");
+    }
+    cm_buf_addf(b,
+                "<p data-exemptions-in-force=\"%zu\" data-exemptions-expiring=\"%zu\" "
+                "data-exemptions-expired=\"%zu\">Exemption files: %zu in force, %zu expiring "
+                "within 30 days, %zu expired.</p>",
+                in_force + soon, soon, expired, in_force + soon, soon, expired);
+    cm_buf_adds(b, "<table><thead><tr><th>exemption</th><th>category</th><th>rules</th>"
+                   "<th>expires</th><th class=\"n\">findings held</th><th>reason</th>"
+                   "<th>ticket</th></tr></thead><tbody>");
+    for (size_t i = 0; i < n; i++) {
+        const struct exfile *x = cm_map_get(r->exf, ids[i]);
+        int64_t exp;
+        const char *when = expiry_state(x->expires, as_of, &exp);
+        uint64_t held = 0;
+        size_t it = 0;
+        void *p;
+        while (cm_map_next(r->exm, &it, NULL, &p))
+            if (!strcmp(((const struct exm *)p)->id, x->id))
+                held += ((const struct exm *)p)->count;
+        cm_buf_adds(b, "<tr data-exemption-file=\"");
+        esc(b, x->id);
+        cm_buf_addf(b, "\" data-expiry=\"%s\" data-held=\"%llu\"><td>", when,
+                    (unsigned long long)held);
+        short_ident(b, x->id);
+        tag_text(b, "</td><td>", x->category, "</td><td>");
+        esc(b, x->rules);
+        cm_buf_adds(b, "</td><td>");
+        esc(b, x->expires);
+        cm_buf_addf(b, " <span class=\"tag %s\">%s</span></td>", expiry_tag(when), when);
+        cm_buf_addf(b, "<td class=\"n\">%llu</td>", (unsigned long long)held);
+        tag_text(b, "<td>", x->reason, "</td>");
+        tag_text(b, "<td>", x->ticket ? x->ticket : "", "</td></tr>");
+    }
+    cm_buf_adds(b, "</tbody></table>");
+    free(ids);
+}
+
 static void exemptions(cm_buf *b, const aud_report *r, int64_t as_of)
 {
     cm_buf_adds(b, "<section id=\"exemptions\"><h2>Exemptions</h2>");
+    if (cm_map_len(r->exf))
+        exemption_files(b, r, as_of);
     size_t n;
     const char **keys = cm_map_sorted_keys(r->exm, &n);
     if (!n) {
@@ -1211,18 +1312,18 @@ static void exemptions(cm_buf *b, const aud_report *r, int64_t as_of)
     }
     cm_buf_adds(b, "<p class=\"note\">Exemptions the trail shows applied: each held a "
                    "finding back while its rule matched. The trail records which exemption "
-                   "applied, and its expiry only when the record carries it.</p>"
+                   "applied; its expiry comes from the exemption files given with "
+                   "--exemptions.</p>"
                    "<table><thead><tr><th>exemption</th><th>rule</th><th>resource</th>"
                    "<th class=\"n\">findings held</th><th>first applied</th>"
                    "<th>last applied</th><th>expires</th></tr></thead><tbody>");
     for (size_t i = 0; i < n; i++) {
         const struct exm *e = cm_map_get(r->exm, keys[i]);
+        const struct exfile *x = cm_map_get(r->exf, e->id);
+        const char *expires = e->expires ? e->expires : x ? x->expires : NULL;
         int64_t exp = 0;
-        bool has_exp = e->expires && cm_ts_parse(e->expires, strlen(e->expires), &exp);
-        const char *when = !has_exp                  ? "unknown"
-                           : exp <= as_of            ? "expired"
-                           : exp - as_of <= 30 * DAY ? "within 30 days"
-                                                     : "in force";
+        const char *when = expiry_state(expires, as_of, &exp);
+        bool has_exp = strcmp(when, "unknown") != 0;
         cm_buf_adds(b, "<tr data-exemption=\"");
         esc(b, e->id);
         cm_buf_addf(b, "\" data-count=\"%llu\" data-expiry=\"%s\"><td>",
@@ -1236,12 +1337,8 @@ static void exemptions(cm_buf *b, const aud_report *r, int64_t as_of)
         tag_text(b, "<td>", e->first, "</td>");
         tag_text(b, "<td>", e->last, "</td><td>");
         if (has_exp) {
-            esc(b, e->expires);
-            cm_buf_addf(b, " <span class=\"tag %s\">%s</span>",
-                        !strcmp(when, "in force")  ? "ok"
-                        : !strcmp(when, "expired") ? "bad"
-                                                   : "warn",
-                        when);
+            esc(b, expires);
+            cm_buf_addf(b, " <span class=\"tag %s\">%s</span>", expiry_tag(when), when);
         } else {
             cm_buf_adds(b, "<span class=\"note\">not in the trail</span>");
         }

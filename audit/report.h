@@ -32,6 +32,13 @@ typedef struct aud_report_resource {
 void aud_report_state_resource(aud_report *r, const aud_report_resource *res);
 void aud_report_state_chain(aud_report *r, const char *chain, uint64_t seq, const char *hash);
 
+/* An exemption from the exemption files (report --exemptions), listed with its expiry
+ * whether or not the trail shows it applied; rules is its rule ids, comma-separated.
+ * Strings copied. */
+void aud_report_exemption(aud_report *r, const char *id, const char *category,
+                          const char *expires, const char *reason, const char *ticket,
+                          const char *rules);
+
 /* The page, as of the instant as_of (seconds since the epoch: what "expires within 30
  * days" counts from), appended to out. -1 when it would exceed out's bound. */
 int aud_report_html(aud_report *r, int64_t as_of, cm_buf *out);

@@ -13,6 +13,7 @@
 #include "audit/report.h"
 #include "cli/cli.h"
 #include "common/timestamp.h"
+#include "policy/policy.h"
 #include "vault/state.h"
 
 #define MAX_PAGE ((size_t)256 << 20)
@@ -90,8 +91,12 @@ int cmd_report(int argc, char **argv)
     static const struct option opts[] = {
         {"pubkey", required_argument, NULL, 'p'}, {"out", required_argument, NULL, 'o'},
         {"state", required_argument, NULL, 's'},  {"master-key", required_argument, NULL, 'M'},
-        {"as-of", required_argument, NULL, 'a'},  {NULL, 0, NULL, 0}};
+        {"as-of", required_argument, NULL, 'a'},  {"rules", required_argument, NULL, 'r'},
+        {"exemptions", required_argument, NULL, 'x'}, {NULL, 0, NULL, 0}};
     const char *pub = NULL, *out = NULL, *state = NULL, *master = NULL, *as_of_s = NULL;
+    const char **rules = cm_xcalloc(2 * (size_t)argc + 2, sizeof *rules);
+    const char **xpaths = rules + argc + 1;
+    size_t nrules = 0, nx = 0;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
@@ -111,24 +116,54 @@ int cmd_report(int argc, char **argv)
         case 'a':
             as_of_s = optarg;
             break;
+        case 'r':
+            rules[nrules++] = optarg;
+            break;
+        case 'x':
+            xpaths[nx++] = optarg;
+            break;
         default:
+            free(rules);
             return cli_usage_error("report", "unknown option");
         }
     }
-    if (!pub || !out)
-        return cli_usage_error("report", "needs --pubkey PUB and --out FILE.html");
-    if (optind >= argc)
-        return cli_usage_error("report", "needs at least one AUDIT file (- for stdin)");
+    const char *usage = !pub || !out         ? "needs --pubkey PUB and --out FILE.html"
+                        : optind >= argc     ? "needs at least one AUDIT file (- for stdin)"
+                        : nx && !nrules      ? "--exemptions needs --rules (exemptions name rules)"
+                        : nrules && !nx      ? "--rules is only read with --exemptions"
+                                             : NULL;
     int64_t as_of = (int64_t)time(NULL);
-    if (as_of_s && !cm_ts_parse(as_of_s, strlen(as_of_s), &as_of))
-        return cli_usage_error("report", "--as-of takes an RFC 3339 time");
+    if (!usage && as_of_s && !cm_ts_parse(as_of_s, strlen(as_of_s), &as_of))
+        usage = "--as-of takes an RFC 3339 time";
+    if (usage) {
+        free(rules);
+        return cli_usage_error("report", "%s", usage);
+    }
     cm_err err;
-    cry_verifier *key = cry_verifier_load(pub, &err);
-    if (!key) {
+    cm_err_clear(&err);
+    /* Exemption files, checked against the rules they name, for their expiry. */
+    pol_ruleset *rs = nx ? pol_ruleset_load_ex(rules, nrules, xpaths, nx, &err) : NULL;
+    free(rules);
+    if (nx && !rs) {
         cm_err_print(&err);
         return EXIT_USAGE;
     }
+    cry_verifier *key = cry_verifier_load(pub, &err);
+    if (!key) {
+        cm_err_print(&err);
+        pol_ruleset_free(rs);
+        return EXIT_USAGE;
+    }
     aud_report *rep = aud_report_new();
+    for (size_t i = 0; rs && i < pol_ruleset_exemptions(rs); i++) {
+        pol_exemption_info x;
+        pol_ruleset_exemption(rs, i, &x);
+        char expires[CM_TS_SIZE], names[1024];
+        cm_ts_format(x.expires, expires);
+        cm_join(names, sizeof names, ", ", x.rules, x.nrules);
+        aud_report_exemption(rep, x.id, x.category, expires, x.reason, x.ticket, names);
+    }
+    pol_ruleset_free(rs);
     aud_report_key(rep, pub, cry_verifier_kid(key));
     for (int i = optind; i < argc; i++)
         aud_report_input(rep, strcmp(argv[i], "-") ? argv[i] : "stdin");

@@ -1152,6 +1152,14 @@ size_t pol_ruleset_exemptions(const pol_ruleset *rs)
     return rs->nex;
 }
 
+void pol_ruleset_exemption(const pol_ruleset *rs, size_t i, pol_exemption_info *out)
+{
+    const pol_exemption *x = &rs->ex[i];
+    *out = (pol_exemption_info){.id = x->id, .category = x->category, .reason = x->reason,
+                                .ticket = x->ticket, .expires = x->expires,
+                                .rules = (const char *const *)x->rules, .nrules = x->nrules};
+}
+
 static bool names_rule(const pol_exemption *x, const char *rule_id)
 {
     for (size_t i = 0; i < x->nrules; i++)

@@ -74,6 +74,14 @@ void pol_ruleset_free(pol_ruleset *rs);
 const char *pol_ruleset_hash(const pol_ruleset *rs); /* hex SHA-256 of the loaded files */
 size_t pol_ruleset_count(const pol_ruleset *rs);
 size_t pol_ruleset_exemptions(const pol_ruleset *rs);
+/* Exemption i (i < pol_ruleset_exemptions), as its file states it; strings borrowed. */
+typedef struct pol_exemption_info {
+    const char *id, *category, *reason, *ticket; /* ticket NULL when not given */
+    int64_t expires;                             /* seconds since the epoch */
+    const char *const *rules;
+    size_t nrules;
+} pol_exemption_info;
+void pol_ruleset_exemption(const pol_ruleset *rs, size_t i, pol_exemption_info *out);
 const pol_rule *pol_ruleset_rule(const pol_ruleset *rs, size_t i);
 /* Rules whose `on` names the event type, in load order. */
 const pol_rule *const *pol_ruleset_for(const pol_ruleset *rs, enum vlt_etype t, size_t *n);
