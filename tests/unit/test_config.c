@@ -138,6 +138,7 @@ static void test_errors(void)
         if (strcmp(got, cases[i].want) != 0)
             fprintf(stderr, "  case %zu: got '%s'\n", i, got);
         CHECK_STR(got, cases[i].want);
+        CHECK(err.code == CM_EINPUT);
     }
     /* more than 1 MiB is refused before it is parsed */
     size_t big = (1u << 20) + 1;

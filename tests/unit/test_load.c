@@ -111,6 +111,7 @@ static void test_errors(void)
             fprintf(stderr, "  case %zu: got '%s', want '%s...'\n", i, m, cases[i].want);
         CHECK(strncmp(m, cases[i].want, strlen(cases[i].want)) == 0);
         CHECK_STR(m, f);
+        CHECK(merr.code == CM_EINPUT && ferr.code == CM_EINPUT); /* bad input, not env */
     }
     /* NUL bytes and the size bound hold for bytes as for files */
     cm_err err;
