@@ -190,16 +190,26 @@ pol_config *pol_config_load(const char *path, cm_err *err)
         cm_buf_free(&b);
         return NULL;
     }
+    pol_config *c = pol_config_load_mem(path, b.p, b.len, err);
+    cm_buf_free(&b);
+    return c;
+}
+
+pol_config *pol_config_load_mem(const char *path, const char *yaml, size_t n, cm_err *err)
+{
+    if (n > 1u << 20) {
+        cm_err_set(err, path, 0, 0, "cannot read config: %s", strerror(EFBIG));
+        return NULL;
+    }
     yaml_parser_t p;
     yaml_document_t doc;
     yaml_parser_initialize(&p);
-    yaml_parser_set_input_string(&p, (const unsigned char *)b.p, b.len);
+    yaml_parser_set_input_string(&p, (const unsigned char *)yaml, n);
     int ok = yaml_parser_load(&p, &doc);
     if (!ok)
         cm_err_set(err, path, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
                    "YAML: %s", p.problem ? p.problem : "cannot load");
     yaml_parser_delete(&p);
-    cm_buf_free(&b);
     if (!ok)
         return NULL;
     pol_config *c = cm_xcalloc(1, sizeof *c);

@@ -24,5 +24,8 @@ typedef struct pol_config {
 } pol_config;
 
 pol_config *pol_config_load(const char *path, cm_err *err);
+/* The same from n bytes of YAML (borrowed, at most 1 MiB): path names them in errors, and
+ * relative paths in them resolve against its folder. */
+pol_config *pol_config_load_mem(const char *path, const char *yaml, size_t n, cm_err *err);
 void pol_config_free(pol_config *c);
 #endif

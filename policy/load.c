@@ -146,6 +146,40 @@ static int prescan(loader *ld, const char *path, const unsigned char *buf, size_
     return rc;
 }
 
+/* Hashes and parses one input's bytes (borrowed) into lf: the one way every rule and
+ * exemption file is read, whether it came from a path or from the caller. name stands
+ * for the input in errors. */
+static int parse_bytes(loader *ld, const char *name, const char *text, size_t len, loaded *lf,
+                       cry_hash *h)
+{
+    if (len > MAX_FILE) {
+        cm_err_set(ld->err, name, 0, 0, "%s larger than 4 MiB", ld->what);
+        return -1;
+    }
+    uint64_t n = len;
+    if (cry_hash_update(h, &n, sizeof n) < 0 || cry_hash_update(h, text, len) < 0) {
+        cm_err_env(ld->err, name, "cannot hash the %s (crypto failure)", ld->what);
+        return -1;
+    }
+    lf->path = cm_strdup(name);
+    int rc = prescan(ld, name, (const unsigned char *)text, len);
+    if (rc == 0) {
+        yaml_parser_t p;
+        yaml_parser_initialize(&p);
+        yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+        if (!yaml_parser_load(&p, &lf->doc)) {
+            cm_err_set(ld->err, name, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
+                       "YAML: %s", p.problem ? p.problem : "cannot load");
+            rc = -1;
+        } else {
+            lf->has_doc = true;
+        }
+        yaml_parser_delete(&p);
+    }
+    return rc;
+}
+
+/* Reads the file at path into memory, then parses it as parse_bytes does. */
 static int read_file(loader *ld, const char *path, loaded *lf, cry_hash *h)
 {
     cm_buf b;
@@ -158,29 +192,47 @@ static int read_file(loader *ld, const char *path, loaded *lf, cry_hash *h)
         cm_buf_free(&b);
         return -1;
     }
-    uint64_t len = b.len;
-    if (cry_hash_update(h, &len, sizeof len) < 0 || cry_hash_update(h, b.p, b.len) < 0) {
-        cm_err_env(ld->err, path, "cannot hash the %s (crypto failure)", ld->what);
-        cm_buf_free(&b);
-        return -1;
-    }
-    lf->path = cm_strdup(path);
-    int rc = prescan(ld, path, (const unsigned char *)b.p, b.len);
-    if (rc == 0) {
-        yaml_parser_t p;
-        yaml_parser_initialize(&p);
-        yaml_parser_set_input_string(&p, (const unsigned char *)b.p, b.len);
-        if (!yaml_parser_load(&p, &lf->doc)) {
-            cm_err_set(ld->err, path, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
-                       "YAML: %s", p.problem ? p.problem : "cannot load");
-            rc = -1;
-        } else {
-            lf->has_doc = true;
-        }
-        yaml_parser_delete(&p);
-    }
+    int rc = parse_bytes(ld, path, b.p, b.len, lf, h);
     cm_buf_free(&b);
     return rc;
+}
+
+/* The inputs of one load: the files found under paths, or the caller's sources. */
+typedef struct inputs {
+    char **files;          /* new, from pol_collect_files */
+    const pol_source *src; /* borrowed; used when files is NULL */
+    size_t n;
+} inputs;
+
+/* Fills in with the files under paths (n of them), or with the nsrc sources src when
+ * paths is NULL. what names the kind of input in errors ("rules", "exemptions"). */
+static int gather(const char *const *paths, size_t n, const pol_source *src, size_t nsrc,
+                  const char *what, inputs *in, cm_err *err)
+{
+    int rc = 0;
+    if (!paths) {
+        in->src = src;
+        in->n = nsrc;
+        return 0;
+    }
+    for (size_t i = 0; rc == 0 && i < n; i++)
+        rc = pol_collect_files(paths[i], is_rule_file, false, MAX_FILES, what, &in->files, &in->n,
+                               err);
+    return rc;
+}
+
+static int read_input(loader *ld, const inputs *in, size_t i, loaded *lf, cry_hash *h)
+{
+    if (in->files)
+        return read_file(ld, in->files[i], lf, h);
+    return parse_bytes(ld, in->src[i].name, in->src[i].text, in->src[i].len, lf, h);
+}
+
+static void inputs_free(inputs *in)
+{
+    for (size_t i = 0; in->files && i < in->n; i++)
+        free(in->files[i]);
+    free(in->files);
 }
 
 /* ---------- structure ---------- */
@@ -759,29 +811,29 @@ static void index_rules(pol_ruleset *rs)
     }
 }
 
-/* The rule files under paths, compiled and hashed; not yet indexed. */
-static pol_ruleset *load_rules(const char *const *paths, size_t n, cm_err *err)
+/* The rule files under paths, or the sources src when paths is NULL, compiled and
+ * hashed; not yet indexed. */
+static pol_ruleset *load_rules(const char *const *paths, size_t n, const pol_source *src,
+                               size_t nsrc, cm_err *err)
 {
     pol_ruleset *rs = pol_ruleset_empty();
     loader ld = {.rs = rs, .err = err, .what = "rule file"};
-    char **files = NULL;
-    size_t nf = 0;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = pol_collect_files(paths[i], is_rule_file, false, MAX_FILES, "rules", &files, &nf, err);
-    if (rc == 0 && nf == 0) {
-        cm_err_set(err, n ? paths[0] : "rules", 0, 0, "no rule files found");
+    inputs in = {0};
+    const char *where = paths ? (n ? paths[0] : "rules") : (nsrc ? src[0].name : "rules");
+    int rc = gather(paths, n, src, nsrc, "rules", &in, err);
+    if (rc == 0 && in.n == 0) {
+        cm_err_set(err, where, 0, 0, "no rule files found");
         rc = -1;
     }
     cry_hash *h = cry_hash_new();
     if (rc == 0 && (!h || cry_hash_begin(h) < 0)) {
-        cm_err_env(err, n ? paths[0] : "rules", "cannot hash the rule files (crypto failure)");
+        cm_err_env(err, where, "cannot hash the rule files (crypto failure)");
         rc = -1;
     }
-    ld.files = cm_xcalloc(nf + 1, sizeof *ld.files);
-    for (size_t i = 0; rc == 0 && i < nf; i++) {
+    ld.files = cm_xcalloc(in.n + 1, sizeof *ld.files);
+    for (size_t i = 0; rc == 0 && i < in.n; i++) {
         ld.nfiles++;
-        rc = read_file(&ld, files[i], &ld.files[i], h);
+        rc = read_input(&ld, &in, i, &ld.files[i], h);
     }
     static const char *const top[] = {"lists", "macros", "rules", "overrides", NULL};
     /* Pass 1: lists and macros from every file; pass 2: the rules that use them, each
@@ -812,7 +864,7 @@ static pol_ruleset *load_rules(const char *const *paths, size_t n, cm_err *err)
     }
     uint8_t d[32] = {0};
     if (rc == 0 && cry_hash_final(h, d) < 0) {
-        cm_err_env(err, n ? paths[0] : "rules", "cannot hash the rule files (crypto failure)");
+        cm_err_env(err, where, "cannot hash the rule files (crypto failure)");
         rc = -1;
     }
     cry_hash_free(h);
@@ -823,9 +875,7 @@ static pol_ruleset *load_rules(const char *const *paths, size_t n, cm_err *err)
         free(ld.files[i].path);
     }
     free(ld.files);
-    for (size_t i = 0; i < nf; i++)
-        free(files[i]);
-    free(files);
+    inputs_free(&in);
     if (rc < 0) {
         pol_ruleset_free(rs);
         return NULL;
@@ -1002,31 +1052,29 @@ static int top_exemptions(loader *ld, const char *key, yaml_node_t *k, yaml_node
     return 0;
 }
 
-/* Loads the exemption files under paths into rs, checked against its rules, and makes
- * rs->hash cover them: SHA-256 of the rules' hash (hex) and each exemption file, its
- * length first, in load order. */
-static int load_exemptions(pol_ruleset *rs, const char *const *paths, size_t n, cm_err *err)
+/* Loads the exemption files under paths (n > 0), or the nsrc > 0 sources src when paths
+ * is NULL, into rs, checked against its rules, and makes rs->hash cover them: SHA-256 of
+ * the rules' hash (hex) and each exemption file, its length first, in load order. */
+static int load_exemptions(pol_ruleset *rs, const char *const *paths, size_t n,
+                           const pol_source *src, size_t nsrc, cm_err *err)
 {
     loader ld = {.rs = rs, .err = err, .what = "exemption file"};
-    char **files = NULL;
-    size_t nf = 0;
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n; i++)
-        rc = pol_collect_files(paths[i], is_rule_file, false, MAX_FILES, "exemptions", &files, &nf,
-                               err);
-    if (rc == 0 && nf == 0) {
-        cm_err_set(err, paths[0], 0, 0, "no exemption files found");
+    inputs in = {0};
+    const char *where = paths ? paths[0] : src[0].name;
+    int rc = gather(paths, n, src, nsrc, "exemptions", &in, err);
+    if (rc == 0 && in.n == 0) {
+        cm_err_set(err, where, 0, 0, "no exemption files found");
         rc = -1;
     }
     cry_hash *h = cry_hash_new();
     if (rc == 0 && (!h || cry_hash_begin(h) < 0 || cry_hash_update(h, rs->hash, 64) < 0)) {
-        cm_err_env(err, paths[0], "cannot hash the exemption files (crypto failure)");
+        cm_err_env(err, where, "cannot hash the exemption files (crypto failure)");
         rc = -1;
     }
-    ld.files = cm_xcalloc(nf + 1, sizeof *ld.files);
-    for (size_t i = 0; rc == 0 && i < nf; i++) {
+    ld.files = cm_xcalloc(in.n + 1, sizeof *ld.files);
+    for (size_t i = 0; rc == 0 && i < in.n; i++) {
         ld.nfiles++;
-        rc = read_file(&ld, files[i], &ld.files[i], h);
+        rc = read_input(&ld, &in, i, &ld.files[i], h);
     }
     static const char *const top[] = {"exemptions", NULL};
     for (size_t i = 0; rc == 0 && i < ld.nfiles; i++) {
@@ -1038,7 +1086,7 @@ static int load_exemptions(pol_ruleset *rs, const char *const *paths, size_t n, 
     }
     uint8_t d[32];
     if (rc == 0 && cry_hash_final(h, d) < 0) {
-        cm_err_env(err, paths[0], "cannot hash the exemption files (crypto failure)");
+        cm_err_env(err, where, "cannot hash the exemption files (crypto failure)");
         rc = -1;
     }
     if (rc == 0)
@@ -1050,24 +1098,44 @@ static int load_exemptions(pol_ruleset *rs, const char *const *paths, size_t n, 
         free(ld.files[i].path);
     }
     free(ld.files);
-    for (size_t i = 0; i < nf; i++)
-        free(files[i]);
-    free(files);
+    inputs_free(&in);
     return rc;
 }
 
-pol_ruleset *pol_ruleset_load_ex(const char *const *paths, size_t n, const char *const *xpaths,
-                                 size_t nx, cm_err *err)
+/* Rules from paths or sources, then exemptions from xpaths or xsrc (the one of each
+ * pair that is not NULL), indexed. */
+static pol_ruleset *load_all(const char *const *paths, size_t n, const pol_source *src, size_t nsrc,
+                             const char *const *xpaths, size_t nx, const pol_source *xsrc,
+                             size_t nxsrc, cm_err *err)
 {
-    pol_ruleset *rs = load_rules(paths, n, err);
+    pol_ruleset *rs = load_rules(paths, n, src, nsrc, err);
     if (!rs)
         return NULL;
-    if (nx && load_exemptions(rs, xpaths, nx, err) < 0) {
+    if ((xpaths ? nx : nxsrc) && load_exemptions(rs, xpaths, nx, xsrc, nxsrc, err) < 0) {
         pol_ruleset_free(rs);
         return NULL;
     }
     index_rules(rs);
     return rs;
+}
+
+pol_ruleset *pol_ruleset_load_ex(const char *const *paths, size_t n, const char *const *xpaths,
+                                 size_t nx, cm_err *err)
+{
+    static const char *const none[1];
+    return load_all(paths ? paths : none, n, NULL, 0, xpaths ? xpaths : none, nx, NULL, 0, err);
+}
+
+pol_ruleset *pol_ruleset_load_mem_ex(const pol_source *src, size_t n, const pol_source *xsrc,
+                                     size_t nx, cm_err *err)
+{
+    return load_all(NULL, 0, src, n, NULL, 0, xsrc, nx, err);
+}
+
+pol_ruleset *pol_ruleset_load_mem(const char *name, const char *yaml, size_t n, cm_err *err)
+{
+    pol_source src = {.name = name, .text = yaml, .len = n};
+    return load_all(NULL, 0, &src, 1, NULL, 0, NULL, 0, err);
 }
 
 pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err)

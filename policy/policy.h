@@ -68,6 +68,21 @@ pol_ruleset *pol_ruleset_load(const char *const *paths, size_t n, cm_err *err);
  * then covers the exemption files too; with nx == 0 it is pol_ruleset_load's. */
 pol_ruleset *pol_ruleset_load_ex(const char *const *paths, size_t n, const char *const *xpaths,
                                  size_t nx, cm_err *err);
+/* One rule or exemption file given as bytes: name (not NULL) stands for its path in
+ * FILE:LINE:COL errors; text holds len bytes, which need not end in a NUL. Borrowed. */
+typedef struct pol_source {
+    const char *name;
+    const char *text;
+    size_t len;
+} pol_source;
+
+/* pol_ruleset_load on one rule file given as bytes (borrowed; at most 4 MiB), parsed as
+ * a file's bytes are: the same checks, the same errors, and the same hash as a file with
+ * these bytes. */
+pol_ruleset *pol_ruleset_load_mem(const char *name, const char *yaml, size_t n, cm_err *err);
+/* pol_ruleset_load_ex on n rule files and nx exemption files given as bytes, in order. */
+pol_ruleset *pol_ruleset_load_mem_ex(const pol_source *src, size_t n, const pol_source *xsrc,
+                                     size_t nx, cm_err *err);
 /* An empty rule set: the physics alone. */
 pol_ruleset *pol_ruleset_empty(void);
 void pol_ruleset_free(pol_ruleset *rs);

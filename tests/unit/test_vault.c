@@ -1,0 +1,298 @@
+/* The vault on its own: events applied through transactions, with no rules and no engine.
+ * Wrapping on creation and on binding, rotation, lockout and unlock by access, a destroyed
+ * key shredding its data key, and data at rest refused while locked or lost. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "decode/decode.h"
+#include "tests/unit/t.h"
+#include "vault/state.h"
+
+#define R(n) "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/" n
+#define V "https://kv1.vault.azure.net"
+#define K V "/keys/k"
+#define V2 "https://kv2.vault.azure.net"
+#define K2 V2 "/keys/k2"
+#define ALL "[\"get\",\"wrapKey\",\"unwrapKey\"]"
+
+static dec_decoder *dec;
+static int seq;
+static char reason[512];
+/* The actions the last event took on the watched resource, as "op:from>to". */
+static char acts[8][1400];
+static size_t nacts;
+
+/* Applies one event to s in its own transaction, settles, commits and flushes it; the
+ * actions on rid are kept in acts. 0, or the code of the step that failed (the
+ * transaction then aborted, with reason). */
+static int apply_ev(vlt_state *s, const vlt_event *ev, const char *rid)
+{
+    nacts = 0;
+    reason[0] = '\0';
+    vlt_txn *t = vlt_txn_begin(s);
+    int rc = vlt_txn_apply(t, ev, reason, sizeof reason);
+    if (rc < 0) {
+        vlt_txn_abort(t);
+        return rc;
+    }
+    rc = vlt_txn_settle(t, reason, sizeof reason);
+    size_t n = 0;
+    const vlt_action *a = rid ? vlt_txn_actions(t, rid, &n) : NULL;
+    for (size_t i = 0; i < n && nacts < CM_ARRAY_LEN(acts); i++)
+        snprintf(acts[nacts++], sizeof acts[0], "%s:%s>%s", a[i].op, a[i].from ? a[i].from : "",
+                 a[i].to ? a[i].to : "");
+    if (rc < 0) {
+        vlt_txn_abort(t);
+        return rc;
+    }
+    vlt_txn_commit(t);
+    cm_err err;
+    return vlt_state_flush(s, &err);
+}
+
+/* The same for an event given as CloudEvents JSON, decoded first (-9 when it does not
+ * decode). */
+static int apply(vlt_state *s, const char *type, const char *subject, const char *data,
+                 const char *rid)
+{
+    char msg[2048];
+    snprintf(msg, sizeof msg,
+             "{\"specversion\":\"1.0\",\"id\":\"u-%d\",\"source\":\"test\",\"type\":\"%s\","
+             "\"subject\":\"%s\",\"time\":\"2026-11-02T10:00:00Z\",\"data\":%s}",
+             ++seq, type, subject, data);
+    vlt_event ev;
+    if (dec_decode(dec, msg, strlen(msg), &ev, reason, sizeof reason) < 0) {
+        fprintf(stderr, "  decode %s: %s\n", type, reason);
+        return -9;
+    }
+    return apply_ev(s, &ev, rid);
+}
+
+static bool reasons_are(const vlt_resource *r, const char *want)
+{
+    char got[512];
+    cm_join(got, sizeof got, ",", (const char *const *)r->reasons, r->nreasons);
+    if (strcmp(got, want) != 0)
+        fprintf(stderr, "  lock reasons: got '%s', want '%s'\n", got, want);
+    return !strcmp(got, want);
+}
+
+/* A vault and a key, and resource a created on MMK and bound to the key (versionless). */
+static void setup(vlt_state *s)
+{
+    /* the vault as a struct, no decoder involved */
+    vlt_event ev = {.type = VLT_EV_VAULT_UPSERTED,
+                    .type_name = "vault.upserted",
+                    .id = "v-1",
+                    .source = "test",
+                    .subject = V,
+                    .time = "2026-11-01T09:00:00Z",
+                    .tenant = "t1",
+                    .region = "westeurope",
+                    .subscription = "s",
+                    .soft_delete = true,
+                    .purge_protection = true,
+                    .has = 1u << VLT_F_TENANT | 1u << VLT_F_REGION | 1u << VLT_F_SUBSCRIPTION |
+                           1u << VLT_F_SOFT_DELETE | 1u << VLT_F_PURGE_PROTECTION};
+    CHECK(apply_ev(s, &ev, NULL) == 0);
+    const vlt_vault *v = vlt_state_vault(s, V);
+    CHECK(v && v->soft_delete && v->purge_protection && v->retention_days == 90);
+    CHECK(v && cm_streq(v->tenant, "t1") && cm_streq(v->name, "kv1"));
+    CHECK(apply(s, "key.created", K, "{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":2048}", NULL) ==
+          0);
+    const vlt_key *k = vlt_state_key(s, K);
+    CHECK(k && k->nvers == 1 && !k->deleted && cm_streq(k->vers[0].version, "v1"));
+    CHECK(apply(s, "resource.created", R("a"),
+                "{\"kind\":\"Face\",\"tenant\":\"t1\",\"region\":\"westeurope\","
+                "\"subscription\":\"s\"}",
+                R("a")) == 0);
+    CHECK(nacts == 1 && t_streq(acts[0], "wrap:>mmk"));
+    const vlt_resource *r = vlt_state_resource(s, R("a"));
+    CHECK(r && !r->cmk && cm_streq(r->wrap_ref, "mmk") && r->wdek.len > 0 && !r->locked);
+    CHECK(apply(s, "resource.identity.enabled", R("a"),
+                "{\"principal\":\"mi-a\",\"tenant\":\"t1\"}", NULL) == 0);
+    CHECK(apply(s, "vault.access.granted", V, "{\"principal\":\"mi-a\",\"permissions\":" ALL "}",
+                NULL) == 0);
+    /* binding to the key wraps the data key under its latest version */
+    CHECK(apply(s, "resource.cmk.enabled", R("a"), "{\"key_uri\":\"" K "\"}", R("a")) == 0);
+    CHECK(nacts == 1 && t_streq(acts[0], "rewrap:mmk>" K "/v1"));
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && r->cmk && r->versionless && cm_streq(r->key_uri, K));
+    CHECK(r && cm_streq(r->wrap_ref, K "/v1") && !r->locked && r->nreasons == 0);
+}
+
+static void test_physics(void)
+{
+    cm_err err;
+    vlt_state *s = vlt_state_open(NULL, NULL, &err);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    setup(s);
+    const vlt_resource *r;
+    /* a rotation re-wraps a versionless binding under the new version */
+    CHECK(apply(s, "key.rotated", K, "{\"version\":\"v2\"}", R("a")) == 0);
+    CHECK(nacts == 1 && t_streq(acts[0], "rewrap:" K "/v1>" K "/v2"));
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && cm_streq(r->wrap_ref, K "/v2") && vlt_state_key(s, K)->nvers == 2);
+    /* revoking the identity's access locks it, with the reason */
+    CHECK(apply(s, "vault.access.revoked", V, "{\"principal\":\"mi-a\"}", R("a")) == 0);
+    CHECK(nacts == 1 && !strncmp(acts[0], "lockout:", 8));
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && r->locked && !r->lost && r->dek == NULL);
+    CHECK(r && reasons_are(r, "access-missing:get,wrapKey,unwrapKey"));
+    /* a partial grant narrows the reason; a full one unlocks */
+    CHECK(apply(s, "vault.access.granted", V, "{\"principal\":\"mi-a\",\"permissions\":[\"get\"]}",
+                R("a")) == 0);
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && r->locked && reasons_are(r, "access-missing:wrapKey,unwrapKey"));
+    CHECK(apply(s, "vault.access.granted", V, "{\"principal\":\"mi-a\",\"permissions\":" ALL "}",
+                R("a")) == 0);
+    CHECK(nacts == 1 && !strncmp(acts[0], "unlock:", 7));
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && !r->locked && r->nreasons == 0);
+    /* a disabled key locks for its own reason */
+    CHECK(apply(s, "key.disabled", K, "{}", R("a")) == 0);
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && r->locked && reasons_are(r, "key-disabled"));
+    CHECK(apply(s, "key.enabled", K, "{}", R("a")) == 0);
+    CHECK(!vlt_state_resource(s, R("a"))->locked);
+    /* soft delete locks but keeps the data key; purge protection refuses the purge */
+    CHECK(apply(s, "key.deleted", K, "{}", R("a")) == 0);
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && r->locked && !r->lost && reasons_are(r, "key-deleted") && r->wdek.len > 0);
+    CHECK(apply(s, "key.purged", K, "{}", R("a")) == CM_EINPUT);
+    CHECK(strstr(reason, "purge protection") != NULL);
+    CHECK(apply(s, "key.recovered", K, "{}", R("a")) == 0);
+    CHECK(!vlt_state_resource(s, R("a"))->locked);
+
+    /* an aborted transaction leaves nothing behind; prior and proposed views differ */
+    vlt_event ev;
+    char msg[512];
+    snprintf(msg, sizeof msg,
+             "{\"specversion\":\"1.0\",\"id\":\"x\",\"source\":\"test\",\"type\":\"key.disabled\","
+             "\"subject\":\"%s\",\"time\":\"2026-11-02T10:00:00Z\",\"data\":{}}",
+             K);
+    CHECK(dec_decode(dec, msg, strlen(msg), &ev, reason, sizeof reason) == 0);
+    vlt_txn *t = vlt_txn_begin(s);
+    CHECK(vlt_txn_apply(t, &ev, reason, sizeof reason) == 0);
+    CHECK(vlt_txn_settle(t, reason, sizeof reason) == 0);
+    CHECK(vlt_txn_resource(t, R("a"), false)->locked);
+    CHECK(!vlt_txn_resource(t, R("a"), true)->locked);
+    CHECK(vlt_txn_changed(t, R("a")));
+    CHECK(vlt_txn_bound_count(t, V, NULL) == 1 && vlt_txn_bound_count(t, NULL, K) == 1);
+    vlt_txn_abort(t);
+    CHECK(!vlt_state_resource(s, R("a"))->locked);
+
+    /* without soft delete, deleting the key destroys it: the data key is shredded */
+    CHECK(apply(s, "vault.upserted", V2,
+                "{\"tenant\":\"t1\",\"region\":\"westeurope\",\"subscription\":\"s\","
+                "\"soft_delete\":false,\"purge_protection\":false}",
+                NULL) == 0);
+    CHECK(apply(s, "key.created", K2, "{\"version\":\"w1\",\"kty\":\"RSA\",\"size\":2048}", NULL) ==
+          0);
+    CHECK(apply(s, "vault.access.granted", V2, "{\"principal\":\"mi-a\",\"permissions\":" ALL "}",
+                NULL) == 0);
+    CHECK(apply(s, "resource.key.updated", R("a"), "{\"key_uri\":\"" K2 "/w1\"}", R("a")) == 0);
+    CHECK(nacts == 1 && t_streq(acts[0], "rewrap:" K "/v2>" K2 "/w1"));
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && !r->versionless && cm_streq(r->wrap_ref, K2 "/w1") && !r->locked);
+    CHECK(apply(s, "key.deleted", K2, "{}", R("a")) == 0);
+    CHECK(vlt_state_key(s, K2) == NULL);
+    CHECK(nacts >= 1 && t_streq(acts[0], "shred:" K2 "/w1>"));
+    r = vlt_state_resource(s, R("a"));
+    CHECK(r && r->lost && r->locked && r->wdek.len == 0 && r->dek == NULL);
+    CHECK(r && reasons_are(r, "key-destroyed"));
+    /* lost stays lost: a new key of that name brings nothing back */
+    CHECK(apply(s, "key.created", K2, "{\"version\":\"w2\",\"kty\":\"RSA\",\"size\":2048}", NULL) ==
+          0);
+    CHECK(vlt_state_resource(s, R("a"))->lost);
+    /* data at rest needs a store */
+    CHECK(vlt_data_put(s, R("a"), VLT_CLASS_DATA, "x", 1, &err) == CM_EINPUT);
+    CHECK_STR(err.msg, "data needs a state store (--state)");
+    vlt_state_free(s);
+    vlt_state_free(NULL);
+}
+
+/* Data at rest in a state file: sealed under the resource's data key, read back while
+ * usable, refused while locked or lost. */
+static void test_data(void)
+{
+    char dir[] = "/tmp/cmkguard-unit-vault.XXXXXX", db[128], mk[128];
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(db, sizeof db, "%s/state.db", dir);
+    snprintf(mk, sizeof mk, "%s/master.key", dir);
+    cm_err err;
+    vlt_state *s = vlt_state_open(db, mk, &err);
+    CHECK(s != NULL);
+    if (!s) {
+        fprintf(stderr, "  %s: %s\n", err.where, err.msg);
+        return;
+    }
+    setup(s);
+    static const char secret[] = "customer data";
+    cm_buf out;
+    cm_buf_init(&out, 0);
+    CHECK(vlt_data_put(s, R("a"), VLT_CLASS_DATA, secret, sizeof secret - 1, &err) == 0);
+    CHECK(vlt_data_get(s, R("a"), VLT_CLASS_DATA, false, &out, &err) == 0);
+    CHECK(out.len == sizeof secret - 1 && !memcmp(out.p, secret, out.len));
+    cm_buf_reset(&out);
+    CHECK(vlt_data_get(s, R("a"), VLT_CLASS_DATA, true, &out, &err) == 0);
+    CHECK(out.len > sizeof secret - 1 && !memmem(out.p, out.len, secret, sizeof secret - 1));
+    cm_buf_reset(&out);
+    CHECK(vlt_data_put(s, R("zz"), VLT_CLASS_DATA, "x", 1, &err) == CM_EREFUSED);
+    CHECK_STR(err.msg, "no such resource");
+
+    /* locked: neither put nor get, and the error says why */
+    CHECK(apply(s, "vault.access.revoked", V, "{\"principal\":\"mi-a\"}", R("a")) == 0);
+    CHECK(vlt_data_put(s, R("a"), VLT_CLASS_DATA, "x", 1, &err) == CM_EREFUSED);
+    CHECK_STR(err.msg, "locked: data access refused (access-missing:get,wrapKey,unwrapKey)");
+    CHECK(vlt_data_get(s, R("a"), VLT_CLASS_DATA, false, &out, &err) == CM_EREFUSED);
+    CHECK(out.len == 0);
+    /* unlocked again: the same bytes come back */
+    CHECK(apply(s, "vault.access.granted", V, "{\"principal\":\"mi-a\",\"permissions\":" ALL "}",
+                NULL) == 0);
+    CHECK(vlt_data_get(s, R("a"), VLT_CLASS_DATA, false, &out, &err) == 0);
+    CHECK(out.len == sizeof secret - 1 && !memcmp(out.p, secret, out.len));
+    cm_buf_reset(&out);
+    /* the state file carries it across a reopen */
+    vlt_state_free(s);
+    s = vlt_state_open(db, mk, &err);
+    CHECK(s != NULL);
+    if (!s)
+        goto out;
+    CHECK(vlt_data_get(s, R("a"), VLT_CLASS_DATA, false, &out, &err) == 0);
+    CHECK(out.len == sizeof secret - 1 && !memcmp(out.p, secret, out.len));
+    cm_buf_reset(&out);
+    /* a vault without soft delete: deleting its key shreds, and the data is lost */
+    CHECK(apply(s, "vault.upserted", V,
+                "{\"tenant\":\"t1\",\"region\":\"westeurope\",\"subscription\":\"s\","
+                "\"soft_delete\":false,\"purge_protection\":false}",
+                NULL) == 0);
+    CHECK(apply(s, "key.deleted", K, "{}", R("a")) == 0);
+    CHECK(nacts >= 1 && !strncmp(acts[0], "shred:", 6));
+    CHECK(vlt_data_get(s, R("a"), VLT_CLASS_DATA, false, &out, &err) == CM_EREFUSED);
+    CHECK(!strncmp(err.msg, "lost: data access refused (key-destroyed", 40));
+    vlt_state_free(s);
+out:
+    cm_buf_free_secret(&out);
+    unlink(db);
+    unlink(mk);
+    char side[160];
+    snprintf(side, sizeof side, "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    unlink(side);
+    CHECK(rmdir(dir) == 0);
+}
+
+int main(void)
+{
+    dec = dec_decoder_new(DEC_MAX_MESSAGE_DEFAULT);
+    test_physics();
+    test_data();
+    dec_decoder_free(dec);
+    T_DONE();
+}
