@@ -7,7 +7,7 @@
 #include "audit/audit.h"
 #include "audit/ocsf.h"
 #include "cli/cli.h"
-#include "policy/config.h"
+#include "stream/config.h"
 #include "stream/kafka.h"
 #include "common/lines.h"
 
@@ -95,7 +95,7 @@ static int by_chain_seq(const void *a, const void *b)
 
 static int verify_kafka(aud_verifier *v, const char *config, cm_err *err)
 {
-    pol_config *cfg = pol_config_load(config, err);
+    stm_config *cfg = stm_config_load(config, err);
     if (!cfg)
         return EXIT_USAGE;
     kread k = {0};
@@ -118,7 +118,7 @@ static int verify_kafka(aud_verifier *v, const char *config, cm_err *err)
     for (size_t i = 0; i < k.n; i++)
         free(k.r[i].value);
     free(k.r);
-    pol_config_free(cfg);
+    stm_config_free(cfg);
     return rc;
 }
 

@@ -46,7 +46,7 @@ int cmd_run(int argc, char **argv)
     if (!config || optind != argc)
         return cli_usage_error("run", "needs --config FILE");
     cm_err err;
-    pol_config *cfg = pol_config_load(config, &err);
+    stm_config *cfg = stm_config_load(config, &err);
     if (!cfg) {
         cm_err_print(&err);
         return EXIT_USAGE;
@@ -57,7 +57,7 @@ int cmd_run(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
     stm_signals sig = {.stop = &stop_flag, .reload = &reload_flag};
     int rc = stm_run(cfg, &sig);
-    pol_config_free(cfg);
+    stm_config_free(cfg);
     return cli_exit(rc);
 }
 

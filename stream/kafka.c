@@ -153,7 +153,7 @@ static bool producer_only(const char *k)
     return false;
 }
 
-rd_kafka_conf_t *stm_conf(const pol_config *cfg, bool producer, cm_err *err)
+rd_kafka_conf_t *stm_conf(const stm_config *cfg, bool producer, cm_err *err)
 {
     char errstr[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -240,7 +240,7 @@ int stm_read_range(rd_kafka_t *rk, const char *topic, int32_t part, int64_t from
     return rc;
 }
 
-rd_kafka_t *stm_reader_new(const pol_config *cfg, cm_err *err)
+rd_kafka_t *stm_reader_new(const stm_config *cfg, cm_err *err)
 {
     rd_kafka_conf_t *conf = stm_conf(cfg, false, err);
     char group[64], errstr[512];
@@ -258,7 +258,7 @@ rd_kafka_t *stm_reader_new(const pol_config *cfg, cm_err *err)
     return rk;
 }
 
-int stm_kafka_read_topic(const pol_config *cfg, const char *topic, stm_msg_fn fn, void *arg,
+int stm_kafka_read_topic(const stm_config *cfg, const char *topic, stm_msg_fn fn, void *arg,
                          cm_err *err)
 {
     rd_kafka_t *rk = stm_reader_new(cfg, err);

@@ -8,7 +8,7 @@
 #include <stdio.h>
 
 #include "common/util.h"
-#include "policy/config.h"
+#include "stream/config.h"
 
 /* Runs librdkafka's mock cluster on loopback until *stop. Prints the bootstrap list as
  * the first stdout line, then reads control commands from ctl (one per line):
@@ -22,7 +22,7 @@ int stm_broker_run(int brokers, int partitions, const char *const *topics, size_
  * watermark at the time of the call. */
 typedef int (*stm_msg_fn)(void *arg, int32_t partition, int64_t offset, const char *value,
                           size_t len);
-int stm_kafka_read_topic(const pol_config *cfg, const char *topic, stm_msg_fn fn, void *arg,
+int stm_kafka_read_topic(const stm_config *cfg, const char *topic, stm_msg_fn fn, void *arg,
                          cm_err *err);
 
 typedef struct stm_signals {
@@ -33,5 +33,5 @@ typedef struct stm_signals {
 /* `run`: consume events, decide, and get every record to the audit topic exactly once.
  * Returns 0 after a clean stop, CM_EINPUT for bad config or rules, CM_EENV when the
  * environment failed (the state, the broker); the error is printed. */
-int stm_run(const pol_config *cfg, const stm_signals *sig);
+int stm_run(const stm_config *cfg, const stm_signals *sig);
 #endif

@@ -30,7 +30,7 @@ typedef struct chainw {
 } chainw;
 
 typedef struct runner {
-    const pol_config *cfg;
+    const stm_config *cfg;
     const stm_signals *sig;
     vlt_state *st;
     pol_ruleset *rs;
@@ -605,7 +605,7 @@ static int commit_batch(runner *r)
 }
 
 /* The config's rules and exemptions, as one rule set (SPEC §4a). */
-static pol_ruleset *load_rules(const pol_config *c, cm_err *err)
+static pol_ruleset *load_rules(const stm_config *c, cm_err *err)
 {
     return pol_ruleset_load_ex((const char *const *)c->rules, c->nrules,
                                (const char *const *)c->exemptions, c->nexemptions, err);
@@ -786,7 +786,7 @@ static void teardown(runner *r)
     cm_buf_free(&r->rec);
 }
 
-int stm_run(const pol_config *cfg, const stm_signals *sig)
+int stm_run(const stm_config *cfg, const stm_signals *sig)
 {
     runner r = {.cfg = cfg, .sig = sig, .chains = cm_map_new(), .m = stm_metrics_new()};
     cm_buf_init(&r.event, 0);

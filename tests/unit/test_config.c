@@ -5,7 +5,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "policy/config.h"
+#include "stream/config.h"
 #include "tests/unit/t.h"
 
 #define BASE                                                                                       \
@@ -15,16 +15,16 @@
     "rules: [rules]\n"                                                                             \
     "state: state.db\n"
 
-static pol_config *load(const char *name, const char *yaml, cm_err *err)
+static stm_config *load(const char *name, const char *yaml, cm_err *err)
 {
     cm_err_clear(err);
-    return pol_config_load_mem(name, yaml, strlen(yaml), err);
+    return stm_config_load_mem(name, yaml, strlen(yaml), err);
 }
 
 static void test_good(void)
 {
     cm_err err;
-    pol_config *c = load("/etc/cmkguard/run.yaml",
+    stm_config *c = load("/etc/cmkguard/run.yaml",
                          BASE "topics:\n"
                               "  events: in\n"
                               "  audit: out\n"
@@ -69,7 +69,7 @@ static void test_good(void)
     CHECK(c->metrics_timeout == 5);
     CHECK(c->max_message == 4096 && c->status_interval == 0);
     CHECK(c->backlog == 7 && c->batch == 3);
-    pol_config_free(c);
+    stm_config_free(c);
 
     /* the defaults; a config in the working folder keeps its paths as written */
     c = load("run.yaml", BASE, &err);
@@ -86,8 +86,8 @@ static void test_good(void)
     CHECK(c->nexemptions == 0);
     CHECK_STR(c->rules[0], "rules");
     CHECK_STR(c->state, "state.db");
-    pol_config_free(c);
-    pol_config_free(NULL);
+    stm_config_free(c);
+    stm_config_free(NULL);
 }
 
 /* Each broken config is refused with FILE:LINE:COL: message, exactly. */
@@ -131,9 +131,9 @@ static void test_errors(void)
     for (size_t i = 0; i < CM_ARRAY_LEN(cases); i++) {
         cm_err err;
         char got[1400];
-        pol_config *c = load("c.yaml", cases[i].yaml, &err);
+        stm_config *c = load("c.yaml", cases[i].yaml, &err);
         CHECK(c == NULL);
-        pol_config_free(c);
+        stm_config_free(c);
         cm_err_format(&err, got, sizeof got);
         if (strcmp(got, cases[i].want) != 0)
             fprintf(stderr, "  case %zu: got '%s'\n", i, got);
@@ -146,7 +146,7 @@ static void test_errors(void)
     if (huge) {
         cm_err err;
         memset(huge, '#', big);
-        CHECK(pol_config_load_mem("c.yaml", huge, big, &err) == NULL);
+        CHECK(stm_config_load_mem("c.yaml", huge, big, &err) == NULL);
         CHECK_STR(err.msg, "cannot read config: File too large");
         free(huge);
     }
@@ -166,7 +166,7 @@ static void test_file(void)
     fputs(BASE "exemptions: [../ex]\n", f);
     fclose(f);
     cm_err err;
-    pol_config *c = pol_config_load(path, &err);
+    stm_config *c = stm_config_load(path, &err);
     CHECK(c != NULL);
     if (c) {
         snprintf(want, sizeof want, "%s/rules", dir);
@@ -176,10 +176,10 @@ static void test_file(void)
         snprintf(want, sizeof want, "%s/../ex", dir);
         CHECK_STR(c->exemptions[0], want);
     }
-    pol_config_free(c);
+    stm_config_free(c);
     CHECK(unlink(path) == 0);
     CHECK(rmdir(dir) == 0);
-    CHECK(pol_config_load(path, &err) == NULL);
+    CHECK(stm_config_load(path, &err) == NULL);
     CHECK_STR(err.where, path);
     CHECK_STR(err.msg, "cannot read config: No such file or directory");
 }

@@ -1,4 +1,4 @@
-#include "policy/config.h"
+#include "stream/config.h"
 #include "policy/yamlutil.h"
 
 #include <errno.h>
@@ -50,10 +50,10 @@ static int want_int(cfg_loader *l, yaml_node_t *v, const char *what, int64_t min
     return 0;
 }
 
-typedef int (*pair_fn)(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn,
+typedef int (*pair_fn)(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn,
                        yaml_node_t *v);
 
-static int each(cfg_loader *l, pol_config *c, yaml_node_t *map, const char *what, pair_fn fn)
+static int each(cfg_loader *l, stm_config *c, yaml_node_t *map, const char *what, pair_fn fn)
 {
     if (!map || map->type != YAML_MAPPING_NODE)
         return cerr(l, map, "%s must be a mapping", what);
@@ -75,7 +75,7 @@ static int each(cfg_loader *l, pol_config *c, yaml_node_t *map, const char *what
     return 0;
 }
 
-static int kafka_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+static int kafka_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
 {
     const char *s = scalar(v);
     if (!s)
@@ -88,7 +88,7 @@ static int kafka_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *
     return 0;
 }
 
-static int topics_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+static int topics_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
 {
     if (!strcmp(k, "events"))
         return want_str(l, v, "topics.events", &c->topic_events);
@@ -99,7 +99,7 @@ static int topics_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t 
     return cerr(l, kn, "unknown field '%s' in topics (events, audit, dead_letter)", k);
 }
 
-static int audit_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+static int audit_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
 {
     if (!strcmp(k, "sign_key")) {
         char *tmp = NULL;
@@ -122,7 +122,7 @@ static int audit_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *
     return cerr(l, kn, "unknown field '%s' in audit (sign_key, checkpoint, clock)", k);
 }
 
-static int metrics_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+static int metrics_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
 {
     if (!strcmp(k, "listen"))
         return want_str(l, v, "metrics.listen", &c->metrics_listen);
@@ -131,7 +131,7 @@ static int metrics_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t
     return cerr(l, kn, "unknown field '%s' in metrics (listen, timeout_seconds)", k);
 }
 
-static int top_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+static int top_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
 {
     if (!strcmp(k, "kafka"))
         return each(l, c, v, "kafka", kafka_pair);
@@ -181,7 +181,7 @@ static int top_pair(cfg_loader *l, pol_config *c, const char *k, yaml_node_t *kn
                 k);
 }
 
-pol_config *pol_config_load(const char *path, cm_err *err)
+stm_config *stm_config_load(const char *path, cm_err *err)
 {
     cm_buf b;
     cm_buf_init(&b, 1u << 20);
@@ -190,12 +190,12 @@ pol_config *pol_config_load(const char *path, cm_err *err)
         cm_buf_free(&b);
         return NULL;
     }
-    pol_config *c = pol_config_load_mem(path, b.p, b.len, err);
+    stm_config *c = stm_config_load_mem(path, b.p, b.len, err);
     cm_buf_free(&b);
     return c;
 }
 
-pol_config *pol_config_load_mem(const char *path, const char *yaml, size_t n, cm_err *err)
+stm_config *stm_config_load_mem(const char *path, const char *yaml, size_t n, cm_err *err)
 {
     if (n > 1u << 20) {
         cm_err_set(err, path, 0, 0, "cannot read config: %s", strerror(EFBIG));
@@ -212,7 +212,7 @@ pol_config *pol_config_load_mem(const char *path, const char *yaml, size_t n, cm
     yaml_parser_delete(&p);
     if (!ok)
         return NULL;
-    pol_config *c = cm_xcalloc(1, sizeof *c);
+    stm_config *c = cm_xcalloc(1, sizeof *c);
     c->topic_events = cm_strdup("cmk.events");
     c->topic_audit = cm_strdup("cmk.audit");
     c->topic_dead = cm_strdup("cmk.dead");
@@ -241,13 +241,13 @@ pol_config *pol_config_load_mem(const char *path, const char *yaml, size_t n, cm
     free(l.dir);
     yaml_document_delete(&doc);
     if (rc < 0) {
-        pol_config_free(c);
+        stm_config_free(c);
         return NULL;
     }
     return c;
 }
 
-void pol_config_free(pol_config *c)
+void stm_config_free(stm_config *c)
 {
     if (!c)
         return;

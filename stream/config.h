@@ -1,12 +1,12 @@
 /* The `run` configuration file (SPEC §7), loaded strictly like the rules. */
-#ifndef POL_CONFIG_H
-#define POL_CONFIG_H
+#ifndef STM_CONFIG_H
+#define STM_CONFIG_H
 #include <stddef.h>
 #include <stdint.h>
 
 #include "common/util.h"
 
-typedef struct pol_config {
+typedef struct stm_config {
     char **kafka_keys, **kafka_vals; /* passed to librdkafka as is */
     size_t nkafka;
     char *topic_events, *topic_audit, *topic_dead;
@@ -21,11 +21,11 @@ typedef struct pol_config {
     char *metrics_listen;
     int64_t metrics_timeout; /* seconds an idle metrics connection is kept */
     int64_t max_message, status_interval, backlog, batch;
-} pol_config;
+} stm_config;
 
-pol_config *pol_config_load(const char *path, cm_err *err);
+stm_config *stm_config_load(const char *path, cm_err *err);
 /* The same from n bytes of YAML (borrowed, at most 1 MiB): path names them in errors, and
  * relative paths in them resolve against its folder. */
-pol_config *pol_config_load_mem(const char *path, const char *yaml, size_t n, cm_err *err);
-void pol_config_free(pol_config *c);
+stm_config *stm_config_load_mem(const char *path, const char *yaml, size_t n, cm_err *err);
+void stm_config_free(stm_config *c);
 #endif
