@@ -17,6 +17,7 @@
 
 #include "audit/audit.h"
 #include "common/map.h"
+#include "pipeline/pipeline.h"
 #include "policy/engine.h"
 #include "stream/cebind.h"
 #include "stream/kafka_internal.h"
@@ -525,6 +526,31 @@ static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *va
     stm_ce_attrs_clear(&ev);
 }
 
+/* What a message's decisions need once recorded: the dead letter and the metrics. */
+struct decided {
+    runner *r;
+    const rd_kafka_message_t *msg;
+    const char *value;
+    size_t len;
+    bool dead;
+};
+
+static void on_decided(void *arg, const aud_decision *d, const char *input)
+{
+    struct decided *dc = arg;
+    runner *r = dc->r;
+    /* A message with bad input goes to the dead letters once, linked to the record of
+     * its first rejection. */
+    if (d->outcome == AUD_REJECTED && d->bad_input && !dc->dead) {
+        dead_letter(r, dc->msg, dc->value, dc->len, input);
+        stm_metrics_add(r->m, STM_DEAD_LETTERS, 1);
+        dc->dead = true;
+    }
+    stm_metrics_decision(r->m, d);
+    cm_buf_reset(&r->rec); /* the next decision's first record, for its dead letter */
+    r->want_rec = true;
+}
+
 static void process(runner *r, rd_kafka_message_t *msg)
 {
     const char *topic = rd_kafka_topic_name(msg->rkt);
@@ -555,43 +581,38 @@ static void process(runner *r, rd_kafka_message_t *msg)
     } else {
         pol_engine_process(r->eng, value, len, input, &r->d);
     }
-    bool dead = false;
-    do { /* an Azure message may hold several decisions; offsets commit once, below */
-        if (r->d.fatal) {
-            /* The batch is not committed: after a restart it is read and applied again. */
-            r->fatal = true;
-            snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s: cannot process the event: %s",
-                     input, r->d.reason);
-            return;
-        }
-        r->want_rec = true;
-        cm_buf_reset(&r->rec);
-        int rc = aud_writer_emit(c->w, &r->d, pol_ruleset_hash(r->rs), &r->err);
+    /* Every decision (an Azure message may hold several) through the pipeline; offsets
+     * commit once, below. */
+    struct decided dc = {r, msg, value, len, false};
+    r->want_rec = true; /* the first record is kept for the dead letter that may follow */
+    cm_buf_reset(&r->rec);
+    if (pip_record(converted ? r->eng : NULL, pol_ruleset_hash(r->rs), c->w, input, &r->d,
+                   on_decided, &dc, &r->err) < 0) {
+        /* The batch is not committed: after a restart it is read and applied again. */
         r->want_rec = false;
-        if (rc < 0) {
-            r->fatal = true;
-            snprintf(r->fatal_msg, sizeof r->fatal_msg, "%s", r->err.msg);
-            return;
-        }
-        /* A message with bad input goes to the dead letters once, linked to the record
-         * of its first rejection. */
-        if (r->d.outcome == AUD_REJECTED && r->d.bad_input && !dead) {
-            dead_letter(r, msg, value, len, input);
-            stm_metrics_add(r->m, STM_DEAD_LETTERS, 1);
-            dead = true;
-        }
-        stm_metrics_decision(r->m, &r->d);
-    } while (converted && pol_engine_more(r->eng, &r->d));
+        r->fatal = true;
+        cm_err_format(&r->err, r->fatal_msg, sizeof r->fatal_msg);
+        return;
+    }
+    r->want_rec = false;
     stm_metrics_add(r->m, STM_EVENTS, 1);
     stm_metrics_latency(r->m, now_s() - t0);
     vlt_state_offset_set(r->st, topic, msg->partition, msg->offset);
-    vlt_state_chain_set(r->st, c->name, aud_writer_seq(c->w), aud_writer_head(c->w));
 }
 
 /* Makes the batch durable, then sends its records. */
+/* The batch through the pipeline's commit (the records are in the state's outbox, so
+ * nothing needs flushing first), then its outbox produced. */
 static int commit_batch(runner *r)
 {
-    if (vlt_state_flush(r->st, &r->err) < 0)
+    size_t nc = cm_map_len(r->chains), it = 0, k = 0;
+    pip_chain *chains = cm_xcalloc(nc + 1, sizeof *chains);
+    void *v;
+    while (cm_map_next(r->chains, &it, NULL, &v))
+        chains[k++] = (pip_chain){((chainw *)v)->name, ((chainw *)v)->w};
+    int committed = pip_commit(r->st, chains, k, NULL, NULL, &r->err);
+    free(chains);
+    if (committed < 0)
         return -1;
     size_t n;
     vlt_outmsg *out = vlt_state_outbox_flushed(r->st, &n);
@@ -864,9 +885,7 @@ int stm_run(const stm_config *cfg, const stm_signals *sig)
     size_t it = 0;
     void *v;
     while (cm_map_next(r.chains, &it, NULL, &v))
-        if (aud_writer_finish(((chainw *)v)->w, &r.err) == 0)
-            vlt_state_chain_set(r.st, ((chainw *)v)->name, aud_writer_seq(((chainw *)v)->w),
-                                aud_writer_head(((chainw *)v)->w));
+        aud_writer_finish(((chainw *)v)->w, &r.err);
     rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 ? CM_EENV : 0;
     if (rc)
         cm_err_print(&r.err);

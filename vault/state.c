@@ -377,8 +377,11 @@ bool vlt_state_replay_get(vlt_state *s, const char *chain, vlt_replay_pos *p)
 void vlt_state_replay_set(vlt_state *s, const char *chain, const vlt_replay_pos *p)
 {
     struct vlt_chain_head *h = cm_map_get(s->chains, chain);
-    if (!h)
-        return;
+    if (!h) { /* a chain without records yet: its head is set with the same commit */
+        h = cm_xcalloc(1, sizeof *h);
+        memset(h->hash, '0', 64);
+        cm_map_put(s->chains, chain, h);
+    }
     h->has_pos = true;
     h->pos = *p;
     s->dirty_chains = true;
