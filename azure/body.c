@@ -294,7 +294,8 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
         return r->failed ? -1 : az_fail(r, "id: missing");
     if (!vlt_resource_id_valid(id) || !arm_parse(id, sub, sizeof sub, rg, sizeof rg))
         return az_fail(r, "id: '%.200s' is not an ARM resource id", id);
-    const vlt_resource *cur = vlt_state_resource(st, id);
+    vlt_res_view cv;
+    const vlt_res_view *cur = vlt_resource_view(vlt_state_resource(st, id), &cv);
     if (deleted) {
         if (cur && !az_add(o, "resource.deleted", id))
             return -1;

@@ -51,13 +51,14 @@ static void read_state(aud_report *rep, const char *path, const char *master)
     size_t n;
     const char **ids = vlt_state_resource_ids(st, &n);
     for (size_t i = 0; i < n; i++) {
-        const vlt_resource *x = vlt_state_resource(st, ids[i]);
+        vlt_res_view xv;
+        const vlt_res_view *x = vlt_resource_view(vlt_state_resource(st, ids[i]), &xv);
         aud_report_resource r = {.id = x->id,
                                  .key_uri = x->cmk ? x->key_uri : NULL,
                                  .cmk = x->cmk,
                                  .locked = x->locked,
                                  .lost = x->lost,
-                                 .reasons = (const char *const *)x->reasons,
+                                 .reasons = x->reasons,
                                  .nreasons = x->nreasons};
         aud_report_state_resource(rep, &r);
     }

@@ -91,8 +91,10 @@ static void resolve_uri(vlt_txn *t, const char *key_uri, bool prior, resolved *o
         snprintf(o->kver, sizeof o->kver, "%s/%s", o->kuri, o->kv->version);
 }
 
-static const char *res_key(const vlt_resource *r)
+static const char *res_key(const vlt_resource *res)
 {
+    vlt_res_view vb;
+    const vlt_res_view *r = vlt_resource_view(res, &vb);
     return r ? (r->key_uri ? r->key_uri : r->requested_key) : NULL;
 }
 
@@ -105,8 +107,10 @@ static void fill_event(pol_ctx *c, int base, const vlt_event *ev)
     sv(c, base, PF_EVENT_SUBJECT, ev->subject);
 }
 
-static void fill_resource(pol_ctx *c, int base, const vlt_resource *r)
+static void fill_resource(pol_ctx *c, int base, const vlt_resource *res)
 {
+    vlt_res_view vb;
+    const vlt_res_view *r = vlt_resource_view(res, &vb);
     bv(c, base, PF_RES_EXISTS, r != NULL);
     if (!r)
         return;
@@ -117,11 +121,11 @@ static void fill_resource(pol_ctx *c, int base, const vlt_resource *r)
     sv(c, base, PF_RES_SUBSCRIPTION, r->subscription);
     bool cmk = r->cmk || r->requested_key;
     sv(c, base, PF_RES_KEY_SOURCE, cmk ? "cmk" : "mmk");
-    sv(c, base, PF_RES_KEY_URI, res_key(r));
+    sv(c, base, PF_RES_KEY_URI, res_key(res));
     if (cmk) {
         vlt_keyref kr;
         bv(c, base, PF_RES_KEY_VERSIONLESS,
-           vlt_key_uri_parse(res_key(r), &kr) && kr.version[0] == '\0');
+           vlt_key_uri_parse(res_key(res), &kr) && kr.version[0] == '\0');
     }
     bv(c, base, PF_RES_IDENTITY, r->identity);
     sv(c, base, PF_RES_IDENTITY_PRINCIPAL, r->principal);
@@ -183,8 +187,10 @@ static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *k, const v
 }
 
 static void fill_access(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *v,
-                        const vlt_resource *r, bool prior)
+                        const vlt_resource *res, bool prior)
 {
+    vlt_res_view vb;
+    const vlt_res_view *r = vlt_resource_view(res, &vb);
     if (!v || !r)
         return;
     unsigned p = r->identity ? vlt_txn_access(t, v->uri, r->principal, prior) : 0;
@@ -273,16 +279,20 @@ static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const
     }
 }
 
-static bool rule_held(const vlt_resource *r)
+static bool rule_held(const vlt_resource *res)
 {
+    vlt_res_view vb;
+    const vlt_res_view *r = vlt_resource_view(res, &vb);
     for (size_t i = 0; r && i < r->nreasons; i++)
         if (!strncmp(r->reasons[i], "rule:", 5))
             return true;
     return false;
 }
 
-static bool holds_rule(const vlt_resource *r, const char *rule_id)
+static bool holds_rule(const vlt_resource *res, const char *rule_id)
 {
+    vlt_res_view vb;
+    const vlt_res_view *r = vlt_resource_view(res, &vb);
     for (size_t i = 0; r && i < r->nreasons; i++)
         if (!strncmp(r->reasons[i], "rule:", 5) && !strcmp(r->reasons[i] + 5, rule_id))
             return true;
@@ -337,7 +347,8 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
     }
     /* Rule-held locks last while their condition holds: re-check those not run above. A
      * lock whose rule is gone, no longer a lockout, or now exempted is released. */
-    const vlt_resource *r = vlt_txn_resource(t, rid, false);
+    vlt_res_view vb;
+    const vlt_res_view *r = vlt_resource_view(vlt_txn_resource(t, rid, false), &vb);
     if (!r || !r->nreasons)
         return;
     char **held = cm_xcalloc(r->nreasons + 1, sizeof *held);
@@ -357,8 +368,10 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
     free(held);
 }
 
-static void snapshot(aud_rec *rec, const vlt_resource *r)
+static void snapshot(aud_rec *rec, const vlt_resource *res)
 {
+    vlt_res_view vb;
+    const vlt_res_view *r = vlt_resource_view(res, &vb);
     rec->st.present = true;
     rec->st.exists = r != NULL;
     if (!r)

@@ -21,6 +21,24 @@ static inline int64_t vlt_key_material_size(const vlt_key *k)
     return k->kty ? k->size : 2048;
 }
 
+struct vlt_resource {
+    char *id, *kind, *tenant, *region, *subscription;
+    bool cmk;
+    char *key_uri; /* canonical binding (versioned or not); NULL on MMK */
+    bool versionless;
+    char *requested_key; /* resource.created only: the key asked for at creation */
+    char *wrap_ref;      /* "mmk" or the versioned key URI the DEK is wrapped under */
+    cm_buf wdek;         /* the DEK wrapped under wrap_ref */
+    cm_buf wsvc;         /* Face: the service-layer DEK, always under the MMK */
+    cm_buf wblk;         /* blocklist names: their own DEK, always under the MMK */
+    bool identity;
+    char *principal, *identity_tenant;
+    bool locked, lost;
+    char **reasons; /* lock reasons, sorted */
+    size_t nreasons;
+    cry_secret *dek; /* plaintext DEK while unlocked and in use; NULL otherwise */
+};
+
 typedef struct vlt_idlist {
     char **ids;
     size_t n, cap;

@@ -233,6 +233,20 @@ void vlt_index_principal(vlt_state *s, const vlt_resource *r, bool add)
         vlt_idl_del(l, r->id);
 }
 
+const vlt_res_view *vlt_resource_view(const vlt_resource *r, vlt_res_view *out)
+{
+    if (!r)
+        return NULL;
+    *out = (vlt_res_view){.id = r->id, .kind = r->kind, .tenant = r->tenant, .region = r->region,
+                          .subscription = r->subscription, .cmk = r->cmk, .key_uri = r->key_uri,
+                          .versionless = r->versionless, .requested_key = r->requested_key,
+                          .identity = r->identity, .principal = r->principal,
+                          .identity_tenant = r->identity_tenant, .locked = r->locked,
+                          .lost = r->lost, .reasons = (const char *const *)r->reasons,
+                          .nreasons = r->nreasons};
+    return out;
+}
+
 const vlt_vault *vlt_state_vault(const vlt_state *s, const char *uri)
 {
     return uri ? cm_map_get(s->vaults, uri) : NULL;

@@ -40,23 +40,24 @@ typedef struct vlt_key {
     size_t nvers;
 } vlt_key;
 
-typedef struct vlt_resource {
-    char *id, *kind, *tenant, *region, *subscription;
+/* A resource is vault's own (its wrapped DEKs and, while unlocked, its plaintext DEK
+ * never leave vault/). Other modules read it through a view: the same facts, no keys. */
+typedef struct vlt_resource vlt_resource;
+typedef struct vlt_res_view {
+    const char *id, *kind, *tenant, *region, *subscription;
     bool cmk;
-    char *key_uri; /* canonical binding (versioned or not); NULL on MMK */
+    const char *key_uri; /* canonical binding (versioned or not); NULL on MMK */
     bool versionless;
-    char *requested_key; /* resource.created only: the key asked for at creation */
-    char *wrap_ref;      /* "mmk" or the versioned key URI the DEK is wrapped under */
-    cm_buf wdek;         /* the DEK wrapped under wrap_ref */
-    cm_buf wsvc;         /* Face: the service-layer DEK, always under the MMK */
-    cm_buf wblk;         /* blocklist names: their own DEK, always under the MMK */
+    const char *requested_key; /* resource.created only: the key asked for at creation */
     bool identity;
-    char *principal, *identity_tenant;
+    const char *principal, *identity_tenant;
     bool locked, lost;
-    char **reasons; /* lock reasons, sorted */
+    const char *const *reasons; /* lock reasons, sorted */
     size_t nreasons;
-    cry_secret *dek; /* plaintext DEK while unlocked and in use; NULL otherwise */
-} vlt_resource;
+} vlt_res_view;
+/* The view of r into out (strings borrowed from r, valid until the state or transaction
+ * changes it); NULL when r is NULL, else out. */
+const vlt_res_view *vlt_resource_view(const vlt_resource *r, vlt_res_view *out);
 
 typedef struct vlt_state vlt_state;
 typedef struct vlt_txn vlt_txn;

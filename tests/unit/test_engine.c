@@ -1,6 +1,7 @@
 /* The engine and the physics, driven through real events, real keys, in memory. */
 #include <stdlib.h>
 
+#include "vault/internal.h" /* white-box: the resource's own fields */
 #include "policy/engine.h"
 #include "tests/unit/t.h"
 

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "vault/internal.h" /* white-box: the resource's own fields */
 #include "policy/engine.h"
 #include "decode/decode.h"
 #include "common/lines.h"

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "vault/internal.h" /* white-box: the resource's own fields */
 #include "common/timestamp.h"
 #include "policy/engine.h"
 #include "policy/internal.h"

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "vault/internal.h" /* white-box: the resource's own fields */
 #include "decode/decode.h"
 #include "tests/unit/t.h"
 #include "vault/state.h"
