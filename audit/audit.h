@@ -47,6 +47,9 @@ const char *aud_writer_head(const aud_writer *w);
 bool aud_record_peek(const char *line, size_t n, char *chain, size_t chain_len,
                      unsigned long long *seq, char hash[65]);
 
+/* The largest record a verifier reads. */
+#define AUD_MAX_RECORD ((size_t)16 << 20)
+
 /* Verification of a record stream, line by line. */
 typedef struct aud_verifier aud_verifier;
 aud_verifier *aud_verifier_new(cry_verifier *key);
@@ -72,4 +75,9 @@ void aud_verifier_chain(const aud_verifier *v, size_t i, aud_chain_info *out);
 int aud_verifier_line(aud_verifier *v, const char *where, const char *line, size_t n, cm_err *err);
 /* After the last record: unsigned tails. Fills summary JSON on success. */
 int aud_verifier_end(aud_verifier *v, cm_buf *summary, cm_err *err);
+/* Verifies the record files (none: stdin; "-" is stdin) in order through v, then its
+ * summary into summary. 0; CM_EINPUT when a file cannot be opened, CM_EENV on a read
+ * error, CM_ECHECK when a record fails (err names it). */
+int aud_verify_files(aud_verifier *v, const char *const *files, size_t nfiles, cm_buf *summary,
+                     cm_err *err);
 #endif

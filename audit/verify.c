@@ -7,6 +7,7 @@
 #include <yajl/yajl_tree.h>
 
 #include "audit/audit.h"
+#include "common/lines.h"
 #include "audit/record.h"
 #include "common/map.h"
 
@@ -334,4 +335,39 @@ int aud_verifier_end(aud_verifier *v, cm_buf *summary, cm_err *err)
     }
     cm_buf_addf(summary, "],\"records\":%llu,\"verified\":true}", (unsigned long long)v->records);
     return 0;
+}
+
+int aud_verify_files(aud_verifier *v, const char *const *files, size_t nfiles, cm_buf *summary,
+                     cm_err *err)
+{
+    static const char *const stdin_only[] = {"-"};
+    if (nfiles < 1) {
+        files = stdin_only;
+        nfiles = 1;
+    }
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < nfiles; i++) {
+        cm_lines *rd = cm_lines_open(files[i], AUD_MAX_RECORD, err);
+        if (!rd)
+            return CM_EINPUT;
+        const char *line;
+        size_t n, lineno;
+        int r;
+        char where[4200];
+        while (rc == 0 && (r = cm_lines_next(rd, &line, &n, &lineno, err)) == 1) {
+            snprintf(where, sizeof where, "%s:%zu", cm_lines_name(rd), lineno);
+            if (n > AUD_MAX_RECORD) {
+                cm_err_set(err, where, 0, 0, "record larger than 16 MiB");
+                rc = CM_ECHECK;
+            } else if (aud_verifier_line(v, where, line, n, err) < 0) {
+                rc = CM_ECHECK;
+            }
+        }
+        if (rc == 0 && r < 0)
+            rc = err->code = CM_EENV;
+        cm_lines_free(rd);
+    }
+    if (rc == 0 && aud_verifier_end(v, summary, err) < 0)
+        rc = CM_ECHECK;
+    return rc;
 }

@@ -7,11 +7,7 @@
 #include "audit/audit.h"
 #include "audit/ocsf.h"
 #include "cli/cli.h"
-#include "stream/config.h"
-#include "stream/kafka.h"
-#include "common/lines.h"
-
-#define MAX_RECORD ((size_t)16 << 20)
+#include "stream/verify.h"
 
 static int keygen(int argc, char **argv)
 {
@@ -49,113 +45,6 @@ static int keygen(int argc, char **argv)
     return EXIT_OK;
 }
 
-/* Records read from Kafka, to be put in chain order. */
-typedef struct krec {
-    char chain[300];
-    unsigned long long seq;
-    int32_t part;
-    int64_t off;
-    char *value;
-    size_t len;
-} krec;
-
-typedef struct kread {
-    krec *r;
-    size_t n, cap;
-} kread;
-
-static int collect(void *arg, int32_t part, int64_t off, const char *v, size_t len)
-{
-    kread *k = arg;
-    if (k->n == k->cap) {
-        k->cap = k->cap ? k->cap * 2 : 1024;
-        k->r = cm_xrealloc(k->r, k->cap * sizeof *k->r);
-    }
-    krec *r = &k->r[k->n++];
-    memset(r, 0, sizeof *r);
-    r->part = part;
-    r->off = off;
-    r->value = cm_strndup(v ? v : "", len);
-    r->len = len;
-    if (!aud_record_peek(r->value, len, r->chain, sizeof r->chain, &r->seq, NULL))
-        r->chain[0] = '\0'; /* the verifier will say what is wrong with it */
-    return 0;
-}
-
-static int by_chain_seq(const void *a, const void *b)
-{
-    const krec *x = a, *y = b;
-    int c = strcmp(x->chain, y->chain);
-    if (c)
-        return c;
-    if (x->seq != y->seq)
-        return x->seq < y->seq ? -1 : 1;
-    return x->off < y->off ? -1 : x->off > y->off;
-}
-
-static int verify_kafka(aud_verifier *v, const char *config, cm_err *err)
-{
-    stm_config *cfg = stm_config_load(config, err);
-    if (!cfg)
-        return EXIT_USAGE;
-    kread k = {0};
-    int rc = EXIT_OK;
-    if (stm_kafka_read_topic(cfg, cfg->topic_audit, collect, &k, err) < 0) {
-        cm_err_print(err);
-        rc = EXIT_RUNTIME;
-    }
-    if (k.n)
-        qsort(k.r, k.n, sizeof *k.r, by_chain_seq);
-    char where[800];
-    for (size_t i = 0; rc == EXIT_OK && i < k.n; i++) {
-        snprintf(where, sizeof where, "%s/%d/%lld", cfg->topic_audit, (int)k.r[i].part,
-                 (long long)k.r[i].off);
-        if (aud_verifier_line(v, where, k.r[i].value, k.r[i].len, err) < 0) {
-            cm_err_print(err);
-            rc = EXIT_CHECK;
-        }
-    }
-    for (size_t i = 0; i < k.n; i++)
-        free(k.r[i].value);
-    free(k.r);
-    stm_config_free(cfg);
-    return rc;
-}
-
-int cli_verify_inputs(aud_verifier *v, char **files, int nfiles, cm_buf *summary, cm_err *err)
-{
-    char *stdin_only[] = {"-"};
-    if (nfiles < 1) {
-        files = stdin_only;
-        nfiles = 1;
-    }
-    int rc = EXIT_OK;
-    for (int i = 0; rc == EXIT_OK && i < nfiles; i++) {
-        cm_lines *rd = cm_lines_open(files[i], MAX_RECORD, err);
-        if (!rd)
-            return EXIT_USAGE;
-        const char *line;
-        size_t n, lineno;
-        int r;
-        char where[4200];
-        while (rc == EXIT_OK && (r = cm_lines_next(rd, &line, &n, &lineno, err)) == 1) {
-            snprintf(where, sizeof where, "%s:%zu", cm_lines_name(rd), lineno);
-            if (n > MAX_RECORD) {
-                cm_err_set(err, where, 0, 0, "record larger than 16 MiB");
-                rc = EXIT_CHECK;
-            } else if (aud_verifier_line(v, where, line, n, err) < 0) {
-                rc = EXIT_CHECK;
-            }
-        }
-        if (rc == EXIT_OK && r < 0)
-            rc = EXIT_RUNTIME;
-        cm_lines_free(rd);
-    }
-    if (rc == EXIT_OK && aud_verifier_end(v, summary, err) < 0)
-        rc = EXIT_CHECK;
-    return rc;
-}
-
 static int verify(int argc, char **argv)
 {
     static const struct option opts[] = {{"pubkey", required_argument, NULL, 'p'},
@@ -186,17 +75,13 @@ static int verify(int argc, char **argv)
     cm_buf sum;
     cm_buf_init(&sum, 0);
     int rc;
-    if (kafka) {
-        rc = verify_kafka(v, kafka, &err);
-        if (rc == EXIT_OK && aud_verifier_end(v, &sum, &err) < 0) {
-            cm_err_print(&err);
-            rc = EXIT_CHECK;
-        }
-    } else {
-        rc = cli_verify_inputs(v, argv + optind, argc - optind, &sum, &err);
-        if (rc != EXIT_OK)
-            cm_err_print(&err);
-    }
+    if (kafka)
+        rc = cli_exit(stm_verify_audit_topic(v, kafka, &sum, &err));
+    else
+        rc = cli_exit(aud_verify_files(v, (const char *const *)argv + optind,
+                                       (size_t)(argc - optind), &sum, &err));
+    if (rc != EXIT_OK)
+        cm_err_print(&err);
     if (rc == EXIT_OK)
         puts(sum.p);
     cm_buf_free(&sum);
@@ -252,7 +137,7 @@ static int export(int argc, char **argv)
     aud_verifier_on_record(v, aud_ocsf_record, x);
     cm_buf sum;
     cm_buf_init(&sum, 0);
-    rc = cli_verify_inputs(v, argv + optind, argc - optind, &sum, &err);
+    rc = cli_exit(aud_verify_files(v, (const char *const *)argv + optind, (size_t)(argc - optind), &sum, &err));
     if (rc != EXIT_OK) {
         cm_err_print(&err);
         goto out_free;

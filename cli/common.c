@@ -19,7 +19,8 @@ int cli_exit(int code)
 {
     switch (code) {
     case 0: return EXIT_OK;
-    case CM_EREFUSED: return EXIT_CHECK;
+    case CM_EREFUSED:
+    case CM_ECHECK: return EXIT_CHECK;
     case CM_EINPUT: return EXIT_USAGE;
     default: return EXIT_RUNTIME;
     }

@@ -175,7 +175,7 @@ int cmd_report(int argc, char **argv)
     aud_verifier_on_record(v, aud_report_record, rep);
     cm_buf sum;
     cm_buf_init(&sum, 0);
-    int rc = cli_verify_inputs(v, argv + optind, argc - optind, &sum, &err);
+    int rc = cli_exit(aud_verify_files(v, (const char *const *)argv + optind, (size_t)(argc - optind), &sum, &err));
     cm_buf_free(&sum);
     if (rc == EXIT_USAGE || rc == EXIT_RUNTIME) {
         /* an input that could not be read: no report at all */

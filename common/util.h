@@ -21,6 +21,7 @@ enum cm_code {
     CM_EENV = -2,     /* the environment failed (a library, the disk, the broker): stop,
                        * fail closed */
     CM_EREFUSED = -3, /* the state refuses: data of a locked or lost resource */
+    CM_ECHECK = -4,   /* a check failed: a record that does not verify */
 };
 
 /* A caller-owned error: where (file, line, column; 0 when not known), what, and its kind
