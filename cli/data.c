@@ -110,7 +110,7 @@ int cmd_data(int argc, char **argv)
             code = EXIT_RUNTIME;
         }
     }
-    cm_buf_free_secret(&b);
+    cm_buf_free(&b);
     vlt_state_free(st);
     return code;
 }

@@ -146,7 +146,7 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
     }
     cry_secret_free(outer);
     cry_secret_free(inner);
-    cm_buf_free_secret(&mid);
+    cm_buf_free(&mid);
     cm_buf_free(&blob);
     if (rc < 0)
         rc = cm_err_env(err, rid, "stored data does not open (tampered or wrong key)");

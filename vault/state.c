@@ -70,7 +70,7 @@ vlt_vault *vlt_vault_clone(const vlt_vault *o)
 static void keyver_clear(vlt_keyver *kv)
 {
     free(kv->version);
-    cm_buf_free_secret(&kv->sealed);
+    cm_buf_free(&kv->sealed);
     cry_pkey_free(kv->pk);
 }
 
@@ -417,11 +417,11 @@ int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cry_p
     int rc = cry_gcm_open(s->master->b, aad, strlen(aad), kv->sealed.p, kv->sealed.len, &der);
     if (rc < 0) {
         snprintf(err, errn, "cannot open the key material of %s (wrong master key?)", aad);
-        cm_buf_free_secret(&der);
+        cm_buf_free(&der);
         return rc;
     }
     kv->pk = cry_pkey_import(vlt_key_material_kty(k), (const uint8_t *)der.p, der.len);
-    cm_buf_free_secret(&der);
+    cm_buf_free(&der);
     if (!kv->pk) {
         snprintf(err, errn, "corrupt key material for %s", aad);
         return CM_EENV;

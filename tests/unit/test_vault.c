@@ -278,7 +278,7 @@ static void test_data(void)
     CHECK(!strncmp(err.msg, "lost: data access refused (key-destroyed", 40));
     vlt_state_free(s);
 out:
-    cm_buf_free_secret(&out);
+    cm_buf_free(&out);
     unlink(db);
     unlink(mk);
     char side[160];
