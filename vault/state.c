@@ -104,7 +104,8 @@ vlt_key *vlt_key_clone(const vlt_key *o)
         k->vers[i].has_exp = o->vers[i].has_exp;
         k->vers[i].nbf = o->vers[i].nbf;
         k->vers[i].exp = o->vers[i].exp;
-        cm_buf_init(&k->vers[i].sealed, 0);
+        /* A copy into a buffer of the same bound: it cannot fail. */
+        cm_buf_init(&k->vers[i].sealed, o->vers[i].sealed.max);
         cm_buf_add(&k->vers[i].sealed, o->vers[i].sealed.p, o->vers[i].sealed.len);
         k->vers[i].pk = NULL;
     }
@@ -142,9 +143,10 @@ void vlt_res_free(vlt_resource *r)
     free(r);
 }
 
+/* A copy into a buffer of the same bound: it cannot fail. */
 static void buf_copy(cm_buf *d, const cm_buf *s)
 {
-    cm_buf_init(d, 0);
+    cm_buf_init(d, s->max);
     if (s->len)
         cm_buf_add(d, s->p, s->len);
 }
