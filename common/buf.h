@@ -57,6 +57,7 @@ static inline bool cm_buf_ok(const cm_buf *b)
     return !b->failed;
 }
 /* Takes the bytes out of the buffer: the caller frees the result; b is left empty. Check
- * cm_buf_failed first: a failed buffer's bytes are a cut. */
+ * cm_buf_failed first: a failed buffer's bytes are a cut. Not for a secret buffer: what
+ * it hands over is no longer wiped for the caller. */
 char *cm_buf_take(cm_buf *b);
 #endif
