@@ -344,6 +344,10 @@ int aud_ocsf_record(void *arg, const char *where, const struct yajl_val_s *crec,
             continue;
         cm_buf_reset(&x->line);
         one_finding(&x->line, rec, f, i);
+        if (cm_buf_failed(&x->line)) { /* never a cut finding */
+            cm_err_set(err, where, 0, 0, "OCSF finding larger than %zu bytes", x->line.max);
+            return -1;
+        }
         if (!x->line.p || x->sink(x->arg, aud_rec_str(rec, "subject"), x->line.p, x->line.len)) {
             cm_err_set(err, where, 0, 0, "cannot write the OCSF finding");
             return -1;
