@@ -134,7 +134,7 @@ static int ghex(yajl_val o, const char *k, cm_buf *out)
     uint8_t *tmp = cm_xmalloc(n);
     int rc = cm_unhex(s, tmp, n);
     if (rc == 0)
-        cm_buf_add(out, tmp, n);
+        rc = cm_buf_add(out, tmp, n); /* past the bound: a bad document, never a cut value */
     free(tmp);
     return rc;
 }
