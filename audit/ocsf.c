@@ -7,6 +7,7 @@
 
 #include "audit/ocsf.h"
 #include "audit/record.h"
+#include "common/json.h"
 
 struct aud_ocsf {
     aud_sink_fn sink;
@@ -74,31 +75,16 @@ static void statuses(const char *result, int *check, const char **check_caption,
     }
 }
 
-static void key(cm_buf *b, const char *k)
+/* v (a value of a verified record) in its canonical form, as the value after j's key. */
+static void rec_json(cm_jw *j, yajl_val v)
 {
-    cm_json_cstr(b, k);
-    cm_buf_addc(b, ':');
-}
-
-static void kstr(cm_buf *b, const char *k, const char *v)
-{
-    key(b, k);
-    cm_json_cstr(b, v);
-    cm_buf_addc(b, ',');
-}
-
-static void kint(cm_buf *b, const char *k, long long v)
-{
-    key(b, k);
-    cm_buf_addf(b, "%lld,", v);
-}
-
-/* Closes an object or array whose last member left a trailing comma. */
-static void close_with(cm_buf *b, char c)
-{
-    if (b->len && b->p[b->len - 1] == ',')
-        b->p[--b->len] = '\0';
-    cm_buf_addc(b, c);
+    cm_buf t;
+    cm_buf_init(&t, j->b->max);
+    if (aud_rec_json(&t, v) < 0 || cm_buf_failed(&t))
+        cm_buf_fail(j->b);
+    else
+        cm_jw_raw(j, t.p, t.len);
+    cm_buf_free(&t);
 }
 
 /* An Azure resource type from the ids cmkguard records: ARM ids give their provider
@@ -145,62 +131,61 @@ static const char *last_segment(const char *id)
 
 /* compliance: the rule is the control that was checked; the standards it maps to
  * (in the order the rule names them, each once) and "STANDARD CONTROL" requirements. */
-static void compliance(cm_buf *b, yajl_val f, const char *rule, const char *result)
+static void compliance(cm_jw *j, yajl_val f, const char *rule, const char *result)
 {
     int check, status;
     const char *check_caption, *status_caption;
     statuses(result, &check, &check_caption, &status, &status_caption);
     yajl_val list = aud_rec_get(f, "compliance");
     size_t n = YAJL_IS_ARRAY(list) ? list->u.array.len : 0;
-    key(b, "compliance");
-    cm_buf_addc(b, '{');
-    kstr(b, "control", rule);
+    cm_jw_key(j, "compliance");
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "control", rule);
     if (n) {
-        key(b, "requirements");
-        cm_buf_addc(b, '[');
+        cm_jw_key(j, "requirements");
+        cm_jw_arr_begin(j);
         for (size_t i = 0; i < n; i++) {
             const char *std = aud_rec_str(list->u.array.values[i], "standard");
             const char *ctl = aud_rec_str(list->u.array.values[i], "control");
             cm_buf req;
             cm_buf_init(&req, 0);
             cm_buf_addf(&req, "%s %s", std ? std : "", ctl ? ctl : "");
-            cm_json_cstr(b, req.p);
-            cm_buf_addc(b, ',');
+            if (cm_buf_failed(&req))
+                cm_buf_fail(j->b);
+            cm_jw_str(j, req.p);
             cm_buf_free(&req);
         }
-        close_with(b, ']');
-        cm_buf_addc(b, ',');
+        cm_jw_arr_end(j);
     }
-    key(b, "standards");
-    cm_buf_addc(b, '[');
+    cm_jw_key(j, "standards");
+    cm_jw_arr_begin(j);
     size_t written = 0;
     for (size_t i = 0; i < n; i++) {
         const char *std = aud_rec_str(list->u.array.values[i], "standard");
         bool seen = !std;
-        for (size_t j = 0; !seen && j < i; j++)
-            seen = cm_streq(std, aud_rec_str(list->u.array.values[j], "standard"));
+        for (size_t k = 0; !seen && k < i; k++)
+            seen = cm_streq(std, aud_rec_str(list->u.array.values[k], "standard"));
         if (!seen) {
-            cm_json_cstr(b, std);
-            cm_buf_addc(b, ',');
+            cm_jw_str(j, std);
             written++;
         }
     }
     if (!written) /* standards is required: the rule pack is the standard then */
-        cm_buf_adds(b, "\"cmkguard rules\",");
-    close_with(b, ']');
-    cm_buf_addc(b, ',');
-    kstr(b, "status", check_caption);
+        cm_jw_str(j, "cmkguard rules");
+    cm_jw_arr_end(j);
+    cm_jw_kstr(j, "status", check_caption);
     const char *exemption = aud_rec_str(f, "exemption");
     if (exemption) {
         cm_buf detail;
         cm_buf_init(&detail, 0);
         cm_buf_addf(&detail, "exempted by %s", exemption);
-        kstr(b, "status_detail", detail.p);
+        if (cm_buf_failed(&detail))
+            cm_buf_fail(j->b);
+        cm_jw_kstr(j, "status_detail", detail.p);
         cm_buf_free(&detail);
     }
-    kint(b, "status_id", check);
-    close_with(b, '}');
-    cm_buf_addc(b, ',');
+    cm_jw_kint(j, "status_id", check);
+    cm_jw_obj_end(j);
 }
 
 static void one_finding(cm_buf *b, yajl_val rec, yajl_val f, size_t index)
@@ -227,105 +212,105 @@ static void one_finding(cm_buf *b, yajl_val rec, yajl_val f, size_t index)
     cm_buf uid;
     cm_buf_init(&uid, 0);
     cm_buf_addf(&uid, "%s/%zu/%s", id ? id : "", index + 1, rule);
+    if (cm_buf_failed(&uid))
+        cm_buf_fail(b);
 
-    cm_buf_addc(b, '{');
-    kint(b, "activity_id", 1);
-    kstr(b, "activity_name", "Create");
-    kstr(b, "category_name", "Findings");
-    kint(b, "category_uid", 2);
-    kstr(b, "class_name", "Compliance Finding");
-    kint(b, "class_uid", 2003);
-    compliance(b, f, rule, result);
-    key(b, "finding_info");
-    cm_buf_addc(b, '{');
-    key(b, "analytic");
-    cm_buf_addc(b, '{');
-    kstr(b, "name", rule);
-    kstr(b, "type", "Rule");
-    kint(b, "type_id", 1);
-    kstr(b, "uid", rule);
-    close_with(b, '}');
-    cm_buf_addc(b, ',');
+    cm_jw j;
+    cm_jw_init(&j, b);
+    cm_jw_obj_begin(&j);
+    cm_jw_kint(&j, "activity_id", 1);
+    cm_jw_kstr(&j, "activity_name", "Create");
+    cm_jw_kstr(&j, "category_name", "Findings");
+    cm_jw_kint(&j, "category_uid", 2);
+    cm_jw_kstr(&j, "class_name", "Compliance Finding");
+    cm_jw_kint(&j, "class_uid", 2003);
+    compliance(&j, f, rule, result);
+    cm_jw_key(&j, "finding_info");
+    cm_jw_obj_begin(&j);
+    cm_jw_key(&j, "analytic");
+    cm_jw_obj_begin(&j);
+    cm_jw_kstr(&j, "name", rule);
+    cm_jw_kstr(&j, "type", "Rule");
+    cm_jw_kint(&j, "type_id", 1);
+    cm_jw_kstr(&j, "uid", rule);
+    cm_jw_obj_end(&j);
     if (has_time)
-        kint(b, "created_time", ms);
+        cm_jw_kint(&j, "created_time", ms);
     if (msg)
-        kstr(b, "desc", msg);
-    kstr(b, "title", title ? title : rule);
+        cm_jw_kstr(&j, "desc", msg);
+    cm_jw_kstr(&j, "title", title ? title : rule);
     yajl_val tags = aud_rec_get(f, "tags");
     if (YAJL_IS_ARRAY(tags) && tags->u.array.len) {
-        key(b, "types");
-        aud_rec_json(b, tags);
-        cm_buf_addc(b, ',');
+        cm_jw_key(&j, "types");
+        rec_json(&j, tags);
     }
-    kstr(b, "uid", uid.p);
-    close_with(b, '}');
-    cm_buf_addc(b, ',');
+    cm_jw_kstr(&j, "uid", uid.p);
+    cm_jw_obj_end(&j);
     if (msg)
-        kstr(b, "message", msg);
-    key(b, "metadata");
-    cm_buf_addc(b, '{');
-    kstr(b, "correlation_uid", aud_rec_str(rec, "hash"));
-    kstr(b, "log_name", aud_rec_str(rec, "chain"));
-    kstr(b, "log_provider", "cmkguard");
+        cm_jw_kstr(&j, "message", msg);
+    cm_jw_key(&j, "metadata");
+    cm_jw_obj_begin(&j);
+    cm_jw_kstr(&j, "correlation_uid", aud_rec_str(rec, "hash"));
+    cm_jw_kstr(&j, "log_name", aud_rec_str(rec, "chain"));
+    cm_jw_kstr(&j, "log_provider", "cmkguard");
     if (time)
-        kstr(b, "original_time", time);
-    key(b, "product");
-    cm_buf_addc(b, '{');
-    kstr(b, "name", "cmkguard");
-    kstr(b, "vendor_name", "cmkguard");
+        cm_jw_kstr(&j, "original_time", time);
+    cm_jw_key(&j, "product");
+    cm_jw_obj_begin(&j);
+    cm_jw_kstr(&j, "name", "cmkguard");
+    cm_jw_kstr(&j, "vendor_name", "cmkguard");
     const char *engine = aud_rec_str(data, "engine");
     if (engine && !strncmp(engine, "cmkguard ", 9))
         engine += 9;
-    kstr(b, "version", engine ? engine : CM_VERSION);
-    close_with(b, '}');
-    cm_buf_addc(b, ',');
-    kint(b, "sequence", seq);
-    kstr(b, "uid", uid.p);
-    kstr(b, "version", AUD_OCSF_VERSION);
-    close_with(b, '}');
-    cm_buf_addc(b, ',');
+    cm_jw_kstr(&j, "version", engine ? engine : CM_VERSION);
+    cm_jw_obj_end(&j);
+    cm_jw_kint(&j, "sequence", seq);
+    cm_jw_kstr(&j, "uid", uid.p);
+    cm_jw_kstr(&j, "version", AUD_OCSF_VERSION);
+    cm_jw_obj_end(&j);
     if (resource) {
         char type[256];
-        key(b, "resources");
-        cm_buf_adds(b, "[{");
+        cm_jw_key(&j, "resources");
+        cm_jw_arr_begin(&j);
+        cm_jw_obj_begin(&j);
         yajl_val st = aud_rec_get(data, "state");
         if (cm_streq(resource, subject) && YAJL_IS_OBJECT(st)) {
-            key(b, "data");
-            aud_rec_json(b, st);
-            cm_buf_addc(b, ',');
+            cm_jw_key(&j, "data");
+            rec_json(&j, st);
         }
-        kstr(b, "name", last_segment(resource));
+        cm_jw_kstr(&j, "name", last_segment(resource));
         if (resource_type(resource, type, sizeof type))
-            kstr(b, "type", type);
-        kstr(b, "uid", resource);
-        close_with(b, '}');
-        cm_buf_adds(b, "],");
+            cm_jw_kstr(&j, "type", type);
+        cm_jw_kstr(&j, "uid", resource);
+        cm_jw_obj_end(&j);
+        cm_jw_arr_end(&j);
     }
-    kstr(b, "severity", sev_caption);
-    kint(b, "severity_id", sev_id);
-    kstr(b, "status", status_caption);
-    kint(b, "status_id", status);
-    kint(b, "time", has_time ? ms : 0);
-    kint(b, "timezone_offset", 0);
-    kstr(b, "type_name", "Compliance Finding: Create");
-    kint(b, "type_uid", 200301);
-    key(b, "unmapped");
-    cm_buf_addc(b, '{');
+    cm_jw_kstr(&j, "severity", sev_caption);
+    cm_jw_kint(&j, "severity_id", sev_id);
+    cm_jw_kstr(&j, "status", status_caption);
+    cm_jw_kint(&j, "status_id", status);
+    cm_jw_kint(&j, "time", has_time ? ms : 0);
+    cm_jw_kint(&j, "timezone_offset", 0);
+    cm_jw_kstr(&j, "type_name", "Compliance Finding: Create");
+    cm_jw_kint(&j, "type_uid", 200301);
+    cm_jw_key(&j, "unmapped");
+    cm_jw_obj_begin(&j);
     static const char *const from_finding[] = {"action", "exemption", "result", "rule", "severity"};
     static const char *const from_data[] = {"cause", "event_type", "input", "outcome",
                                             "rules_hash"};
-    kstr(b, "chain", aud_rec_str(rec, "chain"));
+    cm_jw_kstr(&j, "chain", aud_rec_str(rec, "chain"));
     for (size_t i = 0; i < CM_ARRAY_LEN(from_data); i++)
         if (aud_rec_str(data, from_data[i]))
-            kstr(b, from_data[i], aud_rec_str(data, from_data[i]));
+            cm_jw_kstr(&j, from_data[i], aud_rec_str(data, from_data[i]));
     for (size_t i = 0; i < CM_ARRAY_LEN(from_finding); i++)
         if (aud_rec_str(f, from_finding[i]))
-            kstr(b, from_finding[i], aud_rec_str(f, from_finding[i]));
-    kstr(b, "record_hash", aud_rec_str(rec, "hash"));
-    kstr(b, "record_id", id);
-    kint(b, "seq", seq);
-    close_with(b, '}');
-    cm_buf_addc(b, '}');
+            cm_jw_kstr(&j, from_finding[i], aud_rec_str(f, from_finding[i]));
+    cm_jw_kstr(&j, "record_hash", aud_rec_str(rec, "hash"));
+    cm_jw_kstr(&j, "record_id", id);
+    cm_jw_kint(&j, "seq", seq);
+    cm_jw_obj_end(&j);
+    cm_jw_obj_end(&j);
+    cm_jw_done(&j);
     cm_buf_free(&uid);
 }
 
@@ -344,6 +329,10 @@ int aud_ocsf_record(void *arg, const char *where, const struct yajl_val_s *crec,
             continue;
         cm_buf_reset(&x->line);
         one_finding(&x->line, rec, f, i);
+        if (cm_buf_failed(&x->line)) { /* never a cut finding */
+            cm_err_set(err, where, 0, 0, "OCSF finding larger than %zu bytes", x->line.max);
+            return -1;
+        }
         if (!x->line.p || x->sink(x->arg, aud_rec_str(rec, "subject"), x->line.p, x->line.len)) {
             cm_err_set(err, where, 0, 0, "cannot write the OCSF finding");
             return -1;

@@ -1473,7 +1473,7 @@ int aud_report_html(aud_report *r, int64_t as_of, cm_buf *out)
         state_section(out, r);
     cm_buf_adds(out, "<footer>Written by cmkguard " CM_VERSION ". This page is self-contained: "
                      "it loads nothing and runs no script.</footer></main></body></html>\n");
-    /* cm_buf appends do not stay failed: a page that came near its bound may have lost
-     * a part, so it is refused rather than written short. */
-    return out->len + 65536 < out->max ? 0 : -1;
+    /* The one check: an append past the bound stays failed, so a page that lost a part
+     * is refused rather than written short. */
+    return cm_buf_failed(out) ? -1 : 0;
 }

@@ -9,6 +9,7 @@
 #include "audit/audit.h"
 #include "common/lines.h"
 #include "audit/record.h"
+#include "common/json.h"
 #include "common/map.h"
 
 struct chain_state {
@@ -131,7 +132,8 @@ static int cmp_member(const void *a, const void *b)
     return utf16_cmp(((const member *)a)->key, ((const member *)b)->key);
 }
 
-/* RFC 8785 form of v; at the top level, hash and sig are left out. */
+/* RFC 8785 form of v; at the top level, hash and sig are left out. Appends go unchecked:
+ * b's error sticks, so the last append's result answers for them all. */
 static int canon(cm_buf *b, yajl_val v, bool top, int depth)
 {
     if (depth > 64)
@@ -234,7 +236,11 @@ int aud_verifier_line(aud_verifier *v, const char *where, const char *line, size
     snprintf(label, sizeof label, "%s: seq %llu", where, (unsigned long long)seq);
     cm_buf_reset(&v->canon);
     if (canon(&v->canon, o, true, 0) < 0) {
-        cm_err_set(err, label, 0, 0, "record has no canonical form (floating-point or duplicate)");
+        if (cm_buf_failed(&v->canon))
+            cm_err_set(err, label, 0, 0, "record larger than %zu bytes", v->canon.max);
+        else
+            cm_err_set(err, label, 0, 0,
+                       "record has no canonical form (floating-point or duplicate)");
         goto out_free;
     }
     uint8_t h[CRY_HASH_LEN];
@@ -325,15 +331,28 @@ int aud_verifier_end(aud_verifier *v, cm_buf *summary, cm_err *err)
             return -1;
         }
     }
-    cm_buf_addf(summary, "{\"chains\":[");
+    cm_jw j;
+    cm_jw_init(&j, summary);
+    cm_jw_obj_begin(&j);
+    cm_jw_key(&j, "chains");
+    cm_jw_arr_begin(&j);
     for (size_t i = 0; i < v->norder; i++) {
         struct chain_state *cs = cm_map_get(v->chains, v->order[i]);
-        cm_buf_adds(summary, i ? ",{\"chain\":" : "{\"chain\":");
-        cm_json_cstr(summary, v->order[i]);
-        cm_buf_addf(summary, ",\"first_seq\":%llu,\"head\":\"%s\",\"last_seq\":%llu}",
-                    (unsigned long long)cs->first, cs->head, (unsigned long long)cs->last);
+        cm_jw_obj_begin(&j);
+        cm_jw_kstr(&j, "chain", v->order[i]);
+        cm_jw_kuint(&j, "first_seq", cs->first);
+        cm_jw_kstr(&j, "head", cs->head);
+        cm_jw_kuint(&j, "last_seq", cs->last);
+        cm_jw_obj_end(&j);
     }
-    cm_buf_addf(summary, "],\"records\":%llu,\"verified\":true}", (unsigned long long)v->records);
+    cm_jw_arr_end(&j);
+    cm_jw_kuint(&j, "records", v->records);
+    cm_jw_kbool(&j, "verified", true);
+    cm_jw_obj_end(&j);
+    if (cm_jw_done(&j) < 0) {
+        cm_err_set(err, "audit", 0, 0, "verification summary larger than %zu bytes", summary->max);
+        return -1;
+    }
     return 0;
 }
 

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "audit/audit.h"
+#include "common/json.h"
 
 /* Asynchronous signing: records queue in chain order; one worker signs each hash and
  * hands the finished line to the sink, in the same order. The deciding thread goes on
@@ -83,6 +84,11 @@ void aud_writer_free(aud_writer *w)
     free(w);
 }
 
+void aud_writer_bound(aud_writer *w, size_t max)
+{
+    w->a.max = w->b.max = w->c.max = w->out.max = max ? max : CM_BUF_MAX_DEFAULT;
+}
+
 void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65])
 {
     w->seq = seq;
@@ -116,120 +122,92 @@ const char *aud_writer_head(const aud_writer *w)
     return w->head;
 }
 
-static void key(cm_buf *b, const char *k)
-{
-    cm_json_cstr(b, k);
-    cm_buf_addc(b, ':');
-}
-
-static void kstr(cm_buf *b, const char *k, const char *v, bool comma)
-{
-    key(b, k);
-    cm_json_cstr(b, v);
-    if (comma)
-        cm_buf_addc(b, ',');
-}
-
-static void kbool(cm_buf *b, const char *k, bool v, bool comma)
-{
-    key(b, k);
-    cm_buf_adds(b, v ? "true" : "false");
-    if (comma)
-        cm_buf_addc(b, ',');
-}
-
 /* Writes `data` of a decision record, keys in RFC 8785 order. */
-static void data_json(cm_buf *b, const aud_decision *d, const aud_rec *r, const char *rules_hash)
+static void data_json(cm_jw *j, const aud_decision *d, const aud_rec *r, const char *rules_hash)
 {
-    cm_buf_addc(b, '{');
-    key(b, "actions");
-    cm_buf_addc(b, '[');
+    cm_jw_obj_begin(j);
+    cm_jw_key(j, "actions");
+    cm_jw_arr_begin(j);
     for (size_t i = 0; i < r->na; i++) {
         const aud_action *a = &r->a[i];
-        cm_buf_adds(b, i ? ",{" : "{");
-        kstr(b, "error", a->error, true);
-        kstr(b, "from", a->from, true);
-        kstr(b, "op", a->op, true);
-        kstr(b, "status", a->ok ? "ok" : "failed", true);
-        kstr(b, "to", a->to, false);
-        cm_buf_addc(b, '}');
+        cm_jw_obj_begin(j);
+        cm_jw_kstr(j, "error", a->error);
+        cm_jw_kstr(j, "from", a->from);
+        cm_jw_kstr(j, "op", a->op);
+        cm_jw_kstr(j, "status", a->ok ? "ok" : "failed");
+        cm_jw_kstr(j, "to", a->to);
+        cm_jw_obj_end(j);
     }
-    cm_buf_adds(b, "],");
-    kstr(b, "cause", d->cause, true);
+    cm_jw_arr_end(j);
+    cm_jw_kstr(j, "cause", d->cause);
     if (d->derived_id) {
-        key(b, "derived_from");
-        cm_buf_addc(b, '{');
-        kstr(b, "id", d->derived_id, true);
-        kstr(b, "type", d->derived_type, false);
-        cm_buf_adds(b, "},");
+        cm_jw_key(j, "derived_from");
+        cm_jw_obj_begin(j);
+        cm_jw_kstr(j, "id", d->derived_id);
+        cm_jw_kstr(j, "type", d->derived_type);
+        cm_jw_obj_end(j);
     }
-    kstr(b, "engine", "cmkguard " CM_VERSION, true);
-    kstr(b, "event_type", d->event_type, true);
-    key(b, "findings");
-    cm_buf_addc(b, '[');
+    cm_jw_kstr(j, "engine", "cmkguard " CM_VERSION);
+    cm_jw_kstr(j, "event_type", d->event_type);
+    cm_jw_key(j, "findings");
+    cm_jw_arr_begin(j);
     for (size_t i = 0; i < r->nf; i++) {
         const aud_finding *f = &r->f[i];
-        cm_buf_adds(b, i ? ",{" : "{");
-        kstr(b, "action", f->action, true);
+        cm_jw_obj_begin(j);
+        cm_jw_kstr(j, "action", f->action);
         if (f->ncompliance) {
-            key(b, "compliance");
-            cm_buf_addc(b, '[');
+            cm_jw_key(j, "compliance");
+            cm_jw_arr_begin(j);
             for (size_t k = 0; k < f->ncompliance; k++) {
-                cm_buf_adds(b, k ? ",{" : "{");
-                kstr(b, "control", f->controls[k], true);
-                kstr(b, "standard", f->standards[k], false);
-                cm_buf_addc(b, '}');
+                cm_jw_obj_begin(j);
+                cm_jw_kstr(j, "control", f->controls[k]);
+                cm_jw_kstr(j, "standard", f->standards[k]);
+                cm_jw_obj_end(j);
             }
-            cm_buf_adds(b, "],");
+            cm_jw_arr_end(j);
         }
         if (f->exemption)
-            kstr(b, "exemption", f->exemption, true);
-        kstr(b, "message", f->message, true);
+            cm_jw_kstr(j, "exemption", f->exemption);
+        cm_jw_kstr(j, "message", f->message);
         if (f->resource)
-            kstr(b, "resource", f->resource, true);
-        kstr(b, "result", aud_finding_result(f), true);
-        kstr(b, "rule", f->rule, true);
-        kstr(b, "severity", f->severity, f->ntags > 0);
+            cm_jw_kstr(j, "resource", f->resource);
+        cm_jw_kstr(j, "result", aud_finding_result(f));
+        cm_jw_kstr(j, "rule", f->rule);
+        cm_jw_kstr(j, "severity", f->severity);
         if (f->ntags) {
-            key(b, "tags");
-            cm_buf_addc(b, '[');
-            for (size_t k = 0; k < f->ntags; k++) {
-                if (k)
-                    cm_buf_addc(b, ',');
-                cm_json_cstr(b, f->tags[k]);
-            }
-            cm_buf_addc(b, ']');
+            cm_jw_key(j, "tags");
+            cm_jw_arr_begin(j);
+            for (size_t k = 0; k < f->ntags; k++)
+                cm_jw_str(j, f->tags[k]);
+            cm_jw_arr_end(j);
         }
-        cm_buf_addc(b, '}');
+        cm_jw_obj_end(j);
     }
-    cm_buf_adds(b, "],");
-    kstr(b, "input", d->input, true);
-    kstr(b, "outcome", aud_outcome_name(d->outcome), true);
+    cm_jw_arr_end(j);
+    cm_jw_kstr(j, "input", d->input);
+    cm_jw_kstr(j, "outcome", aud_outcome_name(d->outcome));
     if (d->reason && r == &d->recs[0])
-        kstr(b, "reason", d->reason, true);
-    kstr(b, "rules_hash", rules_hash, r->st.present);
+        cm_jw_kstr(j, "reason", d->reason);
+    cm_jw_kstr(j, "rules_hash", rules_hash);
     if (r->st.present) {
-        key(b, "state");
+        cm_jw_key(j, "state");
         if (!r->st.exists) {
-            cm_buf_adds(b, "null");
+            cm_jw_null(j);
         } else {
-            cm_buf_addc(b, '{');
-            kstr(b, "key_source", r->st.cmk ? "cmk" : "mmk", true);
-            kstr(b, "key_uri", r->st.key_uri, true);
-            key(b, "lock_reasons");
-            cm_buf_addc(b, '[');
-            for (size_t i = 0; i < r->st.nreasons; i++) {
-                if (i)
-                    cm_buf_addc(b, ',');
-                cm_json_cstr(b, r->st.reasons[i]);
-            }
-            cm_buf_adds(b, "],");
-            kbool(b, "locked", r->st.locked, true);
-            kbool(b, "lost", r->st.lost, false);
-            cm_buf_addc(b, '}');
+            cm_jw_obj_begin(j);
+            cm_jw_kstr(j, "key_source", r->st.cmk ? "cmk" : "mmk");
+            cm_jw_kstr(j, "key_uri", r->st.key_uri);
+            cm_jw_key(j, "lock_reasons");
+            cm_jw_arr_begin(j);
+            for (size_t i = 0; i < r->st.nreasons; i++)
+                cm_jw_str(j, r->st.reasons[i]);
+            cm_jw_arr_end(j);
+            cm_jw_kbool(j, "locked", r->st.locked);
+            cm_jw_kbool(j, "lost", r->st.lost);
+            cm_jw_obj_end(j);
         }
     }
-    cm_buf_addc(b, '}');
+    cm_jw_obj_end(j);
 }
 
 static const char *record_time(aud_writer *w, const char *event_time)
@@ -258,6 +236,23 @@ static bool sink_fails(aud_writer *w, const char *subject, const char *line, siz
     return true;
 }
 
+/* A record over its bound is refused whole: nothing of it reaches the sink. */
+static int too_large(cm_err *err, const char *id, size_t max)
+{
+    cm_err_set(err, "audit", 0, 0, "audit record %s is larger than %zu bytes; not written", id,
+               max);
+    return -1;
+}
+
+/* The signature member, between "seq" and "source". */
+static void put_sig(cm_buf *out, const uint8_t sig[CRY_SIG_LEN])
+{
+    cm_jw j;
+    cm_jw_init_member(&j, out);
+    cm_jw_key(&j, "sig");
+    cm_jw_b64(&j, sig, CRY_SIG_LEN);
+}
+
 static void *sign_worker(void *arg)
 {
     aud_writer *w = arg;
@@ -280,15 +275,14 @@ static void *sign_worker(void *arg)
         if (ok && j->sign) {
             uint8_t sig[CRY_SIG_LEN];
             ok = cry_signer_sign(w->signer, j->hash, sizeof j->hash, sig) == 0;
-            if (ok) {
-                cm_buf_adds(&q->out, "\"sig\":\"");
-                cm_b64_encode(sig, sizeof sig, &q->out);
-                cm_buf_adds(&q->out, "\",");
-            } else {
+            if (ok)
+                put_sig(&q->out, sig);
+            else
                 cm_err_set(&q->err, "audit", 0, 0, "signing failed");
-            }
         }
         cm_buf_add(&q->out, j->post.p, j->post.len);
+        if (ok && cm_buf_failed(&q->out))
+            ok = too_large(&q->err, j->id, q->out.max) == 0;
         if (ok && sink_fails(w, j->has_subject ? j->subject.p : NULL, q->out.p, q->out.len,
                              j->id, &q->err))
             ok = false;
@@ -333,6 +327,8 @@ static int enqueue(aud_writer *w, const char *subject, const uint8_t hash[CRY_HA
     j->has_subject = subject != NULL;
     if (subject)
         cm_buf_adds(&j->subject, subject);
+    if (cm_buf_failed(&j->pre) || cm_buf_failed(&j->post) || cm_buf_failed(&j->subject))
+        return too_large(err, id, j->pre.max); /* not counted in: the slot stays free */
     memcpy(j->hash, hash, CRY_HASH_LEN);
     j->sign = sign;
     snprintf(j->id, sizeof j->id, "%s", id);
@@ -407,7 +403,9 @@ static void queue_stop(aud_writer *w)
     w->q = NULL;
 }
 
-/* Finishes a record whose data is in w->a (after `"data":`): chain, sign, emit. */
+/* Finishes a record whose first part (up to "datacontenttype") is in w->a: chain, sign,
+ * emit. The parts are written apart, hashed without "hash" and "sig", then joined with
+ * them in their RFC 8785 places. */
 static int seal_and_emit(aud_writer *w, const char *type, const char *subject, const char *when,
                          bool force_sign, cm_err *err)
 {
@@ -415,22 +413,26 @@ static int seal_and_emit(aud_writer *w, const char *type, const char *subject, c
     bool sign = w->signer && (force_sign || w->checkpoint == 0 || seq % w->checkpoint == 0);
     cm_buf_reset(&w->b);
     cm_buf_reset(&w->c);
-    cm_buf_addf(&w->b, "\"id\":");
     char id[300];
     snprintf(id, sizeof id, "%s:%llu", w->chain, (unsigned long long)seq);
-    cm_json_cstr(&w->b, id);
-    cm_buf_addc(&w->b, ',');
+    cm_jw j;
+    cm_jw_init_member(&j, &w->b);
+    cm_jw_kstr(&j, "id", id);
     if (sign)
-        kstr(&w->b, "kid", cry_signer_kid(w->signer), true);
-    kstr(&w->b, "prevhash", w->head, true);
-    cm_buf_addf(&w->b, "\"seq\":%llu,", (unsigned long long)seq);
-    kstr(&w->c, "source", "cmkguard", true);
-    kstr(&w->c, "specversion", "1.0", true);
+        cm_jw_kstr(&j, "kid", cry_signer_kid(w->signer));
+    cm_jw_kstr(&j, "prevhash", w->head);
+    cm_jw_kuint(&j, "seq", seq);
+    cm_jw_init_member(&j, &w->c);
+    cm_jw_kstr(&j, "source", "cmkguard");
+    cm_jw_kstr(&j, "specversion", "1.0");
     if (subject)
-        kstr(&w->c, "subject", subject, true);
-    kstr(&w->c, "time", when, true);
-    kstr(&w->c, "type", type, false);
-    cm_buf_addc(&w->c, '}');
+        cm_jw_kstr(&j, "subject", subject);
+    cm_jw_kstr(&j, "time", when);
+    cm_jw_kstr(&j, "type", type);
+    cm_jw_obj_end(&j);
+    /* The one check of the parts, before any of them is hashed. */
+    if (cm_buf_failed(&w->a) || cm_buf_failed(&w->b) || cm_jw_done(&j) < 0)
+        return too_large(err, id, w->a.max);
     uint8_t hash[CRY_HASH_LEN];
     char hex[65];
     if (cry_hash_begin(w->h) < 0 || cry_hash_update(w->h, w->a.p, w->a.len) < 0 ||
@@ -440,11 +442,15 @@ static int seal_and_emit(aud_writer *w, const char *type, const char *subject, c
         return -1;
     }
     cm_hex(hash, sizeof hash, hex);
+    /* The record: the hashed parts with "hash" and "sig" in their places. */
     cm_buf_reset(&w->out);
     cm_buf_add(&w->out, w->a.p, w->a.len);
-    kstr(&w->out, "hash", hex, true);
+    cm_jw_init_member(&j, &w->out);
+    cm_jw_kstr(&j, "hash", hex);
     cm_buf_add(&w->out, w->b.p, w->b.len);
     if (w->q) {
+        if (cm_buf_failed(&w->out))
+            return too_large(err, id, w->out.max);
         if (enqueue(w, subject, hash, sign, id, err) < 0)
             return -1;
     } else if (sign) {
@@ -453,13 +459,12 @@ static int seal_and_emit(aud_writer *w, const char *type, const char *subject, c
             cm_err_set(err, "audit", 0, 0, "signing failed");
             return -1;
         }
-        key(&w->out, "sig");
-        cm_buf_addc(&w->out, '"');
-        cm_b64_encode(sig, sizeof sig, &w->out);
-        cm_buf_adds(&w->out, "\",");
+        put_sig(&w->out, sig);
     }
     if (!w->q) {
         cm_buf_add(&w->out, w->c.p, w->c.len);
+        if (cm_buf_failed(&w->out))
+            return too_large(err, id, w->out.max);
         if (sink_fails(w, subject, w->out.p, w->out.len, id, err))
             return -1;
     }
@@ -470,12 +475,14 @@ static int seal_and_emit(aud_writer *w, const char *type, const char *subject, c
     return 0;
 }
 
-static void start(aud_writer *w)
+/* Opens a record in w->a, up to its "data" key; the caller writes the data. */
+static void start(aud_writer *w, cm_jw *j)
 {
     cm_buf_reset(&w->a);
-    cm_buf_adds(&w->a, "{");
-    kstr(&w->a, "chain", w->chain, true);
-    key(&w->a, "data");
+    cm_jw_init(j, &w->a);
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "chain", w->chain);
+    cm_jw_key(j, "data");
 }
 
 int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash, cm_err *err)
@@ -483,10 +490,10 @@ int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash
     const char *when = record_time(w, d->time);
     for (size_t i = 0; i < d->nrecs; i++) {
         const aud_rec *r = &d->recs[i];
-        start(w);
-        data_json(&w->a, d, r, rules_hash);
-        cm_buf_addc(&w->a, ',');
-        kstr(&w->a, "datacontenttype", "application/json", true);
+        cm_jw j;
+        start(w, &j);
+        data_json(&j, d, r, rules_hash);
+        cm_jw_kstr(&j, "datacontenttype", "application/json");
         if (seal_and_emit(w, "cmkguard.audit.decision", r->subject, when, false, err) < 0)
             return -1;
     }
@@ -516,11 +523,14 @@ int aud_writer_finish(aud_writer *w, cm_err *err)
 {
     if (!w->signer || w->checkpoint == 0)
         return 0;
-    start(w);
-    cm_buf_addf(&w->a, "{\"engine\":\"cmkguard " CM_VERSION "\",\"first_seq\":%llu,\"head\":",
-                (unsigned long long)(w->last_signed + 1));
-    cm_json_cstr(&w->a, w->head);
-    cm_buf_addf(&w->a, ",\"last_seq\":%llu},", (unsigned long long)w->seq);
-    kstr(&w->a, "datacontenttype", "application/json", true);
+    cm_jw j;
+    start(w, &j);
+    cm_jw_obj_begin(&j);
+    cm_jw_kstr(&j, "engine", "cmkguard " CM_VERSION);
+    cm_jw_kuint(&j, "first_seq", w->last_signed + 1);
+    cm_jw_kstr(&j, "head", w->head);
+    cm_jw_kuint(&j, "last_seq", w->seq);
+    cm_jw_obj_end(&j);
+    cm_jw_kstr(&j, "datacontenttype", "application/json");
     return seal_and_emit(w, "cmkguard.audit.checkpoint", NULL, w->last_time, true, err);
 }

@@ -91,9 +91,10 @@ enum az_step az_next(az_ctx *a, vlt_state *st, az_item *it);
 int az_translate_json(const char *json, size_t n, vlt_state *st, az_obs *o);
 /* Records o's facts in st and marks its id seen. */
 void az_observe(const az_obs *o, vlt_state *st);
-/* The cmkguard event JSON (one line, no newline) of o->ev[i] with the given envelope. */
-void az_event_json(const az_event *e, const char *id, const char *source, const char *time,
-                   cm_buf *out);
+/* The cmkguard event JSON (one line, no newline) of o->ev[i] with the given envelope,
+ * appended to out; -1 when out hit its bound (what it holds is then a cut). */
+int az_event_json(const az_event *e, const char *id, const char *source, const char *time,
+                  cm_buf *out);
 
 /* ---- import: bare ARM bodies -> cmkguard events (SPEC §6) ---- */
 

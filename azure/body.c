@@ -9,6 +9,7 @@
 #include <strings.h>
 
 #include "azure/internal.h"
+#include "common/json.h"
 #include "common/map.h"
 #include "vault/facts.h"
 
@@ -114,15 +115,29 @@ static const char *fact_str(yajl_val f, const char *name)
     return YAJL_IS_STRING(v) ? v->u.string : NULL;
 }
 
-static void sub_fact(az_obs *o, const char *sub, const char *tenant)
+/* A fact's document, or -1 (r failed) when it passed its bound: never a cut fact. */
+static int fact_done(az_rd *r, cm_jw *j, const char *what)
 {
+    if (cm_jw_done(j) == 0)
+        return 0;
+    return az_fail(r, "%s: fact larger than %zu bytes", what, j->b->max);
+}
+
+static int sub_fact(az_rd *r, const char *sub, const char *tenant)
+{
+    az_obs *o = r->o;
     cm_buf b;
     cm_buf_init(&b, 0);
-    cm_buf_adds(&b, "{\"tenant\":");
-    cm_json_cstr(&b, tenant);
-    cm_buf_addc(&b, '}');
-    az_fact_add(o, az_keepf(o, "sub:%s", lower(o, sub)), b.p);
+    cm_jw j;
+    cm_jw_init(&j, &b);
+    cm_jw_obj_begin(&j);
+    cm_jw_kstr(&j, "tenant", tenant);
+    cm_jw_obj_end(&j);
+    int rc = fact_done(r, &j, "tenant");
+    if (rc == 0)
+        az_fact_add(o, az_keepf(o, "sub:%s", lower(o, sub)), b.p);
     cm_buf_free(&b);
+    return rc;
 }
 
 /* The tenant of a subscription as some body said it, or NULL. */
@@ -383,8 +398,8 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
     const char *tenant = lower(o, tenant_col ? tenant_col
                                   : itenant  ? itenant
                                              : sub_tenant(o, st, sub));
-    if (tenant_col || itenant)
-        sub_fact(o, sub, tenant);
+    if ((tenant_col || itenant) && sub_fact(r, sub, tenant) < 0)
+        return -1;
     const char *itn = itenant ? lower(o, itenant) : tenant;
     az_event *e;
     if (!cur) {
@@ -549,13 +564,17 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
         return -1;
     cm_buf f;
     cm_buf_init(&f, 0);
-    cm_buf_adds(&f, rbac ? "{\"rbac\":true,\"uri\":" : "{\"rbac\":false,\"uri\":");
-    cm_json_cstr(&f, u);
-    cm_buf_addc(&f, '}');
-    az_fact_add(o, fkey, f.p);
+    cm_jw j;
+    cm_jw_init(&j, &f);
+    cm_jw_obj_begin(&j);
+    cm_jw_kbool(&j, "rbac", rbac);
+    cm_jw_kstr(&j, "uri", u);
+    cm_jw_obj_end(&j);
+    int rc = fact_done(r, &j, "vault");
+    if (rc == 0)
+        az_fact_add(o, fkey, f.p);
     cm_buf_free(&f);
-    sub_fact(o, sub, tenant);
-    return 0;
+    return rc < 0 ? -1 : sub_fact(r, sub, tenant);
 }
 
 /* ---------- keys ---------- */
@@ -790,14 +809,19 @@ static int role_assignment(az_rd *r, yajl_val b, bool deleted, vlt_state *st)
     if (!deleted) {
         cm_buf f;
         cm_buf_init(&f, 0);
-        cm_buf_adds(&f, role_grants(role) ? "{\"grants\":true" : "{\"grants\":false");
-        cm_buf_adds(&f, ",\"principal\":");
-        cm_json_cstr(&f, principal);
-        cm_buf_adds(&f, ",\"scope\":");
-        cm_json_cstr(&f, lower(o, scope));
-        cm_buf_addc(&f, '}');
-        doc = az_keep(o, f.p, f.len);
+        cm_jw j;
+        cm_jw_init(&j, &f);
+        cm_jw_obj_begin(&j);
+        cm_jw_kbool(&j, "grants", role_grants(role));
+        cm_jw_kstr(&j, "principal", principal);
+        cm_jw_kstr(&j, "scope", lower(o, scope));
+        cm_jw_obj_end(&j);
+        int rc = fact_done(r, &j, "role assignment");
+        if (rc == 0)
+            doc = az_keep(o, f.p, f.len);
         cm_buf_free(&f);
+        if (rc < 0)
+            return -1;
     }
     /* Every RBAC vault it covers (by what earlier bodies said of them). */
     size_t n;

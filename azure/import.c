@@ -19,6 +19,7 @@
 #include <strings.h>
 
 #include "azure/internal.h"
+#include "common/json.h"
 #include "crypto/crypto.h"
 
 #define MAX_BODIES 100000
@@ -204,57 +205,56 @@ static int cmp_line(const void *a, const void *b)
 }
 
 /* A parsed JSON value written back as JSON (numbers as they were written). */
-static void json_of(cm_buf *b, yajl_val v)
+static void json_of(cm_jw *j, yajl_val v)
 {
     if (YAJL_IS_STRING(v)) {
-        cm_json_cstr(b, v->u.string);
+        cm_jw_str(j, v->u.string);
     } else if (YAJL_IS_NUMBER(v)) {
-        cm_buf_adds(b, v->u.number.r);
-    } else if (YAJL_IS_TRUE(v)) {
-        cm_buf_adds(b, "true");
-    } else if (YAJL_IS_FALSE(v)) {
-        cm_buf_adds(b, "false");
+        cm_jw_raw(j, v->u.number.r, strlen(v->u.number.r));
+    } else if (YAJL_IS_TRUE(v) || YAJL_IS_FALSE(v)) {
+        cm_jw_bool(j, YAJL_IS_TRUE(v));
     } else if (YAJL_IS_OBJECT(v)) {
-        cm_buf_addc(b, '{');
+        cm_jw_obj_begin(j);
         for (size_t i = 0; i < v->u.object.len; i++) {
-            if (i)
-                cm_buf_addc(b, ',');
-            cm_json_cstr(b, v->u.object.keys[i]);
-            cm_buf_addc(b, ':');
-            json_of(b, v->u.object.values[i]);
+            cm_jw_key(j, v->u.object.keys[i]);
+            json_of(j, v->u.object.values[i]);
         }
-        cm_buf_addc(b, '}');
+        cm_jw_obj_end(j);
     } else if (YAJL_IS_ARRAY(v)) {
-        cm_buf_addc(b, '[');
-        for (size_t i = 0; i < v->u.array.len; i++) {
-            if (i)
-                cm_buf_addc(b, ',');
-            json_of(b, v->u.array.values[i]);
-        }
-        cm_buf_addc(b, ']');
+        cm_jw_arr_begin(j);
+        for (size_t i = 0; i < v->u.array.len; i++)
+            json_of(j, v->u.array.values[i]);
+        cm_jw_arr_end(j);
     } else {
-        cm_buf_adds(b, "null");
+        cm_jw_null(j);
     }
 }
 
 /* The facts a body teaches that cmkguard's own events cannot carry (a vault's ARM id
  * and permission model, what a role assignment grants, so that a later Deleted
  * notification can withdraw it): the body as a Resource Notification, which replay
- * observes and which derives nothing the events before it have not done already. */
-static void facts_line(cm_buf *js, yajl_val b, const char *time)
+ * observes and which derives nothing the events before it have not done already.
+ * -1 when js hit its bound. */
+static int facts_line(cm_buf *js, yajl_val b, const char *time)
 {
     yajl_val id = az_get(b, "id");
     cm_buf_reset(js);
-    cm_buf_adds(js, "{\"specversion\":\"1.0\",\"id\":\"\",\"source\":");
-    cm_json_cstr(js, AZ_IMPORT_SOURCE);
-    cm_buf_adds(js, ",\"type\":\"Microsoft.ResourceNotifications.Resources.CreatedOrUpdated\","
-                    "\"subject\":");
-    cm_json_cstr(js, YAJL_IS_STRING(id) ? id->u.string : "");
-    cm_buf_adds(js, ",\"time\":");
-    cm_json_cstr(js, time);
-    cm_buf_adds(js, ",\"data\":{\"resourceInfo\":");
-    json_of(js, b);
-    cm_buf_adds(js, "}}");
+    cm_jw j;
+    cm_jw_init(&j, js);
+    cm_jw_obj_begin(&j);
+    cm_jw_kstr(&j, "specversion", "1.0");
+    cm_jw_kstr(&j, "id", "");
+    cm_jw_kstr(&j, "source", AZ_IMPORT_SOURCE);
+    cm_jw_kstr(&j, "type", "Microsoft.ResourceNotifications.Resources.CreatedOrUpdated");
+    cm_jw_kstr(&j, "subject", YAJL_IS_STRING(id) ? id->u.string : "");
+    cm_jw_kstr(&j, "time", time);
+    cm_jw_key(&j, "data");
+    cm_jw_obj_begin(&j);
+    cm_jw_key(&j, "resourceInfo");
+    json_of(&j, b);
+    cm_jw_obj_end(&j);
+    cm_jw_obj_end(&j);
+    return cm_jw_done(&j);
 }
 
 /* The line's id: "import:" and 32 hex digits of the SHA-256 of the line without one. */
@@ -341,12 +341,12 @@ int az_import_write(az_import *im, cm_buf *out, cm_err *err)
                 if (k < o.nev) {
                     apply(st, &o.ev[k], time);
                     cm_buf_reset(&js);
-                    az_event_json(&o.ev[k], "", AZ_IMPORT_SOURCE, time, &js);
-                    line_id(&js, id);
-                    cm_buf_reset(&js);
-                    az_event_json(&o.ev[k], id, AZ_IMPORT_SOURCE, time, &js);
-                } else {
-                    facts_line(&js, im->b[i].v, time);
+                    if (az_event_json(&o.ev[k], "", AZ_IMPORT_SOURCE, time, &js) == 0) {
+                        line_id(&js, id);
+                        cm_buf_reset(&js);
+                        az_event_json(&o.ev[k], id, AZ_IMPORT_SOURCE, time, &js);
+                    }
+                } else if (facts_line(&js, im->b[i].v, time) == 0) {
                     line_id(&js, id);
                     char *p = strstr(js.p, "\"id\":\"\"");
                     size_t at = (size_t)(p - js.p) + 6;
@@ -357,6 +357,12 @@ int az_import_write(az_import *im, cm_buf *out, cm_err *err)
                     cm_buf_adds(&t, js.p + at);
                     cm_buf_free(&js);
                     js = t;
+                }
+                if (cm_buf_failed(&js)) { /* never a cut line in the output */
+                    cm_err_set(err, im->b[i].where, 0, 0, "import line larger than %zu bytes",
+                               js.max);
+                    rc = -1;
+                    break;
                 }
                 if (nl == cap) {
                     cap = cap ? cap * 2 : 64;
@@ -380,6 +386,10 @@ int az_import_write(az_import *im, cm_buf *out, cm_err *err)
         free(lines[i].json);
     }
     free(lines);
+    if (rc == 0 && cm_buf_failed(out)) {
+        cm_err_set(err, "import", 0, 0, "import output larger than %zu bytes", out->max);
+        rc = -1;
+    }
     vlt_state_free(st);
     return rc;
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "common/json.h"
 #include "common/timestamp.h"
 
 #include "azure/internal.h"
@@ -187,29 +188,20 @@ void az_observe(const az_obs *o, vlt_state *st)
 
 /* ---------- cmkguard JSON of a derived event ---------- */
 
-static void kv(cm_buf *b, bool *first, const char *k)
+int az_event_json(const az_event *e, const char *id, const char *source, const char *time,
+                  cm_buf *out)
 {
-    cm_buf_adds(b, *first ? "" : ",");
-    *first = false;
-    cm_json_cstr(b, k);
-    cm_buf_addc(b, ':');
-}
-
-void az_event_json(const az_event *e, const char *id, const char *source, const char *time,
-                   cm_buf *out)
-{
-    cm_buf_adds(out, "{\"specversion\":\"1.0\",\"id\":");
-    cm_json_cstr(out, id);
-    cm_buf_adds(out, ",\"source\":");
-    cm_json_cstr(out, source);
-    cm_buf_adds(out, ",\"type\":");
-    cm_json_cstr(out, e->type);
-    cm_buf_adds(out, ",\"subject\":");
-    cm_json_cstr(out, e->subject);
-    cm_buf_adds(out, ",\"time\":");
-    cm_json_cstr(out, time);
-    cm_buf_adds(out, ",\"data\":{");
-    bool first = true;
+    cm_jw j;
+    cm_jw_init(&j, out);
+    cm_jw_obj_begin(&j);
+    cm_jw_kstr(&j, "specversion", "1.0");
+    cm_jw_kstr(&j, "id", id);
+    cm_jw_kstr(&j, "source", source);
+    cm_jw_kstr(&j, "type", e->type);
+    cm_jw_kstr(&j, "subject", e->subject);
+    cm_jw_kstr(&j, "time", time);
+    cm_jw_key(&j, "data");
+    cm_jw_obj_begin(&j);
     const struct {
         enum vlt_efield f;
         const char *name, *v;
@@ -222,48 +214,32 @@ void az_event_json(const az_event *e, const char *id, const char *source, const 
                 {VLT_F_KTY, "kty", e->kty},
                 {VLT_F_KEY_URI, "key_uri", e->key_uri}};
     for (size_t i = 0; i < CM_ARRAY_LEN(strs); i++)
-        if ((e->has >> strs[i].f) & 1u) {
-            kv(out, &first, strs[i].name);
-            cm_json_cstr(out, strs[i].v);
-        }
-    if ((e->has >> VLT_F_SIZE) & 1u) {
-        kv(out, &first, "size");
-        cm_buf_addf(out, "%lld", (long long)e->size);
-    }
-    if ((e->has >> VLT_F_SOFT_DELETE) & 1u) {
-        kv(out, &first, "soft_delete");
-        cm_buf_adds(out, e->soft_delete ? "true" : "false");
-    }
-    if ((e->has >> VLT_F_PURGE_PROTECTION) & 1u) {
-        kv(out, &first, "purge_protection");
-        cm_buf_adds(out, e->purge_protection ? "true" : "false");
-    }
-    if ((e->has >> VLT_F_RETENTION_DAYS) & 1u) {
-        kv(out, &first, "retention_days");
-        cm_buf_addf(out, "%lld", (long long)e->retention_days);
-    }
+        if ((e->has >> strs[i].f) & 1u)
+            cm_jw_kstr(&j, strs[i].name, strs[i].v);
+    if ((e->has >> VLT_F_SIZE) & 1u)
+        cm_jw_kint(&j, "size", e->size);
+    if ((e->has >> VLT_F_SOFT_DELETE) & 1u)
+        cm_jw_kbool(&j, "soft_delete", e->soft_delete);
+    if ((e->has >> VLT_F_PURGE_PROTECTION) & 1u)
+        cm_jw_kbool(&j, "purge_protection", e->purge_protection);
+    if ((e->has >> VLT_F_RETENTION_DAYS) & 1u)
+        cm_jw_kint(&j, "retention_days", e->retention_days);
     if ((e->has >> VLT_F_PERMISSIONS) & 1u) {
-        kv(out, &first, "permissions");
         static const char *const names[] = {"get", "wrapKey", "unwrapKey"};
-        cm_buf_addc(out, '[');
-        bool f2 = true;
+        cm_jw_key(&j, "permissions");
+        cm_jw_arr_begin(&j);
         for (unsigned i = 0; i < 3; i++)
-            if (e->permissions & (1u << i)) {
-                cm_buf_adds(out, f2 ? "" : ",");
-                f2 = false;
-                cm_json_cstr(out, names[i]);
-            }
-        cm_buf_addc(out, ']');
+            if (e->permissions & (1u << i))
+                cm_jw_str(&j, names[i]);
+        cm_jw_arr_end(&j);
     }
-    if (e->nbf) {
-        kv(out, &first, "nbf");
-        cm_json_cstr(out, e->nbf);
-    }
-    if (e->exp) {
-        kv(out, &first, "exp");
-        cm_json_cstr(out, e->exp);
-    }
-    cm_buf_adds(out, "}}");
+    if (e->nbf)
+        cm_jw_kstr(&j, "nbf", e->nbf);
+    if (e->exp)
+        cm_jw_kstr(&j, "exp", e->exp);
+    cm_jw_obj_end(&j);
+    cm_jw_obj_end(&j);
+    return cm_jw_done(&j);
 }
 
 int az_event_vlt(const az_event *e, vlt_event *ev)

@@ -7,6 +7,7 @@
 #include "audit/audit.h"
 #include "audit/ocsf.h"
 #include "cli/cli.h"
+#include "common/json.h"
 #include "stream/verify.h"
 
 static int keygen(int argc, char **argv)
@@ -30,19 +31,21 @@ static int keygen(int argc, char **argv)
     }
     cm_buf b;
     cm_buf_init(&b, 0);
-    cm_buf_adds(&b, "{\"kid\":");
-    cm_json_cstr(&b, kid);
-    cm_buf_addf(&b, ",\"private\":");
+    cm_jw j;
+    cm_jw_init(&j, &b);
+    cm_jw_obj_begin(&j);
+    cm_jw_kstr(&j, "kid", kid);
     char path[4200];
     snprintf(path, sizeof path, "%s.key", prefix);
-    cm_json_cstr(&b, path);
+    cm_jw_kstr(&j, "private", path);
     snprintf(path, sizeof path, "%s.pub", prefix);
-    cm_buf_addf(&b, ",\"public\":");
-    cm_json_cstr(&b, path);
-    cm_buf_addc(&b, '}');
-    puts(b.p);
+    cm_jw_kstr(&j, "public", path);
+    cm_jw_obj_end(&j);
+    int rc = cm_jw_done(&j) == 0 ? EXIT_OK : EXIT_RUNTIME;
+    if (rc == EXIT_OK)
+        puts(b.p);
     cm_buf_free(&b);
-    return EXIT_OK;
+    return rc;
 }
 
 static int verify(int argc, char **argv)

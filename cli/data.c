@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "common/json.h"
 #include "common/util.h"
 #include "vault/state.h"
 
@@ -110,7 +111,7 @@ int cmd_data(int argc, char **argv)
             code = EXIT_RUNTIME;
         }
     }
-    cm_buf_free_secret(&b);
+    cm_buf_free(&b);
     vlt_state_free(st);
     return code;
 }
@@ -137,13 +138,20 @@ static int state_verify(int argc, char **argv)
         cm_err_print(&err);
         return EXIT_RUNTIME;
     }
-    printf("{\"bad\":%d,\"state\":", bad);
     cm_buf b;
     cm_buf_init(&b, 0);
-    cm_json_cstr(&b, o.state);
-    printf("%s,\"verified\":%s}\n", b.p, bad ? "false" : "true");
+    cm_jw j;
+    cm_jw_init(&j, &b);
+    cm_jw_obj_begin(&j);
+    cm_jw_kint(&j, "bad", bad);
+    cm_jw_kstr(&j, "state", o.state);
+    cm_jw_kbool(&j, "verified", !bad);
+    cm_jw_obj_end(&j);
+    rc = cm_jw_done(&j) < 0 ? EXIT_RUNTIME : bad ? EXIT_CHECK : EXIT_OK;
+    if (rc != EXIT_RUNTIME)
+        puts(b.p);
     cm_buf_free(&b);
-    return bad ? EXIT_CHECK : EXIT_OK;
+    return rc;
 }
 
 /* `state migrate --state DB`: the one explicit upgrade of an older build's state. */

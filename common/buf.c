@@ -12,6 +12,7 @@ void cm_buf_init(cm_buf *b, size_t max)
     b->len = b->cap = 0;
     b->max = max ? max : CM_BUF_MAX_DEFAULT;
     b->secret = false;
+    b->failed = false;
 }
 
 void cm_buf_init_secret(cm_buf *b, size_t max)
@@ -27,26 +28,32 @@ void cm_buf_free(cm_buf *b)
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
-}
-
-void cm_buf_free_secret(cm_buf *b)
-{
-    if (b->p)
-        cm_wipe(b->p, b->cap);
-    cm_buf_free(b);
+    b->failed = false;
 }
 
 void cm_buf_reset(cm_buf *b)
 {
+    if (b->secret && b->p)
+        cm_wipe(b->p, b->cap);
     b->len = 0;
+    b->failed = false;
     if (b->p)
         b->p[0] = '\0';
 }
 
+void cm_buf_fail(cm_buf *b)
+{
+    b->failed = true;
+}
+
 static int grow(cm_buf *b, size_t extra)
 {
-    if (extra > b->max || b->len > b->max - extra)
+    if (b->failed)
         return -1;
+    if (extra > b->max || b->len > b->max - extra) {
+        b->failed = true;
+        return -1;
+    }
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
@@ -91,26 +98,25 @@ int cm_buf_addc(cm_buf *b, char c)
 
 int cm_buf_vaddf(cm_buf *b, const char *fmt, va_list ap)
 {
+    if (b->failed)
+        return -1;
     va_list ap2;
     va_copy(ap2, ap);
     char tmp[256];
-    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
+    int rc = -1, n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     if (n < 0) {
-        va_end(ap2);
-        return -1;
+        b->failed = true;
+    } else if ((size_t)n < sizeof tmp) {
+        rc = cm_buf_add(b, tmp, (size_t)n);
+    } else if (grow(b, (size_t)n) == 0) {
+        vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap2);
+        b->len += (size_t)n;
+        rc = 0;
     }
-    if ((size_t)n < sizeof tmp) {
-        va_end(ap2);
-        return cm_buf_add(b, tmp, (size_t)n);
-    }
-    if (grow(b, (size_t)n) < 0) {
-        va_end(ap2);
-        return -1;
-    }
-    vsnprintf(b->p + b->len, (size_t)n + 1, fmt, ap2);
     va_end(ap2);
-    b->len += (size_t)n;
-    return 0;
+    if (b->secret)
+        cm_wipe(tmp, sizeof tmp);
+    return rc;
 }
 
 int cm_buf_addf(cm_buf *b, const char *fmt, ...)
@@ -129,5 +135,6 @@ char *cm_buf_take(cm_buf *b)
         p = cm_xcalloc(1, 1);
     b->p = NULL;
     b->len = b->cap = 0;
+    b->failed = false;
     return p;
 }

@@ -251,6 +251,8 @@ int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
 {
     const uint8_t *in = inp;
     int rc = -1, len = 0;
+    if (!out->secret) /* plaintext goes only where it is wiped */
+        return CM_EENV;
     if (n < CRY_GCM_OVERHEAD || n - CRY_GCM_OVERHEAD > (size_t)INT32_MAX)
         return CM_EINPUT;
     size_t ctn = n - CRY_GCM_OVERHEAD, start = out->len;

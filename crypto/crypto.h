@@ -1,5 +1,13 @@
 /* crypto: the envelope core. Knows nothing of events or rules.
- * Secrets (DEKs, private keys) live in cry_secret buffers and are wiped on free. */
+ *
+ * Secrets live in one of two types, and both wipe on every free:
+ * - cry_secret: key bytes of a size fixed when made (DEKs, the master key, HKDF output,
+ *   an unwrapped key, an exported private key). Made by cry_secret_new/_random/_dup or
+ *   returned by the functions below; cry_secret_free wipes and frees.
+ * - a secret cm_buf (cm_buf_init_secret, common/buf.h): plaintext or key material whose
+ *   size grows as it comes (opened data, a DER private key on its way in or out of its
+ *   seal). It wipes whenever it grows, is reset or freed; cm_buf_free is all it needs.
+ * Anything else (sealed or wrapped bytes, records, documents) is a plain cm_buf. */
 #ifndef CRY_CRYPTO_H
 #define CRY_CRYPTO_H
 #include <stdbool.h>
@@ -56,10 +64,14 @@ int cry_mac_begin(cry_mac *m);
 int cry_mac_update(cry_mac *m, const void *d, size_t n);
 int cry_mac_final(cry_mac *m, uint8_t out[CRY_MAC_LEN]);
 
-/* AES-256-GCM: out receives nonce(12) || ciphertext || tag(16). aad binds context. */
+/* AES-256-GCM: out receives nonce(12) || ciphertext || tag(16). aad binds context. The
+ * plaintext is encrypted in place in out: on failure out is as it was and none of the
+ * plaintext is left behind in it. */
 int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, const void *pt,
                  size_t n, cm_buf *out);
-/* Opens what cry_gcm_seal made; the plaintext goes into out (wipe it when secret). */
+/* Opens what cry_gcm_seal made; the plaintext is appended to out, which must be a secret
+ * buffer (cm_buf_init_secret): CM_EENV otherwise, before anything is opened. On failure
+ * nothing opened stays behind in out. */
 int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, const void *in,
                  size_t n, cm_buf *out);
 

@@ -207,6 +207,12 @@ static void next(lexer *lx)
             }
             cm_buf_addc(&b, ch);
         }
+        if (cm_buf_failed(&b)) {
+            lerr(lx, lx->tpos, "string literal too long");
+            cm_buf_free(&b);
+            lx->t = T_BAD;
+            return;
+        }
         if (s[lx->pos] != '"') {
             lerr(lx, lx->tpos, "unterminated string literal");
             cm_buf_free(&b);
@@ -695,7 +701,7 @@ int pol_template_compile(const char *text, tpl_part **parts, size_t *n, const ch
     return 0;
 }
 
-void pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out)
+int pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out)
 {
     for (size_t i = 0; i < r->nmsg; i++) {
         if (r->msg[i].slot < 0) {
@@ -711,6 +717,7 @@ void pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out)
         default: cm_buf_adds(out, "<unknown>"); break;
         }
     }
+    return cm_buf_failed(out) ? -1 : 0;
 }
 
 /* ---------- evaluation ---------- */

@@ -254,7 +254,10 @@ static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const
     f->action = pol_action_name(pol_rule_action(r));
     f->severity = pol_severity_name(pol_rule_severity(r));
     cm_buf_reset(tmp);
-    pol_rule_message(r, c, tmp);
+    if (pol_rule_message(r, c, tmp) < 0) { /* said so, never cut */
+        cm_buf_reset(tmp);
+        cm_buf_addf(tmp, "(message of rule %s larger than %zu bytes)", pol_rule_id(r), tmp->max);
+    }
     f->message = cm_strdup(tmp->p ? tmp->p : "");
     f->resource = cm_strdup(resource);
     f->unknown = res == POL_UNKNOWN;

@@ -119,8 +119,9 @@ enum pol_severity pol_rule_severity(const pol_rule *r);
 const char *const *pol_rule_tags(const pol_rule *r, size_t *n);
 const pol_comp *pol_rule_compliance(const pol_rule *r, size_t *n);
 enum pol_tri pol_rule_eval(const pol_rule *r, const pol_ctx *c);
-/* Renders the rule's message template against the context into out. */
-void pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out);
+/* Renders the rule's message template against the context into out; -1 when out hit
+ * its bound (what it holds is then a cut, not the message). */
+int pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out);
 
 const char *pol_action_name(enum pol_action a);
 const char *pol_severity_name(enum pol_severity s);

@@ -192,6 +192,10 @@ static char *join_sorted(char **v, size_t n, bool sort)
             cm_buf_addc(&b, ',');
         cm_buf_adds(&b, v[i]);
     }
+    if (cm_buf_failed(&b)) { /* a cut list would compare as another list: say so */
+        cm_buf_free(&b);
+        return cm_strdup("(list too long)");
+    }
     return cm_buf_take(&b);
 }
 
@@ -602,9 +606,12 @@ out_paths:
         yaml_node_t *en = yaml_document_get_node(&doc, *i);
         cm_buf_reset(&line);
         /* A string is sent as is (malformed input); a mapping becomes its JSON. */
+        int jrc = 0;
         if (en && en->type == YAML_SCALAR_NODE)
-            cm_buf_add(&line, en->data.scalar.value, en->data.scalar.length);
-        else if (to_json(&doc, en, &line, 0) < 0) {
+            jrc = cm_buf_add(&line, en->data.scalar.value, en->data.scalar.length);
+        else
+            jrc = to_json(&doc, en, &line, 0);
+        if (jrc < 0 || cm_buf_failed(&line)) {
             terr(s, en, "cannot turn this event into JSON");
             goto out_free;
         }

@@ -495,7 +495,7 @@ static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *va
 {
     stm_ce_attrs rec = {0}, ev = {0};
     const char *v[STM_CE__COUNT] = {0}, *type;
-    if (r->rec.len)
+    if (r->rec.len && cm_buf_ok(&r->rec))
         stm_ce_read(r->rec.p, r->rec.len, &rec);
     if (stm_ce_read(value, len, &ev) && stm_ce_attrs_complete(&ev)) {
         type = STM_CE_STRUCTURED;

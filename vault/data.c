@@ -124,9 +124,11 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
         return err->code = CM_EREFUSED;
     }
     if (sealed) {
-        cm_buf_add(out, blob.p, blob.len);
+        rc = cm_buf_add(out, blob.p, blob.len);
         cm_buf_free(&blob);
-        return 0;
+        if (rc < 0)
+            rc = cm_err_env(err, rid, "stored %s larger than %zu bytes", class_name(c), out->max);
+        return rc;
     }
     cry_secret *outer, *inner;
     if ((rc = deks_for(s, r, c, &outer, &inner, err)) < 0) {
@@ -135,8 +137,8 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
     }
     char aad[1200];
     snprintf(aad, sizeof aad, "%s|%s", rid, class_name(c));
-    cm_buf mid;
-    cm_buf_init(&mid, 0);
+    cm_buf mid; /* what the outer layer opens to */
+    cm_buf_init_secret(&mid, 0);
     if (inner) {
         rc = cry_gcm_open(outer->b, aad, strlen(aad), blob.p, blob.len, &mid);
         if (rc == 0)
@@ -146,7 +148,7 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
     }
     cry_secret_free(outer);
     cry_secret_free(inner);
-    cm_buf_free_secret(&mid);
+    cm_buf_free(&mid);
     cm_buf_free(&blob);
     if (rc < 0)
         rc = cm_err_env(err, rid, "stored data does not open (tampered or wrong key)");

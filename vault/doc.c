@@ -5,112 +5,80 @@
 
 #include <yajl/yajl_tree.h>
 
+#include "common/json.h"
 #include "common/timestamp.h"
 #include "vault/internal.h"
 
-static void jkey(cm_buf *b, const char *k, bool first)
+/* The stored documents. Their bytes stay as the first version wrote them: the same
+ * keys in the same order, so that old and new rows read alike. */
+static void vault_doc(const vlt_vault *v, cm_jw *j)
 {
-    if (!first)
-        cm_buf_addc(b, ',');
-    cm_json_cstr(b, k);
-    cm_buf_addc(b, ':');
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "uri", v->uri);
+    cm_jw_kstr(j, "name", v->name);
+    cm_jw_kstr(j, "tenant", v->tenant);
+    cm_jw_kstr(j, "region", v->region);
+    cm_jw_kstr(j, "subscription", v->subscription);
+    cm_jw_kbool(j, "soft_delete", v->soft_delete);
+    cm_jw_kbool(j, "purge_protection", v->purge_protection);
+    cm_jw_kint(j, "retention_days", v->retention_days);
+    cm_jw_obj_end(j);
 }
 
-static void jstr(cm_buf *b, const char *k, const char *v, bool first)
+static void key_doc(const vlt_key *k, cm_jw *j)
 {
-    jkey(b, k, first);
-    cm_json_cstr(b, v);
-}
-
-static void jbool(cm_buf *b, const char *k, bool v)
-{
-    jkey(b, k, false);
-    cm_buf_adds(b, v ? "true" : "false");
-}
-
-static void jint(cm_buf *b, const char *k, int64_t v)
-{
-    jkey(b, k, false);
-    cm_buf_addf(b, "%lld", (long long)v);
-}
-
-static void jhex(cm_buf *b, const char *k, const cm_buf *v)
-{
-    jkey(b, k, false);
-    char *h = cm_xmalloc(v->len * 2 + 1);
-    cm_hex((const uint8_t *)v->p, v->len, h);
-    cm_json_cstr(b, h);
-    free(h);
-}
-
-static void vault_doc(const vlt_vault *v, cm_buf *b)
-{
-    cm_buf_addc(b, '{');
-    jstr(b, "uri", v->uri, true);
-    jstr(b, "name", v->name, false);
-    jstr(b, "tenant", v->tenant, false);
-    jstr(b, "region", v->region, false);
-    jstr(b, "subscription", v->subscription, false);
-    jbool(b, "soft_delete", v->soft_delete);
-    jbool(b, "purge_protection", v->purge_protection);
-    jint(b, "retention_days", v->retention_days);
-    cm_buf_addc(b, '}');
-}
-
-static void key_doc(const vlt_key *k, cm_buf *b)
-{
-    cm_buf_addc(b, '{');
-    jstr(b, "uri", k->uri, true);
-    jstr(b, "name", k->name, false);
-    jstr(b, "vault_uri", k->vault_uri, false);
-    jstr(b, "kty", k->kty, false);
-    jint(b, "size", k->size);
-    jbool(b, "deleted", k->deleted);
-    jkey(b, "versions", false);
-    cm_buf_addc(b, '[');
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "uri", k->uri);
+    cm_jw_kstr(j, "name", k->name);
+    cm_jw_kstr(j, "vault_uri", k->vault_uri);
+    cm_jw_kstr(j, "kty", k->kty);
+    cm_jw_kint(j, "size", k->size);
+    cm_jw_kbool(j, "deleted", k->deleted);
+    cm_jw_key(j, "versions");
+    cm_jw_arr_begin(j);
     for (size_t i = 0; i < k->nvers; i++) {
-        cm_buf_adds(b, i ? ",{" : "{");
-        jstr(b, "version", k->vers[i].version, true);
-        jbool(b, "enabled", k->vers[i].enabled);
+        const vlt_keyver *kv = &k->vers[i];
+        cm_jw_obj_begin(j);
+        cm_jw_kstr(j, "version", kv->version);
+        cm_jw_kbool(j, "enabled", kv->enabled);
         /* Written only when set: documents without them load as "no bound". */
-        if (k->vers[i].has_nbf)
-            jint(b, "nbf", k->vers[i].nbf);
-        if (k->vers[i].has_exp)
-            jint(b, "exp", k->vers[i].exp);
-        jhex(b, "sealed", &k->vers[i].sealed);
-        cm_buf_addc(b, '}');
+        if (kv->has_nbf)
+            cm_jw_kint(j, "nbf", kv->nbf);
+        if (kv->has_exp)
+            cm_jw_kint(j, "exp", kv->exp);
+        cm_jw_khex(j, "sealed", kv->sealed.p, kv->sealed.len);
+        cm_jw_obj_end(j);
     }
-    cm_buf_adds(b, "]}");
+    cm_jw_arr_end(j);
+    cm_jw_obj_end(j);
 }
 
-static void res_doc(const vlt_resource *r, cm_buf *b)
+static void res_doc(const vlt_resource *r, cm_jw *j)
 {
-    cm_buf_addc(b, '{');
-    jstr(b, "id", r->id, true);
-    jstr(b, "kind", r->kind, false);
-    jstr(b, "tenant", r->tenant, false);
-    jstr(b, "region", r->region, false);
-    jstr(b, "subscription", r->subscription, false);
-    jbool(b, "cmk", r->cmk);
-    jstr(b, "key_uri", r->key_uri, false);
-    jbool(b, "versionless", r->versionless);
-    jstr(b, "wrap_ref", r->wrap_ref, false);
-    jhex(b, "wdek", &r->wdek);
-    jhex(b, "wsvc", &r->wsvc);
-    jhex(b, "wblk", &r->wblk);
-    jbool(b, "identity", r->identity);
-    jstr(b, "principal", r->principal, false);
-    jstr(b, "identity_tenant", r->identity_tenant, false);
-    jbool(b, "locked", r->locked);
-    jbool(b, "lost", r->lost);
-    jkey(b, "reasons", false);
-    cm_buf_addc(b, '[');
-    for (size_t i = 0; i < r->nreasons; i++) {
-        if (i)
-            cm_buf_addc(b, ',');
-        cm_json_cstr(b, r->reasons[i]);
-    }
-    cm_buf_adds(b, "]}");
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "id", r->id);
+    cm_jw_kstr(j, "kind", r->kind);
+    cm_jw_kstr(j, "tenant", r->tenant);
+    cm_jw_kstr(j, "region", r->region);
+    cm_jw_kstr(j, "subscription", r->subscription);
+    cm_jw_kbool(j, "cmk", r->cmk);
+    cm_jw_kstr(j, "key_uri", r->key_uri);
+    cm_jw_kbool(j, "versionless", r->versionless);
+    cm_jw_kstr(j, "wrap_ref", r->wrap_ref);
+    cm_jw_khex(j, "wdek", r->wdek.p, r->wdek.len);
+    cm_jw_khex(j, "wsvc", r->wsvc.p, r->wsvc.len);
+    cm_jw_khex(j, "wblk", r->wblk.p, r->wblk.len);
+    cm_jw_kbool(j, "identity", r->identity);
+    cm_jw_kstr(j, "principal", r->principal);
+    cm_jw_kstr(j, "identity_tenant", r->identity_tenant);
+    cm_jw_kbool(j, "locked", r->locked);
+    cm_jw_kbool(j, "lost", r->lost);
+    cm_jw_key(j, "reasons");
+    cm_jw_arr_begin(j);
+    for (size_t i = 0; i < r->nreasons; i++)
+        cm_jw_str(j, r->reasons[i]);
+    cm_jw_arr_end(j);
+    cm_jw_obj_end(j);
 }
 
 /* ---------- loading ---------- */
@@ -166,7 +134,7 @@ static int ghex(yajl_val o, const char *k, cm_buf *out)
     uint8_t *tmp = cm_xmalloc(n);
     int rc = cm_unhex(s, tmp, n);
     if (rc == 0)
-        cm_buf_add(out, tmp, n);
+        rc = cm_buf_add(out, tmp, n); /* past the bound: a bad document, never a cut value */
     free(tmp);
     return rc;
 }
@@ -361,7 +329,7 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
     return vlt_store_meta_each(s->db, load_meta, s, err);
 }
 
-static int flush_table(vlt_state *s, int t, cm_map *objs, void (*doc)(const void *, cm_buf *),
+static int flush_table(vlt_state *s, int t, cm_map *objs, void (*doc)(const void *, cm_jw *),
                        cm_err *err)
 {
     size_t it = 0;
@@ -373,7 +341,15 @@ static int flush_table(vlt_state *s, int t, cm_map *objs, void (*doc)(const void
         const void *o = cm_map_get(objs, id);
         if (o) {
             cm_buf_reset(&b);
-            doc(o, &b);
+            cm_jw j;
+            cm_jw_init(&j, &b);
+            doc(o, &j);
+            if (cm_jw_done(&j) < 0) { /* never a cut document in the store */
+                cm_err_set(err, id, 0, 0, "state document larger than %zu bytes; not stored",
+                           b.max);
+                rc = -1;
+                break;
+            }
             rc = vlt_store_put(s->db, (enum vlt_store_table)t, id, b.p, err);
         } else {
             rc = vlt_store_del(s->db, (enum vlt_store_table)t, id, err);
@@ -385,9 +361,20 @@ static int flush_table(vlt_state *s, int t, cm_map *objs, void (*doc)(const void
     return rc;
 }
 
-static void vault_doc_v(const void *o, cm_buf *b) { vault_doc(o, b); }
-static void key_doc_v(const void *o, cm_buf *b) { key_doc(o, b); }
-static void res_doc_v(const void *o, cm_buf *b) { res_doc(o, b); }
+static void vault_doc_v(const void *o, cm_jw *j)
+{
+    vault_doc(o, j);
+}
+
+static void key_doc_v(const void *o, cm_jw *j)
+{
+    key_doc(o, j);
+}
+
+static void res_doc_v(const void *o, cm_jw *j)
+{
+    res_doc(o, j);
+}
 
 int vlt_state_flush(vlt_state *s, cm_err *err)
 {
@@ -464,55 +451,97 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
 
 /* ---------- state show ---------- */
 
-static void show_res(const vlt_resource *r, cm_buf *b)
+static void show_res(const vlt_resource *r, cm_jw *j)
 {
-    cm_buf_addc(b, '{');
-    jstr(b, "id", r->id, true);
-    jstr(b, "kind", r->kind, false);
-    jstr(b, "tenant", r->tenant, false);
-    jstr(b, "region", r->region, false);
-    jstr(b, "subscription", r->subscription, false);
-    jstr(b, "key_source", r->cmk ? "cmk" : "mmk", false);
-    jstr(b, "key_uri", r->key_uri, false);
-    jstr(b, "wrapped_under", r->lost ? NULL : r->wrap_ref, false);
-    jkey(b, "identity", false);
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "id", r->id);
+    cm_jw_kstr(j, "kind", r->kind);
+    cm_jw_kstr(j, "tenant", r->tenant);
+    cm_jw_kstr(j, "region", r->region);
+    cm_jw_kstr(j, "subscription", r->subscription);
+    cm_jw_kstr(j, "key_source", r->cmk ? "cmk" : "mmk");
+    cm_jw_kstr(j, "key_uri", r->key_uri);
+    cm_jw_kstr(j, "wrapped_under", r->lost ? NULL : r->wrap_ref);
+    cm_jw_key(j, "identity");
     if (r->identity) {
-        cm_buf_addc(b, '{');
-        jstr(b, "principal", r->principal, true);
-        jstr(b, "tenant", r->identity_tenant, false);
-        cm_buf_addc(b, '}');
+        cm_jw_obj_begin(j);
+        cm_jw_kstr(j, "principal", r->principal);
+        cm_jw_kstr(j, "tenant", r->identity_tenant);
+        cm_jw_obj_end(j);
     } else {
-        cm_buf_adds(b, "null");
+        cm_jw_null(j);
     }
-    jbool(b, "locked", r->locked);
-    jkey(b, "lock_reasons", false);
-    cm_buf_addc(b, '[');
-    for (size_t i = 0; i < r->nreasons; i++) {
-        if (i)
-            cm_buf_addc(b, ',');
-        cm_json_cstr(b, r->reasons[i]);
-    }
-    cm_buf_addc(b, ']');
-    jbool(b, "lost", r->lost);
-    jkey(b, "layers", false);
-    cm_buf_addc(b, '[');
+    cm_jw_kbool(j, "locked", r->locked);
+    cm_jw_key(j, "lock_reasons");
+    cm_jw_arr_begin(j);
+    for (size_t i = 0; i < r->nreasons; i++)
+        cm_jw_str(j, r->reasons[i]);
+    cm_jw_arr_end(j);
+    cm_jw_kbool(j, "lost", r->lost);
+    cm_jw_key(j, "layers");
+    cm_jw_arr_begin(j);
     if (r->wsvc.len) {
-        cm_buf_addc(b, '{');
-        jstr(b, "layer", "service", true);
-        jstr(b, "key", "mmk", false);
-        cm_buf_adds(b, "},");
+        cm_jw_obj_begin(j);
+        cm_jw_kstr(j, "layer", "service");
+        cm_jw_kstr(j, "key", "mmk");
+        cm_jw_obj_end(j);
     }
-    cm_buf_addc(b, '{');
-    jstr(b, "layer", r->wsvc.len ? "customer" : "data", true);
-    jstr(b, "key", r->lost ? NULL : r->wrap_ref, false);
-    cm_buf_adds(b, "}]");
-    jkey(b, "blocklist_names", false);
-    cm_buf_adds(b, "{\"key\":\"mmk\"}");
-    cm_buf_addc(b, '}');
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "layer", r->wsvc.len ? "customer" : "data");
+    cm_jw_kstr(j, "key", r->lost ? NULL : r->wrap_ref);
+    cm_jw_obj_end(j);
+    cm_jw_arr_end(j);
+    cm_jw_key(j, "blocklist_names");
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "key", "mmk");
+    cm_jw_obj_end(j);
+    cm_jw_obj_end(j);
+}
+
+static void show_vault(const vlt_vault *v, cm_jw *j)
+{
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "uri", v->uri);
+    cm_jw_kstr(j, "tenant", v->tenant);
+    cm_jw_kstr(j, "region", v->region);
+    cm_jw_kbool(j, "soft_delete", v->soft_delete);
+    cm_jw_kbool(j, "purge_protection", v->purge_protection);
+    cm_jw_obj_end(j);
+}
+
+static void show_key(const vlt_key *k, cm_jw *j)
+{
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "uri", k->uri);
+    cm_jw_kstr(j, "kty", k->kty);
+    cm_jw_kint(j, "size", k->size);
+    cm_jw_kbool(j, "deleted", k->deleted);
+    cm_jw_key(j, "versions");
+    cm_jw_arr_begin(j);
+    for (size_t i = 0; i < k->nvers; i++) {
+        const vlt_keyver *kv = &k->vers[i];
+        char when[CM_TS_SIZE];
+        cm_jw_obj_begin(j);
+        cm_jw_kstr(j, "version", kv->version);
+        cm_jw_kbool(j, "enabled", kv->enabled);
+        if (kv->has_nbf) {
+            cm_ts_format(kv->nbf, when);
+            cm_jw_kstr(j, "nbf", when);
+        }
+        if (kv->has_exp) {
+            cm_ts_format(kv->exp, when);
+            cm_jw_kstr(j, "exp", when);
+        }
+        cm_jw_obj_end(j);
+    }
+    cm_jw_arr_end(j);
+    cm_jw_obj_end(j);
 }
 
 int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err)
 {
+    cm_jw j;
+    cm_jw_init(&j, out);
     if (rid) {
         const char *sp = vlt_state_resource_spelling(s, rid);
         const vlt_resource *r = sp ? cm_map_get(s->resources, sp) : NULL;
@@ -520,64 +549,37 @@ int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err)
             cm_err_set(err, rid, 0, 0, "no such resource");
             return -1;
         }
-        show_res(r, out);
-        return 0;
+        show_res(r, &j);
+    } else {
+        size_t n;
+        const char **ids = cm_map_sorted_keys(s->resources, &n);
+        cm_jw_obj_begin(&j);
+        cm_jw_key(&j, "resources");
+        cm_jw_arr_begin(&j);
+        for (size_t i = 0; i < n; i++)
+            show_res(cm_map_get(s->resources, ids[i]), &j);
+        cm_jw_arr_end(&j);
+        free(ids);
+        ids = cm_map_sorted_keys(s->vaults, &n);
+        cm_jw_key(&j, "vaults");
+        cm_jw_arr_begin(&j);
+        for (size_t i = 0; i < n; i++)
+            show_vault(cm_map_get(s->vaults, ids[i]), &j);
+        cm_jw_arr_end(&j);
+        free(ids);
+        ids = cm_map_sorted_keys(s->keys, &n);
+        cm_jw_key(&j, "keys");
+        cm_jw_arr_begin(&j);
+        for (size_t i = 0; i < n; i++)
+            show_key(cm_map_get(s->keys, ids[i]), &j);
+        cm_jw_arr_end(&j);
+        free(ids);
+        cm_jw_obj_end(&j);
     }
-    size_t n;
-    const char **ids = cm_map_sorted_keys(s->resources, &n);
-    cm_buf_adds(out, "{\"resources\":[");
-    for (size_t i = 0; i < n; i++) {
-        if (i)
-            cm_buf_addc(out, ',');
-        show_res(cm_map_get(s->resources, ids[i]), out);
+    if (cm_jw_done(&j) < 0) {
+        cm_err_set(err, rid ? rid : "state", 0, 0, "state show output larger than %zu bytes",
+                   out->max);
+        return -1;
     }
-    free(ids);
-    ids = cm_map_sorted_keys(s->vaults, &n);
-    cm_buf_adds(out, "],\"vaults\":[");
-    for (size_t i = 0; i < n; i++) {
-        const vlt_vault *v = cm_map_get(s->vaults, ids[i]);
-        if (i)
-            cm_buf_addc(out, ',');
-        cm_buf_addc(out, '{');
-        jstr(out, "uri", v->uri, true);
-        jstr(out, "tenant", v->tenant, false);
-        jstr(out, "region", v->region, false);
-        jbool(out, "soft_delete", v->soft_delete);
-        jbool(out, "purge_protection", v->purge_protection);
-        cm_buf_addc(out, '}');
-    }
-    free(ids);
-    ids = cm_map_sorted_keys(s->keys, &n);
-    cm_buf_adds(out, "],\"keys\":[");
-    for (size_t i = 0; i < n; i++) {
-        const vlt_key *k = cm_map_get(s->keys, ids[i]);
-        if (i)
-            cm_buf_addc(out, ',');
-        cm_buf_addc(out, '{');
-        jstr(out, "uri", k->uri, true);
-        jstr(out, "kty", k->kty, false);
-        jint(out, "size", k->size);
-        jbool(out, "deleted", k->deleted);
-        jkey(out, "versions", false);
-        cm_buf_addc(out, '[');
-        for (size_t j = 0; j < k->nvers; j++) {
-            cm_buf_adds(out, j ? ",{" : "{");
-            jstr(out, "version", k->vers[j].version, true);
-            jbool(out, "enabled", k->vers[j].enabled);
-            char when[CM_TS_SIZE];
-            if (k->vers[j].has_nbf) {
-                cm_ts_format(k->vers[j].nbf, when);
-                jstr(out, "nbf", when, false);
-            }
-            if (k->vers[j].has_exp) {
-                cm_ts_format(k->vers[j].exp, when);
-                jstr(out, "exp", when, false);
-            }
-            cm_buf_addc(out, '}');
-        }
-        cm_buf_adds(out, "]}");
-    }
-    free(ids);
-    cm_buf_adds(out, "]}");
     return 0;
 }

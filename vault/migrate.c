@@ -107,7 +107,7 @@ static int reseal(struct mig *m, vlt_keyver *kv, const char *old_aad, const char
                           &der);
     if (rc == 0)
         rc = cry_gcm_seal(m->s->master->b, new_aad, strlen(new_aad), der.p, der.len, &sealed);
-    cm_buf_free_secret(&der);
+    cm_buf_free(&der);
     if (rc < 0) {
         cm_buf_free(&sealed);
         return bad(m, "cannot re-seal the key material of", old_aad);

@@ -70,7 +70,7 @@ vlt_vault *vlt_vault_clone(const vlt_vault *o)
 static void keyver_clear(vlt_keyver *kv)
 {
     free(kv->version);
-    cm_buf_free_secret(&kv->sealed);
+    cm_buf_free(&kv->sealed);
     cry_pkey_free(kv->pk);
 }
 
@@ -104,7 +104,8 @@ vlt_key *vlt_key_clone(const vlt_key *o)
         k->vers[i].has_exp = o->vers[i].has_exp;
         k->vers[i].nbf = o->vers[i].nbf;
         k->vers[i].exp = o->vers[i].exp;
-        cm_buf_init(&k->vers[i].sealed, 0);
+        /* A copy into a buffer of the same bound: it cannot fail. */
+        cm_buf_init(&k->vers[i].sealed, o->vers[i].sealed.max);
         cm_buf_add(&k->vers[i].sealed, o->vers[i].sealed.p, o->vers[i].sealed.len);
         k->vers[i].pk = NULL;
     }
@@ -142,9 +143,10 @@ void vlt_res_free(vlt_resource *r)
     free(r);
 }
 
+/* A copy into a buffer of the same bound: it cannot fail. */
 static void buf_copy(cm_buf *d, const cm_buf *s)
 {
-    cm_buf_init(d, 0);
+    cm_buf_init(d, s->max);
     if (s->len)
         cm_buf_add(d, s->p, s->len);
 }
@@ -417,11 +419,11 @@ int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cry_p
     int rc = cry_gcm_open(s->master->b, aad, strlen(aad), kv->sealed.p, kv->sealed.len, &der);
     if (rc < 0) {
         snprintf(err, errn, "cannot open the key material of %s (wrong master key?)", aad);
-        cm_buf_free_secret(&der);
+        cm_buf_free(&der);
         return rc;
     }
     kv->pk = cry_pkey_import(vlt_key_material_kty(k), (const uint8_t *)der.p, der.len);
-    cm_buf_free_secret(&der);
+    cm_buf_free(&der);
     if (!kv->pk) {
         snprintf(err, errn, "corrupt key material for %s", aad);
         return CM_EENV;

@@ -53,6 +53,72 @@ static void test_utf16_order(cry_verifier *key)
     aud_verifier_free(v);
 }
 
+/* One decision with a finding whose message is msg_len bytes long. */
+static void bound_decision(aud_decision *d, size_t msg_len)
+{
+    aud_decision_clear(d);
+    d->outcome = AUD_DENIED;
+    d->cause = cm_strdup("e1");
+    d->event_type = cm_strdup("resource.cmk.enabled");
+    d->time = cm_strdup("2026-11-22T10:00:00Z");
+    d->input = cm_strdup("f.jsonl:1");
+    aud_rec *r = aud_decision_add(d, "/subscriptions/s/r");
+    aud_finding *f = aud_rec_finding(r);
+    f->rule = cm_strdup("R1");
+    f->action = "deny";
+    f->severity = "high";
+    f->message = cm_xmalloc(msg_len + 1);
+    memset(f->message, 'm', msg_len);
+    f->message[msg_len] = '\0';
+}
+
+/* A record that would pass the writer's bound is refused with an error: nothing of it
+ * reaches the sink, the chain does not move, and the next record chains on as if the
+ * refused one had never been tried. Signed inline and on the worker thread. */
+static void test_record_bound(cry_signer *s, cry_verifier *key, bool async)
+{
+    cm_buf_reset(&lines);
+    nlines = 0;
+    aud_writer *w = aud_writer_new("b", s, 0, AUD_CLOCK_EVENT, sink, NULL);
+    aud_writer_bound(w, 4096);
+    CHECK(!async || aud_writer_async(w) == 0);
+    aud_decision d = {0};
+    cm_err err;
+    bound_decision(&d, 10);
+    CHECK(aud_writer_emit(w, &d, "abc", &err) == 0);
+    CHECK(aud_writer_drain(w, &err) == 0);
+    char head[65];
+    snprintf(head, sizeof head, "%s", aud_writer_head(w));
+    size_t before = lines.len;
+    bound_decision(&d, 5000);
+    CHECK(aud_writer_emit(w, &d, "abc", &err) < 0);
+    CHECK(strstr(err.msg, "larger than 4096 bytes") != NULL);
+    CHECK(aud_writer_drain(w, &err) == 0);
+    CHECK(nlines == 1 && lines.len == before);
+    CHECK(aud_writer_seq(w) == 1);
+    CHECK_STR(aud_writer_head(w), head);
+    /* Just under the bound still goes out whole. */
+    bound_decision(&d, 3000);
+    CHECK(aud_writer_emit(w, &d, "abc", &err) == 0);
+    CHECK(aud_writer_drain(w, &err) == 0);
+    CHECK(nlines == 2 && aud_writer_seq(w) == 2);
+    aud_decision_clear(&d);
+    aud_writer_free(w);
+    aud_verifier *v = aud_verifier_new(key);
+    int ln = 0;
+    for (char *p = lines.p, *nl; p && (nl = strchr(p, '\n')); p = nl + 1) {
+        ln++;
+        CHECK((size_t)(nl - p) <= 4096);
+        CHECK(aud_verifier_line(v, "bound", p, (size_t)(nl - p), &err) == 0);
+    }
+    CHECK(ln == 2);
+    cm_buf sum;
+    cm_buf_init(&sum, 0);
+    CHECK(aud_verifier_end(v, &sum, &err) == 0);
+    cm_buf_free(&sum);
+    aud_verifier_free(v);
+}
+
 int main(void)
 {
     char dir[] = "/tmp/cmkg-audXXXXXX", prefix[128], path[160], kid[17];
@@ -113,6 +179,8 @@ int main(void)
     aud_verifier_free(v);
     aud_writer_free(w);
     test_utf16_order(key);
+    test_record_bound(s, key, false);
+    test_record_bound(s, key, true);
     cm_buf_free(&lines);
     cry_signer_free(s);
     cry_verifier_free(key);

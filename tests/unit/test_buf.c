@@ -1,5 +1,5 @@
-/* cm_buf: appends within the bound, refusals at it, and secret buffers that leave no copy
- * behind when they grow or go. */
+/* cm_buf: appends within the bound, refusals at it that stick until a reset, and secret
+ * buffers that leave no copy behind when they grow, are reset or go. */
 #include <dlfcn.h>
 #include <stdbool.h>
 #include <stdlib.h>
@@ -56,20 +56,28 @@ static void test_bounds(void)
     CHECK(cm_buf_adds(&b, "678") == 0); /* exactly max */
     CHECK(b.len == 8 && t_streq(b.p, "12345678"));
     CHECK(b.cap <= b.max + 1);
-    /* one byte more is refused and changes nothing */
+    CHECK(cm_buf_ok(&b));
+    /* one byte more is refused, changes nothing, and marks the buffer failed */
     CHECK(cm_buf_addc(&b, '9') == -1);
     CHECK(b.len == 8 && t_streq(b.p, "12345678"));
-    CHECK(cm_buf_add(&b, "", 0) == 0 && b.len == 8);
+    CHECK(cm_buf_failed(&b));
+    /* failed stays failed: even an append that would fit is refused */
+    CHECK(cm_buf_add(&b, "", 0) == -1 && b.len == 8);
     cm_buf_reset(&b);
     CHECK(b.len == 0 && t_streq(b.p, "") && b.cap > 0);
-    /* a refused append does not stick today: a smaller one afterwards goes in */
+    CHECK(cm_buf_ok(&b)); /* a reset is a new start */
     CHECK(cm_buf_adds(&b, "123456789") == -1);
     CHECK(b.len == 0 && t_streq(b.p, ""));
+    CHECK(cm_buf_adds(&b, "1234") == -1 && t_streq(b.p, ""));
+    cm_buf_reset(&b);
     CHECK(cm_buf_adds(&b, "1234") == 0 && t_streq(b.p, "1234"));
     CHECK(cm_buf_adds(&b, "56789") == -1 && t_streq(b.p, "1234"));
-    CHECK(cm_buf_adds(&b, "5678") == 0 && t_streq(b.p, "12345678"));
+    CHECK(cm_buf_adds(&b, "5678") == -1 && t_streq(b.p, "1234"));
+    CHECK(cm_buf_addf(&b, "%d", 5) == -1 && t_streq(b.p, "1234"));
+    CHECK(cm_buf_failed(&b));
     /* a size that would wrap around is refused, not wrapped */
-    CHECK(cm_buf_add(&b, "x", (size_t)-1) == -1 && b.len == 8);
+    cm_buf_reset(&b);
+    CHECK(cm_buf_add(&b, "x", (size_t)-1) == -1 && b.len == 0 && cm_buf_failed(&b));
     cm_buf_free(&b);
     CHECK(b.p == NULL && b.len == 0 && b.cap == 0);
     cm_buf_free(&b); /* twice is harmless */
@@ -84,7 +92,9 @@ static void test_bounds(void)
     CHECK(b.len == 4 + 601 && b.p[4] == '[' && b.p[b.len - 1] == ']' && b.p[b.len] == '\0');
     CHECK(cm_buf_addf(&b, "%s", big) == -1);
     CHECK(b.len == 605);
+    CHECK(cm_buf_failed(&b) && cm_buf_adds(&b, "y") == -1 && b.len == 605);
     char *t = cm_buf_take(&b);
+    CHECK(cm_buf_ok(&b)); /* taken: empty and new */
     CHECK(t && strlen(t) == 605 && b.p == NULL && b.len == 0 && b.cap == 0);
     free(t);
     t = cm_buf_take(&b); /* an empty buffer gives an empty string */
@@ -136,12 +146,20 @@ static void test_secret(void)
     CHECK(watch_freed == 1 && watch_zero);
     CHECK(s.p == NULL && s.len == 0);
 
-    /* cm_buf_free_secret wipes a buffer that was not made secret */
-    cm_buf p;
-    cm_buf_init(&p, 0);
-    CHECK(cm_buf_adds(&p, "plaintext") == 0);
-    watch(p.p, p.cap);
-    cm_buf_free_secret(&p);
+    /* the buffer stays secret after a free: used again, it wipes again */
+    CHECK(s.secret);
+    CHECK(cm_buf_adds(&s, "again") == 0);
+    /* a reset wipes the bytes it keeps the room for */
+    char *kept = s.p;
+    size_t keptcap = s.cap;
+    cm_buf_reset(&s);
+    CHECK(s.p == kept);
+    bool wiped = true;
+    for (size_t i = 0; i < keptcap; i++)
+        wiped &= kept[i] == '\0';
+    CHECK(wiped);
+    watch(s.p, s.cap);
+    cm_buf_free(&s);
     CHECK(watch_freed == 1 && watch_zero);
 
     /* and the watch itself can fail: an ordinary free leaves the bytes */
@@ -161,9 +179,25 @@ static void test_secret(void)
     CHECK(zero);
 }
 
+/* A writer over the buffer marks it failed for its own misuse (cm_buf_fail): the one
+ * check at the end sees it like a bound. */
+static void test_fail(void)
+{
+    cm_buf b;
+    cm_buf_init(&b, 0);
+    CHECK(cm_buf_adds(&b, "ok") == 0);
+    cm_buf_fail(&b);
+    CHECK(cm_buf_failed(&b));
+    CHECK(cm_buf_adds(&b, "more") == -1);
+    CHECK(t_streq(b.p, "ok"));
+    cm_buf_free(&b);
+    CHECK(cm_buf_ok(&b));
+}
+
 int main(void)
 {
     test_bounds();
+    test_fail();
     test_growth();
     test_secret();
     T_DONE();

@@ -16,6 +16,10 @@ static void test_gcm(void)
     cm_buf_init(&pt, 0);
     CHECK(cry_gcm_seal(key, "aad", 3, "hello", 5, &ct) == 0);
     CHECK(ct.len == 5 + CRY_GCM_OVERHEAD);
+    /* Plaintext goes only into a buffer that wipes it. */
+    CHECK(cry_gcm_open(key, "aad", 3, ct.p, ct.len, &pt) < 0);
+    CHECK(pt.len == 0 && pt.p == NULL);
+    cm_buf_init_secret(&pt, 0);
     CHECK(cry_gcm_open(key, "aad", 3, ct.p, ct.len, &pt) == 0);
     CHECK(pt.len == 5 && memcmp(pt.p, "hello", 5) == 0);
     cm_buf_reset(&pt);

@@ -235,7 +235,7 @@ static void test_data(void)
     setup(s);
     static const char secret[] = "customer data";
     cm_buf out;
-    cm_buf_init(&out, 0);
+    cm_buf_init_secret(&out, 0);
     CHECK(vlt_data_put(s, R("a"), VLT_CLASS_DATA, secret, sizeof secret - 1, &err) == 0);
     CHECK(vlt_data_get(s, R("a"), VLT_CLASS_DATA, false, &out, &err) == 0);
     CHECK(out.len == sizeof secret - 1 && !memcmp(out.p, secret, out.len));
@@ -278,7 +278,7 @@ static void test_data(void)
     CHECK(!strncmp(err.msg, "lost: data access refused (key-destroyed", 40));
     vlt_state_free(s);
 out:
-    cm_buf_free_secret(&out);
+    cm_buf_free(&out);
     unlink(db);
     unlink(mk);
     char side[160];

@@ -1,0 +1,213 @@
+#include "common/json.h"
+
+#include "common/util.h"
+
+void cm_jw_init(cm_jw *w, cm_buf *b)
+{
+    w->b = b;
+    w->depth = 0;
+    w->arr = w->more = 0;
+    w->key = false;
+}
+
+void cm_jw_init_member(cm_jw *w, cm_buf *b)
+{
+    cm_jw_init(w, b);
+    w->depth = 1;
+    w->more = 1;
+}
+
+static uint32_t bit(const cm_jw *w)
+{
+    return (uint32_t)1 << (w->depth - 1);
+}
+
+static bool in_array(const cm_jw *w)
+{
+    return w->depth && (w->arr & bit(w));
+}
+
+/* Before a value: the comma when it is not the first element, or the key it follows. */
+static void value(cm_jw *w)
+{
+    if (w->key) {
+        w->key = false;
+        return;
+    }
+    if (!w->depth)
+        return;
+    if (!in_array(w)) { /* a value in an object needs its key */
+        cm_buf_fail(w->b);
+        return;
+    }
+    if (w->more & bit(w))
+        cm_buf_addc(w->b, ',');
+    w->more |= bit(w);
+}
+
+static void jw_open(cm_jw *w, bool arr, char c)
+{
+    value(w);
+    if (w->depth == CM_JW_DEPTH) {
+        cm_buf_fail(w->b);
+        return;
+    }
+    w->depth++;
+    if (arr)
+        w->arr |= bit(w);
+    else
+        w->arr &= ~bit(w);
+    w->more &= ~bit(w);
+    cm_buf_addc(w->b, c);
+}
+
+static void jw_close(cm_jw *w, bool arr, char c)
+{
+    if (!w->depth || w->key || in_array(w) != arr) {
+        cm_buf_fail(w->b);
+        return;
+    }
+    w->depth--;
+    cm_buf_addc(w->b, c);
+}
+
+void cm_jw_obj_begin(cm_jw *w)
+{
+    jw_open(w, false, '{');
+}
+
+void cm_jw_obj_end(cm_jw *w)
+{
+    jw_close(w, false, '}');
+}
+
+void cm_jw_arr_begin(cm_jw *w)
+{
+    jw_open(w, true, '[');
+}
+
+void cm_jw_arr_end(cm_jw *w)
+{
+    jw_close(w, true, ']');
+}
+
+void cm_jw_key(cm_jw *w, const char *k)
+{
+    if (!w->depth || in_array(w) || w->key || !k) {
+        cm_buf_fail(w->b);
+        return;
+    }
+    if (w->more & bit(w))
+        cm_buf_addc(w->b, ',');
+    w->more |= bit(w);
+    cm_json_cstr(w->b, k);
+    cm_buf_addc(w->b, ':');
+    w->key = true;
+}
+
+void cm_jw_str(cm_jw *w, const char *s)
+{
+    value(w);
+    cm_json_cstr(w->b, s);
+}
+
+void cm_jw_strn(cm_jw *w, const char *s, size_t n)
+{
+    value(w);
+    cm_json_str(w->b, s, n);
+}
+
+void cm_jw_int(cm_jw *w, int64_t v)
+{
+    value(w);
+    cm_buf_addf(w->b, "%lld", (long long)v);
+}
+
+void cm_jw_uint(cm_jw *w, uint64_t v)
+{
+    value(w);
+    cm_buf_addf(w->b, "%llu", (unsigned long long)v);
+}
+
+void cm_jw_bool(cm_jw *w, bool v)
+{
+    value(w);
+    cm_buf_adds(w->b, v ? "true" : "false");
+}
+
+void cm_jw_null(cm_jw *w)
+{
+    value(w);
+    cm_buf_adds(w->b, "null");
+}
+
+void cm_jw_hex(cm_jw *w, const void *d, size_t n)
+{
+    static const char dig[] = "0123456789abcdef";
+    const uint8_t *p = d;
+    char chunk[128];
+    size_t used = 0;
+    value(w);
+    cm_buf_addc(w->b, '"');
+    for (size_t i = 0; i < n; i++) {
+        chunk[used++] = dig[p[i] >> 4];
+        chunk[used++] = dig[p[i] & 15];
+        if (used == sizeof chunk) {
+            cm_buf_add(w->b, chunk, used);
+            used = 0;
+        }
+    }
+    cm_buf_add(w->b, chunk, used);
+    cm_buf_addc(w->b, '"');
+}
+
+void cm_jw_b64(cm_jw *w, const void *d, size_t n)
+{
+    value(w);
+    cm_buf_addc(w->b, '"');
+    cm_b64_encode(d, n, w->b);
+    cm_buf_addc(w->b, '"');
+}
+
+void cm_jw_raw(cm_jw *w, const char *json, size_t n)
+{
+    value(w);
+    cm_buf_add(w->b, json, n);
+}
+
+void cm_jw_kstr(cm_jw *w, const char *k, const char *v)
+{
+    cm_jw_key(w, k);
+    cm_jw_str(w, v);
+}
+
+void cm_jw_kint(cm_jw *w, const char *k, int64_t v)
+{
+    cm_jw_key(w, k);
+    cm_jw_int(w, v);
+}
+
+void cm_jw_kuint(cm_jw *w, const char *k, uint64_t v)
+{
+    cm_jw_key(w, k);
+    cm_jw_uint(w, v);
+}
+
+void cm_jw_kbool(cm_jw *w, const char *k, bool v)
+{
+    cm_jw_key(w, k);
+    cm_jw_bool(w, v);
+}
+
+void cm_jw_khex(cm_jw *w, const char *k, const void *d, size_t n)
+{
+    cm_jw_key(w, k);
+    cm_jw_hex(w, d, n);
+}
+
+int cm_jw_done(cm_jw *w)
+{
+    if (w->depth || w->key)
+        cm_buf_fail(w->b);
+    return cm_buf_failed(w->b) ? -1 : 0;
+}
