@@ -55,7 +55,7 @@ typedef struct aud_decision {
     /* An event derived from an Azure observation (SPEC §2b): the Azure event's type and
      * id, written as data.derived_from; both NULL for cmkguard's own events. */
     char *derived_type, *derived_id;
-    aud_rec *recs;    /* recs[0] is the decision record */
+    aud_rec *recs; /* recs[0] is the decision record */
     size_t nrecs, caprecs;
 } aud_decision;
 

@@ -1218,9 +1218,8 @@ static void locks(cm_buf *b, const aud_report *r)
     cm_buf_adds(b, "</section>");
 }
 
-void aud_report_exemption(aud_report *r, const char *id, const char *category,
-                          const char *expires, const char *reason, const char *ticket,
-                          const char *rules)
+void aud_report_exemption(aud_report *r, const char *id, const char *category, const char *expires,
+                          const char *reason, const char *ticket, const char *rules)
 {
     if (!id || cm_map_get(r->exf, id))
         return;

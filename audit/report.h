@@ -35,9 +35,8 @@ void aud_report_state_chain(aud_report *r, const char *chain, uint64_t seq, cons
 /* An exemption from the exemption files (report --exemptions), listed with its expiry
  * whether or not the trail shows it applied; rules is its rule ids, comma-separated.
  * Strings copied. */
-void aud_report_exemption(aud_report *r, const char *id, const char *category,
-                          const char *expires, const char *reason, const char *ticket,
-                          const char *rules);
+void aud_report_exemption(aud_report *r, const char *id, const char *category, const char *expires,
+                          const char *reason, const char *ticket, const char *rules);
 
 /* The page, as of the instant as_of (seconds since the epoch: what "expires within 30
  * days" counts from), appended to out. -1 when it would exceed out's bound. */

@@ -7,9 +7,9 @@
 #include <yajl/yajl_tree.h>
 
 #include "audit/audit.h"
-#include "common/lines.h"
 #include "audit/record.h"
 #include "common/json.h"
+#include "common/lines.h"
 #include "common/map.h"
 
 struct chain_state {
@@ -271,8 +271,9 @@ int aud_verifier_line(aud_verifier *v, const char *where, const char *line, size
     } else {
         if (seq != cs->last + 1) {
             cm_err_set(err, label, 0, 0,
-                       seq <= cs->last ? "seq %llu comes after seq %llu: records reordered or repeated"
-                                       : "seq %llu follows seq %llu: a record is missing or out of order",
+                       seq <= cs->last
+                           ? "seq %llu comes after seq %llu: records reordered or repeated"
+                           : "seq %llu follows seq %llu: a record is missing or out of order",
                        (unsigned long long)seq, (unsigned long long)cs->last);
             goto out_free;
         }

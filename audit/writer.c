@@ -283,8 +283,8 @@ static void *sign_worker(void *arg)
         cm_buf_add(&q->out, j->post.p, j->post.len);
         if (ok && cm_buf_failed(&q->out))
             ok = too_large(&q->err, j->id, q->out.max) == 0;
-        if (ok && sink_fails(w, j->has_subject ? j->subject.p : NULL, q->out.p, q->out.len,
-                             j->id, &q->err))
+        if (ok && sink_fails(w, j->has_subject ? j->subject.p : NULL, q->out.p, q->out.len, j->id,
+                             &q->err))
             ok = false;
         pthread_mutex_lock(&q->mu);
         if (!ok)

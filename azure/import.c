@@ -180,10 +180,9 @@ int az_import_add(az_import *im, const char *json, size_t n, const char *where, 
 #define AZ_FACTS "Microsoft.ResourceNotifications."
 static int bucket(const char *type)
 {
-    static const char *const order[] = {"vault.upserted",   "key.",
-                                        "vault.access.",    AZ_FACTS,
-                                        "resource.created", "resource.identity.",
-                                        "resource."};
+    static const char *const order[] = {
+        "vault.upserted",     "key.",     "vault.access.", AZ_FACTS, "resource.created",
+        "resource.identity.", "resource."};
     for (size_t i = 0; i < CM_ARRAY_LEN(order); i++)
         if (!strncmp(type, order[i], strlen(order[i])))
             return (int)i;
@@ -368,8 +367,8 @@ int az_import_write(az_import *im, cm_buf *out, cm_err *err)
                     cap = cap ? cap * 2 : 64;
                     lines = cm_xrealloc(lines, cap * sizeof *lines);
                 }
-                lines[nl] = (line){bucket(k < o.nev ? o.ev[k].type : AZ_FACTS), nl,
-                                   cm_strdup(js.p)};
+                lines[nl] =
+                    (line){bucket(k < o.nev ? o.ev[k].type : AZ_FACTS), nl, cm_strdup(js.p)};
                 nl++;
             }
         }

@@ -45,7 +45,8 @@ static void ev(const char *type, const char *subject, const char *data)
 {
     char t[32];
     stamp(t, sizeof t);
-    printf("{\"specversion\":\"1.0\",\"id\":\"b-%" PRIu64 "\",\"source\":\"/bench\",\"type\":\"%s\","
+    printf("{\"specversion\":\"1.0\",\"id\":\"b-%" PRIu64
+           "\",\"source\":\"/bench\",\"type\":\"%s\","
            "\"subject\":\"%s\",\"time\":\"%s\",\"datacontenttype\":\"application/json\","
            "\"data\":%s}\n",
            ++seq, type, subject, t, data);
@@ -97,7 +98,8 @@ static void enable_cmk(unsigned r, unsigned t, unsigned key_tenant)
     snprintf(d, sizeof d, "{\"principal\":\"mi-%u\",\"tenant\":\"t%u\"}", r, t);
     ev("resource.identity.enabled", id, d);
     vault_uri(key_tenant, v, sizeof v);
-    snprintf(d, sizeof d, "{\"principal\":\"mi-%u\",\"permissions\":[\"get\",\"wrapKey\",\"unwrapKey\"]}", r);
+    snprintf(d, sizeof d,
+             "{\"principal\":\"mi-%u\",\"permissions\":[\"get\",\"wrapKey\",\"unwrapKey\"]}", r);
     ev("vault.access.granted", v, d);
     snprintf(d, sizeof d, "{\"key_uri\":\"%s/keys/cmk\"}", v);
     ev("resource.cmk.enabled", id, d);
@@ -120,12 +122,18 @@ int main(int argc, char **argv)
                   fan = 0;
     for (int i = 1; i + 1 < argc; i += 2) {
         unsigned long v = strtoul(argv[i + 1], NULL, 10);
-        if (!strcmp(argv[i], "--events")) events = v;
-        else if (!strcmp(argv[i], "--resources")) resources = v;
-        else if (!strcmp(argv[i], "--tenants")) tenants = v;
-        else if (!strcmp(argv[i], "--cmk-tenants")) cmk_tenants = v;
-        else if (!strcmp(argv[i], "--seed")) seed = v;
-        else if (!strcmp(argv[i], "--rotate-fanout")) fan = v;
+        if (!strcmp(argv[i], "--events"))
+            events = v;
+        else if (!strcmp(argv[i], "--resources"))
+            resources = v;
+        else if (!strcmp(argv[i], "--tenants"))
+            tenants = v;
+        else if (!strcmp(argv[i], "--cmk-tenants"))
+            cmk_tenants = v;
+        else if (!strcmp(argv[i], "--seed"))
+            seed = v;
+        else if (!strcmp(argv[i], "--rotate-fanout"))
+            fan = v;
         else {
             fprintf(stderr, "bench-gen: unknown option %s\n", argv[i]);
             return 2;

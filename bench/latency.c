@@ -70,18 +70,23 @@ int main(int argc, char **argv)
     int tenants = 16;
     const char *events_topic = "cmk.events", *audit_topic = "cmk.audit";
     for (int i = 1; i + 1 < argc; i += 2) {
-        if (!strcmp(argv[i], "--brokers")) brokers = argv[i + 1];
-        else if (!strcmp(argv[i], "--rate")) rate = strtod(argv[i + 1], NULL);
-        else if (!strcmp(argv[i], "--seconds")) secs = strtod(argv[i + 1], NULL);
+        if (!strcmp(argv[i], "--brokers"))
+            brokers = argv[i + 1];
+        else if (!strcmp(argv[i], "--rate"))
+            rate = strtod(argv[i + 1], NULL);
+        else if (!strcmp(argv[i], "--seconds"))
+            secs = strtod(argv[i + 1], NULL);
         else if (!strcmp(argv[i], "--tenants")) {
             int64_t n;
             tenants = cm_parse_i64(argv[i + 1], &n) && n > 0 && n <= 1 << 20 ? (int)n : 0;
-        }
-        else if (!strcmp(argv[i], "--events-topic")) events_topic = argv[i + 1];
-        else if (!strcmp(argv[i], "--audit-topic")) audit_topic = argv[i + 1];
+        } else if (!strcmp(argv[i], "--events-topic"))
+            events_topic = argv[i + 1];
+        else if (!strcmp(argv[i], "--audit-topic"))
+            audit_topic = argv[i + 1];
     }
     if (!brokers || rate <= 0 || secs <= 0 || tenants < 1) {
-        fprintf(stderr, "usage: bench-latency --brokers B [--rate N] [--seconds S] [--tenants N]\n");
+        fprintf(stderr,
+                "usage: bench-latency --brokers B [--rate N] [--seconds S] [--tenants N]\n");
         return 2;
     }
     total = (long)(rate * secs);
@@ -103,8 +108,8 @@ int main(int argc, char **argv)
      * no rebalance can pause the reading mid-run. */
     const struct rd_kafka_metadata *md = NULL;
     rd_kafka_topic_t *at = rd_kafka_topic_new(cons, audit_topic, NULL);
-    if (rd_kafka_metadata(cons, 0, at, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt < 1 ||
-        md->topics[0].partition_cnt < 1) {
+    if (rd_kafka_metadata(cons, 0, at, &md, 10000) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        md->topic_cnt < 1 || md->topics[0].partition_cnt < 1) {
         fprintf(stderr, "bench-latency: no metadata for %s\n", audit_topic);
         return 1;
     }
@@ -133,7 +138,8 @@ int main(int argc, char **argv)
     if (rd_kafka_metadata(prod, 0, rkt, &md, 10000) == RD_KAFKA_RESP_ERR_NO_ERROR)
         rd_kafka_metadata_destroy(md);
     rd_kafka_topic_destroy(rkt);
-    static const char R[] = "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts";
+    static const char R[] =
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts";
     double start = now() + 0.5;
     for (long i = 0; i < total; i++) {
         double due = start + (double)i / rate;
@@ -152,8 +158,9 @@ int main(int argc, char **argv)
                          "\"region\":\"westeurope\",\"subscription\":\"s\"}}",
                          i, R, i, t);
         sent[i] = now();
-        while (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(events_topic), RD_KAFKA_V_KEY(key, strlen(key)),
-                                 RD_KAFKA_V_VALUE(msg, (size_t)n), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+        while (rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(events_topic),
+                                 RD_KAFKA_V_KEY(key, strlen(key)), RD_KAFKA_V_VALUE(msg, (size_t)n),
+                                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                  RD_KAFKA_V_END) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(prod, 1);
     }
@@ -172,10 +179,11 @@ int main(int argc, char **argv)
             lat[n++] = lat[i];
     qsort(lat, (size_t)n, sizeof *lat, cmp);
     printf("latency_offered_per_s %.0f\nlatency_achieved_per_s %.0f\nlatency_events %ld\n"
-           "latency_records %ld\n", rate, (double)total / produced, total, n);
+           "latency_records %ld\n",
+           rate, (double)total / produced, total, n);
     if (n) {
-        printf("latency_p50_ms %.2f\nlatency_p99_ms %.2f\nlatency_max_ms %.2f\n",
-               lat[n / 2] * 1e3, lat[(size_t)((double)n * 0.99)] * 1e3, lat[n - 1] * 1e3);
+        printf("latency_p50_ms %.2f\nlatency_p99_ms %.2f\nlatency_max_ms %.2f\n", lat[n / 2] * 1e3,
+               lat[(size_t)((double)n * 0.99)] * 1e3, lat[n - 1] * 1e3);
     }
     rd_kafka_assign(cons, NULL);
     rd_kafka_destroy(cons);

@@ -21,7 +21,7 @@ static double now(void)
 }
 
 static double seconds = 1.5;
-static cry_secret *der;  /* the RSA private key, each thread imports its own */
+static cry_secret *der; /* the RSA private key, each thread imports its own */
 static cm_buf wrapped;
 
 static void *unwrap_loop(void *arg)
@@ -34,7 +34,8 @@ static void *unwrap_loop(void *arg)
     do {
         for (int i = 0; i < 16; i++) {
             cry_secret *d;
-            if (cry_pkey_unwrap(k, (const uint8_t *)wrapped.p, wrapped.len, &d, err, sizeof err) < 0) {
+            if (cry_pkey_unwrap(k, (const uint8_t *)wrapped.p, wrapped.len, &d, err, sizeof err) <
+                0) {
                 fprintf(stderr, "bench-limits: unwrap: %s\n", err);
                 exit(1);
             }
@@ -82,7 +83,9 @@ int main(int argc, char **argv)
     cry_pkey *k = NULL;
     uint8_t dek[32] = {1};
     cm_buf_init(&wrapped, 0);
-    if (cry_pkey_generate("RSA", 2048, &k, e, sizeof e) < 0 || cry_pkey_wrap(k, dek, sizeof dek, &wrapped, e, sizeof e) < 0 || !(der = cry_pkey_export(k))) {
+    if (cry_pkey_generate("RSA", 2048, &k, e, sizeof e) < 0 ||
+        cry_pkey_wrap(k, dek, sizeof dek, &wrapped, e, sizeof e) < 0 ||
+        !(der = cry_pkey_export(k))) {
         fprintf(stderr, "bench-limits: RSA setup: %s\n", e);
         return 1;
     }

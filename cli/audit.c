@@ -140,7 +140,8 @@ static int export(int argc, char **argv)
     aud_verifier_on_record(v, aud_ocsf_record, x);
     cm_buf sum;
     cm_buf_init(&sum, 0);
-    rc = cli_exit(aud_verify_files(v, (const char *const *)argv + optind, (size_t)(argc - optind), &sum, &err));
+    rc = cli_exit(aud_verify_files(v, (const char *const *)argv + optind, (size_t)(argc - optind),
+                                   &sum, &err));
     if (rc != EXIT_OK) {
         cm_err_print(&err);
         goto out_free;

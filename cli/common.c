@@ -18,10 +18,14 @@ int cli_usage_error(const char *cmd, const char *fmt, ...)
 int cli_exit(int code)
 {
     switch (code) {
-    case 0: return EXIT_OK;
+    case 0:
+        return EXIT_OK;
     case CM_EREFUSED:
-    case CM_ECHECK: return EXIT_CHECK;
-    case CM_EINPUT: return EXIT_USAGE;
-    default: return EXIT_RUNTIME;
+    case CM_ECHECK:
+        return EXIT_CHECK;
+    case CM_EINPUT:
+        return EXIT_USAGE;
+    default:
+        return EXIT_RUNTIME;
     }
 }

@@ -20,17 +20,22 @@ struct data_opts {
 static int parse(const char *cmd, int argc, char **argv, struct data_opts *o, bool allow_sealed,
                  bool need_resource)
 {
-    static const struct option opts[] = {
-        {"state", required_argument, NULL, 's'}, {"class", required_argument, NULL, 'c'},
-        {"sealed", no_argument, NULL, 'x'},      {"master-key", required_argument, NULL, 'M'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"state", required_argument, NULL, 's'},
+                                         {"class", required_argument, NULL, 'c'},
+                                         {"sealed", no_argument, NULL, 'x'},
+                                         {"master-key", required_argument, NULL, 'M'},
+                                         {NULL, 0, NULL, 0}};
     int c;
     optind = 1;
     memset(o, 0, sizeof *o);
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 's': o->state = optarg; break;
-        case 'M': o->master = optarg; break;
+        case 's':
+            o->state = optarg;
+            break;
+        case 'M':
+            o->master = optarg;
+            break;
         case 'x':
             if (!allow_sealed)
                 return cli_usage_error(cmd, "--sealed goes with 'data get'");
@@ -41,7 +46,8 @@ static int parse(const char *cmd, int argc, char **argv, struct data_opts *o, bo
                 return cli_usage_error(cmd, "--class takes blocklist-name");
             o->cls = VLT_CLASS_BLOCKLIST;
             break;
-        default: return cli_usage_error(cmd, "unknown option");
+        default:
+            return cli_usage_error(cmd, "unknown option");
         }
     }
     if (!o->state)
@@ -80,8 +86,8 @@ int cmd_data(int argc, char **argv)
     struct data_opts o;
     cm_err err;
     vlt_state *st = NULL;
-    int rc = open_state(put ? "data put" : "data get", argc - 1, argv + 1, &o, !put, true, &st,
-                        &err);
+    int rc =
+        open_state(put ? "data put" : "data get", argc - 1, argv + 1, &o, !put, true, &st, &err);
     if (rc != EXIT_OK)
         return rc;
     cm_buf b;

@@ -53,10 +53,9 @@ int main(int argc, char **argv)
     static const struct {
         const char *name;
         int (*fn)(int, char **);
-    } cmds[] = {{"replay", cmd_replay}, {"rules", cmd_rules}, {"audit", cmd_audit},
-                {"data", cmd_data},     {"state", cmd_state},
-                {"run", cmd_run},       {"broker", cmd_broker},
-                {"import", cmd_import}, {"report", cmd_report}};
+    } cmds[] = {{"replay", cmd_replay}, {"rules", cmd_rules},   {"audit", cmd_audit},
+                {"data", cmd_data},     {"state", cmd_state},   {"run", cmd_run},
+                {"broker", cmd_broker}, {"import", cmd_import}, {"report", cmd_report}};
     for (size_t i = 0; i < CM_ARRAY_LEN(cmds); i++)
         if (!strcmp(argv[1], cmds[i].name))
             return cmds[i].fn(argc - 1, argv + 1);

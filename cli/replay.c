@@ -10,14 +10,19 @@
 
 int cmd_replay(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"rules", required_argument, NULL, 'r'},     {"state", required_argument, NULL, 's'},
-        {"sign-key", required_argument, NULL, 'k'},  {"checkpoint", required_argument, NULL, 'c'},
-        {"out", required_argument, NULL, 'o'},       {"clock", required_argument, NULL, 'C'},
-        {"max-message", required_argument, NULL, 'm'}, {"master-key", required_argument, NULL, 'M'},
-        {"chain", required_argument, NULL, 'n'},     {"progress", no_argument, NULL, 'p'},
-        {"commit-every", required_argument, NULL, 'e'}, {"exemptions", required_argument, NULL, 'x'},
-        {NULL, 0, NULL, 0}};
+    static const struct option opts[] = {{"rules", required_argument, NULL, 'r'},
+                                         {"state", required_argument, NULL, 's'},
+                                         {"sign-key", required_argument, NULL, 'k'},
+                                         {"checkpoint", required_argument, NULL, 'c'},
+                                         {"out", required_argument, NULL, 'o'},
+                                         {"clock", required_argument, NULL, 'C'},
+                                         {"max-message", required_argument, NULL, 'm'},
+                                         {"master-key", required_argument, NULL, 'M'},
+                                         {"chain", required_argument, NULL, 'n'},
+                                         {"progress", no_argument, NULL, 'p'},
+                                         {"commit-every", required_argument, NULL, 'e'},
+                                         {"exemptions", required_argument, NULL, 'x'},
+                                         {NULL, 0, NULL, 0}};
     /* One allocation for both lists of paths: rules first, exemptions after. */
     const char **rules = cm_xcalloc(2 * ((size_t)argc + 1), sizeof *rules);
     const char **exemptions = rules + argc + 1;
@@ -30,14 +35,30 @@ int cmd_replay(int argc, char **argv)
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
         switch (c) {
-        case 'r': rules[nrules++] = optarg; break;
-        case 'x': exemptions[nexemptions++] = optarg; break;
-        case 's': state = optarg; break;
-        case 'k': sign_key = optarg; break;
-        case 'o': out = optarg; break;
-        case 'M': master = optarg; break;
-        case 'n': chain = optarg; break;
-        case 'p': progress = true; break;
+        case 'r':
+            rules[nrules++] = optarg;
+            break;
+        case 'x':
+            exemptions[nexemptions++] = optarg;
+            break;
+        case 's':
+            state = optarg;
+            break;
+        case 'k':
+            sign_key = optarg;
+            break;
+        case 'o':
+            out = optarg;
+            break;
+        case 'M':
+            master = optarg;
+            break;
+        case 'n':
+            chain = optarg;
+            break;
+        case 'p':
+            progress = true;
+            break;
         case 'c':
             if (!cm_parse_i64(optarg, &checkpoint) || checkpoint < 0 || checkpoint > 100000000) {
                 free(rules);
@@ -67,7 +88,9 @@ int cmd_replay(int argc, char **argv)
                 return cli_usage_error("replay", "--clock is event or wall");
             }
             break;
-        default: free(rules); return cli_usage_error("replay", "unknown option");
+        default:
+            free(rules);
+            return cli_usage_error("replay", "unknown option");
         }
     }
     if (optind != argc - 1) {
@@ -82,11 +105,21 @@ int cmd_replay(int argc, char **argv)
         free(rules);
         return cli_usage_error("replay", "--exemptions needs --rules");
     }
-    pip_replay_opts o = {.rules = rules, .nrules = nrules, .exemptions = exemptions,
-                         .nexemptions = nexemptions, .events = argv[optind], .state = state,
-                         .master = master, .sign_key = sign_key, .out = out, .chain = chain,
-                         .checkpoint = checkpoint, .commit_every = commit_every,
-                         .max_message = max_message, .clock = clk, .progress = progress};
+    pip_replay_opts o = {.rules = rules,
+                         .nrules = nrules,
+                         .exemptions = exemptions,
+                         .nexemptions = nexemptions,
+                         .events = argv[optind],
+                         .state = state,
+                         .master = master,
+                         .sign_key = sign_key,
+                         .out = out,
+                         .chain = chain,
+                         .checkpoint = checkpoint,
+                         .commit_every = commit_every,
+                         .max_message = max_message,
+                         .clock = clk,
+                         .progress = progress};
     int rc = pip_replay(&o);
     free(rules);
     return cli_exit(rc);

@@ -90,9 +90,9 @@ static int write_page(const char *path, const cm_buf *page)
 int cmd_report(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"pubkey", required_argument, NULL, 'p'}, {"out", required_argument, NULL, 'o'},
-        {"state", required_argument, NULL, 's'},  {"master-key", required_argument, NULL, 'M'},
-        {"as-of", required_argument, NULL, 'a'},  {"rules", required_argument, NULL, 'r'},
+        {"pubkey", required_argument, NULL, 'p'},     {"out", required_argument, NULL, 'o'},
+        {"state", required_argument, NULL, 's'},      {"master-key", required_argument, NULL, 'M'},
+        {"as-of", required_argument, NULL, 'a'},      {"rules", required_argument, NULL, 'r'},
         {"exemptions", required_argument, NULL, 'x'}, {NULL, 0, NULL, 0}};
     const char *pub = NULL, *out = NULL, *state = NULL, *master = NULL, *as_of_s = NULL;
     const char **rules = cm_xcalloc(2 * (size_t)argc + 2, sizeof *rules);
@@ -128,11 +128,11 @@ int cmd_report(int argc, char **argv)
             return cli_usage_error("report", "unknown option");
         }
     }
-    const char *usage = !pub || !out         ? "needs --pubkey PUB and --out FILE.html"
-                        : optind >= argc     ? "needs at least one AUDIT file (- for stdin)"
-                        : nx && !nrules      ? "--exemptions needs --rules (exemptions name rules)"
-                        : nrules && !nx      ? "--rules is only read with --exemptions"
-                                             : NULL;
+    const char *usage = !pub || !out     ? "needs --pubkey PUB and --out FILE.html"
+                        : optind >= argc ? "needs at least one AUDIT file (- for stdin)"
+                        : nx && !nrules  ? "--exemptions needs --rules (exemptions name rules)"
+                        : nrules && !nx  ? "--rules is only read with --exemptions"
+                                         : NULL;
     int64_t as_of = (int64_t)time(NULL);
     if (!usage && as_of_s && !cm_ts_parse(as_of_s, strlen(as_of_s), &as_of))
         usage = "--as-of takes an RFC 3339 time";
@@ -175,7 +175,8 @@ int cmd_report(int argc, char **argv)
     aud_verifier_on_record(v, aud_report_record, rep);
     cm_buf sum;
     cm_buf_init(&sum, 0);
-    int rc = cli_exit(aud_verify_files(v, (const char *const *)argv + optind, (size_t)(argc - optind), &sum, &err));
+    int rc = cli_exit(aud_verify_files(v, (const char *const *)argv + optind,
+                                       (size_t)(argc - optind), &sum, &err));
     cm_buf_free(&sum);
     if (rc == EXIT_USAGE || rc == EXIT_RUNTIME) {
         /* an input that could not be read: no report at all */

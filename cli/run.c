@@ -86,8 +86,12 @@ int cmd_broker(int argc, char **argv)
                 return cli_usage_error("broker", "--partitions takes 1..256");
             }
             break;
-        case 't': topics[nt++] = optarg; break;
-        default: free(topics); return cli_usage_error("broker", "unknown option");
+        case 't':
+            topics[nt++] = optarg;
+            break;
+        default:
+            free(topics);
+            return cli_usage_error("broker", "unknown option");
         }
     }
     if (optind != argc) {

@@ -37,8 +37,10 @@ int cm_fault_setup(void)
     char *end = NULL;
     unsigned long long n = colon ? strtoull(colon + 1, &end, 10) : 0;
     if (armed_kind < 0 || n == 0 || !end || (*end && strcmp(end, "+") != 0)) {
-        fprintf(stderr, "cmkguard: CMKGUARD_FAULT='%s': expected KIND:N, KIND:N+ or "
-                        "KIND:count (KIND alloc, io, sqlite or crypto; N >= 1)\n", spec);
+        fprintf(stderr,
+                "cmkguard: CMKGUARD_FAULT='%s': expected KIND:N, KIND:N+ or "
+                "KIND:count (KIND alloc, io, sqlite or crypto; N >= 1)\n",
+                spec);
         armed_kind = -1;
         return -1;
     }
@@ -60,7 +62,6 @@ bool cm_fault_hit(enum cm_fault_kind k, const char *what)
     uint64_t n = ++calls;
     if (n != target && !(persistent && n > target))
         return false;
-    fprintf(stderr, "cmkguard: injected fault: %s call %" PRIu64 " (%s)\n", kind_names[k], n,
-            what);
+    fprintf(stderr, "cmkguard: injected fault: %s call %" PRIu64 " (%s)\n", kind_names[k], n, what);
     return true;
 }

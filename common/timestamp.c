@@ -56,8 +56,8 @@ bool cm_ts_parse(const char *s, size_t n, int64_t *out)
     int y = num(s, 4), mo = num(s + 5, 2), d = num(s + 8, 2);
     if (d > days_in_month(y, mo))
         return false;
-    int64_t t = days_from_civil(y, mo, d) * 86400 + num(s + 11, 2) * 3600 +
-                num(s + 14, 2) * 60 + num(s + 17, 2);
+    int64_t t = days_from_civil(y, mo, d) * 86400 + num(s + 11, 2) * 3600 + num(s + 14, 2) * 60 +
+                num(s + 17, 2);
     /* The zone is the last six characters unless the time ends in Z. */
     char z = s[n - 1];
     if (z != 'Z' && z != 'z') {

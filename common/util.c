@@ -14,8 +14,8 @@ void cm_err_clear(cm_err *e)
     e->line = e->col = e->code = 0;
 }
 
-static void err_vset(cm_err *e, const char *where, int line, int col, int code,
-                     const char *fmt, va_list ap)
+static void err_vset(cm_err *e, const char *where, int line, int col, int code, const char *fmt,
+                     va_list ap)
 {
     snprintf(e->where, sizeof e->where, "%s", where ? where : "");
     e->line = line;
@@ -285,8 +285,8 @@ bool cm_rfc3339_valid(const char *s, size_t n)
 {
     /* YYYY-MM-DDTHH:MM:SS[.frac](Z|+HH:MM|-HH:MM) */
     if (n < 20 || !digits(s, 4) || s[4] != '-' || !digits(s + 5, 2) || s[7] != '-' ||
-        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) ||
-        s[13] != ':' || !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
+        !digits(s + 8, 2) || (s[10] != 'T' && s[10] != 't') || !digits(s + 11, 2) || s[13] != ':' ||
+        !digits(s + 14, 2) || s[16] != ':' || !digits(s + 17, 2))
         return false;
     int mo = num(s + 5, 2), d = num(s + 8, 2), h = num(s + 11, 2), mi = num(s + 14, 2),
         se = num(s + 17, 2);
@@ -330,14 +330,29 @@ int cm_json_str(cm_buf *out, const char *s, size_t n)
             esc = "\\\\";
         else if (c < 0x20) {
             switch (c) {
-            case '\b': esc = "\\b"; break;
-            case '\t': esc = "\\t"; break;
-            case '\n': esc = "\\n"; break;
-            case '\f': esc = "\\f"; break;
-            case '\r': esc = "\\r"; break;
+            case '\b':
+                esc = "\\b";
+                break;
+            case '\t':
+                esc = "\\t";
+                break;
+            case '\n':
+                esc = "\\n";
+                break;
+            case '\f':
+                esc = "\\f";
+                break;
+            case '\r':
+                esc = "\\r";
+                break;
             default:
-                u[0] = '\\'; u[1] = 'u'; u[2] = '0'; u[3] = '0';
-                u[4] = dig[c >> 4]; u[5] = dig[c & 15]; u[6] = '\0';
+                u[0] = '\\';
+                u[1] = 'u';
+                u[2] = '0';
+                u[3] = '0';
+                u[4] = dig[c >> 4];
+                u[5] = dig[c & 15];
+                u[6] = '\0';
                 esc = u;
             }
         }

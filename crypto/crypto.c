@@ -124,8 +124,7 @@ int cry_mac_update(cry_mac *m, const void *d, size_t n)
 int cry_mac_final(cry_mac *m, uint8_t out[CRY_MAC_LEN])
 {
     size_t len = 0;
-    return !seam("hmac") && EVP_MAC_final(m->ctx, out, &len, CRY_MAC_LEN) == 1 &&
-                   len == CRY_MAC_LEN
+    return !seam("hmac") && EVP_MAC_final(m->ctx, out, &len, CRY_MAC_LEN) == 1 && len == CRY_MAC_LEN
                ? 0
                : lib_fail();
 }
@@ -292,10 +291,14 @@ out_free:
 static const EVP_CIPHER *kw_cipher(size_t keklen)
 {
     switch (keklen) {
-    case 16: return EVP_aes_128_wrap();
-    case 24: return EVP_aes_192_wrap();
-    case 32: return EVP_aes_256_wrap();
-    default: return NULL;
+    case 16:
+        return EVP_aes_128_wrap();
+    case 24:
+        return EVP_aes_192_wrap();
+    case 32:
+        return EVP_aes_256_wrap();
+    default:
+        return NULL;
     }
 }
 
@@ -339,8 +342,7 @@ int cry_kw_wrap(const uint8_t kek[CRY_DEK_LEN], const uint8_t *in, size_t n, cm_
     return rc < 0 ? rc : cm_buf_add(out, tmp, outn);
 }
 
-int cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
-                  cry_secret **out)
+int cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n, cry_secret **out)
 {
     *out = NULL;
     if (n < 16 || n > 4096 + 8)

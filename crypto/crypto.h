@@ -78,8 +78,7 @@ int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
 /* AES key wrap (RFC 3394) under a 256-bit KEK: out gets n+8 bytes. */
 int cry_kw_wrap(const uint8_t kek[CRY_DEK_LEN], const uint8_t *in, size_t n, cm_buf *out);
 /* Unwraps into *out, a new secret; fails on a wrong key or corrupt input. */
-int cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n,
-                  cry_secret **out);
+int cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n, cry_secret **out);
 
 /* A key-vault key version's material: RSA, EC (P-256) or oct (raw AES). */
 typedef struct cry_pkey cry_pkey;

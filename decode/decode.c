@@ -13,15 +13,40 @@
 #include "common/timestamp.h"
 #include "common/util.h"
 
-enum top_key { TK_UNKNOWN = -1, TK_SPECVERSION, TK_ID, TK_TYPE, TK_SOURCE, TK_SUBJECT, TK_TIME,
-               TK_DATA, TK__COUNT };
+enum top_key {
+    TK_UNKNOWN = -1,
+    TK_SPECVERSION,
+    TK_ID,
+    TK_TYPE,
+    TK_SOURCE,
+    TK_SUBJECT,
+    TK_TIME,
+    TK_DATA,
+    TK__COUNT
+};
 static const char *const top_names[TK__COUNT] = {"specversion", "id",   "type", "source",
                                                  "subject",     "time", "data"};
 
 /* String slots resolved against the arena once parsing is done. */
-enum slot { S_SPECVERSION, S_ID, S_TYPE, S_SOURCE, S_SUBJECT, S_TIME, S_TENANT, S_REGION,
-            S_SUBSCRIPTION, S_PRINCIPAL, S_VERSION, S_KTY, S_KIND, S_KEY_URI, S_NBF, S_EXP,
-            S__COUNT };
+enum slot {
+    S_SPECVERSION,
+    S_ID,
+    S_TYPE,
+    S_SOURCE,
+    S_SUBJECT,
+    S_TIME,
+    S_TENANT,
+    S_REGION,
+    S_SUBSCRIPTION,
+    S_PRINCIPAL,
+    S_VERSION,
+    S_KTY,
+    S_KIND,
+    S_KEY_URI,
+    S_NBF,
+    S_EXP,
+    S__COUNT
+};
 
 /* Member names seen in the message, per object: an open-addressing table whose slots
  * belong to one message (gen), so nothing is cleared between messages. */
@@ -33,13 +58,13 @@ struct name_slot {
 struct dec_decoder {
     size_t max_message;
     cm_buf arena;
-    cm_buf names;             /* member names of this message, for duplicates and paths */
+    cm_buf names; /* member names of this message, for duplicates and paths */
     struct name_slot *slots;
-    size_t nslots, used;      /* nslots: a power of two */
+    size_t nslots, used; /* nslots: a power of two */
     uint32_t gen, nobj;
-    uint32_t obj[DEC_MAX_DEPTH + 2];                       /* open object per depth */
+    uint32_t obj[DEC_MAX_DEPTH + 2];                                   /* open object per depth */
     uint32_t path_off[DEC_MAX_DEPTH + 2], path_len[DEC_MAX_DEPTH + 2]; /* last name per depth */
-    bool path_arr[DEC_MAX_DEPTH + 2];                     /* depth is an array */
+    bool path_arr[DEC_MAX_DEPTH + 2];                                  /* depth is an array */
     size_t off[S__COUNT];
     bool set[S__COUNT];
     unsigned top_seen;
@@ -53,8 +78,7 @@ struct dec_decoder {
     bool failed;
 };
 
-__attribute__((format(printf, 2, 3))) static int fail(struct dec_decoder *d, const char *fmt,
-                                                      ...)
+__attribute__((format(printf, 2, 3))) static int fail(struct dec_decoder *d, const char *fmt, ...)
 {
     if (!d->failed) {
         va_list ap;
@@ -69,17 +93,28 @@ __attribute__((format(printf, 2, 3))) static int fail(struct dec_decoder *d, con
 static int slot_of_data(int f)
 {
     switch (f) {
-    case VLT_F_TENANT: return S_TENANT;
-    case VLT_F_REGION: return S_REGION;
-    case VLT_F_SUBSCRIPTION: return S_SUBSCRIPTION;
-    case VLT_F_PRINCIPAL: return S_PRINCIPAL;
-    case VLT_F_VERSION: return S_VERSION;
-    case VLT_F_KTY: return S_KTY;
-    case VLT_F_KIND: return S_KIND;
-    case VLT_F_KEY_URI: return S_KEY_URI;
-    case VLT_F_NBF: return S_NBF;
-    case VLT_F_EXP: return S_EXP;
-    default: return -1;
+    case VLT_F_TENANT:
+        return S_TENANT;
+    case VLT_F_REGION:
+        return S_REGION;
+    case VLT_F_SUBSCRIPTION:
+        return S_SUBSCRIPTION;
+    case VLT_F_PRINCIPAL:
+        return S_PRINCIPAL;
+    case VLT_F_VERSION:
+        return S_VERSION;
+    case VLT_F_KTY:
+        return S_KTY;
+    case VLT_F_KIND:
+        return S_KIND;
+    case VLT_F_KEY_URI:
+        return S_KEY_URI;
+    case VLT_F_NBF:
+        return S_NBF;
+    case VLT_F_EXP:
+        return S_EXP;
+    default:
+        return -1;
     }
 }
 
@@ -156,10 +191,14 @@ static int on_null(void *ctx)
 {
     struct dec_decoder *d = ctx;
     switch (where_am_i(d)) {
-    case W_TOP: return d->top_key >= 0 ? wrong_top(d, "null") : 1;
-    case W_DATA: return d->data_key >= 0 ? wrong_data(d) : 1;
-    case W_PERM: return fail(d, "data.permissions: expected a list of strings%s", "");
-    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    case W_TOP:
+        return d->top_key >= 0 ? wrong_top(d, "null") : 1;
+    case W_DATA:
+        return d->data_key >= 0 ? wrong_data(d) : 1;
+    case W_PERM:
+        return fail(d, "data.permissions: expected a list of strings%s", "");
+    default:
+        return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
     }
 }
 
@@ -167,7 +206,8 @@ static int on_bool(void *ctx, int b)
 {
     struct dec_decoder *d = ctx;
     switch (where_am_i(d)) {
-    case W_TOP: return d->top_key >= 0 ? wrong_top(d, "bool") : 1;
+    case W_TOP:
+        return d->top_key >= 0 ? wrong_top(d, "bool") : 1;
     case W_DATA:
         if (d->data_key < 0)
             return 1;
@@ -179,8 +219,10 @@ static int on_bool(void *ctx, int b)
             d->ev->purge_protection = b;
         d->ev->has |= 1u << d->data_key;
         return 1;
-    case W_PERM: return fail(d, "data.permissions: expected a list of strings%s", "");
-    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    case W_PERM:
+        return fail(d, "data.permissions: expected a list of strings%s", "");
+    default:
+        return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
     }
 }
 
@@ -188,7 +230,8 @@ static int on_int(void *ctx, long long v)
 {
     struct dec_decoder *d = ctx;
     switch (where_am_i(d)) {
-    case W_TOP: return d->top_key >= 0 ? wrong_top(d, "int") : 1;
+    case W_TOP:
+        return d->top_key >= 0 ? wrong_top(d, "int") : 1;
     case W_DATA:
         if (d->data_key < 0)
             return 1;
@@ -202,8 +245,10 @@ static int on_int(void *ctx, long long v)
             d->ev->retention_days = v;
         d->ev->has |= 1u << d->data_key;
         return 1;
-    case W_PERM: return fail(d, "data.permissions: expected a list of strings%s", "");
-    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    case W_PERM:
+        return fail(d, "data.permissions: expected a list of strings%s", "");
+    default:
+        return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
     }
 }
 
@@ -212,15 +257,18 @@ static int on_double(void *ctx, double v)
     struct dec_decoder *d = ctx;
     (void)v;
     switch (where_am_i(d)) {
-    case W_TOP: return d->top_key >= 0 ? wrong_top(d, "number") : 1;
+    case W_TOP:
+        return d->top_key >= 0 ? wrong_top(d, "number") : 1;
     case W_DATA:
         if (d->data_key < 0)
             return 1;
-        return is_int_field(d->data_key) ? fail(d, "data.%s: expected an integer, not a fraction",
-                                                data_name(d))
-                                         : wrong_data(d);
-    case W_PERM: return fail(d, "data.permissions: expected a list of strings%s", "");
-    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+        return is_int_field(d->data_key)
+                   ? fail(d, "data.%s: expected an integer, not a fraction", data_name(d))
+                   : wrong_data(d);
+    case W_PERM:
+        return fail(d, "data.permissions: expected a list of strings%s", "");
+    default:
+        return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
     }
 }
 
@@ -230,13 +278,27 @@ static const struct {
     const char *name;
     unsigned bits;
 } key_perms[] = {
-    {"get", VLT_PERM_GET},   {"wrapkey", VLT_PERM_WRAP}, {"unwrapkey", VLT_PERM_UNWRAP},
-    {"all", VLT_PERM_ALL},   {"list", 0},                {"update", 0},
-    {"create", 0},           {"import", 0},              {"delete", 0},
-    {"recover", 0},          {"backup", 0},              {"restore", 0},
-    {"decrypt", 0},          {"encrypt", 0},             {"verify", 0},
-    {"sign", 0},             {"purge", 0},               {"release", 0},
-    {"rotate", 0},           {"getrotationpolicy", 0},   {"setrotationpolicy", 0},
+    {"get", VLT_PERM_GET},
+    {"wrapkey", VLT_PERM_WRAP},
+    {"unwrapkey", VLT_PERM_UNWRAP},
+    {"all", VLT_PERM_ALL},
+    {"list", 0},
+    {"update", 0},
+    {"create", 0},
+    {"import", 0},
+    {"delete", 0},
+    {"recover", 0},
+    {"backup", 0},
+    {"restore", 0},
+    {"decrypt", 0},
+    {"encrypt", 0},
+    {"verify", 0},
+    {"sign", 0},
+    {"purge", 0},
+    {"release", 0},
+    {"rotate", 0},
+    {"getrotationpolicy", 0},
+    {"setrotationpolicy", 0},
 };
 
 static int permission(struct dec_decoder *d, const unsigned char *s, size_t n)
@@ -269,8 +331,10 @@ static int on_string(void *ctx, const unsigned char *s, size_t n)
         d->ev->has |= 1u << d->data_key;
         return store(d, slot, s, n);
     }
-    case W_PERM: return permission(d, s, n);
-    default: return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
+    case W_PERM:
+        return permission(d, s, n);
+    default:
+        return d->depth == 0 ? fail(d, "event is not a JSON object%s", "") : 1;
     }
 }
 
@@ -389,8 +453,11 @@ static void member_path(struct dec_decoder *d, char *out, size_t outn)
 static int name_check(struct dec_decoder *d, const unsigned char *k, size_t n)
 {
     uint32_t obj = d->obj[d->depth];
-    struct name_slot e = {.gen = d->gen, .obj = obj, .off = (uint32_t)d->names.len,
-                          .len = (uint32_t)n, .h = name_hash(obj, k, n)};
+    struct name_slot e = {.gen = d->gen,
+                          .obj = obj,
+                          .off = (uint32_t)d->names.len,
+                          .len = (uint32_t)n,
+                          .h = name_hash(obj, k, n)};
     if (cm_buf_add(&d->names, k, n) < 0 || cm_buf_addc(&d->names, '\0') < 0)
         return fail(d, "message too large%s", "");
     d->path_off[d->depth] = e.off;
@@ -398,8 +465,7 @@ static int name_check(struct dec_decoder *d, const unsigned char *k, size_t n)
     for (size_t i = (size_t)e.h & (d->nslots - 1); d->slots[i].gen == d->gen;
          i = (i + 1) & (d->nslots - 1)) {
         const struct name_slot *o = &d->slots[i];
-        if (o->h == e.h && o->obj == obj && o->len == n &&
-            !memcmp(d->names.p + o->off, k, n)) {
+        if (o->h == e.h && o->obj == obj && o->len == n && !memcmp(d->names.p + o->off, k, n)) {
             char path[320];
             member_path(d, path, sizeof path);
             return fail(d, "duplicate member '%s'", path);
@@ -440,8 +506,8 @@ static int on_map_key(void *ctx, const unsigned char *k, size_t n)
 }
 
 static const yajl_callbacks callbacks = {
-    on_null, on_bool, on_int, on_double, NULL, on_string, on_start_map, on_map_key, on_end_map,
-    on_start_array, on_end_array,
+    on_null,      on_bool,    on_int,     on_double,      NULL,         on_string,
+    on_start_map, on_map_key, on_end_map, on_start_array, on_end_array,
 };
 
 static int hex4(const char *p)
@@ -449,7 +515,7 @@ static int hex4(const char *p)
     int v = 0;
     for (int i = 0; i < 4; i++) {
         char c = p[i];
-        int x = c >= '0' && c <= '9' ? c - '0'
+        int x = c >= '0' && c <= '9'   ? c - '0'
                 : c >= 'a' && c <= 'f' ? c - 'a' + 10
                 : c >= 'A' && c <= 'F' ? c - 'A' + 10
                                        : -1;
@@ -626,7 +692,8 @@ static int check(dec_decoder *d, vlt_event *ev)
         req |= 1u << VLT_F_SIZE;
     for (int f = 0; f < VLT_F__COUNT; f++)
         if ((req >> f & 1u) && !vlt_event_has(ev, (enum vlt_efield)f))
-            return fail(d, "missing required member 'data.%s'", vlt_efield_name((enum vlt_efield)f)),
+            return fail(d, "missing required member 'data.%s'",
+                        vlt_efield_name((enum vlt_efield)f)),
                    -1;
     /* Fields a type does not use are dropped so nothing downstream reads them. */
     ev->has &= req | vlt_etype_optional(ev->type);
@@ -643,15 +710,15 @@ static int check(dec_decoder *d, vlt_event *ev)
     vlt_region_compact(wr(d, S_REGION));
     if (check_validity(d, ev) < 0)
         return -1;
-    const char *strs[] = {ev->tenant, ev->region, ev->subscription, ev->principal, ev->version,
-                          ev->kty, ev->kind};
+    const char *strs[] = {ev->tenant,  ev->region, ev->subscription, ev->principal,
+                          ev->version, ev->kty,    ev->kind};
     for (size_t i = 0; i < CM_ARRAY_LEN(strs); i++)
         if (strs[i] && !*strs[i])
             return fail(d, "an empty string in data%s", ""), -1;
     if (ev->version && vlt_event_has(ev, VLT_F_VERSION)) {
         for (const char *p = ev->version; *p; p++)
-            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
-                  *p == '-'))
+            if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+                  (*p >= 'A' && *p <= 'Z') || *p == '-'))
                 return fail(d, "data.version '%s' is not a key version", ev->version), -1;
         if (strlen(ev->version) > 64)
             return fail(d, "data.version is longer than 64 characters%s", ""), -1;

@@ -142,9 +142,9 @@ int pip_replay(const pip_replay_opts *o)
 {
     cm_err err;
     cm_err_clear(&err);
-    pol_ruleset *rs = o->nrules ? pol_ruleset_load_ex(o->rules, o->nrules, o->exemptions,
-                                                      o->nexemptions, &err)
-                                : pol_ruleset_empty();
+    pol_ruleset *rs =
+        o->nrules ? pol_ruleset_load_ex(o->rules, o->nrules, o->exemptions, o->nexemptions, &err)
+                  : pol_ruleset_empty();
     if (!rs) {
         cm_err_print(&err);
         return err.code == CM_EENV ? CM_EENV : CM_EINPUT;

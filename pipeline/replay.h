@@ -10,9 +10,9 @@
 typedef struct pip_replay_opts {
     const char *const *rules, *const *exemptions; /* paths; rules may be none */
     size_t nrules, nexemptions;
-    const char *events;            /* a path, or "-" */
-    const char *state, *master;    /* NULL: state in memory */
-    const char *sign_key, *out;    /* NULL: unsigned; stdout */
+    const char *events;         /* a path, or "-" */
+    const char *state, *master; /* NULL: state in memory */
+    const char *sign_key, *out; /* NULL: unsigned; stdout */
     const char *chain;
     int64_t checkpoint, commit_every, max_message;
     enum aud_clock clock;

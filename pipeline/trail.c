@@ -18,10 +18,10 @@
  * them does the trail grow. So a resume never cuts a record, and a file holding records
  * this replay does not reproduce (a state older than its trail) is refused. */
 struct pip_trail {
-    FILE *f;         /* the record file, or stdout */
-    FILE *ahead;     /* resuming: reads the records after the last commit; NULL after */
-    off_t torn;      /* resuming: where a torn last line starts (-1: none) */
-    uint64_t seq;    /* the record being compared */
+    FILE *f;      /* the record file, or stdout */
+    FILE *ahead;  /* resuming: reads the records after the last commit; NULL after */
+    off_t torn;   /* resuming: where a torn last line starts (-1: none) */
+    uint64_t seq; /* the record being compared */
     const char *path;
     char *line;
     size_t cap;

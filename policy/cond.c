@@ -105,11 +105,16 @@ const char *pol_field_name(enum pol_field f)
 static const char *type_name(enum pol_vtype t)
 {
     switch (t) {
-    case PV_STR: return "string";
-    case PV_INT: return "integer";
-    case PV_BOOL: return "boolean";
-    case PV_TIME: return "time";
-    default: return "absent";
+    case PV_STR:
+        return "string";
+    case PV_INT:
+        return "integer";
+    case PV_BOOL:
+        return "boolean";
+    case PV_TIME:
+        return "time";
+    default:
+        return "absent";
     }
 }
 
@@ -711,10 +716,18 @@ int pol_rule_message(const pol_rule *r, const pol_ctx *c, cm_buf *out)
         const pol_val *v = &c->v[r->msg[i].slot];
         switch (v->t) {
         case PV_STR:
-        case PV_TIME: cm_buf_adds(out, v->s); break;
-        case PV_INT: cm_buf_addf(out, "%lld", (long long)v->i); break;
-        case PV_BOOL: cm_buf_adds(out, v->b ? "true" : "false"); break;
-        default: cm_buf_adds(out, "<unknown>"); break;
+        case PV_TIME:
+            cm_buf_adds(out, v->s);
+            break;
+        case PV_INT:
+            cm_buf_addf(out, "%lld", (long long)v->i);
+            break;
+        case PV_BOOL:
+            cm_buf_adds(out, v->b ? "true" : "false");
+            break;
+        default:
+            cm_buf_adds(out, "<unknown>");
+            break;
         }
     }
     return cm_buf_failed(out) ? -1 : 0;
@@ -730,11 +743,15 @@ static const pol_val *val(const operand *o, const pol_ctx *c)
 static bool veq(const pol_val *a, const pol_val *b)
 {
     switch (a->t) {
-    case PV_STR: return !strcmp(a->s, b->s);
+    case PV_STR:
+        return !strcmp(a->s, b->s);
     case PV_INT:
-    case PV_TIME: return a->i == b->i;
-    case PV_BOOL: return a->b == b->b;
-    default: return false;
+    case PV_TIME:
+        return a->i == b->i;
+    case PV_BOOL:
+        return a->b == b->b;
+    default:
+        return false;
     }
 }
 
@@ -768,16 +785,20 @@ static enum pol_tri eval(const node *n, const pol_ctx *c)
         enum pol_tri a = eval(n->a, c);
         return a == POL_UNKNOWN ? POL_UNKNOWN : tri(a == POL_FALSE);
     }
-    case N_MACRO: return eval(n->a, c);
-    case N_EXISTS: return tri(val(&n->l, c)->t != PV_ABSENT);
-    default: break;
+    case N_MACRO:
+        return eval(n->a, c);
+    case N_EXISTS:
+        return tri(val(&n->l, c)->t != PV_ABSENT);
+    default:
+        break;
     }
     const pol_val *l = val(&n->l, c);
     if (l->t == PV_ABSENT)
         return POL_UNKNOWN;
     /* Operators on the left value alone. */
     switch (n->k) {
-    case N_TRUTH: return tri(l->b);
+    case N_TRUTH:
+        return tri(l->b);
     case N_IN:
         for (size_t i = 0; i < n->nset; i++)
             if (veq(l, &n->set[i]))
@@ -791,7 +812,8 @@ static enum pol_tri eval(const node *n, const pol_ctx *c)
             return POL_FALSE;
         return POL_UNKNOWN; /* match or depth limit hit: fail closed */
     }
-    default: break;
+    default:
+        break;
     }
     /* Binary operators. */
     const pol_val *r = val(&n->r, c);
@@ -800,18 +822,28 @@ static enum pol_tri eval(const node *n, const pol_ctx *c)
     switch (n->k) {
     case N_CMP:
         switch (n->op) {
-        case OP_EQ: return tri(veq(l, r));
-        case OP_NE: return tri(!veq(l, r));
-        case OP_LT: return tri(l->i < r->i);
-        case OP_LE: return tri(l->i <= r->i);
-        case OP_GT: return tri(l->i > r->i);
-        case OP_GE: return tri(l->i >= r->i);
+        case OP_EQ:
+            return tri(veq(l, r));
+        case OP_NE:
+            return tri(!veq(l, r));
+        case OP_LT:
+            return tri(l->i < r->i);
+        case OP_LE:
+            return tri(l->i <= r->i);
+        case OP_GT:
+            return tri(l->i > r->i);
+        case OP_GE:
+            return tri(l->i >= r->i);
         }
         return POL_UNKNOWN;
-    case N_CONTAINS: return tri(strstr(l->s, r->s) != NULL);
-    case N_STARTS: return tri(!strncmp(l->s, r->s, strlen(r->s)));
-    case N_ENDS: return tri(cm_endswith(l->s, r->s));
-    default: return POL_UNKNOWN;
+    case N_CONTAINS:
+        return tri(strstr(l->s, r->s) != NULL);
+    case N_STARTS:
+        return tri(!strncmp(l->s, r->s, strlen(r->s)));
+    case N_ENDS:
+        return tri(cm_endswith(l->s, r->s));
+    default:
+        return POL_UNKNOWN;
     }
 }
 

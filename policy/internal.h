@@ -16,8 +16,20 @@
 #define POL_MATCH_LIMIT 100000
 #define POL_DEPTH_LIMIT 1000
 
-enum node_kind { N_AND, N_OR, N_NOT, N_CMP, N_IN, N_CONTAINS, N_STARTS, N_ENDS, N_MATCHES,
-                 N_EXISTS, N_TRUTH, N_MACRO };
+enum node_kind {
+    N_AND,
+    N_OR,
+    N_NOT,
+    N_CMP,
+    N_IN,
+    N_CONTAINS,
+    N_STARTS,
+    N_ENDS,
+    N_MATCHES,
+    N_EXISTS,
+    N_TRUTH,
+    N_MACRO
+};
 enum cmp_op { OP_EQ, OP_NE, OP_LT, OP_LE, OP_GT, OP_GE };
 
 typedef struct operand {

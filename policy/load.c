@@ -40,10 +40,14 @@ typedef struct loader {
 static const char *kind_name(yaml_node_t *n)
 {
     switch (n->type) {
-    case YAML_SCALAR_NODE: return "a scalar";
-    case YAML_SEQUENCE_NODE: return "a list";
-    case YAML_MAPPING_NODE: return "a mapping";
-    default: return "nothing";
+    case YAML_SCALAR_NODE:
+        return "a scalar";
+    case YAML_SEQUENCE_NODE:
+        return "a list";
+    case YAML_MAPPING_NODE:
+        return "a mapping";
+    default:
+        return "nothing";
     }
 }
 
@@ -86,35 +90,34 @@ static int prescan(loader *ld, const char *path, const unsigned char *buf, size_
     yaml_parser_t p;
     yaml_event_t ev;
     int depth = 0, aliases = 0, docs = 0, rc = 0;
-    size_t top = 0;                       /* nodes met directly in the top mapping */
+    size_t top = 0; /* nodes met directly in the top mapping */
     bool rules_next = false, in_rules = false;
     yaml_parser_initialize(&p);
     yaml_parser_set_input_string(&p, buf, n);
     for (;;) {
         if (!yaml_parser_parse(&p, &ev)) {
             cm_err_set(ld->err, path, (int)p.problem_mark.line + 1, (int)p.problem_mark.column + 1,
-                       "YAML: %s%s%s", p.problem ? p.problem : "syntax error",
-                       p.context ? " " : "", p.context ? p.context : "");
+                       "YAML: %s%s%s", p.problem ? p.problem : "syntax error", p.context ? " " : "",
+                       p.context ? p.context : "");
             rc = -1;
             break;
         }
         yaml_event_type_t t = ev.type;
         int line = (int)ev.start_mark.line + 1, col = (int)ev.start_mark.column + 1;
         bool is_node = t == YAML_SCALAR_EVENT || t == YAML_ALIAS_EVENT ||
-                    t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT;
+                       t == YAML_MAPPING_START_EVENT || t == YAML_SEQUENCE_START_EVENT;
         if (is_node && depth == 1) {
             bool key = top++ % 2 == 0;
             if (key) {
-                rules_next = t == YAML_SCALAR_EVENT &&
-                             !strcmp((const char *)ev.data.scalar.value, "rules");
+                rules_next =
+                    t == YAML_SCALAR_EVENT && !strcmp((const char *)ev.data.scalar.value, "rules");
             } else {
                 in_rules = rules_next && t == YAML_SEQUENCE_START_EVENT;
                 rules_next = false;
             }
         } else if (is_node && depth == 2 && in_rules && ++ld->nrules_seen > POL_MAX_RULES) {
             cm_err_set(ld->err, path, line, col,
-                       "more than %d rules in the rule set (across its files)",
-                       POL_MAX_RULES);
+                       "more than %d rules in the rule set (across its files)", POL_MAX_RULES);
             yaml_event_delete(&ev);
             rc = -1;
             break;
@@ -1223,9 +1226,13 @@ size_t pol_ruleset_exemptions(const pol_ruleset *rs)
 void pol_ruleset_exemption(const pol_ruleset *rs, size_t i, pol_exemption_info *out)
 {
     const pol_exemption *x = &rs->ex[i];
-    *out = (pol_exemption_info){.id = x->id, .category = x->category, .reason = x->reason,
-                                .ticket = x->ticket, .expires = x->expires,
-                                .rules = (const char *const *)x->rules, .nrules = x->nrules};
+    *out = (pol_exemption_info){.id = x->id,
+                                .category = x->category,
+                                .reason = x->reason,
+                                .ticket = x->ticket,
+                                .expires = x->expires,
+                                .rules = (const char *const *)x->rules,
+                                .nrules = x->nrules};
 }
 
 static bool names_rule(const pol_exemption *x, const char *rule_id)

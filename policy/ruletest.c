@@ -8,10 +8,10 @@
 
 #include <yaml.h>
 
+#include "common/lines.h"
 #include "common/map.h"
 #include "policy/engine.h"
 #include "policy/yamlutil.h"
-#include "common/lines.h"
 
 /* What a test remembers of each decided event. */
 typedef struct rec_sum {
@@ -30,8 +30,8 @@ typedef struct suite {
     pol_ruletest_report *rep; /* the structured one, or NULL */
     cm_err *err;
     int passed, failed, skipped;
-    cm_map *hits;      /* rule id -> count (intptr) */
-    cm_map *known;     /* rule ids loaded by any test */
+    cm_map *hits;  /* rule id -> count (intptr) */
+    cm_map *known; /* rule ids loaded by any test */
     const char *file;
     yaml_document_t *doc;
 } suite;
@@ -414,10 +414,11 @@ static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_ind
     const char *want_ks = scalar(member(s->doc, x, "key_source"));
     const char *want_reason = scalar(member(s->doc, x, "reason"));
     size_t fl = 0;
-#define ADD(...) fl += (size_t)snprintf(fail + fl, fl < sizeof fail ? sizeof fail - fl : 0, __VA_ARGS__)
+#define ADD(...)                                                                                   \
+    fl += (size_t)snprintf(fail + fl, fl < sizeof fail ? sizeof fail - fl : 0, __VA_ARGS__)
     if (want_outcome && strcmp(want_outcome, e->outcome))
-        ADD("outcome %s, expected %s%s%s; ", e->outcome, want_outcome,
-            *e->reason ? " — " : "", e->reason);
+        ADD("outcome %s, expected %s%s%s; ", e->outcome, want_outcome, *e->reason ? " — " : "",
+            e->reason);
     if (want_rules && strcmp(want_rules, got_rules))
         ADD("rules [%s], expected [%s]; ", got_rules, want_rules);
     if (want_result) {

@@ -36,8 +36,8 @@ static void push(char ***list, size_t *n, char *s)
     (*list)[(*n)++] = s;
 }
 
-int pol_collect_files(const char *path, bool (*match)(const char *name), bool recursive,
-                      size_t max, const char *what, char ***list, size_t *n, cm_err *err)
+int pol_collect_files(const char *path, bool (*match)(const char *name), bool recursive, size_t max,
+                      const char *what, char ***list, size_t *n, cm_err *err)
 {
     struct stat st;
     if (stat(path, &st) < 0) {

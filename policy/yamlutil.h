@@ -17,6 +17,6 @@ const char *pol_yaml_scalar(const yaml_node_t *n);
  * (descending into subfolders when recursive; at most max files per folder), each
  * folder's in name order. Names starting with '.' are skipped. New strings, caller
  * frees. what names the kind of file in errors ("rules", "rule tests"). */
-int pol_collect_files(const char *path, bool (*match)(const char *name), bool recursive,
-                      size_t max, const char *what, char ***list, size_t *n, cm_err *err);
+int pol_collect_files(const char *path, bool (*match)(const char *name), bool recursive, size_t max,
+                      const char *what, char ***list, size_t *n, cm_err *err);
 #endif

@@ -18,10 +18,14 @@
 /* The headers that map to attributes: the six of enum stm_ce_attr first. */
 static const struct {
     const char *header, *member;
-} known[] = {{"ce_specversion", "specversion"}, {"ce_id", "id"},
-             {"ce_source", "source"},           {"ce_type", "type"},
-             {"ce_time", "time"},               {"ce_subject", "subject"},
-             {"ce_dataschema", "dataschema"},   {"content-type", "datacontenttype"}};
+} known[] = {{"ce_specversion", "specversion"},
+             {"ce_id", "id"},
+             {"ce_source", "source"},
+             {"ce_type", "type"},
+             {"ce_time", "time"},
+             {"ce_subject", "subject"},
+             {"ce_dataschema", "dataschema"},
+             {"content-type", "datacontenttype"}};
 enum { K_DATASCHEMA = STM_CE__COUNT, K_CONTENT_TYPE, K__COUNT };
 
 const char *stm_ce_header_name(enum stm_ce_attr a)
@@ -39,8 +43,7 @@ void stm_ce_attrs_clear(stm_ce_attrs *a)
 
 bool stm_ce_attrs_complete(const stm_ce_attrs *a)
 {
-    return a->v[STM_CE_SPECVERSION] && a->v[STM_CE_ID] && a->v[STM_CE_SOURCE] &&
-           a->v[STM_CE_TYPE];
+    return a->v[STM_CE_SPECVERSION] && a->v[STM_CE_ID] && a->v[STM_CE_SOURCE] && a->v[STM_CE_TYPE];
 }
 
 static bool is_content_type(const char *name)
@@ -170,8 +173,7 @@ bool stm_ce_is_json(const char *v, size_t n)
     return json_value(v, n, why, sizeof why);
 }
 
-__attribute__((format(printf, 3, 4))) static int fail(char *reason, size_t rn, const char *fmt,
-                                                      ...)
+__attribute__((format(printf, 3, 4))) static int fail(char *reason, size_t rn, const char *fmt, ...)
 {
     if (!*reason) { /* the first problem is the one reported */
         va_list ap;
@@ -214,11 +216,13 @@ int stm_ce_from_binary(const stm_header *h, size_t n, const char *value, size_t 
         else if (j < STM_CE__COUNT)
             a->v[j] = cm_strndup(h[i].value ? h[i].value : "", h[i].len);
     }
-    if (rc == 0 && k[K_CONTENT_TYPE] && !json_media(k[K_CONTENT_TYPE]->value, k[K_CONTENT_TYPE]->len))
-        rc = fail(reason, reason_len,
-                  "binary mode: content-type '%.*s' is not JSON, and the data must be a JSON object",
-                  (int)(k[K_CONTENT_TYPE]->len > 200 ? 200 : k[K_CONTENT_TYPE]->len),
-                  k[K_CONTENT_TYPE]->value ? k[K_CONTENT_TYPE]->value : "");
+    if (rc == 0 && k[K_CONTENT_TYPE] &&
+        !json_media(k[K_CONTENT_TYPE]->value, k[K_CONTENT_TYPE]->len))
+        rc =
+            fail(reason, reason_len,
+                 "binary mode: content-type '%.*s' is not JSON, and the data must be a JSON object",
+                 (int)(k[K_CONTENT_TYPE]->len > 200 ? 200 : k[K_CONTENT_TYPE]->len),
+                 k[K_CONTENT_TYPE]->value ? k[K_CONTENT_TYPE]->value : "");
     char why[256];
     if (rc == 0 && len && !json_value(value, len, why, sizeof why))
         rc = fail(reason, reason_len, "binary mode: the message value (data) is not valid JSON %s",
@@ -363,7 +367,10 @@ static const char *tail_value(const char *start, const char *end, const char *na
     return q;
 }
 
-static char *span_dup(const char *p, const char *end) { return cm_strndup(p, (size_t)(end - p)); }
+static char *span_dup(const char *p, const char *end)
+{
+    return cm_strndup(p, (size_t)(end - p));
+}
 
 bool stm_ce_read_record(const char *json, size_t n, const char *chain, uint64_t seq,
                         stm_ce_attrs *a)
@@ -376,7 +383,8 @@ bool stm_ce_read_record(const char *json, size_t n, const char *chain, uint64_t 
         return stm_ce_read(json, n, a);
     const char *type = tail_value(json, end - 2, "type");
     const char *time = type && type - json >= 10 ? tail_value(json, type - 10, "time") : NULL;
-    if (!time || time - json < 10 || memcmp(type - 10, "\",\"type\":\"", 10) != 0 || memcmp(time - 10, "\",", 2) != 0)
+    if (!time || time - json < 10 || memcmp(type - 10, "\",\"type\":\"", 10) != 0 ||
+        memcmp(time - 10, "\",", 2) != 0)
         return stm_ce_read(json, n, a);
     const char *subject = NULL, *before = time - 10; /* the closing quote of what precedes */
     const size_t fl = sizeof fixed - 1;

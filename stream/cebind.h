@@ -14,8 +14,15 @@
 #include "common/buf.h"
 
 /* The attributes carried as headers on the way out, in header order. */
-enum stm_ce_attr { STM_CE_SPECVERSION, STM_CE_ID, STM_CE_SOURCE, STM_CE_TYPE, STM_CE_TIME,
-                   STM_CE_SUBJECT, STM_CE__COUNT };
+enum stm_ce_attr {
+    STM_CE_SPECVERSION,
+    STM_CE_ID,
+    STM_CE_SOURCE,
+    STM_CE_TYPE,
+    STM_CE_TIME,
+    STM_CE_SUBJECT,
+    STM_CE__COUNT
+};
 
 #define STM_CE_STRUCTURED "application/cloudevents+json; charset=UTF-8"
 #define STM_CE_DEAD_LETTER_TYPE "cmkguard.deadletter"

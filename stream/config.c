@@ -122,7 +122,8 @@ static int audit_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *
     return cerr(l, kn, "unknown field '%s' in audit (sign_key, checkpoint, clock)", k);
 }
 
-static int metrics_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
+static int metrics_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn,
+                        yaml_node_t *v)
 {
     if (!strcmp(k, "listen"))
         return want_str(l, v, "metrics.listen", &c->metrics_listen);

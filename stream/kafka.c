@@ -15,9 +15,9 @@
 static const struct {
     const char *name;
     int16_t key;
-} apis[] = {{"produce", 0},     {"fetch", 1},        {"listoffsets", 2},   {"metadata", 3},
+} apis[] = {{"produce", 0},      {"fetch", 1},       {"listoffsets", 2},      {"metadata", 3},
             {"offsetcommit", 8}, {"offsetfetch", 9}, {"findcoordinator", 10}, {"joingroup", 11},
-            {"heartbeat", 12},  {"syncgroup", 14},   {"initproducerid", 22}};
+            {"heartbeat", 12},   {"syncgroup", 14},  {"initproducerid", 22}};
 
 static int api_key(const char *name)
 {
@@ -130,11 +130,17 @@ int stm_broker_run(int brokers, int partitions, const char *const *topics, size_
 
 static bool consumer_only(const char *k)
 {
-    static const char *const keys[] = {"group.id", "auto.offset.reset", "enable.auto.commit",
-                                       "session.timeout.ms", "enable.auto.offset.store",
-                                       "partition.assignment.strategy", "max.poll.interval.ms",
-                                       "group.instance.id", "heartbeat.interval.ms",
-                                       "fetch.min.bytes", "isolation.level"};
+    static const char *const keys[] = {"group.id",
+                                       "auto.offset.reset",
+                                       "enable.auto.commit",
+                                       "session.timeout.ms",
+                                       "enable.auto.offset.store",
+                                       "partition.assignment.strategy",
+                                       "max.poll.interval.ms",
+                                       "group.instance.id",
+                                       "heartbeat.interval.ms",
+                                       "fetch.min.bytes",
+                                       "isolation.level"};
     for (size_t i = 0; i < CM_ARRAY_LEN(keys); i++)
         if (!strcmp(keys[i], k))
             return true;
@@ -143,10 +149,15 @@ static bool consumer_only(const char *k)
 
 static bool producer_only(const char *k)
 {
-    static const char *const keys[] = {"acks", "enable.idempotence", "linger.ms",
-                                       "message.timeout.ms", "delivery.timeout.ms",
-                                       "compression.type", "batch.num.messages",
-                                       "queue.buffering.max.ms", "transactional.id"};
+    static const char *const keys[] = {"acks",
+                                       "enable.idempotence",
+                                       "linger.ms",
+                                       "message.timeout.ms",
+                                       "delivery.timeout.ms",
+                                       "compression.type",
+                                       "batch.num.messages",
+                                       "queue.buffering.max.ms",
+                                       "transactional.id"};
     for (size_t i = 0; i < CM_ARRAY_LEN(keys); i++)
         if (!strcmp(keys[i], k))
             return true;
@@ -227,7 +238,8 @@ int stm_read_range(rd_kafka_t *rk, const char *topic, int32_t part, int64_t from
         idle = 0;
         if (m->err) {
             if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                cm_err_set(err, topic, 0, 0, "partition %d: %s", (int)part, rd_kafka_message_errstr(m));
+                cm_err_set(err, topic, 0, 0, "partition %d: %s", (int)part,
+                           rd_kafka_message_errstr(m));
                 rc = -1;
             }
         } else if (m->partition == part && m->offset >= next) {

@@ -39,9 +39,9 @@ typedef struct runner {
     cry_signer *signer;
     rd_kafka_t *cons, *prod;
     int audit_parts, dead_parts;
-    cm_map *chains; /* partition number as text -> chainw */
-    int64_t inflight;    /* produced, not yet confirmed */
-    int64_t *sent;       /* confirmed ids, to delete from the outbox */
+    cm_map *chains;   /* partition number as text -> chainw */
+    int64_t inflight; /* produced, not yet confirmed */
+    int64_t *sent;    /* confirmed ids, to delete from the outbox */
     size_t nsent, capsent;
     bool fatal;
     char fatal_msg[1024];
@@ -153,10 +153,14 @@ static int mark_sent(runner *r)
 static int outbox_sink(void *arg, const char *subject, const char *line, size_t n)
 {
     chainw *c = arg;
-    vlt_outmsg m = {.topic = c->r->cfg->topic_audit, .partition = c->audit_part,
-                    .chain = c->name, .seq = aud_writer_seq(c->w) + 1,
-                    .key = (char *)subject, .keylen = subject ? strlen(subject) : 0,
-                    .value = (char *)line, .len = n};
+    vlt_outmsg m = {.topic = c->r->cfg->topic_audit,
+                    .partition = c->audit_part,
+                    .chain = c->name,
+                    .seq = aud_writer_seq(c->w) + 1,
+                    .key = (char *)subject,
+                    .keylen = subject ? strlen(subject) : 0,
+                    .value = (char *)line,
+                    .len = n};
     vlt_state_outbox_add(c->r->st, &m);
     if (c->r->want_rec) { /* kept for the dead letter that may follow */
         cm_buf_reset(&c->r->rec);
@@ -517,9 +521,16 @@ static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *va
             stm_ce_pack(&h, stm_ce_header_name((enum stm_ce_attr)i), v[i]);
     if (rec.v[STM_CE_ID])
         stm_ce_pack(&h, "cmkguard-record", rec.v[STM_CE_ID]);
-    vlt_outmsg dl = {.topic = r->cfg->topic_dead, .partition = msg->partition % r->dead_parts,
-                     .key = msg->key, .keylen = msg->key_len, .value = (char *)value, .len = len,
-                     .reason = r->d.reason, .input = (char *)input, .headers = h.p, .hlen = h.len};
+    vlt_outmsg dl = {.topic = r->cfg->topic_dead,
+                     .partition = msg->partition % r->dead_parts,
+                     .key = msg->key,
+                     .keylen = msg->key_len,
+                     .value = (char *)value,
+                     .len = len,
+                     .reason = r->d.reason,
+                     .input = (char *)input,
+                     .headers = h.p,
+                     .hlen = h.len};
     vlt_state_outbox_add(r->st, &dl);
     cm_buf_free(&h);
     stm_ce_attrs_clear(&rec);
@@ -568,8 +579,8 @@ static void process(runner *r, rd_kafka_message_t *msg)
         /* Binary mode: decided as the same event in structured mode. */
         stm_ce_attrs a = {0};
         char reason[1024];
-        if (stm_ce_from_binary(r->hdrs, nh, value, len, (size_t)r->cfg->max_message, &r->event,
-                               &a, reason, sizeof reason) == 0) {
+        if (stm_ce_from_binary(r->hdrs, nh, value, len, (size_t)r->cfg->max_message, &r->event, &a,
+                               reason, sizeof reason) == 0) {
             value = r->event.p;
             len = r->event.len;
             pol_engine_process(r->eng, value, len, input, &r->d);
@@ -639,7 +650,8 @@ static void reload(runner *r)
     if (!rs) {
         char m[1400];
         cm_err_format(&e, m, sizeof m);
-        cm_log("run: rules not reloaded, keeping the loaded set (%s): %s", pol_ruleset_hash(r->rs), m);
+        cm_log("run: rules not reloaded, keeping the loaded set (%s): %s", pol_ruleset_hash(r->rs),
+               m);
         stm_metrics_add(r->m, STM_RELOAD_FAILURES, 1);
         return;
     }
@@ -683,7 +695,8 @@ static void status(runner *r, double t0, double *last, uint64_t *last_events)
     stm_metrics_set(r->m, STM_BACKLOG, r->inflight);
     if (!r->cfg->status_interval || t - *last < (double)r->cfg->status_interval)
         return;
-    cm_log("run: %llu events (%.0f/s), lag %lld, audit backlog %lld, %llu records, %llu dead letters, up %.0fs",
+    cm_log("run: %llu events (%.0f/s), lag %lld, audit backlog %lld, %llu records, %llu dead "
+           "letters, up %.0fs",
            (unsigned long long)events, (double)(events - *last_events) / (t - *last),
            (long long)behind, (long long)r->inflight,
            (unsigned long long)stm_metrics_get(r->m, STM_RECORDS),
@@ -757,7 +770,8 @@ static int setup(runner *r)
     rd_kafka_resp_err_t e = rd_kafka_subscribe(r->cons, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (e) {
-        cm_err_set(&r->err, r->cfg->topic_events, 0, 0, "cannot subscribe: %s", rd_kafka_err2str(e));
+        cm_err_set(&r->err, r->cfg->topic_events, 0, 0, "cannot subscribe: %s",
+                   rd_kafka_err2str(e));
         return CM_EENV;
     }
     return 0;

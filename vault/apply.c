@@ -9,8 +9,8 @@
 
 #include "vault/internal.h"
 
-__attribute__((format(printf, 3, 4))) static int reject(char *reason, size_t rn,
-                                                       const char *fmt, ...)
+__attribute__((format(printf, 3, 4))) static int reject(char *reason, size_t rn, const char *fmt,
+                                                        ...)
 {
     va_list ap;
     va_start(ap, fmt);
@@ -236,8 +236,8 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
         return 0;
     case VLT_EV_RES_KEY_UPDATED:
         if (!r->cmk)
-            return reject(reason, rn,
-                          "resource %s uses service-managed keys: enable CMK instead", id);
+            return reject(reason, rn, "resource %s uses service-managed keys: enable CMK instead",
+                          id);
         /* fall through */
     case VLT_EV_RES_CMK_ENABLED: {
         vlt_keyref kr;
@@ -276,9 +276,12 @@ int vlt_txn_apply(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
 {
     t->ev = ev;
     switch (vlt_etype_subject(ev->type)) {
-    case VLT_SUBJ_VAULT: return apply_vault(t, ev, reason, rn);
-    case VLT_SUBJ_KEY: return apply_key(t, ev, reason, rn);
-    case VLT_SUBJ_RESOURCE: return apply_resource(t, ev, reason, rn);
+    case VLT_SUBJ_VAULT:
+        return apply_vault(t, ev, reason, rn);
+    case VLT_SUBJ_KEY:
+        return apply_key(t, ev, reason, rn);
+    case VLT_SUBJ_RESOURCE:
+        return apply_resource(t, ev, reason, rn);
     }
     return -1;
 }

@@ -37,8 +37,8 @@ static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_s
             return CM_EREFUSED;
         }
         rc = vlt_unwrap(s, &look, r->wrap_ref, &r->wdek, outer, e, sizeof e);
-        if (rc == 0 && r->wsvc.len && (rc = vlt_unwrap(s, &look, VLT_MMK, &r->wsvc, inner, e,
-                                                       sizeof e)) < 0) {
+        if (rc == 0 && r->wsvc.len &&
+            (rc = vlt_unwrap(s, &look, VLT_MMK, &r->wsvc, inner, e, sizeof e)) < 0) {
             cry_secret_free(*outer);
             *outer = NULL;
         }

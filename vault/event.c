@@ -39,20 +39,19 @@ static const struct {
                             B(KIND) | B(TENANT) | B(REGION) | B(SUBSCRIPTION), B(KEY_URI)},
     [VLT_EV_RES_IDENTITY_ENABLED] = {"resource.identity.enabled", VLT_SUBJ_RESOURCE, true,
                                      B(PRINCIPAL) | B(TENANT), 0},
-    [VLT_EV_RES_IDENTITY_DISABLED] = {"resource.identity.disabled", VLT_SUBJ_RESOURCE, true, 0,
-                                      0},
+    [VLT_EV_RES_IDENTITY_DISABLED] = {"resource.identity.disabled", VLT_SUBJ_RESOURCE, true, 0, 0},
     [VLT_EV_RES_CMK_ENABLED] = {"resource.cmk.enabled", VLT_SUBJ_RESOURCE, true, B(KEY_URI), 0},
     [VLT_EV_RES_KEY_UPDATED] = {"resource.key.updated", VLT_SUBJ_RESOURCE, true, B(KEY_URI), 0},
     [VLT_EV_RES_CMK_DISABLED] = {"resource.cmk.disabled", VLT_SUBJ_RESOURCE, true, 0, 0},
-    [VLT_EV_RES_MOVED] = {"resource.moved", VLT_SUBJ_RESOURCE, false,
-                          B(TENANT) | B(SUBSCRIPTION), 0},
+    [VLT_EV_RES_MOVED] = {"resource.moved", VLT_SUBJ_RESOURCE, false, B(TENANT) | B(SUBSCRIPTION),
+                          0},
     [VLT_EV_RES_DELETED] = {"resource.deleted", VLT_SUBJ_RESOURCE, false, 0, 0},
 };
 
 static const char *const fields[VLT_F__COUNT] = {
-    "tenant",    "region",    "subscription", "soft_delete", "purge_protection",
-    "retention_days", "principal", "permissions", "version", "kty", "size", "kind", "key_uri",
-    "nbf",       "exp",
+    "tenant",         "region",    "subscription", "soft_delete", "purge_protection",
+    "retention_days", "principal", "permissions",  "version",     "kty",
+    "size",           "kind",      "key_uri",      "nbf",         "exp",
 };
 
 int64_t vlt_event_at(const vlt_event *e)
@@ -102,9 +101,9 @@ const char *vlt_efield_name(enum vlt_efield f)
 }
 
 /* Key Vault and Managed HSM hosts of the public and sovereign clouds (SPEC §2a). */
-static const char *const SUFFIXES[] = {"vault.azure.net",          "vault.azure.cn",
-                                       "vault.usgovcloudapi.net",  "managedhsm.azure.net",
-                                       "managedhsm.azure.cn",      "managedhsm.usgovcloudapi.net"};
+static const char *const SUFFIXES[] = {"vault.azure.net",         "vault.azure.cn",
+                                       "vault.usgovcloudapi.net", "managedhsm.azure.net",
+                                       "managedhsm.azure.cn",     "managedhsm.usgovcloudapi.net"};
 
 static bool name_char(unsigned char c)
 {
@@ -222,8 +221,8 @@ bool vlt_key_uri_parse(const char *s, vlt_keyref *out)
 
 bool vlt_resource_id_valid(const char *s)
 {
-    static const char *const parts[] = {"subscriptions", NULL, "resourceGroups", NULL,
-                                        "providers",     NULL, NULL,             NULL};
+    static const char *const parts[] = {
+        "subscriptions", NULL, "resourceGroups", NULL, "providers", NULL, NULL, NULL};
     if (*s != '/' || strlen(s) > 1024)
         return false;
     const char *p = s + 1;

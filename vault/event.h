@@ -69,8 +69,8 @@ typedef struct vlt_event {
     int64_t retention_days, size;
     int64_t at;             /* `time` in seconds since the epoch (UTC), set by the decoder */
     int64_t nbf_at, exp_at; /* valid when VLT_F_NBF / VLT_F_EXP is set */
-    unsigned permissions; /* VLT_PERM_* bits */
-    unsigned has;         /* 1u << VLT_F_* */
+    unsigned permissions;   /* VLT_PERM_* bits */
+    unsigned has;           /* 1u << VLT_F_* */
 } vlt_event;
 
 static inline bool vlt_event_has(const vlt_event *e, enum vlt_efield f)

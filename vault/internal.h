@@ -55,9 +55,9 @@ struct vlt_state {
     cm_map *vaults, *keys, *resources;
     cm_map *by_key, *by_vault; /* binding indexes: uri -> vlt_idlist of CMK resource ids */
     cm_map *by_principal;      /* identity principal -> vlt_idlist of resource ids */
-    cm_strset *seen; /* "source\x1fid": the one structure that grows with events */
-    cm_strset *seen_any; /* ids migrated without a source: seen from every source; or NULL */
-    cm_map *res_fold;    /* folded resource id -> its first-seen spelling (owned) */
+    cm_strset *seen;           /* "source\x1fid": the one structure that grows with events */
+    cm_strset *seen_any;       /* ids migrated without a source: seen from every source; or NULL */
+    cm_map *res_fold;          /* folded resource id -> its first-seen spelling (owned) */
     cm_map *chains;
     cm_map *acl; /* vlt_acl_key(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;
@@ -69,7 +69,7 @@ struct vlt_state {
     cm_map *dirty_acl;
     vlt_outmsg *outq, *outdone; /* queued for the next flush; made durable by the last */
     size_t noutq, capoutq, noutdone;
-    cm_map *offsets;            /* "topic\x1fpart" -> int64_t* */
+    cm_map *offsets; /* "topic\x1fpart" -> int64_t* */
     cm_map *dirty_offsets;
     bool dirty_chains;
     cm_map *facts, *dirty_facts; /* vault/facts.c: key -> JSON document; NULL until used */
@@ -96,7 +96,6 @@ struct vlt_txn {
     cm_map *changed;
 };
 
-
 #define VLT_ACL_PRESENT 0x100u
 #define VLT_ACL_GONE 0x200u
 /* "VAULT_URI\x1fPRINCIPAL" into out. */
@@ -113,15 +112,15 @@ void vlt_res_free(vlt_resource *r);
 vlt_resource *vlt_res_clone(const vlt_resource *o);
 void vlt_set_str(char **dst, const char *src);
 bool vlt_binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
-                vlt_keyref *kr);
+                    vlt_keyref *kr);
 void vlt_index_res(vlt_state *s, const vlt_resource *r, bool add);
 void vlt_index_principal(vlt_state *s, const vlt_resource *r, bool add);
 /* Adds or drops a resource id in the case-folded index of spellings. */
 void vlt_index_spelling(vlt_state *s, const char *id, bool add);
 /* A key version's key (cached in the version) into *out; fails when its sealed material
  * does not open (a wrong master key) or does not import. */
-int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, cry_pkey **out,
-                    char *err, size_t errn);
+int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, cry_pkey **out, char *err,
+                    size_t errn);
 /* New key material for a version, sealed under the master key: 0, or CM_EINPUT for a
  * type or size the key cannot have, CM_EENV when the library fails. */
 int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);

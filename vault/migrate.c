@@ -20,11 +20,11 @@
  * Then the documents are written and the format is stamped last, each step in its own
  * transaction; both steps are idempotent, so an interrupted migration is simply run
  * again. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <errno.h>
 
 #include "vault/internal.h"
 
@@ -103,8 +103,8 @@ static int reseal(struct mig *m, vlt_keyver *kv, const char *old_aad, const char
     cm_buf der, sealed;
     cm_buf_init_secret(&der, 0);
     cm_buf_init(&sealed, 0);
-    int rc = cry_gcm_open(m->s->master->b, old_aad, strlen(old_aad), kv->sealed.p, kv->sealed.len,
-                          &der);
+    int rc =
+        cry_gcm_open(m->s->master->b, old_aad, strlen(old_aad), kv->sealed.p, kv->sealed.len, &der);
     if (rc == 0)
         rc = cry_gcm_seal(m->s->master->b, new_aad, strlen(new_aad), der.p, der.len, &sealed);
     cm_buf_free(&der);

@@ -116,7 +116,8 @@ int vlt_state_open_store(vlt_state *s, const char *path, const char *master_path
     if (s->master_check[0] && strcmp(check, s->master_check) != 0) {
         cm_err_set(err, master_path, 0, 0,
                    "not the service master key of %s (its check value differs): nothing was "
-                   "decrypted", path);
+                   "decrypted",
+                   path);
         return -1;
     }
     return 0;
@@ -206,10 +207,22 @@ static void free_objs(cm_map *m, void (*fn)(void *))
     cm_map_free(m);
 }
 
-static void vault_free_v(void *p) { vlt_vault_free(p); }
-static void key_free_v(void *p) { vlt_key_free(p); }
-static void res_free_v(void *p) { vlt_res_free(p); }
-static void free_v(void *p) { free(p); }
+static void vault_free_v(void *p)
+{
+    vlt_vault_free(p);
+}
+static void key_free_v(void *p)
+{
+    vlt_key_free(p);
+}
+static void res_free_v(void *p)
+{
+    vlt_res_free(p);
+}
+static void free_v(void *p)
+{
+    free(p);
+}
 
 void vlt_state_free(vlt_state *s)
 {

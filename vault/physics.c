@@ -224,9 +224,12 @@ static bool wrap_requested(const vlt_txn *t, const char *rid)
 {
     switch (t->ev->type) {
     case VLT_EV_RES_CMK_ENABLED:
-    case VLT_EV_RES_KEY_UPDATED: return !strcmp(t->ev->subject, rid);
-    case VLT_EV_KEY_ROTATED: return true;
-    default: return false;
+    case VLT_EV_RES_KEY_UPDATED:
+        return !strcmp(t->ev->subject, rid);
+    case VLT_EV_KEY_ROTATED:
+        return true;
+    default:
+        return false;
     }
 }
 
@@ -237,8 +240,7 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, ch
     const char *from = r->wrap_ref;
     if (r->lost)
         return fail_op(t, CM_EINPUT, r->id, "rewrap", from, to,
-                       "the data key was destroyed with its key",
-                       reason, rn);
+                       "the data key was destroyed with its key", reason, rn);
     if (!usable_for(t, r, from, why, sizeof why)) {
         if (tolerant)
             return 0; /* a locked resource stays on the version it has */
@@ -352,7 +354,8 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
         bool tolerant = t->ev->type == VLT_EV_KEY_ROTATED;
         if ((rc = rewrap(t, r, to, tolerant, reason, rn)) < 0)
             return rc;
-    } else if (r->lost && prior && (r->cmk != prior->cmk || !cm_streq(r->key_uri, prior->key_uri))) {
+    } else if (r->lost && prior &&
+               (r->cmk != prior->cmk || !cm_streq(r->key_uri, prior->key_uri))) {
         return fail_op(t, CM_EINPUT, rid, "rewrap", r->wrap_ref, to,
                        "the data key was destroyed with its key", reason, rn);
     } else if (!r->lost && wrap_requested(t, rid) && t->ev->type != VLT_EV_KEY_ROTATED) {
@@ -408,7 +411,8 @@ static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
     char to[640], why[256];
     for (size_t i = 0; i < n; i++) {
         const vlt_resource *r = vlt_txn_resource(t, ids[i], false);
-        if (!r || r->lost || r->dek || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK) || !r->wdek.len)
+        if (!r || r->lost || r->dek || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK) ||
+            !r->wdek.len)
             continue;
         if (ref && strcmp(ref, r->wrap_ref) != 0)
             continue; /* one key version at a time: a rotation's resources share it */
@@ -430,7 +434,8 @@ static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
         kv = vlt_key_version(k, kr.version);
     }
     cry_secret **dek = kv ? cm_xcalloc(m, sizeof *dek) : NULL;
-    if (dek && vlt_unwrap_parallel(t->s, k, kv, wrapped, m, cores > 8 ? 8 : (size_t)cores, dek) == 0)
+    if (dek &&
+        vlt_unwrap_parallel(t->s, k, kv, wrapped, m, cores > 8 ? 8 : (size_t)cores, dek) == 0)
         for (size_t i = 0; i < m; i++) {
             if (!dek[i])
                 continue;

@@ -31,8 +31,8 @@ int vlt_unwrap_parallel(vlt_state *s, const vlt_key *k, const vlt_keyver *kv,
 {
     char err[256];
     cry_pkey *pk;
-    cry_secret *der = vlt_keyver_pkey(s, k, kv, &pk, err, sizeof err) == 0 ? cry_pkey_export(pk)
-                                                                          : NULL;
+    cry_secret *der =
+        vlt_keyver_pkey(s, k, kv, &pk, err, sizeof err) == 0 ? cry_pkey_export(pk) : NULL;
     if (!der)
         return -1;
     struct prefetch work[8];

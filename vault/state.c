@@ -186,7 +186,7 @@ void vlt_set_str(char **dst, const char *src)
 
 /* Splits a resource's key binding into vault URI and versionless key URI. */
 bool vlt_binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
-                       vlt_keyref *kr)
+                    vlt_keyref *kr)
 {
     vlt_keyref tmp;
     if (!kr)
@@ -239,12 +239,21 @@ const vlt_res_view *vlt_resource_view(const vlt_resource *r, vlt_res_view *out)
 {
     if (!r)
         return NULL;
-    *out = (vlt_res_view){.id = r->id, .kind = r->kind, .tenant = r->tenant, .region = r->region,
-                          .subscription = r->subscription, .cmk = r->cmk, .key_uri = r->key_uri,
-                          .versionless = r->versionless, .requested_key = r->requested_key,
-                          .identity = r->identity, .principal = r->principal,
-                          .identity_tenant = r->identity_tenant, .locked = r->locked,
-                          .lost = r->lost, .reasons = (const char *const *)r->reasons,
+    *out = (vlt_res_view){.id = r->id,
+                          .kind = r->kind,
+                          .tenant = r->tenant,
+                          .region = r->region,
+                          .subscription = r->subscription,
+                          .cmk = r->cmk,
+                          .key_uri = r->key_uri,
+                          .versionless = r->versionless,
+                          .requested_key = r->requested_key,
+                          .identity = r->identity,
+                          .principal = r->principal,
+                          .identity_tenant = r->identity_tenant,
+                          .locked = r->locked,
+                          .lost = r->lost,
+                          .reasons = (const char *const *)r->reasons,
                           .nreasons = r->nreasons};
     return out;
 }
@@ -442,8 +451,8 @@ int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *er
     char aad[768];
     snprintf(aad, sizeof aad, "%s/%s", k->uri, kv->version);
     cm_buf_init(&kv->sealed, 0);
-    rc = der ? cry_gcm_seal(s->master->b, aad, strlen(aad), der->b, der->len, &kv->sealed)
-             : CM_EENV;
+    rc =
+        der ? cry_gcm_seal(s->master->b, aad, strlen(aad), der->b, der->len, &kv->sealed) : CM_EENV;
     cry_secret_free(der);
     if (rc < 0) {
         snprintf(err, errn, "cannot seal the new key material");
@@ -617,4 +626,3 @@ void vlt_acl_key(const char *vault, const char *principal, char *out, size_t n)
 {
     snprintf(out, n, "%s\x1f%s", vault, principal);
 }
-

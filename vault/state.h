@@ -198,7 +198,7 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
                  cm_err *err);
 /* --- upgrading a state written by an older build (vault/migrate.c) --- */
 typedef struct vlt_migrate_report {
-    int from, to;                               /* formats */
+    int from, to; /* formats */
     size_t vaults, keys, resealed, resources, access, seen;
 } vlt_migrate_report;
 /* Upgrades the state at path to this build's format, once: 0 done, 1 nothing to do

@@ -37,7 +37,7 @@ struct vlt_store {
      * and the sum of every row's MAC, so a row edited, moved, removed,
      * added or swapped for an older copy of itself does not go unnoticed. */
     enum { FMT_NEW, FMT_OLD, FMT_CURRENT } format;
-    cry_mac *mac;                  /* NULL until vlt_store_auth */
+    cry_mac *mac; /* NULL until vlt_store_auth */
     uint64_t counter, saved_counter;
     uint8_t digest[CRY_MAC_LEN], saved_digest[CRY_MAC_LEN];
     int64_t next_out, saved_next_out; /* the next outbox row id */
@@ -73,18 +73,37 @@ static void *checkpointer(void *arg)
 }
 
 /* Every table; the first three are vlt_store_table's documents. */
-enum tab { T_VAULTS, T_KEYS, T_RESOURCES, T_SEEN, T_ACL, T_OUTBOX, T_OFFSETS, T_META, T_DATA,
-           T_SEEN_LEGACY, T_FACTS, T__COUNT };
-static const char *const tables[T__COUNT] = {"vaults",  "keys", "resources", "seen",
-                                             "acl",     "outbox", "offsets", "meta",
-                                             "data",    "seen_legacy", "facts"};
+enum tab {
+    T_VAULTS,
+    T_KEYS,
+    T_RESOURCES,
+    T_SEEN,
+    T_ACL,
+    T_OUTBOX,
+    T_OFFSETS,
+    T_META,
+    T_DATA,
+    T_SEEN_LEGACY,
+    T_FACTS,
+    T__COUNT
+};
+static const char *const tables[T__COUNT] = {"vaults", "keys",        "resources", "seen",
+                                             "acl",    "outbox",      "offsets",   "meta",
+                                             "data",   "seen_legacy", "facts"};
 /* The columns a row's MAC covers, in order, then ver and mac. */
 static const char *const columns[T__COUNT] = {
-    "id, doc", "id, doc", "id, doc", "id", "k, perms",
-    "id, topic, part, chain, seq, key, value, reason, input, headers", "topic, part, off", "k, v",
-    "resource, class, sealed", "id", "k, doc"};
+    "id, doc",
+    "id, doc",
+    "id, doc",
+    "id",
+    "k, perms",
+    "id, topic, part, chain, seq, key, value, reason, input, headers",
+    "topic, part, off",
+    "k, v",
+    "resource, class, sealed",
+    "id",
+    "k, doc"};
 static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 10, 3, 2, 3, 1, 2};
-
 
 static int db_err(vlt_store *st, cm_err *err, const char *what)
 {
@@ -259,8 +278,8 @@ static void fault_seams(void)
     if (done)
         return;
     done = true;
-    if (cm_fault_kind_armed(CM_FAULT_SQLITE) && sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem) ==
-                                                    SQLITE_OK) {
+    if (cm_fault_kind_armed(CM_FAULT_SQLITE) &&
+        sqlite3_config(SQLITE_CONFIG_GETMALLOC, &real_mem) == SQLITE_OK) {
         sqlite3_mem_methods m = real_mem;
         m.xMalloc = fault_malloc;
         m.xRealloc = fault_realloc;
@@ -281,8 +300,9 @@ static int detect_format(vlt_store *st, cm_err *err)
 {
     sqlite3_stmt *q = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
-                           -1, &q, NULL) != SQLITE_OK || sqlite3_step(q) != SQLITE_ROW) {
+    if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", -1,
+                           &q, NULL) != SQLITE_OK ||
+        sqlite3_step(q) != SQLITE_ROW) {
         db_err(st, err, "cannot read the state store");
         goto out;
     }
@@ -545,7 +565,8 @@ static bool mac_col_ok(sqlite3_stmt *q, int i)
 static col qcol(sqlite3_stmt *q, int i, char *num, size_t numn)
 {
     switch (sqlite3_column_type(q, i)) {
-    case SQLITE_NULL: return (col){NULL, 0, true};
+    case SQLITE_NULL:
+        return (col){NULL, 0, true};
     case SQLITE_INTEGER:
         snprintf(num, numn, "%lld", (long long)sqlite3_column_int64(q, i));
         return (col){num, strlen(num), false};
@@ -749,8 +770,8 @@ static int read_head(vlt_store *st, cm_err *err)
     }
     sqlite3_int64 counter = sqlite3_column_int64(q, 0);
     uint8_t m[CRY_MAC_LEN];
-    if (sqlite3_column_type(q, 1) != SQLITE_BLOB ||
-        sqlite3_column_bytes(q, 1) != CRY_MAC_LEN || !mac_col_ok(q, 2) || counter < 0 ||
+    if (sqlite3_column_type(q, 1) != SQLITE_BLOB || sqlite3_column_bytes(q, 1) != CRY_MAC_LEN ||
+        !mac_col_ok(q, 2) || counter < 0 ||
         head_mac(st, (uint64_t)counter, sqlite3_column_blob(q, 1), m) < 0 ||
         !cry_memeq(m, sqlite3_column_blob(q, 2), CRY_MAC_LEN)) {
         cm_err_set(err, st->path, 0, 0,
@@ -770,8 +791,8 @@ static int next_outbox_id(vlt_store *st, cm_err *err)
 {
     sqlite3_stmt *q = NULL;
     st->next_out = 1;
-    if (sqlite3_prepare_v2(st->db, "SELECT max(seq) FROM sqlite_sequence WHERE name = 'outbox'",
-                           -1, &q, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(st->db, "SELECT max(seq) FROM sqlite_sequence WHERE name = 'outbox'", -1,
+                           &q, NULL) != SQLITE_OK)
         return 0; /* no sequence table yet: nothing was ever queued */
     int step = sqlite3_step(q);
     if (step == SQLITE_ROW)
@@ -809,7 +830,8 @@ int vlt_store_auth(vlt_store *st, const cry_secret *master, cm_err *err)
         st->next_out = 1;
         if (vlt_store_begin(st, err) < 0)
             return -1;
-        if (exec(st, SCHEMA, err) < 0 || vlt_store_meta_put(st, "format", VLT_STORE_FORMAT_S, err) < 0 ||
+        if (exec(st, SCHEMA, err) < 0 ||
+            vlt_store_meta_put(st, "format", VLT_STORE_FORMAT_S, err) < 0 ||
             vlt_store_commit(st, err) < 0) {
             vlt_store_rollback(st);
             return -1;
@@ -917,9 +939,9 @@ int vlt_store_verify(vlt_store *st, const cry_secret *master,
 int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
 {
     if (st->format != FMT_OLD) {
-        cm_err_set(err, st->path, 0, 0, "%s", st->format == FMT_CURRENT
-                                                  ? "is already in the current format"
-                                                  : "holds no state to migrate");
+        cm_err_set(err, st->path, 0, 0, "%s",
+                   st->format == FMT_CURRENT ? "is already in the current format"
+                                             : "holds no state to migrate");
         return -1;
     }
     if (!(st->mac = derive_mac(master))) {
@@ -932,19 +954,28 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
         return -1;
     /* Old tables are renamed away, this build's schema created, and rows copied over. */
     static const char *const old_cols[T__COUNT] = {
-        "id, doc", "id, doc", "id, doc", "id", "k, perms",
-        "id, topic, part, chain, seq, key, value, reason, input", "topic, part, off", "k, v",
-        "resource, class, sealed", "id", "k, doc"};
+        "id, doc",
+        "id, doc",
+        "id, doc",
+        "id",
+        "k, perms",
+        "id, topic, part, chain, seq, key, value, reason, input",
+        "topic, part, off",
+        "k, v",
+        "resource, class, sealed",
+        "id",
+        "k, doc"};
     /* Format 1 kept seen ids without their source: they become seen_legacy, where an id
      * counts as seen from every source, so no event is ever applied twice. */
-    static const char *const old_table[T__COUNT] = {
-        "vaults", "keys", "resources", NULL, "acl", "outbox", "offsets", "meta", "data", "seen",
-        NULL};
+    static const char *const old_table[T__COUNT] = {"vaults", "keys",   "resources", NULL,
+                                                    "acl",    "outbox", "offsets",   "meta",
+                                                    "data",   "seen",   NULL};
     int rc = 0;
     for (int t = 0; rc == 0 && t < T__COUNT; t++) {
         char sql[160];
-        snprintf(sql, sizeof sql, "CREATE TABLE IF NOT EXISTS %s(x); ALTER TABLE %s RENAME TO old_%s;",
-                 tables[t], tables[t], tables[t]);
+        snprintf(sql, sizeof sql,
+                 "CREATE TABLE IF NOT EXISTS %s(x); ALTER TABLE %s RENAME TO old_%s;", tables[t],
+                 tables[t], tables[t]);
         rc = exec(st, sql, err);
     }
     if (rc == 0)
@@ -1184,8 +1215,8 @@ static int each_text(vlt_store *st, enum tab t, void (*fn)(void *arg, const char
 }
 
 /* Hands fn the two text columns of every checked row of t (key, value), in key order. */
-static int each_pair(vlt_store *st, enum tab t,
-                     void (*fn)(void *arg, const char *k, const char *v), void *arg, cm_err *err)
+static int each_pair(vlt_store *st, enum tab t, void (*fn)(void *arg, const char *k, const char *v),
+                     void *arg, cm_err *err)
 {
     sqlite3_stmt *q = read_rows(st, t, "ORDER BY k", err);
     if (!q)
@@ -1230,7 +1261,8 @@ int vlt_store_acl_put(vlt_store *st, const char *key, unsigned perms, cm_err *er
     bool is_int[2] = {false, true};
     int64_t ints[2] = {0, perms};
     return put_row(st, T_ACL, "SELECT mac FROM acl WHERE k = ?", key, NULL,
-                   "INSERT OR REPLACE INTO acl(k, perms, ver, mac) VALUES(?, ?, ?, ?)", c, is_int, ints, err);
+                   "INSERT OR REPLACE INTO acl(k, perms, ver, mac) VALUES(?, ?, ?, ?)", c, is_int,
+                   ints, err);
 }
 
 int vlt_store_acl_del(vlt_store *st, const char *key, cm_err *err)
@@ -1262,16 +1294,17 @@ int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err
     snprintf(partn, sizeof partn, "%d", (int)m->partition);
     snprintf(seqn, sizeof seqn, "%llu", (unsigned long long)m->seq);
     col c[10] = {ctext(idn),
-                ctext(m->topic),
-                ctext(partn),
-                ctext(m->chain),
-                m->chain ? ctext(seqn) : (col){NULL, 0, true},
-                m->key ? (col){m->key, m->keylen, false} : (col){NULL, 0, true},
-                (col){m->value ? m->value : "", m->len, false},
-                ctext(m->reason),
-                ctext(m->input),
-                m->headers ? (col){m->headers, m->hlen, false} : (col){NULL, 0, true}};
-    bool is_int[10] = {true, false, true, false, m->chain != NULL, false, false, false, false, false};
+                 ctext(m->topic),
+                 ctext(partn),
+                 ctext(m->chain),
+                 m->chain ? ctext(seqn) : (col){NULL, 0, true},
+                 m->key ? (col){m->key, m->keylen, false} : (col){NULL, 0, true},
+                 (col){m->value ? m->value : "", m->len, false},
+                 ctext(m->reason),
+                 ctext(m->input),
+                 m->headers ? (col){m->headers, m->hlen, false} : (col){NULL, 0, true}};
+    bool is_int[10] = {true,  false, true,  false, m->chain != NULL,
+                       false, false, false, false, false};
     int64_t ints[10] = {rid, 0, m->partition, 0, (int64_t)m->seq, 0, 0, 0, 0, 0};
     int rc = ins_row(st, T_OUTBOX,
                      "INSERT INTO outbox(id, topic, part, chain, seq, key, value, reason, input,"
@@ -1350,10 +1383,11 @@ int vlt_store_offset_put(vlt_store *st, const char *topic, int32_t part, int64_t
     col c[3] = {ctext(topic), ctext(pn), ctext(on)};
     bool is_int[3] = {false, true, true};
     int64_t ints[3] = {0, part, off};
-    return put_row(st, T_OFFSETS,
-                   "SELECT mac FROM offsets WHERE topic = ? AND part = CAST(? AS INTEGER)", topic,
-                   pn, "INSERT OR REPLACE INTO offsets(topic, part, off, ver, mac) VALUES(?, ?, ?, ?, ?)",
-                   c, is_int, ints, err);
+    return put_row(
+        st, T_OFFSETS, "SELECT mac FROM offsets WHERE topic = ? AND part = CAST(? AS INTEGER)",
+        topic, pn,
+        "INSERT OR REPLACE INTO offsets(topic, part, off, ver, mac) VALUES(?, ?, ?, ?, ?)", c,
+        is_int, ints, err);
 }
 
 int vlt_store_offset_each(vlt_store *st,
@@ -1375,7 +1409,8 @@ int vlt_store_meta_put(vlt_store *st, const char *k, const char *v, cm_err *err)
 {
     col c[2] = {ctext(k), ctext(v)};
     return put_row(st, T_META, "SELECT mac FROM meta WHERE k = ?", k, NULL,
-                   "INSERT OR REPLACE INTO meta(k, v, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL, err);
+                   "INSERT OR REPLACE INTO meta(k, v, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL,
+                   err);
 }
 
 int vlt_store_meta_each(vlt_store *st, void (*fn)(void *arg, const char *k, const char *v),
@@ -1405,7 +1440,8 @@ int vlt_store_fact_put(vlt_store *st, const char *k, const char *doc, cm_err *er
 {
     col c[2] = {ctext(k), ctext(doc)};
     return put_row(st, T_FACTS, "SELECT mac FROM facts WHERE k = ?", k, NULL,
-                   "INSERT OR REPLACE INTO facts(k, doc, ver, mac) VALUES(?, ?, ?, ?)", c, NULL, NULL, err);
+                   "INSERT OR REPLACE INTO facts(k, doc, ver, mac) VALUES(?, ?, ?, ?)", c, NULL,
+                   NULL, err);
 }
 
 int vlt_store_fact_del(vlt_store *st, const char *k, cm_err *err)
@@ -1423,9 +1459,10 @@ int vlt_store_data_put(vlt_store *st, const char *rid, const char *cls, const vo
                        cm_err *err)
 {
     col c[3] = {ctext(rid), ctext(cls), (col){d ? d : "", n, false}};
-    return put_row(st, T_DATA, "SELECT mac FROM data WHERE resource = ? AND class = ?", rid,
-                   cls, "INSERT OR REPLACE INTO data(resource, class, sealed, ver, mac) VALUES(?, ?, ?, ?, ?)", c,
-                   NULL, NULL, err);
+    return put_row(
+        st, T_DATA, "SELECT mac FROM data WHERE resource = ? AND class = ?", rid, cls,
+        "INSERT OR REPLACE INTO data(resource, class, sealed, ver, mac) VALUES(?, ?, ?, ?, ?)", c,
+        NULL, NULL, err);
 }
 
 int vlt_store_data_get(vlt_store *st, const char *rid, const char *cls, cm_buf *out, cm_err *err)

@@ -61,13 +61,31 @@ static void pend_put(cm_map *m, const char *id, void *obj, void (*fr)(void *))
     p->obj = obj;
 }
 
-static void vfree(void *p) { vlt_vault_free(p); }
-static void kfree(void *p) { vlt_key_free(p); }
-static void rfree(void *p) { vlt_res_free(p); }
+static void vfree(void *p)
+{
+    vlt_vault_free(p);
+}
+static void kfree(void *p)
+{
+    vlt_key_free(p);
+}
+static void rfree(void *p)
+{
+    vlt_res_free(p);
+}
 
-static void *vclone(const void *o) { return vlt_vault_clone(o); }
-static void *kclone(const void *o) { return vlt_key_clone(o); }
-static void *rclone(const void *o) { return vlt_res_clone(o); }
+static void *vclone(const void *o)
+{
+    return vlt_vault_clone(o);
+}
+static void *kclone(const void *o)
+{
+    return vlt_key_clone(o);
+}
+static void *rclone(const void *o)
+{
+    return vlt_res_clone(o);
+}
 
 /* The transaction's own copy of a committed object, made on first write. */
 static void *wr_obj(cm_map *pend, cm_map *committed, const char *id, void *(*clone)(const void *),
@@ -99,9 +117,18 @@ vlt_resource *vlt_txn_wr_res(vlt_txn *t, const char *id)
     return wr_obj(t->pr, t->s->resources, id, rclone, rfree);
 }
 
-void vlt_txn_put_vault(vlt_txn *t, const char *uri, vlt_vault *v) { pend_put(t->pv, uri, v, vfree); }
-void vlt_txn_put_key(vlt_txn *t, const char *uri, vlt_key *k) { pend_put(t->pk, uri, k, kfree); }
-void vlt_txn_put_res(vlt_txn *t, const char *id, vlt_resource *r) { pend_put(t->pr, id, r, rfree); }
+void vlt_txn_put_vault(vlt_txn *t, const char *uri, vlt_vault *v)
+{
+    pend_put(t->pv, uri, v, vfree);
+}
+void vlt_txn_put_key(vlt_txn *t, const char *uri, vlt_key *k)
+{
+    pend_put(t->pk, uri, k, kfree);
+}
+void vlt_txn_put_res(vlt_txn *t, const char *id, vlt_resource *r)
+{
+    pend_put(t->pr, id, r, rfree);
+}
 
 static const vlt_key *txn_key(void *arg, const char *uri, bool prior)
 {
@@ -190,7 +217,8 @@ const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
                 if (narrow) {
                     char bv[256], bk[512];
                     const vlt_resource *r = vlt_txn_resource(t, from->ids[i], false);
-                    if (!vlt_binding_of(r, bv, sizeof bv, bk, sizeof bk, NULL) || strcmp(bv, uri) != 0)
+                    if (!vlt_binding_of(r, bv, sizeof bv, bk, sizeof bk, NULL) ||
+                        strcmp(bv, uri) != 0)
                         continue;
                 }
                 t->affected[k++] = cm_strdup(from->ids[i]);
@@ -316,8 +344,8 @@ void vlt_txn_abort(vlt_txn *t)
         txn_free(t);
 }
 
-static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table,
-                    void (*fr)(void *), bool resources)
+static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table, void (*fr)(void *),
+                    bool resources)
 {
     size_t it = 0;
     const char *id;
@@ -332,7 +360,8 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table,
                 vlt_index_res(s, old, false);
             if (p->obj && !same)
                 vlt_index_res(s, p->obj, true);
-            bool same_id = o && n && o->identity == n->identity && cm_streq(o->principal, n->principal);
+            bool same_id =
+                o && n && o->identity == n->identity && cm_streq(o->principal, n->principal);
             if (old && !same_id)
                 vlt_index_principal(s, old, false);
             if (p->obj && !same_id)

@@ -21,9 +21,10 @@ static int sink(void *arg, const char *subject, const char *line, size_t n)
  * UTF-16 (RFC 8785) than by code point: U+20AC < U+1F600 (D83D DE00) < U+FB33. */
 static void test_utf16_order(cry_verifier *key)
 {
-#define CANON_FMT \
-        "{\"chain\":\"c\",\"data\":{\"s\":\"tab\\there \\u001f \\\"q\\\" \\\\ /\"," \
-        "\"\xe2\x82\xac\":1,\"\xf0\x9f\x98\x80\":2,\"\xef\xac\xb3\":3},\"id\":\"c:1\",\"prevhash\":\"%s\",\"seq\":1}"
+#define CANON_FMT                                                                                  \
+    "{\"chain\":\"c\",\"data\":{\"s\":\"tab\\there \\u001f \\\"q\\\" \\\\ /\","                    \
+    "\"\xe2\x82\xac\":1,\"\xf0\x9f\x98\x80\":2,\"\xef\xac\xb3\":3},\"id\":\"c:1\",\"prevhash\":"   \
+    "\"%s\",\"seq\":1}"
     char canon[512], hex[65], rec[1024];
     snprintf(canon, sizeof canon, CANON_FMT, AUD_ZERO_HASH);
     uint8_t h[32];

@@ -64,28 +64,28 @@ static const char *send(const char *single_quoted)
     return out;
 }
 
-#define RN(id, body)                                                                     \
-    "{'id':'" id "','topic':'" SUB "','subject':'x','eventType':"                         \
-    "'Microsoft.ResourceNotifications.Resources.CreatedOrUpdated',"                       \
-    "'eventTime':'2026-11-22T10:00:00Z','data':{'resourceInfo':" body                     \
+#define RN(id, body)                                                                               \
+    "{'id':'" id "','topic':'" SUB "','subject':'x','eventType':"                                  \
+    "'Microsoft.ResourceNotifications.Resources.CreatedOrUpdated',"                                \
+    "'eventTime':'2026-11-22T10:00:00Z','data':{'resourceInfo':" body                              \
     ",'operationalInfo':{'resourceEventTime':'2026-11-22T10:00:05.1234567Z'}}}"
-#define RN_DEL(id, body)                                                                 \
-    "{'id':'" id "','topic':'" SUB "','subject':'x','eventType':"                         \
-    "'Microsoft.ResourceNotifications.Resources.Deleted',"                                \
+#define RN_DEL(id, body)                                                                           \
+    "{'id':'" id "','topic':'" SUB "','subject':'x','eventType':"                                  \
+    "'Microsoft.ResourceNotifications.Resources.Deleted',"                                         \
     "'eventTime':'2026-11-22T10:00:00Z','data':{'resourceInfo':" body "}}"
-#define VAULT(props)                                                                     \
-    "{'id':'" KVID "','name':'kv1','type':'Microsoft.KeyVault/vaults','location':'West US'," \
+#define VAULT(props)                                                                               \
+    "{'id':'" KVID "','name':'kv1','type':'Microsoft.KeyVault/vaults','location':'West US',"       \
     "'properties':{'tenantId':'T1','vaultUri':'" V "/'" props "}}"
-#define ACCOUNT(extra)                                                                   \
-    "{'id':'" ACC "','name':'cs1','type':'Microsoft.CognitiveServices/accounts','kind':'Face'," \
+#define ACCOUNT(extra)                                                                             \
+    "{'id':'" ACC "','name':'cs1','type':'Microsoft.CognitiveServices/accounts','kind':'Face',"    \
     "'location':'westus'" extra "}"
 #define ID_SYS ",'identity':{'type':'SystemAssigned','principalId':'P1','tenantId':'T1'}"
-#define CMK(ver)                                                                         \
-    ",'properties':{'encryption':{'keySource':'Microsoft.KeyVault','keyVaultProperties':" \
+#define CMK(ver)                                                                                   \
+    ",'properties':{'encryption':{'keySource':'Microsoft.KeyVault','keyVaultProperties':"          \
     "{'keyVaultUri':'" V "/','keyName':'k','keyVersion':'" ver "'}}}"
-#define EGKEY(id, type, ver, extra)                                                      \
-    "{'specversion':'1.0','id':'" id "','source':'" KVID "','type':'Microsoft.KeyVault." type \
-    "','subject':'k','time':'2026-11-22T10:00:00Z','data':{'Id':'" V "/keys/k/" ver        \
+#define EGKEY(id, type, ver, extra)                                                                \
+    "{'specversion':'1.0','id':'" id "','source':'" KVID "','type':'Microsoft.KeyVault." type      \
+    "','subject':'k','time':'2026-11-22T10:00:00Z','data':{'Id':'" V "/keys/k/" ver                \
     "','VaultName':'kv1','ObjectType':'Key','ObjectName':'k','Version':'" ver "'" extra "}}"
 
 static void test_event_grid(void)
@@ -127,8 +127,8 @@ static void test_event_grid(void)
                    "'purge_protection':true,'retention_days':90}}"),
               "a");
     CHECK_STR(send("{'specversion':'1.0','id':'c2','source':'t','type':'key.created',"
-                   "'subject':'" V "/keys/k','time':'2026-11-22T09:00:00Z','data':{'version':'"
-                   VER1 "','kty':'RSA','size':2048}}"),
+                   "'subject':'" V "/keys/k','time':'2026-11-22T09:00:00Z','data':{'version':'" VER1
+                   "','kty':'RSA','size':2048}}"),
               "a");
     CHECK(tr(EGKEY("e6", "KeyNewVersionCreated", VER1, "")) == 0);
     CHECK(tr(EGKEY("e7", "KeyNewVersionCreated", VER2, "")) == 1);
@@ -142,8 +142,8 @@ static void test_event_grid(void)
     CHECK_STR(send(EGKEY("e8", "KeyNewVersionCreated", VER2, "")), "u");
     CHECK(d.derived_id == NULL);
     /* a batch: each element its own event, a non-object named by its position */
-    CHECK_STR(send("[" EGKEY("e9", "KeyNewVersionCreated", VER2, "") ",7,"
-                   EGKEY("e10", "SecretNewVersionCreated", "abc", "") "]"),
+    CHECK_STR(send("[" EGKEY("e9", "KeyNewVersionCreated", VER2,
+                             "") ",7," EGKEY("e10", "SecretNewVersionCreated", "abc", "") "]"),
               "ara");
 }
 
@@ -160,16 +160,18 @@ static void test_vault(void)
     CHECK_STR(o.ev[0].region, "westus");
     CHECK_STR(o.time, "2026-11-22T10:00:05.1234567Z");
     /* access policies: a grant per principal whose key permissions change */
-    CHECK_STR(send(RN("v3", VAULT(",'enablePurgeProtection':true,'accessPolicies':["
-                                  "{'tenantId':'T1','objectId':'P1','permissions':{'keys':"
-                                  "['Get','WrapKey','UnwrapKey','Purge']}},"
-                                  "{'tenantId':'T1','objectId':'P2','permissions':{'keys':['all']}}]"))),
-              "aa");
+    CHECK_STR(
+        send(RN("v3", VAULT(",'enablePurgeProtection':true,'accessPolicies':["
+                            "{'tenantId':'T1','objectId':'P1','permissions':{'keys':"
+                            "['Get','WrapKey','UnwrapKey','Purge']}},"
+                            "{'tenantId':'T1','objectId':'P2','permissions':{'keys':['all']}}]"))),
+        "aa");
     CHECK(vlt_state_access(st, V, "p1") == VLT_PERM_ALL);
     CHECK(vlt_state_access(st, V, "p2") == VLT_PERM_ALL);
     /* P2 reduced to get, P1 removed */
-    CHECK(tr(RN("v4", VAULT(",'enablePurgeProtection':true,'accessPolicies':["
-                            "{'tenantId':'T1','objectId':'P2','permissions':{'keys':['get']}}]"))) == 3);
+    CHECK(tr(RN("v4",
+                VAULT(",'enablePurgeProtection':true,'accessPolicies':["
+                      "{'tenantId':'T1','objectId':'P2','permissions':{'keys':['get']}}]"))) == 3);
     CHECK_STR(type_at(0), "vault.access.revoked");
     CHECK_STR(o.ev[0].principal, "p1");
     CHECK_STR(type_at(1), "vault.access.revoked");
@@ -197,9 +199,12 @@ static void test_account(void)
     CHECK_STR(type_at(2), "resource.cmk.enabled");
     CHECK_STR(o.ev[2].key_uri, V "/keys/k/" VER1);
     /* without identity, tenant, or a vault in the subscription: the tenant is unknown */
-    CHECK(tr(RN("a2", "{'id':'" RG "/providers/Microsoft.CognitiveServices/accounts/x',"
-                "'type':'Microsoft.CognitiveServices/accounts','kind':'Face','location':'westus'}"))
-          == 1); /* the vault seen above told subscription s1's tenant */
+    CHECK(
+        tr(RN(
+            "a2",
+            "{'id':'" RG "/providers/Microsoft.CognitiveServices/accounts/x',"
+            "'type':'Microsoft.CognitiveServices/accounts','kind':'Face','location':'westus'}")) ==
+        1); /* the vault seen above told subscription s1's tenant */
     CHECK_STR(o.ev[0].tenant, "t1");
     CHECK_STR(send(RN("a3", ACCOUNT(ID_SYS CMK(VER1)))), "aaa");
     CHECK(tr(RN("a4", ACCOUNT(ID_SYS CMK(VER1)))) == 0);
@@ -208,7 +213,7 @@ static void test_account(void)
     /* the key version changes; versionless follows the latest */
     CHECK(tr(RN("a5", ACCOUNT(ID_SYS CMK(VER2)))) == 1);
     CHECK_STR(type_at(0), "resource.key.updated");
-    CHECK(tr(RN("a6", ACCOUNT(ID_SYS CMK(""))) ) == 1);
+    CHECK(tr(RN("a6", ACCOUNT(ID_SYS CMK("")))) == 1);
     CHECK_STR(o.ev[0].key_uri, V "/keys/k");
     /* back to MMK, identity gone: CMK off first, then the identity */
     CHECK(tr(RN("a7", ACCOUNT(",'identity':{'type':'None'},'properties':{'encryption':"
@@ -234,7 +239,7 @@ static void test_account(void)
     CHECK(tr(RN_DEL("a10", "{'id':'" ACC "','type':'Microsoft.CognitiveServices/accounts'}")) == 1);
     CHECK_STR(type_at(0), "resource.deleted");
     CHECK(tr(RN("a11", "{'id':'/subscriptions/s1/resourceGroups//x','type':"
-                "'Microsoft.CognitiveServices/accounts','kind':'Face'}")) == -1);
+                       "'Microsoft.CognitiveServices/accounts','kind':'Face'}")) == -1);
     CHECK(strstr(o.reason, "id: ") && strstr(o.reason, "not an ARM resource id"));
 }
 
@@ -251,7 +256,8 @@ static void test_rbac(void)
                               "E147488A-F6F5-4113-8E2D-B22465E65BF6','principalId':'PR',"
                               "'scope':'/SUBSCRIPTIONS/s1/resourcegroups/RG'}}");
     CHECK_STR(send(ra), "a");
-    CHECK(vlt_fact_get(st, "ra:" "/subscriptions/s1/resourcegroups/rg/providers/"
+    CHECK(vlt_fact_get(st, "ra:"
+                           "/subscriptions/s1/resourcegroups/rg/providers/"
                            "microsoft.authorization/roleassignments/ra1") != NULL);
     /* the RBAC vault appears: the assignment covers it */
     CHECK(tr(RN("r2", "{'id':'" RBAC_KV "','type':'Microsoft.KeyVault/vaults','location':'westus',"
@@ -275,8 +281,8 @@ static void test_rbac(void)
                                "'00482a5a-887f-4fb3-b363-3b7fe8e74483','principalId':'pr',"
                                "'scope':'" RBAC_KV "'}}");
     CHECK_STR(send(ra2), "a");
-    CHECK(tr(RN_DEL("r5", "{'id':'" RA_ID "','type':'Microsoft.Authorization/roleAssignments'}"))
-          == 0);
+    CHECK(tr(RN_DEL("r5", "{'id':'" RA_ID "','type':'Microsoft.Authorization/roleAssignments'}")) ==
+          0);
     CHECK_STR(send(RN_DEL("r6", "{'id':'" RBAC_KV "/providers/Microsoft.Authorization/"
                                 "roleAssignments/ra2','type':'Microsoft.Authorization/"
                                 "roleAssignments'}")),
@@ -302,8 +308,8 @@ static void test_keys(void)
     /* an ARM key body: a key cmkguard does not know, disabled */
     CHECK(tr(RN("k1", "{'id':'" KVID "/keys/k2','type':'Microsoft.KeyVault/vaults/keys',"
                       "'properties':{'kty':'RSA','keySize':2048,'keyUriWithVersion':'" V
-                      "/keys/k2/" VER1 "','attributes':{'enabled':false,'exp':1893456000}}}"))
-          == 2);
+                      "/keys/k2/" VER1 "','attributes':{'enabled':false,'exp':1893456000}}}")) ==
+          2);
     CHECK_STR(type_at(0), "key.created");
     CHECK_STR(o.ev[0].kty, "RSA");
     CHECK(o.ev[0].size == 2048);
@@ -316,9 +322,10 @@ static void test_keys(void)
               "a");
     const vlt_key *k = vlt_state_key(st, V "/keys/k3");
     CHECK(k && k->kty == NULL && k->nvers == 1);
-    const char *body = RN("k3", "{'id':'" KVID "/keys/k3','type':'Microsoft.KeyVault/vaults/keys',"
-                                "'properties':{'kty':'RSA-HSM','keySize':3072,'keyUriWithVersion':'"
-                                V "/keys/k3/" VER1 "','attributes':{'enabled':true}}}");
+    const char *body =
+        RN("k3", "{'id':'" KVID "/keys/k3','type':'Microsoft.KeyVault/vaults/keys',"
+                 "'properties':{'kty':'RSA-HSM','keySize':3072,'keyUriWithVersion':'" V
+                 "/keys/k3/" VER1 "','attributes':{'enabled':true}}}");
     CHECK(tr(body) == 1);
     CHECK_STR(type_at(0), "key.created");
     CHECK_STR(send(body), "a");
@@ -327,8 +334,8 @@ static void test_keys(void)
     /* a new version, then disabled */
     CHECK(tr(RN("k4", "{'id':'" KVID "/keys/k3','type':'Microsoft.KeyVault/vaults/keys',"
                       "'properties':{'kty':'RSA-HSM','keySize':3072,'keyUriWithVersion':'" V
-                      "/keys/k3/" VER2 "','attributes':{'enabled':0,'nbf':'2026-01-01T00:00:00Z'}}}"))
-          == 2);
+                      "/keys/k3/" VER2
+                      "','attributes':{'enabled':0,'nbf':'2026-01-01T00:00:00Z'}}}")) == 2);
     CHECK_STR(type_at(0), "key.rotated");
     CHECK_STR(o.ev[0].nbf, "2026-01-01T00:00:00Z");
     CHECK_STR(type_at(1), "key.disabled");
@@ -363,9 +370,11 @@ static void test_import(void)
     char n[400] = "AMMA";
     memset(n + 4, 'A', 339);
     n[343] = '\0';
-    snprintf(dp, sizeof dp, "{'key':{'kid':'" V "/keys/dp/" VER1 "','kty':'RSA','n':'%s',"
+    snprintf(dp, sizeof dp,
+             "{'key':{'kid':'" V "/keys/dp/" VER1 "','kty':'RSA','n':'%s',"
              "'e':'AQAB','keyOps':['wrapKey']},'attributes':{'enabled':true,'expires':"
-             "'2030-01-01T00:00:00+00:00'}}", n);
+             "'2030-01-01T00:00:00+00:00'}}",
+             n);
     docs[1] = dp;
     cm_buf out1, out2;
     cm_buf_init(&out1, 0);

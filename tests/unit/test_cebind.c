@@ -6,7 +6,10 @@
 #include "decode/decode.h"
 #include "tests/unit/t.h"
 
-#define H(n, v) {.name = (n), .value = (v), .len = sizeof(v) - 1}
+#define H(n, v)                                                                                    \
+    {                                                                                              \
+        .name = (n), .value = (v), .len = sizeof(v) - 1                                            \
+    }
 #define KEY "https://kv1.vault.azure.net/keys/k"
 #define DATA "{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":2048}"
 
@@ -35,15 +38,21 @@ static void test_mode(void)
 /* A binary-mode message decodes to exactly what its structured-mode form decodes to. */
 static void test_same_event(void)
 {
-    stm_header h[] = {H("ce_specversion", "1.0"), H("ce_id", "e1"), H("ce_source", "/s"),
-                      H("ce_type", "key.created"), H("ce_subject", KEY),
-                      H("ce_time", "2026-11-02T10:00:00Z"), H("content-type", "application/json"),
-                      H("ce_traceparent", "00-abc"), H("other", "ignored")};
+    stm_header h[] = {H("ce_specversion", "1.0"),
+                      H("ce_id", "e1"),
+                      H("ce_source", "/s"),
+                      H("ce_type", "key.created"),
+                      H("ce_subject", KEY),
+                      H("ce_time", "2026-11-02T10:00:00Z"),
+                      H("content-type", "application/json"),
+                      H("ce_traceparent", "00-abc"),
+                      H("other", "ignored")};
     CHECK(bin(h, CM_ARRAY_LEN(h), DATA, 4096) == 0);
-    CHECK_STR(out.p, "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"/s\",\"type\":\"key.created\","
-                     "\"time\":\"2026-11-02T10:00:00Z\",\"subject\":\"" KEY "\","
-                     "\"datacontenttype\":\"application/json\",\"traceparent\":\"00-abc\","
-                     "\"data\":" DATA "}");
+    CHECK_STR(out.p,
+              "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"/s\",\"type\":\"key.created\","
+              "\"time\":\"2026-11-02T10:00:00Z\",\"subject\":\"" KEY "\","
+              "\"datacontenttype\":\"application/json\",\"traceparent\":\"00-abc\","
+              "\"data\":" DATA "}");
     vlt_event ev;
     CHECK(dec_decode(dec, out.p, out.len, &ev, reason, sizeof reason) == 0);
     CHECK(ev.type == VLT_EV_KEY_CREATED);
@@ -99,14 +108,16 @@ static void test_hostile(void)
     CHECK_STR(a.v[STM_CE_ID], "e1"); /* what was read still names the event */
     CHECK_STR(a.v[STM_CE_TYPE], "key.created");
 
-    stm_header bad_utf8[] = {H("ce_id", "e1"), H("ce_subject", "a\xff" "b")};
+    stm_header bad_utf8[] = {H("ce_id", "e1"), H("ce_subject", "a\xff"
+                                                               "b")};
     CHECK(bin(bad_utf8, 2, "{}", 4096) < 0);
     CHECK(strstr(reason, "'ce_subject' is not valid UTF-8") != NULL);
     CHECK_STR(a.v[STM_CE_ID], "e1");
     CHECK(a.v[STM_CE_SUBJECT] == NULL);
     stm_header surrogate[] = {H("ce_id", "\xed\xa0\x80")};
     CHECK(bin(surrogate, 1, "{}", 4096) < 0);
-    stm_header nul[] = {H("ce_id", "e\0" "1")};
+    stm_header nul[] = {H("ce_id", "e\0"
+                                   "1")};
     CHECK(bin(nul, 1, "{}", 4096) < 0);
     stm_header twice[] = {H("ce_id", "e1"), H("ce_id", "e2")};
     CHECK(bin(twice, 2, "{}", 4096) < 0);
@@ -115,13 +126,14 @@ static void test_hostile(void)
     stm_header text[] = {H("ce_id", "e1"), H("content-type", "text/plain")};
     CHECK(bin(text, 2, "{}", 4096) < 0);
     CHECK(strstr(reason, "text/plain") != NULL);
-    stm_header vnd[] = {H("ce_id", "e1"), H("content-type", "application/vnd.x+json; charset=utf-8")};
+    stm_header vnd[] = {H("ce_id", "e1"),
+                        H("content-type", "application/vnd.x+json; charset=utf-8")};
     CHECK(bin(vnd, 2, "{}", 4096) == 0);
 
     /* Unusable extensions are ignored; none can name data. */
-    stm_header ext[] = {H("ce_id", "e1"), H("ce_data", "{}"), H("ce_Trace", "x"),
-                        H("ce_datacontenttype", "x"), H("ce_ok", "\xff"), H("ce_ext1", "1"),
-                        H("ce_ext1", "2")};
+    stm_header ext[] = {
+        H("ce_id", "e1"),   H("ce_data", "{}"), H("ce_Trace", "x"), H("ce_datacontenttype", "x"),
+        H("ce_ok", "\xff"), H("ce_ext1", "1"),  H("ce_ext1", "2")};
     CHECK(bin(ext, CM_ARRAY_LEN(ext), "{\"a\":1}", 4096) == 0);
     CHECK_STR(out.p, "{\"id\":\"e1\",\"ext1\":\"1\",\"data\":{\"a\":1}}");
 
@@ -196,22 +208,35 @@ static void test_read_record(void)
     CHECK(records > 50);
     const char *shapes[] = {
         /* a checkpoint: no subject */
-        "{\"chain\":\"c\",\"data\":{\"first_seq\":1},\"id\":\"c:7\",\"seq\":7,\"source\":\"cmkguard\","
-        "\"specversion\":\"1.0\",\"time\":\"2026-11-02T10:00:00Z\",\"type\":\"cmkguard.audit.checkpoint\"}",
+        "{\"chain\":\"c\",\"data\":{\"first_seq\":1},\"id\":\"c:7\",\"seq\":7,\"source\":"
+        "\"cmkguard\","
+        "\"specversion\":\"1.0\",\"time\":\"2026-11-02T10:00:00Z\",\"type\":\"cmkguard.audit."
+        "checkpoint\"}",
         /* a subject with an escape */
         "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\\\"b\","
         "\"time\":\"t\",\"type\":\"x\"}",
         /* another id, source or version */
-        "{\"id\":\"c:8\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":\"t\",\"type\":\"x\"}",
-        "{\"id\":\"c:7\",\"source\":\"other\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":\"t\",\"type\":\"x\"}",
-        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.1\",\"subject\":\"/a\",\"time\":\"t\",\"type\":\"x\"}",
+        "{\"id\":\"c:8\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/"
+        "a\",\"time\":\"t\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"other\",\"specversion\":\"1.0\",\"subject\":\"/"
+        "a\",\"time\":\"t\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.1\",\"subject\":\"/"
+        "a\",\"time\":\"t\",\"type\":\"x\"}",
         /* empty values, a number, members out of order, cut short, nothing */
-        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"\",\"time\":\"t\",\"type\":\"x\"}",
-        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":\"\",\"type\":\"x\"}",
-        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":5,\"type\":\"x\"}",
-        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"type\":\"x\",\"time\":\"t\"}",
-        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/a\",\"time\":\"t\",\"type\":\"x\"",
-        "\"type\":\"x\"}", "\"}", "", "{\"time\":\"t\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"\",\"time\":"
+        "\"t\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/"
+        "a\",\"time\":\"\",\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/"
+        "a\",\"time\":5,\"type\":\"x\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"type\":\"x\",\"time\":"
+        "\"t\"}",
+        "{\"id\":\"c:7\",\"source\":\"cmkguard\",\"specversion\":\"1.0\",\"subject\":\"/"
+        "a\",\"time\":\"t\",\"type\":\"x\"",
+        "\"type\":\"x\"}",
+        "\"}",
+        "",
+        "{\"time\":\"t\",\"type\":\"x\"}",
     };
     for (size_t i = 0; i < sizeof shapes / sizeof *shapes; i++)
         CHECK(same_as_parser(shapes[i], strlen(shapes[i]), "c", 7));

@@ -1,8 +1,8 @@
 #include "crypto/crypto.h"
 
 #include <stdlib.h>
-#include <unistd.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "tests/unit/t.h"
 
@@ -132,7 +132,7 @@ static void test_sign(void)
     CHECK(cry_verifier_check(v, h, 32, sig, 64));
     h[0] ^= 1;
     CHECK(!cry_verifier_check(v, h, 32, sig, 64));
-    CHECK(cry_signer_load(path, &err) == NULL); /* a public key is no private key */
+    CHECK(cry_signer_load(path, &err) == NULL);       /* a public key is no private key */
     CHECK(cry_keygen_ed25519(prefix, kid, &err) < 0); /* never overwrites */
     cry_signer_free(s);
     cry_verifier_free(v);

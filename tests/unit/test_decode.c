@@ -27,8 +27,9 @@ static void test_good(void)
     CHECK(ev.soft_delete && !ev.purge_protection && ev.retention_days == 7);
     CHECK_STR(ev.tenant, "t");
     CHECK(vlt_event_has(&ev, VLT_F_RETENTION_DAYS));
-    CHECK(dec(HDR "\"type\":\"vault.access.granted\",\"subject\":\"https://kv1.vault.azure.net\","
-                  "\"data\":{\"principal\":\"p\",\"permissions\":[\"get\",\"list\",\"unwrapKey\"]}}",
+    CHECK(dec(HDR
+              "\"type\":\"vault.access.granted\",\"subject\":\"https://kv1.vault.azure.net\","
+              "\"data\":{\"principal\":\"p\",\"permissions\":[\"get\",\"list\",\"unwrapKey\"]}}",
               &ev) == 0);
     CHECK(ev.permissions == (VLT_PERM_GET | VLT_PERM_UNWRAP));
     CHECK(dec(HDR "\"type\":\"key.created\",\"subject\":\"https://kv1.vault.azure.net/keys/k\","
@@ -63,7 +64,8 @@ static void test_bad(void)
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{}} \"", "trailing garbage");
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{}", "not valid JSON");
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":[]}", "data: expected an object");
-    bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{},\"id\":\"x\"}", "duplicate member 'id'");
+    bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{},\"id\":\"x\"}",
+        "duplicate member 'id'");
     bad(HDR "\"type\":\"nope\"," RES "\"data\":{}}", "unknown event type 'nope'");
     bad(HDR "\"type\":7," RES "\"data\":{}}", "type: expected a string");
     bad("{\"specversion\":\"1.0\",\"id\":\"e\",\"type\":\"resource.deleted\"," RES "\"data\":{}}",
@@ -89,7 +91,8 @@ static void test_bad(void)
         "not an RFC 3339 date-time");
     /* unknown extension members are skipped unread, NUL or not */
     vlt_event ext;
-    CHECK(dec(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{},\"x\":\"a\\u0000b\"}", &ext) == 0);
+    CHECK(dec(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{},\"x\":\"a\\u0000b\"}", &ext) ==
+          0);
     bad(HDR "\"type\":\"resource.moved\"," RES
             "\"data\":{\"tenant\":\"a\\u0000b\",\"subscription\":\"s\"}}",
         "NUL");
@@ -134,8 +137,10 @@ static void test_uris(void)
     CHECK(!vlt_key_uri_parse("https://kv1.vault.azure.net/keys/k%2f", &k));
     CHECK(!vlt_vault_uri_parse("https://ab.vault.azure.net", name, sizeof name)); /* 3..24 */
     CHECK(vlt_vault_uri_parse("https://abc.vault.azure.net", name, sizeof name));
-    CHECK(vlt_resource_id_valid("/subscriptions/s/resourceGroups/g/providers/Microsoft.X/accounts/a"));
-    CHECK(!vlt_resource_id_valid("/subscriptions/s/resourceGroups/g/providers/Microsoft.X/accounts"));
+    CHECK(vlt_resource_id_valid(
+        "/subscriptions/s/resourceGroups/g/providers/Microsoft.X/accounts/a"));
+    CHECK(
+        !vlt_resource_id_valid("/subscriptions/s/resourceGroups/g/providers/Microsoft.X/accounts"));
     CHECK(!vlt_resource_id_valid("/subscriptions/s/resourceGroups/g/providers/M/a/b c"));
 }
 

@@ -1,9 +1,9 @@
 /* The engine and the physics, driven through real events, real keys, in memory. */
 #include <stdlib.h>
 
-#include "vault/internal.h" /* white-box: the resource's own fields */
 #include "policy/engine.h"
 #include "tests/unit/t.h"
+#include "vault/internal.h" /* white-box: the resource's own fields */
 
 #define R(n) "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/" n
 #define V "https://kv1.vault.azure.net"
@@ -44,17 +44,20 @@ static void setup(void)
     CHECK(send("vault.upserted", V,
                "{\"tenant\":\"t1\",\"region\":\"r\",\"subscription\":\"s\",\"soft_delete\":true,"
                "\"purge_protection\":true}") == AUD_ALLOWED);
-    CHECK(send("key.created", K, "{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":2048}") == AUD_ALLOWED);
+    CHECK(send("key.created", K, "{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":2048}") ==
+          AUD_ALLOWED);
     const char *names[] = {R("b"), R("a"), R("c")};
     for (int i = 0; i < 3; i++) {
-        CHECK(send("resource.created", names[i],
-                   "{\"kind\":\"Face\",\"tenant\":\"t1\",\"region\":\"r\",\"subscription\":\"s\"}") ==
-              AUD_ALLOWED);
+        CHECK(
+            send("resource.created", names[i],
+                 "{\"kind\":\"Face\",\"tenant\":\"t1\",\"region\":\"r\",\"subscription\":\"s\"}") ==
+            AUD_ALLOWED);
         char data[200];
         snprintf(data, sizeof data, "{\"principal\":\"mi-%d\",\"tenant\":\"t1\"}", i);
         CHECK(send("resource.identity.enabled", names[i], data) == AUD_ALLOWED);
         snprintf(data, sizeof data,
-                 "{\"principal\":\"mi-%d\",\"permissions\":[\"get\",\"wrapKey\",\"unwrapKey\"]}", i);
+                 "{\"principal\":\"mi-%d\",\"permissions\":[\"get\",\"wrapKey\",\"unwrapKey\"]}",
+                 i);
         CHECK(send("vault.access.granted", V, data) == AUD_ALLOWED);
         CHECK(send("resource.cmk.enabled", names[i], "{\"key_uri\":\"" K "\"}") == AUD_ALLOWED);
         CHECK(d.recs[0].na == 1 && !strcmp(d.recs[0].a[0].op, "rewrap"));
@@ -65,8 +68,8 @@ static void test_fanout_order(void)
 {
     CHECK(send("key.rotated", K, "{\"version\":\"v2\"}") == AUD_ALLOWED);
     CHECK(d.nrecs == 4);
-    CHECK(d.nrecs == 4 && !strcmp(d.recs[1].subject, R("a")) && !strcmp(d.recs[2].subject, R("b")) &&
-          !strcmp(d.recs[3].subject, R("c")));
+    CHECK(d.nrecs == 4 && !strcmp(d.recs[1].subject, R("a")) &&
+          !strcmp(d.recs[2].subject, R("b")) && !strcmp(d.recs[3].subject, R("c")));
     CHECK(d.nrecs == 4 && d.recs[1].na == 1 && !strcmp(d.recs[1].a[0].to, K "/v2"));
     CHECK(cm_streq(res(R("a"))->wrap_ref, K "/v2"));
 }
@@ -93,8 +96,8 @@ static void test_access_scope(void)
           AUD_ALLOWED);
     CHECK(!res(R("b"))->locked);
     /* a grant for a principal nobody uses changes nothing and fans out to no one */
-    CHECK(send("vault.access.granted", V, "{\"principal\":\"stranger\",\"permissions\":[\"get\"]}") ==
-          AUD_ALLOWED);
+    CHECK(send("vault.access.granted", V,
+               "{\"principal\":\"stranger\",\"permissions\":[\"get\"]}") == AUD_ALLOWED);
     CHECK(d.nrecs == 1);
 }
 
@@ -120,10 +123,11 @@ static void test_atomic(void)
     free(before);
     /* duplicate: the same id again is not applied */
     char msg[512];
-    snprintf(msg, sizeof msg,
-             "{\"specversion\":\"1.0\",\"id\":\"u-1\",\"type\":\"resource.deleted\",\"subject\":\"%s\","
-             "\"time\":\"2026-11-02T10:00:00Z\",\"data\":{}}",
-             R("a"));
+    snprintf(
+        msg, sizeof msg,
+        "{\"specversion\":\"1.0\",\"id\":\"u-1\",\"type\":\"resource.deleted\",\"subject\":\"%s\","
+        "\"time\":\"2026-11-02T10:00:00Z\",\"data\":{}}",
+        R("a"));
     pol_engine_process(eng, msg, strlen(msg), "test", &d);
     CHECK(d.outcome == AUD_DUPLICATE && res(R("a")) != NULL);
 }
@@ -141,7 +145,8 @@ static void test_denied_is_atomic(void)
     CHECK(send("vault.upserted", V,
                "{\"tenant\":\"t1\",\"region\":\"r\",\"subscription\":\"s\",\"soft_delete\":true,"
                "\"purge_protection\":false}") == AUD_DENIED);
-    CHECK(d.nrecs == 1 && d.recs[0].nf >= 1 && !strcmp(d.recs[0].f[0].rule, "VAULT-PROTECTION-OFF"));
+    CHECK(d.nrecs == 1 && d.recs[0].nf >= 1 &&
+          !strcmp(d.recs[0].f[0].rule, "VAULT-PROTECTION-OFF"));
     char *after = show();
     CHECK_STR(before, after);
     free(before);

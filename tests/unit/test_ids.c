@@ -4,11 +4,11 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "vault/internal.h" /* white-box: the resource's own fields */
-#include "policy/engine.h"
-#include "decode/decode.h"
 #include "common/lines.h"
+#include "decode/decode.h"
+#include "policy/engine.h"
 #include "tests/unit/t.h"
+#include "vault/internal.h" /* white-box: the resource's own fields */
 
 static dec_decoder *dc;
 static char reason[512];
@@ -44,7 +44,8 @@ static void test_vault_uris(void)
     canon_ok("https://kv1.vault.azure.cn", VLT_URI_VAULT, "https://kv1.vault.azure.cn");
     canon_ok("https://Kv1.VAULT.usgovcloudapi.net/", VLT_URI_VAULT,
              "https://kv1.vault.usgovcloudapi.net");
-    canon_ok("https://hsm1.managedhsm.azure.net", VLT_URI_VAULT, "https://hsm1.managedhsm.azure.net");
+    canon_ok("https://hsm1.managedhsm.azure.net", VLT_URI_VAULT,
+             "https://hsm1.managedhsm.azure.net");
     canon_ok("https://hsm1.managedhsm.azure.cn:443/", VLT_URI_VAULT,
              "https://hsm1.managedhsm.azure.cn");
     canon_ok("https://hsm1.ManagedHSM.usgovcloudapi.net", VLT_URI_VAULT,
@@ -60,8 +61,8 @@ static void test_vault_uris(void)
     canon_bad("https://kv1.vault.azure.network");
     canon_bad("https://kv1.vault.azure.com");
     canon_bad("https://kv1.evil.net");
-    canon_bad("https://ab.vault.azure.net");                         /* names are 3..24 */
-    canon_bad("https://abcdefghijklmnopqrstuvwxy.vault.azure.net");  /* 25 */
+    canon_bad("https://ab.vault.azure.net");                        /* names are 3..24 */
+    canon_bad("https://abcdefghijklmnopqrstuvwxy.vault.azure.net"); /* 25 */
     canon_bad("https://-kv1.vault.azure.net");
     canon_bad("https://kv_1.vault.azure.net");
     canon_bad("https://user@kv1.vault.azure.net");
@@ -70,7 +71,8 @@ static void test_vault_uris(void)
 
 static void test_key_uris(void)
 {
-    canon_ok("https://kv1.vault.azure.net/keys/k", VLT_URI_KEY, "https://kv1.vault.azure.net/keys/k");
+    canon_ok("https://kv1.vault.azure.net/keys/k", VLT_URI_KEY,
+             "https://kv1.vault.azure.net/keys/k");
     canon_ok("https://KV1.vault.azure.net:443/keys/My-Key/", VLT_URI_KEY,
              "https://kv1.vault.azure.net/keys/my-key");
     canon_ok("https://kv1.vault.azure.cn:443/keys/CMK/0123ABCDEF/", VLT_URI_KEY_VERSION,
@@ -124,7 +126,8 @@ static void test_other_ids(void)
     vlt_resource_id_fold("/SUBSCRIPTIONS/S1/resourcegroups/RG/providers/Microsoft.X/accounts/A", f,
                          sizeof f);
     CHECK_STR(f, "/subscriptions/s1/resourcegroups/rg/providers/microsoft.x/accounts/a");
-    CHECK(vlt_resource_id_valid("/SUBSCRIPTIONS/s/resourcegroups/g/PROVIDERS/Microsoft.X/accounts/a"));
+    CHECK(vlt_resource_id_valid(
+        "/SUBSCRIPTIONS/s/resourcegroups/g/PROVIDERS/Microsoft.X/accounts/a"));
     char t[] = "72F988BF-86F1-41AF-91AB-2D7CD011DB47";
     vlt_id_lower(t);
     CHECK_STR(t, "72f988bf-86f1-41af-91ab-2d7cd011db47");
@@ -142,9 +145,9 @@ static void test_times(void)
 {
 #define T(s) cm_rfc3339_valid(s, strlen(s))
     CHECK(T("2026-11-02T10:00:00Z"));
-    CHECK(T("2028-02-29T00:00:00Z"));  /* leap year */
-    CHECK(T("2000-02-29T00:00:00Z"));  /* divisible by 400 */
-    CHECK(T("2026-12-31T23:59:60Z"));  /* a leap second */
+    CHECK(T("2028-02-29T00:00:00Z")); /* leap year */
+    CHECK(T("2000-02-29T00:00:00Z")); /* divisible by 400 */
+    CHECK(T("2026-12-31T23:59:60Z")); /* a leap second */
     CHECK(T("2026-04-30T10:00:00+02:00"));
     CHECK(!T("2026-02-30T00:00:00Z"));
     CHECK(!T("2026-02-29T00:00:00Z")); /* not a leap year */
@@ -162,7 +165,8 @@ static void test_times(void)
 
 /* ---------- the decoder ---------- */
 
-#define HDR "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"/s\",\"time\":\"2026-11-22T10:00:00Z\","
+#define HDR                                                                                        \
+    "{\"specversion\":\"1.0\",\"id\":\"e1\",\"source\":\"/s\",\"time\":\"2026-11-22T10:00:00Z\","
 #define RES "\"subject\":\"/subscriptions/s/resourceGroups/g/providers/P.N/accounts/a\","
 
 static int dec(const char *s, vlt_event *ev)
@@ -249,8 +253,8 @@ static void test_duplicate_members(void)
              "\"ext\":[{\"a\":1},{\"a\":2}]}");
     /* many names in one object: the table grows and still sees the repeat */
     char big[40000];
-    size_t w = (size_t)snprintf(big, sizeof big, HDR "\"type\":\"resource.deleted\"," RES
-                                                     "\"data\":{");
+    size_t w =
+        (size_t)snprintf(big, sizeof big, HDR "\"type\":\"resource.deleted\"," RES "\"data\":{");
     for (int i = 0; i < 2000; i++)
         w += (size_t)snprintf(big + w, sizeof big - w, "\"m%d\":%d,", i, i);
     snprintf(big + w, sizeof big - w, "\"m1999\":0}}");
@@ -268,7 +272,8 @@ static void test_extensions(void)
              "\"comexampleother\":{\"any\":[1,true,null]}}");
     bad(HDR "\"type\":\"resource.deleted\"," RES "\"data\":{},\"source\":\"/x\"}",
         "duplicate member 'source'");
-    bad("{\"specversion\":\"1.0\",\"id\":\"e\",\"source\":\"/s\\u0001\",\"time\":\"2026-11-22T10:00:00"
+    bad("{\"specversion\":\"1.0\",\"id\":\"e\",\"source\":\"/"
+        "s\\u0001\",\"time\":\"2026-11-22T10:00:00"
         "Z\",\"type\":\"resource.deleted\"," RES "\"data\":{}}",
         "source is not a URI-reference");
     bad("{\"specversion\":\"1.0\",\"id\":\"e\",\"time\":\"2026-02-30T10:00:00Z\","
@@ -290,15 +295,17 @@ static void test_canonical_fields(void)
     CHECK_STR(ev.tenant, "t-one");
     CHECK_STR(ev.region, "westus2");
     CHECK_STR(ev.subscription, "S1"); /* not an identifier §2a folds */
-    CHECK(dec(HDR "\"type\":\"key.created\",\"subject\":\"https://kv1.managedhsm.azure.net/keys/K1/\","
-                  "\"data\":{\"version\":\"ABCdef\",\"kty\":\"RSA-HSM\",\"size\":2048}}",
+    CHECK(dec(HDR
+              "\"type\":\"key.created\",\"subject\":\"https://kv1.managedhsm.azure.net/keys/K1/\","
+              "\"data\":{\"version\":\"ABCdef\",\"kty\":\"RSA-HSM\",\"size\":2048}}",
               &ev) == 0);
     CHECK_STR(ev.subject, "https://kv1.managedhsm.azure.net/keys/k1");
     CHECK_STR(ev.version, "abcdef");
     CHECK_STR(ev.kty, "RSA-HSM");
-    CHECK(dec(HDR "\"type\":\"resource.cmk.enabled\",\"subject\":\"/subscriptions/S/resourcegroups/G"
-                  "/providers/P.N/accounts/A\",\"data\":{\"key_uri\":\"https://KV1.vault.azure.net:"
-                  "443/keys/K/V1/\"}}",
+    CHECK(dec(HDR
+              "\"type\":\"resource.cmk.enabled\",\"subject\":\"/subscriptions/S/resourcegroups/G"
+              "/providers/P.N/accounts/A\",\"data\":{\"key_uri\":\"https://KV1.vault.azure.net:"
+              "443/keys/K/V1/\"}}",
               &ev) == 0);
     CHECK_STR(ev.key_uri, "https://kv1.vault.azure.net/keys/k/v1");
     /* the resource id is kept as sent: the state knows its first spelling */
@@ -375,7 +382,8 @@ static void test_reader(void)
     CHECK(fd >= 0);
     if (fd < 0)
         return;
-    static const char text[] = "\xEF\xBB\xBF{\"a\":1}\r\n\r\n   \r\n{\"b\":2}\n\n\t\n{\"c\":\"\xEF\xBB\xBF\"}\r\n";
+    static const char text[] =
+        "\xEF\xBB\xBF{\"a\":1}\r\n\r\n   \r\n{\"b\":2}\n\n\t\n{\"c\":\"\xEF\xBB\xBF\"}\r\n";
     CHECK(write(fd, text, sizeof text - 1) == (ssize_t)(sizeof text - 1));
     close(fd);
     cm_err err;
@@ -383,8 +391,10 @@ static void test_reader(void)
     CHECK(r != NULL);
     const char *line;
     size_t n, no;
-    CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 1 && n == 7 && !memcmp(line, "{\"a\":1}", 7) && no == 1);
-    CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 1 && n == 7 && !memcmp(line, "{\"b\":2}", 7) && no == 4);
+    CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 1 && n == 7 &&
+          !memcmp(line, "{\"a\":1}", 7) && no == 1);
+    CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 1 && n == 7 &&
+          !memcmp(line, "{\"b\":2}", 7) && no == 4);
     /* a BOM elsewhere than at the start of the file is content */
     CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 1 && n == 11 && no == 7);
     CHECK(r && cm_lines_next(r, &line, &n, &no, &err) == 0);
@@ -421,38 +431,46 @@ static void test_state(void)
     pol_ruleset *rs = pol_ruleset_empty();
     pol_engine *eng = pol_engine_new(rs, st, 0);
     aud_decision d = {0};
-    static const char first[] = "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/CS1";
+    static const char first[] =
+        "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/CS1";
     char msg[1024];
-    snprintf(msg, sizeof msg,
-             "{\"specversion\":\"1.0\",\"id\":\"r1\",\"type\":\"resource.created\",\"subject\":\"%s\","
-             "\"time\":\"2026-11-02T10:00:00Z\",\"data\":{\"kind\":\"Face\",\"tenant\":\"t\","
-             "\"region\":\"West Europe\",\"subscription\":\"s1\"}}",
-             first);
+    snprintf(
+        msg, sizeof msg,
+        "{\"specversion\":\"1.0\",\"id\":\"r1\",\"type\":\"resource.created\",\"subject\":\"%s\","
+        "\"time\":\"2026-11-02T10:00:00Z\",\"data\":{\"kind\":\"Face\",\"tenant\":\"t\","
+        "\"region\":\"West Europe\",\"subscription\":\"s1\"}}",
+        first);
     pol_engine_process(eng, msg, strlen(msg), "test", &d);
     CHECK(d.outcome == AUD_ALLOWED);
-    CHECK_STR(vlt_state_resource_spelling(st, "/SUBSCRIPTIONS/S1/resourcegroups/rg/providers/microsoft.cognitiveservices/accounts/cs1"), first);
-    CHECK(vlt_state_resource_spelling(st, "/subscriptions/s1/resourceGroups/RG/providers/Microsoft.CognitiveServices/accounts/CS2") == NULL);
+    CHECK_STR(vlt_state_resource_spelling(st, "/SUBSCRIPTIONS/S1/resourcegroups/rg/providers/"
+                                              "microsoft.cognitiveservices/accounts/cs1"),
+              first);
+    CHECK(vlt_state_resource_spelling(st, "/subscriptions/s1/resourceGroups/RG/providers/"
+                                          "Microsoft.CognitiveServices/accounts/CS2") == NULL);
     CHECK_STR(vlt_state_resource(st, first)->region, "westeurope");
     /* another spelling names the same resource, and the records keep the first */
-    snprintf(msg, sizeof msg,
-             "{\"specversion\":\"1.0\",\"id\":\"r2\",\"type\":\"resource.created\",\"subject\":\"%s\","
-             "\"time\":\"2026-11-02T10:00:01Z\",\"data\":{\"kind\":\"Face\",\"tenant\":\"t\","
-             "\"region\":\"r\",\"subscription\":\"s1\"}}",
-             "/subscriptions/S1/resourcegroups/rg/providers/Microsoft.CognitiveServices/accounts/cs1");
+    snprintf(
+        msg, sizeof msg,
+        "{\"specversion\":\"1.0\",\"id\":\"r2\",\"type\":\"resource.created\",\"subject\":\"%s\","
+        "\"time\":\"2026-11-02T10:00:01Z\",\"data\":{\"kind\":\"Face\",\"tenant\":\"t\","
+        "\"region\":\"r\",\"subscription\":\"s1\"}}",
+        "/subscriptions/S1/resourcegroups/rg/providers/Microsoft.CognitiveServices/accounts/cs1");
     pol_engine_process(eng, msg, strlen(msg), "test", &d);
     CHECK(d.outcome == AUD_REJECTED && d.reason && strstr(d.reason, "already exists"));
     CHECK(d.nrecs == 1 && t_streq(d.recs[0].subject, first));
-    snprintf(msg, sizeof msg,
-             "{\"specversion\":\"1.0\",\"id\":\"r3\",\"type\":\"resource.deleted\",\"subject\":\"%s\","
-             "\"time\":\"2026-11-02T10:00:02Z\",\"data\":{}}",
-             "/subscriptions/s1/RESOURCEGROUPS/rg/providers/Microsoft.CognitiveServices/accounts/Cs1");
+    snprintf(
+        msg, sizeof msg,
+        "{\"specversion\":\"1.0\",\"id\":\"r3\",\"type\":\"resource.deleted\",\"subject\":\"%s\","
+        "\"time\":\"2026-11-02T10:00:02Z\",\"data\":{}}",
+        "/subscriptions/s1/RESOURCEGROUPS/rg/providers/Microsoft.CognitiveServices/accounts/Cs1");
     pol_engine_process(eng, msg, strlen(msg), "test", &d);
     CHECK(d.outcome == AUD_ALLOWED && d.nrecs == 1 && t_streq(d.recs[0].subject, first));
     CHECK(vlt_state_resource(st, first) == NULL);
     CHECK(vlt_state_resource_spelling(st, first) == NULL);
     /* the same id from another source is another event; from the same one, a duplicate */
     snprintf(msg, sizeof msg,
-             "{\"specversion\":\"1.0\",\"id\":\"r1\",\"source\":\"/other\",\"type\":\"resource.created\","
+             "{\"specversion\":\"1.0\",\"id\":\"r1\",\"source\":\"/"
+             "other\",\"type\":\"resource.created\","
              "\"subject\":\"%s\",\"time\":\"2026-11-02T10:00:03Z\",\"data\":{\"kind\":\"Face\","
              "\"tenant\":\"t\",\"region\":\"r\",\"subscription\":\"s1\"}}",
              first);

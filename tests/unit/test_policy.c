@@ -16,7 +16,7 @@ static enum pol_tri run(const char *text, const pol_ctx *c)
     node *n = compile(text);
     if (!n) {
         fprintf(stderr, "  compile '%s': %s\n", text, err.msg);
-        return (enum pol_tri)-1;
+        return (enum pol_tri) - 1;
     }
     pol_rule r = {.when = n};
     return pol_rule_eval(&r, c);
@@ -31,8 +31,8 @@ static void test_kleene(void)
 {
     pol_ctx c;
     memset(&c, 0, sizeof c);
-    setb(&c, PF_RES_IDENTITY, true);   /* T */
-    setb(&c, PF_RES_LOCKED, false);    /* F */
+    setb(&c, PF_RES_IDENTITY, true); /* T */
+    setb(&c, PF_RES_LOCKED, false);  /* F */
     /* key.enabled absent: U */
     CHECK(run("resource.identity and key.enabled", &c) == POL_UNKNOWN);
     CHECK(run("resource.locked and key.enabled", &c) == POL_FALSE);
@@ -115,7 +115,8 @@ static void test_template(void)
 {
     tpl_part *p;
     size_t n;
-    CHECK(pol_template_compile("vault {vault.uri} in {vault.tenant}!", &p, &n, "f", 1, 1, &err) == 0);
+    CHECK(pol_template_compile("vault {vault.uri} in {vault.tenant}!", &p, &n, "f", 1, 1, &err) ==
+          0);
     pol_rule r = {.msg = p, .nmsg = n};
     pol_ctx c;
     memset(&c, 0, sizeof c);

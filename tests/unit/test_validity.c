@@ -3,12 +3,12 @@
 #include <stdlib.h>
 #include <unistd.h>
 
-#include "vault/internal.h" /* white-box: the resource's own fields */
 #include "common/timestamp.h"
+#include "decode/decode.h"
 #include "policy/engine.h"
 #include "policy/internal.h"
-#include "decode/decode.h"
 #include "tests/unit/t.h"
+#include "vault/internal.h" /* white-box: the resource's own fields */
 
 static dec_decoder *d;
 static char reason[512];
@@ -128,8 +128,8 @@ static void bad(const char *s, const char *want)
 
 static void test_decode_bad(void)
 {
-    bad(HDR "\"type\":\"key.created\"," KEY
-            "\"data\":{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":2048,\"exp\":\"2027-02-30T00:00:00Z\"}}",
+    bad(HDR "\"type\":\"key.created\"," KEY "\"data\":{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":"
+            "2048,\"exp\":\"2027-02-30T00:00:00Z\"}}",
         "data.exp '2027-02-30T00:00:00Z' is not an RFC 3339 date-time");
     bad(HDR "\"type\":\"key.created\"," KEY
             "\"data\":{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":2048,\"nbf\":\"yesterday\"}}",
@@ -152,7 +152,8 @@ static void test_decode_bad(void)
         "missing required member 'data.exp'");
     bad(HDR "\"type\":\"key.expiring\"," KEY "\"data\":{\"exp\":\"2027-01-01T00:00:00Z\"}}",
         "missing required member 'data.version'");
-    bad(HDR "\"type\":\"key.expired\"," KEY "\"data\":{}}", "missing required member 'data.version'");
+    bad(HDR "\"type\":\"key.expired\"," KEY "\"data\":{}}",
+        "missing required member 'data.version'");
     bad(HDR "\"type\":\"key.expired\",\"subject\":\"https://kv1.vault.azure.net/keys/k/v2\","
             "\"data\":{\"version\":\"v2\"}}",
         "is not a versionless key URI");
@@ -193,7 +194,7 @@ static enum pol_tri run(const char *text, const pol_ctx *c)
     node *n = pol_compile(rs, text, "t.yaml", 1, 1, &err);
     if (!n) {
         fprintf(stderr, "  compile '%s': %s\n", text, err.msg);
-        return (enum pol_tri)-1;
+        return (enum pol_tri) - 1;
     }
     pol_rule r = {.when = n};
     return pol_rule_eval(&r, c);
@@ -215,7 +216,8 @@ static void test_time_fields(void)
     int64_t exp;
     CHECK(ts("2026-12-01T00:00:00Z", &exp));
     c.v[PF_KEY_EXP] = (pol_val){.t = PV_TIME, .i = exp, .s = "2026-12-01T00:00:00Z"};
-    c.v[PF__COUNT + PF_KEY_EXP] = (pol_val){.t = PV_TIME, .i = exp + 86400, .s = "2026-12-02T00:00:00Z"};
+    c.v[PF__COUNT + PF_KEY_EXP] =
+        (pol_val){.t = PV_TIME, .i = exp + 86400, .s = "2026-12-02T00:00:00Z"};
     c.v[PF_KEY_EXPIRED] = (pol_val){.t = PV_BOOL, .b = true};
     CHECK(run("key.exp == \"2026-12-01T00:00:00Z\"", &c) == POL_TRUE);
     CHECK(run("key.exp == \"2026-12-01T01:00:00+01:00\"", &c) == POL_TRUE); /* the instant */
@@ -301,8 +303,8 @@ static void test_physics(const char *path)
         CHECK(send("2026-11-01T00:00:04Z", "vault.access.granted", V, data) == AUD_ALLOWED);
     }
     /* before exp: a binding wraps */
-    CHECK(send("2026-11-30T23:59:59Z", "resource.cmk.enabled", R("a"),
-               "{\"key_uri\":\"" K "\"}") == AUD_ALLOWED);
+    CHECK(send("2026-11-30T23:59:59Z", "resource.cmk.enabled", R("a"), "{\"key_uri\":\"" K "\"}") ==
+          AUD_ALLOWED);
     CHECK(vlt_state_resource(st, R("a"))->cmk);
     /* a rotation onto an expired version fails and leaves everything as it was */
     CHECK(send("2026-11-02T00:00:00Z", "key.rotated", K,
@@ -313,7 +315,8 @@ static void test_physics(const char *path)
     /* ... and so does one onto a version not valid yet */
     CHECK(send("2026-11-02T00:00:01Z", "key.rotated", K,
                "{\"version\":\"v2\",\"nbf\":\"2026-11-05T00:00:00Z\"}") == AUD_FAILED);
-    CHECK(dd.reason && strstr(dd.reason, "key version v2 is not valid before 2026-11-05T00:00:00Z"));
+    CHECK(dd.reason &&
+          strstr(dd.reason, "key version v2 is not valid before 2026-11-05T00:00:00Z"));
     /* key.expiring records the exp Key Vault announces */
     CHECK(send("2026-11-20T00:00:00Z", "key.expiring", K,
                "{\"version\":\"v1\",\"exp\":\"2026-11-25T00:00:00Z\"}") == AUD_ALLOWED);
@@ -329,8 +332,8 @@ static void test_physics(const char *path)
     /* expiry locks nothing */
     CHECK(!vlt_state_resource(st, R("a"))->locked);
     /* after exp a binding fails, even to the version the data key is already under */
-    CHECK(send("2026-11-26T00:00:01Z", "resource.cmk.enabled", R("b"),
-               "{\"key_uri\":\"" K "\"}") == AUD_FAILED);
+    CHECK(send("2026-11-26T00:00:01Z", "resource.cmk.enabled", R("b"), "{\"key_uri\":\"" K "\"}") ==
+          AUD_FAILED);
     CHECK(!vlt_state_resource(st, R("b"))->cmk);
     CHECK(send("2026-11-26T00:00:02Z", "resource.key.updated", R("a"),
                "{\"key_uri\":\"" K "/v1\"}") == AUD_FAILED);

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "vault/internal.h" /* white-box: the resource's own fields */
 #include "decode/decode.h"
 #include "tests/unit/t.h"
+#include "vault/internal.h" /* white-box: the resource's own fields */
 #include "vault/state.h"
 
 #define R(n) "/subscriptions/s/resourceGroups/g/providers/Microsoft.CognitiveServices/accounts/" n
