@@ -282,6 +282,18 @@ static int each_member(loader *ld, yaml_node_t *map, const char *const *allowed,
     return 0;
 }
 
+/* Loads every item of the sequence v with fn, stopping at the first that fails. */
+static int each_item(loader *ld, yaml_node_t *v, int (*fn)(loader *ld, yaml_node_t *n))
+{
+    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
+         it++) {
+        yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
+        if (!e || fn(ld, e) < 0)
+            return -1;
+    }
+    return 0;
+}
+
 static bool good_name(const char *s)
 {
     if (!*s || strlen(s) > 100)
@@ -668,13 +680,7 @@ static int top_rules(loader *ld, const char *key, yaml_node_t *k, yaml_node_t *v
     (void)arg;
     if (strcmp(key, "rules") != 0)
         return 0;
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-         it++) {
-        yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
-        if (!e || load_rule(ld, e) < 0)
-            return -1;
-    }
-    return 0;
+    return each_item(ld, v, load_rule);
 }
 
 /* ---------- overrides ---------- */
@@ -780,13 +786,7 @@ static int top_overrides(loader *ld, const char *key, yaml_node_t *k, yaml_node_
     (void)arg;
     if (strcmp(key, "overrides") != 0)
         return 0;
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-         it++) {
-        yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
-        if (!e || load_override(ld, e) < 0)
-            return -1;
-    }
-    return 0;
+    return each_item(ld, v, load_override);
 }
 
 /* ---------- rule set ---------- */
@@ -1046,13 +1046,7 @@ static int top_exemptions(loader *ld, const char *key, yaml_node_t *k, yaml_node
     (void)arg;
     if (v->type != YAML_SEQUENCE_NODE)
         return yerr(ld, v, "exemptions must be a list, not %s", kind_name(v));
-    for (yaml_node_item_t *it = v->data.sequence.items.start; it < v->data.sequence.items.top;
-         it++) {
-        yaml_node_t *e = yaml_document_get_node(ld->doc, *it);
-        if (!e || load_exemption(ld, e) < 0)
-            return -1;
-    }
-    return 0;
+    return each_item(ld, v, load_exemption);
 }
 
 /* Loads the exemption files under paths (n > 0), or the nsrc > 0 sources src when paths
