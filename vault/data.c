@@ -59,23 +59,25 @@ static const vlt_resource *need_res(vlt_state *s, const char *rid, cm_err *err)
     return r;
 }
 
-static int need_store(vlt_state *s, const char *rid, cm_err *err)
+/* The resource whose data is asked for, in a state with a store: 0 with *r, CM_EINPUT
+ * without a store, CM_EREFUSED when there is no such resource. */
+static int data_resource(vlt_state *s, const char *rid, const vlt_resource **r, cm_err *err)
 {
-    if (s->db)
-        return 0;
-    cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
-    return CM_EINPUT;
+    *r = NULL;
+    if (!s->db) {
+        cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
+        return CM_EINPUT;
+    }
+    return (*r = need_res(s, rid, err)) ? 0 : CM_EREFUSED;
 }
 
 int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d, size_t n,
                  cm_err *err)
 {
-    int rc = need_store(s, rid, err);
+    const vlt_resource *r;
+    int rc = data_resource(s, rid, &r, err);
     if (rc < 0)
         return rc;
-    const vlt_resource *r = need_res(s, rid, err);
-    if (!r)
-        return CM_EREFUSED;
     cry_secret *outer, *inner;
     if ((rc = deks_for(s, r, c, &outer, &inner, err)) < 0)
         return rc;
@@ -106,12 +108,10 @@ int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d,
 int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
                  cm_err *err)
 {
-    int rc = need_store(s, rid, err);
+    const vlt_resource *r;
+    int rc = data_resource(s, rid, &r, err);
     if (rc < 0)
         return rc;
-    const vlt_resource *r = need_res(s, rid, err);
-    if (!r)
-        return CM_EREFUSED;
     rid = r->id; /* the resource's own spelling of its id */
     cm_buf blob;
     cm_buf_init(&blob, 0);
