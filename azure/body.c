@@ -310,7 +310,7 @@ static int account(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, v
     if (!vlt_resource_id_valid(id) || !arm_parse(id, sub, sizeof sub, rg, sizeof rg))
         return az_fail(r, "id: '%.200s' is not an ARM resource id", id);
     vlt_res_view cv;
-    const vlt_res_view *cur = vlt_resource_view(vlt_state_resource(st, id), &cv);
+    const vlt_res_view *cur = vlt_res_view_of(vlt_state_resource(st, id), &cv);
     if (deleted) {
         if (cur && !az_add(o, "resource.deleted", id))
             return -1;
@@ -506,7 +506,8 @@ static int vault(az_rd *r, yajl_val b, bool deleted, const char *tenant_col, vlt
     const char *u = az_keep(o, uri, strlen(uri));
     tenant = lower(o, tenant);
     const char *reg = region(o, loc);
-    const vlt_vault *v = vlt_state_vault(st, uri);
+    vlt_vault_view vv;
+    const vlt_vault_view *v = vlt_vault_view_of(vlt_state_vault(st, uri), &vv);
     if (v && !az_get(props, "softDeleteRetentionInDays"))
         days = v->retention_days; /* left out: as known */
     if (!v || !same(v->tenant, tenant) || !cm_streq(region(o, v->region), reg) ||
@@ -591,7 +592,9 @@ typedef struct keyobs {
 static int key_observed(az_rd *r, vlt_state *st, const keyobs *k, bool deleted)
 {
     az_obs *o = r->o;
-    const vlt_key *cur = vlt_state_key(st, k->uri);
+    const vlt_key *curk = vlt_state_key(st, k->uri);
+    vlt_key_view cv;
+    const vlt_key_view *cur = vlt_key_view_of(curk, &cv);
     az_event *e;
     if (deleted) {
         if (cur && !cur->deleted && !az_add(o, "key.deleted", k->uri))
@@ -618,12 +621,13 @@ static int key_observed(az_rd *r, vlt_state *st, const keyobs *k, bool deleted)
     }
     if (cur->deleted && !az_add(o, "key.recovered", k->uri))
         return -1;
-    const vlt_keyver *kv = vlt_key_version(cur, k->version);
+    vlt_keyver_view kvv;
+    const vlt_keyver_view *kv = vlt_keyver_view_of(curk, vlt_key_version(curk, k->version), &kvv);
     if (!cur->kty && k->kty) {
         /* First announced by Event Grid: the body completes its type and size. */
         if (!(e = az_add(o, "key.created", k->uri)))
             return -1;
-        e->version = kv ? k->version : cur->vers[cur->nvers - 1].version;
+        e->version = kv ? k->version : cur->latest;
         e->kty = k->kty;
         e->size = k->size;
         e->has = 1u << VLT_F_VERSION | 1u << VLT_F_KTY | (k->has_size ? 1u << VLT_F_SIZE : 0);

@@ -51,7 +51,7 @@ static void read_state(aud_report *rep, const char *path, const char *master)
     const char **ids = vlt_state_resource_ids(st, &n);
     for (size_t i = 0; i < n; i++) {
         vlt_res_view xv;
-        const vlt_res_view *x = vlt_resource_view(vlt_state_resource(st, ids[i]), &xv);
+        const vlt_res_view *x = vlt_res_view_of(vlt_state_resource(st, ids[i]), &xv);
         aud_report_resource r = {.id = x->id,
                                  .key_uri = x->cmk ? x->key_uri : NULL,
                                  .cmk = x->cmk,

@@ -87,14 +87,15 @@ static void resolve_uri(vlt_txn *t, const char *key_uri, bool prior, resolved *o
     o->v = vlt_txn_vault(t, o->vuri, prior);
     o->k = vlt_txn_key(t, o->kuri, prior);
     o->kv = vlt_key_version(o->k, kr.version);
-    if (o->kv)
-        snprintf(o->kver, sizeof o->kver, "%s/%s", o->kuri, o->kv->version);
+    vlt_keyver_view kvv;
+    if (vlt_keyver_view_of(o->k, o->kv, &kvv))
+        snprintf(o->kver, sizeof o->kver, "%s/%s", o->kuri, kvv.version);
 }
 
 static const char *res_key(const vlt_resource *res)
 {
     vlt_res_view vb;
-    const vlt_res_view *r = vlt_resource_view(res, &vb);
+    const vlt_res_view *r = vlt_res_view_of(res, &vb);
     return r ? (r->key_uri ? r->key_uri : r->requested_key) : NULL;
 }
 
@@ -110,7 +111,7 @@ static void fill_event(pol_ctx *c, int base, const vlt_event *ev)
 static void fill_resource(pol_ctx *c, int base, const vlt_resource *res)
 {
     vlt_res_view vb;
-    const vlt_res_view *r = vlt_resource_view(res, &vb);
+    const vlt_res_view *r = vlt_res_view_of(res, &vb);
     bv(c, base, PF_RES_EXISTS, r != NULL);
     if (!r)
         return;
@@ -134,8 +135,10 @@ static void fill_resource(pol_ctx *c, int base, const vlt_resource *res)
     bv(c, base, PF_RES_LOST, r->lost);
 }
 
-static void fill_vault(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *v, bool prior)
+static void fill_vault(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *vault, bool prior)
 {
+    vlt_vault_view vb;
+    const vlt_vault_view *v = vlt_vault_view_of(vault, &vb);
     bv(c, base, PF_VAULT_EXISTS, v != NULL);
     if (!v)
         return;
@@ -160,9 +163,13 @@ static void tv(pol_ctx *c, int base, int f, int64_t at)
 }
 
 /* The key side of a context; `at` is the event's time, which key.expired is about. */
-static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *k, const vlt_keyver *kv,
+static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *key, const vlt_keyver *ver,
                      bool prior, int64_t at)
 {
+    vlt_key_view kb;
+    vlt_keyver_view vb;
+    const vlt_key_view *k = vlt_key_view_of(key, &kb);
+    const vlt_keyver_view *kv = vlt_keyver_view_of(key, ver, &vb);
     bv(c, base, PF_KEY_EXISTS, k != NULL && kv != NULL);
     if (!k)
         return;
@@ -178,19 +185,21 @@ static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *k, const v
         return;
     sv(c, base, PF_KEY_VERSION, kv->version);
     bv(c, base, PF_KEY_ENABLED, kv->enabled);
-    bv(c, base, PF_KEY_LATEST, kv == &k->vers[k->nvers - 1]);
+    bv(c, base, PF_KEY_LATEST, kv->latest);
     if (kv->has_nbf)
         tv(c, base, PF_KEY_NBF, kv->nbf);
     if (kv->has_exp)
         tv(c, base, PF_KEY_EXP, kv->exp);
-    bv(c, base, PF_KEY_EXPIRED, !vlt_keyver_valid_at(kv, at, NULL, 0));
+    bv(c, base, PF_KEY_EXPIRED, !vlt_keyver_valid_at(ver, at, NULL, 0));
 }
 
-static void fill_access(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *v,
+static void fill_access(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *vault,
                         const vlt_resource *res, bool prior)
 {
     vlt_res_view vb;
-    const vlt_res_view *r = vlt_resource_view(res, &vb);
+    vlt_vault_view wb;
+    const vlt_res_view *r = vlt_res_view_of(res, &vb);
+    const vlt_vault_view *v = vlt_vault_view_of(vault, &wb);
     if (!v || !r)
         return;
     unsigned p = r->identity ? vlt_txn_access(t, v->uri, r->principal, prior) : 0;
@@ -285,7 +294,7 @@ static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const
 static bool rule_held(const vlt_resource *res)
 {
     vlt_res_view vb;
-    const vlt_res_view *r = vlt_resource_view(res, &vb);
+    const vlt_res_view *r = vlt_res_view_of(res, &vb);
     for (size_t i = 0; r && i < r->nreasons; i++)
         if (!strncmp(r->reasons[i], "rule:", 5))
             return true;
@@ -295,7 +304,7 @@ static bool rule_held(const vlt_resource *res)
 static bool holds_rule(const vlt_resource *res, const char *rule_id)
 {
     vlt_res_view vb;
-    const vlt_res_view *r = vlt_resource_view(res, &vb);
+    const vlt_res_view *r = vlt_res_view_of(res, &vb);
     for (size_t i = 0; r && i < r->nreasons; i++)
         if (!strncmp(r->reasons[i], "rule:", 5) && !strcmp(r->reasons[i] + 5, rule_id))
             return true;
@@ -351,7 +360,7 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
     /* Rule-held locks last while their condition holds: re-check those not run above. A
      * lock whose rule is gone, no longer a lockout, or now exempted is released. */
     vlt_res_view vb;
-    const vlt_res_view *r = vlt_resource_view(vlt_txn_resource(t, rid, false), &vb);
+    const vlt_res_view *r = vlt_res_view_of(vlt_txn_resource(t, rid, false), &vb);
     if (!r || !r->nreasons)
         return;
     char **held = cm_xcalloc(r->nreasons + 1, sizeof *held);
@@ -374,7 +383,7 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
 static void snapshot(aud_rec *rec, const vlt_resource *res)
 {
     vlt_res_view vb;
-    const vlt_res_view *r = vlt_resource_view(res, &vb);
+    const vlt_res_view *r = vlt_res_view_of(res, &vb);
     rec->st.present = true;
     rec->st.exists = r != NULL;
     if (!r)

@@ -8,6 +8,31 @@
 
 #define VLT_MMK "mmk"
 
+struct vlt_vault {
+    char *uri, *name, *tenant, *region, *subscription;
+    bool soft_delete, purge_protection;
+    int64_t retention_days;
+};
+
+struct vlt_keyver {
+    char *version;
+    bool enabled;
+    /* Validity (Key Vault's nbf and exp), seconds since the epoch; no bound unless has_. */
+    bool has_nbf, has_exp;
+    int64_t nbf, exp;
+    cm_buf sealed; /* private material sealed under the master key */
+    cry_pkey *pk;  /* loaded on first use */
+};
+
+struct vlt_key {
+    char *uri; /* versionless */
+    char *name, *vault_uri, *kty;
+    int64_t size;
+    bool deleted;
+    vlt_keyver *vers; /* creation order; the last is the latest */
+    size_t nvers;
+};
+
 /* A key whose type Azure has not said yet (announced by an Event Grid event) has kty
  * NULL: rules see it as unknown. Its versions still need material to exist, so they
  * get a stand-in RSA 2048 key pair. */

@@ -235,7 +235,7 @@ void vlt_index_principal(vlt_state *s, const vlt_resource *r, bool add)
         vlt_idl_del(l, r->id);
 }
 
-const vlt_res_view *vlt_resource_view(const vlt_resource *r, vlt_res_view *out)
+const vlt_res_view *vlt_res_view_of(const vlt_resource *r, vlt_res_view *out)
 {
     if (!r)
         return NULL;
@@ -255,6 +255,50 @@ const vlt_res_view *vlt_resource_view(const vlt_resource *r, vlt_res_view *out)
                           .lost = r->lost,
                           .reasons = (const char *const *)r->reasons,
                           .nreasons = r->nreasons};
+    return out;
+}
+
+const vlt_vault_view *vlt_vault_view_of(const vlt_vault *v, vlt_vault_view *out)
+{
+    if (!v)
+        return NULL;
+    *out = (vlt_vault_view){.uri = v->uri,
+                            .name = v->name,
+                            .tenant = v->tenant,
+                            .region = v->region,
+                            .subscription = v->subscription,
+                            .soft_delete = v->soft_delete,
+                            .purge_protection = v->purge_protection,
+                            .retention_days = v->retention_days};
+    return out;
+}
+
+const vlt_key_view *vlt_key_view_of(const vlt_key *k, vlt_key_view *out)
+{
+    if (!k)
+        return NULL;
+    *out = (vlt_key_view){.uri = k->uri,
+                          .name = k->name,
+                          .vault_uri = k->vault_uri,
+                          .kty = k->kty,
+                          .size = k->size,
+                          .deleted = k->deleted,
+                          .latest = k->nvers ? k->vers[k->nvers - 1].version : NULL};
+    return out;
+}
+
+const vlt_keyver_view *vlt_keyver_view_of(const vlt_key *k, const vlt_keyver *kv,
+                                          vlt_keyver_view *out)
+{
+    if (!kv)
+        return NULL;
+    *out = (vlt_keyver_view){.version = kv->version,
+                             .enabled = kv->enabled,
+                             .latest = k && k->nvers && kv == &k->vers[k->nvers - 1],
+                             .has_nbf = kv->has_nbf,
+                             .has_exp = kv->has_exp,
+                             .nbf = kv->nbf,
+                             .exp = kv->exp};
     return out;
 }
 

@@ -15,30 +15,41 @@
 #include "crypto/crypto.h"
 #include "vault/event.h"
 
-typedef struct vlt_vault {
-    char *uri, *name, *tenant, *region, *subscription;
+/* Vaults and keys, like resources, are vault's own: a key version holds its sealed
+ * private material and, once loaded, the key itself. Other modules read views. */
+typedef struct vlt_vault vlt_vault;
+typedef struct vlt_key vlt_key;
+typedef struct vlt_keyver vlt_keyver;
+
+typedef struct vlt_vault_view {
+    const char *uri, *name, *tenant, *region, *subscription;
     bool soft_delete, purge_protection;
     int64_t retention_days;
-} vlt_vault;
+} vlt_vault_view;
 
-typedef struct vlt_keyver {
-    char *version;
-    bool enabled;
+typedef struct vlt_key_view {
+    const char *uri;                    /* versionless */
+    const char *name, *vault_uri, *kty; /* kty NULL: not known yet */
+    int64_t size;
+    bool deleted;
+    const char *latest; /* the latest version's name */
+} vlt_key_view;
+
+typedef struct vlt_keyver_view {
+    const char *version;
+    bool enabled, latest;
     /* Validity (Key Vault's nbf and exp), seconds since the epoch; no bound unless has_. */
     bool has_nbf, has_exp;
     int64_t nbf, exp;
-    cm_buf sealed; /* private material sealed under the master key */
-    cry_pkey *pk;  /* loaded on first use */
-} vlt_keyver;
+} vlt_keyver_view;
 
-typedef struct vlt_key {
-    char *uri; /* versionless */
-    char *name, *vault_uri, *kty;
-    int64_t size;
-    bool deleted;
-    vlt_keyver *vers; /* creation order; the last is the latest */
-    size_t nvers;
-} vlt_key;
+/* Views into out (strings borrowed, valid until the state or transaction changes the
+ * object); NULL when the object is NULL, else out. */
+const vlt_vault_view *vlt_vault_view_of(const vlt_vault *v, vlt_vault_view *out);
+const vlt_key_view *vlt_key_view_of(const vlt_key *k, vlt_key_view *out);
+/* kv is a version of k (vlt_key_version). */
+const vlt_keyver_view *vlt_keyver_view_of(const vlt_key *k, const vlt_keyver *kv,
+                                          vlt_keyver_view *out);
 
 /* A resource is vault's own (its wrapped DEKs and, while unlocked, its plaintext DEK
  * never leave vault/). Other modules read it through a view: the same facts, no keys. */
@@ -57,7 +68,7 @@ typedef struct vlt_res_view {
 } vlt_res_view;
 /* The view of r into out (strings borrowed from r, valid until the state or transaction
  * changes it); NULL when r is NULL, else out. */
-const vlt_res_view *vlt_resource_view(const vlt_resource *r, vlt_res_view *out);
+const vlt_res_view *vlt_res_view_of(const vlt_resource *r, vlt_res_view *out);
 
 typedef struct vlt_state vlt_state;
 typedef struct vlt_txn vlt_txn;

@@ -6,6 +6,7 @@
 #include "policy/engine.h"
 #include "tests/unit/t.h"
 #include "vault/facts.h"
+#include "vault/internal.h" /* white-box: the key's own fields */
 
 #define SUB "/subscriptions/s1"
 #define RG SUB "/resourceGroups/rg"
