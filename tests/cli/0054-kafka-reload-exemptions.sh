@@ -10,7 +10,7 @@ exemption() { # GLOB [RULE]
     "${2:-CMK-AT-CREATION}" "$1" >"$T/ex/ex.yaml"
 }
 exemption "$R/x*"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 write_config "$T/run.yaml" "exemptions: [$T/ex]" "metrics: {listen: 127.0.0.1:$PORT}"
 start_run "$T/run.yaml"
 ev() { printf 'acme\t{"specversion":"1.0","id":"%s","type":"resource.created","subject":"%s/%s","time":"2026-11-02T10:00:00Z","data":{"kind":"Face","tenant":"t","region":"r","subscription":"s","key_uri":"https://kv1.vault.azure.net/keys/k"}}\n' "$1" "$R" "$1"; }

@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kafka.sh"
 start_broker --brokers 3 --partitions 4
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 write_config "$T/run.yaml" "backlog: 40" "batch: 20" "metrics: {listen: 127.0.0.1:$PORT}"
 start_run "$T/run.yaml"
 # Ready once the group has assigned the partitions (the endpoint answers before that).

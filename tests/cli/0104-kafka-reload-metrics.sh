@@ -4,7 +4,7 @@
 . "$(dirname "$0")/kafka.sh"
 start_broker --partitions 2
 mkdir "$T/rules" && cp "$ROOT/rules/cmk.yaml" "$T/rules/"
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 write_config "$T/run.yaml" "metrics: {listen: 127.0.0.1:$PORT}"
 sed -i "s|^rules: .*|rules: [$T/rules]|" "$T/run.yaml"
 start_run "$T/run.yaml"

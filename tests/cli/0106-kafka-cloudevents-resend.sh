@@ -4,7 +4,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kafka.sh"
 start_broker --partitions 1
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 write_config "$T/run.yaml" "metrics: {listen: 127.0.0.1:$PORT}"
 STRUCTURED='application/cloudevents+json; charset=UTF-8'
 # Structured events, one not JSON, one of an unknown type; then binary-mode events, one

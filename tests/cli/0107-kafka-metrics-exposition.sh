@@ -18,7 +18,7 @@ rules:
     severity: low
     message: "key {resource.key_uri} expires before 2027"
 EOF
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 URL=http://127.0.0.1:$PORT/metrics
 write_config "$T/run.yaml" "metrics: {listen: 127.0.0.1:$PORT}"
 sed -i "s|^rules: .*|rules: [$T/rules]|" "$T/run.yaml"

@@ -7,12 +7,13 @@
 command -v curl >/dev/null || { echo "curl is missing (make deps installs it)" >&2; exit 1; }
 command -v ss >/dev/null || { echo "ss is missing (make deps installs iproute2)" >&2; exit 1; }
 start_broker --partitions 2
-PORT=$((20000 + RANDOM % 20000))
+PORT=$(free_port)
 URL=http://127.0.0.1:$PORT/metrics
 TIMEOUT=3
 write_config "$T/run.yaml" "metrics: {listen: 127.0.0.1:$PORT, timeout_seconds: $TIMEOUT}"
 start_run "$T/run.yaml"
-wait_until 30 "the endpoint answers" -- curl -sf --max-time 5 -o /dev/null "$URL"
+wait_until 30 "the endpoint answers" -- curl -sf --max-time 5 -o /dev/null "$URL" \
+  || { sed 's/^/  | /' "$T/run.log" | tail -5 >&2; done_test; }
 # held: connections the server side holds open on the metrics port
 held() { ss -Htn state established "( sport = :$PORT )" | wc -l; }
 held_at_least() { [ "$(held)" -ge "$1" ]; }
