@@ -19,8 +19,8 @@ R=/subscriptions/sub-f/resourceGroups/rg/providers/Microsoft.CognitiveServices/a
 replay() { "$VG" replay --rules "$F/rules.yaml" --sign-key "$K" --checkpoint 4 --commit-every 3 \
   --state "$T/s.db" --out "$T/a.jsonl" "$F/scenario.jsonl"; }
 step "replay into a state" -- replay
-cp "$T/a.jsonl" "$T/golden.jsonl"; rm -f "$T"/s.db*
-stopped() { CMKGUARD_FAULT=io:150 replay; [ $? -eq 3 ]; }
+cp "$T/a.jsonl" "$T/golden.jsonl"; rm -f "$T"/s.db* "$T/a.jsonl" # a fresh state, a fresh trail
+stopped() { CMKGUARD_FAULT=io:150 replay; [ $? -eq 3 ] && grep -q 'injected fault: io call 150' "$T/err"; }
 step "a replay stopped by a full disk" -- stopped
 step "the rerun resumes" -- replay
 step "resumed records equal a run without faults" -- cmp "$T/a.jsonl" "$T/golden.jsonl"
