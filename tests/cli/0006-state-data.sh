@@ -9,14 +9,7 @@ n=0
 ev() { n=$((n + 1)); printf '{"specversion":"1.0","id":"%s-%d","type":"%s","subject":"%s","time":"2026-11-02T10:00:%02dZ","data":%s}\n' "$RUN" $n "$1" "$2" $n "$3"; }
 RUN=a
 {
-  ev vault.upserted $V '{"tenant":"t1","region":"we","subscription":"s","soft_delete":true,"purge_protection":true}'
-  ev key.created $K '{"version":"v1","kty":"RSA","size":2048}'
-  for r in cs face; do
-    kind=ContentSafety; [ $r = face ] && kind=Face
-    ev resource.created $R/$r '{"kind":"'$kind'","tenant":"t1","region":"we","subscription":"s1"}'
-    ev resource.identity.enabled $R/$r '{"principal":"mi-'$r'","tenant":"t1"}'
-    ev vault.access.granted $V '{"principal":"mi-'$r'","permissions":["get","wrapKey","unwrapKey"]}'
-  done
+  cmk_estate
 } >setup.jsonl
 DB=state.db
 expect_rc 0 "setup replay into a state file" -- "$CMKGUARD" replay --rules "$ROOT/rules" --state $DB setup.jsonl

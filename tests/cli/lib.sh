@@ -21,6 +21,19 @@ expect_err() {
   if grep -qE -- "$1" "$T/err"; then ok "$2"; else fail "$2: stderr lacks /$1/"; sed 's/^/  | /' "$T/err" | head -5 >&2; fi
 }
 done_test() { [ "$fails" -eq 0 ] || { echo "$fails failure(s)" >&2; exit 1; }; }
+# cmk_estate: through the caller's `ev TYPE SUBJECT DATA`, a vault $V in tenant t1, its
+# key $K (RSA 2048), and two resources under $R, cs (ContentSafety) and face (Face), each
+# with an identity the vault grants get, wrapKey and unwrapKey.
+cmk_estate() {
+  ev vault.upserted $V '{"tenant":"t1","region":"we","subscription":"s1","soft_delete":true,"purge_protection":true}'
+  ev key.created $K '{"version":"v1","kty":"RSA","size":2048}'
+  for r in cs face; do
+    kind=ContentSafety; [ $r = face ] && kind=Face
+    ev resource.created $R/$r '{"kind":"'$kind'","tenant":"t1","region":"we","subscription":"s1"}'
+    ev resource.identity.enabled $R/$r '{"principal":"mi-'$r'","tenant":"t1"}'
+    ev vault.access.granted $V '{"principal":"mi-'$r'","permissions":["get","wrapKey","unwrapKey"]}'
+  done
+}
 # free_port: a TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice,
 # so that tests running side by side do not pick the same one).
 free_port() {
