@@ -28,13 +28,13 @@ static int apply_vault(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         vlt_vault *v = vlt_txn_wr_vault(t, uri);
         if (!v) {
             v = cm_xcalloc(1, sizeof *v);
-            v->uri = cm_strdup(uri);
-            v->name = cm_strdup(kr.vault);
+            v->uri = vlt_str(t->s, uri);
+            v->name = vlt_str(t->s, kr.vault);
             vlt_txn_put_vault(t, uri, v);
         }
-        vlt_set_str(&v->tenant, ev->tenant);
-        vlt_set_str(&v->region, ev->region);
-        vlt_set_str(&v->subscription, ev->subscription);
+        vlt_set_str(t->s, &v->tenant, ev->tenant);
+        vlt_set_str(t->s, &v->region, ev->region);
+        vlt_set_str(t->s, &v->subscription, ev->subscription);
         v->soft_delete = ev->soft_delete;
         v->purge_protection = ev->purge_protection;
         v->retention_days = vlt_event_has(ev, VLT_F_RETENTION_DAYS) ? ev->retention_days : 90;
@@ -67,7 +67,7 @@ static void key_destroy(vlt_txn *t, const char *uri)
 static int key_complete(vlt_txn *t, vlt_key *k, const vlt_event *ev, char *reason, size_t rn)
 {
     bool rsa = !strcmp(ev->kty, "RSA") || !strcmp(ev->kty, "RSA-HSM");
-    k->kty = cm_strdup(ev->kty);
+    k->kty = vlt_str(t->s, ev->kty);
     k->size = vlt_event_has(ev, VLT_F_SIZE) ? ev->size : 256;
     if (rsa)
         return 0;
@@ -107,13 +107,13 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
                        : reject(reason, rn, "key %s already exists: rotate it to add a version",
                                 uri);
         k = cm_xcalloc(1, sizeof *k);
-        k->uri = cm_strdup(uri);
-        k->name = cm_strdup(kr.name);
-        k->vault_uri = cm_strdup(vuri);
-        k->kty = cm_strdup(ev->kty);
+        k->uri = vlt_str(t->s, uri);
+        k->name = vlt_str(t->s, kr.name);
+        k->vault_uri = vlt_str(t->s, vuri);
+        k->kty = vlt_str(t->s, ev->kty);
         k->size = vlt_event_has(ev, VLT_F_SIZE) ? ev->size : 256;
         k->vers = cm_xcalloc(1, sizeof *k->vers);
-        k->vers[0].version = cm_strdup(ev->version);
+        k->vers[0].version = vlt_str(t->s, ev->version);
         k->vers[0].enabled = true;
         set_validity(&k->vers[0], ev);
         k->nvers = 1;
@@ -130,7 +130,7 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
             return reject(reason, rn, "version %s already exists", ev->version);
         k->vers = cm_xrealloc(k->vers, (k->nvers + 1) * sizeof *k->vers);
         memset(&k->vers[k->nvers], 0, sizeof k->vers[0]);
-        k->vers[k->nvers].version = cm_strdup(ev->version);
+        k->vers[k->nvers].version = vlt_str(t->s, ev->version);
         k->vers[k->nvers].enabled = true;
         set_validity(&k->vers[k->nvers], ev);
         k->nvers++;
@@ -203,11 +203,11 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
         if (r)
             return reject(reason, rn, "resource %s already exists", id);
         r = cm_xcalloc(1, sizeof *r);
-        r->id = cm_strdup(id);
-        r->kind = cm_strdup(ev->kind);
-        r->tenant = cm_strdup(ev->tenant);
-        r->region = cm_strdup(ev->region);
-        r->subscription = cm_strdup(ev->subscription);
+        r->id = vlt_rid(t->s, id);
+        r->kind = vlt_str(t->s, ev->kind);
+        r->tenant = vlt_str(t->s, ev->tenant);
+        r->region = vlt_str(t->s, ev->region);
+        r->subscription = vlt_str(t->s, ev->subscription);
         cm_buf_init(&r->wdek, 0);
         cm_buf_init(&r->wsvc, 0);
         cm_buf_init(&r->wblk, 0);
@@ -216,7 +216,7 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
             char k[512];
             vlt_key_uri_parse(ev->key_uri, &kr);
             vlt_key_uri(&kr, true, k, sizeof k);
-            r->requested_key = cm_strdup(k);
+            r->requested_key = vlt_str(t->s, k);
         }
         vlt_txn_put_res(t, id, r);
         return 0;
@@ -226,13 +226,13 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
     switch (ev->type) {
     case VLT_EV_RES_IDENTITY_ENABLED:
         r->identity = true;
-        vlt_set_str(&r->principal, ev->principal);
-        vlt_set_str(&r->identity_tenant, ev->tenant);
+        vlt_set_str(t->s, &r->principal, ev->principal);
+        vlt_set_str(t->s, &r->identity_tenant, ev->tenant);
         return 0;
     case VLT_EV_RES_IDENTITY_DISABLED:
         r->identity = false;
-        vlt_set_str(&r->principal, NULL);
-        vlt_set_str(&r->identity_tenant, NULL);
+        vlt_set_str(t->s, &r->principal, NULL);
+        vlt_set_str(t->s, &r->identity_tenant, NULL);
         return 0;
     case VLT_EV_RES_KEY_UPDATED:
         if (!r->cmk)
@@ -245,24 +245,24 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
         vlt_key_uri_parse(ev->key_uri, &kr);
         vlt_key_uri(&kr, true, k, sizeof k);
         r->cmk = true;
-        vlt_set_str(&r->key_uri, k);
+        vlt_set_str(t->s, &r->key_uri, k);
         r->versionless = kr.version[0] == '\0';
         return 0;
     }
     case VLT_EV_RES_CMK_DISABLED:
         r->cmk = false;
-        vlt_set_str(&r->key_uri, NULL);
+        vlt_set_str(t->s, &r->key_uri, NULL);
         r->versionless = false;
         return 0;
     case VLT_EV_RES_MOVED:
         if (strcmp(r->tenant, ev->tenant) != 0) {
             /* Managed identities do not cross tenants (F11). */
             r->identity = false;
-            vlt_set_str(&r->principal, NULL);
-            vlt_set_str(&r->identity_tenant, NULL);
+            vlt_set_str(t->s, &r->principal, NULL);
+            vlt_set_str(t->s, &r->identity_tenant, NULL);
         }
-        vlt_set_str(&r->tenant, ev->tenant);
-        vlt_set_str(&r->subscription, ev->subscription);
+        vlt_set_str(t->s, &r->tenant, ev->tenant);
+        vlt_set_str(t->s, &r->subscription, ev->subscription);
         return 0;
     case VLT_EV_RES_DELETED:
         vlt_txn_put_res(t, id, NULL);

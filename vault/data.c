@@ -51,7 +51,7 @@ static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_s
 static const vlt_resource *need_res(vlt_state *s, const char *rid, cm_err *err)
 {
     const char *sp = vlt_state_resource_spelling(s, rid);
-    const vlt_resource *r = sp ? cm_map_get(s->resources, sp) : NULL;
+    const vlt_resource *r = sp ? cm_itab_get(&s->resources, sp) : NULL;
     if (!r) {
         cm_err_set(err, rid, 0, 0, "no such resource");
         err->code = CM_EREFUSED;

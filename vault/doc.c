@@ -89,10 +89,11 @@ static yajl_val get(yajl_val o, const char *k)
     return yajl_tree_get(o, path, yajl_t_any);
 }
 
-static char *gstr(yajl_val o, const char *k)
+/* The state's copy of a string member (NULL when absent). */
+static const char *gstr(vlt_state *s, yajl_val o, const char *k)
 {
     yajl_val v = get(o, k);
-    return YAJL_IS_STRING(v) ? cm_strdup(YAJL_GET_STRING(v)) : NULL;
+    return YAJL_IS_STRING(v) ? vlt_str(s, YAJL_GET_STRING(v)) : NULL;
 }
 
 static bool gbool(yajl_val o, const char *k)
@@ -156,11 +157,11 @@ static int load_vault(void *arg, const char *id, const char *doc)
     if (!o)
         return -1;
     vlt_vault *v = cm_xcalloc(1, sizeof *v);
-    v->uri = gstr(o, "uri");
-    v->name = gstr(o, "name");
-    v->tenant = gstr(o, "tenant");
-    v->region = gstr(o, "region");
-    v->subscription = gstr(o, "subscription");
+    v->uri = gstr(s, o, "uri");
+    v->name = gstr(s, o, "name");
+    v->tenant = gstr(s, o, "tenant");
+    v->region = gstr(s, o, "region");
+    v->subscription = gstr(s, o, "subscription");
     v->soft_delete = gbool(o, "soft_delete");
     v->purge_protection = gbool(o, "purge_protection");
     v->retention_days = gint(o, "retention_days");
@@ -169,7 +170,8 @@ static int load_vault(void *arg, const char *id, const char *doc)
         vlt_vault_free(v);
         return -1;
     }
-    cm_map_put(s->vaults, id, v);
+    vlt_vault_free(cm_itab_get(&s->vaults, id));
+    cm_itab_put(&s->vaults, id, v);
     return 0;
 }
 
@@ -180,10 +182,10 @@ static int load_key(void *arg, const char *id, const char *doc)
     if (!o)
         return -1;
     vlt_key *k = cm_xcalloc(1, sizeof *k);
-    k->uri = gstr(o, "uri");
-    k->name = gstr(o, "name");
-    k->vault_uri = gstr(o, "vault_uri");
-    k->kty = gstr(o, "kty");
+    k->uri = gstr(s, o, "uri");
+    k->name = gstr(s, o, "name");
+    k->vault_uri = gstr(s, o, "vault_uri");
+    k->kty = gstr(s, o, "kty");
     k->size = gint(o, "size");
     k->deleted = gbool(o, "deleted");
     yajl_val vs = get(o, "versions");
@@ -192,7 +194,7 @@ static int load_key(void *arg, const char *id, const char *doc)
     int rc = 0;
     for (size_t i = 0; i < n; i++) {
         yajl_val e = vs->u.array.values[i];
-        k->vers[i].version = gstr(e, "version");
+        k->vers[i].version = gstr(s, e, "version");
         k->vers[i].enabled = gbool(e, "enabled");
         k->vers[i].has_nbf = gtime(e, "nbf", &k->vers[i].nbf, &rc);
         k->vers[i].has_exp = gtime(e, "exp", &k->vers[i].exp, &rc);
@@ -205,7 +207,8 @@ static int load_key(void *arg, const char *id, const char *doc)
         vlt_key_free(k);
         return -1;
     }
-    cm_map_put(s->keys, id, k);
+    vlt_key_free(cm_itab_get(&s->keys, id));
+    cm_itab_put(&s->keys, id, k);
     return 0;
 }
 
@@ -216,19 +219,20 @@ static int load_res(void *arg, const char *id, const char *doc)
     if (!o)
         return -1;
     vlt_resource *r = cm_xcalloc(1, sizeof *r);
-    r->id = gstr(o, "id");
-    r->kind = gstr(o, "kind");
-    r->tenant = gstr(o, "tenant");
-    r->region = gstr(o, "region");
-    r->subscription = gstr(o, "subscription");
+    yajl_val idv = get(o, "id");
+    r->id = YAJL_IS_STRING(idv) ? vlt_rid(s, YAJL_GET_STRING(idv)) : NULL;
+    r->kind = gstr(s, o, "kind");
+    r->tenant = gstr(s, o, "tenant");
+    r->region = gstr(s, o, "region");
+    r->subscription = gstr(s, o, "subscription");
     r->cmk = gbool(o, "cmk");
-    r->key_uri = gstr(o, "key_uri");
+    r->key_uri = gstr(s, o, "key_uri");
     r->versionless = gbool(o, "versionless");
-    r->wrap_ref = gstr(o, "wrap_ref");
+    r->wrap_ref = gstr(s, o, "wrap_ref");
     int rc = ghex(o, "wdek", &r->wdek) | ghex(o, "wsvc", &r->wsvc) | ghex(o, "wblk", &r->wblk);
     r->identity = gbool(o, "identity");
-    r->principal = gstr(o, "principal");
-    r->identity_tenant = gstr(o, "identity_tenant");
+    r->principal = gstr(s, o, "principal");
+    r->identity_tenant = gstr(s, o, "identity_tenant");
     r->locked = gbool(o, "locked");
     r->lost = gbool(o, "lost");
     yajl_val rs = get(o, "reasons");
@@ -236,13 +240,14 @@ static int load_res(void *arg, const char *id, const char *doc)
     r->reasons = cm_xcalloc(n + 1, sizeof *r->reasons);
     for (size_t i = 0; i < n; i++)
         if (YAJL_IS_STRING(rs->u.array.values[i]))
-            r->reasons[r->nreasons++] = cm_strdup(YAJL_GET_STRING(rs->u.array.values[i]));
+            r->reasons[r->nreasons++] = vlt_str(s, YAJL_GET_STRING(rs->u.array.values[i]));
     yajl_tree_free(o);
     if (rc < 0 || !r->id || !r->kind || !r->wrap_ref) {
         vlt_res_free(r);
         return -1;
     }
-    cm_map_put(s->resources, id, r);
+    vlt_res_free(cm_itab_get(&s->resources, id));
+    cm_itab_put(&s->resources, id, r);
     vlt_index_spelling(s, id, true);
     vlt_index_res(s, r, true);
     vlt_index_principal(s, r, true);
@@ -329,16 +334,16 @@ int vlt_state_load_docs(vlt_state *s, cm_err *err)
     return vlt_store_meta_each(s->db, load_meta, s, err);
 }
 
-static int flush_table(vlt_state *s, int t, cm_map *objs, void (*doc)(const void *, cm_jw *),
+static int flush_table(vlt_state *s, int t, const cm_itab *objs, void (*doc)(const void *, cm_jw *),
                        cm_err *err)
 {
-    size_t it = 0;
-    const char *id;
     cm_buf b;
     cm_buf_init(&b, 0);
     int rc = 0;
-    while (rc == 0 && cm_map_next(s->dirty[t], &it, &id, NULL)) {
-        const void *o = cm_map_get(objs, id);
+    for (size_t i = 0; rc == 0 && i < s->dirty[t].n; i++) {
+        uint32_t h = s->dirty[t].h[i];
+        const char *id = cm_intern_str(objs->pool, h);
+        const void *o = cm_itab_at(objs, h);
         if (o) {
             cm_buf_reset(&b);
             cm_jw j;
@@ -382,11 +387,11 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
         return 0;
     if (vlt_store_begin(s->db, err) < 0)
         return -1;
-    int rc = flush_table(s, VLT_T_VAULT, s->vaults, vault_doc_v, err);
+    int rc = flush_table(s, VLT_T_VAULT, &s->vaults, vault_doc_v, err);
     if (rc == 0)
-        rc = flush_table(s, VLT_T_KEY, s->keys, key_doc_v, err);
+        rc = flush_table(s, VLT_T_KEY, &s->keys, key_doc_v, err);
     if (rc == 0)
-        rc = flush_table(s, VLT_T_RESOURCE, s->resources, res_doc_v, err);
+        rc = flush_table(s, VLT_T_RESOURCE, &s->resources, res_doc_v, err);
     size_t ait = 0;
     const char *ak;
     while (rc == 0 && cm_map_next(s->dirty_acl, &ait, &ak, NULL)) {
@@ -408,7 +413,7 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     if (rc == 0)
         rc = vlt_facts_flush(s, err);
     for (size_t i = 0; rc == 0 && i < s->dirty_seen.n; i++)
-        rc = vlt_store_seen_add(s->db, s->dirty_seen.ids[i], err);
+        rc = vlt_store_seen_add(s->db, s->dirty_seen.s[i], err);
     if (rc == 0 && s->dirty_chains) {
         size_t it = 0;
         const char *name;
@@ -434,8 +439,8 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     }
     /* Committed: from here on nothing may fail, so nothing allocates. */
     for (int t = 0; t < 3; t++)
-        cm_map_clear(s->dirty[t]);
-    vlt_idl_free(&s->dirty_seen);
+        cm_hset_clear(&s->dirty[t]);
+    vlt_strl_free(&s->dirty_seen);
     cm_map_clear(s->dirty_acl);
     cm_map_clear(s->dirty_offsets);
     vlt_facts_flushed(s);
@@ -544,7 +549,7 @@ int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err)
     cm_jw_init(&j, out);
     if (rid) {
         const char *sp = vlt_state_resource_spelling(s, rid);
-        const vlt_resource *r = sp ? cm_map_get(s->resources, sp) : NULL;
+        const vlt_resource *r = sp ? cm_itab_get(&s->resources, sp) : NULL;
         if (!r) {
             cm_err_set(err, rid, 0, 0, "no such resource");
             return -1;
@@ -552,26 +557,26 @@ int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err)
         show_res(r, &j);
     } else {
         size_t n;
-        const char **ids = cm_map_sorted_keys(s->resources, &n);
+        const char **ids = cm_itab_sorted_keys(&s->resources, &n);
         cm_jw_obj_begin(&j);
         cm_jw_key(&j, "resources");
         cm_jw_arr_begin(&j);
         for (size_t i = 0; i < n; i++)
-            show_res(cm_map_get(s->resources, ids[i]), &j);
+            show_res(cm_itab_get(&s->resources, ids[i]), &j);
         cm_jw_arr_end(&j);
         free(ids);
-        ids = cm_map_sorted_keys(s->vaults, &n);
+        ids = cm_itab_sorted_keys(&s->vaults, &n);
         cm_jw_key(&j, "vaults");
         cm_jw_arr_begin(&j);
         for (size_t i = 0; i < n; i++)
-            show_vault(cm_map_get(s->vaults, ids[i]), &j);
+            show_vault(cm_itab_get(&s->vaults, ids[i]), &j);
         cm_jw_arr_end(&j);
         free(ids);
-        ids = cm_map_sorted_keys(s->keys, &n);
+        ids = cm_itab_sorted_keys(&s->keys, &n);
         cm_jw_key(&j, "keys");
         cm_jw_arr_begin(&j);
         for (size_t i = 0; i < n; i++)
-            show_key(cm_map_get(s->keys, ids[i]), &j);
+            show_key(cm_itab_get(&s->keys, ids[i]), &j);
         cm_jw_arr_end(&j);
         free(ids);
         cm_jw_obj_end(&j);

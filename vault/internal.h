@@ -1,6 +1,7 @@
 /* Internals shared by the files of vault/ (not part of its interface). */
 #ifndef VLT_INTERNAL_H
 #define VLT_INTERNAL_H
+#include "common/intern.h"
 #include "common/map.h"
 #include "common/strset.h"
 #include "vault/state.h"
@@ -8,14 +9,16 @@
 
 #define VLT_MMK "mmk"
 
+/* Every string an object holds is interned in its state's pools (vlt_str): objects
+ * share one copy, and copying an object copies pointers. */
 struct vlt_vault {
-    char *uri, *name, *tenant, *region, *subscription;
+    const char *uri, *name, *tenant, *region, *subscription;
     bool soft_delete, purge_protection;
     int64_t retention_days;
 };
 
 struct vlt_keyver {
-    char *version;
+    const char *version;
     bool enabled;
     /* Validity (Key Vault's nbf and exp), seconds since the epoch; no bound unless has_. */
     bool has_nbf, has_exp;
@@ -25,8 +28,8 @@ struct vlt_keyver {
 };
 
 struct vlt_key {
-    char *uri; /* versionless */
-    char *name, *vault_uri, *kty;
+    const char *uri; /* versionless */
+    const char *name, *vault_uri, *kty;
     int64_t size;
     bool deleted;
     vlt_keyver *vers; /* creation order; the last is the latest */
@@ -47,27 +50,34 @@ static inline int64_t vlt_key_material_size(const vlt_key *k)
 }
 
 struct vlt_resource {
-    char *id, *kind, *tenant, *region, *subscription;
+    const char *id, *kind, *tenant, *region, *subscription;
     bool cmk;
-    char *key_uri; /* canonical binding (versioned or not); NULL on MMK */
+    const char *key_uri; /* canonical binding (versioned or not); NULL on MMK */
     bool versionless;
-    char *requested_key; /* resource.created only: the key asked for at creation */
-    char *wrap_ref;      /* "mmk" or the versioned key URI the DEK is wrapped under */
-    cm_buf wdek;         /* the DEK wrapped under wrap_ref */
-    cm_buf wsvc;         /* Face: the service-layer DEK, always under the MMK */
-    cm_buf wblk;         /* blocklist names: their own DEK, always under the MMK */
+    const char *requested_key; /* resource.created only: the key asked for at creation */
+    const char *wrap_ref;      /* "mmk" or the versioned key URI the DEK is wrapped under */
+    cm_buf wdek;               /* the DEK wrapped under wrap_ref */
+    cm_buf wsvc;               /* Face: the service-layer DEK, always under the MMK */
+    cm_buf wblk;               /* blocklist names: their own DEK, always under the MMK */
     bool identity;
-    char *principal, *identity_tenant;
+    const char *principal, *identity_tenant;
     bool locked, lost;
-    char **reasons; /* lock reasons, sorted */
+    const char **reasons; /* lock reasons, sorted (the array is the resource's own) */
     size_t nreasons;
     cry_secret *dek; /* plaintext DEK while unlocked and in use; NULL otherwise */
 };
 
+/* Resource ids (the pool's copies, compared by address). */
 typedef struct vlt_idlist {
-    char **ids;
+    const char **ids;
     size_t n, cap;
 } vlt_idlist;
+
+/* Strings the state owns one by one (event ids waiting for the next flush). */
+typedef struct vlt_strlist {
+    char **s;
+    size_t n, cap;
+} vlt_strlist;
 
 struct vlt_chain_head {
     uint64_t seq;
@@ -77,20 +87,23 @@ struct vlt_chain_head {
 };
 
 struct vlt_state {
-    cm_map *vaults, *keys, *resources;
-    cm_map *by_key, *by_vault; /* binding indexes: uri -> vlt_idlist of CMK resource ids */
-    cm_map *by_principal;      /* identity principal -> vlt_idlist of resource ids */
-    cm_strset *seen;           /* "source\x1fid": the one structure that grows with events */
-    cm_strset *seen_any;       /* ids migrated without a source: seen from every source; or NULL */
-    cm_map *res_fold;          /* folded resource id -> its first-seen spelling (owned) */
+    /* Pools: resource ids, their case-folded spellings, and every other string. */
+    cm_intern *rids, *folds, *strs;
+    cm_itab resources;        /* over rids */
+    cm_itab vaults, keys;     /* over strs, by URI */
+    cm_itab by_key, by_vault; /* over strs: uri -> vlt_idlist of CMK resource ids */
+    cm_itab by_principal;     /* over strs: identity principal -> vlt_idlist of resource ids */
+    cm_itab res_fold;         /* over folds: folded id -> its first-seen spelling (in rids) */
+    cm_strset *seen;          /* "source\x1fid": the one structure that grows with events */
+    cm_strset *seen_any;      /* ids migrated without a source: seen from every source; or NULL */
     cm_map *chains;
     cm_map *acl; /* vlt_acl_key(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;
     char master_check[65]; /* from the store; empty until a master key is bound */
     vlt_store *db;
-    /* what flush must write */
-    cm_map *dirty[3];
-    vlt_idlist dirty_seen;
+    /* what flush must write: handles of vaults and keys (strs), resources (rids) */
+    cm_hset dirty[3];
+    vlt_strlist dirty_seen;
     cm_map *dirty_acl;
     vlt_outmsg *outq, *outdone; /* queued for the next flush; made durable by the last */
     size_t noutq, capoutq, noutdone;
@@ -128,6 +141,13 @@ void vlt_acl_key(const char *vault, const char *principal, char *out, size_t n);
 void vlt_idl_add(vlt_idlist *l, const char *id);
 void vlt_idl_del(vlt_idlist *l, const char *id);
 void vlt_idl_free(vlt_idlist *l);
+void vlt_strl_add(vlt_strlist *l, const char *s);
+void vlt_strl_free(vlt_strlist *l);
+/* The state's copy of a string (NULL for NULL); *dst set to it. */
+const char *vlt_str(vlt_state *s, const char *src);
+void vlt_set_str(vlt_state *s, const char **dst, const char *src);
+/* A resource id's copy, in the pool the resource table is keyed by. */
+const char *vlt_rid(vlt_state *s, const char *id);
 void vlt_vault_free(vlt_vault *v);
 vlt_vault *vlt_vault_clone(const vlt_vault *o);
 void vlt_key_free(vlt_key *k);
@@ -135,7 +155,6 @@ vlt_key *vlt_key_clone(const vlt_key *o);
 void vlt_res_reasons_clear(vlt_resource *r);
 void vlt_res_free(vlt_resource *r);
 vlt_resource *vlt_res_clone(const vlt_resource *o);
-void vlt_set_str(char **dst, const char *src);
 bool vlt_binding_of(const vlt_resource *r, char *vault, size_t vn, char *key, size_t kn,
                     vlt_keyref *kr);
 void vlt_index_res(vlt_state *s, const vlt_resource *r, bool add);

@@ -42,54 +42,67 @@ static int bad(struct mig *m, const char *what, const char *id)
 }
 
 /* Rewrites *uri in its canonical spelling; false when it is not of the kind wanted. */
-static bool canon_uri(char **uri, bool key, vlt_keyref *kr)
+static bool canon_uri(vlt_state *s, const char **uri, bool key, vlt_keyref *kr)
 {
     char buf[VLT_URI_MAX + 1];
     enum vlt_uri_kind k = *uri ? vlt_uri_canon(*uri, buf, sizeof buf, kr) : VLT_URI_BAD;
     if (key ? k != VLT_URI_KEY && k != VLT_URI_KEY_VERSION : k != VLT_URI_VAULT)
         return false;
-    vlt_set_str(uri, buf);
+    vlt_set_str(s, uri, buf);
     return true;
+}
+
+/* A string an object holds, rewritten by fix (strings are shared: never in place). */
+static void respell(vlt_state *s, const char **str, void (*fix)(char *))
+{
+    if (!*str)
+        return;
+    char *c = cm_strdup(*str);
+    fix(c);
+    vlt_set_str(s, str, c);
+    free(c);
 }
 
 static void dirty(vlt_state *s, int table, const char *id)
 {
-    cm_map_put(s->dirty[table], id, (void *)1);
+    cm_intern *pool = table == VLT_T_RESOURCE ? s->rids : s->strs;
+    cm_hset_add(&s->dirty[table], cm_intern_add(pool, id));
 }
 
 static int vaults(struct mig *m)
 {
     vlt_state *s = m->s;
-    cm_map *nv = cm_map_new();
-    size_t it = 0;
+    cm_itab nv;
+    cm_itab_init(&nv, s->strs);
+    uint32_t it = 0;
     const char *id;
     void *val;
     int rc = 0;
-    while (rc == 0 && cm_map_next(s->vaults, &it, &id, &val)) {
+    while (rc == 0 && cm_itab_next(&s->vaults, &it, &id, &val)) {
         vlt_vault *v = val;
         vlt_keyref kr;
         dirty(s, VLT_T_VAULT, id);
-        if (!canon_uri(&v->uri, false, &kr)) {
+        if (!canon_uri(s, &v->uri, false, &kr)) {
             rc = bad(m, "a vault record has no vault URI", id);
             break;
         }
-        vlt_set_str(&v->name, kr.vault);
-        vlt_id_lower(v->tenant);
-        vlt_region_compact(v->region);
-        if (cm_map_get(nv, v->uri)) {
+        vlt_set_str(s, &v->name, kr.vault);
+        respell(s, &v->tenant, vlt_id_lower);
+        respell(s, &v->region, vlt_region_compact);
+        if (cm_itab_get(&nv, v->uri)) {
             rc = bad(m, "two vault records name one vault", v->uri);
             break;
         }
-        cm_map_put(nv, v->uri, v);
+        cm_itab_put(&nv, v->uri, v);
         dirty(s, VLT_T_VAULT, v->uri);
         m->rep->vaults++;
     }
-    /* The old map holds every object until nv, which then holds them all, replaces it. */
+    /* The old table holds every object until nv, which then holds them all, replaces it. */
     if (rc == 0) {
-        cm_map_free(s->vaults);
+        cm_itab_free(&s->vaults);
         s->vaults = nv;
     } else {
-        cm_map_free(nv);
+        cm_itab_free(&nv);
     }
     return rc;
 }
@@ -120,18 +133,19 @@ static int reseal(struct mig *m, vlt_keyver *kv, const char *old_aad, const char
 
 static int key(struct mig *m, vlt_key *k)
 {
-    char *old_uri = cm_strdup(k->uri);
+    const char *old_uri = k->uri; /* the state's copy: it stays */
     vlt_keyref kr;
     int rc = 0;
-    if (!canon_uri(&k->uri, true, &kr) || kr.version[0] || !canon_uri(&k->vault_uri, false, NULL))
+    if (!canon_uri(m->s, &k->uri, true, &kr) || kr.version[0] ||
+        !canon_uri(m->s, &k->vault_uri, false, NULL))
         rc = bad(m, "a key record has no versionless key URI", old_uri);
     if (rc == 0)
-        vlt_set_str(&k->name, kr.name);
+        vlt_set_str(m->s, &k->name, kr.name);
     for (size_t i = 0; rc == 0 && i < k->nvers; i++) {
         vlt_keyver *kv = &k->vers[i];
         char old_aad[768], new_aad[768];
         snprintf(old_aad, sizeof old_aad, "%s/%s", old_uri, kv->version);
-        vlt_id_lower(kv->version);
+        respell(m->s, &kv->version, vlt_id_lower);
         snprintf(new_aad, sizeof new_aad, "%s/%s", k->uri, kv->version);
         for (size_t j = 0; j < i; j++)
             if (!strcmp(k->vers[j].version, kv->version))
@@ -139,35 +153,35 @@ static int key(struct mig *m, vlt_key *k)
         if (rc == 0)
             rc = reseal(m, kv, old_aad, new_aad);
     }
-    free(old_uri);
     return rc;
 }
 
 static int keys(struct mig *m)
 {
     vlt_state *s = m->s;
-    cm_map *nk = cm_map_new();
-    size_t it = 0;
+    cm_itab nk;
+    cm_itab_init(&nk, s->strs);
+    uint32_t it = 0;
     const char *id;
     void *val;
     int rc = 0;
-    while (rc == 0 && cm_map_next(s->keys, &it, &id, &val)) {
+    while (rc == 0 && cm_itab_next(&s->keys, &it, &id, &val)) {
         vlt_key *k = val;
         dirty(s, VLT_T_KEY, id);
         rc = key(m, k);
-        if (rc == 0 && cm_map_get(nk, k->uri))
+        if (rc == 0 && cm_itab_get(&nk, k->uri))
             rc = bad(m, "two key records name one key", k->uri);
         if (rc == 0) {
-            cm_map_put(nk, k->uri, k);
+            cm_itab_put(&nk, k->uri, k);
             dirty(s, VLT_T_KEY, k->uri);
             m->rep->keys++;
         }
     }
     if (rc == 0) {
-        cm_map_free(s->keys);
+        cm_itab_free(&s->keys);
         s->keys = nk;
     } else {
-        cm_map_free(nk);
+        cm_itab_free(&nk);
     }
     return rc;
 }
@@ -176,11 +190,11 @@ static int resources(struct mig *m)
 {
     vlt_state *s = m->s;
     cm_map *folded = cm_map_new(); /* folded id -> id */
-    size_t it = 0;
+    uint32_t it = 0;
     const char *id;
     void *val;
     int rc = 0;
-    while (rc == 0 && cm_map_next(s->resources, &it, &id, &val)) {
+    while (rc == 0 && cm_itab_next(&s->resources, &it, &id, &val)) {
         vlt_resource *r = val;
         char f[1100];
         vlt_resource_id_fold(id, f, sizeof f);
@@ -195,14 +209,14 @@ static int resources(struct mig *m)
             break;
         }
         cm_map_put(folded, f, (void *)id);
-        vlt_id_lower(r->tenant);
-        vlt_region_compact(r->region);
-        vlt_id_lower(r->principal);
-        vlt_id_lower(r->identity_tenant);
-        if (r->key_uri && !canon_uri(&r->key_uri, true, NULL))
+        respell(s, &r->tenant, vlt_id_lower);
+        respell(s, &r->region, vlt_region_compact);
+        respell(s, &r->principal, vlt_id_lower);
+        respell(s, &r->identity_tenant, vlt_id_lower);
+        if (r->key_uri && !canon_uri(s, &r->key_uri, true, NULL))
             rc = bad(m, "a resource is bound to no key URI", id);
         if (rc == 0 && r->wrap_ref && strcmp(r->wrap_ref, VLT_MMK) != 0 &&
-            !canon_uri(&r->wrap_ref, true, NULL))
+            !canon_uri(s, &r->wrap_ref, true, NULL))
             rc = bad(m, "a resource's data key is wrapped under no key URI", id);
         dirty(s, VLT_T_RESOURCE, id);
         m->rep->resources++;

@@ -145,21 +145,22 @@ out:
 vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
 {
     vlt_state *s = cm_xcalloc(1, sizeof *s);
-    s->vaults = cm_map_new();
-    s->keys = cm_map_new();
-    s->resources = cm_map_new();
-    s->by_key = cm_map_new();
-    s->by_vault = cm_map_new();
-    s->by_principal = cm_map_new();
+    s->rids = cm_intern_new();
+    s->folds = cm_intern_new();
+    s->strs = cm_intern_new();
+    cm_itab_init(&s->resources, s->rids);
+    cm_itab_init(&s->vaults, s->strs);
+    cm_itab_init(&s->keys, s->strs);
+    cm_itab_init(&s->by_key, s->strs);
+    cm_itab_init(&s->by_vault, s->strs);
+    cm_itab_init(&s->by_principal, s->strs);
+    cm_itab_init(&s->res_fold, s->folds);
     s->seen = cm_strset_new();
-    s->res_fold = cm_map_new();
     s->chains = cm_map_new();
     s->acl = cm_map_new();
     s->dirty_acl = cm_map_new();
     s->offsets = cm_map_new();
     s->dirty_offsets = cm_map_new();
-    for (int i = 0; i < 3; i++)
-        s->dirty[i] = cm_map_new();
     if (!path) {
         s->master = cry_secret_random(CRY_DEK_LEN);
         if (!s->master) {
@@ -187,15 +188,24 @@ out_fail:
     return NULL;
 }
 
-static void free_idmap(cm_map *m)
+static void free_idtab(cm_itab *t)
 {
-    size_t it = 0;
+    uint32_t it = 0;
     void *v;
-    while (cm_map_next(m, &it, NULL, &v)) {
+    while (cm_itab_next(t, &it, NULL, &v)) {
         vlt_idl_free(v);
         free(v);
     }
-    cm_map_free(m);
+    cm_itab_free(t);
+}
+
+static void free_tab(cm_itab *t, void (*fn)(void *))
+{
+    uint32_t it = 0;
+    void *v;
+    while (cm_itab_next(t, &it, NULL, &v))
+        fn(v);
+    cm_itab_free(t);
 }
 
 static void free_objs(cm_map *m, void (*fn)(void *))
@@ -228,16 +238,16 @@ void vlt_state_free(vlt_state *s)
 {
     if (!s)
         return;
-    free_objs(s->vaults, vault_free_v);
-    free_objs(s->keys, key_free_v);
-    free_objs(s->resources, res_free_v);
+    free_tab(&s->vaults, vault_free_v);
+    free_tab(&s->keys, key_free_v);
+    free_tab(&s->resources, res_free_v);
     free_objs(s->chains, free_v);
-    free_idmap(s->by_key);
-    free_idmap(s->by_vault);
-    free_idmap(s->by_principal);
+    free_idtab(&s->by_key);
+    free_idtab(&s->by_vault);
+    free_idtab(&s->by_principal);
     cm_strset_free(s->seen);
     cm_strset_free(s->seen_any);
-    free_objs(s->res_fold, free_v);
+    cm_itab_free(&s->res_fold);
     cm_map_free(s->acl);
     cm_map_free(s->dirty_acl);
     free_objs(s->offsets, free_v);
@@ -246,9 +256,12 @@ void vlt_state_free(vlt_state *s)
     vlt_outmsg_free(s->outq, s->noutq);
     vlt_outmsg_free(s->outdone, s->noutdone);
     for (int i = 0; i < 3; i++)
-        cm_map_free(s->dirty[i]);
-    vlt_idl_free(&s->dirty_seen);
+        cm_hset_free(&s->dirty[i]);
+    vlt_strl_free(&s->dirty_seen);
     cry_secret_free(s->master);
     vlt_store_close(s->db);
+    cm_intern_free(s->rids);
+    cm_intern_free(s->folds);
+    cm_intern_free(s->strs);
     free(s);
 }

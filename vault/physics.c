@@ -23,12 +23,12 @@ static bool has_reason(const vlt_resource *r, const char *why)
     return false;
 }
 
-static void add_reason(vlt_resource *r, const char *why)
+static void add_reason(vlt_state *s, vlt_resource *r, const char *why)
 {
     if (has_reason(r, why))
         return;
     r->reasons = cm_xrealloc(r->reasons, (r->nreasons + 1) * sizeof *r->reasons);
-    r->reasons[r->nreasons++] = cm_strdup(why);
+    r->reasons[r->nreasons++] = vlt_str(s, why);
     qsort(r->reasons, r->nreasons, sizeof *r->reasons, cmp_str);
 }
 
@@ -37,9 +37,7 @@ static void del_reasons(vlt_resource *r, bool rules)
     size_t j = 0;
     for (size_t i = 0; i < r->nreasons; i++) {
         bool is_rule = !strncmp(r->reasons[i], "rule:", 5);
-        if (is_rule == rules)
-            free(r->reasons[i]);
-        else
+        if (is_rule != rules)
             r->reasons[j++] = r->reasons[i];
     }
     r->nreasons = j;
@@ -54,11 +52,10 @@ void vlt_txn_rule_lock(vlt_txn *t, const char *rid, const char *rule_id, bool ho
         return;
     vlt_resource *r = vlt_txn_wr_res(t, rid);
     if (hold) {
-        add_reason(r, why);
+        add_reason(t->s, r, why);
     } else {
         for (size_t i = 0; i < r->nreasons; i++)
             if (!strcmp(r->reasons[i], why)) {
-                free(r->reasons[i]);
                 memmove(&r->reasons[i], &r->reasons[i + 1],
                         (r->nreasons - i - 1) * sizeof *r->reasons);
                 r->nreasons--;
@@ -71,7 +68,7 @@ void vlt_txn_rule_lock(vlt_txn *t, const char *rid, const char *rule_id, bool ho
 static void physics_reasons(vlt_txn *t, vlt_resource *r)
 {
     if (r->lost) {
-        add_reason(r, "key-destroyed");
+        add_reason(t->s, r, "key-destroyed");
         return;
     }
     if (!r->cmk)
@@ -80,7 +77,7 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
     char vuri[256], kuri[512];
     const char *ref = r->wrap_ref && strcmp(r->wrap_ref, VLT_MMK) ? r->wrap_ref : r->key_uri;
     if (!ref || !vlt_key_uri_parse(ref, &kr)) {
-        add_reason(r, "key-missing");
+        add_reason(t->s, r, "key-missing");
         return;
     }
     vlt_vault_uri(&kr, vuri, sizeof vuri);
@@ -89,19 +86,19 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
     const vlt_key *k = vlt_txn_key(t, kuri, false);
     const vlt_keyver *kv = vlt_key_version(k, kr.version);
     if (!v)
-        add_reason(r, "vault-missing");
+        add_reason(t->s, r, "vault-missing");
     if (!kv)
-        add_reason(r, "key-missing");
+        add_reason(t->s, r, "key-missing");
     else if (k->deleted)
-        add_reason(r, "key-deleted");
+        add_reason(t->s, r, "key-deleted");
     else if (!kv->enabled)
-        add_reason(r, "key-disabled");
+        add_reason(t->s, r, "key-disabled");
     if (!r->identity) {
-        add_reason(r, "identity-missing");
+        add_reason(t->s, r, "identity-missing");
         return;
     }
     if (v && !cm_streq(r->identity_tenant, v->tenant))
-        add_reason(r, "identity-tenant-mismatch");
+        add_reason(t->s, r, "identity-tenant-mismatch");
     unsigned p = v ? vlt_txn_access(t, v->uri, r->principal, false) : 0;
     if (v && (p & VLT_PERM_ALL) != VLT_PERM_ALL) {
         static const char *const names[] = {"get", "wrapKey", "unwrapKey"};
@@ -113,7 +110,7 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
         char list[32], why[64];
         cm_join(list, sizeof list, ",", missing, nm); /* "get,wrapKey,unwrapKey" fits */
         snprintf(why, sizeof why, "access-missing:%s", list);
-        add_reason(r, why);
+        add_reason(t->s, r, why);
     }
 }
 
@@ -127,15 +124,13 @@ static bool usable_for(vlt_txn *t, const vlt_resource *r, const char *ref, char 
     probe.nreasons = 0;
     probe.cmk = true;
     probe.lost = r->lost;
-    char *saved_ref = probe.wrap_ref;
-    probe.wrap_ref = (char *)ref;
+    const char *saved_ref = probe.wrap_ref;
+    probe.wrap_ref = ref;
     physics_reasons(t, &probe);
     probe.wrap_ref = saved_ref;
     bool ok = probe.nreasons == 0;
     if (!ok)
         cm_join(why, wn, ", ", (const char *const *)probe.reasons, probe.nreasons);
-    for (size_t i = 0; i < probe.nreasons; i++)
-        free(probe.reasons[i]);
     free(probe.reasons);
     return ok;
 }
@@ -169,7 +164,7 @@ static int create_deks(vlt_txn *t, vlt_resource *r, char *reason, size_t rn)
     if (!strcmp(r->kind, "Face") &&
         (rc = vlt_txn_wrap(t, VLT_MMK, svc, &r->wsvc, err, sizeof err)) < 0)
         goto out_wipe;
-    vlt_set_str(&r->wrap_ref, VLT_MMK);
+    vlt_set_str(t->s, &r->wrap_ref, VLT_MMK);
     r->dek = dek;
     dek = NULL;
     rc = 0;
@@ -277,7 +272,7 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, ch
     cm_buf_free(&r->wdek);
     r->wdek = nw;
     vlt_txn_act(t, r->id, "rewrap", from, to, NULL);
-    vlt_set_str(&r->wrap_ref, to);
+    vlt_set_str(t->s, &r->wrap_ref, to);
     cry_secret_free(r->dek);
     r->dek = dek;
     return 0;
@@ -316,8 +311,6 @@ static bool needs_settle(vlt_txn *t, const vlt_resource *r)
         j++;
     }
     same = same && j == probe.nreasons;
-    for (size_t i = 0; i < probe.nreasons; i++)
-        free(probe.reasons[i]);
     free(probe.reasons);
     return !same;
 }

@@ -17,14 +17,13 @@ void vlt_idl_add(vlt_idlist *l, const char *id)
         l->cap = l->cap ? l->cap * 2 : 4;
         l->ids = cm_xrealloc(l->ids, l->cap * sizeof *l->ids);
     }
-    l->ids[l->n++] = cm_strdup(id);
+    l->ids[l->n++] = id;
 }
 
 void vlt_idl_del(vlt_idlist *l, const char *id)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (!strcmp(l->ids[i], id)) {
-            free(l->ids[i]);
+        if (l->ids[i] == id) {
             l->ids[i] = l->ids[--l->n];
             return;
         }
@@ -34,42 +33,59 @@ void vlt_idl_free(vlt_idlist *l)
 {
     if (!l)
         return;
-    for (size_t i = 0; i < l->n; i++)
-        free(l->ids[i]);
     free(l->ids);
     l->ids = NULL;
     l->n = l->cap = 0;
+}
+
+void vlt_strl_add(vlt_strlist *l, const char *str)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->s = cm_xrealloc(l->s, l->cap * sizeof *l->s);
+    }
+    l->s[l->n++] = cm_strdup(str);
+}
+
+void vlt_strl_free(vlt_strlist *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free(l->s[i]);
+    free(l->s);
+    *l = (vlt_strlist){0};
+}
+
+const char *vlt_str(vlt_state *s, const char *src)
+{
+    return cm_intern_copy(s->strs, src);
+}
+
+void vlt_set_str(vlt_state *s, const char **dst, const char *src)
+{
+    *dst = cm_intern_copy(s->strs, src);
+}
+
+const char *vlt_rid(vlt_state *s, const char *id)
+{
+    return cm_intern_copy(s->rids, id);
 }
 
 /* ---------- object lifetimes ---------- */
 
 void vlt_vault_free(vlt_vault *v)
 {
-    if (!v)
-        return;
-    free(v->uri);
-    free(v->name);
-    free(v->tenant);
-    free(v->region);
-    free(v->subscription);
     free(v);
 }
 
 vlt_vault *vlt_vault_clone(const vlt_vault *o)
 {
-    vlt_vault *v = cm_xcalloc(1, sizeof *v);
+    vlt_vault *v = cm_xmalloc(sizeof *v);
     *v = *o;
-    v->uri = cm_strdup(o->uri);
-    v->name = cm_strdup(o->name);
-    v->tenant = cm_strdup(o->tenant);
-    v->region = cm_strdup(o->region);
-    v->subscription = cm_strdup(o->subscription);
     return v;
 }
 
 static void keyver_clear(vlt_keyver *kv)
 {
-    free(kv->version);
     cm_buf_free(&kv->sealed);
     cry_pkey_free(kv->pk);
 }
@@ -78,10 +94,6 @@ void vlt_key_free(vlt_key *k)
 {
     if (!k)
         return;
-    free(k->uri);
-    free(k->name);
-    free(k->vault_uri);
-    free(k->kty);
     for (size_t i = 0; i < k->nvers; i++)
         keyver_clear(&k->vers[i]);
     free(k->vers);
@@ -92,13 +104,9 @@ vlt_key *vlt_key_clone(const vlt_key *o)
 {
     vlt_key *k = cm_xcalloc(1, sizeof *k);
     *k = *o;
-    k->uri = cm_strdup(o->uri);
-    k->name = cm_strdup(o->name);
-    k->vault_uri = cm_strdup(o->vault_uri);
-    k->kty = cm_strdup(o->kty);
     k->vers = cm_xcalloc(o->nvers + 1, sizeof *k->vers);
     for (size_t i = 0; i < o->nvers; i++) {
-        k->vers[i].version = cm_strdup(o->vers[i].version);
+        k->vers[i].version = o->vers[i].version;
         k->vers[i].enabled = o->vers[i].enabled;
         k->vers[i].has_nbf = o->vers[i].has_nbf;
         k->vers[i].has_exp = o->vers[i].has_exp;
@@ -114,8 +122,6 @@ vlt_key *vlt_key_clone(const vlt_key *o)
 
 void vlt_res_reasons_clear(vlt_resource *r)
 {
-    for (size_t i = 0; i < r->nreasons; i++)
-        free(r->reasons[i]);
     free(r->reasons);
     r->reasons = NULL;
     r->nreasons = 0;
@@ -125,19 +131,9 @@ void vlt_res_free(vlt_resource *r)
 {
     if (!r)
         return;
-    free(r->id);
-    free(r->kind);
-    free(r->tenant);
-    free(r->region);
-    free(r->subscription);
-    free(r->key_uri);
-    free(r->requested_key);
-    free(r->wrap_ref);
     cm_buf_free(&r->wdek);
     cm_buf_free(&r->wsvc);
     cm_buf_free(&r->wblk);
-    free(r->principal);
-    free(r->identity_tenant);
     vlt_res_reasons_clear(r);
     cry_secret_free(r->dek);
     free(r);
@@ -153,33 +149,19 @@ static void buf_copy(cm_buf *d, const cm_buf *s)
 
 vlt_resource *vlt_res_clone(const vlt_resource *o)
 {
-    vlt_resource *r = cm_xcalloc(1, sizeof *r);
+    vlt_resource *r = cm_xmalloc(sizeof *r);
     *r = *o;
-    r->id = cm_strdup(o->id);
-    r->kind = cm_strdup(o->kind);
-    r->tenant = cm_strdup(o->tenant);
-    r->region = cm_strdup(o->region);
-    r->subscription = cm_strdup(o->subscription);
-    r->key_uri = cm_strdup(o->key_uri);
     r->requested_key = NULL;
-    r->wrap_ref = cm_strdup(o->wrap_ref);
     buf_copy(&r->wdek, &o->wdek);
     buf_copy(&r->wsvc, &o->wsvc);
     buf_copy(&r->wblk, &o->wblk);
-    r->principal = cm_strdup(o->principal);
-    r->identity_tenant = cm_strdup(o->identity_tenant);
-    r->reasons = cm_xcalloc(o->nreasons + 1, sizeof *r->reasons);
-    for (size_t i = 0; i < o->nreasons; i++)
-        r->reasons[i] = cm_strdup(o->reasons[i]);
+    r->reasons = NULL;
+    if (o->nreasons) {
+        r->reasons = cm_xmalloc(o->nreasons * sizeof *r->reasons);
+        memcpy(r->reasons, o->reasons, o->nreasons * sizeof *r->reasons);
+    }
     r->dek = o->dek ? cry_secret_dup(o->dek->b, o->dek->len) : NULL;
     return r;
-}
-
-void vlt_set_str(char **dst, const char *src)
-{
-    char *n = cm_strdup(src);
-    free(*dst);
-    *dst = n;
 }
 
 /* ---------- bindings ---------- */
@@ -203,13 +185,13 @@ void vlt_index_res(vlt_state *s, const vlt_resource *r, bool add)
     char vault[256], key[512];
     if (!vlt_binding_of(r, vault, sizeof vault, key, sizeof key, NULL))
         return;
-    cm_map *maps[2] = {s->by_vault, s->by_key};
+    cm_itab *tabs[2] = {&s->by_vault, &s->by_key};
     const char *ids[2] = {vault, key};
     for (int i = 0; i < 2; i++) {
-        vlt_idlist *l = cm_map_get(maps[i], ids[i]);
+        vlt_idlist *l = cm_itab_get(tabs[i], ids[i]);
         if (!l && add) {
             l = cm_xcalloc(1, sizeof *l);
-            cm_map_put(maps[i], ids[i], l);
+            cm_itab_put(tabs[i], ids[i], l);
         }
         if (!l)
             continue;
@@ -224,10 +206,10 @@ void vlt_index_principal(vlt_state *s, const vlt_resource *r, bool add)
 {
     if (!r || !r->identity || !r->principal)
         return;
-    vlt_idlist *l = cm_map_get(s->by_principal, r->principal);
+    vlt_idlist *l = cm_itab_get(&s->by_principal, r->principal);
     if (!l && add) {
         l = cm_xcalloc(1, sizeof *l);
-        cm_map_put(s->by_principal, r->principal, l);
+        cm_itab_put(&s->by_principal, r->principal, l);
     }
     if (l && add)
         vlt_idl_add(l, r->id);
@@ -304,29 +286,29 @@ const vlt_keyver_view *vlt_keyver_view_of(const vlt_key *k, const vlt_keyver *kv
 
 const vlt_vault *vlt_state_vault(const vlt_state *s, const char *uri)
 {
-    return uri ? cm_map_get(s->vaults, uri) : NULL;
+    return cm_itab_get(&s->vaults, uri);
 }
 
 const vlt_key *vlt_state_key(const vlt_state *s, const char *uri)
 {
-    return uri ? cm_map_get(s->keys, uri) : NULL;
+    return cm_itab_get(&s->keys, uri);
 }
 
 const vlt_resource *vlt_state_resource(const vlt_state *s, const char *id)
 {
     if (!id)
         return NULL;
-    const vlt_resource *r = cm_map_get(s->resources, id);
+    const vlt_resource *r = cm_itab_get(&s->resources, id);
     if (r)
         return r;
     /* Any spelling of an ARM id names the resource (SPEC §2a). */
     const char *first = vlt_state_resource_spelling(s, id);
-    return first ? cm_map_get(s->resources, first) : NULL;
+    return first ? cm_itab_at(&s->resources, cm_intern_handle(first)) : NULL;
 }
 
 const char **vlt_state_resource_ids(const vlt_state *s, size_t *n)
 {
-    return cm_map_sorted_keys(s->resources, n);
+    return cm_itab_sorted_keys(&s->resources, n);
 }
 
 /* "SOURCE\x1fID" (a source holds no control character) into buf when it fits, else
@@ -361,7 +343,7 @@ void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
     const char *k = seen_key(source, id, buf, sizeof buf, &heap);
     cm_strset_add(s->seen, k);
     if (s->db)
-        vlt_idl_add(&s->dirty_seen, k);
+        vlt_strl_add(&s->dirty_seen, k);
     free(heap);
 }
 
@@ -380,12 +362,12 @@ const char *vlt_state_resource_spelling(const vlt_state *s, const char *id)
 {
     if (!id)
         return NULL;
-    const vlt_resource *r = cm_map_get(s->resources, id);
+    const vlt_resource *r = cm_itab_get(&s->resources, id);
     if (r)
         return r->id;
     char buf[1100];
     const char *f = fold(id, buf, sizeof buf);
-    return f ? cm_map_get(s->res_fold, f) : NULL;
+    return f ? cm_itab_get(&s->res_fold, f) : NULL;
 }
 
 void vlt_index_spelling(vlt_state *s, const char *id, bool add)
@@ -394,9 +376,10 @@ void vlt_index_spelling(vlt_state *s, const char *id, bool add)
     const char *f = fold(id, buf, sizeof buf);
     if (!f)
         return;
-    free(cm_map_del(s->res_fold, f));
     if (add)
-        cm_map_put(s->res_fold, f, cm_strdup(id));
+        cm_itab_put(&s->res_fold, f, (void *)vlt_rid(s, id));
+    else
+        cm_itab_del(&s->res_fold, f);
 }
 
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65])

@@ -22,7 +22,7 @@ vlt_txn *vlt_txn_begin(vlt_state *s)
     return t;
 }
 
-static void *view(cm_map *pend, cm_map *committed, const char *id, bool prior)
+static void *view(cm_map *pend, const cm_itab *committed, const char *id, bool prior)
 {
     if (!id)
         return NULL;
@@ -31,22 +31,22 @@ static void *view(cm_map *pend, cm_map *committed, const char *id, bool prior)
         if (p)
             return p->obj;
     }
-    return cm_map_get(committed, id);
+    return cm_itab_get(committed, id);
 }
 
 const vlt_vault *vlt_txn_vault(vlt_txn *t, const char *uri, bool prior)
 {
-    return view(t->pv, t->s->vaults, uri, prior);
+    return view(t->pv, &t->s->vaults, uri, prior);
 }
 
 const vlt_key *vlt_txn_key(vlt_txn *t, const char *uri, bool prior)
 {
-    return view(t->pk, t->s->keys, uri, prior);
+    return view(t->pk, &t->s->keys, uri, prior);
 }
 
 const vlt_resource *vlt_txn_resource(vlt_txn *t, const char *id, bool prior)
 {
-    return view(t->pr, t->s->resources, id, prior);
+    return view(t->pr, &t->s->resources, id, prior);
 }
 
 static void pend_put(cm_map *m, const char *id, void *obj, void (*fr)(void *))
@@ -88,13 +88,13 @@ static void *rclone(const void *o)
 }
 
 /* The transaction's own copy of a committed object, made on first write. */
-static void *wr_obj(cm_map *pend, cm_map *committed, const char *id, void *(*clone)(const void *),
-                    void (*fr)(void *))
+static void *wr_obj(cm_map *pend, const cm_itab *committed, const char *id,
+                    void *(*clone)(const void *), void (*fr)(void *))
 {
     struct pend *p = cm_map_get(pend, id);
     if (p)
         return p->obj;
-    const void *o = cm_map_get(committed, id);
+    const void *o = cm_itab_get(committed, id);
     if (!o)
         return NULL;
     void *c = clone(o);
@@ -104,17 +104,17 @@ static void *wr_obj(cm_map *pend, cm_map *committed, const char *id, void *(*clo
 
 vlt_vault *vlt_txn_wr_vault(vlt_txn *t, const char *uri)
 {
-    return wr_obj(t->pv, t->s->vaults, uri, vclone, vfree);
+    return wr_obj(t->pv, &t->s->vaults, uri, vclone, vfree);
 }
 
 vlt_key *vlt_txn_wr_key(vlt_txn *t, const char *uri)
 {
-    return wr_obj(t->pk, t->s->keys, uri, kclone, kfree);
+    return wr_obj(t->pk, &t->s->keys, uri, kclone, kfree);
 }
 
 vlt_resource *vlt_txn_wr_res(vlt_txn *t, const char *id)
 {
-    return wr_obj(t->pr, t->s->resources, id, rclone, rfree);
+    return wr_obj(t->pr, &t->s->resources, id, rclone, rfree);
 }
 
 void vlt_txn_put_vault(vlt_txn *t, const char *uri, vlt_vault *v)
@@ -195,22 +195,22 @@ const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
             t->naff = 1;
         } else {
             char uri[512];
-            cm_map *idx;
+            const cm_itab *idx;
             if (vlt_etype_subject(ev->type) == VLT_SUBJ_VAULT) {
                 vlt_uri_canon(ev->subject, uri, sizeof uri, NULL);
-                idx = t->s->by_vault;
+                idx = &t->s->by_vault;
             } else {
                 vlt_keyref kr;
                 vlt_key_uri_parse(ev->subject, &kr);
                 vlt_key_uri(&kr, false, uri, sizeof uri);
-                idx = t->s->by_key;
+                idx = &t->s->by_key;
             }
-            vlt_idlist *l = cm_map_get(idx, uri);
+            vlt_idlist *l = cm_itab_get(idx, uri);
             bool access = ev->type == VLT_EV_ACCESS_GRANTED || ev->type == VLT_EV_ACCESS_REVOKED;
             bool narrow = access && !bystanders;
             /* An access change can only matter to the identity it names: start from the
              * principal's resources and keep those bound to this vault. */
-            vlt_idlist *from = narrow ? cm_map_get(t->s->by_principal, ev->principal) : l;
+            vlt_idlist *from = narrow ? cm_itab_get(&t->s->by_principal, ev->principal) : l;
             size_t cnt = from ? from->n : 0, k = 0;
             t->affected = cm_xcalloc(cnt + 1, sizeof *t->affected);
             for (size_t i = 0; i < cnt; i++) {
@@ -233,18 +233,18 @@ const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
 
 int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_uri)
 {
-    cm_map *idx = key_uri ? t->s->by_key : t->s->by_vault;
+    const cm_itab *idx = key_uri ? &t->s->by_key : &t->s->by_vault;
     const char *id = key_uri ? key_uri : vault_uri;
     if (!id)
         return 0;
-    vlt_idlist *l = cm_map_get(idx, id);
+    vlt_idlist *l = cm_itab_get(idx, id);
     int64_t n = l ? (int64_t)l->n : 0;
     size_t it = 0;
     const char *rid;
     void *pv;
     while (cm_map_next(t->pr, &it, &rid, &pv)) {
         char v1[256], k1[512], v2[256], k2[512];
-        const vlt_resource *old = cm_map_get(t->s->resources, rid);
+        const vlt_resource *old = cm_itab_get(&t->s->resources, rid);
         const vlt_resource *neu = ((struct pend *)pv)->obj;
         bool was = vlt_binding_of(old, v1, sizeof v1, k1, sizeof k1, NULL) &&
                    !strcmp(key_uri ? k1 : v1, id);
@@ -344,7 +344,7 @@ void vlt_txn_abort(vlt_txn *t)
         txn_free(t);
 }
 
-static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table, void (*fr)(void *),
+static void swap_in(vlt_state *s, cm_map *pend, cm_itab *committed, int table, void (*fr)(void *),
                     bool resources)
 {
     size_t it = 0;
@@ -352,7 +352,8 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table, vo
     void *v;
     while (cm_map_next(pend, &it, &id, &v)) {
         struct pend *p = v;
-        void *old = cm_map_get(committed, id);
+        uint32_t h = cm_intern_add(committed->pool, id);
+        void *old = cm_itab_at(committed, h);
         if (resources) {
             const vlt_resource *o = old, *n = p->obj;
             bool same = o && n && o->cmk == n->cmk && cm_streq(o->key_uri, n->key_uri);
@@ -371,22 +372,19 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_map *committed, int table, vo
         }
         if (old)
             fr(old);
-        if (p->obj)
-            cm_map_put(committed, id, p->obj);
-        else
-            cm_map_del(committed, id);
+        cm_itab_put_at(committed, h, p->obj);
         p->obj = NULL;
         if (s->db)
-            cm_map_put(s->dirty[table], id, (void *)1);
+            cm_hset_add(&s->dirty[table], h);
     }
 }
 
 void vlt_txn_commit(vlt_txn *t)
 {
     vlt_state *s = t->s;
-    swap_in(s, t->pv, s->vaults, VLT_T_VAULT, vfree, false);
-    swap_in(s, t->pk, s->keys, VLT_T_KEY, kfree, false);
-    swap_in(s, t->pr, s->resources, VLT_T_RESOURCE, rfree, true);
+    swap_in(s, t->pv, &s->vaults, VLT_T_VAULT, vfree, false);
+    swap_in(s, t->pk, &s->keys, VLT_T_KEY, kfree, false);
+    swap_in(s, t->pr, &s->resources, VLT_T_RESOURCE, rfree, true);
     size_t it = 0;
     const char *k;
     void *v;

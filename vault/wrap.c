@@ -73,7 +73,7 @@ int vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const 
 static const vlt_key *committed(void *arg, const char *uri, bool prior)
 {
     (void)prior; /* the committed state has one view */
-    return cm_map_get(((vlt_state *)arg)->keys, uri);
+    return cm_itab_get(&((vlt_state *)arg)->keys, uri);
 }
 
 vlt_key_lookup vlt_key_lookup_committed(vlt_state *s)
