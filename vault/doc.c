@@ -272,8 +272,10 @@ static void load_seen_legacy(void *arg, const char *id)
 
 static void load_acl(void *arg, const char *k, unsigned perms)
 {
-    if (k)
-        cm_map_put(((vlt_state *)arg)->acl, k, (void *)(uintptr_t)(perms | VLT_ACL_PRESENT));
+    vlt_state *s = arg;
+    uint64_t pair = k ? vlt_acl_pair_of_key(s, k) : 0;
+    if (pair)
+        cm_u64map_put(&s->acl, pair, perms | VLT_ACL_PRESENT);
 }
 
 static void load_offset(void *arg, const char *topic, int32_t part, int64_t off)
@@ -393,11 +395,13 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     if (rc == 0)
         rc = flush_table(s, VLT_T_RESOURCE, &s->resources, res_doc_v, err);
     size_t ait = 0;
-    const char *ak;
-    while (rc == 0 && cm_map_next(s->dirty_acl, &ait, &ak, NULL)) {
-        uintptr_t p = (uintptr_t)cm_map_get(s->acl, ak);
-        rc = p ? vlt_store_acl_put(s->db, ak, (unsigned)(p & VLT_PERM_ALL), err)
-               : vlt_store_acl_del(s->db, ak, err);
+    uint64_t pair;
+    while (rc == 0 && cm_u64map_next(&s->dirty_acl, &ait, &pair, NULL)) {
+        char ak[1400];
+        uint32_t p = 0;
+        vlt_acl_key_of(s, pair, ak, sizeof ak);
+        rc = cm_u64map_get(&s->acl, pair, &p) ? vlt_store_acl_put(s->db, ak, p & VLT_PERM_ALL, err)
+                                              : vlt_store_acl_del(s->db, ak, err);
     }
     size_t oit = 0;
     const char *okey;
@@ -441,7 +445,7 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
     for (int t = 0; t < 3; t++)
         cm_hset_clear(&s->dirty[t]);
     vlt_strl_free(&s->dirty_seen);
-    cm_map_clear(s->dirty_acl);
+    cm_u64map_clear(&s->dirty_acl);
     cm_map_clear(s->dirty_offsets);
     vlt_facts_flushed(s);
     s->dirty_chains = false;

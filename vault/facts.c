@@ -89,18 +89,18 @@ void vlt_facts_free(vlt_state *s)
 
 unsigned vlt_state_access(const vlt_state *s, const char *vault_uri, const char *principal)
 {
-    char k[1400];
-    vlt_acl_key(vault_uri, principal, k, sizeof k);
-    return (unsigned)((uintptr_t)cm_map_get(s->acl, k) & VLT_PERM_ALL);
+    uint32_t p = 0;
+    cm_u64map_get(&s->acl, vlt_acl_find(s, vault_uri, principal), &p);
+    return p & VLT_PERM_ALL;
 }
 
 void vlt_state_access_each(const vlt_state *s, const char *vault_uri,
                            void (*fn)(void *arg, const char *principal, unsigned perms), void *arg)
 {
-    size_t it = 0, vn = strlen(vault_uri);
-    const char *k;
-    void *v;
-    while (cm_map_next(s->acl, &it, &k, &v))
-        if (!strncmp(k, vault_uri, vn) && k[vn] == '\x1f' && ((uintptr_t)v & VLT_PERM_ALL))
-            fn(arg, k + vn + 1, (unsigned)((uintptr_t)v & VLT_PERM_ALL));
+    uint32_t vh = cm_intern_find(s->strs, vault_uri), v;
+    size_t it = 0;
+    uint64_t k;
+    while (vh && cm_u64map_next(&s->acl, &it, &k, &v))
+        if ((uint32_t)(k >> 32) == vh && (v & VLT_PERM_ALL))
+            fn(arg, cm_intern_str(s->strs, (uint32_t)k), v & VLT_PERM_ALL);
 }

@@ -4,6 +4,7 @@
 #include "common/intern.h"
 #include "common/map.h"
 #include "common/strset.h"
+#include "common/u64map.h"
 #include "vault/state.h"
 #include "vault/store.h"
 
@@ -97,14 +98,14 @@ struct vlt_state {
     cm_strset *seen;          /* "source\x1fid": the one structure that grows with events */
     cm_strset *seen_any;      /* ids migrated without a source: seen from every source; or NULL */
     cm_map *chains;
-    cm_map *acl; /* vlt_acl_key(vault, principal) -> perms | VLT_ACL_PRESENT */
+    cm_u64map acl; /* vlt_acl_pair(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;
     char master_check[65]; /* from the store; empty until a master key is bound */
     vlt_store *db;
     /* what flush must write: handles of vaults and keys (strs), resources (rids) */
     cm_hset dirty[3];
     vlt_strlist dirty_seen;
-    cm_map *dirty_acl;
+    cm_u64map dirty_acl;        /* pairs whose access changed */
     vlt_outmsg *outq, *outdone; /* queued for the next flush; made durable by the last */
     size_t noutq, capoutq, noutdone;
     cm_map *offsets; /* "topic\x1fpart" -> int64_t* */
@@ -126,7 +127,7 @@ struct vlt_txn {
     vlt_state *s;
     const vlt_event *ev;
     cm_map *pv, *pk, *pr; /* uri/id -> struct pend */
-    cm_map *pacl;         /* vlt_acl_key -> perms | VLT_ACL_PRESENT, or VLT_ACL_GONE */
+    cm_u64map pacl;       /* vlt_acl_pair -> perms | VLT_ACL_PRESENT, or VLT_ACL_GONE */
     char **affected;
     size_t naff;
     bool affected_done;
@@ -136,8 +137,16 @@ struct vlt_txn {
 
 #define VLT_ACL_PRESENT 0x100u
 #define VLT_ACL_GONE 0x200u
-/* "VAULT_URI\x1fPRINCIPAL" into out. */
+/* "VAULT_URI\x1fPRINCIPAL" into out: how the store names an access policy. */
 void vlt_acl_key(const char *vault, const char *principal, char *out, size_t n);
+/* An access policy's key in the state's tables: the handles of its vault URI and its
+ * principal; vlt_acl_find gives 0 when the state holds neither (so no access). */
+uint64_t vlt_acl_pair(vlt_state *s, const char *vault, const char *principal);
+uint64_t vlt_acl_find(const vlt_state *s, const char *vault, const char *principal);
+/* The store's name of a pair into out. */
+void vlt_acl_key_of(const vlt_state *s, uint64_t pair, char *out, size_t n);
+/* Splits a store name into the pair (interning both); 0 when it is not VAULT\x1fPRINCIPAL. */
+uint64_t vlt_acl_pair_of_key(vlt_state *s, const char *key);
 void vlt_idl_add(vlt_idlist *l, const char *id);
 void vlt_idl_del(vlt_idlist *l, const char *id);
 void vlt_idl_free(vlt_idlist *l);

@@ -228,15 +228,16 @@ static int resources(struct mig *m)
 static int acls(struct mig *m)
 {
     vlt_state *s = m->s;
-    cm_map *na = cm_map_new();
+    cm_u64map na = {0};
     size_t it = 0;
-    const char *k;
-    void *val;
+    uint64_t pair;
+    uint32_t val;
     int rc = 0;
-    while (rc == 0 && cm_map_next(s->acl, &it, &k, &val)) {
+    while (rc == 0 && cm_u64map_next(&s->acl, &it, &pair, &val)) {
+        char k[1400], vault[VLT_URI_MAX + 1], principal[1024];
+        vlt_acl_key_of(s, pair, k, sizeof k);
         const char *sep = strchr(k, '\x1f');
-        char vault[VLT_URI_MAX + 1], principal[1024], nk[1600];
-        cm_map_put(s->dirty_acl, k, (void *)1);
+        cm_u64map_put(&s->dirty_acl, pair, 1);
         if (!sep || (size_t)(sep - k) > VLT_URI_MAX || strlen(sep + 1) >= sizeof principal) {
             rc = bad(m, "an access record is not VAULT/PRINCIPAL", k);
             break;
@@ -248,17 +249,21 @@ static int acls(struct mig *m)
             break;
         }
         vlt_id_lower(principal);
-        vlt_acl_key(vault, principal, nk, sizeof nk);
-        uintptr_t merged = (uintptr_t)cm_map_get(na, nk) | (uintptr_t)val;
-        cm_map_put(na, nk, (void *)merged);
-        cm_map_put(s->dirty_acl, nk, (void *)1);
+        uint64_t np = vlt_acl_pair(s, vault, principal);
+        uint32_t merged = 0;
+        cm_u64map_get(&na, np, &merged);
+        cm_u64map_put(&na, np, merged | val);
         m->rep->access++;
     }
     if (rc == 0) {
-        cm_map_free(s->acl);
+        /* every new pair is written; old pairs not among them are deleted by the flush */
+        it = 0;
+        while (cm_u64map_next(&na, &it, &pair, NULL))
+            cm_u64map_put(&s->dirty_acl, pair, 1);
+        cm_u64map_free(&s->acl);
         s->acl = na;
     } else {
-        cm_map_free(na);
+        cm_u64map_free(&na);
     }
     return rc;
 }

@@ -157,8 +157,6 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
     cm_itab_init(&s->res_fold, s->folds);
     s->seen = cm_strset_new();
     s->chains = cm_map_new();
-    s->acl = cm_map_new();
-    s->dirty_acl = cm_map_new();
     s->offsets = cm_map_new();
     s->dirty_offsets = cm_map_new();
     if (!path) {
@@ -248,8 +246,8 @@ void vlt_state_free(vlt_state *s)
     cm_strset_free(s->seen);
     cm_strset_free(s->seen_any);
     cm_itab_free(&s->res_fold);
-    cm_map_free(s->acl);
-    cm_map_free(s->dirty_acl);
+    cm_u64map_free(&s->acl);
+    cm_u64map_free(&s->dirty_acl);
     free_objs(s->offsets, free_v);
     cm_map_free(s->dirty_offsets);
     vlt_facts_free(s);

@@ -653,3 +653,32 @@ void vlt_acl_key(const char *vault, const char *principal, char *out, size_t n)
 {
     snprintf(out, n, "%s\x1f%s", vault, principal);
 }
+
+uint64_t vlt_acl_pair(vlt_state *s, const char *vault, const char *principal)
+{
+    uint32_t v = cm_intern_add(s->strs, vault);
+    return cm_u64_pair(v, cm_intern_add(s->strs, principal));
+}
+
+uint64_t vlt_acl_find(const vlt_state *s, const char *vault, const char *principal)
+{
+    uint32_t v = cm_intern_find(s->strs, vault), p = v ? cm_intern_find(s->strs, principal) : 0;
+    return v && p ? cm_u64_pair(v, p) : 0;
+}
+
+void vlt_acl_key_of(const vlt_state *s, uint64_t pair, char *out, size_t n)
+{
+    vlt_acl_key(cm_intern_str(s->strs, (uint32_t)(pair >> 32)),
+                cm_intern_str(s->strs, (uint32_t)pair), out, n);
+}
+
+uint64_t vlt_acl_pair_of_key(vlt_state *s, const char *key)
+{
+    const char *sep = strchr(key, '\x1f');
+    if (!sep)
+        return 0;
+    char *vault = cm_strndup(key, (size_t)(sep - key));
+    uint64_t pair = vlt_acl_pair(s, vault, sep + 1);
+    free(vault);
+    return pair;
+}

@@ -16,7 +16,6 @@ vlt_txn *vlt_txn_begin(vlt_state *s)
     t->pv = cm_map_new();
     t->pk = cm_map_new();
     t->pr = cm_map_new();
-    t->pacl = cm_map_new();
     t->acts = cm_map_new();
     t->changed = cm_map_new();
     return t;
@@ -156,25 +155,22 @@ unsigned vlt_txn_access(vlt_txn *t, const char *vault_uri, const char *principal
 {
     if (!vault_uri || !principal)
         return 0;
-    char k[1400];
-    vlt_acl_key(vault_uri, principal, k, sizeof k);
-    if (!prior) {
-        uintptr_t p = (uintptr_t)cm_map_get(t->pacl, k);
-        if (p)
-            return p & VLT_ACL_GONE ? 0 : (unsigned)(p & VLT_PERM_ALL);
-    }
-    return (unsigned)((uintptr_t)cm_map_get(t->s->acl, k) & VLT_PERM_ALL);
+    uint64_t pair = vlt_acl_find(t->s, vault_uri, principal);
+    uint32_t p = 0;
+    if (!prior && cm_u64map_get(&t->pacl, pair, &p))
+        return p & VLT_ACL_GONE ? 0 : p & VLT_PERM_ALL;
+    p = 0;
+    cm_u64map_get(&t->s->acl, pair, &p);
+    return p & VLT_PERM_ALL;
 }
 
 /* Access policies live beside the vault, so a grant never copies the vault. */
 void vlt_txn_acl_set(vlt_txn *t, const char *vault, const char *principal, unsigned perms,
                      bool grant)
 {
-    char k[1400];
-    vlt_acl_key(vault, principal, k, sizeof k);
     unsigned cur = vlt_txn_access(t, vault, principal, false);
-    uintptr_t v = grant ? (uintptr_t)(cur | perms | VLT_ACL_PRESENT) : VLT_ACL_GONE;
-    cm_map_put(t->pacl, k, (void *)v);
+    uint32_t v = grant ? cur | perms | VLT_ACL_PRESENT : VLT_ACL_GONE;
+    cm_u64map_put(&t->pacl, vlt_acl_pair(t->s, vault, principal), v);
 }
 
 /* ---------- affected resources ---------- */
@@ -331,7 +327,7 @@ static void txn_free(vlt_txn *t)
     }
     cm_map_free(t->acts);
     cm_map_free(t->changed);
-    cm_map_free(t->pacl);
+    cm_u64map_free(&t->pacl);
     for (size_t k = 0; k < t->naff; k++)
         free(t->affected[k]);
     free(t->affected);
@@ -386,15 +382,15 @@ void vlt_txn_commit(vlt_txn *t)
     swap_in(s, t->pk, &s->keys, VLT_T_KEY, kfree, false);
     swap_in(s, t->pr, &s->resources, VLT_T_RESOURCE, rfree, true);
     size_t it = 0;
-    const char *k;
-    void *v;
-    while (cm_map_next(t->pacl, &it, &k, &v)) {
-        if ((uintptr_t)v & VLT_ACL_GONE)
-            cm_map_del(s->acl, k);
+    uint64_t k;
+    uint32_t v;
+    while (cm_u64map_next(&t->pacl, &it, &k, &v)) {
+        if (v & VLT_ACL_GONE)
+            cm_u64map_del(&s->acl, k);
         else
-            cm_map_put(s->acl, k, v);
+            cm_u64map_put(&s->acl, k, v);
         if (s->db)
-            cm_map_put(s->dirty_acl, k, (void *)1);
+            cm_u64map_put(&s->dirty_acl, k, 1);
     }
     txn_free(t);
 }
