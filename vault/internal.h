@@ -88,15 +88,20 @@ struct vlt_chain_head {
 };
 
 struct vlt_state {
-    /* Pools: resource ids, their case-folded spellings, and every other string. */
-    cm_intern *rids, *folds, *strs;
+    /* Pools: resource ids, and every other string. */
+    cm_intern *rids, *strs;
     cm_itab resources;        /* over rids */
     cm_itab vaults, keys;     /* over strs, by URI */
     cm_itab by_key, by_vault; /* over strs: uri -> vlt_idlist of CMK resource ids */
     cm_itab by_principal;     /* over strs: identity principal -> vlt_idlist of resource ids */
-    cm_itab res_fold;         /* over folds: folded id -> its first-seen spelling (in rids) */
-    cm_strset *seen;          /* "source\x1fid": the one structure that grows with events */
-    cm_strset *seen_any;      /* ids migrated without a source: seen from every source; or NULL */
+    /* Live resources by their id case-folded (SPEC §2a): slots of (the folded id's hash,
+     * the handle of the spelling first seen), matched without case; no folded copies. */
+    struct vlt_fold_slot {
+        uint32_t hash, h; /* h 0: empty */
+    } * fold;
+    size_t fold_cap, fold_len;
+    cm_strset *seen;     /* "source\x1fid": the one structure that grows with events */
+    cm_strset *seen_any; /* ids migrated without a source: seen from every source; or NULL */
     cm_map *chains;
     cm_u64map acl; /* vlt_acl_pair(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;

@@ -146,7 +146,6 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
 {
     vlt_state *s = cm_xcalloc(1, sizeof *s);
     s->rids = cm_intern_new();
-    s->folds = cm_intern_new();
     s->strs = cm_intern_new();
     cm_itab_init(&s->resources, s->rids);
     cm_itab_init(&s->vaults, s->strs);
@@ -154,7 +153,6 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
     cm_itab_init(&s->by_key, s->strs);
     cm_itab_init(&s->by_vault, s->strs);
     cm_itab_init(&s->by_principal, s->strs);
-    cm_itab_init(&s->res_fold, s->folds);
     s->seen = cm_strset_new();
     s->chains = cm_map_new();
     s->offsets = cm_map_new();
@@ -245,7 +243,7 @@ void vlt_state_free(vlt_state *s)
     free_idtab(&s->by_principal);
     cm_strset_free(s->seen);
     cm_strset_free(s->seen_any);
-    cm_itab_free(&s->res_fold);
+    free(s->fold);
     cm_u64map_free(&s->acl);
     cm_u64map_free(&s->dirty_acl);
     free_objs(s->offsets, free_v);
@@ -259,7 +257,6 @@ void vlt_state_free(vlt_state *s)
     cry_secret_free(s->master);
     vlt_store_close(s->db);
     cm_intern_free(s->rids);
-    cm_intern_free(s->folds);
     cm_intern_free(s->strs);
     free(s);
 }

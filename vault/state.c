@@ -1,5 +1,6 @@
 #include "vault/state.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -349,13 +350,37 @@ void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
 
 /* ---------- resource ids: one spelling per resource ---------- */
 
-/* The folded id into buf (ids are at most 1024 bytes; a longer one is no resource). */
-static const char *fold(const char *id, char *buf, size_t n)
+/* The hash of id case-folded; false for an id too long to be a resource's (1024 bytes). */
+static bool fold_hash(const char *id, uint64_t *hash)
 {
-    if (strlen(id) >= n)
-        return NULL;
-    vlt_resource_id_fold(id, buf, n);
-    return buf;
+    char buf[1100];
+    if (strlen(id) >= sizeof buf)
+        return false;
+    vlt_resource_id_fold(id, buf, sizeof buf);
+    size_t n;
+    *hash = cm_strhash(buf, &n);
+    return true;
+}
+
+static bool same_folded(const char *a, const char *b)
+{
+    for (; *a && *b; a++, b++)
+        if (*a != *b && tolower((unsigned char)*a) != tolower((unsigned char)*b))
+            return false;
+    return *a == *b;
+}
+
+/* The slot of the live resource whose id folds as id does, or the empty slot where it
+ * would go. */
+static struct vlt_fold_slot *fold_find(const vlt_state *s, const char *id, uint64_t hash)
+{
+    size_t mask = s->fold_cap - 1, i = (size_t)hash & mask;
+    uint32_t hi = (uint32_t)(hash >> 32);
+    for (;; i = (i + 1) & mask) {
+        struct vlt_fold_slot *sl = &s->fold[i];
+        if (!sl->h || (sl->hash == hi && same_folded(cm_intern_str(s->rids, sl->h), id)))
+            return sl;
+    }
 }
 
 const char *vlt_state_resource_spelling(const vlt_state *s, const char *id)
@@ -365,21 +390,71 @@ const char *vlt_state_resource_spelling(const vlt_state *s, const char *id)
     const vlt_resource *r = cm_itab_get(&s->resources, id);
     if (r)
         return r->id;
-    char buf[1100];
-    const char *f = fold(id, buf, sizeof buf);
-    return f ? cm_itab_get(&s->res_fold, f) : NULL;
+    uint64_t hash;
+    if (!s->fold_len || !fold_hash(id, &hash))
+        return NULL;
+    const struct vlt_fold_slot *sl = fold_find(s, id, hash);
+    return sl->h ? cm_intern_str(s->rids, sl->h) : NULL;
+}
+
+static void fold_grow(vlt_state *s)
+{
+    struct vlt_fold_slot *old = s->fold;
+    size_t ocap = s->fold_cap;
+    s->fold_cap = ocap ? ocap * 2 : 256;
+    s->fold = cm_xcalloc(s->fold_cap, sizeof *s->fold);
+    for (size_t i = 0; i < ocap; i++) {
+        if (!old[i].h)
+            continue;
+        uint64_t hash;
+        fold_hash(cm_intern_str(s->rids, old[i].h), &hash);
+        size_t j = (size_t)hash & (s->fold_cap - 1);
+        while (s->fold[j].h)
+            j = (j + 1) & (s->fold_cap - 1);
+        s->fold[j] = old[i];
+    }
+    free(old);
+}
+
+/* Removes the slot at i, moving up the later entries of its run (no tombstones). */
+static void fold_remove(vlt_state *s, size_t hole)
+{
+    size_t mask = s->fold_cap - 1, i = hole;
+    for (;;) {
+        i = (i + 1) & mask;
+        if (!s->fold[i].h)
+            break;
+        uint64_t hash;
+        fold_hash(cm_intern_str(s->rids, s->fold[i].h), &hash);
+        size_t home = (size_t)hash & mask;
+        bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!stays) {
+            s->fold[hole] = s->fold[i];
+            hole = i;
+        }
+    }
+    s->fold[hole] = (struct vlt_fold_slot){0};
+    s->fold_len--;
 }
 
 void vlt_index_spelling(vlt_state *s, const char *id, bool add)
 {
-    char buf[1100];
-    const char *f = fold(id, buf, sizeof buf);
-    if (!f)
+    uint64_t hash;
+    if (!fold_hash(id, &hash))
         return;
-    if (add)
-        cm_itab_put(&s->res_fold, f, (void *)vlt_rid(s, id));
-    else
-        cm_itab_del(&s->res_fold, f);
+    if (add && (s->fold_len + 1) * 4 > s->fold_cap * 3)
+        fold_grow(s);
+    if (!s->fold_cap)
+        return;
+    struct vlt_fold_slot *sl = fold_find(s, id, hash);
+    if (!add) {
+        if (sl->h)
+            fold_remove(s, (size_t)(sl - s->fold));
+        return;
+    }
+    s->fold_len += sl->h == 0;
+    sl->hash = (uint32_t)(hash >> 32);
+    sl->h = cm_intern_handle(vlt_rid(s, id));
 }
 
 bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65])

@@ -289,9 +289,60 @@ out:
     CHECK(rmdir(dir) == 0);
 }
 
+/* Any spelling of a resource id finds the spelling first seen while the resource lives
+ * (SPEC §2a), through growth of the index and removals from the middle of its runs. */
+static void test_spellings(void)
+{
+    enum { N = 700 };
+    cm_err err;
+    vlt_state *s = vlt_state_open(NULL, NULL, &err);
+    char id[256], up[256], low[256];
+    int bad = 0;
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, R("Acct-%d"), i);
+        bad += apply(s, "resource.created", id,
+                     "{\"kind\":\"Face\",\"tenant\":\"t1\",\"region\":\"westeurope\","
+                     "\"subscription\":\"s\"}",
+                     NULL) != 0;
+    }
+    CHECK(bad == 0);
+    for (int i = 0; i < N; i += 3) {
+        snprintf(id, sizeof id, R("Acct-%d"), i);
+        bad += apply(s, "resource.deleted", id, "{}", NULL) != 0;
+    }
+    CHECK(bad == 0);
+    for (int i = 0; i < N; i++) {
+        snprintf(id, sizeof id, R("Acct-%d"), i);
+        snprintf(up, sizeof up,
+                 "/SUBSCRIPTIONS/S/RESOURCEGROUPS/G/PROVIDERS/"
+                 "MICROSOFT.COGNITIVESERVICES/ACCOUNTS/ACCT-%d",
+                 i);
+        snprintf(low, sizeof low,
+                 "/subscriptions/s/resourcegroups/g/providers/"
+                 "microsoft.cognitiveservices/accounts/acct-%d",
+                 i);
+        const char *a = vlt_state_resource_spelling(s, up),
+                   *b = vlt_state_resource_spelling(s, low);
+        if (i % 3 == 0)
+            bad += a != NULL || b != NULL || vlt_state_resource(s, low) != NULL;
+        else
+            bad += !t_streq(a, id) || !t_streq(b, id) || vlt_state_resource(s, up) == NULL;
+    }
+    CHECK(bad == 0);
+    /* a resource created again under another spelling is found under that one */
+    CHECK(apply(s, "resource.created", R("ACCT-0"),
+                "{\"kind\":\"Face\",\"tenant\":\"t1\",\"region\":\"westeurope\","
+                "\"subscription\":\"s\"}",
+                NULL) == 0);
+    CHECK_STR(vlt_state_resource_spelling(s, R("acct-0")), R("ACCT-0"));
+    CHECK(vlt_state_resource_spelling(s, R("acct-100000")) == NULL);
+    vlt_state_free(s);
+}
+
 int main(void)
 {
     dec = dec_decoder_new(DEC_MAX_MESSAGE_DEFAULT);
+    test_spellings();
     test_physics();
     test_data();
     dec_decoder_free(dec);
