@@ -257,7 +257,7 @@ static int load_res(void *arg, const char *id, const char *doc)
 static void load_seen(void *arg, const char *id)
 {
     if (id)
-        cm_strset_add(((vlt_state *)arg)->seen, id);
+        vlt_state_seen_load(arg, id);
 }
 
 static void load_seen_legacy(void *arg, const char *id)

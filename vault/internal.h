@@ -183,6 +183,8 @@ int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, cry_pk
  * type or size the key cannot have, CM_EENV when the library fails. */
 int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
 int vlt_state_load_docs(vlt_state *s, cm_err *err);
+/* A seen event as the store names it ("SOURCE\x1fID") into the in-memory set. */
+void vlt_state_seen_load(vlt_state *s, const char *key);
 /* vault/facts.c: load, write (inside the flush's transaction), forget what was written. */
 int vlt_facts_load(vlt_state *s, cm_err *err);
 int vlt_facts_flush(vlt_state *s, cm_err *err);

@@ -312,18 +312,29 @@ const char **vlt_state_resource_ids(const vlt_state *s, size_t *n)
     return cm_itab_sorted_keys(&s->resources, n);
 }
 
-/* "SOURCE\x1fID" (a source holds no control character) into buf when it fits, else
- * into a new string in *heap; returns the key. */
-static const char *seen_key(const char *source, const char *id, char *buf, size_t n, char **heap)
+/* The set's key of a seen event: the handle of its source in bytes that are never NUL
+ * and end themselves (only the last has its high bit clear), then the id; into buf when
+ * it fits, else into a new string in *heap. NULL when the source was never seen (and
+ * add is false). */
+static const char *seen_key(vlt_state *s, const char *source, const char *id, bool add, char *buf,
+                            size_t n, char **heap)
 {
-    size_t sl = source ? strlen(source) : 0, il = strlen(id);
-    char *k = buf;
     *heap = NULL;
-    if (sl + il + 2 > n)
-        k = *heap = cm_xmalloc(sl + il + 2);
-    memcpy(k, source ? source : "", sl);
-    k[sl] = '\x1f';
-    memcpy(k + sl + 1, id, il + 1);
+    const char *src = source ? source : "";
+    uint32_t h = add ? cm_intern_add(s->strs, src) : cm_intern_find(s->strs, src);
+    if (!h)
+        return NULL;
+    uint8_t pre[8];
+    size_t pn = 0;
+    for (; h >= 127; h /= 127)
+        pre[pn++] = (uint8_t)(0x80 | (h % 127 + 1));
+    pre[pn++] = (uint8_t)(h + 1);
+    size_t il = strlen(id);
+    char *k = buf;
+    if (pn + il + 1 > n)
+        k = *heap = cm_xmalloc(pn + il + 1);
+    memcpy(k, pre, pn);
+    memcpy(k + pn, id, il + 1);
     return k;
 }
 
@@ -333,19 +344,44 @@ bool vlt_state_seen(vlt_state *s, const char *source, const char *id)
     if (s->seen_any && cm_strset_has(s->seen_any, id))
         return true;
     char buf[512], *heap;
-    bool has = cm_strset_has(s->seen, seen_key(source, id, buf, sizeof buf, &heap));
+    const char *k = seen_key(s, source, id, false, buf, sizeof buf, &heap);
+    bool has = k && cm_strset_has(s->seen, k);
     free(heap);
     return has;
 }
 
-void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
+/* Into the in-memory set only. */
+static void seen_add(vlt_state *s, const char *source, const char *id)
 {
     char buf[512], *heap;
-    const char *k = seen_key(source, id, buf, sizeof buf, &heap);
-    cm_strset_add(s->seen, k);
-    if (s->db)
-        vlt_strl_add(&s->dirty_seen, k);
+    cm_strset_add(s->seen, seen_key(s, source, id, true, buf, sizeof buf, &heap));
     free(heap);
+}
+
+void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
+{
+    seen_add(s, source, id);
+    if (!s->db)
+        return;
+    /* The store names it "SOURCE\x1fID" (a source holds no control character). */
+    size_t sl = source ? strlen(source) : 0, il = strlen(id);
+    char buf[512], *k = sl + il + 2 <= sizeof buf ? buf : cm_xmalloc(sl + il + 2);
+    memcpy(k, source ? source : "", sl);
+    k[sl] = '\x1f';
+    memcpy(k + sl + 1, id, il + 1);
+    vlt_strl_add(&s->dirty_seen, k);
+    if (k != buf)
+        free(k);
+}
+
+void vlt_state_seen_load(vlt_state *s, const char *key)
+{
+    const char *sep = strchr(key, '\x1f');
+    if (!sep)
+        return;
+    char *source = cm_strndup(key, (size_t)(sep - key));
+    seen_add(s, source, sep + 1);
+    free(source);
 }
 
 /* ---------- resource ids: one spelling per resource ---------- */
