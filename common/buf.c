@@ -57,7 +57,9 @@ static int grow(cm_buf *b, size_t extra)
     size_t need = b->len + extra + 1;
     if (need <= b->cap)
         return 0;
-    size_t ncap = b->cap ? b->cap : 64;
+    /* The first room fits the first append (what is written once stays small); later
+     * growth doubles. */
+    size_t ncap = b->cap ? b->cap * 2 : (need + 15) & ~(size_t)15;
     while (ncap < need)
         ncap *= 2;
     if (ncap > b->max + 1)

@@ -28,7 +28,8 @@ static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_s
     int rc;
     if (c == VLT_CLASS_BLOCKLIST) {
         /* Blocklist names are always under the MMK, CMK or not (F14). */
-        rc = vlt_unwrap(s, &look, VLT_MMK, &r->wblk, outer, e, sizeof e);
+        cm_buf w = vlt_kw_view(&r->wblk);
+        rc = vlt_unwrap(s, &look, VLT_MMK, &w, outer, e, sizeof e);
     } else {
         if (r->lost || r->locked) {
             cm_err_set(err, r->id, 0, 0, "%s: data access refused (%s)",
@@ -37,8 +38,9 @@ static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_s
             return CM_EREFUSED;
         }
         rc = vlt_unwrap(s, &look, r->wrap_ref, &r->wdek, outer, e, sizeof e);
+        cm_buf w = vlt_kw_view(&r->wsvc);
         if (rc == 0 && r->wsvc.len &&
-            (rc = vlt_unwrap(s, &look, VLT_MMK, &r->wsvc, inner, e, sizeof e)) < 0) {
+            (rc = vlt_unwrap(s, &look, VLT_MMK, &w, inner, e, sizeof e)) < 0) {
             cry_secret_free(*outer);
             *outer = NULL;
         }

@@ -66,8 +66,8 @@ static void res_doc(const vlt_resource *r, cm_jw *j)
     cm_jw_kbool(j, "versionless", r->versionless);
     cm_jw_kstr(j, "wrap_ref", r->wrap_ref);
     cm_jw_khex(j, "wdek", r->wdek.p, r->wdek.len);
-    cm_jw_khex(j, "wsvc", r->wsvc.p, r->wsvc.len);
-    cm_jw_khex(j, "wblk", r->wblk.p, r->wblk.len);
+    cm_jw_khex(j, "wsvc", (const char *)r->wsvc.b, r->wsvc.len);
+    cm_jw_khex(j, "wblk", (const char *)r->wblk.b, r->wblk.len);
     cm_jw_kbool(j, "identity", r->identity);
     cm_jw_kstr(j, "principal", r->principal);
     cm_jw_kstr(j, "identity_tenant", r->identity_tenant);
@@ -137,6 +137,18 @@ static int ghex(yajl_val o, const char *k, cm_buf *out)
     if (rc == 0)
         rc = cm_buf_add(out, tmp, n); /* past the bound: a bad document, never a cut value */
     free(tmp);
+    return rc;
+}
+
+/* A data key wrapped under the MMK: absent or empty is none. */
+static int gkw(yajl_val o, const char *k, vlt_kwrapped *w)
+{
+    cm_buf b;
+    int rc = ghex(o, k, &b);
+    w->len = 0;
+    if (rc == 0 && b.len)
+        rc = vlt_kw_set(w, b.p, b.len);
+    cm_buf_free(&b);
     return rc;
 }
 
@@ -229,7 +241,7 @@ static int load_res(void *arg, const char *id, const char *doc)
     r->key_uri = gstr(s, o, "key_uri");
     r->versionless = gbool(o, "versionless");
     r->wrap_ref = gstr(s, o, "wrap_ref");
-    int rc = ghex(o, "wdek", &r->wdek) | ghex(o, "wsvc", &r->wsvc) | ghex(o, "wblk", &r->wblk);
+    int rc = ghex(o, "wdek", &r->wdek) | gkw(o, "wsvc", &r->wsvc) | gkw(o, "wblk", &r->wblk);
     r->identity = gbool(o, "identity");
     r->principal = gstr(s, o, "principal");
     r->identity_tenant = gstr(s, o, "identity_tenant");

@@ -50,6 +50,21 @@ static inline int64_t vlt_key_material_size(const vlt_key *k)
     return k->kty ? k->size : 2048;
 }
 
+/* A data key wrapped under the MMK (AES key wrap of a 32-byte key), held in place. */
+#define VLT_KW_LEN (CRY_DEK_LEN + 8)
+typedef struct vlt_kwrapped {
+    uint8_t len; /* 0: none */
+    uint8_t b[VLT_KW_LEN];
+} vlt_kwrapped;
+/* A read-only buffer over w's bytes, for vlt_unwrap. */
+static inline cm_buf vlt_kw_view(const vlt_kwrapped *w)
+{
+    cm_buf v = {.p = (char *)w->b, .len = w->len, .cap = w->len, .max = w->len};
+    return v;
+}
+/* Sets w from a wrapped key: CM_EINPUT when it is not of the size an MMK wrap has. */
+int vlt_kw_set(vlt_kwrapped *w, const void *p, size_t n);
+
 struct vlt_resource {
     const char *id, *kind, *tenant, *region, *subscription;
     bool cmk;
@@ -58,8 +73,8 @@ struct vlt_resource {
     const char *requested_key; /* resource.created only: the key asked for at creation */
     const char *wrap_ref;      /* "mmk" or the versioned key URI the DEK is wrapped under */
     cm_buf wdek;               /* the DEK wrapped under wrap_ref */
-    cm_buf wsvc;               /* Face: the service-layer DEK, always under the MMK */
-    cm_buf wblk;               /* blocklist names: their own DEK, always under the MMK */
+    vlt_kwrapped wsvc;         /* Face: the service-layer DEK, always under the MMK */
+    vlt_kwrapped wblk;         /* blocklist names: their own DEK, always under the MMK */
     bool identity;
     const char *principal, *identity_tenant;
     bool locked, lost;

@@ -147,6 +147,18 @@ static int fail_op(vlt_txn *t, int code, const char *rid, const char *op, const 
     return code;
 }
 
+/* Wraps a DEK under the MMK into w. */
+static int wrap_kw(vlt_txn *t, const cry_secret *dek, vlt_kwrapped *w, char *err, size_t errn)
+{
+    cm_buf b;
+    cm_buf_init(&b, 0);
+    int rc = vlt_txn_wrap(t, VLT_MMK, dek, &b, err, errn);
+    if (rc == 0 && (rc = vlt_kw_set(w, b.p, b.len)) < 0)
+        snprintf(err, errn, "a key wrapped under the MMK has %zu bytes", b.len);
+    cm_buf_free(&b);
+    return rc;
+}
+
 static int create_deks(vlt_txn *t, vlt_resource *r, char *reason, size_t rn)
 {
     char err[256];
@@ -159,10 +171,9 @@ static int create_deks(vlt_txn *t, vlt_resource *r, char *reason, size_t rn)
         goto out_wipe;
     }
     if ((rc = vlt_txn_wrap(t, VLT_MMK, dek, &r->wdek, err, sizeof err)) < 0 ||
-        (rc = vlt_txn_wrap(t, VLT_MMK, blk, &r->wblk, err, sizeof err)) < 0)
+        (rc = wrap_kw(t, blk, &r->wblk, err, sizeof err)) < 0)
         goto out_wipe;
-    if (!strcmp(r->kind, "Face") &&
-        (rc = vlt_txn_wrap(t, VLT_MMK, svc, &r->wsvc, err, sizeof err)) < 0)
+    if (!strcmp(r->kind, "Face") && (rc = wrap_kw(t, svc, &r->wsvc, err, sizeof err)) < 0)
         goto out_wipe;
     vlt_set_str(t->s, &r->wrap_ref, VLT_MMK);
     r->dek = dek;

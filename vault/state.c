@@ -66,6 +66,15 @@ void vlt_set_str(vlt_state *s, const char **dst, const char *src)
     *dst = cm_intern_copy(s->strs, src);
 }
 
+int vlt_kw_set(vlt_kwrapped *w, const void *p, size_t n)
+{
+    if (n != VLT_KW_LEN)
+        return CM_EINPUT;
+    memcpy(w->b, p, n);
+    w->len = (uint8_t)n;
+    return 0;
+}
+
 const char *vlt_rid(vlt_state *s, const char *id)
 {
     return cm_intern_copy(s->rids, id);
@@ -133,8 +142,6 @@ void vlt_res_free(vlt_resource *r)
     if (!r)
         return;
     cm_buf_free(&r->wdek);
-    cm_buf_free(&r->wsvc);
-    cm_buf_free(&r->wblk);
     vlt_res_reasons_clear(r);
     cry_secret_free(r->dek);
     free(r);
@@ -154,8 +161,6 @@ vlt_resource *vlt_res_clone(const vlt_resource *o)
     *r = *o;
     r->requested_key = NULL;
     buf_copy(&r->wdek, &o->wdek);
-    buf_copy(&r->wsvc, &o->wsvc);
-    buf_copy(&r->wblk, &o->wblk);
     r->reasons = NULL;
     if (o->nreasons) {
         r->reasons = cm_xmalloc(o->nreasons * sizeof *r->reasons);
