@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +351,92 @@ int cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n
     cry_secret *s = cry_secret_new(n);
     size_t outn = 0;
     int rc = kw_do(false, kek, keklen, in, n, s->b, &outn);
+    if (rc < 0) {
+        cry_secret_free(s);
+        return rc;
+    }
+    s->len = outn;
+    *out = s;
+    return 0;
+}
+
+struct cry_kw {
+    pthread_mutex_t mu;
+    EVP_CIPHER_CTX *c[2]; /* unwrap, wrap: each keeps the KEK's schedule */
+};
+
+cry_kw *cry_kw_new(const uint8_t *kek, size_t keklen)
+{
+    const EVP_CIPHER *ci = kw_cipher(keklen);
+    if (!ci)
+        return NULL;
+    cry_kw *k = cm_xcalloc(1, sizeof *k);
+    pthread_mutex_init(&k->mu, NULL);
+    for (int enc = 0; enc < 2; enc++) {
+        k->c[enc] = EVP_CIPHER_CTX_new();
+        if (!k->c[enc])
+            goto fail;
+        EVP_CIPHER_CTX_set_flags(k->c[enc], EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
+        if (EVP_CipherInit_ex(k->c[enc], ci, NULL, kek, NULL, enc) != 1)
+            goto fail;
+    }
+    return k;
+fail:
+    ERR_clear_error();
+    cry_kw_free(k);
+    return NULL;
+}
+
+void cry_kw_free(cry_kw *k)
+{
+    if (!k)
+        return;
+    EVP_CIPHER_CTX_free(k->c[0]); /* cleanses the key schedule */
+    EVP_CIPHER_CTX_free(k->c[1]);
+    pthread_mutex_destroy(&k->mu);
+    free(k);
+}
+
+/* One wrap or unwrap with a held KEK: the context starts over with the key it has. */
+static int kw_with(cry_kw *k, bool enc, const uint8_t *in, size_t n, uint8_t *out, size_t *outn)
+{
+    if (n > 4096)
+        return CM_EINPUT;
+    if (seam("aes key wrap"))
+        return lib_fail();
+    int l1 = 0, l2 = 0, ok;
+    EVP_CIPHER_CTX *c = k->c[enc];
+    pthread_mutex_lock(&k->mu);
+    ok = EVP_CipherInit_ex(c, NULL, NULL, NULL, NULL, enc) == 1 &&
+         EVP_CipherUpdate(c, out, &l1, in, (int)n) == 1 &&
+         EVP_CipherFinal_ex(c, out + l1, &l2) == 1;
+    pthread_mutex_unlock(&k->mu);
+    if (!ok) {
+        ERR_clear_error();
+        return lib_fail();
+    }
+    *outn = (size_t)(l1 + l2);
+    return 0;
+}
+
+int cry_kw_wrap_with(cry_kw *k, const uint8_t *in, size_t n, cm_buf *out)
+{
+    uint8_t tmp[4096 + 16];
+    size_t outn = 0;
+    if (n + 8 > sizeof tmp)
+        return CM_EINPUT;
+    int rc = kw_with(k, true, in, n, tmp, &outn);
+    return rc < 0 ? rc : cm_buf_add(out, tmp, outn);
+}
+
+int cry_kw_unwrap_with(cry_kw *k, const uint8_t *in, size_t n, cry_secret **out)
+{
+    *out = NULL;
+    if (n < 16 || n > 4096 + 8)
+        return CM_EINPUT;
+    cry_secret *s = cry_secret_new(n);
+    size_t outn = 0;
+    int rc = kw_with(k, false, in, n, s->b, &outn);
     if (rc < 0) {
         cry_secret_free(s);
         return rc;

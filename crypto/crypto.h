@@ -80,6 +80,16 @@ int cry_kw_wrap(const uint8_t kek[CRY_DEK_LEN], const uint8_t *in, size_t n, cm_
 /* Unwraps into *out, a new secret; fails on a wrong key or corrupt input. */
 int cry_kw_unwrap(const uint8_t *kek, size_t keklen, const uint8_t *in, size_t n, cry_secret **out);
 
+/* A KEK held ready for AES key wrap: its key schedule made once, not per call. Safe to
+ * share between threads (one call at a time). */
+typedef struct cry_kw cry_kw;
+/* NULL when the library fails or keklen is not 16, 24 or 32. */
+cry_kw *cry_kw_new(const uint8_t *kek, size_t keklen);
+void cry_kw_free(cry_kw *k); /* wipes the key schedule; NULL is a no-op */
+/* As cry_kw_wrap and cry_kw_unwrap, under k's KEK. */
+int cry_kw_wrap_with(cry_kw *k, const uint8_t *in, size_t n, cm_buf *out);
+int cry_kw_unwrap_with(cry_kw *k, const uint8_t *in, size_t n, cry_secret **out);
+
 /* A key-vault key version's material: RSA, EC (P-256) or oct (raw AES). */
 typedef struct cry_pkey cry_pkey;
 /* A new key into *out, of the named kty (RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM) and

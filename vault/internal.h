@@ -120,6 +120,7 @@ struct vlt_state {
     cm_map *chains;
     cm_u64map acl; /* vlt_acl_pair(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;
+    cry_kw *mmk; /* the master key held ready for key wrap (NULL: wrap with it per call) */
     char master_check[65]; /* from the store; empty until a master key is bound */
     vlt_store *db;
     /* what flush must write: handles of vaults and keys (strs), resources (rids) */

@@ -163,6 +163,7 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
             cm_err_set(err, "master key", 0, 0, "cannot generate the service master key");
             goto out_fail;
         }
+        s->mmk = cry_kw_new(s->master->b, s->master->len);
         return s;
     }
     if (vlt_state_open_store(s, path, master_path, err) < 0)
@@ -178,6 +179,7 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
             goto out_fail;
         memcpy(s->master_check, check, sizeof check);
     }
+    s->mmk = cry_kw_new(s->master->b, s->master->len);
     return s;
 out_fail:
     vlt_state_free(s);
@@ -254,6 +256,7 @@ void vlt_state_free(vlt_state *s)
     for (int i = 0; i < 3; i++)
         cm_hset_free(&s->dirty[i]);
     vlt_strl_free(&s->dirty_seen);
+    cry_kw_free(s->mmk);
     cry_secret_free(s->master);
     vlt_store_close(s->db);
     cm_intern_free(s->rids);

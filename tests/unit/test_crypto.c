@@ -64,6 +64,41 @@ static void test_kw(void)
     cm_buf_free(&w);
 }
 
+/* A held KEK wraps exactly as a KEK given per call does, call after call (the context
+ * starts over each time), unwraps what either made, and refuses what it did not. */
+static void test_kw_held(void)
+{
+    uint8_t kek[32], other[32];
+    cry_random(kek, 32);
+    cry_random(other, 32);
+    cry_kw *k = cry_kw_new(kek, 32), *o = cry_kw_new(other, 32);
+    CHECK(k && o && cry_kw_new(kek, 20) == NULL);
+    int bad = 0;
+    for (int i = 0; i < 200; i++) {
+        uint8_t dek[64];
+        size_t n = i % 3 == 0 ? 16 : i % 3 == 1 ? 32 : 64;
+        cry_random(dek, n);
+        cm_buf a, b;
+        cm_buf_init(&a, 0);
+        cm_buf_init(&b, 0);
+        bad += cry_kw_wrap_with(k, dek, n, &a) != 0 || cry_kw_wrap(kek, dek, n, &b) != 0 ||
+               a.len != n + 8 || b.len != a.len || memcmp(a.p, b.p, a.len) != 0;
+        cry_secret *s = NULL;
+        bad += cry_kw_unwrap_with(k, (uint8_t *)b.p, b.len, &s) != 0 || !s || s->len != n ||
+               memcmp(s->b, dek, n) != 0;
+        cry_secret_free(s);
+        bad += cry_kw_unwrap_with(o, (uint8_t *)a.p, a.len, &s) != CM_EENV || s != NULL;
+        cm_buf_free(&a);
+        cm_buf_free(&b);
+    }
+    CHECK(bad == 0);
+    cry_secret *s = NULL;
+    CHECK(cry_kw_unwrap_with(k, (const uint8_t *)"short", 5, &s) == CM_EINPUT && s == NULL);
+    cry_kw_free(k);
+    cry_kw_free(o);
+    cry_kw_free(NULL);
+}
+
 static void test_rsa(void)
 {
     char err[256];
@@ -147,6 +182,7 @@ int main(void)
 {
     test_gcm();
     test_kw();
+    test_kw_held();
     test_rsa();
     test_sign();
     uint8_t h[32];
