@@ -105,3 +105,9 @@ bool cm_strset_add(cm_strset *s, const char *str)
         grow_table(s);
     return true;
 }
+
+void cm_strset_each(const cm_strset *s, void (*fn)(void *arg, const char *str), void *arg)
+{
+    for (size_t at = 0; at < s->used; at += strlen(s->arena + at) + 1)
+        fn(arg, s->arena + at);
+}

@@ -395,6 +395,33 @@ static void res_doc_v(const void *o, cm_jw *j)
     res_doc(o, j);
 }
 
+void vlt_doc_of(int table, const void *obj, cm_jw *j)
+{
+    (table == VLT_T_VAULT ? vault_doc_v : table == VLT_T_KEY ? key_doc_v : res_doc_v)(obj, j);
+}
+
+int vlt_doc_load(vlt_state *s, int table, const char *id, const char *doc)
+{
+    return (table == VLT_T_VAULT ? load_vault
+            : table == VLT_T_KEY ? load_key
+                                 : load_res)(s, id, doc);
+}
+
+void vlt_doc_load_acl(vlt_state *s, const char *key, unsigned perms)
+{
+    load_acl(s, key, perms);
+}
+
+void vlt_doc_load_seen_legacy(vlt_state *s, const char *id)
+{
+    load_seen_legacy(s, id);
+}
+
+void vlt_doc_load_meta(vlt_state *s, const char *key, const char *val)
+{
+    load_meta(s, key, val);
+}
+
 int vlt_state_flush(vlt_state *s, cm_err *err)
 {
     if (!s->db)

@@ -2,6 +2,7 @@
 #ifndef VLT_INTERNAL_H
 #define VLT_INTERNAL_H
 #include "common/intern.h"
+#include "common/json.h"
 #include "common/map.h"
 #include "common/strset.h"
 #include "common/u64map.h"
@@ -199,6 +200,18 @@ int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, cry_pk
  * type or size the key cannot have, CM_EENV when the library fails. */
 int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
 int vlt_state_load_docs(vlt_state *s, cm_err *err);
+/* vault/doc.c, for snapshots: an object's stored document (table: VLT_T_*); a document, an
+ * access policy ("VAULT\x1fPRINCIPAL"), a seen id of the first format or a meta row (a
+ * chain head "chain:NAME", a replay position "replay:NAME") loaded into s. */
+void vlt_doc_of(int table, const void *obj, cm_jw *j);
+int vlt_doc_load(vlt_state *s, int table, const char *id, const char *doc);
+void vlt_doc_load_acl(vlt_state *s, const char *key, unsigned perms);
+void vlt_doc_load_seen_legacy(vlt_state *s, const char *id);
+void vlt_doc_load_meta(vlt_state *s, const char *key, const char *val);
+/* Every seen event, as the store names it ("SOURCE\x1fID"), in the order first seen. */
+void vlt_state_seen_each(const vlt_state *s, void (*fn)(void *arg, const char *key), void *arg);
+/* A new in-memory state under a copy of master (no store). */
+vlt_state *vlt_state_new_mem(const cry_secret *master, cm_err *err);
 /* A seen event as the store names it ("SOURCE\x1fID") into the in-memory set. */
 void vlt_state_seen_load(vlt_state *s, const char *key);
 /* vault/facts.c: load, write (inside the flush's transaction), forget what was written. */

@@ -142,7 +142,7 @@ out:
     return rc;
 }
 
-vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
+static vlt_state *state_new(void)
 {
     vlt_state *s = cm_xcalloc(1, sizeof *s);
     s->rids = cm_intern_new();
@@ -157,6 +157,24 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
     s->chains = cm_map_new();
     s->offsets = cm_map_new();
     s->dirty_offsets = cm_map_new();
+    return s;
+}
+
+vlt_state *vlt_state_new_mem(const cry_secret *master, cm_err *err)
+{
+    vlt_state *s = state_new();
+    s->master = cry_secret_dup(master->b, master->len);
+    if (!(s->mmk = cry_kw_new(s->master->b, s->master->len))) {
+        cm_err_env(err, "master key", "cannot hold the master key for key wrap");
+        vlt_state_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err)
+{
+    vlt_state *s = state_new();
     if (!path) {
         s->master = cry_secret_random(CRY_DEK_LEN);
         if (!s->master) {

@@ -379,6 +379,38 @@ void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
         free(k);
 }
 
+struct seen_each {
+    const vlt_state *s;
+    void (*fn)(void *arg, const char *key);
+    void *arg;
+};
+
+/* A set key back into "SOURCE\x1fID". */
+static void seen_one(void *arg, const char *k)
+{
+    struct seen_each *e = arg;
+    uint32_t h = 0, mult = 1;
+    const uint8_t *p = (const uint8_t *)k;
+    for (; *p & 0x80; p++, mult *= 127)
+        h += ((uint32_t)(*p & 0x7f) - 1) * mult;
+    h += ((uint32_t)*p - 1) * mult;
+    const char *src = cm_intern_str(e->s->strs, h), *id = (const char *)p + 1;
+    size_t sl = strlen(src), il = strlen(id);
+    char buf[512], *key = sl + il + 2 <= sizeof buf ? buf : cm_xmalloc(sl + il + 2);
+    memcpy(key, src, sl);
+    key[sl] = '\x1f';
+    memcpy(key + sl + 1, id, il + 1);
+    e->fn(e->arg, key);
+    if (key != buf)
+        free(key);
+}
+
+void vlt_state_seen_each(const vlt_state *s, void (*fn)(void *arg, const char *key), void *arg)
+{
+    struct seen_each e = {s, fn, arg};
+    cm_strset_each(s->seen, seen_one, &e);
+}
+
 void vlt_state_seen_load(vlt_state *s, const char *key)
 {
     const char *sep = strchr(key, '\x1f');

@@ -217,6 +217,15 @@ typedef struct vlt_migrate_report {
 int vlt_state_migrate(const char *path, const char *master_path, vlt_migrate_report *rep,
                       cm_err *err);
 
+/* --- a state as bytes (vault/snapshot.c) ---
+ * A partition's state (SPEC §7a) is one vlt_state: snapshot it, restore it elsewhere,
+ * free it to drop it. The snapshot is appended to out (its bound must hold the whole
+ * state) and authenticated under the state's master key. */
+int vlt_state_snapshot(vlt_state *s, cm_buf *out, cm_err *err);
+/* A new in-memory state from a snapshot made under master: NULL with err when it is not
+ * one (CM_EINPUT), does not authenticate (CM_ECHECK) or does not load (CM_EINPUT). */
+vlt_state *vlt_state_restore(const void *p, size_t n, const cry_secret *master, cm_err *err);
+
 /* JSON for `state show`: one resource, or everything. */
 int vlt_state_show(vlt_state *s, const char *rid, cm_buf *out, cm_err *err);
 #endif
