@@ -68,27 +68,32 @@ int vlt_kw_set(vlt_kwrapped *w, const void *p, size_t n);
 
 struct vlt_resource {
     const char *id, *kind, *tenant, *region, *subscription;
-    bool cmk;
-    const char *key_uri; /* canonical binding (versioned or not); NULL on MMK */
-    bool versionless;
+    const char *key_uri;       /* canonical binding (versioned or not); NULL on MMK */
     const char *requested_key; /* resource.created only: the key asked for at creation */
     const char *wrap_ref;      /* "mmk" or the versioned key URI the DEK is wrapped under */
-    cm_buf wdek;               /* the DEK wrapped under wrap_ref */
-    vlt_kwrapped wsvc;         /* Face: the service-layer DEK, always under the MMK */
-    vlt_kwrapped wblk;         /* blocklist names: their own DEK, always under the MMK */
-    bool identity;
     const char *principal, *identity_tenant;
-    bool locked, lost;
     const char **reasons; /* lock reasons, sorted (the array is the resource's own) */
-    size_t nreasons;
-    cry_secret *dek; /* plaintext DEK while unlocked and in use; NULL otherwise */
+    cry_secret *dek;      /* plaintext DEK while unlocked and in use; NULL otherwise */
+    cm_buf wdek;          /* the DEK wrapped under wrap_ref */
+    uint32_t nreasons;
+    bool cmk, versionless, identity, locked, lost;
+    vlt_kwrapped wsvc; /* Face: the service-layer DEK, always under the MMK */
+    vlt_kwrapped wblk; /* blocklist names: their own DEK, always under the MMK */
 };
 
-/* Resource ids (the pool's copies, compared by address). */
+/* Resource ids (the pool's copies, compared by address). Most lists hold one id (a
+ * principal names one resource), kept in place: an array only from the second on. */
 typedef struct vlt_idlist {
-    const char **ids;
-    size_t n, cap;
+    union {
+        const char *one; /* cap 0 */
+        const char **many;
+    } u;
+    uint32_t n, cap;
 } vlt_idlist;
+static inline const char *vlt_idl_at(const vlt_idlist *l, size_t i)
+{
+    return l->cap ? l->u.many[i] : l->u.one;
+}
 
 /* Strings the state owns one by one (event ids waiting for the next flush). */
 typedef struct vlt_strlist {

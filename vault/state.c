@@ -14,18 +14,31 @@
 
 void vlt_idl_add(vlt_idlist *l, const char *id)
 {
-    if (l->n == l->cap) {
-        l->cap = l->cap ? l->cap * 2 : 4;
-        l->ids = cm_xrealloc(l->ids, l->cap * sizeof *l->ids);
+    if (l->n == 0 && l->cap == 0) {
+        l->u.one = id;
+        l->n = 1;
+        return;
     }
-    l->ids[l->n++] = id;
+    if (l->cap == 0) { /* the second id: the one in place moves into an array */
+        const char *first = l->u.one;
+        l->u.many = cm_xmalloc(4 * sizeof *l->u.many);
+        l->u.many[0] = first;
+        l->cap = 4;
+    } else if (l->n == l->cap) {
+        l->cap *= 2;
+        l->u.many = cm_xrealloc(l->u.many, l->cap * sizeof *l->u.many);
+    }
+    l->u.many[l->n++] = id;
 }
 
 void vlt_idl_del(vlt_idlist *l, const char *id)
 {
     for (size_t i = 0; i < l->n; i++)
-        if (l->ids[i] == id) {
-            l->ids[i] = l->ids[--l->n];
+        if (vlt_idl_at(l, i) == id) {
+            if (l->cap)
+                l->u.many[i] = l->u.many[--l->n];
+            else
+                l->n = 0;
             return;
         }
 }
@@ -34,9 +47,9 @@ void vlt_idl_free(vlt_idlist *l)
 {
     if (!l)
         return;
-    free(l->ids);
-    l->ids = NULL;
-    l->n = l->cap = 0;
+    if (l->cap)
+        free(l->u.many);
+    *l = (vlt_idlist){0};
 }
 
 void vlt_strl_add(vlt_strlist *l, const char *str)

@@ -212,12 +212,12 @@ const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
             for (size_t i = 0; i < cnt; i++) {
                 if (narrow) {
                     char bv[256], bk[512];
-                    const vlt_resource *r = vlt_txn_resource(t, from->ids[i], false);
+                    const vlt_resource *r = vlt_txn_resource(t, vlt_idl_at(from, i), false);
                     if (!vlt_binding_of(r, bv, sizeof bv, bk, sizeof bk, NULL) ||
                         strcmp(bv, uri) != 0)
                         continue;
                 }
-                t->affected[k++] = cm_strdup(from->ids[i]);
+                t->affected[k++] = cm_strdup(vlt_idl_at(from, i));
             }
             t->naff = k;
             qsort(t->affected, k, sizeof *t->affected, cmp_str);
