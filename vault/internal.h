@@ -126,7 +126,8 @@ struct vlt_state {
     cm_map *chains;
     cm_u64map acl; /* vlt_acl_pair(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;
-    cry_kw *mmk; /* the master key held ready for key wrap (NULL: wrap with it per call) */
+    cry_kw *mmk;    /* the master key held ready for key wrap (NULL: wrap with it per call) */
+    vlt_txn *spare; /* the last transaction, emptied, for the next one */
     char master_check[65]; /* from the store; empty until a master key is bound */
     vlt_store *db;
     /* what flush must write: handles of vaults and keys (strs), resources (rids) */
@@ -161,6 +162,9 @@ struct vlt_txn {
     cm_map *acts;
     cm_map *changed;
 };
+
+/* Frees a transaction's own memory (it holds no objects: after commit or abort). */
+void vlt_txn_dispose(vlt_txn *t);
 
 #define VLT_ACL_PRESENT 0x100u
 #define VLT_ACL_GONE 0x200u

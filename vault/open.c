@@ -274,6 +274,7 @@ void vlt_state_free(vlt_state *s)
     for (int i = 0; i < 3; i++)
         cm_hset_free(&s->dirty[i]);
     vlt_strl_free(&s->dirty_seen);
+    vlt_txn_dispose(s->spare);
     cry_kw_free(s->mmk);
     cry_secret_free(s->master);
     vlt_store_close(s->db);

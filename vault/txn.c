@@ -11,7 +11,11 @@
 
 vlt_txn *vlt_txn_begin(vlt_state *s)
 {
-    vlt_txn *t = cm_xcalloc(1, sizeof *t);
+    vlt_txn *t = s->spare; /* the last transaction's maps, emptied */
+    s->spare = NULL;
+    if (t)
+        return t;
+    t = cm_xcalloc(1, sizeof *t);
     t->s = s;
     t->pv = cm_map_new();
     t->pk = cm_map_new();
@@ -312,7 +316,6 @@ static void txn_free(vlt_txn *t)
                 (i == 0 ? vfree : i == 1 ? kfree : rfree)(p->obj);
             free(p);
         }
-        cm_map_free(maps[i]);
     }
     it = 0;
     while (cm_map_next(t->acts, &it, NULL, &v)) {
@@ -325,12 +328,43 @@ static void txn_free(vlt_txn *t)
         free(l->a);
         free(l);
     }
-    cm_map_free(t->acts);
-    cm_map_free(t->changed);
-    cm_u64map_free(&t->pacl);
     for (size_t k = 0; k < t->naff; k++)
         free(t->affected[k]);
     free(t->affected);
+    vlt_state *s = t->s;
+    if (s->spare) {
+        vlt_txn_dispose(t);
+        return;
+    }
+    /* Kept for the next transaction: most touch a handful of objects, and their maps
+     * are emptied in place (one that grew large is made anew: clearing it costs more). */
+    cm_map **keep[5] = {&t->pv, &t->pk, &t->pr, &t->acts, &t->changed};
+    for (int i = 0; i < 5; i++) {
+        if (cm_map_len(*keep[i]) > 64) {
+            cm_map_free(*keep[i]);
+            *keep[i] = cm_map_new();
+        } else {
+            cm_map_clear(*keep[i]);
+        }
+    }
+    cm_u64map_clear(&t->pacl);
+    t->ev = NULL;
+    t->affected = NULL;
+    t->naff = 0;
+    t->affected_done = false;
+    s->spare = t;
+}
+
+void vlt_txn_dispose(vlt_txn *t)
+{
+    if (!t)
+        return;
+    cm_map_free(t->pv);
+    cm_map_free(t->pk);
+    cm_map_free(t->pr);
+    cm_map_free(t->acts);
+    cm_map_free(t->changed);
+    cm_u64map_free(&t->pacl);
     free(t);
 }
 
