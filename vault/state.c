@@ -492,7 +492,7 @@ static void fold_grow(vlt_state *s)
     for (size_t i = 0; i < ocap; i++) {
         if (!old[i].h)
             continue;
-        uint64_t hash;
+        uint64_t hash = 0; /* an indexed id always folds */
         fold_hash(cm_intern_str(s->rids, old[i].h), &hash);
         size_t j = (size_t)hash & (s->fold_cap - 1);
         while (s->fold[j].h)
@@ -510,7 +510,7 @@ static void fold_remove(vlt_state *s, size_t hole)
         i = (i + 1) & mask;
         if (!s->fold[i].h)
             break;
-        uint64_t hash;
+        uint64_t hash = 0; /* an indexed id always folds */
         fold_hash(cm_intern_str(s->rids, s->fold[i].h), &hash);
         size_t home = (size_t)hash & mask;
         bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
