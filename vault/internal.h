@@ -179,7 +179,7 @@ int vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const 
  * moves out its DEK (a new secret, or NULL when it did not come out) and its wrapped form
  * under the new version (empty when not wrapped); each item once. vlt_rewrap_free stops
  * the workers and wipes what was not taken; NULL is a no-op. vlt_bulk_threads: how many
- * threads bulk key operations use (CMKGUARD_THREADS, or the cores online), read once. */
+ * threads bulk key operations use: CMKGUARD_THREADS, or the cores online (read once). */
 typedef struct vlt_rewrap vlt_rewrap;
 vlt_rewrap *vlt_rewrap_start(vlt_state *s, const vlt_key *fk, const vlt_keyver *fkv,
                              const vlt_key *tk, const vlt_keyver *tkv, const cm_buf *const *in,

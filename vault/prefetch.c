@@ -42,16 +42,16 @@ struct vlt_rewrap {
 
 size_t vlt_bulk_threads(void)
 {
-    static long threads; /* read once: sysconf reads /sys */
-    if (!threads) {
-        const char *env = getenv("CMKGUARD_THREADS");
-        char *end;
-        long n = env ? strtol(env, &end, 10) : 0;
-        if (!env || end == env || *end || n < 1)
-            n = sysconf(_SC_NPROCESSORS_ONLN);
-        threads = n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : n;
+    static long cores; /* read once: sysconf reads /sys */
+    const char *env = getenv("CMKGUARD_THREADS");
+    char *end;
+    long n = env ? strtol(env, &end, 10) : 0;
+    if (!env || end == env || *end || n < 1) {
+        if (!cores)
+            cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores;
     }
-    return (size_t)threads;
+    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (size_t)n;
 }
 
 static void *rewrap_worker(void *arg)
@@ -143,9 +143,12 @@ vlt_rewrap *vlt_rewrap_start(vlt_state *s, const vlt_key *fk, const vlt_keyver *
 void vlt_rewrap_take(vlt_rewrap *j, size_t i, cry_secret **dek, cm_buf *out)
 {
     pthread_mutex_lock(&j->mu);
-    j->want = i;
-    while (!j->slot[i].done)
+    while (!j->slot[i].done) {
+        /* Woken once a stretch of items is done, not per item: settling one is quick. */
+        size_t w = i + 32 < j->n ? i + 32 : j->n - 1;
+        j->want = j->slot[w].done ? i : w;
         pthread_cond_wait(&j->cv, &j->mu);
+    }
     j->want = j->n;
     pthread_mutex_unlock(&j->mu);
     struct slot *sl = &j->slot[i];
