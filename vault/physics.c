@@ -413,8 +413,8 @@ static void ahead_start(vlt_txn *t, const char *const *ids, size_t n, struct ahe
 {
     a->job = NULL;
     a->slot = NULL;
-    size_t threads = vlt_bulk_threads();
-    if (n < 64 || cm_fault_armed || threads < 2)
+    size_t threads = n < 64 || cm_fault_armed ? 1 : vlt_bulk_threads();
+    if (threads < 2)
         return;
     const char *from = NULL;
     size_t *slot = cm_xcalloc(n, sizeof *slot);
