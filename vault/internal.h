@@ -245,11 +245,21 @@ int vlt_wrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cr
  * it wrapped can be re-wrapped. */
 int vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cm_buf *w,
                cry_secret **out, char *err, size_t errn);
-/* vault/prefetch.c: unwraps wrapped[0..n) under one RSA key version on up to `threads`
- * threads (8 at most); dek[i] gets a new secret, or stays NULL when it did not come
- * out. -1 when the key version's private key cannot be had (nothing unwrapped). */
-int vlt_unwrap_parallel(vlt_state *s, const vlt_key *k, const vlt_keyver *kv,
-                        const cm_buf **wrapped, size_t n, size_t threads, cry_secret **dek);
+/* vault/prefetch.c: bulk re-wraps on worker threads. vlt_rewrap_start unwraps in[0..n)
+ * (copied) under the version fkv of fk on up to `threads` threads (8 at most), each DEK
+ * then wrapped under tkv of tk where wrap[i] (tk NULL: unwrap only); NULL when a key
+ * cannot be had or no thread starts (nothing done). vlt_rewrap_take waits for item i and
+ * moves out its DEK (a new secret, or NULL when it did not come out) and its wrapped form
+ * under the new version (empty when not wrapped); each item once. vlt_rewrap_free stops
+ * the workers and wipes what was not taken; NULL is a no-op. vlt_bulk_threads: how many
+ * threads bulk key operations use: CMKGUARD_THREADS, or the cores online (read once). */
+typedef struct vlt_rewrap vlt_rewrap;
+vlt_rewrap *vlt_rewrap_start(vlt_state *s, const vlt_key *fk, const vlt_keyver *fkv,
+                             const vlt_key *tk, const vlt_keyver *tkv, const cm_buf *const *in,
+                             const bool *wrap, size_t n, size_t threads);
+void vlt_rewrap_take(vlt_rewrap *j, size_t i, cry_secret **dek, cm_buf *out);
+void vlt_rewrap_free(vlt_rewrap *j);
+size_t vlt_bulk_threads(void);
 
 /* vault/txn.c, for apply.c and physics.c: the transaction's own copy of an object, made
  * on first write (NULL when it does not exist); a new or deleted (NULL) object put in

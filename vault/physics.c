@@ -2,10 +2,10 @@
  * resource is settled: DEKs created and wrapped, re-wrapped under the key it should be
  * under, shredded with a destroyed key, locked while its key cannot be used, unlocked
  * when it can again. Lock reasons are the physics' own or a rule's ("rule:ID"). */
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "common/fault.h"
 #include "vault/internal.h"
@@ -239,8 +239,10 @@ static bool wrap_requested(const vlt_txn *t, const char *rid)
     }
 }
 
-static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, char *reason,
-                  size_t rn)
+/* ahead_to and ahead: the DEK already wrapped under ahead_to (taken when it is the target),
+ * or NULL. */
+static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, const char *ahead_to,
+                  cm_buf *ahead, char *reason, size_t rn)
 {
     char err[1400], why[256];
     const char *from = r->wrap_ref;
@@ -275,7 +277,10 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, ch
         return fail_op(t, rc, r->id, "rewrap", from, to, err, reason, rn);
     cm_buf nw;
     cm_buf_init(&nw, 0);
-    if ((rc = vlt_txn_wrap(t, to, dek, &nw, err, sizeof err)) < 0) {
+    if (ahead_to && !strcmp(ahead_to, to)) {
+        nw = *ahead;
+        cm_buf_init(ahead, 0);
+    } else if ((rc = vlt_txn_wrap(t, to, dek, &nw, err, sizeof err)) < 0) {
         cry_secret_free(dek);
         cm_buf_free(&nw);
         return fail_op(t, rc, r->id, "rewrap", from, to, err, reason, rn);
@@ -326,7 +331,8 @@ static bool needs_settle(vlt_txn *t, const vlt_resource *r)
     return !same;
 }
 
-static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
+static int settle_one(vlt_txn *t, const char *rid, const char *ahead_to, cm_buf *ahead,
+                      char *reason, size_t rn)
 {
     const vlt_resource *prior = vlt_txn_resource(t, rid, true);
     const vlt_resource *cur = vlt_txn_resource(t, rid, false);
@@ -356,7 +362,7 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
     target_ref(t, r, to, sizeof to);
     if (!r->lost && r->wrap_ref && strcmp(to, r->wrap_ref) != 0) {
         bool tolerant = t->ev->type == VLT_EV_KEY_ROTATED;
-        if ((rc = rewrap(t, r, to, tolerant, reason, rn)) < 0)
+        if ((rc = rewrap(t, r, to, tolerant, ahead_to, ahead, reason, rn)) < 0)
             return rc;
     } else if (r->lost && prior &&
                (r->cmk != prior->cmk || !cm_streq(r->key_uri, prior->key_uri))) {
@@ -395,72 +401,99 @@ static int settle_one(vlt_txn *t, const char *rid, char *reason, size_t rn)
 }
 
 /* A rotation re-wraps every resource on the key. Those that do not hold their DEK (after
- * a restart) need the old version to unwrap it: an RSA private operation each, spread
- * here over every core. A DEK that does not come out is left to the ordinary path, which
- * says why; so this only ever saves time. (Not under fault injection, which counts calls
- * on one thread.) */
-static void prefetch_deks(vlt_txn *t, const char *const *ids, size_t n)
+ * a restart) need the old version to unwrap it: an RSA private operation each. Workers
+ * unwrap them, and wrap each under the new version at once, while the resources are
+ * settled here in order as their results come. A DEK that does not come out, or a wrap
+ * that fails, is left to the ordinary path, which does it again and says why; so this
+ * only ever saves time, and decides nothing. (Not under fault injection, which counts
+ * calls on one thread.) */
+struct ahead {
+    vlt_rewrap *job;
+    size_t *slot; /* per affected id: its item in job, or SIZE_MAX */
+    char to[640]; /* the reference the items are wrapped under */
+};
+
+static void ahead_start(vlt_txn *t, const char *const *ids, size_t n, struct ahead *a)
 {
-    static long cores;
-    if (n < 64 || cm_fault_armed)
+    a->job = NULL;
+    a->slot = NULL;
+    size_t threads = n < 64 || cm_fault_armed ? 1 : vlt_bulk_threads();
+    if (threads < 2)
         return;
-    if (!cores)
-        cores = sysconf(_SC_NPROCESSORS_ONLN); /* reads /sys: once */
-    if (cores < 2)
-        return;
-    const char *ref = NULL;
-    const char **rid = cm_xcalloc(n, sizeof *rid);
+    const char *from = NULL;
+    size_t *slot = cm_xcalloc(n, sizeof *slot);
     const cm_buf **wrapped = cm_xcalloc(n, sizeof *wrapped);
+    bool *wrap = cm_xcalloc(n, sizeof *wrap);
     size_t m = 0;
     char to[640], why[256];
     for (size_t i = 0; i < n; i++) {
+        slot[i] = SIZE_MAX;
         const vlt_resource *r = vlt_txn_resource(t, ids[i], false);
         if (!r || r->lost || r->dek || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK) ||
             !r->wdek.len)
             continue;
-        if (ref && strcmp(ref, r->wrap_ref) != 0)
+        if (from && strcmp(from, r->wrap_ref) != 0)
             continue; /* one key version at a time: a rotation's resources share it */
         target_ref(t, r, to, sizeof to);
         if (!strcmp(to, r->wrap_ref) || !usable_for(t, r, r->wrap_ref, why, sizeof why))
             continue;
-        ref = r->wrap_ref;
-        rid[m] = ids[i];
+        if (!from) {
+            from = r->wrap_ref;
+            snprintf(a->to, sizeof a->to, "%s", to);
+        }
+        /* Wrapped ahead only where settling will wrap: the same target, usable and valid. */
+        wrap[m] = !strcmp(to, a->to) && strcmp(to, VLT_MMK) != 0 &&
+                  usable_for(t, r, to, why, sizeof why) && wrap_valid(t, to, why, sizeof why);
+        slot[i] = m;
         wrapped[m++] = &r->wdek;
     }
+    const vlt_key *fk = NULL, *tk = NULL;
+    const vlt_keyver *fkv = NULL, *tkv = NULL;
     vlt_keyref kr;
     char kuri[512];
-    const vlt_key *k = NULL;
-    const vlt_keyver *kv = NULL;
-    if (m >= 64) {
-        vlt_key_uri_parse(ref, &kr);
+    if (m >= 64 && vlt_key_uri_parse(from, &kr)) {
         vlt_key_uri(&kr, false, kuri, sizeof kuri);
-        k = vlt_txn_key(t, kuri, false);
-        kv = vlt_key_version(k, kr.version);
+        fk = vlt_txn_key(t, kuri, false);
+        fkv = vlt_key_version(fk, kr.version);
     }
-    cry_secret **dek = kv ? cm_xcalloc(m, sizeof *dek) : NULL;
-    if (dek &&
-        vlt_unwrap_parallel(t->s, k, kv, wrapped, m, cores > 8 ? 8 : (size_t)cores, dek) == 0)
-        for (size_t i = 0; i < m; i++) {
-            if (!dek[i])
-                continue;
-            vlt_resource *r = vlt_txn_wr_res(t, rid[i]);
-            cry_secret_free(r->dek);
-            r->dek = dek[i];
-        }
-    free(dek); /* a DEK that did not come out here fails again, and is reported, below */
-    free(rid);
+    if (fkv && strcmp(a->to, VLT_MMK) != 0 && vlt_key_uri_parse(a->to, &kr)) {
+        vlt_key_uri(&kr, false, kuri, sizeof kuri);
+        tk = vlt_txn_key(t, kuri, false);
+        tkv = vlt_key_version(tk, kr.version);
+    }
+    if (fkv)
+        a->job = vlt_rewrap_start(t->s, fk, fkv, tkv ? tk : NULL, tkv, wrapped, wrap, m, threads);
+    if (a->job)
+        a->slot = slot;
+    else
+        free(slot);
     free(wrapped);
+    free(wrap);
 }
 
 int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn)
 {
     size_t n;
     const char *const *ids = vlt_txn_affected(t, false, &n);
-    prefetch_deks(t, ids, n);
-    for (size_t i = 0; i < n; i++) {
-        int rc = settle_one(t, ids[i], reason, rn);
-        if (rc < 0)
-            return rc;
+    struct ahead a;
+    ahead_start(t, ids, n, &a);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        cm_buf w;
+        cm_buf_init(&w, 0);
+        if (a.job && a.slot[i] != SIZE_MAX) {
+            cry_secret *dek;
+            vlt_rewrap_take(a.job, a.slot[i], &dek, &w);
+            if (dek) { /* the resource holds its DEK again, as before the restart */
+                vlt_resource *r = vlt_txn_wr_res(t, ids[i]);
+                cry_secret_free(r->dek);
+                r->dek = dek;
+            }
+        }
+        rc = settle_one(t, ids[i], w.len ? a.to : NULL, &w, reason, rn);
+        cm_buf_free(&w);
     }
-    return 0;
+    vlt_rewrap_free(a.job);
+    free(a.slot);
+    return rc;
 }

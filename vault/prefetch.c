@@ -1,52 +1,184 @@
-/* RSA-OAEP unwraps under one key version spread over several threads: what a large
- * re-wrap (a rotation of a key many resources use) needs first when the resources do
- * not hold their DEKs. */
+/* Bulk re-wraps on worker threads: what a rotation of a key many resources use needs when
+ * the resources do not hold their DEKs (after a restart). Each worker unwraps a DEK under
+ * the old key version (an RSA private operation) and wraps it at once under the new one
+ * (a public operation). The caller takes the results in order as they come, so settling
+ * the resources runs beside the workers instead of after them.
+ *
+ * The workers touch nothing of the state: the wrapped DEKs are copied in, each worker has
+ * its own copy of the two keys, and the results wait in slots until they are taken. */
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "vault/internal.h"
 
-struct prefetch {
-    cry_secret *der; /* the old key version's private key */
-    const char *kty;
-    const cm_buf **wrapped;
-    cry_secret **dek;
-    size_t n, stride, first;
+#define MAX_THREADS 8
+
+struct slot {
+    cry_secret *dek; /* NULL: did not come out */
+    cm_buf out;      /* the DEK wrapped under the new version; empty when not */
+    bool done;
 };
 
-static void *prefetch_worker(void *arg)
+struct worker {
+    vlt_rewrap *j;
+    cry_pkey *from, *to; /* this worker's own copies; to NULL: unwrap only */
+};
+
+struct vlt_rewrap {
+    cm_buf *in; /* n wrapped DEKs, copied */
+    bool *wrap; /* which to wrap under the new version too */
+    struct slot *slot;
+    size_t n;
+    pthread_mutex_t mu; /* guards next, stop, want and every slot's done */
+    pthread_cond_t cv;
+    size_t next, want;
+    bool stop;
+    struct worker w[MAX_THREADS];
+    pthread_t th[MAX_THREADS];
+    size_t nth;
+};
+
+size_t vlt_bulk_threads(void)
 {
-    struct prefetch *p = arg;
-    cry_pkey *k = cry_pkey_import(p->kty, p->der->b, p->der->len);
+    static long cores; /* read once: sysconf reads /sys */
+    const char *env = getenv("CMKGUARD_THREADS");
+    char *end;
+    long n = env ? strtol(env, &end, 10) : 0;
+    if (!env || end == env || *end || n < 1) {
+        if (!cores)
+            cores = sysconf(_SC_NPROCESSORS_ONLN);
+        n = cores;
+    }
+    return n < 1 ? 1 : n > MAX_THREADS ? MAX_THREADS : (size_t)n;
+}
+
+static void *rewrap_worker(void *arg)
+{
+    struct worker *w = arg;
+    vlt_rewrap *j = w->j;
     char err[256];
-    for (size_t i = p->first; k && i < p->n; i += p->stride)
-        cry_pkey_unwrap(k, (const uint8_t *)p->wrapped[i]->p, p->wrapped[i]->len, &p->dek[i], err,
-                        sizeof err); /* one that fails stays NULL */
-    cry_pkey_free(k);
+    for (;;) {
+        pthread_mutex_lock(&j->mu);
+        size_t i = j->stop ? j->n : j->next;
+        if (i < j->n)
+            j->next++;
+        pthread_mutex_unlock(&j->mu);
+        if (i >= j->n)
+            break;
+        cry_secret *dek = NULL;
+        cm_buf out;
+        cm_buf_init(&out, 0);
+        if (cry_pkey_unwrap(w->from, (const uint8_t *)j->in[i].p, j->in[i].len, &dek, err,
+                            sizeof err) == 0 &&
+            w->to && j->wrap[i] &&
+            cry_pkey_wrap(w->to, dek->b, dek->len, &out, err, sizeof err) < 0)
+            cm_buf_free(&out); /* the caller wraps it again, and says why it fails */
+        pthread_mutex_lock(&j->mu);
+        j->slot[i].dek = dek;
+        j->slot[i].out = out;
+        j->slot[i].done = true;
+        if (j->want == i)
+            pthread_cond_signal(&j->cv);
+        pthread_mutex_unlock(&j->mu);
+    }
     return NULL;
 }
 
-int vlt_unwrap_parallel(vlt_state *s, const vlt_key *k, const vlt_keyver *kv,
-                        const cm_buf **wrapped, size_t n, size_t threads, cry_secret **dek)
+/* A key version's key, exported for the workers to import: a new secret, or NULL. */
+static cry_secret *export_key(vlt_state *s, const vlt_key *k, const vlt_keyver *kv)
 {
     char err[256];
     cry_pkey *pk;
-    cry_secret *der =
-        vlt_keyver_pkey(s, k, kv, &pk, err, sizeof err) == 0 ? cry_pkey_export(pk) : NULL;
-    if (!der)
-        return -1;
-    struct prefetch work[8];
-    pthread_t th[8];
-    size_t started = 0, nt = threads < 1 ? 1 : threads > 8 ? 8 : threads;
-    for (size_t i = 0; i < nt; i++) {
-        work[i] = (struct prefetch){der, vlt_key_material_kty(k), wrapped, dek, n, nt, i};
-        if (pthread_create(&th[i], NULL, prefetch_worker, &work[i]) == 0)
-            started++;
-        else
-            break;
+    return vlt_keyver_pkey(s, k, kv, &pk, err, sizeof err) == 0 ? cry_pkey_export(pk) : NULL;
+}
+
+vlt_rewrap *vlt_rewrap_start(vlt_state *s, const vlt_key *fk, const vlt_keyver *fkv,
+                             const vlt_key *tk, const vlt_keyver *tkv, const cm_buf *const *in,
+                             const bool *wrap, size_t n, size_t threads)
+{
+    cry_secret *from = export_key(s, fk, fkv);
+    cry_secret *to = tk && tkv ? export_key(s, tk, tkv) : NULL;
+    if (!from) {
+        cry_secret_free(to);
+        return NULL;
     }
-    for (size_t i = 0; i < started; i++)
-        pthread_join(th[i], NULL);
-    cry_secret_free(der);
-    return 0;
+    vlt_rewrap *j = cm_xcalloc(1, sizeof *j);
+    j->n = n;
+    j->want = n;
+    j->in = cm_xcalloc(n, sizeof *j->in);
+    j->wrap = cm_xcalloc(n, sizeof *j->wrap);
+    j->slot = cm_xcalloc(n, sizeof *j->slot);
+    for (size_t i = 0; i < n; i++) {
+        cm_buf_init(&j->in[i], 0);
+        cm_buf_add(&j->in[i], in[i]->p, in[i]->len);
+        j->wrap[i] = wrap[i];
+        cm_buf_init(&j->slot[i].out, 0);
+    }
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->cv, NULL);
+    size_t want = threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+    for (size_t t = 0; t < want; t++) {
+        struct worker *w = &j->w[j->nth];
+        w->j = j;
+        w->from = cry_pkey_import(vlt_key_material_kty(fk), from->b, from->len);
+        w->to = to ? cry_pkey_import(vlt_key_material_kty(tk), to->b, to->len) : NULL;
+        if (!w->from || pthread_create(&j->th[j->nth], NULL, rewrap_worker, w) != 0) {
+            cry_pkey_free(w->from);
+            cry_pkey_free(w->to);
+            break;
+        }
+        j->nth++;
+    }
+    cry_secret_free(from);
+    cry_secret_free(to);
+    if (!j->nth) {
+        vlt_rewrap_free(j);
+        return NULL;
+    }
+    return j;
+}
+
+void vlt_rewrap_take(vlt_rewrap *j, size_t i, cry_secret **dek, cm_buf *out)
+{
+    pthread_mutex_lock(&j->mu);
+    while (!j->slot[i].done) {
+        /* Woken once a stretch of items is done, not per item: settling one is quick. */
+        size_t w = i + 32 < j->n ? i + 32 : j->n - 1;
+        j->want = j->slot[w].done ? i : w;
+        pthread_cond_wait(&j->cv, &j->mu);
+    }
+    j->want = j->n;
+    pthread_mutex_unlock(&j->mu);
+    struct slot *sl = &j->slot[i];
+    *dek = sl->dek;
+    *out = sl->out;
+    sl->dek = NULL;
+    cm_buf_init(&sl->out, 0);
+}
+
+void vlt_rewrap_free(vlt_rewrap *j)
+{
+    if (!j)
+        return;
+    pthread_mutex_lock(&j->mu);
+    j->stop = true;
+    pthread_mutex_unlock(&j->mu);
+    for (size_t t = 0; t < j->nth; t++) {
+        pthread_join(j->th[t], NULL);
+        cry_pkey_free(j->w[t].from);
+        cry_pkey_free(j->w[t].to);
+    }
+    for (size_t i = 0; i < j->n; i++) {
+        cry_secret_free(j->slot[i].dek); /* one not taken is wiped here */
+        cm_buf_free(&j->slot[i].out);
+        cm_buf_free(&j->in[i]);
+    }
+    pthread_cond_destroy(&j->cv);
+    pthread_mutex_destroy(&j->mu);
+    free(j->in);
+    free(j->wrap);
+    free(j->slot);
+    free(j);
 }
