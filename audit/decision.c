@@ -16,55 +16,33 @@ const char *aud_finding_result(const aud_finding *f)
     return f->exemption ? "exempted" : f->unknown ? "unknown" : "match";
 }
 
-void aud_finding_free(aud_finding *f)
+void aud_decision_reset(aud_decision *d)
 {
-    free(f->rule);
-    free(f->message);
-    free(f->resource);
-    free(f->exemption);
-    for (size_t i = 0; i < f->ntags; i++)
-        free(f->tags[i]);
-    free(f->tags);
-    for (size_t i = 0; i < f->ncompliance; i++) {
-        free(f->standards[i]);
-        free(f->controls[i]);
-    }
-    free(f->standards);
-    free(f->controls);
-}
-
-static void rec_clear(aud_rec *r)
-{
-    free(r->subject);
-    for (size_t i = 0; i < r->nf; i++)
-        aud_finding_free(&r->f[i]);
-    free(r->f);
-    for (size_t i = 0; i < r->na; i++) {
-        free(r->a[i].from);
-        free(r->a[i].to);
-        free(r->a[i].error);
-    }
-    free(r->a);
-    free(r->st.key_uri);
-    for (size_t i = 0; i < r->st.nreasons; i++)
-        free(r->st.reasons[i]);
-    free(r->st.reasons);
-    memset(r, 0, sizeof *r);
+    aud_rec *recs = d->recs;
+    size_t cap = d->caprecs;
+    cm_arena arena = d->arena;
+    cm_arena_reset(&arena);
+    memset(d, 0, sizeof *d);
+    d->recs = recs;
+    d->caprecs = cap;
+    d->arena = arena;
 }
 
 void aud_decision_clear(aud_decision *d)
 {
-    for (size_t i = 0; i < d->nrecs; i++)
-        rec_clear(&d->recs[i]);
     free(d->recs);
-    free(d->reason);
-    free(d->cause);
-    free(d->event_type);
-    free(d->time);
-    free(d->input);
-    free(d->derived_type);
-    free(d->derived_id);
+    cm_arena_free(&d->arena);
     memset(d, 0, sizeof *d);
+}
+
+const char *aud_decision_str(aud_decision *d, const char *s)
+{
+    return cm_arena_strdup(&d->arena, s);
+}
+
+const char *aud_decision_strn(aud_decision *d, const char *s, size_t n)
+{
+    return cm_arena_strndup(&d->arena, s, n);
 }
 
 aud_rec *aud_decision_add(aud_decision *d, const char *subject)
@@ -75,27 +53,32 @@ aud_rec *aud_decision_add(aud_decision *d, const char *subject)
     }
     aud_rec *r = &d->recs[d->nrecs++];
     memset(r, 0, sizeof *r);
-    r->subject = cm_strdup(subject);
+    r->subject = cm_arena_strdup(&d->arena, subject);
     return r;
 }
 
-aud_finding *aud_rec_finding(aud_rec *r)
+/* Makes room for one more element of a list in the arena: doubles it when full. */
+static void *room(aud_decision *d, void *list, size_t n, size_t *cap, size_t size)
 {
-    if (r->nf == r->capf) {
-        r->capf = r->capf ? r->capf * 2 : 4;
-        r->f = cm_xrealloc(r->f, r->capf * sizeof *r->f);
-    }
+    if (n < *cap)
+        return list;
+    size_t ncap = *cap ? *cap * 2 : 4;
+    list = cm_arena_grow(&d->arena, list, *cap * size, ncap * size);
+    *cap = ncap;
+    return list;
+}
+
+aud_finding *aud_rec_finding(aud_decision *d, aud_rec *r)
+{
+    r->f = room(d, r->f, r->nf, &r->capf, sizeof *r->f);
     aud_finding *f = &r->f[r->nf++];
     memset(f, 0, sizeof *f);
     return f;
 }
 
-aud_action *aud_rec_action(aud_rec *r)
+aud_action *aud_rec_action(aud_decision *d, aud_rec *r)
 {
-    if (r->na == r->capa) {
-        r->capa = r->capa ? r->capa * 2 : 4;
-        r->a = cm_xrealloc(r->a, r->capa * sizeof *r->a);
-    }
+    r->a = room(d, r->a, r->na, &r->capa, sizeof *r->a);
     aud_action *a = &r->a[r->na++];
     memset(a, 0, sizeof *a);
     return a;

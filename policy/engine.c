@@ -13,7 +13,8 @@ struct pol_engine {
     dec_decoder *dec;
     az_ctx *az; /* the Azure message in hand, its elements and derived events */
     size_t max_message;
-    cm_buf msg;
+    cm_buf msg;   /* a finding's message as its template writes it */
+    cm_buf input; /* the input name, kept across the decisions of one message */
 };
 
 pol_engine *pol_engine_new(const pol_ruleset *rs, vlt_state *st, size_t max_message)
@@ -25,6 +26,7 @@ pol_engine *pol_engine_new(const pol_ruleset *rs, vlt_state *st, size_t max_mess
     e->az = az_ctx_new();
     e->max_message = max_message ? max_message : DEC_MAX_MESSAGE_DEFAULT;
     cm_buf_init(&e->msg, 0);
+    cm_buf_init(&e->input, 0);
     return e;
 }
 
@@ -35,6 +37,7 @@ void pol_engine_free(pol_engine *e)
     dec_decoder_free(e->dec);
     az_ctx_free(e->az);
     cm_buf_free(&e->msg);
+    cm_buf_free(&e->input);
     free(e);
 }
 
@@ -255,11 +258,12 @@ typedef struct eval_out {
     bool denied;
 } eval_out;
 
-static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const pol_ctx *c,
-                        const char *resource, const char *exemption, cm_buf *tmp)
+/* A finding of rule r on rec; its strings go to d's arena. */
+static void add_finding(aud_decision *d, aud_rec *rec, const pol_rule *r, enum pol_tri res,
+                        const pol_ctx *c, const char *resource, const char *exemption, cm_buf *tmp)
 {
-    aud_finding *f = aud_rec_finding(rec);
-    f->rule = cm_strdup(pol_rule_id(r));
+    aud_finding *f = aud_rec_finding(d, rec);
+    f->rule = aud_decision_str(d, pol_rule_id(r));
     f->action = pol_action_name(pol_rule_action(r));
     f->severity = pol_severity_name(pol_rule_severity(r));
     cm_buf_reset(tmp);
@@ -267,25 +271,25 @@ static void add_finding(aud_rec *rec, const pol_rule *r, enum pol_tri res, const
         cm_buf_reset(tmp);
         cm_buf_addf(tmp, "(message of rule %s larger than %zu bytes)", pol_rule_id(r), tmp->max);
     }
-    f->message = cm_strdup(tmp->p ? tmp->p : "");
-    f->resource = cm_strdup(resource);
+    f->message = aud_decision_str(d, tmp->p ? tmp->p : "");
+    f->resource = aud_decision_str(d, resource);
     f->unknown = res == POL_UNKNOWN;
-    f->exemption = cm_strdup(exemption);
+    f->exemption = aud_decision_str(d, exemption);
     size_t n;
     const char *const *tags = pol_rule_tags(r, &n);
     if (n) {
-        f->tags = cm_xcalloc(n, sizeof *f->tags);
+        f->tags = cm_arena_alloc(&d->arena, n * sizeof *f->tags);
         for (size_t i = 0; i < n; i++)
-            f->tags[i] = cm_strdup(tags[i]);
+            f->tags[i] = aud_decision_str(d, tags[i]);
         f->ntags = n;
     }
     const pol_comp *comp = pol_rule_compliance(r, &n);
     if (n) {
-        f->standards = cm_xcalloc(n, sizeof *f->standards);
-        f->controls = cm_xcalloc(n, sizeof *f->controls);
+        f->standards = cm_arena_alloc(&d->arena, n * sizeof *f->standards);
+        f->controls = cm_arena_alloc(&d->arena, n * sizeof *f->controls);
         for (size_t i = 0; i < n; i++) {
-            f->standards[i] = cm_strdup(comp[i].standard);
-            f->controls[i] = cm_strdup(comp[i].control);
+            f->standards[i] = aud_decision_str(d, comp[i].standard);
+            f->controls[i] = aud_decision_str(d, comp[i].control);
         }
         f->ncompliance = n;
     }
@@ -319,11 +323,12 @@ static bool ran_now(const pol_rule *const *rules, size_t n, const pol_rule *rule
     return false;
 }
 
-/* Evaluates every rule for the event in one context; findings go to rec. The id an
- * exemption is matched against is rid, or the vault's or key's own subject. A finding an
- * exemption holds back does not act: no deny, no lockout. */
+/* Evaluates every rule for the event in one context; findings go to rec, their strings
+ * to d's arena. The id an exemption is matched against is rid, or the vault's or key's
+ * own subject. A finding an exemption holds back does not act: no deny, no lockout. */
 static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol_ctx *c,
-                       const char *rid, const char *finding_res, aud_rec *rec, eval_out *out)
+                       const char *rid, const char *finding_res, aud_decision *d, aud_rec *rec,
+                       eval_out *out)
 {
     size_t n;
     const pol_rule *const *rules = pol_ruleset_for(e->rs, ev->type, &n);
@@ -337,7 +342,7 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
             vlt_txn_rule_lock(t, rid, pol_rule_id(rules[i]), res != POL_FALSE && !ex);
         if (res == POL_FALSE)
             continue;
-        add_finding(rec, rules[i], res, c, finding_res, ex, &e->msg);
+        add_finding(d, rec, rules[i], res, c, finding_res, ex, &e->msg);
         if (a == POL_DENY && !ex)
             out->denied = true;
     }
@@ -355,7 +360,7 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
         if (res == POL_FALSE)
             continue;
         vlt_txn_rule_lock(t, rid, pol_rule_id(lr), true);
-        add_finding(rec, lr, res, c, finding_res, NULL, &e->msg);
+        add_finding(d, rec, lr, res, c, finding_res, NULL, &e->msg);
     }
     /* Rule-held locks last while their condition holds: re-check those not run above. A
      * lock whose rule is gone, no longer a lockout, or now exempted is released. */
@@ -363,11 +368,12 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
     const vlt_res_view *r = vlt_res_view_of(vlt_txn_resource(t, rid, false), &vb);
     if (!r || !r->nreasons)
         return;
-    char **held = cm_xcalloc(r->nreasons + 1, sizeof *held);
+    /* Copied: releasing a lock changes the reasons read here. */
+    const char **held = cm_arena_alloc(&d->arena, r->nreasons * sizeof *held);
     size_t nh = 0;
     for (size_t i = 0; i < r->nreasons; i++)
         if (!strncmp(r->reasons[i], "rule:", 5))
-            held[nh++] = cm_strdup(r->reasons[i] + 5);
+            held[nh++] = aud_decision_str(d, r->reasons[i] + 5);
     for (size_t i = 0; i < nh; i++) {
         const pol_rule *rule = pol_ruleset_find(e->rs, held[i]);
         bool ran = ran_now(rules, n, rule);
@@ -375,12 +381,11 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
             (!ran &&
              (pol_rule_eval(rule, c) == POL_FALSE || pol_ruleset_exempted(e->rs, rule, rid, at))))
             vlt_txn_rule_lock(t, rid, held[i], false);
-        free(held[i]);
     }
-    free(held);
 }
 
-static void snapshot(aud_rec *rec, const vlt_resource *res)
+/* The resource after the event into rec's state, its strings into d's arena. */
+static void snapshot(aud_decision *d, aud_rec *rec, const vlt_resource *res)
 {
     vlt_res_view vb;
     const vlt_res_view *r = vlt_res_view_of(res, &vb);
@@ -389,37 +394,36 @@ static void snapshot(aud_rec *rec, const vlt_resource *res)
     if (!r)
         return;
     rec->st.cmk = r->cmk;
-    rec->st.key_uri = cm_strdup(r->key_uri);
+    rec->st.key_uri = aud_decision_str(d, r->key_uri);
     rec->st.locked = r->locked;
     rec->st.lost = r->lost;
-    rec->st.reasons = cm_xcalloc(r->nreasons + 1, sizeof *rec->st.reasons);
+    rec->st.reasons = cm_arena_alloc(&d->arena, r->nreasons * sizeof *rec->st.reasons);
     for (size_t i = 0; i < r->nreasons; i++)
-        rec->st.reasons[i] = cm_strdup(r->reasons[i]);
+        rec->st.reasons[i] = aud_decision_str(d, r->reasons[i]);
     rec->st.nreasons = r->nreasons;
 }
 
-static void copy_actions(aud_rec *rec, vlt_txn *t, const char *rid)
+static void copy_actions(aud_decision *d, aud_rec *rec, vlt_txn *t, const char *rid)
 {
     size_t n;
     const vlt_action *a = vlt_txn_actions(t, rid, &n);
     for (size_t i = 0; i < n; i++) {
-        aud_action *x = aud_rec_action(rec);
+        aud_action *x = aud_rec_action(d, rec);
         x->op = a[i].op;
-        x->from = cm_strdup(a[i].from);
-        x->to = cm_strdup(a[i].to);
-        x->error = cm_strdup(a[i].error);
+        x->from = aud_decision_str(d, a[i].from);
+        x->to = aud_decision_str(d, a[i].to);
+        x->error = aud_decision_str(d, a[i].error);
         x->ok = a[i].ok;
     }
 }
 
-static void move_findings(aud_rec *to, aud_rec *from)
+/* The findings of a scratch record appended to a record of d (their strings stay where
+ * they are, in d's arena). */
+static void move_findings(aud_decision *d, aud_rec *to, aud_rec *from)
 {
-    for (size_t i = 0; i < from->nf; i++) {
-        *aud_rec_finding(to) = from->f[i];
-    }
-    free(from->f);
-    from->f = NULL;
-    from->nf = from->capf = 0;
+    for (size_t i = 0; i < from->nf; i++)
+        *aud_rec_finding(d, to) = from->f[i];
+    from->nf = 0;
 }
 
 static bool safe_text(const char *s)
@@ -431,8 +435,7 @@ static bool safe_text(const char *s)
 static void fatal(aud_decision *d, const char *why)
 {
     d->fatal = true;
-    free(d->reason);
-    d->reason = cm_strdup(why);
+    d->reason = aud_decision_str(d, why);
 }
 
 /* Decides one decoded event into d (cleared but for input and derived_from). */
@@ -441,9 +444,9 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
     char reason[1024];
     vlt_event evc = *in;
     const vlt_event *ev = &evc;
-    d->cause = cm_strdup(ev->id);
-    d->event_type = cm_strdup(ev->type_name);
-    d->time = cm_strdup(ev->time);
+    d->cause = aud_decision_str(d, ev->id);
+    d->event_type = aud_decision_str(d, ev->type_name);
+    d->time = aud_decision_str(d, ev->time);
     bool res_event = vlt_etype_subject(ev->type) == VLT_SUBJ_RESOURCE;
     /* A resource keeps the spelling of its id first seen (SPEC §2a): any other spelling
      * of the same id names it, and every later stage sees the first one. */
@@ -456,10 +459,10 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
     if (vlt_state_seen(e->st, ev->source, ev->id)) {
         d->outcome = AUD_DUPLICATE;
         snprintf(reason, sizeof reason, "event id '%s' was seen before: not applied again", ev->id);
-        d->reason = cm_strdup(reason);
+        d->reason = aud_decision_str(d, reason);
         aud_rec *rec = aud_decision_add(d, ev->subject);
         if (res_event)
-            snapshot(rec, vlt_state_resource(e->st, ev->subject));
+            snapshot(d, rec, vlt_state_resource(e->st, ev->subject));
         return;
     }
     vlt_state_mark_seen(e->st, ev->source, ev->id);
@@ -474,9 +477,9 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
         }
         d->outcome = AUD_REJECTED;
         d->bad_input = true;
-        d->reason = cm_strdup(reason);
+        d->reason = aud_decision_str(d, reason);
         if (res_event)
-            snapshot(dec, vlt_state_resource(e->st, ev->subject));
+            snapshot(d, dec, vlt_state_resource(e->st, ev->subject));
         vlt_txn_abort(t);
         return;
     }
@@ -487,12 +490,12 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
     eval_out out = {0};
     pol_ctx c;
     /* Per-resource findings wait here until we know whether anything denied. */
-    aud_rec *per = cm_xcalloc(naff + 1, sizeof *per);
+    aud_rec *per = cm_arena_calloc(&d->arena, naff + 1, sizeof *per);
     if (!res_event && nrules) {
         memset(&c, 0, sizeof c);
         fill_self_side(&c, t, ev, false);
         fill_self_side(&c, t, ev, true);
-        eval_rules(e, t, ev, &c, NULL, NULL, dec, &out);
+        eval_rules(e, t, ev, &c, NULL, NULL, d, dec, &out);
     }
     for (size_t i = 0; i < naff; i++) {
         if (!nrules && !rule_held(vlt_txn_resource(t, aff[i], false)) &&
@@ -501,15 +504,15 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
         memset(&c, 0, sizeof c);
         fill_res_side(&c, t, ev, aff[i], false);
         fill_res_side(&c, t, ev, aff[i], true);
-        eval_rules(e, t, ev, &c, aff[i], res_event ? NULL : aff[i], res_event ? dec : &per[i],
+        eval_rules(e, t, ev, &c, aff[i], res_event ? NULL : aff[i], d, res_event ? dec : &per[i],
                    &out);
     }
     if (out.denied) {
         d->outcome = AUD_DENIED;
         for (size_t i = 0; i < naff; i++)
-            move_findings(dec, &per[i]);
+            move_findings(d, dec, &per[i]);
         if (res_event)
-            snapshot(dec, vlt_state_resource(e->st, ev->subject));
+            snapshot(d, dec, vlt_state_resource(e->st, ev->subject));
         goto out_abort;
     }
     int settled = vlt_txn_settle(t, reason, sizeof reason);
@@ -519,44 +522,35 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
     }
     if (settled < 0) {
         d->outcome = AUD_FAILED;
-        d->reason = cm_strdup(reason);
+        d->reason = aud_decision_str(d, reason);
         for (size_t i = 0; i < naff; i++)
-            move_findings(dec, &per[i]);
+            move_findings(d, dec, &per[i]);
         if (res_event) {
-            copy_actions(dec, t, ev->subject);
-            snapshot(dec, vlt_state_resource(e->st, ev->subject));
+            copy_actions(d, dec, t, ev->subject);
+            snapshot(d, dec, vlt_state_resource(e->st, ev->subject));
         } else {
             for (size_t i = 0; i < naff; i++)
-                copy_actions(dec, t, aff[i]);
+                copy_actions(d, dec, t, aff[i]);
         }
         goto out_abort;
     }
     d->outcome = AUD_ALLOWED;
     if (res_event) {
-        copy_actions(dec, t, ev->subject);
-        snapshot(dec, vlt_txn_resource(t, ev->subject, false));
+        copy_actions(d, dec, t, ev->subject);
+        snapshot(d, dec, vlt_txn_resource(t, ev->subject, false));
     } else {
         for (size_t i = 0; i < naff; i++) {
             if (!per[i].nf && !vlt_txn_changed(t, aff[i]))
                 continue;
             aud_rec *rec = aud_decision_add(d, aff[i]);
-            move_findings(rec, &per[i]);
-            copy_actions(rec, t, aff[i]);
-            snapshot(rec, vlt_txn_resource(t, aff[i], false));
+            move_findings(d, rec, &per[i]);
+            copy_actions(d, rec, t, aff[i]);
+            snapshot(d, rec, vlt_txn_resource(t, aff[i], false));
         }
     }
-    for (size_t i = 0; i <= naff; i++)
-        free(per[i].f);
-    free(per);
     vlt_txn_commit(t);
     return;
 out_abort:
-    for (size_t i = 0; i <= naff; i++) {
-        for (size_t k = 0; k < per[i].nf; k++)
-            aud_finding_free(&per[i].f[k]);
-        free(per[i].f);
-    }
-    free(per);
     vlt_txn_abort(t);
 }
 
@@ -565,11 +559,11 @@ static void reject_into(aud_decision *d, const char *reason, const char *id, con
 {
     d->outcome = AUD_REJECTED;
     d->bad_input = true;
-    d->reason = cm_strdup(reason);
-    d->cause = safe_text(id) ? cm_strdup(id) : NULL;
-    d->event_type = safe_text(type) ? cm_strdup(type) : NULL;
+    d->reason = aud_decision_str(d, reason);
+    d->cause = safe_text(id) ? aud_decision_str(d, id) : NULL;
+    d->event_type = safe_text(type) ? aud_decision_str(d, type) : NULL;
     if (time && cm_rfc3339_valid(time, strlen(time)))
-        d->time = cm_strdup(time);
+        d->time = aud_decision_str(d, time);
     aud_decision_add(d, safe_text(subject) && *subject ? subject : NULL);
 }
 
@@ -584,14 +578,14 @@ static bool next_azure(pol_engine *e, aud_decision *d)
     case AZ_DONE:
         return false;
     case AZ_EVENT:
-        d->derived_type = cm_strdup(it.type);
-        d->derived_id = cm_strdup(it.id);
+        d->derived_type = aud_decision_str(d, it.type);
+        d->derived_id = aud_decision_str(d, it.id);
         decide(e, it.ev, d);
         return true;
     case AZ_REJECTED:
         if (it.derived_id) { /* a derived event this build cannot decide */
-            d->derived_type = cm_strdup(it.type);
-            d->derived_id = cm_strdup(it.id);
+            d->derived_type = aud_decision_str(d, it.type);
+            d->derived_id = aud_decision_str(d, it.id);
             reject_into(d, it.reason, it.derived_id, it.derived_type, it.time, it.subject);
             return true;
         }
@@ -601,27 +595,27 @@ static bool next_azure(pol_engine *e, aud_decision *d)
     case AZ_UNCHANGED:
         break;
     }
-    d->cause = cm_strdup(it.id);
-    d->event_type = cm_strdup(it.type);
-    d->time = cm_strdup(it.time);
+    d->cause = aud_decision_str(d, it.id);
+    d->event_type = aud_decision_str(d, it.type);
+    d->time = aud_decision_str(d, it.time);
     d->outcome = AUD_ALLOWED;
     if (it.step == AZ_DUPLICATE) {
         d->outcome = AUD_DUPLICATE;
         snprintf(reason, sizeof reason, "event id '%s' was seen before: not applied again", it.id);
-        d->reason = cm_strdup(reason);
+        d->reason = aud_decision_str(d, reason);
     }
     aud_rec *rec = aud_decision_add(d, it.subject);
     const vlt_resource *r = it.subject ? vlt_state_resource(e->st, it.subject) : NULL;
     if (r)
-        snapshot(rec, r);
+        snapshot(d, rec, r);
     return true;
 }
 
 void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
                         aud_decision *d)
 {
-    aud_decision_clear(d);
-    d->input = cm_strdup(input);
+    aud_decision_reset(d);
+    d->input = aud_decision_str(d, input);
     az_reset(e->az);
     vlt_event ev;
     char reason[1024];
@@ -643,9 +637,13 @@ bool pol_engine_more(pol_engine *e, aud_decision *d)
 {
     if (!az_pending(e->az))
         return false;
-    char *input = d->input;
-    d->input = NULL;
-    aud_decision_clear(d);
-    d->input = input;
+    /* The input name outlives the reset: it names every decision of the message. */
+    bool has_input = d->input != NULL;
+    cm_buf_reset(&e->input);
+    if (has_input)
+        cm_buf_adds(&e->input, d->input);
+    aud_decision_reset(d);
+    if (has_input)
+        d->input = aud_decision_str(d, cm_buf_ok(&e->input) && e->input.p ? e->input.p : "");
     return next_azure(e, d);
 }

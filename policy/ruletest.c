@@ -212,7 +212,7 @@ static void summarize(suite *s, const aud_decision *d, ev_sum *e)
         char **ids = cm_xcalloc(r->nf + 1, sizeof *ids);
         char **res = cm_xcalloc(r->nf + 1, sizeof *res);
         for (size_t k = 0; k < r->nf; k++) {
-            ids[k] = r->f[k].rule;
+            ids[k] = (char *)r->f[k].rule;
             res[k] = (char *)aud_finding_result(&r->f[k]);
             intptr_t c = (intptr_t)cm_map_get(s->hits, r->f[k].rule);
             cm_map_put(s->hits, r->f[k].rule, (void *)(c + 1));

@@ -465,16 +465,16 @@ static const char *bounded(const char *s)
 static void reject_binary(aud_decision *d, const stm_ce_attrs *a, const char *reason,
                           const char *input)
 {
-    aud_decision_clear(d);
-    d->input = cm_strdup(input);
+    aud_decision_reset(d);
+    d->input = aud_decision_str(d, input);
     d->outcome = AUD_REJECTED;
     d->bad_input = true;
-    d->reason = cm_strdup(reason);
-    d->cause = cm_strdup(bounded(a->v[STM_CE_ID]));
-    d->event_type = cm_strdup(bounded(a->v[STM_CE_TYPE]));
+    d->reason = aud_decision_str(d, reason);
+    d->cause = aud_decision_str(d, bounded(a->v[STM_CE_ID]));
+    d->event_type = aud_decision_str(d, bounded(a->v[STM_CE_TYPE]));
     const char *t = a->v[STM_CE_TIME];
     if (t && cm_rfc3339_valid(t, strlen(t)))
-        d->time = cm_strdup(t);
+        d->time = aud_decision_str(d, t);
     aud_decision_add(d, bounded(a->v[STM_CE_SUBJECT]));
 }
 
@@ -527,7 +527,7 @@ static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *va
                      .keylen = msg->key_len,
                      .value = (char *)value,
                      .len = len,
-                     .reason = r->d.reason,
+                     .reason = (char *)r->d.reason,
                      .input = (char *)input,
                      .headers = h.p,
                      .hlen = h.len};

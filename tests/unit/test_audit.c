@@ -57,20 +57,56 @@ static void test_utf16_order(cry_verifier *key)
 /* One decision with a finding whose message is msg_len bytes long. */
 static void bound_decision(aud_decision *d, size_t msg_len)
 {
-    aud_decision_clear(d);
+    aud_decision_reset(d);
     d->outcome = AUD_DENIED;
-    d->cause = cm_strdup("e1");
-    d->event_type = cm_strdup("resource.cmk.enabled");
-    d->time = cm_strdup("2026-11-22T10:00:00Z");
-    d->input = cm_strdup("f.jsonl:1");
+    d->cause = aud_decision_str(d, "e1");
+    d->event_type = aud_decision_str(d, "resource.cmk.enabled");
+    d->time = aud_decision_str(d, "2026-11-22T10:00:00Z");
+    d->input = aud_decision_str(d, "f.jsonl:1");
     aud_rec *r = aud_decision_add(d, "/subscriptions/s/r");
-    aud_finding *f = aud_rec_finding(r);
-    f->rule = cm_strdup("R1");
+    aud_finding *f = aud_rec_finding(d, r);
+    f->rule = aud_decision_str(d, "R1");
     f->action = "deny";
     f->severity = "high";
-    f->message = cm_xmalloc(msg_len + 1);
-    memset(f->message, 'm', msg_len);
-    f->message[msg_len] = '\0';
+    char *m = cm_xmalloc(msg_len + 1);
+    memset(m, 'm', msg_len);
+    m[msg_len] = '\0';
+    f->message = aud_decision_str(d, m);
+    free(m);
+}
+
+/* A decision reused event after event: a reset empties it and keeps its memory (the
+ * records' array and one arena chunk), so deciding the next event allocates nothing. */
+static void test_decision_reuse(void)
+{
+    aud_decision d = {0};
+    aud_rec *first = NULL;
+    cm_arena_chunk *chunk = NULL;
+    for (int round = 0; round < 3; round++) {
+        aud_decision_reset(&d);
+        CHECK(d.nrecs == 0 && d.cause == NULL && d.reason == NULL);
+        d.cause = aud_decision_str(&d, "e1");
+        for (int i = 0; i < 40; i++) {
+            aud_rec *r = aud_decision_add(&d, i ? "/subscriptions/s/r" : NULL);
+            for (int k = 0; k < 6; k++) {
+                aud_finding *f = aud_rec_finding(&d, r);
+                f->rule = aud_decision_str(&d, "R1");
+                f->message = aud_decision_strn(&d, "message and more", 7);
+                aud_rec_action(&d, r)->op = "wrap";
+            }
+        }
+        CHECK(d.nrecs == 40 && d.recs[0].subject == NULL && d.recs[39].nf == 6);
+        CHECK_STR(d.recs[39].f[5].message, "message");
+        CHECK(d.recs[1].na == 6 && t_streq(d.recs[1].subject, "/subscriptions/s/r"));
+        CHECK_STR(d.cause, "e1");
+        if (round == 2)
+            CHECK(d.recs == first && d.arena.chunk == chunk && cm_arena_chunks(&d.arena) == 1);
+        first = d.recs;
+        chunk = d.arena.chunk;
+    }
+    aud_decision_clear(&d);
+    CHECK(d.recs == NULL && d.nrecs == 0 && cm_arena_chunks(&d.arena) == 0);
+    aud_decision_clear(&d);
 }
 
 /* A record that would pass the writer's bound is refused with an error: nothing of it
@@ -137,25 +173,25 @@ int main(void)
     aud_writer *w = aud_writer_new("main", s, 3, AUD_CLOCK_EVENT, sink, NULL);
     aud_decision d = {0};
     for (int i = 0; i < 4; i++) {
-        aud_decision_clear(&d);
+        aud_decision_reset(&d);
         d.outcome = i % 2 ? AUD_DENIED : AUD_ALLOWED;
-        d.cause = cm_strdup("e\"1\n\x01");
-        d.event_type = cm_strdup("resource.cmk.enabled");
-        d.time = cm_strdup("2026-11-22T10:00:00Z");
-        d.input = cm_strdup("f.jsonl:1");
+        d.cause = aud_decision_str(&d, "e\"1\n\x01");
+        d.event_type = aud_decision_str(&d, "resource.cmk.enabled");
+        d.time = aud_decision_str(&d, "2026-11-22T10:00:00Z");
+        d.input = aud_decision_str(&d, "f.jsonl:1");
         aud_rec *r = aud_decision_add(&d, "/subscriptions/s/\xc3\xa9");
         r->st.present = r->st.exists = true;
         r->st.cmk = true;
-        r->st.key_uri = cm_strdup("https://kv1.vault.azure.net/keys/k");
-        aud_finding *f = aud_rec_finding(r);
-        f->rule = cm_strdup("R1");
+        r->st.key_uri = aud_decision_str(&d, "https://kv1.vault.azure.net/keys/k");
+        aud_finding *f = aud_rec_finding(&d, r);
+        f->rule = aud_decision_str(&d, "R1");
         f->action = "deny";
         f->severity = "high";
-        f->message = cm_strdup("m\t\xe2\x82\xac");
+        f->message = aud_decision_str(&d, "m\t\xe2\x82\xac");
         f->unknown = i == 3;
-        aud_action *a = aud_rec_action(r);
+        aud_action *a = aud_rec_action(&d, r);
         a->op = "rewrap";
-        a->from = cm_strdup("mmk");
+        a->from = aud_decision_str(&d, "mmk");
         a->ok = true;
         CHECK(aud_writer_emit(w, &d, "abc", &err) == 0);
     }
@@ -180,6 +216,7 @@ int main(void)
     aud_verifier_free(v);
     aud_writer_free(w);
     test_utf16_order(key);
+    test_decision_reuse();
     test_record_bound(s, key, false);
     test_record_bound(s, key, true);
     cm_buf_free(&lines);

@@ -14,10 +14,10 @@ static bool has_line(const cm_buf *b, const char *line)
     return false;
 }
 
-static void finding(aud_rec *r, const char *rule, bool unknown)
+static void finding(aud_decision *d, aud_rec *r, const char *rule, bool unknown)
 {
-    aud_finding *f = aud_rec_finding(r);
-    f->rule = cm_strdup(rule);
+    aud_finding *f = aud_rec_finding(d, r);
+    f->rule = aud_decision_str(d, rule);
     f->unknown = unknown;
 }
 
@@ -27,13 +27,13 @@ static void test_render(void)
     aud_decision d = {0};
     d.outcome = AUD_DENIED;
     aud_rec *r = aud_decision_add(&d, "s");
-    finding(r, "CMK-TENANT", false);
-    finding(r, "CMK-KEY-EXPIRED", true);
-    finding(aud_decision_add(&d, "fan-out"), "CMK-TENANT", false);
+    finding(&d, r, "CMK-TENANT", false);
+    finding(&d, r, "CMK-KEY-EXPIRED", true);
+    finding(&d, aud_decision_add(&d, "fan-out"), "CMK-TENANT", false);
     stm_metrics_decision(m, &d);
     aud_decision_clear(&d);
     d.outcome = AUD_ALLOWED;
-    finding(aud_decision_add(&d, "s"), "odd \"id\" \\ with\nnewline", false);
+    finding(&d, aud_decision_add(&d, "s"), "odd \"id\" \\ with\nnewline", false);
     stm_metrics_decision(m, &d);
     aud_decision_clear(&d);
     stm_metrics_add(m, STM_EVENTS, 2);
