@@ -13,8 +13,9 @@
 #define QUEUE 1024
 
 struct job {
-    cm_buf pre, post; /* the record before and after "sig" */
-    cm_buf subject;   /* empty with no subject */
+    cm_buf line;    /* the record; when sign, its "sig" value is a placeholder */
+    size_t sig_at;  /* where the signature's base64 goes in line */
+    cm_buf subject; /* empty with no subject */
     bool has_subject;
     uint8_t hash[CRY_HASH_LEN];
     bool sign;
@@ -30,7 +31,6 @@ struct signer_q {
     bool busy, stop, failed;
     bool idle, waiting; /* the worker, the deciding thread: asleep on the queue */
     cm_err err;
-    cm_buf out; /* the worker's line */
 };
 
 struct aud_writer {
@@ -44,7 +44,7 @@ struct aud_writer {
     char head[65];
     char last_time[64];
     cry_hash *h;
-    cm_buf a, b, c, out;
+    cm_buf out;         /* the record being written, reused record after record */
     struct signer_q *q; /* NULL: signs inline */
 };
 
@@ -61,9 +61,6 @@ aud_writer *aud_writer_new(const char *chain, cry_signer *signer, unsigned check
     memcpy(w->head, AUD_ZERO_HASH, 65);
     snprintf(w->last_time, sizeof w->last_time, "1970-01-01T00:00:00Z");
     w->h = cry_hash_new();
-    cm_buf_init(&w->a, 0);
-    cm_buf_init(&w->b, 0);
-    cm_buf_init(&w->c, 0);
     cm_buf_init(&w->out, 0);
     return w;
 }
@@ -77,16 +74,13 @@ void aud_writer_free(aud_writer *w)
     queue_stop(w);
     free(w->chain);
     cry_hash_free(w->h);
-    cm_buf_free(&w->a);
-    cm_buf_free(&w->b);
-    cm_buf_free(&w->c);
     cm_buf_free(&w->out);
     free(w);
 }
 
 void aud_writer_bound(aud_writer *w, size_t max)
 {
-    w->a.max = w->b.max = w->c.max = w->out.max = max ? max : CM_BUF_MAX_DEFAULT;
+    w->out.max = max ? max : CM_BUF_MAX_DEFAULT;
 }
 
 void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65])
@@ -244,13 +238,16 @@ static int too_large(cm_err *err, const char *id, size_t max)
     return -1;
 }
 
-/* The signature member, between "seq" and "source". */
-static void put_sig(cm_buf *out, const uint8_t sig[CRY_SIG_LEN])
+/* The signature over hash, written over the placeholder at at (CM_B64_LEN bytes). */
+static int put_sig(cry_signer *s, const uint8_t hash[CRY_HASH_LEN], char *at)
 {
-    cm_jw j;
-    cm_jw_init_member(&j, out);
-    cm_jw_key(&j, "sig");
-    cm_jw_b64(&j, sig, CRY_SIG_LEN);
+    uint8_t sig[CRY_SIG_LEN];
+    char text[CM_B64_LEN(CRY_SIG_LEN) + 1];
+    if (cry_signer_sign(s, hash, CRY_HASH_LEN, sig) < 0)
+        return -1;
+    cm_b64_text(sig, sizeof sig, text);
+    memcpy(at, text, CM_B64_LEN(CRY_SIG_LEN));
+    return 0;
 }
 
 static void *sign_worker(void *arg)
@@ -270,20 +267,12 @@ static void *sign_worker(void *arg)
         q->busy = true;
         pthread_mutex_unlock(&q->mu);
         bool ok = !q->failed;
-        cm_buf_reset(&q->out);
-        cm_buf_add(&q->out, j->pre.p, j->pre.len);
         if (ok && j->sign) {
-            uint8_t sig[CRY_SIG_LEN];
-            ok = cry_signer_sign(w->signer, j->hash, sizeof j->hash, sig) == 0;
-            if (ok)
-                put_sig(&q->out, sig);
-            else
+            ok = put_sig(w->signer, j->hash, j->line.p + j->sig_at) == 0;
+            if (!ok)
                 cm_err_set(&q->err, "audit", 0, 0, "signing failed");
         }
-        cm_buf_add(&q->out, j->post.p, j->post.len);
-        if (ok && cm_buf_failed(&q->out))
-            ok = too_large(&q->err, j->id, q->out.max) == 0;
-        if (ok && sink_fails(w, j->has_subject ? j->subject.p : NULL, q->out.p, q->out.len, j->id,
+        if (ok && sink_fails(w, j->has_subject ? j->subject.p : NULL, j->line.p, j->line.len, j->id,
                              &q->err))
             ok = false;
         pthread_mutex_lock(&q->mu);
@@ -301,8 +290,10 @@ static void *sign_worker(void *arg)
     return NULL;
 }
 
+/* Hands the record in w->out to the worker, which owns a copy of it: the deciding
+ * thread writes the next record into w->out meanwhile. */
 static int enqueue(aud_writer *w, const char *subject, const uint8_t hash[CRY_HASH_LEN], bool sign,
-                   const char *id, cm_err *err)
+                   size_t sig_at, const char *id, cm_err *err)
 {
     struct signer_q *q = w->q;
     pthread_mutex_lock(&q->mu);
@@ -319,18 +310,17 @@ static int enqueue(aud_writer *w, const char *subject, const uint8_t hash[CRY_HA
     struct job *j = &q->jobs[(q->head + q->n) % QUEUE];
     pthread_mutex_unlock(&q->mu);
     /* The slot is ours until it is counted in: the worker never reads past n. */
-    cm_buf_reset(&j->pre);
-    cm_buf_add(&j->pre, w->out.p, w->out.len);
-    cm_buf_reset(&j->post);
-    cm_buf_add(&j->post, w->c.p, w->c.len);
+    cm_buf_reset(&j->line);
+    cm_buf_add(&j->line, w->out.p, w->out.len);
     cm_buf_reset(&j->subject);
     j->has_subject = subject != NULL;
     if (subject)
         cm_buf_adds(&j->subject, subject);
-    if (cm_buf_failed(&j->pre) || cm_buf_failed(&j->post) || cm_buf_failed(&j->subject))
-        return too_large(err, id, j->pre.max); /* not counted in: the slot stays free */
+    if (cm_buf_failed(&j->line) || cm_buf_failed(&j->subject))
+        return too_large(err, id, j->line.max); /* not counted in: the slot stays free */
     memcpy(j->hash, hash, CRY_HASH_LEN);
     j->sign = sign;
+    j->sig_at = sig_at;
     snprintf(j->id, sizeof j->id, "%s", id);
     pthread_mutex_lock(&q->mu);
     q->n++;
@@ -349,11 +339,9 @@ int aud_writer_async(aud_writer *w)
     pthread_cond_init(&q->more, NULL);
     pthread_cond_init(&q->room, NULL);
     for (size_t i = 0; i < QUEUE; i++) {
-        cm_buf_init(&q->jobs[i].pre, 0);
-        cm_buf_init(&q->jobs[i].post, 0);
+        cm_buf_init(&q->jobs[i].line, 0);
         cm_buf_init(&q->jobs[i].subject, 0);
     }
-    cm_buf_init(&q->out, 0);
     w->q = q;
     if (pthread_create(&q->th, NULL, sign_worker, w) != 0) {
         w->q = NULL;
@@ -391,11 +379,9 @@ static void queue_stop(aud_writer *w)
     pthread_mutex_unlock(&q->mu);
     pthread_join(q->th, NULL);
     for (size_t i = 0; i < QUEUE; i++) {
-        cm_buf_free(&q->jobs[i].pre);
-        cm_buf_free(&q->jobs[i].post);
+        cm_buf_free(&q->jobs[i].line);
         cm_buf_free(&q->jobs[i].subject);
     }
-    cm_buf_free(&q->out);
     pthread_mutex_destroy(&q->mu);
     pthread_cond_destroy(&q->more);
     pthread_cond_destroy(&q->room);
@@ -403,69 +389,77 @@ static void queue_stop(aud_writer *w)
     w->q = NULL;
 }
 
-/* Finishes a record whose first part (up to "datacontenttype") is in w->a: chain, sign,
- * emit. The parts are written apart, hashed without "hash" and "sig", then joined with
- * them in their RFC 8785 places. */
-static int seal_and_emit(aud_writer *w, const char *type, const char *subject, const char *when,
-                         bool force_sign, cm_err *err)
+/* Opens a record in w->out, up to its "data" key; the caller writes the data. */
+static void start(aud_writer *w, cm_jw *j)
 {
+    cm_buf_reset(&w->out);
+    cm_jw_init(j, &w->out);
+    cm_jw_obj_begin(j);
+    cm_jw_kstr(j, "chain", w->chain);
+    cm_jw_key(j, "data");
+}
+
+/* Finishes the record that start() opened in w->out and whose data j wrote: every
+ * member after "data" in its RFC 8785 place, the values of "hash" and "sig" written at
+ * their final length as placeholders. The bytes around those two are hashed once, as
+ * they lie; then the hash and the signature are written over the placeholders and the
+ * record goes to the sink as it is (or to the signing worker, which keeps a copy). */
+static int seal_and_emit(aud_writer *w, cm_jw *j, const char *type, const char *subject,
+                         const char *when, bool force_sign, cm_err *err)
+{
+    static const uint8_t no_sig[CRY_SIG_LEN];
+    cm_buf *out = &w->out;
     uint64_t seq = w->seq + 1;
     bool sign = w->signer && (force_sign || w->checkpoint == 0 || seq % w->checkpoint == 0);
-    cm_buf_reset(&w->b);
-    cm_buf_reset(&w->c);
     char id[300];
     snprintf(id, sizeof id, "%s:%llu", w->chain, (unsigned long long)seq);
-    cm_jw j;
-    cm_jw_init_member(&j, &w->b);
-    cm_jw_kstr(&j, "id", id);
+    cm_jw_kstr(j, "datacontenttype", "application/json");
+    size_t hash_from = out->len;
+    cm_jw_kstr(j, "hash", AUD_ZERO_HASH);
+    size_t hash_to = out->len;
+    cm_jw_kstr(j, "id", id);
     if (sign)
-        cm_jw_kstr(&j, "kid", cry_signer_kid(w->signer));
-    cm_jw_kstr(&j, "prevhash", w->head);
-    cm_jw_kuint(&j, "seq", seq);
-    cm_jw_init_member(&j, &w->c);
-    cm_jw_kstr(&j, "source", "cmkguard");
-    cm_jw_kstr(&j, "specversion", "1.0");
+        cm_jw_kstr(j, "kid", cry_signer_kid(w->signer));
+    cm_jw_kstr(j, "prevhash", w->head);
+    cm_jw_kuint(j, "seq", seq);
+    size_t sig_from = out->len;
+    if (sign) {
+        cm_jw_key(j, "sig");
+        cm_jw_b64(j, no_sig, sizeof no_sig);
+    }
+    size_t sig_to = out->len;
+    cm_jw_kstr(j, "source", "cmkguard");
+    cm_jw_kstr(j, "specversion", "1.0");
     if (subject)
-        cm_jw_kstr(&j, "subject", subject);
-    cm_jw_kstr(&j, "time", when);
-    cm_jw_kstr(&j, "type", type);
-    cm_jw_obj_end(&j);
-    /* The one check of the parts, before any of them is hashed. */
-    if (cm_buf_failed(&w->a) || cm_buf_failed(&w->b) || cm_jw_done(&j) < 0)
-        return too_large(err, id, w->a.max);
+        cm_jw_kstr(j, "subject", subject);
+    cm_jw_kstr(j, "time", when);
+    cm_jw_kstr(j, "type", type);
+    cm_jw_obj_end(j);
+    /* The one check of the record, before any of it is hashed. */
+    if (cm_jw_done(j) < 0)
+        return too_large(err, id, out->max);
     uint8_t hash[CRY_HASH_LEN];
     char hex[65];
-    if (cry_hash_begin(w->h) < 0 || cry_hash_update(w->h, w->a.p, w->a.len) < 0 ||
-        cry_hash_update(w->h, w->b.p, w->b.len) < 0 ||
-        cry_hash_update(w->h, w->c.p, w->c.len) < 0 || cry_hash_final(w->h, hash) < 0) {
+    if (cry_hash_begin(w->h) < 0 || cry_hash_update(w->h, out->p, hash_from) < 0 ||
+        cry_hash_update(w->h, out->p + hash_to, sig_from - hash_to) < 0 ||
+        cry_hash_update(w->h, out->p + sig_to, out->len - sig_to) < 0 ||
+        cry_hash_final(w->h, hash) < 0) {
         cm_err_set(err, "audit", 0, 0, "hashing failed");
         return -1;
     }
     cm_hex(hash, sizeof hash, hex);
-    /* The record: the hashed parts with "hash" and "sig" in their places. */
-    cm_buf_reset(&w->out);
-    cm_buf_add(&w->out, w->a.p, w->a.len);
-    cm_jw_init_member(&j, &w->out);
-    cm_jw_kstr(&j, "hash", hex);
-    cm_buf_add(&w->out, w->b.p, w->b.len);
+    /* Each value ends one byte (its closing quote) before its member does. */
+    memcpy(out->p + hash_to - 1 - 64, hex, 64);
+    size_t sig_at = sig_to - 1 - CM_B64_LEN(CRY_SIG_LEN);
     if (w->q) {
-        if (cm_buf_failed(&w->out))
-            return too_large(err, id, w->out.max);
-        if (enqueue(w, subject, hash, sign, id, err) < 0)
+        if (enqueue(w, subject, hash, sign, sig_at, id, err) < 0)
             return -1;
-    } else if (sign) {
-        uint8_t sig[CRY_SIG_LEN];
-        if (cry_signer_sign(w->signer, hash, sizeof hash, sig) < 0) {
+    } else {
+        if (sign && put_sig(w->signer, hash, out->p + sig_at) < 0) {
             cm_err_set(err, "audit", 0, 0, "signing failed");
             return -1;
         }
-        put_sig(&w->out, sig);
-    }
-    if (!w->q) {
-        cm_buf_add(&w->out, w->c.p, w->c.len);
-        if (cm_buf_failed(&w->out))
-            return too_large(err, id, w->out.max);
-        if (sink_fails(w, subject, w->out.p, w->out.len, id, err))
+        if (sink_fails(w, subject, out->p, out->len, id, err))
             return -1;
     }
     w->seq = seq;
@@ -473,16 +467,6 @@ static int seal_and_emit(aud_writer *w, const char *type, const char *subject, c
         w->last_signed = seq;
     memcpy(w->head, hex, 65);
     return 0;
-}
-
-/* Opens a record in w->a, up to its "data" key; the caller writes the data. */
-static void start(aud_writer *w, cm_jw *j)
-{
-    cm_buf_reset(&w->a);
-    cm_jw_init(j, &w->a);
-    cm_jw_obj_begin(j);
-    cm_jw_kstr(j, "chain", w->chain);
-    cm_jw_key(j, "data");
 }
 
 int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash, cm_err *err)
@@ -493,8 +477,7 @@ int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash
         cm_jw j;
         start(w, &j);
         data_json(&j, d, r, rules_hash);
-        cm_jw_kstr(&j, "datacontenttype", "application/json");
-        if (seal_and_emit(w, "cmkguard.audit.decision", r->subject, when, false, err) < 0)
+        if (seal_and_emit(w, &j, "cmkguard.audit.decision", r->subject, when, false, err) < 0)
             return -1;
     }
     return 0;
@@ -531,6 +514,5 @@ int aud_writer_finish(aud_writer *w, cm_err *err)
     cm_jw_kstr(&j, "head", w->head);
     cm_jw_kuint(&j, "last_seq", w->seq);
     cm_jw_obj_end(&j);
-    cm_jw_kstr(&j, "datacontenttype", "application/json");
-    return seal_and_emit(w, "cmkguard.audit.checkpoint", NULL, w->last_time, true, err);
+    return seal_and_emit(w, &j, "cmkguard.audit.checkpoint", NULL, w->last_time, true, err);
 }

@@ -179,20 +179,36 @@ int cm_unhex(const char *s, uint8_t *out, size_t n)
 
 static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
+/* The four characters of bytes d[i], d[i+1], d[i+2] (those before n) into q. */
+static void b64_quad(const uint8_t *d, size_t i, size_t n, char q[4])
+{
+    uint32_t v = (uint32_t)d[i] << 16;
+    if (i + 1 < n)
+        v |= (uint32_t)d[i + 1] << 8;
+    if (i + 2 < n)
+        v |= d[i + 2];
+    q[0] = b64[v >> 18 & 63];
+    q[1] = b64[v >> 12 & 63];
+    q[2] = i + 1 < n ? b64[v >> 6 & 63] : '=';
+    q[3] = i + 2 < n ? b64[v & 63] : '=';
+}
+
 int cm_b64_encode(const uint8_t *d, size_t n, cm_buf *out)
 {
     for (size_t i = 0; i < n; i += 3) {
-        uint32_t v = (uint32_t)d[i] << 16;
-        if (i + 1 < n)
-            v |= (uint32_t)d[i + 1] << 8;
-        if (i + 2 < n)
-            v |= d[i + 2];
-        char q[4] = {b64[v >> 18 & 63], b64[v >> 12 & 63], i + 1 < n ? b64[v >> 6 & 63] : '=',
-                     i + 2 < n ? b64[v & 63] : '='};
+        char q[4];
+        b64_quad(d, i, n, q);
         if (cm_buf_add(out, q, 4) < 0)
             return -1;
     }
     return 0;
+}
+
+void cm_b64_text(const uint8_t *d, size_t n, char *out)
+{
+    for (size_t i = 0; i < n; i += 3, out += 4)
+        b64_quad(d, i, n, out);
+    *out = '\0';
 }
 
 int cm_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outn)

@@ -61,6 +61,8 @@ void cm_hex(const uint8_t *d, size_t n, char *out);  /* out holds 2n+1 */
 int cm_unhex(const char *s, uint8_t *out, size_t n); /* exactly 2n hex digits */
 /* Standard base64 with padding. */
 int cm_b64_encode(const uint8_t *d, size_t n, cm_buf *out);
+#define CM_B64_LEN(n) (((n) + 2) / 3 * 4)                /* characters of n bytes in base64 */
+void cm_b64_text(const uint8_t *d, size_t n, char *out); /* out holds CM_B64_LEN(n)+1 */
 int cm_b64_decode(const char *s, size_t n, uint8_t *out, size_t cap, size_t *outn);
 
 bool cm_utf8_valid(const char *s, size_t n);

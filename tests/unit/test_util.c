@@ -44,6 +44,9 @@ static bool b64_is(const char *in, const char *want)
     int rc = cm_b64_encode((const uint8_t *)in, strlen(in), &b);
     bool ok = rc == 0 && t_streq(b.p ? b.p : "", want);
     cm_buf_free(&b);
+    char text[32]; /* the same characters written in place */
+    cm_b64_text((const uint8_t *)in, strlen(in), text);
+    ok &= t_streq(text, want) && strlen(text) == CM_B64_LEN(strlen(in));
     uint8_t out[16];
     size_t n = 99;
     ok &= cm_b64_decode(want, strlen(want), out, sizeof out, &n) == 0 && n == strlen(in) &&
