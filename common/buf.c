@@ -93,7 +93,7 @@ int cm_buf_adds(cm_buf *b, const char *s)
     return cm_buf_add(b, s, strlen(s));
 }
 
-int cm_buf_addc(cm_buf *b, char c)
+int cm_buf_add1(cm_buf *b, char c)
 {
     return cm_buf_add(b, &c, 1);
 }

@@ -41,7 +41,16 @@ void cm_buf_reset(cm_buf *b);
 /* Appends; -1 when the bound would be passed or the buffer failed before. */
 int cm_buf_add(cm_buf *b, const void *d, size_t n);
 int cm_buf_adds(cm_buf *b, const char *s);
-int cm_buf_addc(cm_buf *b, char c);
+int cm_buf_add1(cm_buf *b, char c); /* cm_buf_addc's way when it must grow */
+/* One byte: stored at once when there is room (the bound and the sticky error hold). */
+static inline int cm_buf_addc(cm_buf *b, char c)
+{
+    if (b->failed || b->len + 1 >= b->cap || b->len >= b->max)
+        return cm_buf_add1(b, c);
+    b->p[b->len++] = c;
+    b->p[b->len] = '\0';
+    return 0;
+}
 int cm_buf_addf(cm_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int cm_buf_vaddf(cm_buf *b, const char *fmt, va_list ap) __attribute__((format(printf, 2, 0)));
 /* Marks b failed, as an append past the bound would: for writers over a buffer that

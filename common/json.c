@@ -117,16 +117,30 @@ void cm_jw_strn(cm_jw *w, const char *s, size_t n)
     cm_json_str(w->b, s, n);
 }
 
+/* The decimal digits of v, with a minus sign when neg, appended to b. */
+static void put_digits(cm_buf *b, uint64_t v, bool neg)
+{
+    char d[21];
+    size_t i = sizeof d;
+    do {
+        d[--i] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    if (neg)
+        d[--i] = '-';
+    cm_buf_add(b, d + i, sizeof d - i);
+}
+
 void cm_jw_int(cm_jw *w, int64_t v)
 {
     value(w);
-    cm_buf_addf(w->b, "%lld", (long long)v);
+    put_digits(w->b, v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v, v < 0);
 }
 
 void cm_jw_uint(cm_jw *w, uint64_t v)
 {
     value(w);
-    cm_buf_addf(w->b, "%llu", (unsigned long long)v);
+    put_digits(w->b, v, false);
 }
 
 void cm_jw_bool(cm_jw *w, bool v)

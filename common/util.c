@@ -335,9 +335,15 @@ int cm_json_str(cm_buf *out, const char *s, size_t n)
     static const char dig[] = "0123456789abcdef";
     if (cm_buf_addc(out, '"') < 0)
         return -1;
+    /* 1: the byte is written escaped (a control character, a quote, a backslash). */
+    static const unsigned char special[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+                                               1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+                                               1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1};
     size_t run = 0;
     for (size_t i = 0; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
+        if (!special[c])
+            continue;
         const char *esc = NULL;
         char u[7];
         if (c == '"')

@@ -68,6 +68,15 @@ static void test_bounds(void)
     CHECK(cm_buf_ok(&b)); /* a reset is a new start */
     CHECK(cm_buf_adds(&b, "123456789") == -1);
     CHECK(b.len == 0 && t_streq(b.p, ""));
+    /* a bound lowered below what the buffer holds room for still holds, byte by byte */
+    cm_buf_reset(&b);
+    b.max = 2;
+    CHECK(b.cap > 3 && cm_buf_addc(&b, 'a') == 0 && cm_buf_addc(&b, 'b') == 0);
+    CHECK(cm_buf_addc(&b, 'c') == -1 && b.len == 2 && t_streq(b.p, "ab") && cm_buf_failed(&b));
+    CHECK(cm_buf_addc(&b, 'c') == -1 && b.len == 2);
+    cm_buf_reset(&b);
+    b.max = 8;
+    CHECK(cm_buf_adds(&b, "123456789") == -1); /* failed and empty again, as above */
     CHECK(cm_buf_adds(&b, "1234") == -1 && t_streq(b.p, ""));
     cm_buf_reset(&b);
     CHECK(cm_buf_adds(&b, "1234") == 0 && t_streq(b.p, "1234"));

@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "common/json.h"
+#include "common/util.h"
 #include "t.h"
 
 static void test_shapes(void)
@@ -163,8 +164,40 @@ static void test_bound(void)
     cm_buf_free(&b);
 }
 
+/* Integers at their edges, written digit by digit. */
+static void test_numbers(void)
+{
+    static const struct {
+        int64_t v;
+        const char *want;
+    } ints[] = {{0, "0"},
+                {-1, "-1"},
+                {10, "10"},
+                {INT64_MAX, "9223372036854775807"},
+                {INT64_MIN, "-9223372036854775808"}};
+    cm_buf b;
+    cm_buf_init(&b, 0);
+    for (size_t i = 0; i < CM_ARRAY_LEN(ints); i++) {
+        cm_jw w;
+        cm_buf_reset(&b);
+        cm_jw_init(&w, &b);
+        cm_jw_int(&w, ints[i].v);
+        CHECK(cm_jw_done(&w) == 0 && t_streq(b.p, ints[i].want));
+    }
+    cm_jw w;
+    cm_buf_reset(&b);
+    cm_jw_init(&w, &b);
+    cm_jw_arr_begin(&w);
+    cm_jw_uint(&w, 0);
+    cm_jw_uint(&w, UINT64_MAX);
+    cm_jw_arr_end(&w);
+    CHECK(cm_jw_done(&w) == 0 && t_streq(b.p, "[0,18446744073709551615]"));
+    cm_buf_free(&b);
+}
+
 int main(void)
 {
+    test_numbers();
     test_shapes();
     test_parts();
     test_misuse();
