@@ -330,56 +330,74 @@ bool cm_rfc3339_valid(const char *s, size_t n)
     return false;
 }
 
+/* 1: the byte is written escaped (a control character, a quote, a backslash). */
+static const unsigned char json_special[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+                                                1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
+                                                1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1};
+
+/* The first byte of s at or after i that is written escaped, or n: eight bytes at a time
+ * (a byte under 0x20, or equal to '"' or '\\', sets its high bit in t), then byte by byte
+ * within the word that has one. */
+static size_t json_next_special(const unsigned char *s, size_t i, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101u, high = 0x8080808080808080u;
+    for (; n - i >= 8; i += 8) {
+        uint64_t x, q, b;
+        memcpy(&x, s + i, 8);
+        q = x ^ (ones * '"');
+        b = x ^ (ones * '\\');
+        uint64_t t = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+        if (t & high)
+            break;
+    }
+    while (i < n && !json_special[s[i]])
+        i++;
+    return i;
+}
+
 int cm_json_str(cm_buf *out, const char *s, size_t n)
 {
     static const char dig[] = "0123456789abcdef";
+    const unsigned char *u8 = (const unsigned char *)s;
     if (cm_buf_addc(out, '"') < 0)
         return -1;
-    /* 1: the byte is written escaped (a control character, a quote, a backslash). */
-    static const unsigned char special[256] = {1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
-                                               1, 1, 1, 1, 1, 1, 1, 1, 1,         1,         1, 1,
-                                               1, 1, 1, 1, 1, 1, 1, 1, ['"'] = 1, ['\\'] = 1};
     size_t run = 0;
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!special[c])
-            continue;
-        const char *esc = NULL;
+    for (size_t i = json_next_special(u8, 0, n); i < n; i = json_next_special(u8, i + 1, n)) {
+        unsigned char c = u8[i];
+        const char *esc;
         char u[7];
-        if (c == '"')
+        switch (c) {
+        case '"':
             esc = "\\\"";
-        else if (c == '\\')
+            break;
+        case '\\':
             esc = "\\\\";
-        else if (c < 0x20) {
-            switch (c) {
-            case '\b':
-                esc = "\\b";
-                break;
-            case '\t':
-                esc = "\\t";
-                break;
-            case '\n':
-                esc = "\\n";
-                break;
-            case '\f':
-                esc = "\\f";
-                break;
-            case '\r':
-                esc = "\\r";
-                break;
-            default:
-                u[0] = '\\';
-                u[1] = 'u';
-                u[2] = '0';
-                u[3] = '0';
-                u[4] = dig[c >> 4];
-                u[5] = dig[c & 15];
-                u[6] = '\0';
-                esc = u;
-            }
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        default:
+            u[0] = '\\';
+            u[1] = 'u';
+            u[2] = '0';
+            u[3] = '0';
+            u[4] = dig[c >> 4];
+            u[5] = dig[c & 15];
+            u[6] = '\0';
+            esc = u;
         }
-        if (!esc)
-            continue;
         if (cm_buf_add(out, s + run, i - run) < 0 || cm_buf_adds(out, esc) < 0)
             return -1;
         run = i + 1;

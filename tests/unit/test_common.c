@@ -8,6 +8,7 @@
 #include <stdlib.h>
 
 #include "tests/unit/t.h"
+#include "tests/unit/t_seed.h"
 
 /* The set behind duplicate detection: exact, through growth, for many ids. */
 static void test_strset(void)
@@ -65,13 +66,13 @@ static void test_join(void)
 
 /* One unit of work: allocations of random sizes, each filled with its own byte and
  * checked once the unit is built (nothing handed out overlaps or moves). */
-static bool arena_unit(cm_arena *a, unsigned *seed, size_t count, size_t most)
+static bool arena_unit(cm_arena *a, size_t count, size_t most)
 {
     unsigned char **p = calloc(count, sizeof *p);
     size_t *n = calloc(count, sizeof *n);
     bool ok = p && n;
     for (size_t i = 0; ok && i < count; i++) {
-        n[i] = (size_t)rand_r(seed) % most;
+        n[i] = (size_t)(t_rand() % most);
         p[i] = cm_arena_alloc(a, n[i]);
         ok = (uintptr_t)p[i] % alignof(max_align_t) == 0;
         memset(p[i], (int)(i & 0xff), n[i]);
@@ -88,9 +89,7 @@ static bool arena_unit(cm_arena *a, unsigned *seed, size_t count, size_t most)
  * a reset keeps one chunk as large as the unit, so the same unit again allocates none. */
 static void test_arena(void)
 {
-    const char *env = getenv("SEED");
-    unsigned seed = env ? (unsigned)strtoul(env, NULL, 10) : 0x5eed;
-    printf("test_arena: SEED=%u\n", seed);
+    t_seed();
     cm_arena a = {0};
     CHECK(cm_arena_strdup(&a, NULL) == NULL);
     CHECK(a.chunk == NULL); /* nothing asked, nothing made */
@@ -115,18 +114,18 @@ static void test_arena(void)
     CHECK_STR(s, "abc"); /* earlier allocations stay where they were */
     /* a unit of many chunks; after a reset the same unit fits in one */
     cm_arena_reset(&a);
-    unsigned again = seed;
-    CHECK(arena_unit(&a, &seed, 2000, 300));
+    uint64_t again = t_rng_state;
+    CHECK(arena_unit(&a, 2000, 300));
     CHECK(cm_arena_chunks(&a) > 1);
     cm_arena_reset(&a);
     CHECK(cm_arena_chunks(&a) == 0 && a.next > 0);
-    CHECK(arena_unit(&a, &again, 2000, 300));
+    t_rng_state = again;
+    CHECK(arena_unit(&a, 2000, 300));
     CHECK(cm_arena_chunks(&a) == 1);
     cm_arena_chunk *kept = a.chunk;
     for (int i = 0; i < 5; i++) {
         cm_arena_reset(&a);
-        unsigned same = seed;
-        CHECK(arena_unit(&a, &same, 1000, 300));
+        CHECK(arena_unit(&a, 1000, 300));
     }
     CHECK(a.chunk == kept && cm_arena_chunks(&a) == 1); /* steady state: no malloc */
     /* a unit past the keep gives its memory back */
@@ -134,7 +133,7 @@ static void test_arena(void)
     CHECK(cm_arena_alloc(&a, CM_ARENA_KEEP + 1) != NULL);
     cm_arena_reset(&a);
     CHECK(cm_arena_chunks(&a) == 0 && a.next == CM_ARENA_KEEP);
-    CHECK(arena_unit(&a, &seed, 100, 5000));
+    CHECK(arena_unit(&a, 100, 5000));
     cm_arena_free(&a);
     CHECK(a.chunk == NULL && a.total == 0);
     cm_arena_free(&a); /* twice is harmless */

@@ -135,6 +135,56 @@ static void test_json(void)
     cm_buf_free(&b);
 }
 
+/* RFC 8785's escaping, byte by byte, as the reference for the word-at-a-time scan. */
+static void json_ref(const unsigned char *s, size_t n, char *out)
+{
+    *out++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = s[i];
+        const char *e = c == '"'    ? "\\\""
+                        : c == '\\' ? "\\\\"
+                        : c == '\b' ? "\\b"
+                        : c == '\t' ? "\\t"
+                        : c == '\n' ? "\\n"
+                        : c == '\f' ? "\\f"
+                        : c == '\r' ? "\\r"
+                                    : NULL;
+        if (e)
+            out += snprintf(out, 8, "%s", e);
+        else if (c < 0x20)
+            out += snprintf(out, 8, "\\u%04x", c);
+        else
+            *out++ = (char)c;
+    }
+    *out++ = '"';
+    *out = '\0';
+}
+
+/* Random strings, the bytes JSON escapes among those it does not, at every offset
+ * within an eight-byte word: the same text as the byte-by-byte reference. */
+static void test_json_random(void)
+{
+    t_seed();
+    static const unsigned char pick[] = {0x00, 0x01, 0x1f, 0x20, '"', '\\', '\n', 0x7f,
+                                         0x80, 0xa2, 0xdc, 0xff, '!', '#',  '[',  ']'};
+    unsigned char in[80];
+    char want[80 * 6 + 3];
+    cm_buf b;
+    cm_buf_init(&b, 0);
+    int bad = 0;
+    for (int k = 0; k < 20000; k++) {
+        size_t n = t_rand() % sizeof in;
+        for (size_t i = 0; i < n; i++)
+            in[i] =
+                t_rand() % 4 ? (unsigned char)('a' + t_rand() % 26) : pick[t_rand() % sizeof pick];
+        json_ref(in, n, want);
+        cm_buf_reset(&b);
+        bad += cm_json_str(&b, (const char *)in, n) != 0 || !t_streq(b.p, want);
+    }
+    CHECK(bad == 0);
+    cm_buf_free(&b);
+}
+
 #define UTF8(lit) cm_utf8_valid((lit), sizeof(lit) - 1)
 
 static void test_utf8(void)
@@ -238,6 +288,7 @@ int main(void)
     test_hex();
     test_b64();
     test_json();
+    test_json_random();
     test_utf8();
     test_rfc3339();
     test_i64();
