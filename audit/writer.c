@@ -211,8 +211,10 @@ static const char *record_time(aud_writer *w, const char *event_time)
         struct tm tm;
         gmtime_r(&now, &tm);
         strftime(w->last_time, sizeof w->last_time, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    } else if (event_time && strlen(event_time) < sizeof w->last_time) {
-        snprintf(w->last_time, sizeof w->last_time, "%s", event_time);
+    } else if (event_time) {
+        size_t n = strlen(event_time);
+        if (n < sizeof w->last_time)
+            memcpy(w->last_time, event_time, n + 1);
     }
     return w->last_time;
 }
@@ -389,6 +391,26 @@ static void queue_stop(aud_writer *w)
     w->q = NULL;
 }
 
+/* "CHAIN:SEQ" into id (cap bytes), cut as snprintf would cut it. */
+static void record_id(char *id, size_t cap, const char *chain, uint64_t seq)
+{
+    char digits[21];
+    size_t d = sizeof digits;
+    do {
+        digits[--d] = (char)('0' + seq % 10);
+        seq /= 10;
+    } while (seq);
+    size_t n = strlen(chain), k = sizeof digits - d;
+    if (n + 1 + k >= cap) {
+        snprintf(id, cap, "%s:%.*s", chain, (int)k, digits + d);
+        return;
+    }
+    memcpy(id, chain, n);
+    id[n] = ':';
+    memcpy(id + n + 1, digits + d, k);
+    id[n + 1 + k] = '\0';
+}
+
 /* Opens a record in w->out, up to its "data" key; the caller writes the data. */
 static void start(aud_writer *w, cm_jw *j)
 {
@@ -412,7 +434,7 @@ static int seal_and_emit(aud_writer *w, cm_jw *j, const char *type, const char *
     uint64_t seq = w->seq + 1;
     bool sign = w->signer && (force_sign || w->checkpoint == 0 || seq % w->checkpoint == 0);
     char id[300];
-    snprintf(id, sizeof id, "%s:%llu", w->chain, (unsigned long long)seq);
+    record_id(id, sizeof id, w->chain, seq);
     cm_jw_kstr(j, "datacontenttype", "application/json");
     size_t hash_from = out->len;
     cm_jw_kstr(j, "hash", AUD_ZERO_HASH);
