@@ -77,7 +77,7 @@ static int grow(cm_buf *b, size_t extra)
     return 0;
 }
 
-int cm_buf_add(cm_buf *b, const void *d, size_t n)
+int cm_buf_add_grow(cm_buf *b, const void *d, size_t n)
 {
     if (grow(b, n) < 0)
         return -1;

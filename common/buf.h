@@ -19,6 +19,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct cm_buf {
     char *p; /* always NUL-terminated when non-NULL */
@@ -39,7 +40,19 @@ void cm_buf_free(cm_buf *b);
 /* Empties b (wiping a secret buffer's bytes) and clears its error: a new start. */
 void cm_buf_reset(cm_buf *b);
 /* Appends; -1 when the bound would be passed or the buffer failed before. */
-int cm_buf_add(cm_buf *b, const void *d, size_t n);
+int cm_buf_add_grow(cm_buf *b, const void *d, size_t n); /* cm_buf_add's way when it must grow */
+/* Appends n bytes: copied at once when there is room (the bound and the sticky error
+ * hold: n < cap - len keeps the terminator's byte, len + n cannot then overflow). */
+static inline int cm_buf_add(cm_buf *b, const void *d, size_t n)
+{
+    if (b->failed || n >= b->cap - b->len || b->len + n > b->max)
+        return cm_buf_add_grow(b, d, n);
+    if (n)
+        memcpy(b->p + b->len, d, n);
+    b->len += n;
+    b->p[b->len] = '\0';
+    return 0;
+}
 int cm_buf_adds(cm_buf *b, const char *s);
 int cm_buf_add1(cm_buf *b, char c); /* cm_buf_addc's way when it must grow */
 /* One byte: stored at once when there is room (the bound and the sticky error hold). */
