@@ -55,7 +55,7 @@ static int grow(cm_buf *b, size_t extra)
         return -1;
     }
     size_t need = b->len + extra + 1;
-    if (need <= b->cap)
+    if (need <= b->cap && b->p) /* a buffer with no bytes has no capacity either */
         return 0;
     /* The first room fits the first append (what is written once stays small); later
      * growth doubles. */

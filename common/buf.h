@@ -39,13 +39,13 @@ void cm_buf_init_secret(cm_buf *b, size_t max);
 void cm_buf_free(cm_buf *b);
 /* Empties b (wiping a secret buffer's bytes) and clears its error: a new start. */
 void cm_buf_reset(cm_buf *b);
-/* Appends; -1 when the bound would be passed or the buffer failed before. */
-int cm_buf_add_grow(cm_buf *b, const void *d, size_t n); /* cm_buf_add's way when it must grow */
-/* Appends n bytes: copied at once when there is room (the bound and the sticky error
- * hold: n < cap - len keeps the terminator's byte, len + n cannot then overflow). */
+/* Appends; -1 when the bound would be passed or the buffer failed before. When there is
+ * room the bytes are copied at once (n < cap - len keeps the terminator's byte, and
+ * len + n cannot then overflow); otherwise cm_buf_add_grow grows the buffer first. */
+int cm_buf_add_grow(cm_buf *b, const void *d, size_t n);
 static inline int cm_buf_add(cm_buf *b, const void *d, size_t n)
 {
-    if (b->failed || n >= b->cap - b->len || b->len + n > b->max)
+    if (b->failed || !b->p || n >= b->cap - b->len || b->len + n > b->max)
         return cm_buf_add_grow(b, d, n);
     if (n)
         memcpy(b->p + b->len, d, n);
@@ -54,11 +54,11 @@ static inline int cm_buf_add(cm_buf *b, const void *d, size_t n)
     return 0;
 }
 int cm_buf_adds(cm_buf *b, const char *s);
-int cm_buf_add1(cm_buf *b, char c); /* cm_buf_addc's way when it must grow */
-/* One byte: stored at once when there is room (the bound and the sticky error hold). */
+/* One byte, stored at once when there is room, as cm_buf_add; else cm_buf_add1. */
+int cm_buf_add1(cm_buf *b, char c);
 static inline int cm_buf_addc(cm_buf *b, char c)
 {
-    if (b->failed || b->len + 1 >= b->cap || b->len >= b->max)
+    if (b->failed || !b->p || b->len + 1 >= b->cap || b->len >= b->max)
         return cm_buf_add1(b, c);
     b->p[b->len++] = c;
     b->p[b->len] = '\0';
