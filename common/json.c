@@ -10,13 +10,6 @@ void cm_jw_init(cm_jw *w, cm_buf *b)
     w->key = false;
 }
 
-void cm_jw_init_member(cm_jw *w, cm_buf *b)
-{
-    cm_jw_init(w, b);
-    w->depth = 1;
-    w->more = 1;
-}
-
 static uint32_t bit(const cm_jw *w)
 {
     return (uint32_t)1 << (w->depth - 1);

@@ -27,11 +27,6 @@ typedef struct cm_jw {
 
 /* A writer that appends one JSON value to b (borrowed). */
 void cm_jw_init(cm_jw *w, cm_buf *b);
-/* A writer for the rest of an object whose opening and first members are written
- * elsewhere: members start with a comma, cm_jw_obj_end closes the object. For a
- * document written in parts that the caller joins (an audit record hashes its parts
- * without "hash" and "sig", then puts them in). */
-void cm_jw_init_member(cm_jw *w, cm_buf *b);
 
 void cm_jw_obj_begin(cm_jw *w);
 void cm_jw_obj_end(cm_jw *w);

@@ -43,34 +43,6 @@ static void test_shapes(void)
     cm_buf_free(&b);
 }
 
-/* An object written in parts, as an audit record is: the parts join into one object. */
-static void test_parts(void)
-{
-    cm_buf a, b, c;
-    cm_buf_init(&a, 0);
-    cm_buf_init(&b, 0);
-    cm_buf_init(&c, 0);
-    cm_jw w;
-    cm_jw_init(&w, &a);
-    cm_jw_obj_begin(&w);
-    cm_jw_kstr(&w, "a", "1");
-    CHECK(cm_buf_ok(&a));
-    cm_jw_init_member(&w, &b);
-    cm_jw_kstr(&w, "b", "2");
-    cm_jw_kuint(&w, "c", 3);
-    CHECK(cm_buf_ok(&b));
-    cm_jw_init_member(&w, &c);
-    cm_jw_kstr(&w, "d", "4");
-    cm_jw_obj_end(&w);
-    CHECK(cm_jw_done(&w) == 0);
-    CHECK_STR(a.p, "{\"a\":\"1\"");
-    CHECK_STR(b.p, ",\"b\":\"2\",\"c\":3");
-    CHECK_STR(c.p, ",\"d\":\"4\"}");
-    cm_buf_free(&a);
-    cm_buf_free(&b);
-    cm_buf_free(&c);
-}
-
 static int misuse(void (*f)(cm_jw *))
 {
     cm_buf b;
@@ -199,7 +171,6 @@ int main(void)
 {
     test_numbers();
     test_shapes();
-    test_parts();
     test_misuse();
     test_bound();
     T_DONE();
