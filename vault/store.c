@@ -54,7 +54,7 @@ struct vlt_store {
      * the store once every message in it is delivered. Deletions wait for the next
      * commit rather than paying for a transaction of their own. */
     struct out_row {
-        int64_t id, n, left;
+        int64_t id, n, left; /* the first message's id, the count, those not delivered */
     } * rows;
     size_t nrows, caprows;
     int64_t *gone; /* rows of outbox_batches to delete at the next commit */
@@ -164,7 +164,8 @@ static const char SCHEMA[] =
     " off INTEGER NOT NULL, ver INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(topic, part));"
     "CREATE TABLE data(resource TEXT NOT NULL, class TEXT NOT NULL,"
     " sealed BLOB NOT NULL, ver INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(resource, class));"
-    "CREATE TABLE outbox_batches(id INTEGER PRIMARY KEY, n INTEGER NOT NULL, msgs BLOB NOT NULL,"
+    "CREATE TABLE outbox_batches(id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL,"
+    " msgs BLOB NOT NULL,"
     " ver INTEGER NOT NULL, mac BLOB NOT NULL);"
     "CREATE TABLE seen_batches(id INTEGER PRIMARY KEY, ids BLOB NOT NULL, ver INTEGER NOT NULL,"
     " mac BLOB NOT NULL);"
@@ -880,7 +881,10 @@ static int load_outbox(vlt_store *st, cm_err *err)
 {
     sqlite3_stmt *q = NULL;
     st->nrows = 0;
-    st->next_out = 1 + max_of(st, "SELECT max(seq) FROM sqlite_sequence WHERE name = 'outbox'");
+    /* A row of outbox_batches is keyed by the id of its last message, so the sequence
+     * remembers the last id ever handed out, and ids never repeat. */
+    st->next_out = 1 + max_of(st, "SELECT max(seq) FROM sqlite_sequence WHERE name IN "
+                                  "('outbox', 'outbox_batches')");
     st->legacy_out = max_of(st, "SELECT count(*) FROM outbox") > 0;
     st->next_seen = 1 + max_of(st, "SELECT max(id) FROM seen_batches");
     if (sqlite3_prepare_v2(st->db, "SELECT id, n FROM outbox_batches ORDER BY id", -1, &q, NULL) !=
@@ -888,10 +892,10 @@ static int load_outbox(vlt_store *st, cm_err *err)
         return db_err(st, err, "outbox read");
     int step;
     while ((step = sqlite3_step(q)) == SQLITE_ROW) {
-        int64_t id = sqlite3_column_int64(q, 0), n = sqlite3_column_int64(q, 1);
-        add_row(st, id, n);
-        if (id + n > st->next_out)
-            st->next_out = id + n;
+        int64_t last = sqlite3_column_int64(q, 0), n = sqlite3_column_int64(q, 1);
+        add_row(st, last - n + 1, n);
+        if (last >= st->next_out)
+            st->next_out = last + 1;
     }
     sqlite3_finalize(q);
     return step == SQLITE_DONE ? 0 : db_err(st, err, "outbox read");
@@ -1478,11 +1482,12 @@ static int out_row_write(vlt_store *st, cm_err *err)
         return -1;
     }
     char idn[24], nn[24];
-    snprintf(idn, sizeof idn, "%lld", (long long)st->out_first);
+    int64_t last = st->out_first + (int64_t)st->out_n - 1; /* the row's key */
+    snprintf(idn, sizeof idn, "%lld", (long long)last);
     snprintf(nn, sizeof nn, "%zu", st->out_n);
     col c[3] = {ctext(idn), ctext(nn), (col){st->out_msgs.p, st->out_msgs.len, false}};
     bool is_int[3] = {true, true, false};
-    int64_t ints[3] = {st->out_first, (int64_t)st->out_n, 0};
+    int64_t ints[3] = {last, (int64_t)st->out_n, 0};
     int rc = ins_row(st, T_OUTBOX_BATCHES,
                      "INSERT INTO outbox_batches(id, n, msgs, ver, mac) VALUES(?, ?, ?, ?, ?)", c,
                      is_int, ints, err);
@@ -1529,6 +1534,8 @@ static void batches_committed(vlt_store *st)
         if (st->rows[i].left > 0)
             st->rows[k++] = st->rows[i];
     st->nrows = k;
+    if (st->nlegacy_gone) /* the migrated rows, once all are gone, are never asked for again */
+        st->legacy_out = max_of(st, "SELECT count(*) FROM outbox") > 0;
     st->ngone = st->nlegacy_gone = 0;
 }
 
@@ -1598,7 +1605,7 @@ int vlt_store_outbox_del(vlt_store *st, int64_t first, int64_t last, cm_err *err
                 st->capgone = st->capgone ? st->capgone * 2 : 64;
                 st->gone = cm_xrealloc(st->gone, st->capgone * sizeof *st->gone);
             }
-            st->gone[st->ngone++] = r->id;
+            st->gone[st->ngone++] = r->id + r->n - 1; /* the row's key: its last id */
         }
     }
     return 0;
@@ -1666,7 +1673,7 @@ static char *get_field(struct reader *r, size_t *len)
 static int each_in_row(vlt_store *st, sqlite3_stmt *q, void (*fn)(void *arg, const vlt_outmsg *m),
                        void *arg, cm_err *err)
 {
-    int64_t id = sqlite3_column_int64(q, 0), n = sqlite3_column_int64(q, 1);
+    int64_t n = sqlite3_column_int64(q, 1), id = sqlite3_column_int64(q, 0) - n + 1;
     struct reader r = {sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2), 0, false};
     for (int64_t i = 0; i < n && !r.bad; i++) {
         vlt_outmsg m = {0};
