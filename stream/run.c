@@ -900,7 +900,8 @@ int stm_run(const stm_config *cfg, const stm_signals *sig)
     void *v;
     while (cm_map_next(r.chains, &it, NULL, &v))
         aud_writer_finish(((chainw *)v)->w, &r.err);
-    rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 ? CM_EENV : 0;
+    rc =
+        commit_batch(&r) < 0 || drain(&r, 0) < 0 || vlt_state_flush(r.st, &r.err) < 0 ? CM_EENV : 0;
     if (rc)
         cm_err_print(&r.err);
     cm_log("run: stopped after %llu events, %llu records delivered",

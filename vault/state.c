@@ -771,7 +771,7 @@ int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *er
     int64_t *sorted = cm_xmalloc(n * sizeof *sorted);
     memcpy(sorted, ids, n * sizeof *sorted);
     qsort(sorted, n, sizeof *sorted, cmp_id);
-    int rc = vlt_store_begin(s->db, err);
+    int rc = 0;
     for (size_t i = 0; rc == 0 && i < n;) {
         size_t j = i + 1;
         while (j < n && sorted[j] <= sorted[j - 1] + 1)
@@ -780,11 +780,7 @@ int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *er
         i = j;
     }
     free(sorted);
-    if (rc < 0) {
-        vlt_store_rollback(s->db);
-        return -1;
-    }
-    return vlt_store_commit(s->db, err);
+    return rc;
 }
 
 void vlt_state_offset_set(vlt_state *s, const char *topic, int32_t part, int64_t off)

@@ -149,6 +149,9 @@ vlt_outmsg *vlt_state_outbox_flushed(vlt_state *s, size_t *n);
 /* Every durable message not yet marked sent, in id order, into *out (the caller frees
  * it with vlt_outmsg_free). -1 (err) when the outbox cannot be read or fails its check. */
 int vlt_state_outbox_pending(vlt_state *s, vlt_outmsg **out, size_t *n, cm_err *err);
+/* Delivered: the messages leave the outbox with the next vlt_state_flush (or when the
+ * state is freed), not in a transaction of their own; until then a restart finds them
+ * in the outbox and resends what the audit topic lacks. */
 int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *err);
 void vlt_outmsg_free(vlt_outmsg *m, size_t n);
 /* Input offsets applied (the next message to read is offset + 1). */

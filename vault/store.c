@@ -40,8 +40,31 @@ struct vlt_store {
     cry_mac *mac; /* NULL until vlt_store_auth */
     uint64_t counter, saved_counter;
     uint8_t digest[CRY_MAC_LEN], saved_digest[CRY_MAC_LEN];
-    int64_t next_out, saved_next_out; /* the next outbox row id */
+    int64_t next_out, saved_next_out;   /* the next outbox message id */
+    int64_t next_seen, saved_next_seen; /* the next seen_batches row id */
+    size_t saved_nrows;
     bool in_txn;
+    /* Format 3 writes what a commit adds to the outbox and to the seen ids as one row
+     * each (one MAC, one insert): the messages queued since the transaction began, and
+     * the event ids. Both are written by vlt_store_commit, and dropped by a rollback. */
+    cm_buf out_msgs, seen_ids;
+    int64_t out_first;
+    size_t out_n;
+    /* Outbox rows still holding messages not yet delivered, in id order: a row leaves
+     * the store once every message in it is delivered. Deletions wait for the next
+     * commit rather than paying for a transaction of their own. */
+    struct out_row {
+        int64_t id, n, left; /* the first message's id, the count, those not delivered */
+    } * rows;
+    size_t nrows, caprows;
+    int64_t *gone; /* rows of outbox_batches to delete at the next commit */
+    size_t ngone, capgone;
+    struct { /* id ranges of the legacy outbox table, likewise */
+        int64_t first, last;
+    } * legacy_gone;
+    size_t nlegacy_gone, caplegacy_gone;
+    bool legacy_out; /* the legacy outbox table holds rows (a migrated state) */
+    int old_format;  /* the format of an older build's file */
 };
 
 static void *checkpointer(void *arg)
@@ -85,11 +108,14 @@ enum tab {
     T_DATA,
     T_SEEN_LEGACY,
     T_FACTS,
+    T_OUTBOX_BATCHES,
+    T_SEEN_BATCHES,
     T__COUNT
 };
-static const char *const tables[T__COUNT] = {"vaults", "keys",        "resources", "seen",
-                                             "acl",    "outbox",      "offsets",   "meta",
-                                             "data",   "seen_legacy", "facts"};
+static const char *const tables[T__COUNT] = {
+    "vaults", "keys",           "resources",   "seen", "acl",
+    "outbox", "offsets",        "meta",        "data", "seen_legacy",
+    "facts",  "outbox_batches", "seen_batches"};
 /* The columns a row's MAC covers, in order, then ver and mac. */
 static const char *const columns[T__COUNT] = {
     "id, doc",
@@ -102,8 +128,10 @@ static const char *const columns[T__COUNT] = {
     "k, v",
     "resource, class, sealed",
     "id",
-    "k, doc"};
-static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 10, 3, 2, 3, 1, 2};
+    "k, doc",
+    "id, n, msgs",
+    "id, ids"};
+static const int ncolumns[T__COUNT] = {2, 2, 2, 1, 2, 10, 3, 2, 3, 1, 2, 3, 2};
 
 static int db_err(vlt_store *st, cm_err *err, const char *what)
 {
@@ -136,6 +164,11 @@ static const char SCHEMA[] =
     " off INTEGER NOT NULL, ver INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(topic, part));"
     "CREATE TABLE data(resource TEXT NOT NULL, class TEXT NOT NULL,"
     " sealed BLOB NOT NULL, ver INTEGER NOT NULL, mac BLOB NOT NULL, PRIMARY KEY(resource, class));"
+    "CREATE TABLE outbox_batches(id INTEGER PRIMARY KEY AUTOINCREMENT, n INTEGER NOT NULL,"
+    " msgs BLOB NOT NULL,"
+    " ver INTEGER NOT NULL, mac BLOB NOT NULL);"
+    "CREATE TABLE seen_batches(id INTEGER PRIMARY KEY, ids BLOB NOT NULL, ver INTEGER NOT NULL,"
+    " mac BLOB NOT NULL);"
     "CREATE TABLE head(one INTEGER PRIMARY KEY CHECK (one = 1), counter INTEGER NOT NULL,"
     " digest BLOB NOT NULL, mac BLOB NOT NULL);";
 
@@ -314,6 +347,7 @@ static int detect_format(vlt_store *st, cm_err *err)
     sqlite3_finalize(q);
     q = NULL;
     /* An older build's meta table has no ver/mac columns and no format row. */
+    st->old_format = 1;
     if (sqlite3_prepare_v2(st->db, "SELECT v FROM meta WHERE k = 'format'", -1, &q, NULL) !=
         SQLITE_OK) {
         st->format = FMT_OLD;
@@ -324,6 +358,10 @@ static int detect_format(vlt_store *st, cm_err *err)
     const char *v = step == SQLITE_ROW ? (const char *)sqlite3_column_text(q, 0) : NULL;
     if (step == SQLITE_ROW && v && !strcmp(v, VLT_STORE_FORMAT_S)) {
         st->format = FMT_CURRENT;
+        rc = 0;
+    } else if (step == SQLITE_ROW && v && !strcmp(v, "2")) {
+        st->format = FMT_OLD; /* one row per outbox message and per seen id */
+        st->old_format = 2;
         rc = 0;
     } else if (step == SQLITE_DONE) {
         st->format = FMT_OLD;
@@ -351,6 +389,8 @@ vlt_store *vlt_store_open(const char *path, cm_err *err)
     fault_seams();
     vlt_store *st = cm_xcalloc(1, sizeof *st);
     st->path = cm_strdup(path);
+    cm_buf_init(&st->out_msgs, 0);
+    cm_buf_init(&st->seen_ids, 0);
     if (sqlite3_open_v2(path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
         SQLITE_OK) {
         db_err(st, err, "cannot open state store");
@@ -394,10 +434,22 @@ void vlt_store_close(vlt_store *st)
         pthread_mutex_destroy(&st->mu);
         pthread_cond_destroy(&st->cv);
     }
+    if ((st->ngone || st->nlegacy_gone) && st->mac && !st->in_txn) {
+        /* Deliveries confirmed since the last commit: recorded now, or found in the audit
+         * topic by the next run. */
+        cm_err e;
+        if (vlt_store_begin(st, &e) == 0)
+            vlt_store_commit(st, &e);
+    }
     for (int i = 0; i < st->ncache; i++)
         sqlite3_finalize(st->cache[i].s);
     sqlite3_close(st->db);
     cry_mac_free(st->mac);
+    cm_buf_free(&st->out_msgs);
+    cm_buf_free(&st->seen_ids);
+    free(st->rows);
+    free(st->gone);
+    free(st->legacy_gone);
     free(st->path);
     free(st);
 }
@@ -423,7 +475,7 @@ int vlt_store_copy(vlt_store *st, const char *path, cm_err *err)
 
 int vlt_store_format(const vlt_store *st)
 {
-    return st->format == FMT_NEW ? 0 : st->format == FMT_OLD ? 1 : VLT_STORE_FORMAT;
+    return st->format == FMT_NEW ? 0 : st->format == FMT_OLD ? st->old_format : VLT_STORE_FORMAT;
 }
 
 bool vlt_store_is_new(const vlt_store *st)
@@ -681,6 +733,9 @@ static int write_head(vlt_store *st, cm_err *err)
     return done(st, q) == SQLITE_DONE ? 0 : db_err(st, err, "state head write");
 }
 
+static int write_batches(vlt_store *st, cm_err *err);
+static void batches_committed(vlt_store *st);
+
 int vlt_store_begin(vlt_store *st, cm_err *err)
 {
     if (!st->mac) {
@@ -692,18 +747,25 @@ int vlt_store_begin(vlt_store *st, cm_err *err)
     st->in_txn = true;
     st->saved_counter = st->counter;
     st->saved_next_out = st->next_out;
+    st->saved_next_seen = st->next_seen;
+    st->saved_nrows = st->nrows;
     memcpy(st->saved_digest, st->digest, sizeof st->digest);
     return 0;
 }
 
 int vlt_store_commit(vlt_store *st, cm_err *err)
 {
+    if (write_batches(st, err) < 0) {
+        vlt_store_rollback(st);
+        return -1;
+    }
     st->counter++;
     if (write_head(st, err) < 0 || exec(st, "COMMIT", err) < 0) {
         vlt_store_rollback(st);
         return -1;
     }
     st->in_txn = false;
+    batches_committed(st);
     return 0;
 }
 
@@ -713,8 +775,14 @@ void vlt_store_rollback(vlt_store *st)
     if (st->in_txn) {
         st->counter = st->saved_counter;
         st->next_out = st->saved_next_out;
+        st->next_seen = st->saved_next_seen;
+        st->nrows = st->saved_nrows;
         memcpy(st->digest, st->saved_digest, sizeof st->digest);
     }
+    /* What the transaction queued was not written; deletions wait for the next one. */
+    cm_buf_reset(&st->out_msgs);
+    cm_buf_reset(&st->seen_ids);
+    st->out_n = 0;
     st->in_txn = false;
 }
 
@@ -787,18 +855,50 @@ out:
     return rc;
 }
 
-static int next_outbox_id(vlt_store *st, cm_err *err)
+static int64_t max_of(vlt_store *st, const char *sql)
 {
     sqlite3_stmt *q = NULL;
-    st->next_out = 1;
-    if (sqlite3_prepare_v2(st->db, "SELECT max(seq) FROM sqlite_sequence WHERE name = 'outbox'", -1,
-                           &q, NULL) != SQLITE_OK)
-        return 0; /* no sequence table yet: nothing was ever queued */
-    int step = sqlite3_step(q);
-    if (step == SQLITE_ROW)
-        st->next_out = sqlite3_column_int64(q, 0) + 1;
+    int64_t v = 0;
+    if (sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) == SQLITE_OK && sqlite3_step(q) == SQLITE_ROW)
+        v = sqlite3_column_int64(q, 0);
     sqlite3_finalize(q);
-    return step == SQLITE_ROW || step == SQLITE_DONE ? 0 : db_err(st, err, "outbox read");
+    return v;
+}
+
+static void add_row(vlt_store *st, int64_t id, int64_t n)
+{
+    if (st->nrows == st->caprows) {
+        st->caprows = st->caprows ? st->caprows * 2 : 64;
+        st->rows = cm_xrealloc(st->rows, st->caprows * sizeof *st->rows);
+    }
+    st->rows[st->nrows++] = (struct out_row){id, n, n};
+}
+
+/* Where the outbox and the seen ids stand in an authenticated file: the next ids, and
+ * the outbox rows still to deliver (their messages are read, and checked, only when a
+ * run resends them). */
+static int load_outbox(vlt_store *st, cm_err *err)
+{
+    sqlite3_stmt *q = NULL;
+    st->nrows = 0;
+    /* A row of outbox_batches is keyed by the id of its last message, so the sequence
+     * remembers the last id ever handed out, and ids never repeat. */
+    st->next_out = 1 + max_of(st, "SELECT max(seq) FROM sqlite_sequence WHERE name IN "
+                                  "('outbox', 'outbox_batches')");
+    st->legacy_out = max_of(st, "SELECT count(*) FROM outbox") > 0;
+    st->next_seen = 1 + max_of(st, "SELECT max(id) FROM seen_batches");
+    if (sqlite3_prepare_v2(st->db, "SELECT id, n FROM outbox_batches ORDER BY id", -1, &q, NULL) !=
+        SQLITE_OK)
+        return db_err(st, err, "outbox read");
+    int step;
+    while ((step = sqlite3_step(q)) == SQLITE_ROW) {
+        int64_t last = sqlite3_column_int64(q, 0), n = sqlite3_column_int64(q, 1);
+        add_row(st, last - n + 1, n);
+        if (last >= st->next_out)
+            st->next_out = last + 1;
+    }
+    sqlite3_finalize(q);
+    return step == SQLITE_DONE ? 0 : db_err(st, err, "outbox read");
 }
 
 static cry_mac *derive_mac(const cry_secret *master)
@@ -813,9 +913,9 @@ int vlt_store_auth(vlt_store *st, const cry_secret *master, cm_err *err)
 {
     if (st->format == FMT_OLD) {
         cm_err_set(err, st->path, 0, 0,
-                   "state written by an older cmkguard (format 1; this build reads format %d): "
+                   "state written by an older cmkguard (format %d; this build reads format %d): "
                    "upgrade it once with 'cmkguard state migrate --state %s'",
-                   VLT_STORE_FORMAT, st->path);
+                   st->old_format, VLT_STORE_FORMAT, st->path);
         return -1;
     }
     cry_mac_free(st->mac);
@@ -827,7 +927,8 @@ int vlt_store_auth(vlt_store *st, const cry_secret *master, cm_err *err)
         /* Tables, format and head in one transaction: a crash leaves a fresh file. */
         memset(st->digest, 0, sizeof st->digest);
         st->counter = 0;
-        st->next_out = 1;
+        st->next_out = st->next_seen = 1;
+        st->nrows = 0;
         if (vlt_store_begin(st, err) < 0)
             return -1;
         if (exec(st, SCHEMA, err) < 0 ||
@@ -850,7 +951,7 @@ int vlt_store_auth(vlt_store *st, const cry_secret *master, cm_err *err)
                    "replaced by an older copy): the state is refused, nothing was decrypted");
         return -1;
     }
-    return next_outbox_id(st, err);
+    return load_outbox(st, err);
 }
 
 int vlt_store_verify(vlt_store *st, const cry_secret *master,
@@ -953,7 +1054,7 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
     if (vlt_store_begin(st, err) < 0)
         return -1;
     /* Old tables are renamed away, this build's schema created, and rows copied over. */
-    static const char *const old_cols[T__COUNT] = {
+    static const char *const v1_cols[T__COUNT] = {
         "id, doc",
         "id, doc",
         "id, doc",
@@ -967,10 +1068,20 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
         "k, doc"};
     /* Format 1 kept seen ids without their source: they become seen_legacy, where an id
      * counts as seen from every source, so no event is ever applied twice. */
-    static const char *const old_table[T__COUNT] = {"vaults", "keys",   "resources", NULL,
-                                                    "acl",    "outbox", "offsets",   "meta",
-                                                    "data",   "seen",   NULL};
+    static const char *const v1_table[T__COUNT] = {"vaults", "keys",   "resources", NULL,
+                                                   "acl",    "outbox", "offsets",   "meta",
+                                                   "data",   "seen",   NULL};
+    /* Format 2 had every table but format 3's batches, with the columns they have now:
+     * its rows stay where they are (format 3 reads one row per outbox message and per
+     * seen id as well as its batches), authenticated again under the new head. */
+    static const char *const v2_table[T__COUNT] = {
+        "vaults", "keys", "resources",   "seen",  "acl", "outbox", "offsets",
+        "meta",   "data", "seen_legacy", "facts", NULL,  NULL};
+    const char *const *old_cols = st->old_format == 1 ? v1_cols : columns;
+    const char *const *old_table = st->old_format == 1 ? v1_table : v2_table;
     int rc = 0;
+    if (st->old_format >= 2)
+        rc = exec(st, "DROP TABLE head", err); /* written anew below */
     for (int t = 0; rc == 0 && t < T__COUNT; t++) {
         char sql[160];
         snprintf(sql, sizeof sql,
@@ -983,10 +1094,11 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
     for (int t = 0; rc == 0 && t < T__COUNT; t++) {
         char sql[400];
         bool has_cols = true;
-        snprintf(sql, sizeof sql, "SELECT %s FROM old_%s", old_cols[t],
+        snprintf(sql, sizeof sql, "SELECT %s FROM old_%s", old_cols[t] ? old_cols[t] : "",
                  old_table[t] ? old_table[t] : "");
         sqlite3_stmt *q = NULL;
-        if (!old_table[t] || sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
+        if (!old_table[t] || !old_cols[t] ||
+            sqlite3_prepare_v2(st->db, sql, -1, &q, NULL) != SQLITE_OK)
             has_cols = false; /* a table the older build never made */
         int step = SQLITE_DONE;
         while (has_cols && rc == 0 && (step = sqlite3_step(q)) == SQLITE_ROW) {
@@ -1045,7 +1157,7 @@ int vlt_store_migrate(vlt_store *st, const cry_secret *master, cm_err *err)
         return -1;
     }
     st->format = FMT_CURRENT;
-    return next_outbox_id(st, err);
+    return load_outbox(st, err);
 }
 
 /* ---------- writes ---------- */
@@ -1084,7 +1196,8 @@ static int ins_row(vlt_store *st, enum tab t, const char *sql, const col *c, con
             sqlite3_bind_null(q, i + 1);
         else if (t == T_DATA && i == 2)
             sqlite3_bind_blob(q, i + 1, c[i].p ? c[i].p : "", (int)c[i].n, SQLITE_STATIC);
-        else if (t == T_OUTBOX && (i == 5 || i == 6 || i == 9))
+        else if ((t == T_OUTBOX && (i == 5 || i == 6 || i == 9)) ||
+                 (t == T_OUTBOX_BATCHES && i == 2) || (t == T_SEEN_BATCHES && i == 1))
             sqlite3_bind_blob(q, i + 1, c[i].p ? c[i].p : "", (int)c[i].n, SQLITE_STATIC);
         else
             sqlite3_bind_text(q, i + 1, c[i].p, (int)c[i].n, SQLITE_STATIC);
@@ -1228,23 +1341,72 @@ static int each_pair(vlt_store *st, enum tab t, void (*fn)(void *arg, const char
     return r;
 }
 
+/* A row of format 3's batches stays under this size: a commit with more spreads over
+ * several rows. */
+#define BATCH_ROW_MAX ((size_t)32 << 20)
+
+static int seen_row_write(vlt_store *st, cm_err *err)
+{
+    if (cm_buf_failed(&st->seen_ids)) {
+        cm_err_set(err, st->path, 0, 0, "cannot queue the seen event ids");
+        return -1;
+    }
+    char idn[24];
+    int64_t id = st->next_seen;
+    snprintf(idn, sizeof idn, "%lld", (long long)id);
+    col c[2] = {ctext(idn), (col){st->seen_ids.p, st->seen_ids.len, false}};
+    bool is_int[2] = {true, false};
+    int64_t ints[2] = {id, 0};
+    int rc = ins_row(st, T_SEEN_BATCHES,
+                     "INSERT INTO seen_batches(id, ids, ver, mac) VALUES(?, ?, ?, ?)", c, is_int,
+                     ints, err);
+    if (rc == 0)
+        st->next_seen++;
+    cm_buf_reset(&st->seen_ids);
+    return rc;
+}
+
+/* Seen ids are only ever added: the ids a commit adds become one row of seen_batches,
+ * each id followed by a NUL. */
 int vlt_store_seen_add(vlt_store *st, const char *id, cm_err *err)
 {
     bool own;
     if (auto_begin(st, &own, err) < 0)
         return -1;
-    /* Seen ids are only ever added, once: an existing row stays as it is, and the MAC
-     * counted for it comes out of the digest again. */
-    col c[1] = {ctext(id)};
-    int rc = ins_row(st, T_SEEN, "INSERT OR IGNORE INTO seen(id, ver, mac) VALUES(?, ?, ?)", c,
-                     NULL, NULL, err);
+    int rc = 0;
+    size_t n = strlen(id) + 1;
+    if (st->seen_ids.len && st->seen_ids.len + n > BATCH_ROW_MAX)
+        rc = seen_row_write(st, err);
+    if (rc == 0)
+        cm_buf_add(&st->seen_ids, id, n);
     return auto_end(st, own, rc, err);
+}
+
+static void split_ids(const char *p, size_t n, void (*fn)(void *arg, const char *id), void *arg)
+{
+    for (size_t i = 0; i < n;) {
+        const char *z = memchr(p + i, '\0', n - i);
+        if (!z)
+            break; /* the writer ends every id with a NUL */
+        fn(arg, p + i);
+        i = (size_t)(z - p) + 1;
+    }
 }
 
 int vlt_store_seen_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
                         cm_err *err)
 {
-    return each_text(st, T_SEEN, fn, arg, err);
+    /* Rows of format 2 (one per id, kept by the migration), then format 3's batches. */
+    if (each_text(st, T_SEEN, fn, arg, err) < 0)
+        return -1;
+    sqlite3_stmt *q = read_rows(st, T_SEEN_BATCHES, "ORDER BY id", err);
+    if (!q)
+        return -1;
+    int r;
+    while ((r = next_row(st, T_SEEN_BATCHES, q, err)) == 1)
+        split_ids(sqlite3_column_blob(q, 1), (size_t)sqlite3_column_bytes(q, 1), fn, arg);
+    sqlite3_finalize(q);
+    return r;
 }
 
 int vlt_store_seen_legacy_each(vlt_store *st, void (*fn)(void *arg, const char *id), void *arg,
@@ -1283,53 +1445,170 @@ int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, uns
     return r;
 }
 
+/* ---------- the outbox: one row per commit ---------- */
+
+static void put32(cm_buf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    cm_buf_add(b, x, 4);
+}
+
+static void put64(cm_buf *b, uint64_t v)
+{
+    uint8_t x[8];
+    be64(x, v);
+    cm_buf_add(b, x, 8);
+}
+
+/* A field: its length (UINT32_MAX for none), then its bytes. */
+static void put_field(cm_buf *b, const char *p, size_t n)
+{
+    if (!p) {
+        put32(b, UINT32_MAX);
+        return;
+    }
+    if (n >= UINT32_MAX) {
+        cm_buf_fail(b);
+        return;
+    }
+    put32(b, (uint32_t)n);
+    cm_buf_add(b, p, n);
+}
+
+static int out_row_write(vlt_store *st, cm_err *err)
+{
+    if (cm_buf_failed(&st->out_msgs)) {
+        cm_err_set(err, st->path, 0, 0, "cannot queue the outbox messages");
+        return -1;
+    }
+    char idn[24], nn[24];
+    int64_t last = st->out_first + (int64_t)st->out_n - 1; /* the row's key */
+    snprintf(idn, sizeof idn, "%lld", (long long)last);
+    snprintf(nn, sizeof nn, "%zu", st->out_n);
+    col c[3] = {ctext(idn), ctext(nn), (col){st->out_msgs.p, st->out_msgs.len, false}};
+    bool is_int[3] = {true, true, false};
+    int64_t ints[3] = {last, (int64_t)st->out_n, 0};
+    int rc = ins_row(st, T_OUTBOX_BATCHES,
+                     "INSERT INTO outbox_batches(id, n, msgs, ver, mac) VALUES(?, ?, ?, ?, ?)", c,
+                     is_int, ints, err);
+    if (rc == 0)
+        add_row(st, st->out_first, (int64_t)st->out_n);
+    cm_buf_reset(&st->out_msgs);
+    st->out_n = 0;
+    return rc;
+}
+
+/* Deletes what deliveries emptied, and writes what the transaction queued: the outbox
+ * messages and the seen ids, a row each. */
+static int write_batches(vlt_store *st, cm_err *err)
+{
+    int rc = 0;
+    for (size_t i = 0; rc == 0 && i < st->nlegacy_gone; i++) {
+        sqlite3_stmt *q =
+            stmt(st, "DELETE FROM outbox WHERE id BETWEEN ? AND ? RETURNING mac", err);
+        if (!q)
+            return -1;
+        sqlite3_bind_int64(q, 1, st->legacy_gone[i].first);
+        sqlite3_bind_int64(q, 2, st->legacy_gone[i].last);
+        rc = removed(st, q, err);
+    }
+    for (size_t i = 0; rc == 0 && i < st->ngone; i++) {
+        sqlite3_stmt *q = stmt(st, "DELETE FROM outbox_batches WHERE id = ? RETURNING mac", err);
+        if (!q)
+            return -1;
+        sqlite3_bind_int64(q, 1, st->gone[i]);
+        rc = removed(st, q, err);
+    }
+    if (rc == 0 && st->out_n)
+        rc = out_row_write(st, err);
+    if (rc == 0 && st->seen_ids.len)
+        rc = seen_row_write(st, err);
+    return rc;
+}
+
+/* After a commit: the rows it deleted are gone for good. */
+static void batches_committed(vlt_store *st)
+{
+    size_t k = 0;
+    for (size_t i = 0; i < st->nrows; i++)
+        if (st->rows[i].left > 0)
+            st->rows[k++] = st->rows[i];
+    st->nrows = k;
+    if (st->nlegacy_gone) /* the migrated rows, once all are gone, are never asked for again */
+        st->legacy_out = max_of(st, "SELECT count(*) FROM outbox") > 0;
+    st->ngone = st->nlegacy_gone = 0;
+}
+
 int vlt_store_outbox_add(vlt_store *st, const vlt_outmsg *m, int64_t *id, cm_err *err)
 {
     bool own;
     if (auto_begin(st, &own, err) < 0)
         return -1;
-    char idn[24], partn[24], seqn[24];
-    int64_t rid = st->next_out;
-    snprintf(idn, sizeof idn, "%lld", (long long)rid);
-    snprintf(partn, sizeof partn, "%d", (int)m->partition);
-    snprintf(seqn, sizeof seqn, "%llu", (unsigned long long)m->seq);
-    col c[10] = {ctext(idn),
-                 ctext(m->topic),
-                 ctext(partn),
-                 ctext(m->chain),
-                 m->chain ? ctext(seqn) : (col){NULL, 0, true},
-                 m->key ? (col){m->key, m->keylen, false} : (col){NULL, 0, true},
-                 (col){m->value ? m->value : "", m->len, false},
-                 ctext(m->reason),
-                 ctext(m->input),
-                 m->headers ? (col){m->headers, m->hlen, false} : (col){NULL, 0, true}};
-    bool is_int[10] = {true,  false, true,  false, m->chain != NULL,
-                       false, false, false, false, false};
-    int64_t ints[10] = {rid, 0, m->partition, 0, (int64_t)m->seq, 0, 0, 0, 0, 0};
-    int rc = ins_row(st, T_OUTBOX,
-                     "INSERT INTO outbox(id, topic, part, chain, seq, key, value, reason, input,"
-                     " headers, ver, mac) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                     c, is_int, ints, err);
+    size_t need = 12 + 7 * 4 + (m->topic ? strlen(m->topic) : 0) +
+                  (m->chain ? strlen(m->chain) : 0) + m->keylen + m->len +
+                  (m->reason ? strlen(m->reason) : 0) + (m->input ? strlen(m->input) : 0) + m->hlen;
+    int rc = 0;
+    if (st->out_n && st->out_msgs.len + need > BATCH_ROW_MAX)
+        rc = out_row_write(st, err);
     if (rc == 0) {
-        *id = rid;
-        st->next_out++;
+        if (!st->out_n)
+            st->out_first = st->next_out;
+        cm_buf *b = &st->out_msgs;
+        put32(b, (uint32_t)m->partition);
+        put64(b, m->chain ? m->seq : 0);
+        put_field(b, m->topic, m->topic ? strlen(m->topic) : 0);
+        put_field(b, m->chain, m->chain ? strlen(m->chain) : 0);
+        put_field(b, m->key, m->keylen);
+        put_field(b, m->value ? m->value : "", m->len);
+        put_field(b, m->reason, m->reason ? strlen(m->reason) : 0);
+        put_field(b, m->input, m->input ? strlen(m->input) : 0);
+        put_field(b, m->headers, m->hlen);
+        *id = st->next_out++;
+        st->out_n++;
     }
     return auto_end(st, own, rc, err);
 }
 
+/* Delivered: the rows first..last leave the store with the next commit (or at close). */
 int vlt_store_outbox_del(vlt_store *st, int64_t first, int64_t last, cm_err *err)
 {
-    bool own;
-    if (auto_begin(st, &own, err) < 0)
-        return -1;
-    sqlite3_stmt *q = stmt(st, "DELETE FROM outbox WHERE id BETWEEN ? AND ? RETURNING mac", err);
-    int rc = -1;
-    if (q) {
-        sqlite3_bind_int64(q, 1, first);
-        sqlite3_bind_int64(q, 2, last);
-        rc = removed(st, q, err);
+    (void)err;
+    if (first > last)
+        return 0;
+    if (st->legacy_out) {
+        if (st->nlegacy_gone == st->caplegacy_gone) {
+            st->caplegacy_gone = st->caplegacy_gone ? st->caplegacy_gone * 2 : 16;
+            st->legacy_gone =
+                cm_xrealloc(st->legacy_gone, st->caplegacy_gone * sizeof *st->legacy_gone);
+        }
+        st->legacy_gone[st->nlegacy_gone].first = first;
+        st->legacy_gone[st->nlegacy_gone++].last = last;
     }
-    return auto_end(st, own, rc, err);
+    /* The first row that may hold first: rows are in id order and do not overlap. */
+    size_t lo = 0, hi = st->nrows;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (st->rows[mid].id + st->rows[mid].n - 1 < first)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    for (size_t i = lo; i < st->nrows && st->rows[i].id <= last; i++) {
+        struct out_row *r = &st->rows[i];
+        int64_t a = first > r->id ? first : r->id;
+        int64_t b = last < r->id + r->n - 1 ? last : r->id + r->n - 1;
+        if (r->left <= 0 || b < a)
+            continue;
+        r->left -= b - a + 1;
+        if (r->left <= 0) {
+            if (st->ngone == st->capgone) {
+                st->capgone = st->capgone ? st->capgone * 2 : 64;
+                st->gone = cm_xrealloc(st->gone, st->capgone * sizeof *st->gone);
+            }
+            st->gone[st->ngone++] = r->id + r->n - 1; /* the row's key: its last id */
+        }
+    }
+    return 0;
 }
 
 static char *col_dup(sqlite3_stmt *s, int i, size_t *len)
@@ -1343,9 +1622,89 @@ static char *col_dup(sqlite3_stmt *s, int i, size_t *len)
     return cm_strndup(b ? b : "", (size_t)n);
 }
 
+static void outmsg_clear(vlt_outmsg *m)
+{
+    free(m->topic);
+    free(m->chain);
+    free(m->key);
+    free(m->value);
+    free(m->reason);
+    free(m->input);
+    free(m->headers);
+}
+
+struct reader {
+    const uint8_t *p;
+    size_t n, at;
+    bool bad;
+};
+
+static uint64_t get_n(struct reader *r, int bytes)
+{
+    uint64_t v = 0;
+    if (r->bad || r->n - r->at < (size_t)bytes) {
+        r->bad = true;
+        return 0;
+    }
+    for (int i = 0; i < bytes; i++)
+        v = v << 8 | r->p[r->at++];
+    return v;
+}
+
+/* A field as put_field wrote it, copied and NUL-terminated (NULL for none). */
+static char *get_field(struct reader *r, size_t *len)
+{
+    uint32_t n = (uint32_t)get_n(r, 4);
+    if (r->bad || n == UINT32_MAX)
+        return NULL;
+    if (r->n - r->at < n) {
+        r->bad = true;
+        return NULL;
+    }
+    char *s = cm_strndup((const char *)r->p + r->at, n);
+    r->at += n;
+    if (len)
+        *len = n;
+    return s;
+}
+
+/* Hands fn the messages of one checked outbox_batches row; -1 when it does not parse
+ * (its MAC held, so only a writer's bug gets here). */
+static int each_in_row(vlt_store *st, sqlite3_stmt *q, void (*fn)(void *arg, const vlt_outmsg *m),
+                       void *arg, cm_err *err)
+{
+    int64_t n = sqlite3_column_int64(q, 1), id = sqlite3_column_int64(q, 0) - n + 1;
+    struct reader r = {sqlite3_column_blob(q, 2), (size_t)sqlite3_column_bytes(q, 2), 0, false};
+    for (int64_t i = 0; i < n && !r.bad; i++) {
+        vlt_outmsg m = {0};
+        m.id = id + i;
+        m.partition = (int32_t)get_n(&r, 4);
+        m.seq = get_n(&r, 8);
+        m.topic = get_field(&r, NULL);
+        m.chain = get_field(&r, NULL);
+        m.key = get_field(&r, &m.keylen);
+        m.value = get_field(&r, &m.len);
+        m.reason = get_field(&r, NULL);
+        m.input = get_field(&r, NULL);
+        m.headers = get_field(&r, &m.hlen);
+        if (!r.bad && m.topic && m.value)
+            fn(arg, &m);
+        else
+            r.bad = true;
+        outmsg_clear(&m);
+    }
+    if (r.bad || r.at != r.n) {
+        cm_err_set(err, st->path, 0, 0, "outbox record %lld does not parse", (long long)id);
+        return -1;
+    }
+    return 0;
+}
+
 int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg *m), void *arg,
                           cm_err *err)
 {
+    /* Rows of format 2 (one per message, kept by the migration) come first: their ids
+     * are lower. */
     sqlite3_stmt *q = read_rows(st, T_OUTBOX, "ORDER BY id", err);
     if (!q)
         return -1;
@@ -1363,14 +1722,19 @@ int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const vlt_outmsg 
         m.input = col_dup(q, 8, NULL);
         m.headers = col_dup(q, 9, &m.hlen);
         fn(arg, &m);
-        free(m.topic);
-        free(m.chain);
-        free(m.key);
-        free(m.value);
-        free(m.reason);
-        free(m.input);
-        free(m.headers);
+        outmsg_clear(&m);
     }
+    sqlite3_finalize(q);
+    if (r < 0)
+        return -1;
+    q = read_rows(st, T_OUTBOX_BATCHES, "ORDER BY id", err);
+    if (!q)
+        return -1;
+    while ((r = next_row(st, T_OUTBOX_BATCHES, q, err)) == 1)
+        if (each_in_row(st, q, fn, arg, err) < 0) {
+            r = -1;
+            break;
+        }
     sqlite3_finalize(q);
     return r;
 }

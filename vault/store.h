@@ -13,9 +13,12 @@ struct cry_secret;
 /* The format of the documents and rows this build writes. 1: before SPEC §2a and §3a
  * (raw spellings, seen ids without their source, nothing authenticated); 2: canonical
  * identifiers, seen rows keyed "source\x1fid", ids migrated from format 1 in
- * seen_legacy, every row MACed and summed into an authenticated state head. */
-#define VLT_STORE_FORMAT 2
-#define VLT_STORE_FORMAT_S "2"
+ * seen_legacy, every row MACed and summed into an authenticated state head; 3: what a
+ * commit adds to the outbox and to the seen ids is one row each (outbox_batches,
+ * seen_batches), so a batch costs two MACs and two inserts, not one per message and one
+ * per event; format 2's rows of outbox and seen are kept and still read. */
+#define VLT_STORE_FORMAT 3
+#define VLT_STORE_FORMAT_S "3"
 
 enum vlt_store_table { VLT_T_VAULT, VLT_T_KEY, VLT_T_RESOURCE };
 
@@ -35,13 +38,14 @@ int vlt_store_auth(vlt_store *st, const struct cry_secret *master, cm_err *err);
 int vlt_store_verify(vlt_store *st, const struct cry_secret *master,
                      void (*bad)(void *arg, const char *what), void *arg, cm_err *err);
 /* Upgrades an older build's file in place, once: every table gains its version and
- * MAC, rows as they stand (format 1's seen ids into seen_legacy), the head written. */
+ * MAC, rows as they stand (format 1's seen ids into seen_legacy; format 2's rows
+ * authenticated again), format 3's tables created, the head written. */
 int vlt_store_migrate(vlt_store *st, const struct cry_secret *master, cm_err *err);
 /* An unauthenticated look at one meta value (1 found, 0 not): only for messages. */
 int vlt_store_meta_peek(vlt_store *st, const char *k, char *out, size_t n);
 /* Writes a consistent copy of the whole file to a new file at path. */
 int vlt_store_copy(vlt_store *st, const char *path, cm_err *err);
-/* The store's format: VLT_STORE_FORMAT, 1 for an older build's, 0 for a new file. */
+/* The store's format: VLT_STORE_FORMAT, an older build's (1 or 2), 0 for a new file. */
 int vlt_store_format(const vlt_store *st);
 void vlt_store_close(vlt_store *st);
 int vlt_store_begin(vlt_store *st, cm_err *err);
@@ -65,7 +69,8 @@ int vlt_store_acl_each(vlt_store *st, void (*fn)(void *arg, const char *key, uns
                        void *arg, cm_err *err);
 struct vlt_outmsg;
 int vlt_store_outbox_add(vlt_store *st, const struct vlt_outmsg *m, int64_t *id, cm_err *err);
-/* Deletes the rows first..last (ids of delivered messages). */
+/* The messages first..last were delivered: the rows they emptied are deleted by the
+ * next commit (or at close), not in a transaction of their own. */
 int vlt_store_outbox_del(vlt_store *st, int64_t first, int64_t last, cm_err *err);
 int vlt_store_outbox_each(vlt_store *st, void (*fn)(void *arg, const struct vlt_outmsg *m),
                           void *arg, cm_err *err);

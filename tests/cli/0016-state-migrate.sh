@@ -17,7 +17,7 @@ old_state old.db
 dump old.db >before.sql
 # refused, never misread, never written
 expect_rc 3 "replay refuses a format 1 state" -- "$CMKGUARD" replay --state old.db "$FIX/state-v1.events.jsonl"
-expect_err "old.db: state written by an older cmkguard \(format 1; this build reads format 2\): upgrade it once with 'cmkguard state migrate --state old.db'" \
+expect_err "old.db: state written by an older cmkguard \(format 1; this build reads format 3\): upgrade it once with 'cmkguard state migrate --state old.db'" \
   "the refusal names the file and the command"
 expect_rc 3 "state show refuses it" -- "$CMKGUARD" state show --state old.db
 expect_err "cmkguard state migrate --state old.db" "state show names the command"
@@ -26,11 +26,11 @@ dump old.db >after.sql
 cmp -s before.sql after.sql && ok "a refused state is left as it was" || fail "the refusal changed the state"
 # migrate, once
 expect_rc 0 "state migrate" -- "$CMKGUARD" state migrate --state old.db
-grep -q "old.db: migrated from format 1 to 2: 1 vaults, 1 keys (1 key versions re-sealed), 2 resources, 1 access entries made canonical; 7 event ids kept as seen from every source" "$T/out" \
+grep -q "old.db: migrated from format 1 to 3: 1 vaults, 1 keys (1 key versions re-sealed), 2 resources, 1 access entries made canonical; 7 event ids kept as seen from every source" "$T/out" \
   && ok "migrate says what it did" || fail "migrate output: $(cat "$T/out")"
 expect_rc 0 "migrate again" -- "$CMKGUARD" state migrate --state old.db
-grep -q "already at format 2: nothing to migrate" "$T/out" && ok "a second migrate changes nothing" || fail "second migrate: $(cat "$T/out")"
-[ "$(sqlite3 old.db "select v from meta where k = 'format'")" = 2 ] && ok "format 2 stamped" || fail "format stamp"
+grep -q "already at format 3: nothing to migrate" "$T/out" && ok "a second migrate changes nothing" || fail "second migrate: $(cat "$T/out")"
+[ "$(sqlite3 old.db "select v from meta where k = 'format'")" = 3 ] && ok "format 3 stamped" || fail "format stamp"
 # canonical spellings; the resource id as first seen
 expect_rc 0 "state show after migrate" -- "$CMKGUARD" state show --state old.db
 jq -e --arg id "$R/cs1" '.resources[0] | .id == $id and .tenant == "t-contoso" and .region == "westeurope"
@@ -73,11 +73,11 @@ want n5 "allowed " 1 "a resource created before the migration binds with canonic
 [ "$("$CMKGUARD" data get --state old.db $R/cs1)" = "secret data" ] && ok "data reads back after the re-wrap" || fail "data get after rewrap"
 # a new state is stamped at once
 expect_rc 0 "a new state" -- "$CMKGUARD" replay --state new.db more.jsonl
-[ "$(sqlite3 new.db "select v from meta where k = 'format'")" = 2 ] && ok "a new state is format 2" || fail "new state format"
+[ "$(sqlite3 new.db "select v from meta where k = 'format'")" = 3 ] && ok "a new state is format 3" || fail "new state format"
 # a newer format is refused by both
-sqlite3 new.db "update meta set v = '3' where k = 'format'"
+sqlite3 new.db "update meta set v = '4' where k = 'format'"
 expect_rc 3 "a newer state is refused" -- "$CMKGUARD" state show --state new.db
-expect_err "new.db: state written by a newer cmkguard \(format 3; this build reads format 2\)" "the refusal says newer"
+expect_err "new.db: state written by a newer cmkguard \(format 4; this build reads format 3\)" "the refusal says newer"
 expect_rc 3 "migrate refuses a newer state" -- "$CMKGUARD" state migrate --state new.db
 expect_err "newer cmkguard" "migrate says newer"
 # two resources whose ids differ only in case cannot be merged: refused, nothing written

@@ -130,5 +130,5 @@ printf '{"specversion":"1.0","id":"c-1","source":"test","type":"vault.access.gra
 expect_rc 0 "the migrated state takes new events" -- "$CMKGUARD" replay --rules "$ROOT/rules" --state old.db grant.jsonl
 [ "$("$CMKGUARD" data get --state old.db $OR/cs)" = secret-cs ] && ok "its data reads back after the re-grant" || fail "data after migrate"
 expect_rc 0 "a second migrate changes nothing" -- "$CMKGUARD" state migrate --state old.db
-grep -q "already at format 2" "$T/out" && ok "it says the state is current" || fail "second migrate: $(cat "$T/out")"
+grep -q "already at format 3" "$T/out" && ok "it says the state is current" || fail "second migrate: $(cat "$T/out")"
 done_test
