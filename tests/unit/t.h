@@ -3,6 +3,7 @@
 #define T_H
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 static int t_pass, t_fail;
 #define CHECK(c)                                                                                   \
     do {                                                                                           \
@@ -18,6 +19,19 @@ static inline int t_streq(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 #define CHECK_STR(a, b) CHECK(t_streq((a), (b)))
+/* Removes a state file made in a test's temporary directory: the file, its master key,
+ * SQLite's -wal and -shm beside it; the directory itself must then be empty. */
+static inline int t_rm_state(const char *dir, const char *db, const char *mk)
+{
+    char side[512];
+    unlink(db);
+    unlink(mk);
+    snprintf(side, sizeof side, "%s-wal", db);
+    unlink(side);
+    snprintf(side, sizeof side, "%s-shm", db);
+    unlink(side);
+    return rmdir(dir);
+}
 #define T_DONE()                                                                                   \
     do {                                                                                           \
         printf("%s: %d passed, %d failed\n", __FILE__, t_pass, t_fail);                            \

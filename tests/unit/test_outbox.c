@@ -155,13 +155,6 @@ int main(void)
     vlt_state_free(s);
     CHECK(vlt_state_verify(db, mk, bad, NULL, &err) == 0);
 out:
-    unlink(db);
-    unlink(mk);
-    char side[160];
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
-    CHECK(rmdir(dir) == 0);
+    CHECK(t_rm_state(dir, db, mk) == 0);
     T_DONE();
 }

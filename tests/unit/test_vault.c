@@ -279,14 +279,7 @@ static void test_data(void)
     vlt_state_free(s);
 out:
     cm_buf_free(&out);
-    unlink(db);
-    unlink(mk);
-    char side[160];
-    snprintf(side, sizeof side, "%s-wal", db);
-    unlink(side);
-    snprintf(side, sizeof side, "%s-shm", db);
-    unlink(side);
-    CHECK(rmdir(dir) == 0);
+    CHECK(t_rm_state(dir, db, mk) == 0);
 }
 
 /* Any spelling of a resource id finds the spelling first seen while the resource lives
