@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,6 +34,66 @@ static int lib_fail(void)
 static bool seam(const char *what)
 {
     return CM_FAULT(CM_FAULT_CRYPTO, what);
+}
+
+/* ---- operation counts (crypto.h) ---- */
+
+static struct {
+    _Alignas(64) atomic_uint_least64_t n;
+} ops[CRY_OP_COUNT];
+
+static const char *const op_names[CRY_OP_COUNT] = {
+    [CRY_OP_KEYGEN_RSA2048] = "keygen_rsa2048",
+    [CRY_OP_KEYGEN_RSA3072] = "keygen_rsa3072",
+    [CRY_OP_KEYGEN_RSA4096] = "keygen_rsa4096",
+    [CRY_OP_KEYGEN_RSA_OTHER] = "keygen_rsa_other",
+    [CRY_OP_KEYGEN_EC] = "keygen_ec",
+    [CRY_OP_KEYGEN_OCT] = "keygen_oct",
+    [CRY_OP_WRAP_RSA2048] = "wrap_rsa2048",
+    [CRY_OP_WRAP_RSA3072] = "wrap_rsa3072",
+    [CRY_OP_WRAP_RSA4096] = "wrap_rsa4096",
+    [CRY_OP_WRAP_RSA_OTHER] = "wrap_rsa_other",
+    [CRY_OP_UNWRAP_RSA2048] = "unwrap_rsa2048",
+    [CRY_OP_UNWRAP_RSA3072] = "unwrap_rsa3072",
+    [CRY_OP_UNWRAP_RSA4096] = "unwrap_rsa4096",
+    [CRY_OP_UNWRAP_RSA_OTHER] = "unwrap_rsa_other",
+    [CRY_OP_KW_WRAP] = "kw_wrap",
+    [CRY_OP_KW_UNWRAP] = "kw_unwrap",
+    [CRY_OP_DEK] = "dek",
+    [CRY_OP_GCM_SEAL] = "gcm_seal",
+    [CRY_OP_GCM_OPEN] = "gcm_open",
+    [CRY_OP_SIGN] = "sign",
+};
+
+static void count(enum cry_op op)
+{
+    atomic_fetch_add_explicit(&ops[op].n, 1, memory_order_relaxed);
+}
+
+/* The RSA kind of op (a *_RSA2048 kind) for a key of this many bits. */
+static enum cry_op rsa_op(enum cry_op rsa2048, int bits)
+{
+    switch (bits) {
+    case 2048:
+        return rsa2048;
+    case 3072:
+        return rsa2048 + 1;
+    case 4096:
+        return rsa2048 + 2;
+    default:
+        return rsa2048 + 3;
+    }
+}
+
+const char *cry_op_name(enum cry_op op)
+{
+    return (unsigned)op < CRY_OP_COUNT ? op_names[op] : "?";
+}
+
+void cry_ops_read(uint64_t counts[CRY_OP_COUNT])
+{
+    for (int i = 0; i < CRY_OP_COUNT; i++)
+        counts[i] = atomic_load_explicit(&ops[i].n, memory_order_relaxed);
 }
 
 int cry_random(void *buf, size_t n)
@@ -177,13 +238,21 @@ cry_secret *cry_secret_new(size_t len)
     return s;
 }
 
-cry_secret *cry_secret_random(size_t len)
+static cry_secret *secret_random(size_t len)
 {
     cry_secret *s = cry_secret_new(len);
     if (cry_random(s->b, len) < 0) {
         cry_secret_free(s);
         return NULL;
     }
+    return s;
+}
+
+cry_secret *cry_secret_random(size_t len)
+{
+    cry_secret *s = secret_random(len);
+    if (s)
+        count(CRY_OP_DEK);
     return s;
 }
 
@@ -232,6 +301,7 @@ int cry_gcm_seal(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
         goto out_free;
     if (cm_buf_add(out, tag, sizeof tag) < 0)
         goto out_free;
+    count(CRY_OP_GCM_SEAL);
     rc = 0;
 out_free:
     if (rc < 0) { /* what was copied in may still be plaintext: none of it stays behind */
@@ -274,6 +344,7 @@ int cry_gcm_open(const uint8_t key[CRY_DEK_LEN], const void *aad, size_t aadn, c
         goto out_free;
     if (EVP_DecryptFinal_ex(c, NULL, &len) != 1)
         goto out_free;
+    count(CRY_OP_GCM_OPEN);
     rc = 0;
 out_free:
     if (rc < 0) {
@@ -323,6 +394,7 @@ static int kw_do(bool enc, const uint8_t *kek, size_t keklen, const uint8_t *in,
     if (EVP_CipherFinal_ex(c, out + l1, &l2) != 1)
         goto out_free;
     *outn = (size_t)(l1 + l2);
+    count(enc ? CRY_OP_KW_WRAP : CRY_OP_KW_UNWRAP);
     rc = 0;
 out_free:
     if (rc < 0) {
@@ -416,6 +488,7 @@ static int kw_with(cry_kw *k, bool enc, const uint8_t *in, size_t n, uint8_t *ou
         return lib_fail();
     }
     *outn = (size_t)(l1 + l2);
+    count(enc ? CRY_OP_KW_WRAP : CRY_OP_KW_UNWRAP);
     return 0;
 }
 
@@ -452,6 +525,7 @@ enum pk_kind { PK_RSA, PK_EC, PK_OCT };
 
 struct cry_pkey {
     enum pk_kind kind;
+    int bits;          /* RSA: the modulus size, which the operation counts tell apart */
     EVP_PKEY *pk;      /* RSA, EC */
     cry_secret *raw;   /* oct */
     EVP_PKEY_CTX *enc; /* reused wrap context */
@@ -518,17 +592,24 @@ int cry_pkey_generate(const char *kty, int64_t bits, cry_pkey **out, char *err, 
             snprintf(err, errn, "unsupported oct key size %lld (128, 192 or 256)", (long long)bits);
             goto out_fail;
         }
-        k->raw = cry_secret_random((size_t)bits / 8);
+        k->raw = secret_random((size_t)bits / 8);
         if (!k->raw) {
             rc = ossl_err(err, errn, "random");
             goto out_fail;
         }
+        count(CRY_OP_KEYGEN_OCT);
         *out = k;
         return 0;
     }
     if (!k->pk) {
         rc = ossl_err(err, errn, "key generation failed");
         goto out_fail;
+    }
+    if (kind == PK_RSA) {
+        k->bits = (int)bits;
+        count(rsa_op(CRY_OP_KEYGEN_RSA2048, k->bits));
+    } else {
+        count(CRY_OP_KEYGEN_EC);
     }
     *out = k;
     return 0;
@@ -581,6 +662,8 @@ cry_pkey *cry_pkey_import(const char *kty, const uint8_t *d, size_t n)
         cry_pkey_free(k);
         return NULL;
     }
+    if (kind == PK_RSA)
+        k->bits = EVP_PKEY_get_bits(k->pk);
     return k;
 }
 
@@ -622,10 +705,12 @@ int cry_pkey_wrap(cry_pkey *k, const uint8_t *dek, size_t n, cm_buf *out, char *
         return ossl_err(err, errn, "RSA-OAEP wrap failed");
     uint8_t *tmp = cm_xmalloc(outn);
     int rc;
-    if (EVP_PKEY_encrypt(k->enc, tmp, &outn, dek, n) != 1)
+    if (EVP_PKEY_encrypt(k->enc, tmp, &outn, dek, n) != 1) {
         rc = ossl_err(err, errn, "RSA-OAEP wrap failed");
-    else
+    } else {
+        count(rsa_op(CRY_OP_WRAP_RSA2048, k->bits));
         rc = cm_buf_add(out, tmp, outn);
+    }
     free(tmp);
     return rc;
 }
@@ -652,6 +737,7 @@ int cry_pkey_unwrap(cry_pkey *k, const uint8_t *in, size_t n, cry_secret **out, 
         cry_secret_free(s);
         return ossl_err(err, errn, "RSA-OAEP unwrap failed");
     }
+    count(rsa_op(CRY_OP_UNWRAP_RSA2048, k->bits));
     s->len = outn;
     *out = s;
     return 0;
@@ -733,6 +819,7 @@ int cry_signer_sign(cry_signer *s, const uint8_t *msg, size_t n, uint8_t sig[CRY
         ERR_clear_error();
         return lib_fail();
     }
+    count(CRY_OP_SIGN);
     return 0;
 }
 

@@ -122,4 +122,37 @@ const char *cry_verifier_kid(const cry_verifier *v);
 
 /* Writes PREFIX.key (mode 0600) and PREFIX.pub; fills kid (17 bytes). */
 int cry_keygen_ed25519(const char *prefix, char kid[17], cm_err *err);
+
+/* Operation counts: every key generated, data key wrapped or unwrapped, random secret,
+ * seal, open and signature this process has made (successful ones), by kind and, for RSA,
+ * by size, for the benchmark's floor (bench/floor.c). They are the crypto core's one state
+ * across calls: one relaxed atomic counter per kind, each on its own cache line, so that
+ * counting costs nothing beside the operation and threads do not contend. */
+enum cry_op {
+    CRY_OP_KEYGEN_RSA2048,
+    CRY_OP_KEYGEN_RSA3072,
+    CRY_OP_KEYGEN_RSA4096,
+    CRY_OP_KEYGEN_RSA_OTHER, /* any other RSA size */
+    CRY_OP_KEYGEN_EC,
+    CRY_OP_KEYGEN_OCT,
+    CRY_OP_WRAP_RSA2048, /* RSA-OAEP-SHA256 */
+    CRY_OP_WRAP_RSA3072,
+    CRY_OP_WRAP_RSA4096,
+    CRY_OP_WRAP_RSA_OTHER,
+    CRY_OP_UNWRAP_RSA2048,
+    CRY_OP_UNWRAP_RSA3072,
+    CRY_OP_UNWRAP_RSA4096,
+    CRY_OP_UNWRAP_RSA_OTHER,
+    CRY_OP_KW_WRAP, /* AES key wrap: cry_kw_wrap, cry_kw_wrap_with, or under an oct key */
+    CRY_OP_KW_UNWRAP,
+    CRY_OP_DEK,      /* cry_secret_random: data keys (and a new state's master key) */
+    CRY_OP_GCM_SEAL, /* AES-256-GCM */
+    CRY_OP_GCM_OPEN,
+    CRY_OP_SIGN, /* Ed25519 */
+    CRY_OP_COUNT
+};
+/* The kind's name, as the benchmark prints it ("keygen_rsa2048", "kw_wrap", ...). */
+const char *cry_op_name(enum cry_op op);
+/* The counts so far into counts (caller-owned); a run's own are the difference of two reads. */
+void cry_ops_read(uint64_t counts[CRY_OP_COUNT]);
 #endif

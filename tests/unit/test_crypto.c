@@ -163,7 +163,11 @@ static void test_sign(void)
     CHECK_STR(cry_verifier_kid(v), kid);
     uint8_t h[32], sig[64];
     cry_sha256("x", 1, h);
+    uint64_t a[CRY_OP_COUNT], b[CRY_OP_COUNT];
+    cry_ops_read(a);
     CHECK(cry_signer_sign(s, h, 32, sig) == 0);
+    cry_ops_read(b);
+    CHECK(b[CRY_OP_SIGN] - a[CRY_OP_SIGN] == 1);
     CHECK(cry_verifier_check(v, h, 32, sig, 64));
     h[0] ^= 1;
     CHECK(!cry_verifier_check(v, h, 32, sig, 64));
@@ -178,8 +182,95 @@ static void test_sign(void)
     rmdir(dir);
 }
 
+/* Each operation counts once, under its kind and RSA size, and only when it succeeds. */
+static void test_ops(void)
+{
+    uint64_t a[CRY_OP_COUNT], b[CRY_OP_COUNT], want[CRY_OP_COUNT] = {0};
+    char err[256];
+    uint8_t dek[32] = {7}, kek[32] = {9};
+    cm_buf w, w1024, kw, ct, pt;
+    cm_buf_init(&w, 0);
+    cm_buf_init(&w1024, 0);
+    cm_buf_init(&kw, 0);
+    cm_buf_init(&ct, 0);
+    cm_buf_init_secret(&pt, 0);
+    cry_ops_read(a);
+    cry_pkey *rsa = NULL, *rsa1024 = NULL, *oct = NULL, *ec = NULL, *back = NULL;
+    CHECK(cry_pkey_generate("RSA", 2048, &rsa, err, sizeof err) == 0);
+    want[CRY_OP_KEYGEN_RSA2048] = 1;
+    CHECK(cry_pkey_generate("RSA-HSM", 1024, &rsa1024, err, sizeof err) == 0);
+    want[CRY_OP_KEYGEN_RSA_OTHER] = 1;
+    CHECK(cry_pkey_generate("oct", 256, &oct, err, sizeof err) == 0); /* not a DEK */
+    want[CRY_OP_KEYGEN_OCT] = 1;
+    CHECK(cry_pkey_generate("EC", 0, &ec, err, sizeof err) == 0);
+    want[CRY_OP_KEYGEN_EC] = 1;
+    CHECK(cry_pkey_generate("RSA", 99999, &back, err, sizeof err) == CM_EINPUT); /* refused */
+    if (!rsa || !rsa1024 || !oct || !ec)
+        return;
+    for (int i = 0; i < 3; i++)
+        CHECK(cry_pkey_wrap(rsa, dek, 32, &w, err, sizeof err) == 0);
+    want[CRY_OP_WRAP_RSA2048] = 3;
+    CHECK(cry_pkey_wrap(rsa1024, dek, 32, &w1024, err, sizeof err) == 0);
+    want[CRY_OP_WRAP_RSA_OTHER] = 1;
+    CHECK(cry_pkey_wrap(ec, dek, 32, &kw, err, sizeof err) == CM_EINPUT); /* refused */
+    /* An imported key counts under its size too. */
+    cry_secret *der = cry_pkey_export(rsa), *s = NULL;
+    CHECK(der && (back = cry_pkey_import("RSA", der->b, der->len)) != NULL);
+    cry_secret_free(der);
+    CHECK(back && cry_pkey_unwrap(back, (uint8_t *)w.p, 256, &s, err, sizeof err) == 0);
+    cry_secret_free(s);
+    want[CRY_OP_UNWRAP_RSA2048] = 1;
+    w.p[3] ^= 1; /* fails: not counted */
+    CHECK(back && cry_pkey_unwrap(back, (uint8_t *)w.p, 256, &s, err, sizeof err) == CM_EENV);
+    CHECK(cry_pkey_unwrap(rsa1024, (uint8_t *)w1024.p, w1024.len, &s, err, sizeof err) == 0);
+    cry_secret_free(s);
+    want[CRY_OP_UNWRAP_RSA_OTHER] = 1;
+    CHECK(cry_kw_wrap(kek, dek, 32, &kw) == 0 &&
+          cry_pkey_wrap(oct, dek, 32, &kw, err, sizeof err) == 0);
+    CHECK(cry_kw_unwrap(kek, 32, (uint8_t *)kw.p, 40, &s) == 0);
+    cry_secret_free(s);
+    CHECK(cry_pkey_unwrap(oct, (uint8_t *)kw.p + 40, 40, &s, err, sizeof err) == 0);
+    cry_secret_free(s);
+    cry_kw *held = cry_kw_new(kek, 32); /* a held KEK counts the same */
+    CHECK(held && cry_kw_wrap_with(held, dek, 32, &kw) == 0);
+    CHECK(held && cry_kw_unwrap_with(held, (uint8_t *)kw.p, 40, &s) == 0);
+    cry_secret_free(s);
+    cry_kw_free(held);
+    want[CRY_OP_KW_WRAP] = 3;
+    kek[0] ^= 1; /* a wrong key: not counted */
+    CHECK(cry_kw_unwrap(kek, 32, (uint8_t *)kw.p, 40, &s) == CM_EENV);
+    want[CRY_OP_KW_UNWRAP] = 3;
+    for (int i = 0; i < 5; i++)
+        cry_secret_free(cry_secret_random(CRY_DEK_LEN));
+    want[CRY_OP_DEK] = 5;
+    CHECK(cry_gcm_seal(kek, "a", 1, "x", 1, &ct) == 0);
+    CHECK(cry_gcm_open(kek, "a", 1, ct.p, ct.len, &pt) == 0);
+    CHECK(cry_gcm_open(kek, "b", 1, ct.p, ct.len, &pt) == CM_EENV);
+    want[CRY_OP_GCM_SEAL] = want[CRY_OP_GCM_OPEN] = 1;
+    cry_ops_read(b);
+    for (int i = 0; i < CRY_OP_COUNT; i++) {
+        if (b[i] - a[i] != want[i])
+            fprintf(stderr, "%s: %llu, expected %llu\n", cry_op_name(i),
+                    (unsigned long long)(b[i] - a[i]), (unsigned long long)want[i]);
+        CHECK(b[i] - a[i] == want[i]);
+    }
+    CHECK_STR(cry_op_name(CRY_OP_KEYGEN_RSA2048), "keygen_rsa2048");
+    CHECK_STR(cry_op_name(CRY_OP_SIGN), "sign");
+    cry_pkey_free(rsa);
+    cry_pkey_free(rsa1024);
+    cry_pkey_free(oct);
+    cry_pkey_free(ec);
+    cry_pkey_free(back);
+    cm_buf_free(&w);
+    cm_buf_free(&w1024);
+    cm_buf_free(&kw);
+    cm_buf_free(&ct);
+    cm_buf_free(&pt);
+}
+
 int main(void)
 {
+    test_ops();
     test_gcm();
     test_kw();
     test_kw_held();
