@@ -19,7 +19,8 @@ LIB     := $(BUILD)/libcmkguard.a
 BIN     := cmkguard
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency
+BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency \
+               $(BUILD)/bench/bench-floor
 
 .PHONY: all deps test unit cli-tests rule-tests asan demo clean fuzz torture analyze valgrind bench lint
 all: deps $(BIN)
@@ -73,7 +74,7 @@ asan:
 	  SANFLAGS="-fsanitize=address,undefined -fno-sanitize-recover=all" BIN=build-asan/cmkguard test-asan
 
 # Sanitizer reports also go to files, so one cannot hide behind an ignored exit code.
-test-asan: deps $(BIN) $(UNIT_BIN)
+test-asan: deps $(BIN) $(UNIT_BIN) $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-floor
 	@rm -rf build-asan/reports && mkdir -p build-asan/reports
 	@CMKGUARD=build-asan/cmkguard \
 	  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:log_path=$(CURDIR)/build-asan/reports/asan \

@@ -4,6 +4,7 @@ set -u
 build=${1:-build}
 only=${2:-all}
 export CMKGUARD=${CMKGUARD:-$PWD/cmkguard}
+export CMK_BUILD=$PWD/$build # the tools built beside the binary under test (bench/)
 pass=0; fail=0; failed=()
 run() { # name, command...
   local name=$1; shift
