@@ -12,7 +12,7 @@ CMK=$ROOT/cmkguard
 KEY=tests/golden/test-signing.key
 EVENTS=${BENCH_EVENTS:-1000000} RESOURCES=${BENCH_RESOURCES:-100000}
 FANOUT=${BENCH_FANOUT:-10000} KEVENTS=${BENCH_KAFKA_EVENTS:-100000}
-LAT_RATE=${BENCH_LAT_RATE:-5000} LAT_SECONDS=${BENCH_LAT_SECONDS:-10}
+LAT_RATE=${BENCH_LAT_RATE:-1000} LAT_SECONDS=${BENCH_LAT_SECONDS:-10}
 RULES=$ROOT/rules
 say() { echo "bench: $*" >&2; }
 now() { date +%s.%N; }
@@ -79,6 +79,18 @@ jq -R -c 'fromjson? | select(.type | startswith("resource.cmk")) |
 t1=$(now)
 res jq_per_s "$(calc "$EVENTS / ($t1 - $t0)")"
 
+# --- the floor: the work no replay with checkpoints can skip, on one core (bench/floor.c):
+# decoding every line, SHA-256 over every record written, and the crypto operations the
+# same replay makes (counted in process), each kind timed standalone ---
+say "floor: decoding, hashing the records, the replay's own crypto timed standalone"
+"$B/bench-floor" --rules "$RULES" --sign-key "$KEY" --checkpoint 1000 --out "$B/floor-trail.jsonl" "$W" \
+  >"$B/floor.out" 2>"$B/floor.err" || { say "bench-floor failed: $(tail -1 "$B/floor.err")"; exit 1; }
+rm -f "$B/floor-trail.jsonl"
+while read -r k v; do res "$k" "$v"; done <"$B/floor.out"
+[ "$(get floor_records)" = "$(get replay_checkpoint_records)" ] \
+  || { say "the floor's replay wrote $(get floor_records) records, the replay $(get replay_checkpoint_records)"; exit 1; }
+res replay_vs_floor "$(fcalc "$(get replay_checkpoint_per_s) / $(get floor_events_per_s)")"
+
 # --- re-wrap fan-out: a versionless key used by FANOUT resources rotates ---
 # Hot: in one process, the resources hold their DEKs (as the service does) and only the
 # new key wraps. Cold: right after a restart from the state, each DEK is first unwrapped
@@ -112,9 +124,10 @@ res fanout_cold_per_s "$(calc "$(rewraps) / ($rot - $base)")"
 say "Kafka: $KEVENTS events through the embedded broker"
 . "$ROOT/scripts/kafka-lib.sh"
 rm -f "$B/broker.ctl"; mkfifo "$B/broker.ctl"
-trap 'exec 7>&-; kill ${BROKER_PID:-} ${RUN:-} 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'exec 7>&-; kill ${BROKER_PID:-} ${RUN:-} ${PASS_C:-} ${PASS_P:-} 2>/dev/null; wait 2>/dev/null' EXIT
 broker_start "$B" "$CMK" --partitions 16 --topic cmk.events --topic cmk.audit --topic cmk.dead \
   --topic lat.events --topic lat.audit --topic lat.dead --topic bench.pass \
+  --topic latpass.events --topic latpass.out \
   --topic base.events --topic base.audit --topic base.dead || { say "the broker did not start"; exit 1; }
 head -n "$KEVENTS" "$W" | awk '{ if (match($0, /-t[0-9]+/)) k = substr($0, RSTART + 1, RLENGTH - 1); else k = "t0"; print k "\t" $0 }' >"$B/kafka.in"
 kcat -P -b "$BOOT" -t cmk.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
@@ -147,13 +160,29 @@ if [ -n "${BENCH_BASELINE:-}" ]; then
   run_figure kafka_run_base_per_s "$BENCH_BASELINE" base 9466 base "$BASE_RULES"
 fi
 
-# --- latency at a fixed offered rate ---
-say "latency: $LAT_RATE events/s for ${LAT_SECONDS}s"
+# --- latency at a fixed offered rate: the same probe on fresh topics through a kcat
+# passthrough (consume -> produce, with run's fetch.wait.max.ms and linger.ms), then
+# through cmkguard run ---
+say "latency: $LAT_RATE events/s for ${LAT_SECONDS}s, through a kcat passthrough and through run"
+rm -f "$B/pass.fifo"; mkfifo "$B/pass.fifo"
+kcat -C -b "$BOOT" -t latpass.events -o beginning -u -q -X fetch.wait.max.ms=5 -f '%k\t%s\n' \
+  >"$B/pass.fifo" 2>"$B/pass.err" & PASS_C=$!
+kcat -P -b "$BOOT" -t latpass.out -K $'\t' -p -1 -X linger.ms=1 <"$B/pass.fifo" 2>>"$B/pass.err" & PASS_P=$!
+# The passthrough is up when a first message has gone through it (the probe starts
+# reading the output topic after it). kcat -P reads 1 KiB at a time: the line it reads
+# for this message is 1 KiB long (bench-latency pads its events the same way).
+printf 'warm\t{"id":"warm","pad":"%0996d"}\n' 0 | kcat -P -b "$BOOT" -t latpass.events -K $'\t' \
+  || { say "kcat produce failed"; exit 1; }
+pass_through() { kcat -C -b "$BOOT" -t latpass.out -o beginning -e -q 2>/dev/null | grep -q warm; }
+until_ok 60 pass_through
 rm -f "$B"/lat.db*
 config "$B/lat.yaml" "bench-lat-$$" "$B/lat.db" 9465 lat
 "$CMK" run --config "$B/lat.yaml" 2>"$B/lat.err" & RUN=$!
 until_ok 60 metrics_assigned 9465
-"$B/bench-latency" --brokers "$BOOT" --events-topic lat.events --audit-topic lat.audit --rate "$LAT_RATE" --seconds "$LAT_SECONDS" | while read -r k v; do res "$k" "$v"; done
+"$B/bench-latency" --brokers "$BOOT" --events-topic lat.events --audit-topic lat.audit \
+  --pass-events-topic latpass.events --pass-out-topic latpass.out \
+  --rate "$LAT_RATE" --seconds "$LAT_SECONDS" | while read -r k v; do res "$k" "$v"; done
 kill -TERM $RUN; wait $RUN; RUN=
+kill $PASS_C; wait $PASS_C $PASS_P 2>/dev/null; PASS_C= PASS_P=
 
 scripts/bench-report.sh "$B/results.txt" "$B/chart.svg"
