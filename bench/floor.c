@@ -8,8 +8,9 @@
  *           of the same events in this process, each kind then timed here standalone
  *           through the same crypto core and multiplied by its count.
  * floor_s is their sum, floor_events_per_s the input's lines over it. Key generation
- * takes a random time (the prime search): it is timed over at least --keygen-samples
- * keys and printed with its spread. An RSA size other than 2048, 3072 or 4096 is timed
+ * takes a random time (the prime search): it is timed over as many keys as the replay
+ * generated, at least --keygen-samples and at most 64 (or that many), and printed with
+ * its spread. An RSA size other than 2048, 3072 or 4096 is timed
  * at 1024 bits, the smallest there is, so that the floor stays a floor.
  * The replay's trail goes to TRAIL, replaced if it is there.
  * usage: bench-floor --rules DIR [--sign-key KEY --checkpoint N] --out TRAIL
@@ -158,7 +159,8 @@ static cry_pkey *rsa_key(int bits)
     return k;
 }
 
-/* Key generations: the mean of max(count, samples) generations, with its spread. */
+/* Key generations: the mean of as many generations as the replay made, at least samples
+ * and at most 64 (or samples), with its spread. */
 static double time_keygen(enum cry_op op, uint64_t count, long samples)
 {
     const char *kty = "RSA";
@@ -169,9 +171,8 @@ static double time_keygen(enum cry_op op, uint64_t count, long samples)
         kty = "oct", bits = 256;
     else
         bits = rsa_bits(op, CRY_OP_KEYGEN_RSA2048);
-    long n = count > (uint64_t)samples ? (long)count : samples;
-    if (n > 4096)
-        n = 4096; /* enough for a mean; the part is still count x mean */
+    long cap = samples > 64 ? samples : 64; /* enough for a mean; the part is count x mean */
+    long n = count > (uint64_t)cap ? cap : count > (uint64_t)samples ? (long)count : samples;
     double min = 1e9, max = 0, sum = 0;
     char err[256];
     for (long i = 0; i < n; i++) {
