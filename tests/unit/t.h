@@ -2,6 +2,7 @@
 #ifndef T_H
 #define T_H
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 static int t_pass, t_fail;
@@ -19,6 +20,16 @@ static inline int t_streq(const char *a, const char *b)
     return a && b && strcmp(a, b) == 0;
 }
 #define CHECK_STR(a, b) CHECK(t_streq((a), (b)))
+/* A new temporary directory from the template in dir (ending XXXXXX), and the paths of a
+ * state file and its master key inside it: 0, or -1 when the directory cannot be made. */
+static inline int t_state_paths(char *dir, char *db, size_t dbn, char *mk, size_t mkn)
+{
+    if (!mkdtemp(dir))
+        return -1;
+    snprintf(db, dbn, "%s/state.db", dir);
+    snprintf(mk, mkn, "%s/master.key", dir);
+    return 0;
+}
 /* Removes a state file made in a test's temporary directory: the file, its master key,
  * SQLite's -wal and -shm beside it; the directory itself must then be empty. */
 static inline int t_rm_state(const char *dir, const char *db, const char *mk)

@@ -87,9 +87,7 @@ static size_t pending(vlt_state *s, int first)
 int main(void)
 {
     char dir[] = "/tmp/cmkguard-unit-outbox.XXXXXX";
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(db, sizeof db, "%s/state.db", dir);
-    snprintf(mk, sizeof mk, "%s/master.key", dir);
+    CHECK(t_state_paths(dir, db, sizeof db, mk, sizeof mk) == 0);
     cm_err err;
     vlt_state *s = vlt_state_open(db, mk, &err);
     CHECK(s != NULL);

@@ -222,9 +222,7 @@ static void test_physics(void)
 static void test_data(void)
 {
     char dir[] = "/tmp/cmkguard-unit-vault.XXXXXX", db[128], mk[128];
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(db, sizeof db, "%s/state.db", dir);
-    snprintf(mk, sizeof mk, "%s/master.key", dir);
+    CHECK(t_state_paths(dir, db, sizeof db, mk, sizeof mk) == 0);
     cm_err err;
     vlt_state *s = vlt_state_open(db, mk, &err);
     CHECK(s != NULL);
