@@ -20,7 +20,7 @@ BIN     := cmkguard
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency \
-               $(BUILD)/bench/bench-floor
+               $(BUILD)/bench/bench-floor $(BUILD)/bench/bench-snapshot
 
 .PHONY: all deps test unit cli-tests rule-tests asan demo clean fuzz torture analyze valgrind bench lint
 all: deps $(BIN)

@@ -49,7 +49,8 @@ echo "(floor $(get floor_s) s for $(get floor_events) events on one core: decodi
   "$(get floor_n_wrap_rsa2048) RSA-OAEP wraps $(get floor_wrap_rsa2048_s) s, $(get floor_n_kw_wrap) AES key wraps" \
   "$(get floor_kw_wrap_s) s, $(get floor_n_dek) data keys $(get floor_dek_s) s, $(get floor_n_sign) signatures $(get floor_sign_s) s)"
 echo "(not goals: unsigned replay $(get replay_unsigned_per_s) events/s, $(awk -v a="$(get replay_unsigned_per_s)" -v b="$(get jq_per_s)" 'BEGIN {if (b > 0) printf "%.2f", a / b}') of jq;" \
-  "hot fan-out $(get fanout_hot_per_s) rewraps/s; state replay: $(get replay_state_per_s) events/s, peak RSS $(get replay_state_rss_kib) KiB)"
+  "hot fan-out $(get fanout_hot_per_s) rewraps/s; state replay: $(get replay_state_per_s) events/s, peak RSS $(get replay_state_rss_kib) KiB;" \
+  "the state of $(get snapshot_resources) resources: a snapshot of $(get snapshot_bytes) bytes in $(get snapshot_s) s, restored in $(get restore_s) s)"
 echo "(figures: $(get events) events, $(get cores) cores, $(get cpu | tr _ ' '), $(get date); violations $(get violations_pct)%;" \
   "replay RSS unsigned $(get replay_unsigned_rss_kib) KiB; latency p50 $(get latency_p50_ms) ms, max $(get latency_max_ms) ms;" \
   "passthrough p50 $(get latency_pass_p50_ms) ms, max $(get latency_pass_max_ms) ms)"

@@ -91,6 +91,13 @@ while read -r k v; do res "$k" "$v"; done <"$B/floor.out"
   || { say "the floor's replay wrote $(get floor_records) records, the replay $(get replay_checkpoint_records)"; exit 1; }
 res replay_vs_floor "$(fcalc "$(get replay_checkpoint_per_s) / $(get floor_events_per_s)")"
 
+# --- a partition's state through the snapshot seam (bench/snapshot.c): the state the
+# workload leaves, snapshotted and restored in one process ---
+say "snapshot and restore of the state the workload leaves"
+"$B/bench-snapshot" --rules "$RULES" "$W" >"$B/snapshot.out" 2>"$B/snapshot.err" \
+  || { say "bench-snapshot failed: $(tail -1 "$B/snapshot.err")"; exit 1; }
+while read -r k v; do res "$k" "$v"; done <"$B/snapshot.out"
+
 # --- re-wrap fan-out: a versionless key used by FANOUT resources rotates ---
 # Hot: in one process, the resources hold their DEKs (as the service does) and only the
 # new key wraps. Cold: right after a restart from the state, each DEK is first unwrapped
