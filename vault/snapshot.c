@@ -64,7 +64,7 @@ static cry_mac *snapshot_mac(const cry_secret *master)
     return m;
 }
 
-static int docs(vlt_state *s, cm_buf *out, int table, const cm_itab *objs, int tag, cm_err *err)
+static int docs(cm_buf *out, int table, const cm_itab *objs, int tag, cm_err *err)
 {
     cm_buf d;
     cm_buf_init(&d, 0);
@@ -82,14 +82,8 @@ static int docs(vlt_state *s, cm_buf *out, int table, const cm_itab *objs, int t
         else
             rec(out, tag, id, d.p, d.len);
     }
-    (void)s;
     cm_buf_free(&d);
     return rc;
-}
-
-static int cmp_str(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 static void seen_rec(void *arg, const char *key)
@@ -102,34 +96,36 @@ static void seen_any_rec(void *arg, const char *id)
     rec(arg, TAG_SEEN_ANY, id, "", 0);
 }
 
+struct acl_rec {
+    char *name; /* "VAULT\x1fPRINCIPAL" */
+    uint32_t perms;
+};
+
+static int cmp_acl(const void *a, const void *b)
+{
+    return strcmp(((const struct acl_rec *)a)->name, ((const struct acl_rec *)b)->name);
+}
+
 /* Access policies in the order of their names, so equal states give equal bytes. */
 static void acls(vlt_state *s, cm_buf *out)
 {
-    size_t n = cm_u64map_len(&s->acl), k = 0, it = 0;
-    char **names = cm_xcalloc(n + 1, sizeof *names);
-    uint32_t *perms = cm_xcalloc(n + 1, sizeof *perms);
+    size_t n = 0, it = 0;
+    struct acl_rec *v = cm_xcalloc(cm_u64map_len(&s->acl) + 1, sizeof *v);
     uint64_t pair;
-    uint32_t v;
-    while (cm_u64map_next(&s->acl, &it, &pair, &v)) {
+    uint32_t perms;
+    while (cm_u64map_next(&s->acl, &it, &pair, &perms)) {
         char key[1400];
         vlt_acl_key_of(s, pair, key, sizeof key);
-        names[k] = cm_xmalloc(strlen(key) + 16);
-        /* the permissions ride after the name's NUL, so sorting keeps them together */
-        size_t kl = strlen(key);
-        memcpy(names[k], key, kl + 1);
-        memcpy(names[k] + kl + 1, &v, sizeof v);
-        k++;
+        v[n++] = (struct acl_rec){cm_strdup(key), perms & VLT_PERM_ALL};
     }
-    qsort(names, k, sizeof *names, cmp_str);
-    for (size_t i = 0; i < k; i++) {
+    qsort(v, n, sizeof *v, cmp_acl);
+    for (size_t i = 0; i < n; i++) {
         char num[16];
-        memcpy(&v, names[i] + strlen(names[i]) + 1, sizeof v);
-        snprintf(num, sizeof num, "%u", (unsigned)(v & VLT_PERM_ALL));
-        rec_str(out, TAG_ACL, names[i], num);
-        free(names[i]);
+        snprintf(num, sizeof num, "%u", (unsigned)v[i].perms);
+        rec_str(out, TAG_ACL, v[i].name, num);
+        free(v[i].name);
     }
-    free(names);
-    free(perms);
+    free(v);
 }
 
 /* A cm_map's entries in key order through fn. */
@@ -173,9 +169,9 @@ int vlt_state_snapshot(vlt_state *s, cm_buf *out, cm_err *err)
 {
     size_t start = out->len;
     cm_buf_add(out, MAGIC, MAGIC_LEN);
-    if (docs(s, out, VLT_T_VAULT, &s->vaults, TAG_VAULT, err) < 0 ||
-        docs(s, out, VLT_T_KEY, &s->keys, TAG_KEY, err) < 0 ||
-        docs(s, out, VLT_T_RESOURCE, &s->resources, TAG_RES, err) < 0)
+    if (docs(out, VLT_T_VAULT, &s->vaults, TAG_VAULT, err) < 0 ||
+        docs(out, VLT_T_KEY, &s->keys, TAG_KEY, err) < 0 ||
+        docs(out, VLT_T_RESOURCE, &s->resources, TAG_RES, err) < 0)
         return -1;
     acls(s, out);
     vlt_state_seen_each(s, seen_rec, out);
