@@ -76,6 +76,8 @@ const char *vlt_str(vlt_state *s, const char *src)
 
 void vlt_set_str(vlt_state *s, const char **dst, const char *src)
 {
+    if (*dst && src && !strcmp(*dst, src))
+        return; /* already that string (a vault refreshed as it is, say): no lookup */
     *dst = cm_intern_copy(s->strs, src);
 }
 
@@ -376,17 +378,24 @@ static void seen_add(vlt_state *s, const char *source, const char *id)
     free(heap);
 }
 
+/* How the store names a seen event, "SOURCE\x1fID" (a source holds no control
+ * character): into buf when it fits, else into a new string the caller frees. */
+static char *store_key(const char *source, const char *id, char *buf, size_t n)
+{
+    size_t sl = source ? strlen(source) : 0, il = strlen(id);
+    char *k = sl + il + 2 <= n ? buf : cm_xmalloc(sl + il + 2);
+    memcpy(k, source ? source : "", sl);
+    k[sl] = '\x1f';
+    memcpy(k + sl + 1, id, il + 1);
+    return k;
+}
+
 void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
 {
     seen_add(s, source, id);
     if (!s->db)
         return;
-    /* The store names it "SOURCE\x1fID" (a source holds no control character). */
-    size_t sl = source ? strlen(source) : 0, il = strlen(id);
-    char buf[512], *k = sl + il + 2 <= sizeof buf ? buf : cm_xmalloc(sl + il + 2);
-    memcpy(k, source ? source : "", sl);
-    k[sl] = '\x1f';
-    memcpy(k + sl + 1, id, il + 1);
+    char buf[512], *k = store_key(source, id, buf, sizeof buf);
     vlt_strl_add(&s->dirty_seen, k);
     if (k != buf)
         free(k);
@@ -407,12 +416,8 @@ static void seen_one(void *arg, const char *k)
     for (; *p & 0x80; p++, mult *= 127)
         h += ((uint32_t)(*p & 0x7f) - 1) * mult;
     h += ((uint32_t)*p - 1) * mult;
-    const char *src = cm_intern_str(e->s->strs, h), *id = (const char *)p + 1;
-    size_t sl = strlen(src), il = strlen(id);
-    char buf[512], *key = sl + il + 2 <= sizeof buf ? buf : cm_xmalloc(sl + il + 2);
-    memcpy(key, src, sl);
-    key[sl] = '\x1f';
-    memcpy(key + sl + 1, id, il + 1);
+    char buf[512],
+        *key = store_key(cm_intern_str(e->s->strs, h), (const char *)p + 1, buf, sizeof buf);
     e->fn(e->arg, key);
     if (key != buf)
         free(key);
