@@ -160,11 +160,11 @@ run_figure() { # RESULT BINARY NAME PORT TOPIC-PREFIX [RULES]: events/s of one r
   res "$1" "$(calc "$KEVENTS / ($t1 - $t0)")"
   kill -TERM $RUN; wait $RUN; RUN=
 }
-run_figure kafka_run_per_s "$CMK" run 9464 cmk
+run_figure kafka_run_per_s "$CMK" run "$(free_port)" cmk
 # The baseline build's run over the same events, on topics of its own.
 if [ -n "${BENCH_BASELINE:-}" ]; then
   kcat -P -b "$BOOT" -t base.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
-  run_figure kafka_run_base_per_s "$BENCH_BASELINE" base 9466 base "$BASE_RULES"
+  run_figure kafka_run_base_per_s "$BENCH_BASELINE" base "$(free_port)" base "$BASE_RULES"
 fi
 
 # --- latency at a fixed offered rate: the same probe on fresh topics through a kcat
@@ -183,9 +183,10 @@ printf 'warm\t{"id":"warm","pad":"%0996d"}\n' 0 | kcat -P -b "$BOOT" -t latpass.
 pass_through() { kcat -C -b "$BOOT" -t latpass.out -o beginning -e -q 2>/dev/null | grep -q warm; }
 until_ok 60 pass_through
 rm -f "$B"/lat.db*
-config "$B/lat.yaml" "bench-lat-$$" "$B/lat.db" 9465 lat
+LAT_PORT=$(free_port)
+config "$B/lat.yaml" "bench-lat-$$" "$B/lat.db" "$LAT_PORT" lat
 "$CMK" run --config "$B/lat.yaml" 2>"$B/lat.err" & RUN=$!
-until_ok 60 metrics_assigned 9465
+until_ok 60 metrics_assigned "$LAT_PORT"
 "$B/bench-latency" --brokers "$BOOT" --events-topic lat.events --audit-topic lat.audit \
   --pass-events-topic latpass.events --pass-out-topic latpass.out \
   --rate "$LAT_RATE" --seconds "$LAT_SECONDS" | while read -r k v; do res "$k" "$v"; done

@@ -1,6 +1,12 @@
 # Shared by the Kafka tests (tests/cli/kafka.sh), `make bench` and `make demo`: the
 # embedded broker, a scrape of run's metrics, and a bounded wait for a condition.
 
+# free_port: a TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice,
+# so that tests and benches running side by side do not pick the same one).
+free_port() {
+  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # poll_until SECONDS COMMAND...: runs COMMAND every 20 ms until it succeeds (0), or
 # until SECONDS pass (1). Callers say what a timeout means: a failed test, a failed bench.
 poll_until() {

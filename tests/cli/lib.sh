@@ -34,11 +34,6 @@ cmk_estate() {
     ev vault.access.granted $V '{"principal":"mi-'$r'","permissions":["get","wrapKey","unwrapKey"]}'
   done
 }
-# free_port: a TCP port on 127.0.0.1 that nothing listens on now (the kernel's choice,
-# so that tests running side by side do not pick the same one).
-free_port() {
-  /usr/bin/python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 # test_seed: seeds $RANDOM from SEED, or from the clock when SEED is unset, and prints
 # the seed, so that a run with random choices can be repeated: SEED=N bash tests/cli/….
 test_seed() {
