@@ -160,12 +160,21 @@ static vlt_state *state_new(void)
     return s;
 }
 
+/* The master key's AES key-wrap schedule, made once for every wrap under "mmk". */
+static int hold_master(vlt_state *s, cm_err *err)
+{
+    if (!(s->mmk = cry_kw_new(s->master->b, s->master->len))) {
+        cm_err_env(err, "master key", "cannot hold the master key for key wrap");
+        return -1;
+    }
+    return 0;
+}
+
 vlt_state *vlt_state_new_mem(const cry_secret *master, cm_err *err)
 {
     vlt_state *s = state_new();
     s->master = cry_secret_dup(master->b, master->len);
-    if (!(s->mmk = cry_kw_new(s->master->b, s->master->len))) {
-        cm_err_env(err, "master key", "cannot hold the master key for key wrap");
+    if (hold_master(s, err) < 0) {
         vlt_state_free(s);
         return NULL;
     }
@@ -181,7 +190,8 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
             cm_err_set(err, "master key", 0, 0, "cannot generate the service master key");
             goto out_fail;
         }
-        s->mmk = cry_kw_new(s->master->b, s->master->len);
+        if (hold_master(s, err) < 0)
+            goto out_fail;
         return s;
     }
     if (vlt_state_open_store(s, path, master_path, err) < 0)
@@ -197,7 +207,8 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
             goto out_fail;
         memcpy(s->master_check, check, sizeof check);
     }
-    s->mmk = cry_kw_new(s->master->b, s->master->len);
+    if (hold_master(s, err) < 0)
+        goto out_fail;
     return s;
 out_fail:
     vlt_state_free(s);

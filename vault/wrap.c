@@ -33,8 +33,7 @@ int vlt_wrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cr
              cm_buf *out, char *err, size_t errn)
 {
     if (!strcmp(ref, VLT_MMK)) {
-        int rc = s->mmk ? cry_kw_wrap_with(s->mmk, dek->b, dek->len, out)
-                        : cry_kw_wrap(s->master->b, dek->b, dek->len, out);
+        int rc = cry_kw_wrap_with(s->mmk, dek->b, dek->len, out);
         if (rc < 0)
             snprintf(err, errn, "AES key wrap under the service master key failed");
         return rc;
@@ -58,8 +57,7 @@ int vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const 
     }
     if (!strcmp(ref, VLT_MMK)) {
         const uint8_t *in = (const uint8_t *)w->p;
-        int rc = s->mmk ? cry_kw_unwrap_with(s->mmk, in, w->len, out)
-                        : cry_kw_unwrap(s->master->b, s->master->len, in, w->len, out);
+        int rc = cry_kw_unwrap_with(s->mmk, in, w->len, out);
         if (rc < 0)
             snprintf(err, errn, "AES key unwrap under the service master key failed");
         return rc;
