@@ -29,6 +29,8 @@ command -v ss >/dev/null 2>&1 || need="$need iproute2"
 command -v xmllint >/dev/null 2>&1 || need="$need libxml2-utils"
 # report tests render the page in a real browser, headless and offline.
 command -v chromium >/dev/null 2>&1 || need="$need chromium"
+# make model checks the scale-out protocol with the spin model checker.
+command -v spin >/dev/null 2>&1 || need="$need spin"
 [ -z "$need" ] && exit 0
 echo "cmkguard: installing:$need" >&2
 SUDO=""
