@@ -22,7 +22,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency \
                $(BUILD)/bench/bench-floor $(BUILD)/bench/bench-snapshot
 
-.PHONY: all deps test unit cli-tests rule-tests asan demo clean fuzz torture analyze valgrind bench lint
+.PHONY: all deps test unit cli-tests rule-tests asan demo clean fuzz torture analyze valgrind bench lint model
 all: deps $(BIN)
 
 deps:
@@ -95,6 +95,12 @@ analyze: deps
 	  $(MAKE) --no-print-directory BUILD=build-scan CC=clang BIN=build-scan/cmkguard \
 	  build-scan/cmkguard >build-scan.log 2>&1 \
 	  && echo "scan-build: clean" || { grep -E 'warning:|bugs found' build-scan.log; exit 1; }
+
+# The scale-out protocol model-checked with spin (model/scaleout.pml): exhaustive safety
+# searches that must find nothing, broken variants that must find their violation, and
+# the kept trail replayed. make test runs the fast part (tests/cli/0070).
+model: deps
+	@scripts/model.sh full $(BUILD)/model
 
 # cmkguard under valgrind memcheck: the fault scenario end to end and small CLI suites.
 valgrind: all
