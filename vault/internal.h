@@ -140,7 +140,14 @@ struct vlt_state {
     cm_map *dirty_offsets;
     bool dirty_chains;
     cm_map *facts, *dirty_facts; /* vault/facts.c: key -> JSON document; NULL until used */
+    bool track; /* without a store: track changes anyway, for a changelog (vault/delta.c) */
 };
+
+/* Whether the state tracks what changes in it: for its store's flush, or its changelog. */
+static inline bool vlt_tracks(const vlt_state *s)
+{
+    return s->db || s->track;
+}
 
 struct pend {
     void *obj; /* NULL: deleted by the txn */

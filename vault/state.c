@@ -393,7 +393,7 @@ static char *store_key(const char *source, const char *id, char *buf, size_t n)
 void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id)
 {
     seen_add(s, source, id);
-    if (!s->db)
+    if (!vlt_tracks(s))
         return;
     char buf[512], *k = store_key(source, id, buf, sizeof buf);
     vlt_strl_add(&s->dirty_seen, k);

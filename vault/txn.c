@@ -404,7 +404,7 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_itab *committed, int table, v
             fr(old);
         cm_itab_put_at(committed, h, p->obj);
         p->obj = NULL;
-        if (s->db)
+        if (vlt_tracks(s))
             cm_hset_add(&s->dirty[table], h);
     }
 }
@@ -423,7 +423,7 @@ void vlt_txn_commit(vlt_txn *t)
             cm_u64map_del(&s->acl, k);
         else
             cm_u64map_put(&s->acl, k, v);
-        if (s->db)
+        if (vlt_tracks(s))
             cm_u64map_put(&s->dirty_acl, k, 1);
     }
     txn_free(t);
