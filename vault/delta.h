@@ -13,6 +13,7 @@
 #include <stddef.h>
 
 #include "common/util.h"
+#include "crypto/crypto.h"
 #include "vault/state.h"
 
 enum vlt_entry_kind {
@@ -40,6 +41,9 @@ typedef struct vlt_entry {
 /* Called for each entry; a negative return stops the walk and is returned. */
 typedef int (*vlt_entry_fn)(void *arg, const vlt_entry *e);
 
+/* A new in-memory state under a copy of master (borrowed), to restore into; NULL with
+ * err when the master key cannot be held for key wrap. */
+vlt_state *vlt_state_new_mem(const cry_secret *master, cm_err *err);
 /* Whether a state without a store tracks what its transactions change (off when made). */
 void vlt_state_track(vlt_state *s, bool on);
 /* Every entry of the state, in a canonical order (objects, access, facts, chains and
