@@ -1,0 +1,776 @@
+/* The changelog of a partition's state (stream/changelog.c): records that round-trip; a
+ * restore from any prefix of a log equals the state that wrote it (the state's canonical
+ * snapshot byte for byte) and decides the rest of the events with byte-identical
+ * records; a zombie's late writes, a batch never committed and a producer's duplicates
+ * are ignored; every altered, cut, moved or foreign record is refused. Batch sizes,
+ * snapshot points, chunk sizes and interleavings are random: the seed is printed and
+ * SEED=N repeats it. */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline/pipeline.h"
+#include "policy/policy.h"
+#include "stream/changelog.h"
+#include "tests/unit/t.h"
+#include "tests/unit/t_seed.h"
+#include "vault/delta.h"
+
+#define CHAIN "cmk"
+#define TOPIC "events"
+#define BIG ((size_t)64 << 20)
+
+static pol_ruleset *rs;
+static cry_secret *master;
+
+/* ---------- a partition of the state topic ---------- */
+
+struct log {
+    stm_cl_msg *m; /* offsets 0, 1, 2… */
+    size_t n, cap;
+};
+
+static void log_add(struct log *l, const void *p, size_t n)
+{
+    if (l->n == l->cap) {
+        l->cap = l->cap ? l->cap * 2 : 64;
+        l->m = realloc(l->m, l->cap * sizeof *l->m);
+    }
+    void *c = malloc(n ? n : 1);
+    memcpy(c, p, n);
+    l->m[l->n] = (stm_cl_msg){(int64_t)l->n, c, n};
+    l->n++;
+}
+
+static int log_emit(void *arg, const void *p, size_t n)
+{
+    log_add(arg, p, n);
+    return 0;
+}
+
+static void log_free(struct log *l)
+{
+    for (size_t i = 0; i < l->n; i++)
+        free((void *)l->m[i].p);
+    free(l->m);
+    *l = (struct log){0};
+}
+
+/* A copy of records [from, to) of l, renumbered. */
+static void log_copy(struct log *d, const struct log *l, size_t from, size_t to)
+{
+    for (size_t i = from; i < to && i < l->n; i++)
+        log_add(d, l->m[i].p, l->m[i].n);
+}
+
+static int kind_of(const stm_cl_msg *m)
+{
+    return m->n > 5 ? ((const uint8_t *)m->p)[5] : 0;
+}
+
+/* ---------- owners: a state, its engine and chain, its codec ---------- */
+
+struct owner {
+    vlt_state *st;
+    pol_engine *eng;
+    aud_writer *w;
+    cm_buf out; /* the current batch's records */
+    cm_buf all; /* every record this owner wrote */
+    stm_clog *c;
+    uint64_t epoch;
+    stm_cl_point pt;
+    size_t max; /* record bound */
+};
+
+static int sink(void *arg, const char *subject, const char *line, size_t n)
+{
+    (void)subject;
+    cm_buf *b = arg;
+    cm_buf_add(b, line, n);
+    cm_buf_addc(b, '\n');
+    return 0;
+}
+
+static void owner_open(struct owner *o, vlt_state *st, const stm_cl_point *pt, uint64_t epoch,
+                       size_t max)
+{
+    cm_err err;
+    memset(o, 0, sizeof *o);
+    o->st = st;
+    vlt_state_track(st, true);
+    o->eng = pol_engine_new(rs, st, 1 << 20);
+    cm_buf_init(&o->out, 0);
+    cm_buf_init(&o->all, 0);
+    o->w = aud_writer_new(CHAIN, NULL, 0, AUD_CLOCK_EVENT, sink, &o->out);
+    uint64_t seq;
+    char head[65];
+    vlt_replay_pos pos;
+    if (vlt_state_chain_get(st, CHAIN, &seq, head))
+        aud_writer_resume(o->w, seq, head);
+    if (vlt_state_replay_get(st, CHAIN, &pos))
+        aud_writer_restore(o->w, pos.last_signed, pos.time);
+    o->c = stm_clog_new(master, 0, &err);
+    o->epoch = epoch;
+    if (pt) {
+        o->pt = *pt;
+    } else {
+        o->pt.offset = -1;
+        memset(o->pt.head_hash, '0', 64);
+    }
+    o->max = max;
+}
+
+static void owner_close(struct owner *o)
+{
+    aud_writer_free(o->w);
+    pol_engine_free(o->eng);
+    vlt_state_free(o->st);
+    cm_buf_free(&o->out);
+    cm_buf_free(&o->all);
+    stm_clog_free(o->c);
+}
+
+static void claim(struct owner *o, const char *who, struct log *l)
+{
+    cm_err err;
+    CHECK(stm_clog_claim(o->c, o->epoch, who, log_emit, l, &err) == 0);
+}
+
+/* An emitter that drops COMMIT records: a crash between a batch's changes and its commit. */
+static int emit_no_commit(void *arg, const void *p, size_t n)
+{
+    if (n > 5 && ((const uint8_t *)p)[5] == STM_CL_COMMIT)
+        return 0;
+    return log_emit(arg, p, n);
+}
+
+/* Lines [from, to) as one batch: decided, committed, and written to l as CHANGES and a
+ * COMMIT (or, with emit given, through it). */
+static void batch(struct owner *o, char **lines, size_t from, size_t to, struct log *l,
+                  stm_cl_emit emit)
+{
+    cm_err err;
+    aud_decision d = {0};
+    int rc = 0;
+    for (size_t i = from; rc == 0 && i < to; i++) {
+        char input[32];
+        snprintf(input, sizeof input, "log:%zu", i + 1);
+        rc = pip_message(o->eng, pol_ruleset_hash(rs), o->w, lines[i], strlen(lines[i]), input, &d,
+                         NULL, NULL, &err);
+    }
+    aud_decision_clear(&d);
+    CHECK(rc == 0);
+    vlt_replay_pos pos = {.lines = (int64_t)to, .last_signed = aud_writer_last_signed(o->w)};
+    snprintf(pos.input, sizeof pos.input, "log");
+    snprintf(pos.time, sizeof pos.time, "%s", aud_writer_last_time(o->w));
+    if (aud_writer_seq(o->w) > 0)
+        vlt_state_replay_set(o->st, CHAIN, &pos);
+    vlt_state_offset_set(o->st, TOPIC, 0, (int64_t)to - 1);
+    pip_chain c = {CHAIN, o->w};
+    CHECK(pip_commit(o->st, &c, 1, NULL, NULL, &err) == 0);
+    /* the batch's outbox: its records, one message each */
+    size_t nmsg = 0;
+    for (size_t i = 0; i < o->out.len; i++)
+        nmsg += o->out.p[i] == '\n';
+    vlt_outmsg *m = calloc(nmsg + 1, sizeof *m);
+    const char *p = o->out.p ? o->out.p : "";
+    for (size_t i = 0; i < nmsg; i++) {
+        const char *e = strchr(p, '\n');
+        m[i] = (vlt_outmsg){.topic = "audit",
+                            .chain = CHAIN,
+                            .seq = o->pt.head_seq + 1 + i,
+                            .key = "k",
+                            .keylen = 1,
+                            .value = (char *)p,
+                            .len = (size_t)(e - p),
+                            .input = "log"};
+        p = e + 1;
+    }
+    o->pt.seq++;
+    o->pt.offset = (int64_t)to - 1;
+    snprintf(o->pt.chain, sizeof o->pt.chain, "%s", CHAIN);
+    o->pt.head_seq = aud_writer_seq(o->w);
+    snprintf(o->pt.head_hash, sizeof o->pt.head_hash, "%s", aud_writer_head(o->w));
+    rc = stm_clog_batch(o->c, o->st, o->epoch, &o->pt, m, nmsg, o->max, emit ? emit : log_emit, l,
+                        &err);
+    if (rc < 0)
+        fprintf(stderr, "  batch: %s\n", err.msg);
+    CHECK(rc == 0);
+    vlt_state_changes_clear(o->st);
+    free(m);
+    cm_buf_add(&o->all, o->out.p, o->out.len);
+    cm_buf_reset(&o->out);
+}
+
+static void snapshot(struct owner *o, struct log *l)
+{
+    cm_err err;
+    int rc = stm_clog_snapshot(o->c, o->st, o->epoch, &o->pt, NULL, 0, o->max, log_emit, l, &err);
+    if (rc < 0)
+        fprintf(stderr, "  snapshot: %s\n", err.msg);
+    CHECK(rc == 0);
+}
+
+/* The canonical bytes of a state: its snapshot in one record, under fixed stamps. */
+static int canon_emit(void *arg, const void *p, size_t n)
+{
+    cm_buf_add(arg, p, n);
+    return 0;
+}
+
+static char *canon(vlt_state *st, size_t *len)
+{
+    cm_err err;
+    cm_buf b;
+    cm_buf_init(&b, BIG);
+    stm_clog *c = stm_clog_new(master, 0, &err);
+    stm_cl_point pt = {.seq = 1, .offset = -1};
+    CHECK(stm_clog_snapshot(c, st, 1, &pt, NULL, 0, BIG / 2, canon_emit, &b, &err) == 0);
+    stm_clog_free(c);
+    *len = b.len;
+    return cm_buf_take(&b);
+}
+
+static bool same_canon(vlt_state *a, vlt_state *b)
+{
+    size_t na, nb;
+    char *ca = canon(a, &na), *cb = canon(b, &nb);
+    bool same = na == nb && !memcmp(ca, cb, na);
+    free(ca);
+    free(cb);
+    return same;
+}
+
+static bool same_show(vlt_state *a, vlt_state *b)
+{
+    cm_err err;
+    cm_buf x, y;
+    cm_buf_init(&x, BIG);
+    cm_buf_init(&y, BIG);
+    bool same = vlt_state_show(a, NULL, &x, &err) == 0 && vlt_state_show(b, NULL, &y, &err) == 0 &&
+                x.len == y.len && !memcmp(x.p, y.p, x.len);
+    cm_buf_free(&x);
+    cm_buf_free(&y);
+    return same;
+}
+
+static bool same_point(const stm_cl_point *a, const stm_cl_point *b)
+{
+    return a->seq == b->seq && a->offset == b->offset && !strcmp(a->chain, b->chain) &&
+           a->head_seq == b->head_seq && !strcmp(a->head_hash, b->head_hash);
+}
+
+static int restore(const struct log *l, stm_cl_restored *r, cm_err *err)
+{
+    stm_clog *c = stm_clog_new(master, 0, err);
+    int rc = stm_clog_restore(c, master, l->m, l->n, 4, r, err);
+    stm_clog_free(c);
+    return rc;
+}
+
+static char **read_lines(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    char **v = NULL, buf[65536];
+    *n = 0;
+    while (f && fgets(buf, sizeof buf, f)) {
+        buf[strcspn(buf, "\n")] = '\0';
+        if (!*buf)
+            continue;
+        v = realloc(v, (*n + 1) * sizeof *v);
+        v[(*n)++] = strdup(buf);
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
+static size_t rand_max(void)
+{
+    static const size_t maxes[] = {STM_CL_MIN_MESSAGE, 2 * STM_CL_MIN_MESSAGE,
+                                   STM_CL_DEFAULT_MESSAGE};
+    return maxes[t_rand() % 3];
+}
+
+/* ---------- the codec ---------- */
+
+static void test_codec(void)
+{
+    cm_err err;
+    struct log l = {0};
+    stm_clog *c = stm_clog_new(master, 3, &err), *c0 = stm_clog_new(master, 0, &err);
+    CHECK(stm_clog_claim(c, 7, "host-a:1234", log_emit, &l, &err) == 0);
+    stm_cl_rec r;
+    CHECK(stm_clog_decode(c, l.m[0].p, l.m[0].n, &r, &err) == 0);
+    CHECK(r.kind == STM_CL_CLAIM && r.epoch == 7 && r.owner_len == 11 &&
+          !memcmp(r.owner, "host-a:1234", 11));
+    /* another partition's record, or another master key's, does not authenticate */
+    CHECK(stm_clog_decode(c0, l.m[0].p, l.m[0].n, &r, &err) == CM_ECHECK);
+    cry_secret *other = cry_secret_random(CRY_DEK_LEN);
+    stm_clog *co = stm_clog_new(other, 3, &err);
+    CHECK(stm_clog_decode(co, l.m[0].p, l.m[0].n, &r, &err) == CM_ECHECK &&
+          strstr(err.msg, "authenticate"));
+    stm_clog_free(co);
+    cry_secret_free(other);
+    CHECK(stm_clog_claim(c, 0, "x", log_emit, &l, &err) == CM_EINPUT);
+    CHECK(stm_clog_claim(c, 1, "", log_emit, &l, &err) == CM_EINPUT);
+    CHECK(stm_clog_decode(c, "nothing", 7, &r, &err) == CM_EINPUT);
+    uint8_t junk[200] = "CMKL\x02";
+    CHECK(stm_clog_decode(c, junk, sizeof junk, &r, &err) == CM_EINPUT &&
+          strstr(err.msg, "version"));
+    /* a batch and a snapshot of a state round-trip through their records */
+    vlt_state *st = vlt_state_new_mem(master, &err);
+    vlt_state_track(st, true);
+    vlt_state_mark_seen(st, "src", "e-1");
+    vlt_state_offset_set(st, TOPIC, 3, 41);
+    char hash[65];
+    memset(hash, '0', 64);
+    hash[0] = 'a';
+    hash[64] = '\0';
+    vlt_state_chain_set(st, CHAIN, 2, hash);
+    stm_cl_point pt = {.seq = 5, .offset = 41, .chain = CHAIN, .head_seq = 2};
+    memcpy(pt.head_hash, hash, sizeof hash);
+    vlt_outmsg m = {
+        .topic = "audit", .partition = 3, .chain = CHAIN, .seq = 2, .value = "{}", .len = 2};
+    size_t before = l.n;
+    CHECK(stm_clog_batch(c, st, 7, &pt, &m, 1, STM_CL_MIN_MESSAGE, log_emit, &l, &err) == 0);
+    CHECK(l.n == before + 2);
+    CHECK(stm_clog_decode(c, l.m[before].p, l.m[before].n, &r, &err) == 0 &&
+          r.kind == STM_CL_CHANGES && r.epoch == 7 && r.seq == 5 && r.index == 0 &&
+          r.nitems == 4); /* seen, chain, offset, outbox */
+    CHECK(stm_clog_decode(c, l.m[before + 1].p, l.m[before + 1].n, &r, &err) == 0 &&
+          r.kind == STM_CL_COMMIT && r.seq == 5 && r.count == 1 && r.nout == 1 &&
+          same_point(&r.point, &pt));
+    before = l.n;
+    CHECK(stm_clog_snapshot(c, st, 7, &pt, &m, 1, STM_CL_MIN_MESSAGE, log_emit, &l, &err) == 0);
+    CHECK(l.n == before + 1);
+    CHECK(stm_clog_decode(c, l.m[before].p, l.m[before].n, &r, &err) == 0 &&
+          r.kind == STM_CL_SNAPSHOT && r.index == 0 && r.count == 1 && same_point(&r.point, &pt));
+    /* restored: the state, the point, the pending outbox as the snapshot's commit's */
+    stm_cl_restored res;
+    CHECK(stm_clog_restore(c, master, l.m, l.n, 4, &res, &err) == 0);
+    CHECK(res.state && same_canon(res.state, st) && same_point(&res.point, &pt));
+    CHECK(res.epoch == 7 && !strcmp(res.owner, "host-a:1234") && res.claim_offset == 0);
+    CHECK(res.noutbox == 1 && res.outbox[0].seq == 5 && res.outbox[0].n == 1 &&
+          res.outbox[0].m[0].len == 2 && !memcmp(res.outbox[0].m[0].value, "{}", 2) &&
+          res.outbox[0].m[0].partition == 3 && !res.outbox[0].m[0].headers);
+    stm_cl_restored_clear(&res);
+    /* bad arguments are refused, nothing written */
+    before = l.n;
+    CHECK(stm_clog_batch(c, st, 0, &pt, NULL, 0, STM_CL_MIN_MESSAGE, log_emit, &l, &err) ==
+          CM_EINPUT);
+    CHECK(stm_clog_batch(c, st, 7, &pt, NULL, 0, 100, log_emit, &l, &err) == CM_EINPUT);
+    stm_cl_point badpt = pt;
+    snprintf(badpt.head_hash, sizeof badpt.head_hash, "not hex");
+    CHECK(stm_clog_batch(c, st, 7, &badpt, NULL, 0, STM_CL_MIN_MESSAGE, log_emit, &l, &err) ==
+          CM_EINPUT);
+    CHECK(l.n == before);
+    /* an entry that cannot fit the bound fails the batch */
+    char *big = malloc(STM_CL_MIN_MESSAGE + 1);
+    memset(big, 'x', STM_CL_MIN_MESSAGE);
+    big[STM_CL_MIN_MESSAGE] = '\0';
+    vlt_state_mark_seen(st, "src", big);
+    CHECK(stm_clog_batch(c, st, 7, &pt, NULL, 0, STM_CL_MIN_MESSAGE, log_emit, &l, &err) ==
+              CM_EENV &&
+          strstr(err.msg, "cannot fit"));
+    free(big);
+    vlt_state_free(st);
+    stm_clog_free(c);
+    stm_clog_free(c0);
+    log_free(&l);
+}
+
+/* ---------- one owner: restore from any prefix ---------- */
+
+struct run {
+    struct log l;
+    size_t nb;    /* batches */
+    size_t *cut;  /* cut[b]: records in the log after batch b */
+    size_t *line; /* line[b]: lines of the events after batch b */
+    size_t *rec;  /* rec[b]: bytes of records the owner wrote by batch b */
+    char **canon; /* canon[b]: the owner's state after batch b */
+    size_t *canon_len;
+    stm_cl_point *pt;
+};
+
+static void run_free(struct run *r)
+{
+    for (size_t b = 0; b <= r->nb; b++)
+        free(r->canon[b]);
+    free(r->canon);
+    free(r->canon_len);
+    free(r->cut);
+    free(r->line);
+    free(r->rec);
+    free(r->pt);
+    log_free(&r->l);
+}
+
+/* A owns the partition from the start and writes the whole log in random batches, with
+ * snapshots now and then. */
+static void run_owner(char **lines, size_t n, struct run *r, struct owner *a)
+{
+    cm_err err;
+    memset(r, 0, sizeof *r);
+    r->cut = calloc(n + 2, sizeof *r->cut);
+    r->line = calloc(n + 2, sizeof *r->line);
+    r->rec = calloc(n + 2, sizeof *r->rec);
+    r->canon = calloc(n + 2, sizeof *r->canon);
+    r->canon_len = calloc(n + 2, sizeof *r->canon_len);
+    r->pt = calloc(n + 2, sizeof *r->pt);
+    owner_open(a, vlt_state_new_mem(master, &err), NULL, 1, rand_max());
+    claim(a, "a", &r->l);
+    r->cut[0] = r->l.n;
+    r->canon[0] = canon(a->st, &r->canon_len[0]);
+    r->pt[0] = a->pt;
+    size_t at = 0, b = 0;
+    while (at < n) {
+        size_t k = 1 + t_rand() % 6;
+        if (at + k > n)
+            k = n - at;
+        batch(a, lines, at, at + k, &r->l, NULL);
+        at += k;
+        if (t_rand() % 3 == 0) {
+            a->max = rand_max();
+            snapshot(a, &r->l);
+        }
+        b++;
+        r->cut[b] = r->l.n;
+        r->line[b] = at;
+        r->rec[b] = a->all.len;
+        r->canon[b] = canon(a->st, &r->canon_len[b]);
+        r->pt[b] = a->pt;
+    }
+    r->nb = b;
+}
+
+static bool canon_is(vlt_state *st, const struct run *r, size_t b)
+{
+    size_t n;
+    char *c = canon(st, &n);
+    bool same = n == r->canon_len[b] && !memcmp(c, r->canon[b], n);
+    free(c);
+    return same;
+}
+
+static void test_prefixes(char **lines, size_t n, const char *name)
+{
+    cm_err err;
+    struct run r;
+    struct owner a;
+    run_owner(lines, n, &r, &a);
+    for (size_t b = 0; b <= r.nb; b++) {
+        struct log pre = {0};
+        log_copy(&pre, &r.l, 0, r.cut[b]);
+        stm_cl_restored res;
+        int rc = restore(&pre, &res, &err);
+        if (rc < 0)
+            fprintf(stderr, "  %s after batch %zu: %s\n", name, b, err.msg);
+        CHECK(rc == 0);
+        bool same = rc == 0 && canon_is(res.state, &r, b) && same_point(&res.point, &r.pt[b]);
+        if (!same)
+            fprintf(stderr, "  %s after batch %zu: the restored state differs\n", name, b);
+        CHECK(same);
+        /* the same log with every record twice (a producer's retries) restores the same */
+        struct log dup = {0};
+        for (size_t i = 0; i < pre.n; i++) {
+            log_copy(&dup, &pre, i, i + 1);
+            log_copy(&dup, &pre, i, i + 1);
+        }
+        stm_cl_restored res2;
+        CHECK(restore(&dup, &res2, &err) == 0 && same_canon(res2.state, res.state) &&
+              same_point(&res2.point, &res.point));
+        stm_cl_restored_clear(&res2);
+        log_free(&dup);
+        /* the last batch's commit lost: the state before it */
+        if (b > 0 && kind_of(&pre.m[r.cut[b] - 1]) == STM_CL_COMMIT) {
+            struct log cut = {0};
+            log_copy(&cut, &pre, 0, r.cut[b] - 1);
+            CHECK(restore(&cut, &res2, &err) == 0 && canon_is(res2.state, &r, b - 1) &&
+                  res2.ignored > 0);
+            stm_cl_restored_clear(&res2);
+            log_free(&cut);
+        }
+        stm_cl_restored_clear(&res);
+        log_free(&pre);
+    }
+    owner_close(&a);
+    run_free(&r);
+}
+
+/* ---------- a new owner: restored at a split, it decides the rest as A does ---------- */
+
+static void test_takeover(char **lines, size_t n, const char *name)
+{
+    cm_err err;
+    struct run r;
+    struct owner a;
+    run_owner(lines, n, &r, &a);
+    size_t j = t_rand() % (r.nb + 1); /* A stops after batch j */
+    struct log l = {0};
+    log_copy(&l, &r.l, 0, r.cut[j]);
+    /* A crashed in its next batch: its changes written, not its commit */
+    stm_cl_restored res;
+    if (j < r.nb) {
+        struct owner x;
+        CHECK(restore(&l, &res, &err) == 0);
+        owner_open(&x, res.state, &res.point, 1, rand_max());
+        res.state = NULL;
+        stm_cl_restored_clear(&res);
+        batch(&x, lines, r.line[j], r.line[j + 1], &l, emit_no_commit);
+        owner_close(&x);
+    }
+    /* B claims, reads the log up to its claim, restores, goes on with the same batches */
+    struct owner b;
+    stm_clog *c = stm_clog_new(master, 0, &err);
+    CHECK(stm_clog_claim(c, 2, "b", log_emit, &l, &err) == 0);
+    CHECK(restore(&l, &res, &err) == 0 && res.epoch == 2 && !strcmp(res.owner, "b"));
+    CHECK(canon_is(res.state, &r, j) && same_point(&res.point, &r.pt[j]));
+    owner_open(&b, res.state, &res.point, res.epoch, rand_max());
+    res.state = NULL;
+    stm_cl_restored_clear(&res);
+    for (size_t k = j + 1; k <= r.nb; k++) {
+        batch(&b, lines, r.line[k - 1], r.line[k], &l, NULL);
+        if (t_rand() % 4 == 0)
+            snapshot(&b, &l);
+    }
+    /* its records are A's after the split, byte for byte, and its state A's */
+    size_t from = r.rec[j];
+    bool same = b.all.len == r.rec[r.nb] - from &&
+                (!b.all.len || !memcmp(b.all.p, a.all.p + from, b.all.len));
+    if (!same)
+        fprintf(stderr, "  %s taken over after batch %zu: the records differ\n", name, j);
+    CHECK(same);
+    /* and its state A's (new data keys are random: compared as `state show` says it) */
+    CHECK(same_show(b.st, a.st));
+    /* and the log restores to B's state, byte for byte */
+    CHECK(restore(&l, &res, &err) == 0 && same_canon(res.state, b.st) &&
+          same_point(&res.point, &b.pt));
+    stm_cl_restored_clear(&res);
+    stm_clog_free(c);
+    owner_close(&b);
+    owner_close(&a);
+    log_free(&l);
+    run_free(&r);
+}
+
+/* ---------- a zombie: A goes on writing after B took the partition ---------- */
+
+static void test_zombie(char **lines, size_t n, const char *name)
+{
+    cm_err err;
+    struct run r;
+    struct owner a;
+    run_owner(lines, n, &r, &a); /* A's own log: the truth if nobody had claimed */
+    size_t j = t_rand() % r.nb;  /* B claims after batch j (A still has batches to go) */
+    struct owner z, b;
+    /* the zombie: A's state after batch j, restored from A's log, stamped epoch 1 */
+    struct log pre = {0}, zl = {0}, bl = {0}, l = {0};
+    log_copy(&pre, &r.l, 0, r.cut[j]);
+    stm_cl_restored res;
+    CHECK(restore(&pre, &res, &err) == 0);
+    owner_open(&z, res.state, &res.point, 1, rand_max());
+    res.state = NULL;
+    stm_cl_restored_clear(&res);
+    /* its first late batch's changes land before B's claim, the rest after it */
+    size_t k0 = j + 1;
+    struct log zfirst = {0};
+    batch(&z, lines, r.line[k0 - 1], r.line[k0], &zfirst, NULL);
+    log_copy(&l, &r.l, 0, r.cut[j]);
+    log_copy(&l, &zfirst, 0, zfirst.n - 1); /* its CHANGES */
+    stm_clog *c = stm_clog_new(master, 0, &err);
+    CHECK(stm_clog_claim(c, 2, "b", log_emit, &l, &err) == 0);
+    log_copy(&zl, &zfirst, zfirst.n - 1, zfirst.n); /* its COMMIT, late */
+    CHECK(restore(&l, &res, &err) == 0 && res.epoch == 2 && canon_is(res.state, &r, j));
+    owner_open(&b, res.state, &res.point, 2, rand_max());
+    res.state = NULL;
+    stm_cl_restored_clear(&res);
+    /* both go on: B with the events, the zombie with other batches of its own, a
+     * snapshot, and a claim that does not outrank B's */
+    for (size_t k = k0 + 1; k <= r.nb; k++)
+        batch(&z, lines, r.line[k - 1], r.line[k], &zl, NULL);
+    snapshot(&z, &zl);
+    CHECK(stm_clog_claim(z.c, 2, "a", log_emit, &zl, &err) == 0);
+    CHECK(stm_clog_claim(z.c, 1, "a", log_emit, &zl, &err) == 0);
+    for (size_t k = j + 1; k <= r.nb; k++) {
+        batch(&b, lines, r.line[k - 1], r.line[k], &bl, NULL);
+        if (t_rand() % 4 == 0)
+            snapshot(&b, &bl);
+    }
+    /* their records interleaved at random */
+    size_t zi = 0, bi = 0;
+    while (zi < zl.n || bi < bl.n) {
+        bool takez = bi == bl.n || (zi < zl.n && t_rand() % 2);
+        if (takez)
+            log_copy(&l, &zl, zi, zi + 1), zi++;
+        else
+            log_copy(&l, &bl, bi, bi + 1), bi++;
+    }
+    int rc = restore(&l, &res, &err);
+    if (rc < 0)
+        fprintf(stderr, "  %s zombie after batch %zu: %s\n", name, j, err.msg);
+    bool same = rc == 0 && same_canon(res.state, b.st) && same_point(&res.point, &b.pt) &&
+                same_show(res.state, a.st);
+    if (!same)
+        fprintf(stderr, "  %s zombie after batch %zu: the restore is not B's state\n", name, j);
+    CHECK(same);
+    CHECK(rc == 0 && res.epoch == 2 && !strcmp(res.owner, "b") && res.ignored >= zl.n);
+    stm_cl_restored_clear(&res);
+    stm_clog_free(c);
+    owner_close(&z);
+    owner_close(&b);
+    owner_close(&a);
+    log_free(&pre);
+    log_free(&zfirst);
+    log_free(&zl);
+    log_free(&bl);
+    log_free(&l);
+    run_free(&r);
+}
+
+/* ---------- damage ---------- */
+
+static void test_damage(char **lines, size_t n)
+{
+    cm_err err;
+    struct run r;
+    struct owner a;
+    run_owner(lines, n, &r, &a);
+    stm_cl_restored res;
+    /* every record, each byte of it flipped (sampled) or cut short: the restore refuses */
+    int missed = 0, tries = 0;
+    for (size_t i = 0; i < r.l.n; i++) {
+        uint8_t *p = (uint8_t *)r.l.m[i].p;
+        size_t len = r.l.m[i].n;
+        for (size_t k = 0; k < len; k += 1 + len / 23) {
+            p[k] ^= 0x01;
+            missed += restore(&r.l, &res, &err) == 0;
+            stm_cl_restored_clear(&res);
+            p[k] ^= 0x01;
+            tries++;
+        }
+        r.l.m[i].n = len - 1 - t_rand() % len;
+        missed += restore(&r.l, &res, &err) == 0;
+        stm_cl_restored_clear(&res);
+        r.l.m[i].n = len;
+        if (i == 0)
+            CHECK(strstr(err.msg, "offset 0"));
+    }
+    CHECK(missed == 0 && tries > 0);
+    /* under another master key, or as another partition: nothing authenticates */
+    cry_secret *other = cry_secret_random(CRY_DEK_LEN);
+    stm_clog *co = stm_clog_new(other, 0, &err), *c1 = stm_clog_new(master, 1, &err);
+    CHECK(stm_clog_restore(co, other, r.l.m, r.l.n, 4, &res, &err) == CM_ECHECK);
+    CHECK(stm_clog_restore(c1, master, r.l.m, r.l.n, 4, &res, &err) == CM_ECHECK);
+    stm_clog_free(co);
+    stm_clog_free(c1);
+    cry_secret_free(other);
+    /* a committed batch's record missing: refused, never a state with a hole */
+    int refused = 0, dropped = 0;
+    for (size_t i = 1; i + 1 < r.l.n; i++) {
+        int k = kind_of(&r.l.m[i]);
+        if (k != STM_CL_CHANGES && k != STM_CL_COMMIT)
+            continue;
+        /* only when no complete snapshot after it stands in for it */
+        bool later_snap = false;
+        for (size_t q = i + 1; q < r.l.n; q++)
+            later_snap |= kind_of(&r.l.m[q]) == STM_CL_SNAPSHOT;
+        if (later_snap)
+            continue;
+        bool last_commit = true;
+        for (size_t q = i + 1; q < r.l.n; q++)
+            last_commit &= kind_of(&r.l.m[q]) != STM_CL_COMMIT;
+        if (last_commit && k == STM_CL_COMMIT)
+            continue; /* that is a batch never committed */
+        struct log h = {0};
+        log_copy(&h, &r.l, 0, i);
+        log_copy(&h, &r.l, i + 1, r.l.n);
+        refused += restore(&h, &res, &err) == CM_ECHECK;
+        dropped++;
+        log_free(&h);
+    }
+    CHECK(refused == dropped);
+    /* the head cut away: fine past a complete snapshot, refused before any */
+    size_t first_snap = r.l.n;
+    for (size_t i = 0; i < r.l.n && first_snap == r.l.n; i++)
+        if (kind_of(&r.l.m[i]) == STM_CL_SNAPSHOT)
+            first_snap = i;
+    struct log h = {0};
+    log_copy(&h, &r.l, 0, 1); /* the claim stays */
+    log_copy(&h, &r.l, first_snap < r.l.n ? first_snap : r.l.n, r.l.n);
+    if (first_snap < r.l.n) {
+        CHECK(restore(&h, &res, &err) == 0 && canon_is(res.state, &r, r.nb));
+        stm_cl_restored_clear(&res);
+    }
+    log_free(&h);
+    if (r.nb >= 2 && r.cut[1] < r.cut[r.nb]) {
+        log_copy(&h, &r.l, 0, 1);
+        log_copy(&h, &r.l, r.cut[1], r.l.n);
+        bool snap_left = false;
+        for (size_t i = 0; i < h.n; i++)
+            snap_left |= kind_of(&h.m[i]) == STM_CL_SNAPSHOT;
+        int rc = restore(&h, &res, &err);
+        CHECK(snap_left ? rc == 0 : rc == CM_ECHECK && strstr(err.msg, "lacks"));
+        stm_cl_restored_clear(&res);
+        log_free(&h);
+    }
+    /* a snapshot that never finished (by a new owner, in small chunks): the restore
+     * reads past it from the one before */
+    struct owner *o = &a;
+    o->max = STM_CL_MIN_MESSAGE;
+    o->epoch = 2;
+    struct log s = {0};
+    claim(o, "a2", &s);
+    snapshot(o, &s);
+    if (s.n > 2) {
+        log_copy(&h, &r.l, 0, r.l.n);
+        log_copy(&h, &s, 0, s.n - 1);
+        CHECK(restore(&h, &res, &err) == 0 && canon_is(res.state, &r, r.nb) &&
+              res.snapshot_at < (int64_t)r.l.n);
+        stm_cl_restored_clear(&res);
+        log_free(&h);
+        log_copy(&h, &r.l, 0, r.l.n);
+        log_copy(&h, &s, 0, s.n);
+        CHECK(restore(&h, &res, &err) == 0 && canon_is(res.state, &r, r.nb) &&
+              res.snapshot_at == (int64_t)r.l.n + 1);
+        stm_cl_restored_clear(&res);
+        log_free(&h);
+    }
+    log_free(&s);
+    owner_close(&a);
+    run_free(&r);
+}
+
+int main(void)
+{
+    cm_err err;
+    t_seed();
+    const char *rules[] = {"rules/cmk.yaml"};
+    rs = pol_ruleset_load(rules, 1, &err);
+    master = cry_secret_random(CRY_DEK_LEN);
+    CHECK(rs != NULL);
+    if (!rs) {
+        fprintf(stderr, "rules: %s\n", err.msg);
+        T_DONE();
+    }
+    test_codec();
+    const char *logs[] = {"examples/story.jsonl", "examples/azure-estate/events/stream.jsonl"};
+    for (size_t l = 0; l < 2; l++) {
+        size_t n;
+        char **lines = read_lines(logs[l], &n);
+        CHECK(n > 10);
+        for (int rep = 0; rep < 2; rep++) {
+            test_prefixes(lines, n, logs[l]);
+            test_takeover(lines, n, logs[l]);
+            test_zombie(lines, n, logs[l]);
+        }
+        test_damage(lines, n);
+        for (size_t i = 0; i < n; i++)
+            free(lines[i]);
+        free(lines);
+    }
+    cry_secret_free(master);
+    pol_ruleset_free(rs);
+    T_DONE();
+}
