@@ -381,6 +381,40 @@ static void test_codec(void)
     log_free(&l);
 }
 
+static int count_entry(void *arg, const vlt_entry *e)
+{
+    (void)e;
+    ++*(size_t *)arg;
+    return 0;
+}
+
+/* A state with a store (a local cache) tracks its changes for its flush; the changelog
+ * reads the same tracking, and the flush clears it. */
+static void test_store(void)
+{
+    cm_err err;
+    char dir[] = "/tmp/cmkguard-clog-XXXXXX", db[256], mk[256];
+    CHECK(t_state_paths(dir, db, sizeof db, mk, sizeof mk) == 0);
+    vlt_state *st = vlt_state_open(db, mk, &err);
+    CHECK(st != NULL);
+    if (!st)
+        return;
+    vlt_state_mark_seen(st, "src", "e-1");
+    vlt_state_offset_set(st, TOPIC, 0, 9);
+    size_t n = 0;
+    CHECK(vlt_state_changes(st, count_entry, &n, &err) == 0 && n == 2);
+    vlt_state_changes_clear(st); /* not for a state with a store: its flush does it */
+    n = 0;
+    CHECK(vlt_state_changes(st, count_entry, &n, &err) == 0 && n == 2);
+    CHECK(vlt_state_flush(st, &err) == 0);
+    n = 0;
+    CHECK(vlt_state_changes(st, count_entry, &n, &err) == 0 && n == 0);
+    n = 0;
+    CHECK(vlt_state_entries(st, count_entry, &n, &err) == 0 && n == 2);
+    vlt_state_free(st);
+    CHECK(t_rm_state(dir, db, mk) == 0);
+}
+
 /* ---------- one owner: restore from any prefix ---------- */
 
 struct run {
@@ -755,6 +789,7 @@ int main(void)
         T_DONE();
     }
     test_codec();
+    test_store();
     const char *logs[] = {"examples/story.jsonl", "examples/azure-estate/events/stream.jsonl"};
     for (size_t l = 0; l < 2; l++) {
         size_t n;
