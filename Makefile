@@ -124,7 +124,7 @@ demo: all
 FUZZ_SECONDS ?= 60
 # FUZZ_RUNS=N runs each harness for N executions instead of a time limit.
 FUZZ_LIMIT = $(if $(FUZZ_RUNS),-runs=$(FUZZ_RUNS),-max_total_time=$(FUZZ_SECONDS))
-FUZZERS := event rules verify cebind
+FUZZERS := event rules verify cebind changelog
 fuzz: deps
 	@$(MAKE) --no-print-directory CC=clang BUILD=build-fuzz OPT="-O1 -g" \
 	  SANFLAGS="-fsanitize=fuzzer-no-link,address,undefined" build-fuzz/libcmkguard.a
