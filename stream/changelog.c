@@ -111,8 +111,10 @@ static int finish(stm_clog *c, cm_buf *b, stm_cl_emit emit, void *arg, cm_err *e
     if (cm_buf_failed(b))
         return cm_err_env(err, "changelog", "a record larger than %zu bytes", b->max);
     int rc = emit(arg, b->p, b->len);
-    if (rc < 0 && !err->msg[0])
-        cm_err_env(err, "changelog", "the record could not be written");
+    if (rc < 0) {
+        cm_err_env(err, "changelog", "a changelog record could not be written");
+        err->code = rc;
+    }
     return rc;
 }
 

@@ -145,6 +145,14 @@ static int emit_no_commit(void *arg, const void *p, size_t n)
     return log_emit(arg, p, n);
 }
 
+static int emit_fail(void *arg, const void *p, size_t n)
+{
+    (void)arg;
+    (void)p;
+    (void)n;
+    return CM_EENV;
+}
+
 /* Lines [from, to) as one batch: decided, committed, and written to l as CHANGES and a
  * COMMIT (or, with emit given, through it). */
 static void batch(struct owner *o, char **lines, size_t from, size_t to, struct log *l,
@@ -366,6 +374,10 @@ static void test_codec(void)
     CHECK(stm_clog_batch(c, st, 7, &badpt, NULL, 0, STM_CL_MIN_MESSAGE, log_emit, &l, &err) ==
           CM_EINPUT);
     CHECK(l.n == before);
+    /* a record that cannot be written fails the batch with the writer's code */
+    CHECK(stm_clog_batch(c, st, 7, &pt, NULL, 0, STM_CL_MIN_MESSAGE, emit_fail, NULL, &err) ==
+              CM_EENV &&
+          err.code == CM_EENV && strstr(err.msg, "written"));
     /* an entry that cannot fit the bound fails the batch */
     char *big = malloc(STM_CL_MIN_MESSAGE + 1);
     memset(big, 'x', STM_CL_MIN_MESSAGE);
