@@ -528,15 +528,16 @@ static void at(cm_err *err, int64_t off)
     memcpy(err->msg, msg, sizeof msg);
 }
 
-/* Pass 1: every record decoded and authenticated; fencing by claims; duplicates (a
- * producer's retry: the same bytes again) dropped; the latest complete snapshot found.
- * Returns the index of its first chunk, or n when there is none; -1 with err. */
+/* Pass 1: every record decoded and authenticated; fencing by claims (from out's
+ * current one on); duplicates (a producer's retry: the same bytes again) dropped; the
+ * latest complete snapshot found, when snapshots are looked for. Returns the index of
+ * its first chunk, or n when there is none; -1 with err. */
 static long fence(stm_clog *c, const stm_cl_msg *log, size_t n, struct rec_info *v,
-                  stm_cl_restored *out, cm_err *err)
+                  stm_cl_restored *out, bool snapshots, cm_err *err)
 {
     cm_map *macs = cm_map_new();
-    uint64_t cur = 0; /* the epoch of the latest valid claim */
-    size_t snap = n;  /* the latest complete snapshot */
+    uint64_t cur = out->epoch; /* the epoch of the latest valid claim */
+    size_t snap = n;           /* the latest complete snapshot */
     size_t sfirst = 0;
     uint32_t snext = 0; /* the next chunk expected of the snapshot in progress (0: none) */
     long rc = 0;
@@ -569,7 +570,7 @@ static long fence(stm_clog *c, const stm_cl_msg *log, size_t n, struct rec_info 
             out->ignored++;
             continue;
         }
-        if (r->kind != STM_CL_SNAPSHOT)
+        if (r->kind != STM_CL_SNAPSHOT || !snapshots)
             continue;
         const stm_cl_rec *f = &v[sfirst].r;
         if (r->index == 0) {
@@ -613,11 +614,9 @@ static int restore_from(const stm_cl_msg *log, size_t n, struct rec_info *v, siz
 {
     struct apply a = {out->state, err, NULL, 0, 0};
     struct pending p = {0};
-    uint64_t last = 0;
+    uint64_t last = out->point.seq;
     int rc = 0;
     size_t i = start < n ? start : 0; /* from the snapshot, or from the start without one */
-    out->point.offset = -1;
-    memset(out->point.head_hash, '0', 64);
     if (start < n) { /* the snapshot: its chunks back to back among the valid records */
         out->snapshot_at = log[start].offset;
         const stm_cl_rec *f = &v[start].r;
@@ -645,6 +644,7 @@ static int restore_from(const stm_cl_msg *log, size_t n, struct rec_info *v, siz
             out->point = f->point;
             last = f->seq;
             keep_outbox(out, keep, last, &a);
+            out->resume_at = log[i - 1].offset + 1;
         }
     }
     for (; rc == 0 && i < n; i++) {
@@ -698,6 +698,7 @@ static int restore_from(const stm_cl_msg *log, size_t n, struct rec_info *v, siz
             }
             keep_outbox(out, keep, r->seq, &a);
             out->point = r->point;
+            out->resume_at = log[i].offset + 1;
             last = r->seq;
             out->batches++;
             p.n = 0;
@@ -717,11 +718,15 @@ int stm_clog_restore(stm_clog *c, const cry_secret *master, const stm_cl_msg *lo
 {
     memset(out, 0, sizeof *out);
     out->claim_offset = out->snapshot_at = -1;
+    out->point.offset = -1;
+    memset(out->point.head_hash, '0', 64);
+    out->resume_at = n ? log[0].offset : 0;
+    out->keep = keep;
     cm_err_clear(err);
     struct rec_info *v = cm_xcalloc(n + 1, sizeof *v);
     out->outbox = cm_xcalloc(keep + 1, sizeof *out->outbox);
     int rc = 0;
-    long snap = fence(c, log, n, v, out, err);
+    long snap = fence(c, log, n, v, out, true, err);
     if (snap < 0) {
         rc = err->code ? err->code : CM_EINPUT;
         goto out_free;
@@ -738,6 +743,33 @@ out_free:
     if (rc < 0) {
         int code = err->code;
         stm_cl_restored_clear(out);
+        err->code = code;
+    }
+    return rc;
+}
+
+int stm_clog_restore_more(stm_clog *c, const stm_cl_msg *tail, size_t n, stm_cl_restored *r,
+                          cm_err *err)
+{
+    cm_err_clear(err);
+    if (!r->state) {
+        cm_err_set(err, "changelog", 0, 0, "no restored state to go on from");
+        return CM_EINPUT;
+    }
+    if (!r->outbox)
+        r->outbox = cm_xcalloc(r->keep + 1, sizeof *r->outbox);
+    struct rec_info *v = cm_xcalloc(n + 1, sizeof *v);
+    int rc = 0;
+    if (fence(c, tail, n, v, r, false, err) < 0)
+        rc = err->code ? err->code : CM_EINPUT;
+    else
+        rc = restore_from(tail, n, v, n, r->keep, r, err);
+    if (rc == 0)
+        vlt_state_changes_clear(r->state);
+    free(v);
+    if (rc < 0) {
+        int code = err->code;
+        stm_cl_restored_clear(r);
         err->code = code;
     }
     return rc;

@@ -121,7 +121,8 @@ typedef struct stm_cl_restored {
     size_t batches;        /* batches applied after it */
     size_t ignored;        /* records ignored: fenced, duplicated, uncommitted, superseded */
     stm_cl_outbox *outbox; /* the outboxes of the last commits, oldest first */
-    size_t noutbox;
+    size_t noutbox, keep;  /* how many, and how many at most */
+    int64_t resume_at;     /* read on from here (after the last record that counted) */
 } stm_cl_restored;
 
 /* Restores a partition from its log (log[0..n), in offset order): the latest complete
@@ -133,6 +134,15 @@ typedef struct stm_cl_restored {
  * CM_EENV (the library). */
 int stm_clog_restore(stm_clog *c, const cry_secret *master, const stm_cl_msg *log, size_t n,
                      size_t keep, stm_cl_restored *out, cm_err *err);
+/* Goes on from a restore with the records from r->resume_at on (tail[0..n), in offset
+ * order): later claims fence as they would have, and each batch committed in the tail is
+ * applied to r->state, which must be as the log left it at r->point (a restore's, or a
+ * local cache's with its point, epoch and resume_at filled in by the caller). Snapshots
+ * in the tail are not needed and are ignored. Codes as stm_clog_restore; on failure r is
+ * cleared (its state freed): restore from the start. With a state that has a store, the
+ * entries applied stay tracked for its flush. */
+int stm_clog_restore_more(stm_clog *c, const stm_cl_msg *tail, size_t n, stm_cl_restored *r,
+                          cm_err *err);
 /* Frees what a restore left in r (the state too, unless taken: set r->state NULL). */
 void stm_cl_restored_clear(stm_cl_restored *r);
 #endif
