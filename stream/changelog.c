@@ -528,15 +528,18 @@ static void at(cm_err *err, int64_t off)
     memcpy(err->msg, msg, sizeof msg);
 }
 
-/* Pass 1: every record decoded and authenticated; fencing by claims (from out's
- * current one on); duplicates (a producer's retry: the same bytes again) dropped; the
+/* Pass 1: every record decoded and authenticated; fencing (from out's epoch on: the
+ * highest read so far; a CLAIM is valid above it, any other record at or above it, and a
+ * valid record raises it to its own: on a whole log, a record counts when its epoch is
+ * that of the latest valid claim before it, and after a head trimmed past its claim it
+ * still counts); duplicates (a producer's retry: the same bytes again) dropped; the
  * latest complete snapshot found, when snapshots are looked for. Returns the index of
  * its first chunk, or n when there is none; -1 with err. */
 static long fence(stm_clog *c, const stm_cl_msg *log, size_t n, struct rec_info *v,
                   stm_cl_restored *out, bool snapshots, cm_err *err)
 {
     cm_map *macs = cm_map_new();
-    uint64_t cur = out->epoch; /* the epoch of the latest valid claim */
+    uint64_t cur = out->epoch; /* the highest epoch of a valid record so far */
     size_t snap = n;           /* the latest complete snapshot */
     size_t sfirst = 0;
     uint32_t snext = 0; /* the next chunk expected of the snapshot in progress (0: none) */
@@ -564,7 +567,13 @@ static long fence(stm_clog *c, const stm_cl_msg *log, size_t n, struct rec_info 
                 out->claim_offset = log[i].offset;
             }
         } else {
-            v[i].valid = r->epoch == cur;
+            v[i].valid = r->epoch >= cur;
+            if (v[i].valid && r->epoch > cur) { /* its claim was trimmed away */
+                cur = r->epoch;
+                out->epoch = r->epoch;
+                out->owner[0] = '\0';
+                out->claim_offset = -1;
+            }
         }
         if (!v[i].valid) {
             out->ignored++;
@@ -704,6 +713,10 @@ static int restore_from(const stm_cl_msg *log, size_t n, struct rec_info *v, siz
             p.n = 0;
         } else if (r->kind == STM_CL_SNAPSHOT) {
             out->ignored++; /* an older or unfinished snapshot */
+        } else if (r->kind == STM_CL_CLAIM) {
+            out->ignored += p.n; /* a new owner: the batch in hand never commits */
+            p.n = 0;
+            p.broken = false;
         }
     }
     if (rc == 0)

@@ -9,9 +9,11 @@
  *   COMMIT    epoch, batch seq, chunks, outbox size, where the partition stands (the
  *             last input offset, the chain head): the batch counts from here on
  *   SNAPSHOT  epoch, as of a commit, chunk index and count, entries: the whole state
- * A record counts only when its epoch is that of the latest valid CLAIM before it, and
- * a claim is valid only when its epoch is greater than every claim before it: what an
- * owner that lost the partition still writes is ignored by every reader. The layout is
+ * Reading keeps the highest epoch read so far: a CLAIM is valid above it, any other
+ * record at or above it, and a valid record raises it to its own. On a whole log, a
+ * record counts only when its epoch is that of the latest valid CLAIM before it, and a
+ * claim only when its epoch is greater than every claim before it: what an owner that
+ * lost the partition still writes is ignored by every reader. The layout is
  * in stream/changelog.c; docs/ARCHITECTURE.md tells the protocol. Kafka-agnostic:
  * records go out through a callback and come back as (offset, bytes). */
 #ifndef STM_CHANGELOG_H
@@ -114,9 +116,9 @@ typedef struct stm_cl_outbox {
 typedef struct stm_cl_restored {
     vlt_state *state;      /* new, in memory, under the master key: the caller takes it */
     stm_cl_point point;    /* where the partition stands */
-    uint64_t epoch;        /* the current claim (0: none) */
-    char owner[256];       /* and its owner */
-    int64_t claim_offset;  /* where it is (-1: none) */
+    uint64_t epoch;        /* the current epoch (0: none): claim above it to own */
+    char owner[256];       /* its claim's owner ("" when the claim was trimmed away) */
+    int64_t claim_offset;  /* and where that claim is (-1: not in the log read) */
     int64_t snapshot_at;   /* the offset of the snapshot's first chunk (-1: none used) */
     size_t batches;        /* batches applied after it */
     size_t ignored;        /* records ignored: fenced, duplicated, uncommitted, superseded */
