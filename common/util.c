@@ -14,8 +14,8 @@ void cm_err_clear(cm_err *e)
     e->line = e->col = e->code = 0;
 }
 
-static void err_vset(cm_err *e, const char *where, int line, int col, int code, const char *fmt,
-                     va_list ap)
+__attribute__((format(printf, 6, 0))) static void
+err_vset(cm_err *e, const char *where, int line, int col, int code, const char *fmt, va_list ap)
 {
     snprintf(e->where, sizeof e->where, "%s", where ? where : "");
     e->line = line;

@@ -45,8 +45,8 @@ static const char *const ODD[] = {
     "\"data\":{\"state\":[1],\"actions\":[{\"op\":\"lockout\"},7],\"findings\":[{\"rule\":5,"
     "\"severity\":[],\"result\":{},\"compliance\":[7,{\"standard\":1}],\"tags\":\"x\","
     "\"exemption\":{\"id\":\"EX<1>\",\"expires\":\"2026-12-10T00:00:00Z\"}}]}}",
-    "{\"type\":\"cmkguard.audit.checkpoint\",\"chain\":\"c\",\"seq\":2,\"data\":{\"findings\":"
-    "[{\"rule\":\"R\"}]}}",
+    ("{\"type\":\"cmkguard.audit.checkpoint\",\"chain\":\"c\",\"seq\":2,\"data\":{\"findings\":"
+     "[{\"rule\":\"R\"}]}}"),
 };
 
 int main(void)
