@@ -66,7 +66,19 @@ void cm_err_print(const cm_err *e)
 
 void cm_log(const char *fmt, ...)
 {
+    /* One write per message: stderr is unbuffered, and a replay logs every rejected
+     * event. A message too long for the line goes out in pieces, as before. */
+    char line[2048];
     va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line + 10, sizeof line - 11, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof line - 11) {
+        memcpy(line, "cmkguard: ", 10);
+        line[10 + n] = '\n';
+        fwrite(line, 1, (size_t)n + 11, stderr);
+        return;
+    }
     va_start(ap, fmt);
     fputs("cmkguard: ", stderr);
     vfprintf(stderr, fmt, ap);
