@@ -205,17 +205,17 @@ static void fill_access(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *vault
     const vlt_vault_view *v = vlt_vault_view_of(vault, &wb);
     if (!v || !r)
         return;
-    unsigned p = r->identity ? vlt_txn_access(t, v->uri, r->principal, prior) : 0;
+    unsigned p = r->identity ? vlt_txn_access_of(t, vault, res, prior) : 0;
     bv(c, base, PF_ACCESS_GET, p & VLT_PERM_GET);
     bv(c, base, PF_ACCESS_WRAP, p & VLT_PERM_WRAP);
     bv(c, base, PF_ACCESS_UNWRAP, p & VLT_PERM_UNWRAP);
 }
 
 /* One side (proposed or prior) of a resource evaluation. */
-static void fill_res_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, const char *rid, bool prior)
+static void fill_res_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, vlt_rh rh, bool prior)
 {
     int base = prior ? PF__COUNT : 0;
-    const vlt_resource *r = vlt_txn_resource(t, rid, prior);
+    const vlt_resource *r = vlt_txn_resource_at(t, rh, prior);
     fill_event(c, base, ev);
     fill_resource(c, base, r);
     resolved rv;
@@ -324,11 +324,12 @@ static bool ran_now(const pol_rule *const *rules, size_t n, const pol_rule *rule
 }
 
 /* Evaluates every rule for the event in one context; findings go to rec, their strings
- * to d's arena. The id an exemption is matched against is rid, or the vault's or key's
- * own subject. A finding an exemption holds back does not act: no deny, no lockout. */
+ * to d's arena. The id an exemption is matched against is rid (the resource rh), or the
+ * vault's or key's own subject. A finding an exemption holds back does not act: no deny,
+ * no lockout. */
 static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol_ctx *c,
-                       const char *rid, const char *finding_res, aud_decision *d, aud_rec *rec,
-                       eval_out *out)
+                       const char *rid, vlt_rh rh, const char *finding_res, aud_decision *d,
+                       aud_rec *rec, eval_out *out)
 {
     size_t n;
     const pol_rule *const *rules = pol_ruleset_for(e->rs, ev->type, &n);
@@ -339,7 +340,7 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
         enum pol_action a = pol_rule_action(rules[i]);
         const char *ex = res != POL_FALSE ? pol_ruleset_exempted(e->rs, rules[i], xid, at) : NULL;
         if (a == POL_LOCKOUT && rid)
-            vlt_txn_rule_lock(t, rid, pol_rule_id(rules[i]), res != POL_FALSE && !ex);
+            vlt_txn_rule_lock_at(t, rh, pol_rule_id(rules[i]), res != POL_FALSE && !ex);
         if (res == POL_FALSE)
             continue;
         add_finding(d, rec, rules[i], res, c, finding_res, ex, &e->msg);
@@ -353,19 +354,20 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
     size_t it = 0;
     const pol_rule *lr;
     while ((lr = pol_ruleset_lapsed(e->rs, rid, at, &it))) {
-        if (ran_now(rules, n, lr) || holds_rule(vlt_txn_resource(t, rid, false), pol_rule_id(lr)) ||
+        if (ran_now(rules, n, lr) ||
+            holds_rule(vlt_txn_resource_at(t, rh, false), pol_rule_id(lr)) ||
             pol_ruleset_exempted(e->rs, lr, rid, at))
             continue;
         enum pol_tri res = pol_rule_eval(lr, c);
         if (res == POL_FALSE)
             continue;
-        vlt_txn_rule_lock(t, rid, pol_rule_id(lr), true);
+        vlt_txn_rule_lock_at(t, rh, pol_rule_id(lr), true);
         add_finding(d, rec, lr, res, c, finding_res, NULL, &e->msg);
     }
     /* Rule-held locks last while their condition holds: re-check those not run above. A
      * lock whose rule is gone, no longer a lockout, or now exempted is released. */
     vlt_res_view vb;
-    const vlt_res_view *r = vlt_res_view_of(vlt_txn_resource(t, rid, false), &vb);
+    const vlt_res_view *r = vlt_res_view_of(vlt_txn_resource_at(t, rh, false), &vb);
     if (!r || !r->nreasons)
         return;
     /* Copied: releasing a lock changes the reasons read here. */
@@ -380,7 +382,7 @@ static void eval_rules(pol_engine *e, vlt_txn *t, const vlt_event *ev, const pol
         if (!rule || pol_rule_action(rule) != POL_LOCKOUT ||
             (!ran &&
              (pol_rule_eval(rule, c) == POL_FALSE || pol_ruleset_exempted(e->rs, rule, rid, at))))
-            vlt_txn_rule_lock(t, rid, held[i], false);
+            vlt_txn_rule_lock_at(t, rh, held[i], false);
     }
 }
 
@@ -403,10 +405,10 @@ static void snapshot(aud_decision *d, aud_rec *rec, const vlt_resource *res)
     rec->st.nreasons = r->nreasons;
 }
 
-static void copy_actions(aud_decision *d, aud_rec *rec, vlt_txn *t, const char *rid)
+static void copy_actions(aud_decision *d, aud_rec *rec, vlt_txn *t, vlt_rh rh)
 {
     size_t n;
-    const vlt_action *a = vlt_txn_actions(t, rid, &n);
+    const vlt_action *a = vlt_txn_actions_at(t, rh, &n);
     for (size_t i = 0; i < n; i++) {
         aud_action *x = aud_rec_action(d, rec);
         x->op = a[i].op;
@@ -485,8 +487,10 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
     }
     size_t naff, nrules;
     pol_ruleset_for(e->rs, ev->type, &nrules);
-    /* Rules run for every bound resource; without rules only those that can change. */
-    const char *const *aff = vlt_txn_affected(t, nrules > 0, &naff);
+    /* Rules run for every bound resource; without rules only those that can change. A
+     * resource event's one affected resource is its subject. */
+    const char *const *aff;
+    const vlt_rh *ah = vlt_txn_affected_h(t, nrules > 0, &aff, &naff);
     eval_out out = {0};
     pol_ctx c;
     /* Per-resource findings wait here until we know whether anything denied. */
@@ -495,17 +499,17 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
         memset(&c, 0, sizeof c);
         fill_self_side(&c, t, ev, false);
         fill_self_side(&c, t, ev, true);
-        eval_rules(e, t, ev, &c, NULL, NULL, d, dec, &out);
+        eval_rules(e, t, ev, &c, NULL, 0, NULL, d, dec, &out);
     }
     for (size_t i = 0; i < naff; i++) {
-        if (!nrules && !rule_held(vlt_txn_resource(t, aff[i], false)) &&
+        if (!nrules && !rule_held(vlt_txn_resource_at(t, ah[i], false)) &&
             !pol_ruleset_exemptions(e->rs))
             continue; /* no rule to run, no rule-held lock to re-check, no exemption */
         memset(&c, 0, sizeof c);
-        fill_res_side(&c, t, ev, aff[i], false);
-        fill_res_side(&c, t, ev, aff[i], true);
-        eval_rules(e, t, ev, &c, aff[i], res_event ? NULL : aff[i], d, res_event ? dec : &per[i],
-                   &out);
+        fill_res_side(&c, t, ev, ah[i], false);
+        fill_res_side(&c, t, ev, ah[i], true);
+        eval_rules(e, t, ev, &c, aff[i], ah[i], res_event ? NULL : aff[i], d,
+                   res_event ? dec : &per[i], &out);
     }
     if (out.denied) {
         d->outcome = AUD_DENIED;
@@ -526,26 +530,26 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
         for (size_t i = 0; i < naff; i++)
             move_findings(d, dec, &per[i]);
         if (res_event) {
-            copy_actions(d, dec, t, ev->subject);
-            snapshot(d, dec, vlt_state_resource(e->st, ev->subject));
+            copy_actions(d, dec, t, ah[0]);
+            snapshot(d, dec, vlt_txn_resource_at(t, ah[0], true));
         } else {
             for (size_t i = 0; i < naff; i++)
-                copy_actions(d, dec, t, aff[i]);
+                copy_actions(d, dec, t, ah[i]);
         }
         goto out_abort;
     }
     d->outcome = AUD_ALLOWED;
     if (res_event) {
-        copy_actions(d, dec, t, ev->subject);
-        snapshot(d, dec, vlt_txn_resource(t, ev->subject, false));
+        copy_actions(d, dec, t, ah[0]);
+        snapshot(d, dec, vlt_txn_resource_at(t, ah[0], false));
     } else {
         for (size_t i = 0; i < naff; i++) {
-            if (!per[i].nf && !vlt_txn_changed(t, aff[i]))
+            if (!per[i].nf && !vlt_txn_changed_at(t, ah[i]))
                 continue;
             aud_rec *rec = aud_decision_add(d, aff[i]);
             move_findings(d, rec, &per[i]);
-            copy_actions(d, rec, t, aff[i]);
-            snapshot(d, rec, vlt_txn_resource(t, aff[i], false));
+            copy_actions(d, rec, t, ah[i]);
+            snapshot(d, rec, vlt_txn_resource_at(t, ah[i], false));
         }
     }
     vlt_txn_commit(t);

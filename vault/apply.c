@@ -198,7 +198,8 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
 static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
 {
     const char *id = ev->subject;
-    vlt_resource *r = vlt_txn_wr_res(t, id);
+    vlt_rh h = cm_intern_find(t->s->rids, id); /* the one lookup of the id */
+    vlt_resource *r = vlt_txn_wr_res_at(t, h);
     if (ev->type == VLT_EV_RES_CREATED) {
         if (r)
             return reject(reason, rn, "resource %s already exists", id);
@@ -216,11 +217,13 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
             vlt_key_uri(&kr, true, k, sizeof k);
             r->requested_key = vlt_str(t->s, k);
         }
-        vlt_txn_put_res(t, id, r);
+        t->subject = cm_intern_handle(r->id);
+        vlt_txn_put_res_at(t, t->subject, r);
         return 0;
     }
     if (!r)
         return reject(reason, rn, "resource %s does not exist", id);
+    t->subject = h;
     switch (ev->type) {
     case VLT_EV_RES_IDENTITY_ENABLED:
         r->identity = true;
@@ -263,7 +266,7 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
         vlt_set_str(t->s, &r->subscription, ev->subscription);
         return 0;
     case VLT_EV_RES_DELETED:
-        vlt_txn_put_res(t, id, NULL);
+        vlt_txn_put_res_at(t, h, NULL);
         return 0;
     default:
         return reject(reason, rn, "unexpected event for resource %s", id);

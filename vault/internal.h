@@ -158,16 +158,28 @@ struct actlist {
     size_t n, cap;
 };
 
+/* A resource the transaction has touched, by its handle in the state's pool of ids. */
+struct txn_res {
+    uint32_t h;
+    bool put;     /* obj is the proposed view (NULL: deleted) */
+    bool changed; /* an action was taken on it */
+    vlt_resource *obj;
+    struct actlist acts;
+};
+
 struct vlt_txn {
     vlt_state *s;
     const vlt_event *ev;
-    cm_map *pv, *pk, *pr; /* uri/id -> struct pend */
-    cm_u64map pacl;       /* vlt_acl_pair -> perms | VLT_ACL_PRESENT, or VLT_ACL_GONE */
-    char **affected;
+    vlt_rh subject;      /* a resource event's subject, once applied (0: none) */
+    cm_map *pv, *pk;     /* uri -> struct pend */
+    cm_u64map rx;        /* resource handle -> its index in res, plus one */
+    struct txn_res *res; /* in the order first touched */
+    size_t nres, capres;
+    cm_u64map pacl;        /* vlt_acl_pair -> perms | VLT_ACL_PRESENT, or VLT_ACL_GONE */
+    const char **affected; /* the pool's copies of the ids */
+    vlt_rh *aff_h;         /* and their handles */
     size_t naff;
     bool affected_done;
-    cm_map *acts;
-    cm_map *changed;
 };
 
 /* Frees a transaction's own memory (it holds no objects: after commit or abort). */
@@ -275,12 +287,16 @@ size_t vlt_bulk_threads(void);
 vlt_vault *vlt_txn_wr_vault(vlt_txn *t, const char *uri);
 vlt_key *vlt_txn_wr_key(vlt_txn *t, const char *uri);
 vlt_resource *vlt_txn_wr_res(vlt_txn *t, const char *id);
+vlt_resource *vlt_txn_wr_res_at(vlt_txn *t, vlt_rh h);
+/* Whether the transaction holds its own copy of the resource (or has deleted it). */
+bool vlt_txn_res_written(const vlt_txn *t, vlt_rh h);
 void vlt_txn_put_vault(vlt_txn *t, const char *uri, vlt_vault *v);
 void vlt_txn_put_key(vlt_txn *t, const char *uri, vlt_key *k);
 void vlt_txn_put_res(vlt_txn *t, const char *id, vlt_resource *r);
+void vlt_txn_put_res_at(vlt_txn *t, vlt_rh h, vlt_resource *r);
 void vlt_txn_acl_set(vlt_txn *t, const char *vault, const char *principal, unsigned perms,
                      bool grant);
-void vlt_txn_act(vlt_txn *t, const char *rid, const char *op, const char *from, const char *to,
+void vlt_txn_act(vlt_txn *t, vlt_rh h, const char *op, const char *from, const char *to,
                  const char *error);
 int vlt_txn_wrap(vlt_txn *t, const char *ref, const cry_secret *dek, cm_buf *out, char *err,
                  size_t errn);

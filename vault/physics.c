@@ -45,12 +45,17 @@ static void del_reasons(vlt_resource *r, bool rules)
 
 void vlt_txn_rule_lock(vlt_txn *t, const char *rid, const char *rule_id, bool hold)
 {
+    vlt_txn_rule_lock_at(t, rid ? cm_intern_find(t->s->rids, rid) : 0, rule_id, hold);
+}
+
+void vlt_txn_rule_lock_at(vlt_txn *t, vlt_rh h, const char *rule_id, bool hold)
+{
     char why[256];
     snprintf(why, sizeof why, "rule:%s", rule_id);
-    const vlt_resource *cur = vlt_txn_resource(t, rid, false);
+    const vlt_resource *cur = vlt_txn_resource_at(t, h, false);
     if (!cur || has_reason(cur, why) == hold)
         return;
-    vlt_resource *r = vlt_txn_wr_res(t, rid);
+    vlt_resource *r = vlt_txn_wr_res_at(t, h);
     if (hold) {
         add_reason(t->s, r, why);
     } else {
@@ -99,7 +104,7 @@ static void physics_reasons(vlt_txn *t, vlt_resource *r)
     }
     if (v && !cm_streq(r->identity_tenant, v->tenant))
         add_reason(t->s, r, "identity-tenant-mismatch");
-    unsigned p = v ? vlt_txn_access(t, v->uri, r->principal, false) : 0;
+    unsigned p = v ? vlt_txn_access_of(t, v, r, false) : 0;
     if (v && (p & VLT_PERM_ALL) != VLT_PERM_ALL) {
         static const char *const names[] = {"get", "wrapKey", "unwrapKey"};
         const char *missing[3];
@@ -138,11 +143,13 @@ static bool usable_for(vlt_txn *t, const vlt_resource *r, const char *ref, char 
 /* ---------- settle ---------- */
 
 /* Records a failed action and says why in reason; returns code (CM_EINPUT: the operation
- * cannot be done in this state; CM_EENV: the library failed). */
+ * cannot be done in this state; CM_EENV: the library failed). rid, like every resource id
+ * settling handles (a resource's own, or the transaction's affected ids), is the copy in
+ * the state's pool: its handle is where it is. */
 static int fail_op(vlt_txn *t, int code, const char *rid, const char *op, const char *from,
                    const char *to, const char *error, char *reason, size_t rn)
 {
-    vlt_txn_act(t, rid, op, from, to, error);
+    vlt_txn_act(t, cm_intern_handle(rid), op, from, to, error);
     snprintf(reason, rn, "%s of %s failed: %s", op, rid, error);
     return code;
 }
@@ -185,7 +192,7 @@ out_wipe:
     cry_secret_free(blk);
     if (rc < 0)
         return fail_op(t, rc, r->id, "wrap", NULL, VLT_MMK, err, reason, rn);
-    vlt_txn_act(t, r->id, "wrap", NULL, VLT_MMK, NULL);
+    vlt_txn_act(t, cm_intern_handle(r->id), "wrap", NULL, VLT_MMK, NULL);
     return 0;
 }
 
@@ -287,7 +294,7 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, co
     }
     cm_buf_free(&r->wdek);
     r->wdek = nw;
-    vlt_txn_act(t, r->id, "rewrap", from, to, NULL);
+    vlt_txn_act(t, cm_intern_handle(r->id), "rewrap", from, to, NULL);
     vlt_set_str(t->s, &r->wrap_ref, to);
     cry_secret_free(r->dek);
     r->dek = dek;
@@ -331,27 +338,27 @@ static bool needs_settle(vlt_txn *t, const vlt_resource *r)
     return !same;
 }
 
-static int settle_one(vlt_txn *t, const char *rid, const char *ahead_to, cm_buf *ahead,
+static int settle_one(vlt_txn *t, vlt_rh h, const char *rid, const char *ahead_to, cm_buf *ahead,
                       char *reason, size_t rn)
 {
-    const vlt_resource *prior = vlt_txn_resource(t, rid, true);
-    const vlt_resource *cur = vlt_txn_resource(t, rid, false);
+    const vlt_resource *prior = vlt_txn_resource_at(t, h, true);
+    const vlt_resource *cur = vlt_txn_resource_at(t, h, false);
     if (!cur) {
         if (prior) { /* resource.deleted: its keys and data go with it */
             vlt_resource *gone = (vlt_resource *)prior;
-            vlt_txn_act(t, rid, "shred", gone->lost ? NULL : gone->wrap_ref, NULL, NULL);
+            vlt_txn_act(t, h, "shred", gone->lost ? NULL : gone->wrap_ref, NULL, NULL);
         }
         return 0;
     }
-    if (!cm_map_get(t->pr, rid) && !needs_settle(t, cur))
+    if (!vlt_txn_res_written(t, h) && !needs_settle(t, cur))
         return 0; /* nothing about it changes: no copy */
-    vlt_resource *r = vlt_txn_wr_res(t, rid);
+    vlt_resource *r = vlt_txn_wr_res_at(t, h);
     int rc;
     if (!prior && (rc = create_deks(t, r, reason, rn)) < 0)
         return rc;
     /* A destroyed key takes the data key with it (F15). */
     if (key_destroyed(t, r)) {
-        vlt_txn_act(t, rid, "shred", r->wrap_ref, NULL, NULL);
+        vlt_txn_act(t, h, "shred", r->wrap_ref, NULL, NULL);
         r->lost = true;
         cm_wipe(r->wdek.p, r->wdek.len);
         cm_buf_free(&r->wdek);
@@ -383,7 +390,7 @@ static int settle_one(vlt_txn *t, const char *rid, const char *ahead_to, cm_buf 
     if (r->locked && !was_locked) {
         cry_secret_free(r->dek); /* the plaintext DEK goes: nothing can read the data */
         r->dek = NULL;
-        vlt_txn_act(t, rid, "lockout", r->wrap_ref, NULL, NULL);
+        vlt_txn_act(t, h, "lockout", r->wrap_ref, NULL, NULL);
     } else if (!r->locked && was_locked) {
         char err[512];
         cry_secret *dek;
@@ -391,7 +398,7 @@ static int settle_one(vlt_txn *t, const char *rid, const char *ahead_to, cm_buf 
             return fail_op(t, rc, rid, "unlock", NULL, r->wrap_ref, err, reason, rn);
         cry_secret_free(r->dek);
         r->dek = dek;
-        vlt_txn_act(t, rid, "unlock", NULL, r->wrap_ref, NULL);
+        vlt_txn_act(t, h, "unlock", NULL, r->wrap_ref, NULL);
     }
     if (r->locked && r->dek) {
         cry_secret_free(r->dek);
@@ -413,7 +420,7 @@ struct ahead {
     char to[640]; /* the reference the items are wrapped under */
 };
 
-static void ahead_start(vlt_txn *t, const char *const *ids, size_t n, struct ahead *a)
+static void ahead_start(vlt_txn *t, const vlt_rh *hs, size_t n, struct ahead *a)
 {
     a->job = NULL;
     a->slot = NULL;
@@ -428,7 +435,7 @@ static void ahead_start(vlt_txn *t, const char *const *ids, size_t n, struct ahe
     char to[640], why[256];
     for (size_t i = 0; i < n; i++) {
         slot[i] = SIZE_MAX;
-        const vlt_resource *r = vlt_txn_resource(t, ids[i], false);
+        const vlt_resource *r = vlt_txn_resource_at(t, hs[i], false);
         if (!r || r->lost || r->dek || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK) ||
             !r->wdek.len)
             continue;
@@ -474,9 +481,10 @@ static void ahead_start(vlt_txn *t, const char *const *ids, size_t n, struct ahe
 int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn)
 {
     size_t n;
-    const char *const *ids = vlt_txn_affected(t, false, &n);
+    const char *const *ids;
+    const vlt_rh *hs = vlt_txn_affected_h(t, false, &ids, &n);
     struct ahead a;
-    ahead_start(t, ids, n, &a);
+    ahead_start(t, hs, n, &a);
     int rc = 0;
     for (size_t i = 0; i < n && rc == 0; i++) {
         cm_buf w;
@@ -485,12 +493,12 @@ int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn)
             cry_secret *dek;
             vlt_rewrap_take(a.job, a.slot[i], &dek, &w);
             if (dek) { /* the resource holds its DEK again, as before the restart */
-                vlt_resource *r = vlt_txn_wr_res(t, ids[i]);
+                vlt_resource *r = vlt_txn_wr_res_at(t, hs[i]);
                 cry_secret_free(r->dek);
                 r->dek = dek;
             }
         }
-        rc = settle_one(t, ids[i], w.len ? a.to : NULL, &w, reason, rn);
+        rc = settle_one(t, hs[i], ids[i], w.len ? a.to : NULL, &w, reason, rn);
         cm_buf_free(&w);
     }
     vlt_rewrap_free(a.job);

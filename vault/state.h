@@ -72,6 +72,8 @@ const vlt_res_view *vlt_res_view_of(const vlt_resource *r, vlt_res_view *out);
 
 typedef struct vlt_state vlt_state;
 typedef struct vlt_txn vlt_txn;
+/* A resource id's handle in its state (0: an id the state has never held). */
+typedef uint32_t vlt_rh;
 
 /* An action taken on a resource's keys (audit `actions`). */
 typedef struct vlt_action {
@@ -168,15 +170,21 @@ int vlt_txn_apply(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn);
 const vlt_vault *vlt_txn_vault(vlt_txn *t, const char *uri, bool prior);
 const vlt_key *vlt_txn_key(vlt_txn *t, const char *uri, bool prior);
 const vlt_resource *vlt_txn_resource(vlt_txn *t, const char *id, bool prior);
+/* A resource by its handle (from vlt_txn_affected_h): what the functions above and
+ * below do by id, without looking the id up again. */
+const vlt_resource *vlt_txn_resource_at(vlt_txn *t, vlt_rh h, bool prior);
 /* The resources the event touches, in id order: its subject, or the resources bound
  * to the vault/key it names. For access events only the resources holding that
  * principal can change; bystanders adds the other bound resources (for rules that
- * run on every bound resource). Borrowed until commit/abort; ask once per txn. */
+ * run on every bound resource). Borrowed until commit/abort; ask once per txn.
+ * vlt_txn_affected_h gives their handles, in the same order (the ids' through *ids). */
 const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n);
+const vlt_rh *vlt_txn_affected_h(vlt_txn *t, bool bystanders, const char *const **ids, size_t *n);
 /* Count of CMK resources bound to a vault or key, as the transaction leaves them. */
 int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_uri);
 /* Rule-held lock reasons ("rule:ID") for a resource: set or clear one. */
 void vlt_txn_rule_lock(vlt_txn *t, const char *resource_id, const char *rule_id, bool hold);
+void vlt_txn_rule_lock_at(vlt_txn *t, vlt_rh h, const char *rule_id, bool hold);
 /* Settles physics: usability, rewrap, lockout, unlock, shred. Actions for each
  * affected resource are appended to acts (owned by the txn). Returns 0, CM_EINPUT when
  * a key operation cannot be done in this state, or CM_EENV when the crypto library
@@ -184,14 +192,18 @@ void vlt_txn_rule_lock(vlt_txn *t, const char *resource_id, const char *rule_id,
 int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn);
 /* Actions per resource id (after settle). */
 const vlt_action *vlt_txn_actions(vlt_txn *t, const char *resource_id, size_t *n);
+const vlt_action *vlt_txn_actions_at(vlt_txn *t, vlt_rh h, size_t *n);
 /* Whether the resource's visible state changed in this transaction. */
 bool vlt_txn_changed(vlt_txn *t, const char *resource_id);
+bool vlt_txn_changed_at(vlt_txn *t, vlt_rh h);
 void vlt_txn_commit(vlt_txn *t);
 void vlt_txn_abort(vlt_txn *t);
 
 /* Permissions (VLT_PERM_*) a principal holds on a vault, as the transaction leaves
  * them, or before it (prior). 0 for a NULL principal. */
 unsigned vlt_txn_access(vlt_txn *t, const char *vault_uri, const char *principal, bool prior);
+/* The same for a resource's identity on a vault, both objects of this state: no lookup. */
+unsigned vlt_txn_access_of(vlt_txn *t, const vlt_vault *v, const vlt_resource *r, bool prior);
 /* Resolves a resource's key binding: key object, version (NULL when missing). */
 const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version);
 /* Whether a key version may wrap at time `at` (seconds since the epoch): from its nbf on,

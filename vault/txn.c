@@ -19,9 +19,6 @@ vlt_txn *vlt_txn_begin(vlt_state *s)
     t->s = s;
     t->pv = cm_map_new();
     t->pk = cm_map_new();
-    t->pr = cm_map_new();
-    t->acts = cm_map_new();
-    t->changed = cm_map_new();
     return t;
 }
 
@@ -47,9 +44,82 @@ const vlt_key *vlt_txn_key(vlt_txn *t, const char *uri, bool prior)
     return view(t->pk, &t->s->keys, uri, prior);
 }
 
+/* ---------- resources, by handle ---------- */
+
+static struct txn_res *res_slot(const vlt_txn *t, vlt_rh h)
+{
+    uint32_t i;
+    return h && cm_u64map_get(&t->rx, h, &i) ? &t->res[i - 1] : NULL;
+}
+
+/* The slot of h, made when the transaction first touches it. */
+static struct txn_res *res_slot_add(vlt_txn *t, vlt_rh h)
+{
+    struct txn_res *x = res_slot(t, h);
+    if (x)
+        return x;
+    if (t->nres == t->capres || !t->res) {
+        t->capres = t->capres > t->nres ? t->capres : t->nres ? t->nres * 2 : 8;
+        t->res = cm_xrealloc(t->res, t->capres * sizeof *t->res);
+    }
+    x = &t->res[t->nres++];
+    *x = (struct txn_res){.h = h};
+    cm_u64map_put(&t->rx, h, (uint32_t)t->nres);
+    return x;
+}
+
+const vlt_resource *vlt_txn_resource_at(vlt_txn *t, vlt_rh h, bool prior)
+{
+    if (!prior) {
+        const struct txn_res *x = res_slot(t, h);
+        if (x && x->put)
+            return x->obj;
+    }
+    return cm_itab_at(&t->s->resources, h);
+}
+
 const vlt_resource *vlt_txn_resource(vlt_txn *t, const char *id, bool prior)
 {
-    return view(t->pr, &t->s->resources, id, prior);
+    return id ? vlt_txn_resource_at(t, cm_intern_find(t->s->rids, id), prior) : NULL;
+}
+
+bool vlt_txn_res_written(const vlt_txn *t, vlt_rh h)
+{
+    const struct txn_res *x = res_slot(t, h);
+    return x && x->put;
+}
+
+vlt_resource *vlt_txn_wr_res_at(vlt_txn *t, vlt_rh h)
+{
+    struct txn_res *x = res_slot(t, h);
+    if (x && x->put)
+        return x->obj;
+    const vlt_resource *o = cm_itab_at(&t->s->resources, h);
+    if (!o)
+        return NULL;
+    x = res_slot_add(t, h);
+    x->obj = vlt_res_clone(o);
+    x->put = true;
+    return x->obj;
+}
+
+vlt_resource *vlt_txn_wr_res(vlt_txn *t, const char *id)
+{
+    return vlt_txn_wr_res_at(t, cm_intern_find(t->s->rids, id));
+}
+
+void vlt_txn_put_res(vlt_txn *t, const char *id, vlt_resource *r)
+{
+    vlt_txn_put_res_at(t, cm_intern_add(t->s->rids, id), r);
+}
+
+void vlt_txn_put_res_at(vlt_txn *t, vlt_rh h, vlt_resource *r)
+{
+    struct txn_res *x = res_slot_add(t, h);
+    if (x->put && x->obj && x->obj != r)
+        vlt_res_free(x->obj);
+    x->obj = r;
+    x->put = true;
 }
 
 static void pend_put(cm_map *m, const char *id, void *obj, void (*fr)(void *))
@@ -72,10 +142,6 @@ static void kfree(void *p)
 {
     vlt_key_free(p);
 }
-static void rfree(void *p)
-{
-    vlt_res_free(p);
-}
 
 static void *vclone(const void *o)
 {
@@ -84,10 +150,6 @@ static void *vclone(const void *o)
 static void *kclone(const void *o)
 {
     return vlt_key_clone(o);
-}
-static void *rclone(const void *o)
-{
-    return vlt_res_clone(o);
 }
 
 /* The transaction's own copy of a committed object, made on first write. */
@@ -115,11 +177,6 @@ vlt_key *vlt_txn_wr_key(vlt_txn *t, const char *uri)
     return wr_obj(t->pk, &t->s->keys, uri, kclone, kfree);
 }
 
-vlt_resource *vlt_txn_wr_res(vlt_txn *t, const char *id)
-{
-    return wr_obj(t->pr, &t->s->resources, id, rclone, rfree);
-}
-
 void vlt_txn_put_vault(vlt_txn *t, const char *uri, vlt_vault *v)
 {
     pend_put(t->pv, uri, v, vfree);
@@ -127,10 +184,6 @@ void vlt_txn_put_vault(vlt_txn *t, const char *uri, vlt_vault *v)
 void vlt_txn_put_key(vlt_txn *t, const char *uri, vlt_key *k)
 {
     pend_put(t->pk, uri, k, kfree);
-}
-void vlt_txn_put_res(vlt_txn *t, const char *id, vlt_resource *r)
-{
-    pend_put(t->pr, id, r, rfree);
 }
 
 static const vlt_key *txn_key(void *arg, const char *uri, bool prior)
@@ -155,17 +208,31 @@ int vlt_txn_unwrap(vlt_txn *t, const char *ref, const cm_buf *w, cry_secret **ou
 
 /* ---------- access ---------- */
 
-unsigned vlt_txn_access(vlt_txn *t, const char *vault_uri, const char *principal, bool prior)
+static unsigned access_pair(vlt_txn *t, uint64_t pair, bool prior)
 {
-    if (!vault_uri || !principal)
-        return 0;
-    uint64_t pair = vlt_acl_find(t->s, vault_uri, principal);
     uint32_t p = 0;
     if (!prior && cm_u64map_get(&t->pacl, pair, &p))
         return p & VLT_ACL_GONE ? 0 : p & VLT_PERM_ALL;
     p = 0;
     cm_u64map_get(&t->s->acl, pair, &p);
     return p & VLT_PERM_ALL;
+}
+
+unsigned vlt_txn_access(vlt_txn *t, const char *vault_uri, const char *principal, bool prior)
+{
+    if (!vault_uri || !principal)
+        return 0;
+    return access_pair(t, vlt_acl_find(t->s, vault_uri, principal), prior);
+}
+
+/* The vault's URI and the principal are strings of the state's pool: their handles are
+ * where the strings are. */
+unsigned vlt_txn_access_of(vlt_txn *t, const vlt_vault *v, const vlt_resource *r, bool prior)
+{
+    if (!v || !r || !v->uri || !r->principal)
+        return 0;
+    return access_pair(t, cm_u64_pair(cm_intern_handle(v->uri), cm_intern_handle(r->principal)),
+                       prior);
 }
 
 /* Access policies live beside the vault, so a grant never copies the vault. */
@@ -184,14 +251,17 @@ static int cmp_str(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
+/* The ids are the pool's copies (a resource event's subject exists once applied), so
+ * each handle is where its string is. */
+const vlt_rh *vlt_txn_affected_h(vlt_txn *t, bool bystanders, const char *const **ids, size_t *n)
 {
     if (!t->affected_done) {
         t->affected_done = true;
         const vlt_event *ev = t->ev;
         if (vlt_etype_subject(ev->type) == VLT_SUBJ_RESOURCE) {
             t->affected = cm_xcalloc(1, sizeof *t->affected);
-            t->affected[0] = cm_strdup(ev->subject);
+            t->affected[0] = t->subject ? cm_intern_str(t->s->rids, t->subject)
+                                        : cm_intern_copy(t->s->rids, ev->subject);
             t->naff = 1;
         } else {
             char uri[512];
@@ -216,19 +286,32 @@ const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
             for (size_t i = 0; i < cnt; i++) {
                 if (narrow) {
                     char bv[256], bk[512];
-                    const vlt_resource *r = vlt_txn_resource(t, vlt_idl_at(from, i), false);
+                    const vlt_resource *r =
+                        vlt_txn_resource_at(t, cm_intern_handle(vlt_idl_at(from, i)), false);
                     if (!vlt_binding_of(r, bv, sizeof bv, bk, sizeof bk, NULL) ||
                         strcmp(bv, uri) != 0)
                         continue;
                 }
-                t->affected[k++] = cm_strdup(vlt_idl_at(from, i));
+                t->affected[k++] = vlt_idl_at(from, i);
             }
             t->naff = k;
             qsort(t->affected, k, sizeof *t->affected, cmp_str);
         }
+        t->aff_h = cm_xcalloc(t->naff + 1, sizeof *t->aff_h);
+        for (size_t i = 0; i < t->naff; i++)
+            t->aff_h[i] = cm_intern_handle(t->affected[i]);
     }
+    if (ids)
+        *ids = t->affected;
     *n = t->naff;
-    return (const char *const *)t->affected;
+    return t->aff_h;
+}
+
+const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n)
+{
+    const char *const *ids;
+    vlt_txn_affected_h(t, bystanders, &ids, n);
+    return ids;
 }
 
 int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_uri)
@@ -239,13 +322,12 @@ int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_u
         return 0;
     vlt_idlist *l = cm_itab_get(idx, id);
     int64_t n = l ? (int64_t)l->n : 0;
-    size_t it = 0;
-    const char *rid;
-    void *pv;
-    while (cm_map_next(t->pr, &it, &rid, &pv)) {
+    for (size_t i = 0; i < t->nres; i++) {
+        if (!t->res[i].put)
+            continue;
         char v1[256], k1[512], v2[256], k2[512];
-        const vlt_resource *old = cm_itab_get(&t->s->resources, rid);
-        const vlt_resource *neu = ((struct pend *)pv)->obj;
+        const vlt_resource *old = cm_itab_at(&t->s->resources, t->res[i].h);
+        const vlt_resource *neu = t->res[i].obj;
         bool was = vlt_binding_of(old, v1, sizeof v1, k1, sizeof k1, NULL) &&
                    !strcmp(key_uri ? k1 : v1, id);
         bool is = vlt_binding_of(neu, v2, sizeof v2, k2, sizeof k2, NULL) &&
@@ -257,14 +339,11 @@ int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_u
 
 /* ---------- actions ---------- */
 
-void vlt_txn_act(vlt_txn *t, const char *rid, const char *op, const char *from, const char *to,
+void vlt_txn_act(vlt_txn *t, vlt_rh h, const char *op, const char *from, const char *to,
                  const char *error)
 {
-    struct actlist *l = cm_map_get(t->acts, rid);
-    if (!l) {
-        l = cm_xcalloc(1, sizeof *l);
-        cm_map_put(t->acts, rid, l);
-    }
+    struct txn_res *x = res_slot_add(t, h);
+    struct actlist *l = &x->acts;
     if (l->n == l->cap) {
         l->cap = l->cap ? l->cap * 2 : 4;
         l->a = cm_xrealloc(l->a, l->cap * sizeof *l->a);
@@ -275,21 +354,32 @@ void vlt_txn_act(vlt_txn *t, const char *rid, const char *op, const char *from, 
     a->to = cm_strdup(to);
     a->ok = error == NULL;
     a->error = cm_strdup(error);
-    cm_map_put(t->changed, rid, (void *)1);
+    x->changed = true;
+}
+
+const vlt_action *vlt_txn_actions_at(vlt_txn *t, vlt_rh h, size_t *n)
+{
+    const struct txn_res *x = res_slot(t, h);
+    *n = x ? x->acts.n : 0;
+    return *n ? x->acts.a : NULL;
 }
 
 const vlt_action *vlt_txn_actions(vlt_txn *t, const char *rid, size_t *n)
 {
-    struct actlist *l = cm_map_get(t->acts, rid);
-    *n = l ? l->n : 0;
-    return l ? l->a : NULL;
+    return vlt_txn_actions_at(t, rid ? cm_intern_find(t->s->rids, rid) : 0, n);
 }
 
 bool vlt_txn_changed(vlt_txn *t, const char *rid)
 {
-    if (cm_map_get(t->changed, rid))
+    return vlt_txn_changed_at(t, rid ? cm_intern_find(t->s->rids, rid) : 0);
+}
+
+bool vlt_txn_changed_at(vlt_txn *t, vlt_rh h)
+{
+    const struct txn_res *x = res_slot(t, h);
+    if (x && x->changed)
         return true;
-    const vlt_resource *a = vlt_txn_resource(t, rid, true), *b = vlt_txn_resource(t, rid, false);
+    const vlt_resource *a = vlt_txn_resource_at(t, h, true), *b = vlt_txn_resource_at(t, h, false);
     if (!a || !b)
         return a != b;
     if (a->locked != b->locked || a->lost != b->lost || a->cmk != b->cmk ||
@@ -307,30 +397,30 @@ static void txn_free(vlt_txn *t)
 {
     size_t it = 0;
     void *v;
-    cm_map *maps[3] = {t->pv, t->pk, t->pr};
-    for (int i = 0; i < 3; i++) {
+    cm_map *maps[2] = {t->pv, t->pk};
+    for (int i = 0; i < 2; i++) {
         it = 0;
         while (cm_map_next(maps[i], &it, NULL, &v)) {
             struct pend *p = v;
             if (p->obj)
-                (i == 0 ? vfree : i == 1 ? kfree : rfree)(p->obj);
+                (i == 0 ? vfree : kfree)(p->obj);
             free(p);
         }
     }
-    it = 0;
-    while (cm_map_next(t->acts, &it, NULL, &v)) {
-        struct actlist *l = v;
-        for (size_t k = 0; k < l->n; k++) {
-            free(l->a[k].from);
-            free(l->a[k].to);
-            free(l->a[k].error);
+    for (size_t i = 0; i < t->nres; i++) {
+        struct txn_res *x = &t->res[i];
+        if (x->put && x->obj)
+            vlt_res_free(x->obj);
+        for (size_t k = 0; k < x->acts.n; k++) {
+            free(x->acts.a[k].from);
+            free(x->acts.a[k].to);
+            free(x->acts.a[k].error);
         }
-        free(l->a);
-        free(l);
+        free(x->acts.a);
     }
-    for (size_t k = 0; k < t->naff; k++)
-        free(t->affected[k]);
+    t->nres = 0;
     free(t->affected);
+    free(t->aff_h);
     vlt_state *s = t->s;
     if (s->spare) {
         vlt_txn_dispose(t);
@@ -338,8 +428,8 @@ static void txn_free(vlt_txn *t)
     }
     /* Kept for the next transaction: most touch a handful of objects, and their maps
      * are emptied in place (one that grew large is made anew: clearing it costs more). */
-    cm_map **keep[5] = {&t->pv, &t->pk, &t->pr, &t->acts, &t->changed};
-    for (int i = 0; i < 5; i++) {
+    cm_map **keep[2] = {&t->pv, &t->pk};
+    for (int i = 0; i < 2; i++) {
         if (cm_map_len(*keep[i]) > 64) {
             cm_map_free(*keep[i]);
             *keep[i] = cm_map_new();
@@ -348,8 +438,18 @@ static void txn_free(vlt_txn *t)
         }
     }
     cm_u64map_clear(&t->pacl);
+    if (t->capres > 64) { /* a fan-out's slots are not kept */
+        cm_u64map_free(&t->rx);
+        free(t->res);
+        t->res = NULL;
+        t->capres = 0;
+    } else {
+        cm_u64map_clear(&t->rx);
+    }
     t->ev = NULL;
+    t->subject = 0;
     t->affected = NULL;
+    t->aff_h = NULL;
     t->naff = 0;
     t->affected_done = false;
     s->spare = t;
@@ -361,10 +461,9 @@ void vlt_txn_dispose(vlt_txn *t)
         return;
     cm_map_free(t->pv);
     cm_map_free(t->pk);
-    cm_map_free(t->pr);
-    cm_map_free(t->acts);
-    cm_map_free(t->changed);
     cm_u64map_free(&t->pacl);
+    cm_u64map_free(&t->rx);
+    free(t->res);
     free(t);
 }
 
@@ -374,8 +473,7 @@ void vlt_txn_abort(vlt_txn *t)
         txn_free(t);
 }
 
-static void swap_in(vlt_state *s, cm_map *pend, cm_itab *committed, int table, void (*fr)(void *),
-                    bool resources)
+static void swap_in(vlt_state *s, cm_map *pend, cm_itab *committed, int table, void (*fr)(void *))
 {
     size_t it = 0;
     const char *id;
@@ -384,22 +482,6 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_itab *committed, int table, v
         struct pend *p = v;
         uint32_t h = cm_intern_add(committed->pool, id);
         void *old = cm_itab_at(committed, h);
-        if (resources) {
-            const vlt_resource *o = old, *n = p->obj;
-            bool same = o && n && o->cmk == n->cmk && cm_streq(o->key_uri, n->key_uri);
-            if (old && !same)
-                vlt_index_res(s, old, false);
-            if (p->obj && !same)
-                vlt_index_res(s, p->obj, true);
-            bool same_id =
-                o && n && o->identity == n->identity && cm_streq(o->principal, n->principal);
-            if (old && !same_id)
-                vlt_index_principal(s, old, false);
-            if (p->obj && !same_id)
-                vlt_index_principal(s, p->obj, true);
-            if (!old != !p->obj)
-                vlt_index_spelling(s, id, p->obj != NULL);
-        }
         if (old)
             fr(old);
         cm_itab_put_at(committed, h, p->obj);
@@ -409,12 +491,43 @@ static void swap_in(vlt_state *s, cm_map *pend, cm_itab *committed, int table, v
     }
 }
 
+/* The resources the transaction wrote, in the order it first touched them. */
+static void swap_in_res(vlt_state *s, vlt_txn *t)
+{
+    for (size_t i = 0; i < t->nres; i++) {
+        struct txn_res *x = &t->res[i];
+        if (!x->put)
+            continue;
+        vlt_resource *old = cm_itab_at(&s->resources, x->h), *neu = x->obj;
+        const vlt_resource *o = old, *n = neu;
+        bool same = o && n && o->cmk == n->cmk && cm_streq(o->key_uri, n->key_uri);
+        if (old && !same)
+            vlt_index_res(s, old, false);
+        if (neu && !same)
+            vlt_index_res(s, neu, true);
+        bool same_id = o && n && o->identity == n->identity && cm_streq(o->principal, n->principal);
+        if (old && !same_id)
+            vlt_index_principal(s, old, false);
+        if (neu && !same_id)
+            vlt_index_principal(s, neu, true);
+        if (!old != !neu)
+            vlt_index_spelling(s, cm_intern_str(s->rids, x->h), neu != NULL);
+        if (old)
+            vlt_res_free(old);
+        cm_itab_put_at(&s->resources, x->h, neu);
+        x->put = false;
+        x->obj = NULL;
+        if (vlt_tracks(s))
+            cm_hset_add(&s->dirty[VLT_T_RESOURCE], x->h);
+    }
+}
+
 void vlt_txn_commit(vlt_txn *t)
 {
     vlt_state *s = t->s;
-    swap_in(s, t->pv, &s->vaults, VLT_T_VAULT, vfree, false);
-    swap_in(s, t->pk, &s->keys, VLT_T_KEY, kfree, false);
-    swap_in(s, t->pr, &s->resources, VLT_T_RESOURCE, rfree, true);
+    swap_in(s, t->pv, &s->vaults, VLT_T_VAULT, vfree);
+    swap_in(s, t->pk, &s->keys, VLT_T_KEY, kfree);
+    swap_in_res(s, t);
     size_t it = 0;
     uint64_t k;
     uint32_t v;
