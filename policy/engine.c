@@ -69,32 +69,6 @@ static void iv(pol_ctx *c, int base, int f, int64_t i)
     c->v[base + f] = (pol_val){.t = PV_INT, .i = i};
 }
 
-/* Key and vault a resource's binding points at (or the key it asked for at creation). */
-typedef struct resolved {
-    const vlt_vault *v;
-    const vlt_key *k;
-    const vlt_keyver *kv;
-    char vuri[256], kuri[512], kver[700];
-    bool has_binding;
-} resolved;
-
-static void resolve_uri(vlt_txn *t, const char *key_uri, bool prior, resolved *o)
-{
-    memset(o, 0, sizeof *o);
-    vlt_keyref kr;
-    if (!key_uri || !vlt_key_uri_parse(key_uri, &kr))
-        return;
-    o->has_binding = true;
-    vlt_vault_uri(&kr, o->vuri, sizeof o->vuri);
-    vlt_key_uri(&kr, false, o->kuri, sizeof o->kuri);
-    o->v = vlt_txn_vault(t, o->vuri, prior);
-    o->k = vlt_txn_key(t, o->kuri, prior);
-    o->kv = vlt_key_version(o->k, kr.version);
-    vlt_keyver_view kvv;
-    if (vlt_keyver_view_of(o->k, o->kv, &kvv))
-        snprintf(o->kver, sizeof o->kver, "%s/%s", o->kuri, kvv.version);
-}
-
 static const char *res_key(const vlt_resource *res)
 {
     vlt_res_view vb;
@@ -111,7 +85,9 @@ static void fill_event(pol_ctx *c, int base, const vlt_event *ev)
     sv(c, base, PF_EVENT_SUBJECT, ev->subject);
 }
 
-static void fill_resource(pol_ctx *c, int base, const vlt_resource *res)
+/* b: what the resource's key reference names (has: it names a key). */
+static void fill_resource(pol_ctx *c, int base, const vlt_resource *res, const vlt_binding *b,
+                          bool has)
 {
     vlt_res_view vb;
     const vlt_res_view *r = vlt_res_view_of(res, &vb);
@@ -126,11 +102,8 @@ static void fill_resource(pol_ctx *c, int base, const vlt_resource *res)
     bool cmk = r->cmk || r->requested_key;
     sv(c, base, PF_RES_KEY_SOURCE, cmk ? "cmk" : "mmk");
     sv(c, base, PF_RES_KEY_URI, res_key(res));
-    if (cmk) {
-        vlt_keyref kr;
-        bv(c, base, PF_RES_KEY_VERSIONLESS,
-           vlt_key_uri_parse(res_key(res), &kr) && kr.version[0] == '\0');
-    }
+    if (cmk)
+        bv(c, base, PF_RES_KEY_VERSIONLESS, has && b->versionless);
     bv(c, base, PF_RES_IDENTITY, r->identity);
     sv(c, base, PF_RES_IDENTITY_PRINCIPAL, r->principal);
     sv(c, base, PF_RES_IDENTITY_TENANT, r->identity_tenant);
@@ -154,7 +127,7 @@ static void fill_vault(pol_ctx *c, int base, vlt_txn *t, const vlt_vault *vault,
     bv(c, base, PF_VAULT_PURGE_PROTECTION, v->purge_protection);
     iv(c, base, PF_VAULT_RETENTION_DAYS, v->retention_days);
     if (!prior)
-        iv(c, base, PF_VAULT_RESOURCES, vlt_txn_bound_count(t, v->uri, NULL));
+        iv(c, base, PF_VAULT_RESOURCES, vlt_txn_bound_count_of(t, vault, NULL));
 }
 
 /* A time field: its canonical text goes into the context's own buffer. */
@@ -183,7 +156,7 @@ static void fill_key(pol_ctx *c, int base, vlt_txn *t, const vlt_key *key, const
         iv(c, base, PF_KEY_SIZE, k->size);
     bv(c, base, PF_KEY_DELETED, k->deleted);
     if (!prior)
-        iv(c, base, PF_KEY_RESOURCES, vlt_txn_bound_count(t, NULL, k->uri));
+        iv(c, base, PF_KEY_RESOURCES, vlt_txn_bound_count_of(t, NULL, key));
     if (!kv)
         return;
     sv(c, base, PF_KEY_VERSION, kv->version);
@@ -216,14 +189,14 @@ static void fill_res_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, vlt_rh rh
 {
     int base = prior ? PF__COUNT : 0;
     const vlt_resource *r = vlt_txn_resource_at(t, rh, prior);
+    vlt_binding b;
+    bool has = vlt_txn_binding(t, r, prior, &b);
     fill_event(c, base, ev);
-    fill_resource(c, base, r);
-    resolved rv;
-    resolve_uri(t, res_key(r), prior, &rv);
-    if (rv.has_binding) {
-        fill_vault(c, base, t, rv.v, prior);
-        fill_key(c, base, t, rv.k, rv.kv, prior, vlt_event_at(ev));
-        fill_access(c, base, t, rv.v, r, prior);
+    fill_resource(c, base, r, &b, has);
+    if (has) {
+        fill_vault(c, base, t, b.v, prior);
+        fill_key(c, base, t, b.k, b.kv, prior, vlt_event_at(ev));
+        fill_access(c, base, t, b.v, r, prior);
     }
 }
 
@@ -232,7 +205,7 @@ static void fill_self_side(pol_ctx *c, vlt_txn *t, const vlt_event *ev, bool pri
 {
     int base = prior ? PF__COUNT : 0;
     fill_event(c, base, ev);
-    fill_resource(c, base, NULL);
+    fill_resource(c, base, NULL, NULL, false);
     char vuri[VLT_URI_MAX + 1], kuri[512];
     if (vlt_etype_subject(ev->type) == VLT_SUBJ_VAULT) {
         vlt_uri_canon(ev->subject, vuri, sizeof vuri, NULL);

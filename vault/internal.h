@@ -141,6 +141,13 @@ struct vlt_state {
     bool dirty_chains;
     cm_map *facts, *dirty_facts; /* vault/facts.c: key -> JSON document; NULL until used */
     bool track; /* without a store: track changes anyway, for a changelog (vault/delta.c) */
+    /* Key URIs that resources hold (by handle, over strs) -> what each names, parsed once
+     * (vault/txn.c): its index in binds, plus one; 0 when it is not a key URI. */
+    cm_u64map bind;
+    struct vlt_bind {
+        uint32_t vh, kh, verh; /* the vault's URI, the versionless key URI, the version (0: none) */
+    } * binds;
+    size_t nbinds, capbinds;
 };
 
 /* Whether the state tracks what changes in it: for its store's flush, or its changelog. */

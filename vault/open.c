@@ -277,6 +277,8 @@ void vlt_state_free(vlt_state *s)
     free(s->fold);
     cm_u64map_free(&s->acl);
     cm_u64map_free(&s->dirty_acl);
+    cm_u64map_free(&s->bind);
+    free(s->binds);
     free_objs(s->offsets, free_v);
     cm_map_free(s->dirty_offsets);
     vlt_facts_free(s);

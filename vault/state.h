@@ -182,6 +182,19 @@ const char *const *vlt_txn_affected(vlt_txn *t, bool bystanders, size_t *n);
 const vlt_rh *vlt_txn_affected_h(vlt_txn *t, bool bystanders, const char *const **ids, size_t *n);
 /* Count of CMK resources bound to a vault or key, as the transaction leaves them. */
 int64_t vlt_txn_bound_count(vlt_txn *t, const char *vault_uri, const char *key_uri);
+/* The same for a vault (k NULL) or a key of this state: no lookup of its URI. */
+int64_t vlt_txn_bound_count_of(vlt_txn *t, const vlt_vault *v, const vlt_key *k);
+/* What a resource's key reference (its binding, or the key it asked for at creation)
+ * names, as the transaction leaves it or before it (prior): the vault, the key and the
+ * version (each NULL when missing). False when the resource names no key. Each key URI
+ * is parsed once per state. */
+typedef struct vlt_binding {
+    const vlt_vault *v;
+    const vlt_key *k;
+    const vlt_keyver *kv;
+    bool versionless;
+} vlt_binding;
+bool vlt_txn_binding(vlt_txn *t, const vlt_resource *r, bool prior, vlt_binding *b);
 /* Rule-held lock reasons ("rule:ID") for a resource: set or clear one. */
 void vlt_txn_rule_lock(vlt_txn *t, const char *resource_id, const char *rule_id, bool hold);
 void vlt_txn_rule_lock_at(vlt_txn *t, vlt_rh h, const char *rule_id, bool hold);

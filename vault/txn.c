@@ -34,6 +34,18 @@ static void *view(cm_map *pend, const cm_itab *committed, const char *id, bool p
     return cm_itab_get(committed, id);
 }
 
+/* The same by the handle of the URI (in the committed table's pool): a proposed object
+ * is looked for by its URI only when the transaction holds any. */
+static void *view_at(cm_map *pend, const cm_itab *committed, uint32_t h, bool prior)
+{
+    if (!prior && cm_map_len(pend)) {
+        struct pend *p = cm_map_get(pend, cm_intern_str(committed->pool, h));
+        if (p)
+            return p->obj;
+    }
+    return cm_itab_at(committed, h);
+}
+
 const vlt_vault *vlt_txn_vault(vlt_txn *t, const char *uri, bool prior)
 {
     return view(t->pv, &t->s->vaults, uri, prior);
@@ -242,6 +254,88 @@ void vlt_txn_acl_set(vlt_txn *t, const char *vault, const char *principal, unsig
     unsigned cur = vlt_txn_access(t, vault, principal, false);
     uint32_t v = grant ? cur | perms | VLT_ACL_PRESENT : VLT_ACL_GONE;
     cm_u64map_put(&t->pacl, vlt_acl_pair(t->s, vault, principal), v);
+}
+
+/* ---------- bindings ---------- */
+
+/* What a key URI of the state's pool names (its handle is where it is): parsed the
+ * first time, then found by handle. The URIs it names are interned, so the handles hold
+ * for good. False when it is not a key URI. */
+static bool bind_of(vlt_state *s, const char *key_uri, struct vlt_bind *out)
+{
+    uint32_t h = cm_intern_handle(key_uri), i;
+    if (!cm_u64map_get(&s->bind, h, &i)) {
+        vlt_keyref kr;
+        i = 0;
+        if (vlt_key_uri_parse(key_uri, &kr)) {
+            char vuri[256], kuri[512];
+            vlt_vault_uri(&kr, vuri, sizeof vuri);
+            vlt_key_uri(&kr, false, kuri, sizeof kuri);
+            if (s->nbinds == s->capbinds) {
+                s->capbinds = s->capbinds ? s->capbinds * 2 : 16;
+                s->binds = cm_xrealloc(s->binds, s->capbinds * sizeof *s->binds);
+            }
+            s->binds[s->nbinds++] = (struct vlt_bind){
+                .vh = cm_intern_add(s->strs, vuri),
+                .kh = cm_intern_add(s->strs, kuri),
+                .verh = kr.version[0] ? cm_intern_add(s->strs, kr.version) : 0,
+            };
+            i = (uint32_t)s->nbinds;
+        }
+        cm_u64map_put(&s->bind, h, i);
+    }
+    if (!i)
+        return false;
+    *out = s->binds[i - 1];
+    return true;
+}
+
+/* A resource's key reference, as the engine reads it: its binding, or the key it asked
+ * for at creation. */
+static const char *res_key_ref(const vlt_resource *r)
+{
+    return r->key_uri ? r->key_uri : r->requested_key;
+}
+
+bool vlt_txn_binding(vlt_txn *t, const vlt_resource *r, bool prior, vlt_binding *b)
+{
+    struct vlt_bind x;
+    memset(b, 0, sizeof *b);
+    if (!r || !res_key_ref(r) || !bind_of(t->s, res_key_ref(r), &x))
+        return false;
+    b->v = view_at(t->pv, &t->s->vaults, x.vh, prior);
+    b->k = view_at(t->pk, &t->s->keys, x.kh, prior);
+    b->kv = vlt_key_version(b->k, x.verh ? cm_intern_str(t->s->strs, x.verh) : NULL);
+    b->versionless = !x.verh;
+    return true;
+}
+
+/* The handle of the vault's (key false) or key's URI a CMK resource is bound to; 0 for
+ * none. */
+static uint32_t bound_to(vlt_state *s, const vlt_resource *r, bool key)
+{
+    struct vlt_bind x;
+    if (!r || !r->cmk || !r->key_uri || !bind_of(s, r->key_uri, &x))
+        return 0;
+    return key ? x.kh : x.vh;
+}
+
+int64_t vlt_txn_bound_count_of(vlt_txn *t, const vlt_vault *v, const vlt_key *k)
+{
+    const char *uri = k ? k->uri : v ? v->uri : NULL;
+    if (!uri)
+        return 0;
+    uint32_t h = cm_intern_handle(uri);
+    const vlt_idlist *l = cm_itab_at(k ? &t->s->by_key : &t->s->by_vault, h);
+    int64_t n = l ? (int64_t)l->n : 0;
+    for (size_t i = 0; i < t->nres; i++) {
+        if (!t->res[i].put)
+            continue;
+        const vlt_resource *old = cm_itab_at(&t->s->resources, t->res[i].h);
+        n += (int64_t)(bound_to(t->s, t->res[i].obj, k != NULL) == h) -
+             (int64_t)(bound_to(t->s, old, k != NULL) == h);
+    }
+    return n;
 }
 
 /* ---------- affected resources ---------- */
