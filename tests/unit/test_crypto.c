@@ -94,9 +94,48 @@ static void test_kw_held(void)
     CHECK(bad == 0);
     cry_secret *s = NULL;
     CHECK(cry_kw_unwrap_with(k, (const uint8_t *)"short", 5, &s) == CM_EINPUT && s == NULL);
+    /* Lengths the key-wrap cipher refuses, refused the same way; a changed byte fails. */
+    uint8_t d[48] = {1};
+    cm_buf a;
+    cm_buf_init(&a, 0);
+    CHECK(cry_kw_wrap_with(k, d, 8, &a) == CM_EENV && cry_kw_wrap_with(k, d, 20, &a) == CM_EENV &&
+          a.len == 0);
+    CHECK(cry_kw_wrap_with(k, d, 24, &a) == 0 && a.len == 32);
+    CHECK(cry_kw_unwrap_with(k, (uint8_t *)a.p, 28, &s) == CM_EENV && s == NULL);
+    a.p[9] ^= 1;
+    CHECK(cry_kw_unwrap_with(k, (uint8_t *)a.p, a.len, &s) == CM_EENV && s == NULL);
+    cm_buf_free(&a);
     cry_kw_free(k);
     cry_kw_free(o);
     cry_kw_free(NULL);
+    /* RFC 3394 4.6 (256-bit KEK, 256-bit key data), and 128- and 192-bit KEKs against the
+     * library's key-wrap cipher. */
+    uint8_t kek6[32], data6[32];
+    for (int i = 0; i < 32; i++) {
+        kek6[i] = (uint8_t)i;
+        data6[i] = (uint8_t)(i < 16 ? i * 0x11 : i - 16);
+    }
+    static const uint8_t want6[40] = {0x28, 0xC9, 0xF4, 0x04, 0xC4, 0xB8, 0x10, 0xF4, 0xCB, 0xCC,
+                                      0xB3, 0x5C, 0xFB, 0x87, 0xF8, 0x26, 0x3F, 0x57, 0x86, 0xE2,
+                                      0xD8, 0x0E, 0xD3, 0x26, 0xCB, 0xC7, 0xF0, 0xE7, 0x1A, 0x99,
+                                      0xF4, 0x3B, 0xFB, 0x98, 0x8B, 0x9B, 0x7A, 0x02, 0xDD, 0x21};
+    k = cry_kw_new(kek6, 32);
+    cm_buf_init(&a, 0);
+    CHECK(k && cry_kw_wrap_with(k, data6, 32, &a) == 0 && a.len == 40 &&
+          memcmp(a.p, want6, 40) == 0);
+    cm_buf_free(&a);
+    cry_kw_free(k);
+    for (size_t kl = 16; kl <= 24; kl += 8) {
+        k = cry_kw_new(kek6, kl);
+        cm_buf_init(&a, 0);
+        CHECK(k && cry_kw_wrap_with(k, data6, 32, &a) == 0 && a.len == 40);
+        CHECK(k && cry_kw_unwrap(kek6, kl, (uint8_t *)a.p, a.len, &s) == 0 && s && s->len == 32 &&
+              memcmp(s->b, data6, 32) == 0);
+        cry_secret_free(s);
+        s = NULL;
+        cm_buf_free(&a);
+        cry_kw_free(k);
+    }
 }
 
 static void test_rsa(void)
