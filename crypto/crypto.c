@@ -506,17 +506,19 @@ static bool kw_wrap_blocks(EVP_CIPHER_CTX *c, const uint8_t *in, size_t n, uint8
     uint8_t b[16];
     memcpy(b, kw_iv, 8);
     memmove(out + 8, in, n);
-    for (uint64_t j = 0; j < 6; j++)
-        for (size_t i = 1; i <= m; i++) {
+    bool ok = true;
+    for (uint64_t j = 0; ok && j < 6; j++)
+        for (size_t i = 1; ok && i <= m; i++) {
             memcpy(b + 8, out + 8 * i, 8);
-            if (!kw_block(c, b))
-                return false;
+            ok = kw_block(c, b);
             kw_xor_t(b, m * j + i);
             memcpy(out + 8 * i, b + 8, 8);
         }
     memcpy(out, b, 8);
     cm_wipe(b, sizeof b);
-    return true;
+    if (!ok)
+        cm_wipe(out, n + 8); /* a half-wrapped key is still the key */
+    return ok;
 }
 
 static bool kw_unwrap_blocks(EVP_CIPHER_CTX *c, const uint8_t *in, size_t n, uint8_t *out)
@@ -525,21 +527,22 @@ static bool kw_unwrap_blocks(EVP_CIPHER_CTX *c, const uint8_t *in, size_t n, uin
     uint8_t b[16];
     memcpy(b, in, 8);
     memmove(out, in + 8, n - 8);
-    for (uint64_t j = 6; j-- > 0;)
-        for (size_t i = m; i >= 1; i--) {
+    bool ok = true;
+    for (uint64_t j = 6; ok && j-- > 0;)
+        for (size_t i = m; ok && i >= 1; i--) {
             kw_xor_t(b, m * j + i);
             memcpy(b + 8, out + 8 * (i - 1), 8);
-            if (!kw_block(c, b))
-                return false;
+            ok = kw_block(c, b);
             memcpy(out + 8 * (i - 1), b + 8, 8);
         }
     uint8_t diff = 0;
     for (int i = 0; i < 8; i++)
         diff |= (uint8_t)(b[i] ^ kw_iv[i]);
     cm_wipe(b, sizeof b);
-    if (diff)
+    ok = ok && diff == 0;
+    if (!ok)
         cm_wipe(out, n - 8);
-    return diff == 0;
+    return ok;
 }
 
 /* One wrap or unwrap with a held KEK. Lengths the key-wrap cipher refuses (not whole
@@ -571,7 +574,10 @@ int cry_kw_wrap_with(cry_kw *k, const uint8_t *in, size_t n, cm_buf *out)
     if (n + 8 > sizeof tmp)
         return CM_EINPUT;
     int rc = kw_with(k, true, in, n, tmp, &outn);
-    return rc < 0 ? rc : cm_buf_add(out, tmp, outn);
+    if (rc == 0)
+        rc = cm_buf_add(out, tmp, outn);
+    cm_wipe(tmp, n + 8);
+    return rc;
 }
 
 int cry_kw_unwrap_with(cry_kw *k, const uint8_t *in, size_t n, cry_secret **out)
