@@ -40,6 +40,11 @@ size_t cm_strset_len(const cm_strset *s)
     return s->len;
 }
 
+size_t cm_strset_bytes(const cm_strset *s)
+{
+    return sizeof *s + s->cap * sizeof *s->t + s->size;
+}
+
 /* The slot holding str, or the empty slot where it would go. */
 static struct slot *find(const cm_strset *s, const char *str, size_t n, uint64_t h)
 {

@@ -14,6 +14,8 @@ bool cm_strset_has(const cm_strset *s, const char *str);
 /* Adds str; false when it was there already. */
 bool cm_strset_add(cm_strset *s, const char *str);
 size_t cm_strset_len(const cm_strset *s);
+/* Bytes the set holds from the heap. */
+size_t cm_strset_bytes(const cm_strset *s);
 /* Calls fn for every string, in the order they were added. */
 void cm_strset_each(const cm_strset *s, void (*fn)(void *arg, const char *str), void *arg);
 #endif

@@ -22,6 +22,11 @@ void cm_u64map_free(cm_u64map *m)
     *m = (cm_u64map){0};
 }
 
+size_t cm_u64map_bytes(const cm_u64map *m)
+{
+    return m->cap * sizeof *m->s;
+}
+
 void cm_u64map_clear(cm_u64map *m)
 {
     if (m->s)

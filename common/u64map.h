@@ -26,6 +26,8 @@ static inline size_t cm_u64map_len(const cm_u64map *m)
 {
     return m->len;
 }
+/* Bytes the map holds from the heap. */
+size_t cm_u64map_bytes(const cm_u64map *m);
 /* Iterates: *it starts at 0; false at the end. Not across a put or a del. */
 bool cm_u64map_next(const cm_u64map *m, size_t *it, uint64_t *key, uint32_t *val);
 #endif

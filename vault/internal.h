@@ -1,6 +1,7 @@
 /* Internals shared by the files of vault/ (not part of its interface). */
 #ifndef VLT_INTERNAL_H
 #define VLT_INTERNAL_H
+#include "common/idset.h"
 #include "common/intern.h"
 #include "common/json.h"
 #include "common/map.h"
@@ -121,7 +122,7 @@ struct vlt_state {
         uint32_t hash, h; /* h 0: empty */
     } * fold;
     size_t fold_cap, fold_len;
-    cm_strset *seen;     /* "source\x1fid": the one structure that grows with events */
+    cm_idset *seen;      /* (source handle in strs, id): the one structure that grows with events */
     cm_strset *seen_any; /* ids migrated without a source: seen from every source; or NULL */
     cm_map *chains;
     cm_u64map acl; /* vlt_acl_pair(vault, principal) -> perms | VLT_ACL_PRESENT */
@@ -243,7 +244,7 @@ int vlt_doc_load(vlt_state *s, int table, const char *id, const char *doc);
 void vlt_doc_load_acl(vlt_state *s, const char *key, unsigned perms);
 void vlt_doc_load_seen_legacy(vlt_state *s, const char *id);
 void vlt_doc_load_meta(vlt_state *s, const char *key, const char *val);
-/* Every seen event, as the store names it ("SOURCE\x1fID"), in the order first seen. */
+/* Every seen event, as the store names it ("SOURCE\x1fID"), in cm_idset_each's order. */
 void vlt_state_seen_each(const vlt_state *s, void (*fn)(void *arg, const char *key), void *arg);
 /* A new in-memory state under a copy of master (no store). */
 vlt_state *vlt_state_new_mem(const cry_secret *master, cm_err *err);

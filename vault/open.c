@@ -153,7 +153,7 @@ static vlt_state *state_new(void)
     cm_itab_init(&s->by_key, s->strs);
     cm_itab_init(&s->by_vault, s->strs);
     cm_itab_init(&s->by_principal, s->strs);
-    s->seen = cm_strset_new();
+    s->seen = cm_idset_new();
     s->chains = cm_map_new();
     s->offsets = cm_map_new();
     s->dirty_offsets = cm_map_new();
@@ -272,7 +272,7 @@ void vlt_state_free(vlt_state *s)
     free_idtab(&s->by_key);
     free_idtab(&s->by_vault);
     free_idtab(&s->by_principal);
-    cm_strset_free(s->seen);
+    cm_idset_free(s->seen);
     cm_strset_free(s->seen_any);
     free(s->fold);
     cm_u64map_free(&s->acl);

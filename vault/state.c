@@ -332,30 +332,11 @@ const char **vlt_state_resource_ids(const vlt_state *s, size_t *n)
     return cm_itab_sorted_keys(&s->resources, n);
 }
 
-/* The set's key of a seen event: the handle of its source in bytes that are never NUL
- * and end themselves (only the last has its high bit clear), then the id; into buf when
- * it fits, else into a new string in *heap. NULL when the source was never seen (and
- * add is false). */
-static const char *seen_key(vlt_state *s, const char *source, const char *id, bool add, char *buf,
-                            size_t n, char **heap)
+/* The handle a seen event's source goes under (0: never seen, when add is false). */
+static uint32_t seen_src(vlt_state *s, const char *source, bool add)
 {
-    *heap = NULL;
     const char *src = source ? source : "";
-    uint32_t h = add ? cm_intern_add(s->strs, src) : cm_intern_find(s->strs, src);
-    if (!h)
-        return NULL;
-    uint8_t pre[8];
-    size_t pn = 0;
-    for (; h >= 127; h /= 127)
-        pre[pn++] = (uint8_t)(0x80 | (h % 127 + 1));
-    pre[pn++] = (uint8_t)(h + 1);
-    size_t il = strlen(id);
-    char *k = buf;
-    if (pn + il + 1 > n)
-        k = *heap = cm_xmalloc(pn + il + 1);
-    memcpy(k, pre, pn);
-    memcpy(k + pn, id, il + 1);
-    return k;
+    return add ? cm_intern_add(s->strs, src) : cm_intern_find(s->strs, src);
 }
 
 bool vlt_state_seen(vlt_state *s, const char *source, const char *id)
@@ -363,19 +344,14 @@ bool vlt_state_seen(vlt_state *s, const char *source, const char *id)
     /* Ids migrated from a format that kept no source count for every source. */
     if (s->seen_any && cm_strset_has(s->seen_any, id))
         return true;
-    char buf[512], *heap;
-    const char *k = seen_key(s, source, id, false, buf, sizeof buf, &heap);
-    bool has = k && cm_strset_has(s->seen, k);
-    free(heap);
-    return has;
+    uint32_t h = seen_src(s, source, false);
+    return h && cm_idset_has(s->seen, h, id);
 }
 
 /* Into the in-memory set only. */
 static void seen_add(vlt_state *s, const char *source, const char *id)
 {
-    char buf[512], *heap;
-    cm_strset_add(s->seen, seen_key(s, source, id, true, buf, sizeof buf, &heap));
-    free(heap);
+    cm_idset_add(s->seen, seen_src(s, source, true), id);
 }
 
 /* How the store names a seen event, "SOURCE\x1fID" (a source holds no control
@@ -407,17 +383,11 @@ struct seen_each {
     void *arg;
 };
 
-/* A set key back into "SOURCE\x1fID". */
-static void seen_one(void *arg, const char *k)
+/* An element of the set as the store names it. */
+static void seen_one(void *arg, uint32_t src, const char *id)
 {
     struct seen_each *e = arg;
-    uint32_t h = 0, mult = 1;
-    const uint8_t *p = (const uint8_t *)k;
-    for (; *p & 0x80; p++, mult *= 127)
-        h += ((uint32_t)(*p & 0x7f) - 1) * mult;
-    h += ((uint32_t)*p - 1) * mult;
-    char buf[512],
-        *key = store_key(cm_intern_str(e->s->strs, h), (const char *)p + 1, buf, sizeof buf);
+    char buf[512], *key = store_key(cm_intern_str(e->s->strs, src), id, buf, sizeof buf);
     e->fn(e->arg, key);
     if (key != buf)
         free(key);
@@ -426,7 +396,7 @@ static void seen_one(void *arg, const char *k)
 void vlt_state_seen_each(const vlt_state *s, void (*fn)(void *arg, const char *key), void *arg)
 {
     struct seen_each e = {s, fn, arg};
-    cm_strset_each(s->seen, seen_one, &e);
+    cm_idset_each(s->seen, seen_one, &e);
 }
 
 void vlt_state_seen_load(vlt_state *s, const char *key)

@@ -1,0 +1,350 @@
+#include "common/idset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/intern.h"
+#include "common/strset.h"
+#include "common/u64map.h"
+#include "common/util.h"
+
+#define MAX_DIGITS 18     /* below 10^18 < 2^60: the number's high bits fit in 44 */
+#define MAX_PREFIX 192    /* a longer prefix makes the id one of the second form */
+#define MAX_CLASSES 65535 /* past it, new classes' ids take the second form */
+#define ARRAY_MAX 4096    /* values an array container holds before it is a bitmap */
+#define INLINE_MAX 4
+
+enum { C_INLINE, C_ARRAY, C_BITMAP };
+
+/* The numbers of one class whose high bits are key's. */
+struct cont {
+    uint64_t key; /* class << 44 | number >> 16; never 0 (classes start at 1) */
+    union {
+        uint16_t in[INLINE_MAX]; /* C_INLINE, sorted */
+        uint16_t *arr;           /* C_ARRAY, sorted, cap entries */
+        uint64_t *bits;          /* C_BITMAP, 1024 words */
+    } u;
+    uint32_t n;   /* values held */
+    uint16_t cap; /* C_ARRAY */
+    uint8_t kind;
+};
+
+struct cm_idset {
+    cm_intern *cls;  /* class keys: varint(src) then the prefix */
+    cm_u64map index; /* cont.key -> its position in c */
+    struct cont *c;  /* creation order */
+    size_t nc, capc;
+    cm_strset *other; /* the second form: varint(src) then the id */
+    size_t len;
+};
+
+cm_idset *cm_idset_new(void)
+{
+    cm_idset *s = cm_xcalloc(1, sizeof *s);
+    s->cls = cm_intern_new();
+    s->other = cm_strset_new();
+    return s;
+}
+
+void cm_idset_free(cm_idset *s)
+{
+    if (!s)
+        return;
+    for (size_t i = 0; i < s->nc; i++)
+        if (s->c[i].kind == C_ARRAY)
+            free(s->c[i].u.arr);
+        else if (s->c[i].kind == C_BITMAP)
+            free(s->c[i].u.bits);
+    free(s->c);
+    cm_u64map_free(&s->index);
+    cm_intern_free(s->cls);
+    cm_strset_free(s->other);
+    free(s);
+}
+
+size_t cm_idset_len(const cm_idset *s)
+{
+    return s->len;
+}
+
+/* src in bytes that are never NUL and end themselves (only the last has its high bit
+ * clear) into out (5 bytes at most); their count. */
+static size_t put_src(uint8_t *out, uint32_t src)
+{
+    size_t n = 0;
+    for (; src >= 127; src /= 127)
+        out[n++] = (uint8_t)(0x80 | (src % 127 + 1));
+    out[n++] = (uint8_t)(src + 1);
+    return n;
+}
+
+/* The source put_src wrote at p; *end past it. */
+static uint32_t get_src(const char *p, const char **end)
+{
+    const uint8_t *q = (const uint8_t *)p;
+    uint32_t h = 0, mult = 1;
+    for (; *q & 0x80; q++, mult *= 127)
+        h += ((uint32_t)(*q & 0x7f) - 1) * mult;
+    h += ((uint32_t)*q - 1) * mult;
+    *end = (const char *)q + 1;
+    return h;
+}
+
+/* Whether id is a prefix then a canonical decimal number: the prefix's length into *plen
+ * and the number into *num. */
+static bool numbered(const char *id, size_t *plen, uint64_t *num)
+{
+    size_t n = strlen(id), i = n;
+    while (i > 0 && id[i - 1] >= '0' && id[i - 1] <= '9')
+        i--;
+    size_t d = n - i;
+    if (d == 0 || d > MAX_DIGITS || (d > 1 && id[i] == '0') || i > MAX_PREFIX)
+        return false;
+    uint64_t v = 0;
+    for (size_t k = i; k < n; k++)
+        v = v * 10 + (uint64_t)(id[k] - '0');
+    *plen = i;
+    *num = v;
+    return true;
+}
+
+/* The class key of (src, the first plen bytes of id) into buf (MAX_PREFIX + 6 bytes). */
+static const char *class_key(char *buf, uint32_t src, const char *id, size_t plen)
+{
+    size_t k = put_src((uint8_t *)buf, src);
+    memcpy(buf + k, id, plen);
+    buf[k + plen] = '\0';
+    return buf;
+}
+
+/* The key of a second-form id: into buf when it fits, else a new string in *heap. */
+static const char *other_key(char *buf, size_t bn, uint32_t src, const char *id, char **heap)
+{
+    uint8_t pre[5];
+    size_t pn = put_src(pre, src), il = strlen(id);
+    char *k = buf;
+    *heap = NULL;
+    if (pn + il + 1 > bn)
+        k = *heap = cm_xmalloc(pn + il + 1);
+    memcpy(k, pre, pn);
+    memcpy(k + pn, id, il + 1);
+    return k;
+}
+
+/* ---------- containers ---------- */
+
+/* The position of v in a sorted array of n, or where it would go. */
+static uint32_t lower(const uint16_t *a, uint32_t n, uint16_t v)
+{
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (a[mid] < v)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static const uint16_t *cont_vals(const struct cont *c)
+{
+    return c->kind == C_INLINE ? c->u.in : c->u.arr;
+}
+
+static bool cont_has(const struct cont *c, uint16_t v)
+{
+    if (c->kind == C_BITMAP)
+        return c->u.bits[v >> 6] >> (v & 63) & 1;
+    const uint16_t *a = cont_vals(c);
+    uint32_t i = lower(a, c->n, v);
+    return i < c->n && a[i] == v;
+}
+
+static void to_bitmap(struct cont *c)
+{
+    uint64_t *bits = cm_xcalloc(1024, sizeof *bits);
+    const uint16_t *a = cont_vals(c);
+    for (uint32_t i = 0; i < c->n; i++)
+        bits[a[i] >> 6] |= (uint64_t)1 << (a[i] & 63);
+    if (c->kind == C_ARRAY)
+        free(c->u.arr);
+    c->u.bits = bits;
+    c->kind = C_BITMAP;
+}
+
+/* Adds v; false when it was there. */
+static bool cont_add(struct cont *c, uint16_t v)
+{
+    if (c->kind == C_BITMAP) {
+        uint64_t bit = (uint64_t)1 << (v & 63);
+        if (c->u.bits[v >> 6] & bit)
+            return false;
+        c->u.bits[v >> 6] |= bit;
+        c->n++;
+        return true;
+    }
+    const uint16_t *a = cont_vals(c);
+    uint32_t i = lower(a, c->n, v);
+    if (i < c->n && a[i] == v)
+        return false;
+    if (c->n == ARRAY_MAX) {
+        to_bitmap(c);
+        return cont_add(c, v);
+    }
+    if (c->kind == C_INLINE && c->n == INLINE_MAX) {
+        uint16_t *arr = cm_xmalloc(2 * INLINE_MAX * sizeof *arr);
+        memcpy(arr, c->u.in, sizeof c->u.in);
+        c->u.arr = arr;
+        c->cap = 2 * INLINE_MAX;
+        c->kind = C_ARRAY;
+    } else if (c->kind == C_ARRAY && c->n == c->cap) {
+        c->cap = (uint16_t)(c->cap * 2);
+        c->u.arr = cm_xrealloc(c->u.arr, c->cap * sizeof *c->u.arr);
+    }
+    uint16_t *w = c->kind == C_INLINE ? c->u.in : c->u.arr;
+    memmove(w + i + 1, w + i, (c->n - i) * sizeof *w);
+    w[i] = v;
+    c->n++;
+    return true;
+}
+
+static uint64_t cont_key(uint32_t cls, uint64_t num)
+{
+    return (uint64_t)cls << 44 | num >> 16;
+}
+
+/* ---------- the set ---------- */
+
+bool cm_idset_has(const cm_idset *s, uint32_t src, const char *id)
+{
+    size_t plen;
+    uint64_t num;
+    char buf[MAX_PREFIX + 8];
+    if (numbered(id, &plen, &num)) {
+        uint32_t cls = cm_intern_find(s->cls, class_key(buf, src, id, plen));
+        if (cls) {
+            uint32_t at;
+            return cm_u64map_get(&s->index, cont_key(cls, num), &at) &&
+                   cont_has(&s->c[at], (uint16_t)num);
+        }
+        /* a class never made: the id may have come when there was no room for it */
+    }
+    char kb[512], *heap;
+    bool has = cm_strset_has(s->other, other_key(kb, sizeof kb, src, id, &heap));
+    free(heap);
+    return has;
+}
+
+bool cm_idset_add(cm_idset *s, uint32_t src, const char *id)
+{
+    size_t plen;
+    uint64_t num;
+    char buf[MAX_PREFIX + 8];
+    bool added;
+    if (numbered(id, &plen, &num)) {
+        const char *ck = class_key(buf, src, id, plen);
+        uint32_t cls = cm_intern_find(s->cls, ck);
+        if (!cls && cm_intern_count(s->cls) < MAX_CLASSES)
+            cls = cm_intern_add(s->cls, ck);
+        if (cls) {
+            uint64_t key = cont_key(cls, num);
+            uint32_t at;
+            if (!cm_u64map_get(&s->index, key, &at)) {
+                if (s->nc == s->capc) {
+                    s->capc = s->capc ? s->capc * 2 : 16;
+                    s->c = cm_xrealloc(s->c, s->capc * sizeof *s->c);
+                }
+                at = (uint32_t)s->nc++;
+                s->c[at] = (struct cont){.key = key, .kind = C_INLINE};
+                cm_u64map_put(&s->index, key, at);
+            }
+            added = cont_add(&s->c[at], (uint16_t)num);
+            s->len += added;
+            return added;
+        }
+    }
+    char kb[512], *heap;
+    added = cm_strset_add(s->other, other_key(kb, sizeof kb, src, id, &heap));
+    free(heap);
+    s->len += added;
+    return added;
+}
+
+struct each_other {
+    void (*fn)(void *arg, uint32_t src, const char *id);
+    void *arg;
+};
+
+static void each_other(void *arg, const char *key)
+{
+    struct each_other *e = arg;
+    const char *id;
+    uint32_t src = get_src(key, &id);
+    e->fn(e->arg, src, id);
+}
+
+static int cmp_cont(const void *a, const void *b)
+{
+    uint64_t x = (*(const struct cont *const *)a)->key, y = (*(const struct cont *const *)b)->key;
+    return (x > y) - (x < y);
+}
+
+/* Calls fn for the number high * 2^16 + v of the class (src, prefix). */
+static void each_num(const char *prefix, size_t plen, uint32_t src, uint64_t high, uint16_t v,
+                     void (*fn)(void *arg, uint32_t src, const char *id), void *arg)
+{
+    char buf[MAX_PREFIX + MAX_DIGITS + 2], digits[MAX_DIGITS + 1];
+    uint64_t num = high << 16 | v;
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + num % 10);
+        num /= 10;
+    } while (num);
+    memcpy(buf, prefix, plen);
+    for (size_t i = 0; i < nd; i++)
+        buf[plen + i] = digits[nd - 1 - i];
+    buf[plen + nd] = '\0';
+    fn(arg, src, buf);
+}
+
+void cm_idset_each(const cm_idset *s, void (*fn)(void *arg, uint32_t src, const char *id),
+                   void *arg)
+{
+    struct each_other e = {fn, arg};
+    cm_strset_each(s->other, each_other, &e);
+    const struct cont **order = cm_xmalloc((s->nc + 1) * sizeof *order);
+    for (size_t i = 0; i < s->nc; i++)
+        order[i] = &s->c[i];
+    qsort(order, s->nc, sizeof *order, cmp_cont);
+    for (size_t i = 0; i < s->nc; i++) {
+        const struct cont *c = order[i];
+        const char *prefix;
+        uint32_t src = get_src(cm_intern_str(s->cls, (uint32_t)(c->key >> 44)), &prefix);
+        size_t plen = strlen(prefix);
+        uint64_t high = c->key & (((uint64_t)1 << 44) - 1);
+        if (c->kind == C_BITMAP) {
+            for (uint32_t w = 0; w < 1024; w++)
+                for (uint64_t b = c->u.bits[w]; b; b &= b - 1)
+                    each_num(prefix, plen, src, high, (uint16_t)(w * 64 + __builtin_ctzll(b)), fn,
+                             arg);
+        } else {
+            const uint16_t *a = cont_vals(c);
+            for (uint32_t k = 0; k < c->n; k++)
+                each_num(prefix, plen, src, high, a[k], fn, arg);
+        }
+    }
+    free(order);
+}
+
+size_t cm_idset_bytes(const cm_idset *s)
+{
+    size_t b =
+        sizeof *s + s->capc * sizeof *s->c + cm_u64map_bytes(&s->index) + cm_strset_bytes(s->other);
+    for (size_t i = 0; i < s->nc; i++)
+        if (s->c[i].kind == C_ARRAY)
+            b += s->c[i].cap * sizeof *s->c[i].u.arr;
+        else if (s->c[i].kind == C_BITMAP)
+            b += 1024 * sizeof *s->c[i].u.bits;
+    return b;
+}

@@ -1,0 +1,168 @@
+/* The set of seen event ids: exact against a plain set of strings over random ids of
+ * every form (numbered ones, near and past the container and digit bounds, and others),
+ * across sources, with every element enumerated once; compact for ids numbered in
+ * sequence; still exact once no class can be made. */
+#include "common/idset.h"
+#include "common/strset.h"
+#include "common/util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "tests/unit/t.h"
+#include "tests/unit/t_seed.h"
+
+static const char *const prefixes[] = {"", "b-", "evt-", "x", "B-", "b-0", "a1b", "-"};
+
+/* A random id of some form into buf. */
+static void random_id(char *buf, size_t n)
+{
+    const char *p = prefixes[t_rand() % (sizeof prefixes / sizeof *prefixes)];
+    uint64_t num;
+    switch (t_rand() % 8) {
+    case 0: /* dense: a few containers' worth */
+        num = t_rand() % 200000;
+        break;
+    case 1: /* around a container's edge */
+        num = 65536 * (t_rand() % 4) + t_rand() % 3 - 1;
+        break;
+    case 2: /* sparse, up to the largest number of 18 digits */
+        num = t_rand() % 1000000000000000000ULL;
+        break;
+    case 3: /* leading zeros: not canonical */
+        snprintf(buf, n, "%s0%u", p, (unsigned)(t_rand() % 1000));
+        return;
+    case 4: /* more digits than a number holds */
+        snprintf(buf, n, "%s%u%018u", p, (unsigned)(1 + t_rand() % 9), (unsigned)(t_rand() % 1000));
+        return;
+    case 5: /* no digits at the end */
+        snprintf(buf, n, "%s%u-z", p, (unsigned)(t_rand() % 5000));
+        return;
+    case 6: /* a UUID */
+        snprintf(buf, n, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)t_rand(),
+                 (unsigned)(t_rand() & 0xffff), (unsigned)(t_rand() & 0xfff),
+                 (unsigned)(t_rand() & 0xfff), (unsigned long long)(t_rand() & 0xffffffffffffULL));
+        return;
+    default:
+        num = t_rand() % 5000;
+        break;
+    }
+    snprintf(buf, n, "%s%llu", p, (unsigned long long)num);
+}
+
+static const uint32_t sources[] = {1, 2, 127, 128, 70000};
+
+/* The model's key of (src, id): the source in decimal, a separator, the id. */
+static void model_key(char *buf, size_t n, uint32_t src, const char *id)
+{
+    snprintf(buf, n, "%u\x1f%s", (unsigned)src, id);
+}
+
+struct seen_all {
+    cm_strset *model, *got;
+    size_t calls, unknown, twice;
+};
+
+static void collect(void *arg, uint32_t src, const char *id)
+{
+    struct seen_all *a = arg;
+    char k[256];
+    model_key(k, sizeof k, src, id);
+    a->calls++;
+    a->unknown += !cm_strset_has(a->model, k);
+    a->twice += !cm_strset_add(a->got, k);
+}
+
+static void test_against_model(void)
+{
+    cm_idset *s = cm_idset_new();
+    cm_strset *model = cm_strset_new();
+    char id[128], k[256];
+    size_t wrong_add = 0, wrong_has = 0;
+    for (int i = 0; i < 300000; i++) {
+        uint32_t src = sources[t_rand() % (sizeof sources / sizeof *sources)];
+        random_id(id, sizeof id);
+        model_key(k, sizeof k, src, id);
+        if (t_rand() % 3) {
+            wrong_add += cm_idset_add(s, src, id) != cm_strset_add(model, k);
+        } else {
+            wrong_has += cm_idset_has(s, src, id) != cm_strset_has(model, k);
+        }
+    }
+    CHECK(wrong_add == 0);
+    CHECK(wrong_has == 0);
+    CHECK(cm_idset_len(s) == cm_strset_len(model));
+    struct seen_all a = {.model = model, .got = cm_strset_new()};
+    cm_idset_each(s, collect, &a);
+    CHECK(a.calls == cm_strset_len(model));
+    CHECK(a.unknown == 0);
+    CHECK(a.twice == 0);
+    cm_strset_free(a.got);
+    /* close to stored ids, but other ids (a source the random ids never had) */
+    CHECK(cm_idset_add(s, 9, "b-1"));
+    CHECK(!cm_idset_has(s, 9, "b-01"));
+    CHECK(!cm_idset_has(s, 9, "b-"));
+    CHECK(!cm_idset_has(s, 9, "B-1"));
+    CHECK(!cm_idset_has(s, 3, "b-1") || cm_idset_has(s, 10, "b-1"));
+    CHECK(!cm_idset_has(s, 9, "b-1 "));
+    CHECK(!cm_idset_has(s, 9, "b-65537"));
+    CHECK(cm_idset_add(s, 9, "b-65537") && cm_idset_has(s, 9, "b-65537"));
+    CHECK(!cm_idset_has(s, 9, "b-1000000000000000000")); /* 19 digits */
+    CHECK(cm_idset_add(s, 9, "b-999999999999999999") &&
+          !cm_idset_add(s, 9, "b-999999999999999999"));
+    CHECK(cm_idset_add(s, 9, "") && cm_idset_has(s, 9, "") && !cm_idset_has(s, 10, ""));
+    cm_idset_free(s);
+    cm_strset_free(model);
+    cm_idset_free(NULL);
+}
+
+/* Ids numbered in sequence cost about a bit each. */
+static void test_dense(void)
+{
+    cm_idset *s = cm_idset_new();
+    char id[32];
+    size_t added = 0;
+    for (int i = 1; i <= 1000000; i++) {
+        snprintf(id, sizeof id, "b-%d", i);
+        added += cm_idset_add(s, 7, id);
+    }
+    CHECK(added == 1000000);
+    CHECK(cm_idset_has(s, 7, "b-1") && cm_idset_has(s, 7, "b-1000000"));
+    CHECK(!cm_idset_has(s, 7, "b-0") && !cm_idset_has(s, 7, "b-1000001"));
+    size_t bytes = cm_idset_bytes(s);
+    printf("1 000 000 ids numbered in sequence: %zu bytes\n", bytes);
+    CHECK(bytes < 300000);
+    cm_idset_free(s);
+}
+
+/* Once no class can be made, ids of new prefixes are kept as strings: still exact. */
+static void test_classes_full(void)
+{
+    cm_idset *s = cm_idset_new();
+    char id[32];
+    size_t added = 0, again = 0, has = 0;
+    for (int i = 0; i < 70000; i++) {
+        snprintf(id, sizeof id, "p%d-%d", i, i % 7);
+        added += cm_idset_add(s, 1, id);
+    }
+    for (int i = 0; i < 70000; i++) {
+        snprintf(id, sizeof id, "p%d-%d", i, i % 7);
+        again += cm_idset_add(s, 1, id);
+        has += cm_idset_has(s, 1, id);
+        snprintf(id, sizeof id, "p%d-%d", i, i % 7 + 1);
+        has += cm_idset_has(s, 1, id);
+    }
+    CHECK(added == 70000 && again == 0 && has == 70000);
+    CHECK(cm_idset_len(s) == 70000);
+    cm_idset_free(s);
+}
+
+int main(void)
+{
+    t_seed();
+    test_against_model();
+    test_dense();
+    test_classes_full();
+    T_DONE();
+}
