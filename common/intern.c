@@ -6,6 +6,7 @@
 #include "common/util.h"
 
 #define CHUNK (64u * 1024u)
+#define FREE_CLASSES 64 /* blocks of up to 512 bytes are reused once forgotten */
 
 struct slot {
     uint32_t hash; /* the hash's upper half: most misses end here */
@@ -18,9 +19,15 @@ struct cm_intern {
     const char **str; /* str[h]: the copy of handle h */
     uint32_t n;       /* handles given */
     size_t nstr;      /* entries of str */
-    char **chunks;    /* each string is [handle, 4 bytes][bytes][NUL] inside one chunk */
+    char **chunks;    /* each string is [handle, 4 bytes][bytes][NUL] inside one chunk,
+                         its block rounded up to 8 bytes */
     size_t nchunks, capchunks;
     size_t used, size; /* of the last chunk */
+    /* Forgotten: their handles, given again first; their blocks by size (in units of 8
+     * bytes), each block's first bytes pointing to the next one of its size. */
+    uint32_t *freeh;
+    size_t nfreeh, capfreeh;
+    char *freeb[FREE_CLASSES];
 };
 
 cm_intern *cm_intern_new(void)
@@ -38,6 +45,7 @@ void cm_intern_free(cm_intern *p)
     for (size_t i = 0; i < p->nchunks; i++)
         free(p->chunks[i]);
     free(p->chunks);
+    free(p->freeh);
     free(p->str);
     free(p->t);
     free(p);
@@ -50,7 +58,7 @@ uint32_t cm_intern_count(const cm_intern *p)
 
 const char *cm_intern_str(const cm_intern *p, uint32_t h)
 {
-    return h && h <= p->n ? p->str[h] : NULL;
+    return h && h <= p->n ? p->str[h] : NULL; /* NULL too once forgotten */
 }
 
 uint32_t cm_intern_handle(const char *interned)
@@ -103,9 +111,22 @@ static void grow_table(cm_intern *p)
     free(old);
 }
 
-/* Room for need bytes that will not move. */
+/* The size of the block of a string of n bytes. */
+static size_t block_size(size_t n)
+{
+    return (sizeof(uint32_t) + n + 1 + 7) & ~(size_t)7;
+}
+
+/* Room for need bytes (a block size) that will not move: a forgotten block of that
+ * size, or new room. */
 static char *room(cm_intern *p, size_t need)
 {
+    size_t cls = need / 8;
+    if (cls < FREE_CLASSES && p->freeb[cls]) {
+        char *at = p->freeb[cls];
+        memcpy(&p->freeb[cls], at, sizeof at);
+        return at;
+    }
     if (!p->nchunks || p->used + need > p->size) {
         size_t size = need > CHUNK ? need : CHUNK;
         if (p->nchunks == p->capchunks) {
@@ -128,22 +149,65 @@ uint32_t cm_intern_add(cm_intern *p, const char *s)
     struct slot *sl = find(p, s, n, hash);
     if (sl->h)
         return sl->h;
-    if (p->n == UINT32_MAX - 1)
-        cm_oom(n); /* four billion identifiers */
-    uint32_t h = ++p->n;
-    if (h >= p->nstr) {
-        p->nstr = p->nstr ? p->nstr * 2 : 256;
-        p->str = cm_xrealloc(p->str, p->nstr * sizeof *p->str);
+    uint32_t h;
+    if (p->nfreeh) {
+        h = p->freeh[--p->nfreeh];
+    } else {
+        if (p->n == UINT32_MAX - 1)
+            cm_oom(n); /* four billion identifiers */
+        h = ++p->n;
+        if (h >= p->nstr) {
+            p->nstr = p->nstr ? p->nstr * 2 : 256;
+            p->str = cm_xrealloc(p->str, p->nstr * sizeof *p->str);
+        }
     }
-    char *at = room(p, sizeof h + n + 1);
+    char *at = room(p, block_size(n));
     memcpy(at, &h, sizeof h);
     memcpy(at + sizeof h, s, n + 1);
     p->str[h] = at + sizeof h;
     sl->hash = (uint32_t)(hash >> 32);
     sl->h = h;
-    if ((size_t)p->n * 4 >= p->cap * 3)
+    if ((size_t)(p->n - p->nfreeh) * 4 >= p->cap * 3)
         grow_table(p);
     return h;
+}
+
+void cm_intern_forget(cm_intern *p, uint32_t h)
+{
+    const char *str = cm_intern_str(p, h);
+    if (!str)
+        return;
+    size_t n, mask = p->cap - 1;
+    uint64_t hash = cm_strhash(str, &n);
+    size_t hole = (size_t)hash & mask;
+    while (p->t[hole].h != h)
+        hole = (hole + 1) & mask;
+    /* Backward-shift deletion: the later entries of the run that may move up, do. */
+    for (size_t i = hole;;) {
+        i = (i + 1) & mask;
+        if (!p->t[i].h)
+            break;
+        size_t m;
+        size_t home = (size_t)cm_strhash(p->str[p->t[i].h], &m) & mask;
+        bool stays = hole <= i ? (home > hole && home <= i) : (home > hole || home <= i);
+        if (!stays) {
+            p->t[hole] = p->t[i];
+            hole = i;
+        }
+    }
+    p->t[hole] = (struct slot){0};
+    size_t cls = block_size(n) / 8;
+    char *block = (char *)str - sizeof(uint32_t);
+    if (cls < FREE_CLASSES) {
+        memcpy(block, &p->freeb[cls], sizeof block);
+        p->freeb[cls] = block;
+    }
+    p->str[h] = NULL;
+    if (p->nfreeh == p->capfreeh) {
+        p->capfreeh = p->capfreeh ? p->capfreeh * 2 : 64;
+        p->freeh = cm_xrealloc(p->freeh, p->capfreeh * sizeof *p->freeh);
+    }
+    p->freeh[p->nfreeh++] = h;
 }
 
 const char *cm_intern_copy(cm_intern *p, const char *s)

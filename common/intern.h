@@ -1,9 +1,12 @@
 /* cm_intern: strings stored once, each named by a small integer handle.
  *
  * A pool keeps every string it is given, once, in chunks that never move, and hands
- * out a handle (1, 2, 3… in the order strings arrive; 0 is "none") and a pointer to
- * its copy that stays valid until the pool is freed. Strings are never removed: a pool
- * holds the identifiers a state has seen, which grow with it.
+ * out a handle (1, 2, 3… in the order strings arrive, a forgotten string's handle
+ * given first; 0 is "none") and a pointer to
+ * its copy that stays valid until the pool is freed or the string forgotten. A string
+ * is forgotten only when asked (cm_intern_forget: the ids of deleted resources): its
+ * handle is given again to the next new string, and its bytes are reused by a later
+ * string of about its length.
  *
  * cm_itab is a dense table of values indexed by one pool's handles: a lookup by string
  * hashes it once to find its handle, a lookup by handle hashes nothing. */
@@ -27,8 +30,12 @@ const char *cm_intern_str(const cm_intern *p, uint32_t h);
 const char *cm_intern_copy(cm_intern *p, const char *s);
 /* The handle of a string a pool returned (from cm_intern_copy or cm_intern_str). */
 uint32_t cm_intern_handle(const char *interned);
-/* Handles given so far: they are 1..cm_intern_count. */
+/* The highest handle given so far: handles are 1..cm_intern_count, less those forgotten
+ * and not given again. */
 uint32_t cm_intern_count(const cm_intern *p);
+/* Removes handle h's string (nothing for a handle the pool does not hold): its copy
+ * must no longer be used (the caller holds it nowhere), and h is given again. */
+void cm_intern_forget(cm_intern *p, uint32_t h);
 
 typedef struct cm_itab {
     cm_intern *pool; /* borrowed: several tables may share one pool */

@@ -124,6 +124,11 @@ struct vlt_state {
     size_t fold_cap, fold_len;
     cm_idset *seen;      /* (source handle in strs, id): the one structure that grows with events */
     cm_strset *seen_any; /* ids migrated without a source: seen from every source; or NULL */
+    /* Handles (rids) of ids no resource has since the last transaction (deleted, or
+     * made by one that aborted): forgotten when the next one begins, once nothing is
+     * left to write about them (vlt_state_forget_gone). */
+    uint32_t *gone;
+    size_t ngone, capgone;
     cm_map *chains;
     cm_u64map acl; /* vlt_acl_pair(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;
@@ -189,6 +194,14 @@ struct vlt_txn {
     size_t naff;
     bool affected_done;
 };
+
+/* A resource id (its handle) a transaction wrote: when no resource has it once the transaction is
+ * over (deleted, or made by a transaction that aborted), it joins s->gone. */
+void vlt_state_gone(vlt_state *s, uint32_t h);
+/* Forgets the ids in s->gone that nothing holds any more: not created again, and not
+ * waiting for a flush to delete their stored documents. Called when a transaction
+ * begins: no pointer to an id outlives the event that used it. */
+void vlt_state_forget_gone(vlt_state *s);
 
 /* Frees a transaction's own memory (it holds no objects: after commit or abort). */
 void vlt_txn_dispose(vlt_txn *t);

@@ -273,6 +273,7 @@ void vlt_state_free(vlt_state *s)
     free_idtab(&s->by_vault);
     free_idtab(&s->by_principal);
     cm_idset_free(s->seen);
+    free(s->gone);
     cm_strset_free(s->seen_any);
     free(s->fold);
     cm_u64map_free(&s->acl);

@@ -95,6 +95,33 @@ const char *vlt_rid(vlt_state *s, const char *id)
     return cm_intern_copy(s->rids, id);
 }
 
+void vlt_state_gone(vlt_state *s, uint32_t h)
+{
+    if (!h || cm_itab_at(&s->resources, h))
+        return;
+    if (s->ngone == s->capgone) {
+        s->capgone = s->capgone ? s->capgone * 2 : 64;
+        s->gone = cm_xrealloc(s->gone, s->capgone * sizeof *s->gone);
+    }
+    s->gone[s->ngone++] = h;
+}
+
+void vlt_state_forget_gone(vlt_state *s)
+{
+    const cm_hset *dirty = &s->dirty[VLT_T_RESOURCE];
+    size_t keep = 0;
+    for (size_t i = 0; i < s->ngone; i++) {
+        uint32_t h = s->gone[i];
+        if (cm_itab_at(&s->resources, h))
+            continue; /* created again */
+        if (h < dirty->incap && dirty->in[h])
+            s->gone[keep++] = h; /* the flush still names it */
+        else
+            cm_intern_forget(s->rids, h);
+    }
+    s->ngone = keep;
+}
+
 /* ---------- object lifetimes ---------- */
 
 void vlt_vault_free(vlt_vault *v)

@@ -11,6 +11,8 @@
 
 vlt_txn *vlt_txn_begin(vlt_state *s)
 {
+    if (s->ngone)
+        vlt_state_forget_gone(s);
     vlt_txn *t = s->spare; /* the last transaction's maps, emptied */
     s->spare = NULL;
     if (t)
@@ -505,6 +507,7 @@ static void txn_free(vlt_txn *t)
         struct txn_res *x = &t->res[i];
         if (x->put && x->obj)
             vlt_res_free(x->obj);
+        vlt_state_gone(t->s, x->h); /* deleted, or made and not committed: its id may go */
         for (size_t k = 0; k < x->acts.n; k++) {
             free(x->acts.a[k].from);
             free(x->acts.a[k].to);

@@ -1,6 +1,6 @@
 /* cm_intern, cm_itab and cm_hset: handles in arrival order, copies that never move,
- * lookups that do not add, long strings, growth; a table and a handle set against a
- * seeded random model. */
+ * lookups that do not add, long strings, growth; a table, forgetting and a handle set
+ * against a seeded random model. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +117,73 @@ static void test_table(void)
     cm_intern_free(p);
 }
 
+/* Forgetting: against a seeded model of which strings the pool holds, with keys of
+ * varied lengths (so blocks of several sizes are reused) and a table that must keep
+ * finding every string it holds while others leave from the middle of its runs. */
+static void test_forget(void)
+{
+    enum { KEYS = 5000, OPS = 400000 };
+    cm_intern *p = cm_intern_new();
+    uint32_t *model = calloc(KEYS, sizeof *model); /* key i's handle, 0: not held */
+    char **keys = calloc(KEYS, sizeof *keys);
+    int bad = 0;
+    size_t held = 0, forgotten = 0;
+    for (int i = 0; i < KEYS; i++) {
+        char k[160];
+        int pad = (int)(t_rand() % 90);
+        snprintf(k, sizeof k, "/subscriptions/s/k-%d-%.*s", i, pad,
+                 "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+                 "xxxxxxxx");
+        keys[i] = strdup(k);
+    }
+    for (int op = 0; op < OPS; op++) {
+        uint64_t r = t_rand();
+        int i = (int)(r % KEYS);
+        switch (r >> 32 & 3) {
+        case 0:
+        case 1: {
+            uint32_t h = cm_intern_add(p, keys[i]);
+            bad += model[i] && h != model[i]; /* a held string keeps its handle */
+            held += !model[i];
+            model[i] = h;
+            bad += strcmp(cm_intern_str(p, h), keys[i]) != 0 ||
+                   cm_intern_handle(cm_intern_str(p, h)) != h;
+            break;
+        }
+        case 2:
+            if (model[i]) {
+                cm_intern_forget(p, model[i]);
+                bad += cm_intern_str(p, model[i]) != NULL;
+                model[i] = 0;
+                held--;
+                forgotten++;
+            }
+            cm_intern_forget(p, 0); /* nothing */
+            break;
+        default:
+            bad += cm_intern_find(p, keys[i]) != model[i];
+        }
+    }
+    CHECK(bad == 0);
+    CHECK(forgotten > 0);
+    /* every held string found with its handle; handles given again: no more than ever
+     * held at once were made */
+    uint32_t most = 0;
+    for (int i = 0; i < KEYS; i++) {
+        bad += cm_intern_find(p, keys[i]) != model[i];
+        bad += model[i] && strcmp(cm_intern_str(p, model[i]), keys[i]) != 0;
+        if (model[i] > most)
+            most = model[i];
+    }
+    CHECK(bad == 0);
+    CHECK(cm_intern_count(p) <= KEYS && most <= cm_intern_count(p));
+    for (int i = 0; i < KEYS; i++)
+        free(keys[i]);
+    free(keys);
+    free(model);
+    cm_intern_free(p);
+}
+
 static void test_hset(void)
 {
     cm_hset s = {0};
@@ -137,6 +204,7 @@ int main(void)
 {
     test_pool();
     test_table();
+    test_forget();
     test_hset();
     T_DONE();
 }
