@@ -209,7 +209,6 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
         r->tenant = vlt_str(t->s, ev->tenant);
         r->region = vlt_str(t->s, ev->region);
         r->subscription = vlt_str(t->s, ev->subscription);
-        cm_buf_init(&r->wdek, 0);
         if (vlt_event_has(ev, VLT_F_KEY_URI)) {
             vlt_keyref kr;
             char k[512];

@@ -37,7 +37,8 @@ static int deks_for(vlt_state *s, const vlt_resource *r, enum vlt_class c, cry_s
             err->code = CM_EREFUSED;
             return CM_EREFUSED;
         }
-        rc = vlt_unwrap(s, &look, r->wrap_ref, &r->wdek, outer, e, sizeof e);
+        cm_buf wd = vlt_wdek_view(&r->wdek);
+        rc = vlt_unwrap(s, &look, r->wrap_ref, &wd, outer, e, sizeof e);
         cm_buf w = vlt_kw_view(&r->wsvc);
         if (rc == 0 && r->wsvc.len &&
             (rc = vlt_unwrap(s, &look, VLT_MMK, &w, inner, e, sizeof e)) < 0) {

@@ -65,7 +65,8 @@ static void res_doc(const vlt_resource *r, cm_jw *j)
     cm_jw_kstr(j, "key_uri", r->key_uri);
     cm_jw_kbool(j, "versionless", r->versionless);
     cm_jw_kstr(j, "wrap_ref", r->wrap_ref);
-    cm_jw_khex(j, "wdek", r->wdek.p, r->wdek.len);
+    cm_buf wdek = vlt_wdek_view(&r->wdek);
+    cm_jw_khex(j, "wdek", wdek.p, wdek.len);
     cm_jw_khex(j, "wsvc", (const char *)r->wsvc.b, r->wsvc.len);
     cm_jw_khex(j, "wblk", (const char *)r->wblk.b, r->wblk.len);
     cm_jw_kbool(j, "identity", r->identity);
@@ -241,7 +242,10 @@ static int load_res(void *arg, const char *id, const char *doc)
     r->key_uri = gstr(s, o, "key_uri");
     r->versionless = gbool(o, "versionless");
     r->wrap_ref = gstr(s, o, "wrap_ref");
-    int rc = ghex(o, "wdek", &r->wdek) | gkw(o, "wsvc", &r->wsvc) | gkw(o, "wblk", &r->wblk);
+    cm_buf wdek;
+    int rc = ghex(o, "wdek", &wdek) | gkw(o, "wsvc", &r->wsvc) | gkw(o, "wblk", &r->wblk);
+    vlt_wdek_set(&r->wdek, wdek.p, wdek.len);
+    cm_buf_free(&wdek);
     r->identity = gbool(o, "identity");
     r->principal = gstr(s, o, "principal");
     r->identity_tenant = gstr(s, o, "identity_tenant");

@@ -67,6 +67,20 @@ static inline cm_buf vlt_kw_view(const vlt_kwrapped *w)
 /* Sets w from a wrapped key: CM_EINPUT when it is not of the size an MMK wrap has. */
 int vlt_kw_set(vlt_kwrapped *w, const void *p, size_t n);
 
+/* A resource's DEK wrapped under its wrap_ref, held in place when it has the size of an
+ * MMK wrap; a longer one (an RSA-OAEP wrap) in a block of its own whose address the
+ * place holds. Read it through vlt_wdek_view; change it through vlt_wdek_set and
+ * vlt_wdek_clear. */
+#define VLT_WDEK_BIG 0xff
+typedef struct vlt_wdek {
+    uint8_t len; /* 0: none; VLT_WDEK_BIG: in holds a struct vlt_wdek_big * */
+    uint8_t in[VLT_KW_LEN];
+} vlt_wdek;
+cm_buf vlt_wdek_view(const vlt_wdek *w); /* read-only bytes, for vlt_unwrap */
+void vlt_wdek_set(vlt_wdek *w, const void *p, size_t n);
+void vlt_wdek_clear(vlt_wdek *w); /* wipes the bytes */
+
+/* 248 bytes: the wrapped keys and the plaintext DEK in place, the flags as bits. */
 struct vlt_resource {
     const char *id, *kind, *tenant, *region, *subscription;
     const char *key_uri;       /* canonical binding (versioned or not); NULL on MMK */
@@ -74,13 +88,21 @@ struct vlt_resource {
     const char *wrap_ref;      /* "mmk" or the versioned key URI the DEK is wrapped under */
     const char *principal, *identity_tenant;
     const char **reasons; /* lock reasons, sorted (the array is the resource's own) */
-    cry_secret *dek;      /* plaintext DEK while unlocked and in use; NULL otherwise */
-    cm_buf wdek;          /* the DEK wrapped under wrap_ref */
     uint32_t nreasons;
-    bool cmk, versionless, identity, locked, lost;
+    bool cmk : 1, versionless : 1, identity : 1, locked : 1, lost : 1;
+    /* The plaintext DEK while unlocked and in use: wiped when it goes and when the
+     * resource is freed. Set through vlt_res_set_dek, read through vlt_res_dek. */
+    bool dek_held : 1;
+    uint8_t dek[CRY_DEK_LEN];
+    vlt_wdek wdek;     /* the DEK wrapped under wrap_ref */
     vlt_kwrapped wsvc; /* Face: the service-layer DEK, always under the MMK */
     vlt_kwrapped wblk; /* blocklist names: their own DEK, always under the MMK */
 };
+/* A copy of r's plaintext DEK, a new secret the caller frees; NULL when it holds none. */
+cry_secret *vlt_res_dek(const vlt_resource *r);
+/* Makes dek (taken; NULL: none) r's plaintext DEK, wiping the one it held. A DEK not of
+ * the DEK's length is not held (it is unwrapped again when needed). */
+void vlt_res_set_dek(vlt_resource *r, cry_secret *dek);
 
 /* Resource ids (the pool's copies, compared by address). Most lists hold one id (a
  * principal names one resource), kept in place: an array only from the second on. */

@@ -177,13 +177,18 @@ static int create_deks(vlt_txn *t, vlt_resource *r, char *reason, size_t rn)
         snprintf(err, sizeof err, "random generator failed");
         goto out_wipe;
     }
-    if ((rc = vlt_txn_wrap(t, VLT_MMK, dek, &r->wdek, err, sizeof err)) < 0 ||
-        (rc = wrap_kw(t, blk, &r->wblk, err, sizeof err)) < 0)
+    cm_buf w;
+    cm_buf_init(&w, 0);
+    rc = vlt_txn_wrap(t, VLT_MMK, dek, &w, err, sizeof err);
+    if (rc == 0)
+        vlt_wdek_set(&r->wdek, w.p, w.len);
+    cm_buf_free(&w);
+    if (rc < 0 || (rc = wrap_kw(t, blk, &r->wblk, err, sizeof err)) < 0)
         goto out_wipe;
     if (!strcmp(r->kind, "Face") && (rc = wrap_kw(t, svc, &r->wsvc, err, sizeof err)) < 0)
         goto out_wipe;
     vlt_set_str(t->s, &r->wrap_ref, VLT_MMK);
-    r->dek = dek;
+    vlt_res_set_dek(r, dek);
     dek = NULL;
     rc = 0;
 out_wipe:
@@ -274,12 +279,9 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, co
     }
     /* A usable resource holds its DEK, as the service does: re-wrapping it needs only
      * the new key. Without it (after a restart), the old key unwraps it first. */
-    cry_secret *dek = NULL;
-    int rc = 0;
-    if (r->dek)
-        dek = cry_secret_dup(r->dek->b, r->dek->len);
-    else
-        rc = vlt_txn_unwrap(t, from, &r->wdek, &dek, err, sizeof err);
+    cry_secret *dek = vlt_res_dek(r);
+    cm_buf w = vlt_wdek_view(&r->wdek);
+    int rc = dek ? 0 : vlt_txn_unwrap(t, from, &w, &dek, err, sizeof err);
     if (rc < 0)
         return fail_op(t, rc, r->id, "rewrap", from, to, err, reason, rn);
     cm_buf nw;
@@ -292,12 +294,11 @@ static int rewrap(vlt_txn *t, vlt_resource *r, const char *to, bool tolerant, co
         cm_buf_free(&nw);
         return fail_op(t, rc, r->id, "rewrap", from, to, err, reason, rn);
     }
-    cm_buf_free(&r->wdek);
-    r->wdek = nw;
+    vlt_wdek_set(&r->wdek, nw.p, nw.len);
+    cm_buf_free(&nw);
     vlt_txn_act(t, cm_intern_handle(r->id), "rewrap", from, to, NULL);
     vlt_set_str(t->s, &r->wrap_ref, to);
-    cry_secret_free(r->dek);
-    r->dek = dek;
+    vlt_res_set_dek(r, dek);
     return 0;
 }
 
@@ -360,10 +361,8 @@ static int settle_one(vlt_txn *t, vlt_rh h, const char *rid, const char *ahead_t
     if (key_destroyed(t, r)) {
         vlt_txn_act(t, h, "shred", r->wrap_ref, NULL, NULL);
         r->lost = true;
-        cm_wipe(r->wdek.p, r->wdek.len);
-        cm_buf_free(&r->wdek);
-        cry_secret_free(r->dek);
-        r->dek = NULL;
+        vlt_wdek_clear(&r->wdek);
+        vlt_res_set_dek(r, NULL);
     }
     char to[640];
     target_ref(t, r, to, sizeof to);
@@ -388,22 +387,19 @@ static int settle_one(vlt_txn *t, vlt_rh h, const char *rid, const char *ahead_t
     bool was_locked = prior ? prior->locked : false;
     r->locked = r->nreasons > 0;
     if (r->locked && !was_locked) {
-        cry_secret_free(r->dek); /* the plaintext DEK goes: nothing can read the data */
-        r->dek = NULL;
+        vlt_res_set_dek(r, NULL); /* the plaintext DEK goes: nothing can read the data */
         vlt_txn_act(t, h, "lockout", r->wrap_ref, NULL, NULL);
     } else if (!r->locked && was_locked) {
         char err[512];
         cry_secret *dek;
-        if ((rc = vlt_txn_unwrap(t, r->wrap_ref, &r->wdek, &dek, err, sizeof err)) < 0)
+        cm_buf w = vlt_wdek_view(&r->wdek);
+        if ((rc = vlt_txn_unwrap(t, r->wrap_ref, &w, &dek, err, sizeof err)) < 0)
             return fail_op(t, rc, rid, "unlock", NULL, r->wrap_ref, err, reason, rn);
-        cry_secret_free(r->dek);
-        r->dek = dek;
+        vlt_res_set_dek(r, dek);
         vlt_txn_act(t, h, "unlock", NULL, r->wrap_ref, NULL);
     }
-    if (r->locked && r->dek) {
-        cry_secret_free(r->dek);
-        r->dek = NULL;
-    }
+    if (r->locked && r->dek_held)
+        vlt_res_set_dek(r, NULL);
     return 0;
 }
 
@@ -430,13 +426,14 @@ static void ahead_start(vlt_txn *t, const vlt_rh *hs, size_t n, struct ahead *a)
     const char *from = NULL;
     size_t *slot = cm_xcalloc(n, sizeof *slot);
     const cm_buf **wrapped = cm_xcalloc(n, sizeof *wrapped);
+    cm_buf *views = cm_xcalloc(n, sizeof *views); /* over the wrapped DEKs, for the start */
     bool *wrap = cm_xcalloc(n, sizeof *wrap);
     size_t m = 0;
     char to[640], why[256];
     for (size_t i = 0; i < n; i++) {
         slot[i] = SIZE_MAX;
         const vlt_resource *r = vlt_txn_resource_at(t, hs[i], false);
-        if (!r || r->lost || r->dek || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK) ||
+        if (!r || r->lost || r->dek_held || !r->wrap_ref || !strcmp(r->wrap_ref, VLT_MMK) ||
             !r->wdek.len)
             continue;
         if (from && strcmp(from, r->wrap_ref) != 0)
@@ -452,7 +449,9 @@ static void ahead_start(vlt_txn *t, const vlt_rh *hs, size_t n, struct ahead *a)
         wrap[m] = !strcmp(to, a->to) && strcmp(to, VLT_MMK) != 0 &&
                   usable_for(t, r, to, why, sizeof why) && wrap_valid(t, to, why, sizeof why);
         slot[i] = m;
-        wrapped[m++] = &r->wdek;
+        views[m] = vlt_wdek_view(&r->wdek);
+        wrapped[m] = &views[m];
+        m++;
     }
     const vlt_key *fk = NULL, *tk = NULL;
     const vlt_keyver *fkv = NULL, *tkv = NULL;
@@ -475,6 +474,7 @@ static void ahead_start(vlt_txn *t, const vlt_rh *hs, size_t n, struct ahead *a)
     else
         free(slot);
     free(wrapped);
+    free(views);
     free(wrap);
 }
 
@@ -493,9 +493,7 @@ int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn)
             cry_secret *dek;
             vlt_rewrap_take(a.job, a.slot[i], &dek, &w);
             if (dek) { /* the resource holds its DEK again, as before the restart */
-                vlt_resource *r = vlt_txn_wr_res_at(t, hs[i]);
-                cry_secret_free(r->dek);
-                r->dek = dek;
+                vlt_res_set_dek(vlt_txn_wr_res_at(t, hs[i]), dek);
             }
         }
         rc = settle_one(t, hs[i], ids[i], w.len ? a.to : NULL, &w, reason, rn);

@@ -179,36 +179,99 @@ void vlt_res_reasons_clear(vlt_resource *r)
     r->nreasons = 0;
 }
 
+/* A wrapped DEK too long to be held in place. */
+struct vlt_wdek_big {
+    size_t len;
+    uint8_t b[];
+};
+
+static struct vlt_wdek_big *wdek_big(const vlt_wdek *w)
+{
+    struct vlt_wdek_big *big;
+    memcpy(&big, w->in, sizeof big);
+    return big;
+}
+
+cm_buf vlt_wdek_view(const vlt_wdek *w)
+{
+    cm_buf v = {0};
+    if (w->len == VLT_WDEK_BIG) {
+        struct vlt_wdek_big *big = wdek_big(w);
+        v.p = (char *)big->b;
+        v.len = big->len;
+    } else {
+        v.p = (char *)w->in;
+        v.len = w->len;
+    }
+    v.cap = v.max = v.len;
+    return v;
+}
+
+void vlt_wdek_clear(vlt_wdek *w)
+{
+    if (w->len == VLT_WDEK_BIG) {
+        struct vlt_wdek_big *big = wdek_big(w);
+        cm_wipe(big->b, big->len);
+        free(big);
+    }
+    cm_wipe(w->in, sizeof w->in);
+    w->len = 0;
+}
+
+void vlt_wdek_set(vlt_wdek *w, const void *p, size_t n)
+{
+    vlt_wdek_clear(w);
+    if (n <= sizeof w->in) {
+        memcpy(w->in, p, n);
+        w->len = (uint8_t)n;
+        return;
+    }
+    struct vlt_wdek_big *big = cm_xmalloc(sizeof *big + n);
+    big->len = n;
+    memcpy(big->b, p, n);
+    memcpy(w->in, &big, sizeof big);
+    w->len = VLT_WDEK_BIG;
+}
+
+cry_secret *vlt_res_dek(const vlt_resource *r)
+{
+    return r->dek_held ? cry_secret_dup(r->dek, sizeof r->dek) : NULL;
+}
+
+void vlt_res_set_dek(vlt_resource *r, cry_secret *dek)
+{
+    cm_wipe(r->dek, sizeof r->dek);
+    r->dek_held = dek && dek->len == sizeof r->dek;
+    if (r->dek_held)
+        memcpy(r->dek, dek->b, sizeof r->dek);
+    cry_secret_free(dek);
+}
+
 void vlt_res_free(vlt_resource *r)
 {
     if (!r)
         return;
-    cm_buf_free(&r->wdek);
+    vlt_wdek_clear(&r->wdek);
     vlt_res_reasons_clear(r);
-    cry_secret_free(r->dek);
+    cm_wipe(r->dek, sizeof r->dek);
     free(r);
-}
-
-/* A copy into a buffer of the same bound: it cannot fail. */
-static void buf_copy(cm_buf *d, const cm_buf *s)
-{
-    cm_buf_init(d, s->max);
-    if (s->len)
-        cm_buf_add(d, s->p, s->len);
 }
 
 vlt_resource *vlt_res_clone(const vlt_resource *o)
 {
     vlt_resource *r = cm_xmalloc(sizeof *r);
-    *r = *o;
+    *r = *o; /* the plaintext DEK with it: the clone's own, wiped when it goes */
     r->requested_key = NULL;
-    buf_copy(&r->wdek, &o->wdek);
+    if (o->wdek.len == VLT_WDEK_BIG) {
+        cm_buf w = vlt_wdek_view(&o->wdek);
+        r->wdek.len = 0;
+        vlt_wdek_set(&r->wdek, w.p, w.len);
+    }
     r->reasons = NULL;
     if (o->nreasons) {
         r->reasons = cm_xmalloc(o->nreasons * sizeof *r->reasons);
         memcpy(r->reasons, o->reasons, o->nreasons * sizeof *r->reasons);
     }
-    r->dek = o->dek ? cry_secret_dup(o->dek->b, o->dek->len) : NULL;
     return r;
 }
 

@@ -76,12 +76,13 @@ static void test_fanout_order(void)
 
 static void test_lock_wipes_dek(void)
 {
-    CHECK(res(R("a"))->dek != NULL); /* unlocked and just re-wrapped: the DEK is in memory */
+    CHECK(res(R("a"))->dek_held); /* unlocked and just re-wrapped: the DEK is in memory */
     CHECK(send("key.disabled", K, "{}") == AUD_ALLOWED);
-    CHECK(res(R("a"))->locked && res(R("a"))->dek == NULL);
+    CHECK(res(R("a"))->locked && !res(R("a"))->dek_held);
+    CHECK(!memcmp(res(R("a"))->dek, (uint8_t[CRY_DEK_LEN]){0}, CRY_DEK_LEN)); /* wiped in place */
     CHECK(res(R("b"))->locked && res(R("c"))->locked);
     CHECK(send("key.enabled", K, "{}") == AUD_ALLOWED);
-    CHECK(!res(R("a"))->locked && res(R("a"))->dek != NULL);
+    CHECK(!res(R("a"))->locked && res(R("a"))->dek_held);
     CHECK(d.nrecs == 4 && !strcmp(d.recs[1].a[0].op, "unlock"));
 }
 

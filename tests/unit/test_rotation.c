@@ -100,12 +100,12 @@ static vlt_state *estate(uint8_t deks[N][CRY_DEK_LEN])
         CHECK(apply(s, "vault.access.granted", V, data, NULL) == 0);
         CHECK(apply(s, "resource.cmk.enabled", rid, "{\"key_uri\":\"" K "\"}", NULL) == 0);
         vlt_resource *r = (vlt_resource *)vlt_state_resource(s, rid);
-        CHECK(r && r->dek && r->dek->len == CRY_DEK_LEN && cm_streq(r->wrap_ref, K "/v1"));
-        if (!r || !r->dek)
+        CHECK(r && r->dek_held && cm_streq(r->wrap_ref, K "/v1"));
+        if (!r || !r->dek_held)
             continue;
-        memcpy(deks[i], r->dek->b, CRY_DEK_LEN);
-        cry_secret_free(r->dek);
-        r->dek = NULL;
+        memcpy(deks[i], r->dek, CRY_DEK_LEN);
+        vlt_res_set_dek(r, NULL);
+        CHECK(!r->dek_held && !memcmp(r->dek, (uint8_t[CRY_DEK_LEN]){0}, CRY_DEK_LEN)); /* wiped */
     }
     return s;
 }
@@ -123,7 +123,8 @@ static void rotate(const char *threads, int damaged, struct outcome *o)
         char rid[256];
         snprintf(rid, sizeof rid, RPFX "%02d", damaged);
         vlt_resource *r = (vlt_resource *)vlt_state_resource(s, rid);
-        r->wdek.p[r->wdek.len / 2] ^= 0x5a;
+        cm_buf w = vlt_wdek_view(&r->wdek);
+        w.p[w.len / 2] ^= 0x5a;
     }
     apply(s, "key.rotated", K, "{\"version\":\"v2\"}", o);
     vlt_key_lookup look = vlt_key_lookup_committed(s);
@@ -133,11 +134,12 @@ static void rotate(const char *threads, int damaged, struct outcome *o)
         snprintf(rid, sizeof rid, RPFX "%02d", i);
         const vlt_resource *r = vlt_state_resource(s, rid);
         moved += cm_streq(r->wrap_ref, K "/v2");
-        cold += r->dek == NULL;
+        cold += !r->dek_held;
         cry_secret *dek = NULL;
-        if (vlt_unwrap(s, &look, r->wrap_ref, &r->wdek, &dek, err, sizeof err) == 0 &&
+        cm_buf w = vlt_wdek_view(&r->wdek);
+        if (vlt_unwrap(s, &look, r->wrap_ref, &w, &dek, err, sizeof err) == 0 &&
             dek->len == CRY_DEK_LEN && !memcmp(dek->b, deks[i], CRY_DEK_LEN) &&
-            (!r->dek || !memcmp(r->dek->b, deks[i], CRY_DEK_LEN)))
+            (!r->dek_held || !memcmp(r->dek, deks[i], CRY_DEK_LEN)))
             own++;
         cry_secret_free(dek);
     }

@@ -142,7 +142,7 @@ static void test_physics(void)
     CHECK(apply(s, "vault.access.revoked", V, "{\"principal\":\"mi-a\"}", R("a")) == 0);
     CHECK(nacts == 1 && !strncmp(acts[0], "lockout:", 8));
     r = vlt_state_resource(s, R("a"));
-    CHECK(r && r->locked && !r->lost && r->dek == NULL);
+    CHECK(r && r->locked && !r->lost && !r->dek_held);
     CHECK(r && reasons_are(r, "access-missing:get,wrapKey,unwrapKey"));
     /* a partial grant narrows the reason; a full one unlocks */
     CHECK(apply(s, "vault.access.granted", V, "{\"principal\":\"mi-a\",\"permissions\":[\"get\"]}",
@@ -204,7 +204,7 @@ static void test_physics(void)
     CHECK(vlt_state_key(s, K2) == NULL);
     CHECK(nacts >= 1 && t_streq(acts[0], "shred:" K2 "/w1>"));
     r = vlt_state_resource(s, R("a"));
-    CHECK(r && r->lost && r->locked && r->wdek.len == 0 && r->dek == NULL);
+    CHECK(r && r->lost && r->locked && r->wdek.len == 0 && !r->dek_held);
     CHECK(r && reasons_are(r, "key-destroyed"));
     /* lost stays lost: a new key of that name brings nothing back */
     CHECK(apply(s, "key.created", K2, "{\"version\":\"w2\",\"kty\":\"RSA\",\"size\":2048}", NULL) ==
@@ -330,8 +330,48 @@ static void test_spellings(void)
     vlt_state_free(s);
 }
 
+/* The wrapped DEK and the plaintext DEK held in the resource: an MMK wrap in place, a
+ * longer wrap in a block of its own, each copy a clone's own, every byte wiped when
+ * it goes. */
+static void test_keys_in_place(void)
+{
+    uint8_t small[VLT_KW_LEN], big[256], zero[256] = {0};
+    for (size_t i = 0; i < sizeof big; i++)
+        big[i] = (uint8_t)(i * 7 + 1);
+    memcpy(small, big, sizeof small);
+    vlt_resource *r = calloc(1, sizeof *r);
+    CHECK(sizeof *r <= 248);
+    cm_buf w = vlt_wdek_view(&r->wdek);
+    CHECK(w.len == 0 && r->wdek.len == 0);
+    vlt_wdek_set(&r->wdek, small, sizeof small);
+    w = vlt_wdek_view(&r->wdek);
+    CHECK(w.len == sizeof small && !memcmp(w.p, small, sizeof small) && (void *)w.p == r->wdek.in);
+    vlt_wdek_set(&r->wdek, big, sizeof big);
+    w = vlt_wdek_view(&r->wdek);
+    CHECK(r->wdek.len == VLT_WDEK_BIG && w.len == sizeof big && !memcmp(w.p, big, sizeof big));
+    vlt_res_set_dek(r, cry_secret_dup(big, CRY_DEK_LEN));
+    CHECK(r->dek_held && !memcmp(r->dek, big, CRY_DEK_LEN));
+    vlt_resource *c = vlt_res_clone(r);
+    cm_buf cw = vlt_wdek_view(&c->wdek);
+    CHECK(cw.p != w.p && cw.len == sizeof big && !memcmp(cw.p, big, sizeof big));
+    cry_secret *d = vlt_res_dek(c);
+    CHECK(d && d->len == CRY_DEK_LEN && !memcmp(d->b, big, CRY_DEK_LEN));
+    cry_secret_free(d);
+    vlt_res_set_dek(c, cry_secret_dup(big, 16)); /* not a DEK's length: not held */
+    CHECK(!c->dek_held && !memcmp(c->dek, zero, CRY_DEK_LEN) && vlt_res_dek(c) == NULL);
+    vlt_wdek_clear(&c->wdek);
+    CHECK(c->wdek.len == 0 && !memcmp(c->wdek.in, zero, sizeof c->wdek.in));
+    w = vlt_wdek_view(&r->wdek); /* the original's is untouched */
+    CHECK(w.len == sizeof big && !memcmp(w.p, big, sizeof big));
+    vlt_res_free(c);
+    vlt_res_set_dek(r, NULL);
+    CHECK(!r->dek_held && !memcmp(r->dek, zero, CRY_DEK_LEN));
+    vlt_res_free(r);
+}
+
 int main(void)
 {
+    test_keys_in_place();
     dec = dec_decoder_new(DEC_MAX_MESSAGE_DEFAULT);
     test_spellings();
     test_physics();
