@@ -36,6 +36,10 @@ struct cm_idset {
     size_t nc, capc;
     cm_strset *other; /* the second form: varint(src) then the id */
     size_t len;
+    /* The class last found: ids from one source mostly share their prefix. */
+    uint32_t last_src, last_cls;
+    size_t last_plen;
+    char last_prefix[MAX_PREFIX];
 };
 
 cm_idset *cm_idset_new(void)
@@ -91,19 +95,25 @@ static uint32_t get_src(const char *p, const char **end)
 }
 
 /* Whether id is a prefix then a canonical decimal number: the prefix's length into *plen
- * and the number into *num. */
+ * and the number into *num. One pass: the number is read as the digits come, and starts
+ * over after any other byte. */
 static bool numbered(const char *id, size_t *plen, uint64_t *num)
 {
-    size_t n = strlen(id), i = n;
-    while (i > 0 && id[i - 1] >= '0' && id[i - 1] <= '9')
-        i--;
-    size_t d = n - i;
-    if (d == 0 || d > MAX_DIGITS || (d > 1 && id[i] == '0') || i > MAX_PREFIX)
-        return false;
+    size_t i = 0, start = 0;
     uint64_t v = 0;
-    for (size_t k = i; k < n; k++)
-        v = v * 10 + (uint64_t)(id[k] - '0');
-    *plen = i;
+    for (; id[i]; i++) {
+        unsigned d = (unsigned)(unsigned char)id[i] - '0';
+        if (d > 9) {
+            start = i + 1;
+            v = 0;
+        } else if (i - start < MAX_DIGITS) {
+            v = v * 10 + d;
+        }
+    }
+    size_t nd = i - start;
+    if (nd == 0 || nd > MAX_DIGITS || (nd > 1 && id[start] == '0') || start > MAX_PREFIX)
+        return false;
+    *plen = start;
     *num = v;
     return true;
 }
@@ -216,13 +226,33 @@ static uint64_t cont_key(uint32_t cls, uint64_t num)
 
 /* ---------- the set ---------- */
 
-bool cm_idset_has(const cm_idset *s, uint32_t src, const char *id)
+/* The class of (src, the first plen bytes of id), made when add is true and there is
+ * room for one more; 0 when there is none. */
+static uint32_t class_of(cm_idset *s, uint32_t src, const char *id, size_t plen, bool add)
+{
+    if (s->last_cls && s->last_src == src && s->last_plen == plen &&
+        !memcmp(s->last_prefix, id, plen))
+        return s->last_cls;
+    char buf[MAX_PREFIX + 8];
+    const char *ck = class_key(buf, src, id, plen);
+    uint32_t cls = cm_intern_find(s->cls, ck);
+    if (!cls && add && cm_intern_count(s->cls) < MAX_CLASSES)
+        cls = cm_intern_add(s->cls, ck);
+    if (cls) {
+        s->last_src = src;
+        s->last_cls = cls;
+        s->last_plen = plen;
+        memcpy(s->last_prefix, id, plen);
+    }
+    return cls;
+}
+
+bool cm_idset_has(cm_idset *s, uint32_t src, const char *id)
 {
     size_t plen;
     uint64_t num;
-    char buf[MAX_PREFIX + 8];
     if (numbered(id, &plen, &num)) {
-        uint32_t cls = cm_intern_find(s->cls, class_key(buf, src, id, plen));
+        uint32_t cls = class_of(s, src, id, plen, false);
         if (cls) {
             uint32_t at;
             return cm_u64map_get(&s->index, cont_key(cls, num), &at) &&
@@ -240,13 +270,9 @@ bool cm_idset_add(cm_idset *s, uint32_t src, const char *id)
 {
     size_t plen;
     uint64_t num;
-    char buf[MAX_PREFIX + 8];
     bool added;
     if (numbered(id, &plen, &num)) {
-        const char *ck = class_key(buf, src, id, plen);
-        uint32_t cls = cm_intern_find(s->cls, ck);
-        if (!cls && cm_intern_count(s->cls) < MAX_CLASSES)
-            cls = cm_intern_add(s->cls, ck);
+        uint32_t cls = class_of(s, src, id, plen, true);
         if (cls) {
             uint64_t key = cont_key(cls, num);
             uint32_t at;

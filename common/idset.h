@@ -25,7 +25,7 @@ typedef struct cm_idset cm_idset;
 cm_idset *cm_idset_new(void);
 void cm_idset_free(cm_idset *s); /* NULL is a no-op */
 /* Whether (src, id) is in the set; src != 0. */
-bool cm_idset_has(const cm_idset *s, uint32_t src, const char *id);
+bool cm_idset_has(cm_idset *s, uint32_t src, const char *id); /* not const: a lookup cache */
 /* Adds (src, id); false when it was there already. */
 bool cm_idset_add(cm_idset *s, uint32_t src, const char *id);
 size_t cm_idset_len(const cm_idset *s);

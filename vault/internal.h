@@ -78,7 +78,7 @@ typedef struct vlt_wdek {
 } vlt_wdek;
 cm_buf vlt_wdek_view(const vlt_wdek *w); /* read-only bytes, for vlt_unwrap */
 void vlt_wdek_set(vlt_wdek *w, const void *p, size_t n);
-void vlt_wdek_clear(vlt_wdek *w); /* wipes the bytes */
+void vlt_wdek_clear(vlt_wdek *w); /* wipes the bytes (a shredded DEK) */
 
 /* 248 bytes: the wrapped keys and the plaintext DEK in place, the flags as bits. */
 struct vlt_resource {
@@ -91,7 +91,8 @@ struct vlt_resource {
     uint32_t nreasons;
     bool cmk : 1, versionless : 1, identity : 1, locked : 1, lost : 1;
     /* The plaintext DEK while unlocked and in use: wiped when it goes and when the
-     * resource is freed. Set through vlt_res_set_dek, read through vlt_res_dek. */
+     * resource is freed; all zero while not held. Set through vlt_res_set_dek, read
+     * through vlt_res_dek. */
     bool dek_held : 1;
     uint8_t dek[CRY_DEK_LEN];
     vlt_wdek wdek;     /* the DEK wrapped under wrap_ref */

@@ -207,20 +207,25 @@ cm_buf vlt_wdek_view(const vlt_wdek *w)
     return v;
 }
 
+/* Lets go of a long wrapped DEK's block (a wrapped key is not a secret: not wiped). */
+static void wdek_release(vlt_wdek *w)
+{
+    if (w->len == VLT_WDEK_BIG)
+        free(wdek_big(w));
+    w->len = 0;
+}
+
 void vlt_wdek_clear(vlt_wdek *w)
 {
-    if (w->len == VLT_WDEK_BIG) {
-        struct vlt_wdek_big *big = wdek_big(w);
-        cm_wipe(big->b, big->len);
-        free(big);
-    }
+    cm_buf v = vlt_wdek_view(w);
+    cm_wipe(v.p, v.len);
+    wdek_release(w);
     cm_wipe(w->in, sizeof w->in);
-    w->len = 0;
 }
 
 void vlt_wdek_set(vlt_wdek *w, const void *p, size_t n)
 {
-    vlt_wdek_clear(w);
+    wdek_release(w);
     if (n <= sizeof w->in) {
         memcpy(w->in, p, n);
         w->len = (uint8_t)n;
@@ -240,7 +245,8 @@ cry_secret *vlt_res_dek(const vlt_resource *r)
 
 void vlt_res_set_dek(vlt_resource *r, cry_secret *dek)
 {
-    cm_wipe(r->dek, sizeof r->dek);
+    if (r->dek_held) /* else its bytes are zero already */
+        cm_wipe(r->dek, sizeof r->dek);
     r->dek_held = dek && dek->len == sizeof r->dek;
     if (r->dek_held)
         memcpy(r->dek, dek->b, sizeof r->dek);
@@ -251,9 +257,10 @@ void vlt_res_free(vlt_resource *r)
 {
     if (!r)
         return;
-    vlt_wdek_clear(&r->wdek);
+    wdek_release(&r->wdek);
     vlt_res_reasons_clear(r);
-    cm_wipe(r->dek, sizeof r->dek);
+    if (r->dek_held)
+        cm_wipe(r->dek, sizeof r->dek);
     free(r);
 }
 
