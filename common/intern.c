@@ -124,7 +124,7 @@ static char *room(cm_intern *p, size_t need)
     size_t cls = need / 8;
     if (cls < FREE_CLASSES && p->freeb[cls]) {
         char *at = p->freeb[cls];
-        memcpy(&p->freeb[cls], at, sizeof at);
+        memcpy(&p->freeb[cls], at, sizeof p->freeb[cls]);
         return at;
     }
     if (!p->nchunks || p->used + need > p->size) {
@@ -199,7 +199,7 @@ void cm_intern_forget(cm_intern *p, uint32_t h)
     size_t cls = block_size(n) / 8;
     char *block = (char *)str - sizeof(uint32_t);
     if (cls < FREE_CLASSES) {
-        memcpy(block, &p->freeb[cls], sizeof block);
+        memcpy(block, &p->freeb[cls], sizeof p->freeb[cls]);
         p->freeb[cls] = block;
     }
     p->str[h] = NULL;
