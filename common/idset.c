@@ -13,6 +13,10 @@
 #define MAX_CLASSES 65535 /* past it, new classes' ids take the second form */
 #define ARRAY_MAX 4096    /* values an array container holds before it is a bitmap */
 #define INLINE_MAX 4
+/* A class whose numbers are sparse (fewer than 2.5 per container, once it holds
+ * DEMOTE_MIN) costs more as containers than as strings: its ids move to the second form
+ * for good. */
+#define DEMOTE_MIN 1024
 
 enum { C_INLINE, C_ARRAY, C_BITMAP };
 
@@ -29,8 +33,16 @@ struct cont {
     uint8_t kind;
 };
 
+/* What a class holds. */
+struct cls_info {
+    uint32_t ids, conts;
+    bool strings; /* demoted: its ids take the second form */
+};
+
 struct cm_idset {
-    cm_intern *cls;  /* class keys: varint(src) then the prefix */
+    cm_intern *cls;      /* class keys: varint(src) then the prefix */
+    struct cls_info *ci; /* by class */
+    size_t capci;
     cm_u64map index; /* cont.key -> its position in c */
     struct cont *c;  /* creation order */
     size_t nc, capc;
@@ -41,6 +53,8 @@ struct cm_idset {
     size_t last_plen;
     char last_prefix[MAX_PREFIX];
 };
+
+static void cont_free(struct cont *c);
 
 cm_idset *cm_idset_new(void)
 {
@@ -55,11 +69,9 @@ void cm_idset_free(cm_idset *s)
     if (!s)
         return;
     for (size_t i = 0; i < s->nc; i++)
-        if (s->c[i].kind == C_ARRAY)
-            free(s->c[i].u.arr);
-        else if (s->c[i].kind == C_BITMAP)
-            free(s->c[i].u.bits);
+        cont_free(&s->c[i]);
     free(s->c);
+    free(s->ci);
     cm_u64map_free(&s->index);
     cm_intern_free(s->cls);
     cm_strset_free(s->other);
@@ -224,6 +236,46 @@ static uint64_t cont_key(uint32_t cls, uint64_t num)
     return (uint64_t)cls << 44 | num >> 16;
 }
 
+/* Calls fn for every value of c, in increasing order. */
+static void cont_each(const struct cont *c, void (*fn)(void *arg, uint16_t v), void *arg)
+{
+    if (c->kind == C_BITMAP) {
+        for (uint32_t w = 0; w < 1024; w++)
+            for (uint64_t b = c->u.bits[w]; b; b &= b - 1)
+                fn(arg, (uint16_t)(w * 64 + __builtin_ctzll(b)));
+        return;
+    }
+    const uint16_t *a = cont_vals(c);
+    for (uint32_t k = 0; k < c->n; k++)
+        fn(arg, a[k]);
+}
+
+static void cont_free(struct cont *c)
+{
+    if (c->kind == C_ARRAY)
+        free(c->u.arr);
+    else if (c->kind == C_BITMAP)
+        free(c->u.bits);
+}
+
+/* The id numbered high * 2^16 + v of a class with the given prefix into buf (MAX_PREFIX +
+ * MAX_DIGITS + 1 bytes). */
+static const char *num_id(char *buf, const char *prefix, size_t plen, uint64_t high, uint16_t v)
+{
+    char digits[MAX_DIGITS + 1];
+    uint64_t num = high << 16 | v;
+    size_t nd = 0;
+    do {
+        digits[nd++] = (char)('0' + num % 10);
+        num /= 10;
+    } while (num);
+    memcpy(buf, prefix, plen);
+    for (size_t i = 0; i < nd; i++)
+        buf[plen + i] = digits[nd - 1 - i];
+    buf[plen + nd] = '\0';
+    return buf;
+}
+
 /* ---------- the set ---------- */
 
 /* The class of (src, the first plen bytes of id), made when add is true and there is
@@ -247,18 +299,60 @@ static uint32_t class_of(cm_idset *s, uint32_t src, const char *id, size_t plen,
     return cls;
 }
 
+struct demoting {
+    cm_strset *other;
+    uint32_t src;
+    const char *prefix;
+    size_t plen;
+    uint64_t high;
+};
+
+static void demote_one(void *arg, uint16_t v)
+{
+    struct demoting *d = arg;
+    char id[MAX_PREFIX + MAX_DIGITS + 2], kb[512], *heap;
+    num_id(id, d->prefix, d->plen, d->high, v);
+    cm_strset_add(d->other, other_key(kb, sizeof kb, d->src, id, &heap));
+    free(heap);
+}
+
+/* Moves every id of class cls to the second form, for good. */
+static void demote(cm_idset *s, uint32_t cls)
+{
+    struct demoting d = {.other = s->other};
+    d.src = get_src(cm_intern_str(s->cls, cls), &d.prefix);
+    d.plen = strlen(d.prefix);
+    size_t keep = 0;
+    for (size_t i = 0; i < s->nc; i++) {
+        struct cont *c = &s->c[i];
+        if (c->key >> 44 != cls) {
+            s->c[keep++] = *c;
+            continue;
+        }
+        d.high = c->key & (((uint64_t)1 << 44) - 1);
+        cont_each(c, demote_one, &d);
+        cont_free(c);
+    }
+    s->nc = keep;
+    cm_u64map_free(&s->index);
+    for (size_t i = 0; i < s->nc; i++)
+        cm_u64map_put(&s->index, s->c[i].key, (uint32_t)i);
+    s->ci[cls] = (struct cls_info){.strings = true};
+}
+
 bool cm_idset_has(cm_idset *s, uint32_t src, const char *id)
 {
     size_t plen;
     uint64_t num;
     if (numbered(id, &plen, &num)) {
         uint32_t cls = class_of(s, src, id, plen, false);
-        if (cls) {
+        if (cls && !s->ci[cls].strings) {
             uint32_t at;
             return cm_u64map_get(&s->index, cont_key(cls, num), &at) &&
                    cont_has(&s->c[at], (uint16_t)num);
         }
-        /* a class never made: the id may have come when there was no room for it */
+        /* a class never made (the id may have come when there was no room for one) or
+         * demoted: the id is a string if anything */
     }
     char kb[512], *heap;
     bool has = cm_strset_has(s->other, other_key(kb, sizeof kb, src, id, &heap));
@@ -273,7 +367,16 @@ bool cm_idset_add(cm_idset *s, uint32_t src, const char *id)
     bool added;
     if (numbered(id, &plen, &num)) {
         uint32_t cls = class_of(s, src, id, plen, true);
-        if (cls) {
+        if (cls >= s->capci) {
+            size_t cap = s->capci ? s->capci * 2 : 16;
+            while (cap <= cls)
+                cap *= 2;
+            s->ci = cm_xrealloc(s->ci, cap * sizeof *s->ci);
+            memset(s->ci + s->capci, 0, (cap - s->capci) * sizeof *s->ci);
+            s->capci = cap;
+        }
+        if (cls && !s->ci[cls].strings) {
+            struct cls_info *ci = &s->ci[cls];
             uint64_t key = cont_key(cls, num);
             uint32_t at;
             if (!cm_u64map_get(&s->index, key, &at)) {
@@ -284,9 +387,13 @@ bool cm_idset_add(cm_idset *s, uint32_t src, const char *id)
                 at = (uint32_t)s->nc++;
                 s->c[at] = (struct cont){.key = key, .kind = C_INLINE};
                 cm_u64map_put(&s->index, key, at);
+                ci->conts++;
             }
             added = cont_add(&s->c[at], (uint16_t)num);
             s->len += added;
+            ci->ids += added;
+            if (ci->ids >= DEMOTE_MIN && (uint64_t)ci->conts * 5 > (uint64_t)ci->ids * 2)
+                demote(s, cls);
             return added;
         }
     }
@@ -316,22 +423,20 @@ static int cmp_cont(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Calls fn for the number high * 2^16 + v of the class (src, prefix). */
-static void each_num(const char *prefix, size_t plen, uint32_t src, uint64_t high, uint16_t v,
-                     void (*fn)(void *arg, uint32_t src, const char *id), void *arg)
+struct each_num {
+    void (*fn)(void *arg, uint32_t src, const char *id);
+    void *arg;
+    uint32_t src;
+    const char *prefix;
+    size_t plen;
+    uint64_t high;
+};
+
+static void each_num(void *arg, uint16_t v)
 {
-    char buf[MAX_PREFIX + MAX_DIGITS + 2], digits[MAX_DIGITS + 1];
-    uint64_t num = high << 16 | v;
-    size_t nd = 0;
-    do {
-        digits[nd++] = (char)('0' + num % 10);
-        num /= 10;
-    } while (num);
-    memcpy(buf, prefix, plen);
-    for (size_t i = 0; i < nd; i++)
-        buf[plen + i] = digits[nd - 1 - i];
-    buf[plen + nd] = '\0';
-    fn(arg, src, buf);
+    struct each_num *e = arg;
+    char buf[MAX_PREFIX + MAX_DIGITS + 2];
+    e->fn(e->arg, e->src, num_id(buf, e->prefix, e->plen, e->high, v));
 }
 
 void cm_idset_each(const cm_idset *s, void (*fn)(void *arg, uint32_t src, const char *id),
@@ -345,28 +450,19 @@ void cm_idset_each(const cm_idset *s, void (*fn)(void *arg, uint32_t src, const 
     qsort(order, s->nc, sizeof *order, cmp_cont);
     for (size_t i = 0; i < s->nc; i++) {
         const struct cont *c = order[i];
-        const char *prefix;
-        uint32_t src = get_src(cm_intern_str(s->cls, (uint32_t)(c->key >> 44)), &prefix);
-        size_t plen = strlen(prefix);
-        uint64_t high = c->key & (((uint64_t)1 << 44) - 1);
-        if (c->kind == C_BITMAP) {
-            for (uint32_t w = 0; w < 1024; w++)
-                for (uint64_t b = c->u.bits[w]; b; b &= b - 1)
-                    each_num(prefix, plen, src, high, (uint16_t)(w * 64 + __builtin_ctzll(b)), fn,
-                             arg);
-        } else {
-            const uint16_t *a = cont_vals(c);
-            for (uint32_t k = 0; k < c->n; k++)
-                each_num(prefix, plen, src, high, a[k], fn, arg);
-        }
+        struct each_num en = {.fn = fn, .arg = arg};
+        en.src = get_src(cm_intern_str(s->cls, (uint32_t)(c->key >> 44)), &en.prefix);
+        en.plen = strlen(en.prefix);
+        en.high = c->key & (((uint64_t)1 << 44) - 1);
+        cont_each(c, each_num, &en);
     }
     free(order);
 }
 
 size_t cm_idset_bytes(const cm_idset *s)
 {
-    size_t b =
-        sizeof *s + s->capc * sizeof *s->c + cm_u64map_bytes(&s->index) + cm_strset_bytes(s->other);
+    size_t b = sizeof *s + s->capc * sizeof *s->c + s->capci * sizeof *s->ci +
+               cm_u64map_bytes(&s->index) + cm_strset_bytes(s->other);
     for (size_t i = 0; i < s->nc; i++)
         if (s->c[i].kind == C_ARRAY)
             b += s->c[i].cap * sizeof *s->c[i].u.arr;

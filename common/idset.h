@@ -10,10 +10,14 @@
  *     the class (src, prefix): containers of 2^16 numbers, each a sorted array of 16-bit
  *     values up to 4096 of them and an 8 KiB bitmap past that. A class numbered in
  *     sequence costs about a bit per id;
- *   - any other id: its bytes back to back in chunks that never move, found through an
- *     open-addressing table of 8-byte slots (a hash fragment and the id's position).
+ *   - any other id: its bytes back to back in one arena, found through an
+ *     open-addressing table of 8-byte slots (a hash fragment and the id's offset).
  *
- * The two forms never hold the same id, so the set is exact. */
+ * A class whose numbers turn out sparse (fewer than 2.5 a container once it holds 1 024)
+ * costs more as containers than as strings: its ids move to the second form, and every
+ * later id of it goes there. Which form holds an id depends on the id and on its
+ * class's state, which changes once at most, moving every id with it: the two forms
+ * never hold the same id, so the set is exact. */
 #ifndef CM_IDSET_H
 #define CM_IDSET_H
 #include <stdbool.h>
