@@ -227,7 +227,8 @@ void vlt_wdek_set(vlt_wdek *w, const void *p, size_t n)
 {
     wdek_release(w);
     if (n <= sizeof w->in) {
-        memcpy(w->in, p, n);
+        if (n)
+            memcpy(w->in, p, n);
         w->len = (uint8_t)n;
         return;
     }

@@ -364,6 +364,8 @@ static void test_keys_in_place(void)
     w = vlt_wdek_view(&r->wdek); /* the original's is untouched */
     CHECK(w.len == sizeof big && !memcmp(w.p, big, sizeof big));
     vlt_res_free(c);
+    vlt_wdek_set(&r->wdek, NULL, 0); /* a shredded DEK loaded from its document: none */
+    CHECK(r->wdek.len == 0 && vlt_wdek_view(&r->wdek).len == 0);
     vlt_res_set_dek(r, NULL);
     CHECK(!r->dek_held && !memcmp(r->dek, zero, CRY_DEK_LEN));
     vlt_res_free(r);
