@@ -12,7 +12,7 @@ GUARD   := -include common/banned.h
 CFLAGS  += $(WARN) $(OPT) -D_GNU_SOURCE -I. $(GUARD) $(PKG_CFLAGS) $(SANFLAGS)
 LDLIBS  += $(PKG_LIBS) -lpthread $(SANFLAGS)
 
-MODULES := common crypto vault decode azure policy audit pipeline stream
+MODULES := common crypto store vault decode azure policy audit pipeline stream
 LIB_SRC := $(foreach m,$(MODULES),$(wildcard $(m)/*.c)) $(filter-out cli/main.c,$(wildcard cli/*.c))
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o) $(BUILD)/gen/schema.o
 LIB     := $(BUILD)/libcmkguard.a

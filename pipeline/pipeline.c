@@ -1,5 +1,7 @@
 #include "pipeline/pipeline.h"
 
+#include "pipeline/chains.h"
+
 int pip_record(pol_engine *eng, const char *rules_hash, aud_writer *w, const char *input,
                aud_decision *d, pip_decided_fn fn, void *arg, cm_err *err)
 {
@@ -29,8 +31,10 @@ int pip_commit(vlt_state *st, const pip_chain *chains, size_t n,
             return err->code = CM_EENV;
     if (flush && flush(arg, err) < 0)
         return err->code = CM_EENV;
+    if (pip_chains_open(st, err) < 0)
+        return err->code = CM_EENV;
     for (size_t i = 0; i < n; i++)
-        vlt_state_chain_set(st, chains[i].name, aud_writer_seq(chains[i].w),
-                            aud_writer_head(chains[i].w));
+        pip_chain_set(st, chains[i].name, aud_writer_seq(chains[i].w),
+                      aud_writer_head(chains[i].w));
     return vlt_state_flush(st, err) < 0 ? (err->code = CM_EENV) : 0;
 }

@@ -6,6 +6,7 @@
 
 #include "common/fault.h"
 #include "common/lines.h"
+#include "pipeline/chains.h"
 #include "pipeline/pipeline.h"
 #include "pipeline/trail.h"
 
@@ -16,16 +17,16 @@ struct replay {
     pip_chain chain;
     const char *input; /* the input's name, as records cite it */
     bool resume;
-    vlt_replay_pos pos; /* resuming: where the interrupted replay committed last */
+    pip_replay_pos pos; /* resuming: where the interrupted replay committed last */
 };
 
 /* The batch so far made durable, with the line it reached (-1: the input is done). */
 static int commit(struct replay *r, int64_t lines, cm_err *err)
 {
-    vlt_replay_pos p = {.lines = lines, .last_signed = aud_writer_last_signed(r->chain.w)};
+    pip_replay_pos p = {.lines = lines, .last_signed = aud_writer_last_signed(r->chain.w)};
     snprintf(p.input, sizeof p.input, "%s", r->input);
     snprintf(p.time, sizeof p.time, "%s", aud_writer_last_time(r->chain.w));
-    vlt_state_replay_set(r->st, r->chain.name, &p);
+    pip_replay_set(r->st, r->chain.name, &p);
     return pip_commit(r->st, &r->chain, 1, pip_trail_flush, r->trail, err);
 }
 
@@ -51,8 +52,8 @@ static int start(struct replay *r, const char *input, cry_signer *signer, cm_err
     uint64_t seq = 0;
     char head[65];
     r->pos.lines = -1;
-    bool chained = vlt_state_chain_get(r->st, r->chain.name, &seq, head);
-    if (chained && vlt_state_replay_get(r->st, r->chain.name, &r->pos) && r->pos.lines >= 0 &&
+    bool chained = pip_chain_get(r->st, r->chain.name, &seq, head);
+    if (chained && pip_replay_get(r->st, r->chain.name, &r->pos) && r->pos.lines >= 0 &&
         strcmp(r->pos.input, input) != 0) {
         cm_log("%s: warning: the replay of %s into chain %s stopped after line %lld; this "
                "replay continues the chain from there",
@@ -157,7 +158,7 @@ int pip_replay(const pip_replay_opts *o)
     if (o->sign_key && !(signer = cry_signer_load(o->sign_key, &err)))
         goto out_print;
     rc = CM_EENV;
-    if (!(r.st = vlt_state_open(o->state, o->master, &err)))
+    if (!(r.st = vlt_state_open(o->state, o->master, &err)) || pip_chains_open(r.st, &err) < 0)
         goto out_print;
     if (!(rd = cm_lines_open(o->events, (size_t)o->max_message, &err))) {
         rc = CM_EINPUT;

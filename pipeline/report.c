@@ -12,6 +12,7 @@
 
 #include "audit/report.h"
 #include "common/timestamp.h"
+#include "pipeline/chains.h"
 #include "policy/policy.h"
 #include "vault/state.h"
 
@@ -40,6 +41,10 @@ static void read_state(aud_report *rep, const char *path, const char *master)
         return;
     }
     vlt_state *st = vlt_state_open(path, master, &err);
+    if (st && pip_chains_open(st, &err) < 0) {
+        vlt_state_free(st);
+        st = NULL;
+    }
     if (!st) {
         char why[1400];
         cm_err_format(&err, why, sizeof why);
@@ -62,7 +67,7 @@ static void read_state(aud_report *rep, const char *path, const char *master)
         aud_report_state_resource(rep, &r);
     }
     free(ids);
-    vlt_state_chain_each(st, state_chain, rep);
+    pip_chain_each(st, state_chain, rep);
     vlt_state_free(st);
 }
 

@@ -30,6 +30,7 @@
 
 #include "common/le.h"
 #include "common/map.h"
+#include "pipeline/chains.h"
 #include "vault/delta.h"
 
 #define MAGIC "CMKL"
@@ -239,7 +240,7 @@ static void put_str(cm_buf *b, const char *s, size_t n)
         cm_buf_add(b, s, n);
 }
 
-static void outbox_items(struct chunker *k, const vlt_outmsg *m, size_t n)
+static void outbox_items(struct chunker *k, const stm_outmsg *m, size_t n)
 {
     cm_buf v;
     cm_buf_init(&v, 0);
@@ -286,12 +287,24 @@ static int chunker_init(struct chunker *k, stm_clog *c, int kind, uint64_t epoch
     return 0;
 }
 
+/* The parts of a state whose entries its changelog carries besides the vault's (its
+ * chain heads and input offsets), attached, with what a restored snapshot carried for
+ * them: a state that never had one lists none of its entries. 0, or err's code. */
+static int attach(vlt_state *s, cm_err *err)
+{
+    if (pip_chains_open(s, err) == 0 && stm_outbox_open(s, err))
+        return 0;
+    return err->code ? err->code : CM_EENV;
+}
+
 int stm_clog_batch(stm_clog *c, vlt_state *s, uint64_t epoch, const stm_cl_point *pt,
-                   const vlt_outmsg *out, size_t nout, size_t max, stm_cl_emit emit, void *arg,
+                   const stm_outmsg *out, size_t nout, size_t max, stm_cl_emit emit, void *arg,
                    cm_err *err)
 {
     struct chunker k;
-    int rc = chunker_init(&k, c, STM_CL_CHANGES, epoch, pt, max, emit, arg, err);
+    int rc = attach(s, err);
+    if (rc == 0)
+        rc = chunker_init(&k, c, STM_CL_CHANGES, epoch, pt, max, emit, arg, err);
     if (rc < 0)
         return rc;
     rc = vlt_state_changes(s, entry_item, &k, err);
@@ -314,11 +327,13 @@ int stm_clog_batch(stm_clog *c, vlt_state *s, uint64_t epoch, const stm_cl_point
 }
 
 int stm_clog_snapshot(stm_clog *c, vlt_state *s, uint64_t epoch, const stm_cl_point *pt,
-                      const vlt_outmsg *pending, size_t npending, size_t max, stm_cl_emit emit,
+                      const stm_outmsg *pending, size_t npending, size_t max, stm_cl_emit emit,
                       void *arg, cm_err *err)
 {
     struct chunker k;
-    int rc = chunker_init(&k, c, STM_CL_SNAPSHOT, epoch, pt, max, emit, arg, err);
+    int rc = attach(s, err);
+    if (rc == 0)
+        rc = chunker_init(&k, c, STM_CL_SNAPSHOT, epoch, pt, max, emit, arg, err);
     if (rc < 0)
         return rc;
     chunk_open(&k); /* an empty state is one chunk */
@@ -459,7 +474,7 @@ struct rec_info {
 struct apply {
     vlt_state *s;
     cm_err *err;
-    vlt_outmsg *out; /* the outbox of the batch (or snapshot) being applied */
+    stm_outmsg *out; /* the outbox of the batch (or snapshot) being applied */
     size_t nout, cap;
 };
 
@@ -484,7 +499,7 @@ static int apply_item(void *arg, const vlt_entry *e)
         a->cap = a->cap ? a->cap * 2 : 16;
         a->out = cm_xrealloc(a->out, a->cap * sizeof *a->out);
     }
-    vlt_outmsg *m = &a->out[a->nout++];
+    stm_outmsg *m = &a->out[a->nout++];
     memset(m, 0, sizeof *m);
     cm_rd r = cm_rd_of(e->val, e->vlen);
     size_t len;
@@ -507,10 +522,10 @@ static int apply_item(void *arg, const vlt_entry *e)
 static void keep_outbox(stm_cl_restored *out, size_t keep, uint64_t seq, struct apply *a)
 {
     if (!keep) {
-        vlt_outmsg_free(a->out, a->nout);
+        stm_outmsg_free(a->out, a->nout);
     } else {
         if (out->noutbox == keep) { /* the oldest goes */
-            vlt_outmsg_free(out->outbox[0].m, out->outbox[0].n);
+            stm_outmsg_free(out->outbox[0].m, out->outbox[0].n);
             memmove(out->outbox, out->outbox + 1, (keep - 1) * sizeof *out->outbox);
             out->noutbox--;
         }
@@ -721,7 +736,7 @@ static int restore_from(const stm_cl_msg *log, size_t n, struct rec_info *v, siz
     }
     if (rc == 0)
         out->ignored += p.n; /* the trailing batch, never committed */
-    vlt_outmsg_free(a.out, a.nout);
+    stm_outmsg_free(a.out, a.nout);
     free(p.idx);
     return rc;
 }
@@ -748,6 +763,8 @@ int stm_clog_restore(stm_clog *c, const cry_secret *master, const stm_cl_msg *lo
         rc = CM_EENV;
         goto out_free;
     }
+    if ((rc = attach(out->state, err)) < 0)
+        goto out_free;
     rc = restore_from(log, n, v, (size_t)snap, keep, out, err);
     if (rc == 0)
         vlt_state_changes_clear(out->state); /* what it holds is the log's: nothing new */
@@ -772,10 +789,10 @@ int stm_clog_restore_more(stm_clog *c, const stm_cl_msg *tail, size_t n, stm_cl_
     if (!r->outbox)
         r->outbox = cm_xcalloc(r->keep + 1, sizeof *r->outbox);
     struct rec_info *v = cm_xcalloc(n + 1, sizeof *v);
-    int rc = 0;
-    if (fence(c, tail, n, v, r, false, err) < 0)
+    int rc = attach(r->state, err);
+    if (rc == 0 && fence(c, tail, n, v, r, false, err) < 0)
         rc = err->code ? err->code : CM_EINPUT;
-    else
+    else if (rc == 0)
         rc = restore_from(tail, n, v, n, r->keep, r, err);
     if (rc == 0)
         vlt_state_changes_clear(r->state);
@@ -794,7 +811,7 @@ void stm_cl_restored_clear(stm_cl_restored *r)
         return;
     vlt_state_free(r->state);
     for (size_t i = 0; i < r->noutbox; i++)
-        vlt_outmsg_free(r->outbox[i].m, r->outbox[i].n);
+        stm_outmsg_free(r->outbox[i].m, r->outbox[i].n);
     free(r->outbox);
     memset(r, 0, sizeof *r);
     r->claim_offset = r->snapshot_at = -1;

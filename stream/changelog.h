@@ -9,6 +9,9 @@
  *   COMMIT    epoch, batch seq, chunks, outbox size, where the partition stands (the
  *             last input offset, the chain head): the batch counts from here on
  *   SNAPSHOT  epoch, as of a commit, chunk index and count, entries: the whole state
+ * The entries are the vault's and those of the state's chain heads (pipeline/chains.h)
+ * and input offsets (stream/outbox.h): the changelog attaches both to every state it
+ * writes from or restores into.
  * Reading keeps the highest epoch read so far: a CLAIM is valid above it, any other
  * record at or above it, and a valid record raises it to its own. On a whole log, a
  * record counts only when its epoch is that of the latest valid CLAIM before it, and a
@@ -24,6 +27,7 @@
 
 #include "common/util.h"
 #include "crypto/crypto.h"
+#include "stream/outbox.h"
 #include "vault/state.h"
 
 enum stm_cl_kind {
@@ -84,14 +88,14 @@ int stm_clog_claim(stm_clog *c, uint64_t epoch, const char *owner, stm_cl_emit e
  * or vlt_state_changes_clear) once the records are durable. Codes as stm_clog_claim;
  * CM_EENV when one entry cannot fit max. */
 int stm_clog_batch(stm_clog *c, vlt_state *s, uint64_t epoch, const stm_cl_point *pt,
-                   const vlt_outmsg *out, size_t nout, size_t max, stm_cl_emit emit, void *arg,
+                   const stm_outmsg *out, size_t nout, size_t max, stm_cl_emit emit, void *arg,
                    cm_err *err);
 /* A SNAPSHOT of s as of the commit at pt, in chunks of at most max bytes, with the
  * outbox messages not yet known delivered (pending[0..npending)), which a restore gives
  * back as that commit's outbox. Codes as stm_clog_batch. Write its chunks back to back,
  * after the commit at pt and before the next batch. */
 int stm_clog_snapshot(stm_clog *c, vlt_state *s, uint64_t epoch, const stm_cl_point *pt,
-                      const vlt_outmsg *pending, size_t npending, size_t max, stm_cl_emit emit,
+                      const stm_outmsg *pending, size_t npending, size_t max, stm_cl_emit emit,
                       void *arg, cm_err *err);
 
 /* Decodes one record (p borrowed for as long as r is used): 0; CM_EINPUT when it is not
@@ -109,7 +113,7 @@ typedef struct stm_cl_msg {
 /* The outbox of one commit: its audit records, to reconcile with the audit topic. */
 typedef struct stm_cl_outbox {
     uint64_t seq;
-    vlt_outmsg *m;
+    stm_outmsg *m;
     size_t n;
 } stm_cl_outbox;
 
@@ -141,7 +145,7 @@ int stm_clog_restore(stm_clog *c, const cry_secret *master, const stm_cl_msg *lo
  * applied to r->state, which must be as the log left it at r->point (a restore's, or a
  * local cache's with its point, epoch and resume_at filled in by the caller). Snapshots
  * in the tail are not needed and are ignored. Codes as stm_clog_restore; on failure r is
- * cleared (its state freed): restore from the start. With a state that has a store, the
+ * cleared (its state freed): restore from the start. With a state that has a file, the
  * entries applied stay tracked for its flush. */
 int stm_clog_restore_more(stm_clog *c, const stm_cl_msg *tail, size_t n, stm_cl_restored *r,
                           cm_err *err);

@@ -17,11 +17,13 @@
 
 #include "audit/audit.h"
 #include "common/map.h"
+#include "pipeline/chains.h"
 #include "pipeline/pipeline.h"
 #include "policy/engine.h"
 #include "stream/cebind.h"
 #include "stream/kafka_internal.h"
 #include "stream/metrics.h"
+#include "stream/outbox.h"
 
 typedef struct chainw {
     char name[300];
@@ -34,6 +36,7 @@ typedef struct runner {
     const stm_config *cfg;
     const stm_signals *sig;
     vlt_state *st;
+    stm_outbox *ob; /* the state's outbox and input offsets */
     pol_ruleset *rs;
     pol_engine *eng;
     cry_signer *signer;
@@ -91,7 +94,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
  * a resend after a crash carries the same headers. A dead letter's were worked out when
  * it entered the outbox and are stored with it (see dead_letter()). Returns a new list,
  * which a successful rd_kafka_producev takes. */
-static rd_kafka_headers_t *headers_of(const vlt_outmsg *o)
+static rd_kafka_headers_t *headers_of(const stm_outmsg *o)
 {
     rd_kafka_headers_t *h = rd_kafka_headers_new(STM_CE__COUNT + 4);
     const char *name, *value;
@@ -117,7 +120,7 @@ static rd_kafka_headers_t *headers_of(const vlt_outmsg *o)
     return h;
 }
 
-static int produce(runner *r, const vlt_outmsg *o)
+static int produce(runner *r, const stm_outmsg *o)
 {
     for (;;) {
         rd_kafka_headers_t *h = headers_of(o);
@@ -143,7 +146,7 @@ static int mark_sent(runner *r)
 {
     if (!r->nsent)
         return 0;
-    int rc = vlt_state_outbox_sent(r->st, r->sent, r->nsent, &r->err);
+    int rc = stm_outbox_sent(r->ob, r->sent, r->nsent, &r->err);
     r->nsent = 0;
     return rc;
 }
@@ -153,7 +156,7 @@ static int mark_sent(runner *r)
 static int outbox_sink(void *arg, const char *subject, const char *line, size_t n)
 {
     chainw *c = arg;
-    vlt_outmsg m = {.topic = c->r->cfg->topic_audit,
+    stm_outmsg m = {.topic = c->r->cfg->topic_audit,
                     .partition = c->audit_part,
                     .chain = c->name,
                     .seq = aud_writer_seq(c->w) + 1,
@@ -161,7 +164,7 @@ static int outbox_sink(void *arg, const char *subject, const char *line, size_t 
                     .keylen = subject ? strlen(subject) : 0,
                     .value = (char *)line,
                     .len = n};
-    vlt_state_outbox_add(c->r->st, &m);
+    stm_outbox_add(c->r->ob, &m);
     if (c->r->want_rec) { /* kept for the dead letter that may follow */
         cm_buf_reset(&c->r->rec);
         cm_buf_add(&c->r->rec, line, n);
@@ -244,7 +247,7 @@ static chainw *chain_for(runner *r, int32_t part)
                           outbox_sink, c);
     uint64_t seq;
     char head[65];
-    if (vlt_state_chain_get(r->st, c->name, &seq, head))
+    if (pip_chain_get(r->st, c->name, &seq, head))
         aud_writer_resume(c->w, seq, head);
     else
         head_from_topic(r, c);
@@ -281,7 +284,7 @@ static int scan_record(void *arg, int32_t part, int64_t off, const char *v, size
 
 struct head_check {
     runner *r;
-    const vlt_outmsg *pend;
+    const stm_outmsg *pend;
     size_t npend;
     int failed; /* 0, or the exit code */
 };
@@ -333,12 +336,12 @@ static void check_head(void *arg, const char *chain, uint64_t seq, const char *h
 static int check_heads(runner *r)
 {
     size_t n = 0;
-    vlt_outmsg *pend = NULL;
-    if (vlt_state_outbox_pending(r->st, &pend, &n, &r->err) < 0)
+    stm_outmsg *pend = NULL;
+    if (stm_outbox_pending(r->ob, &pend, &n, &r->err) < 0)
         return -1;
     struct head_check h = {.r = r, .pend = pend, .npend = n};
-    vlt_state_chain_each(r->st, check_head, &h);
-    vlt_outmsg_free(pend, n);
+    pip_chain_each(r->st, check_head, &h);
+    stm_outmsg_free(pend, n);
     return h.failed ? -1 : 0;
 }
 
@@ -346,8 +349,8 @@ static int check_heads(runner *r)
 static int recover(runner *r)
 {
     size_t n;
-    vlt_outmsg *pend = NULL;
-    if (vlt_state_outbox_pending(r->st, &pend, &n, &r->err) < 0)
+    stm_outmsg *pend = NULL;
+    if (stm_outbox_pending(r->ob, &pend, &n, &r->err) < 0)
         return -1;
     if (!n) {
         free(pend);
@@ -403,7 +406,7 @@ static int recover(runner *r)
     while (cm_map_next(t.max_seq, &it, NULL, &v))
         free(v);
     cm_map_free(t.max_seq);
-    vlt_outmsg_free(pend, n);
+    stm_outmsg_free(pend, n);
     return rc;
 }
 
@@ -417,7 +420,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         for (int i = 0; i < parts->cnt; i++) {
             int64_t off;
             /* Our store, not the group's commit, says what has been applied. */
-            if (vlt_state_offset_get(r->st, parts->elems[i].topic, parts->elems[i].partition, &off))
+            if (stm_offset_get(r->ob, parts->elems[i].topic, parts->elems[i].partition, &off))
                 parts->elems[i].offset = off + 1;
             else
                 parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -521,7 +524,7 @@ static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *va
             stm_ce_pack(&h, stm_ce_header_name((enum stm_ce_attr)i), v[i]);
     if (rec.v[STM_CE_ID])
         stm_ce_pack(&h, "cmkguard-record", rec.v[STM_CE_ID]);
-    vlt_outmsg dl = {.topic = r->cfg->topic_dead,
+    stm_outmsg dl = {.topic = r->cfg->topic_dead,
                      .partition = msg->partition % r->dead_parts,
                      .key = msg->key,
                      .keylen = msg->key_len,
@@ -531,7 +534,7 @@ static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *va
                      .input = (char *)input,
                      .headers = h.p,
                      .hlen = h.len};
-    vlt_state_outbox_add(r->st, &dl);
+    stm_outbox_add(r->ob, &dl);
     cm_buf_free(&h);
     stm_ce_attrs_clear(&rec);
     stm_ce_attrs_clear(&ev);
@@ -566,7 +569,7 @@ static void process(runner *r, rd_kafka_message_t *msg)
 {
     const char *topic = rd_kafka_topic_name(msg->rkt);
     int64_t applied;
-    if (vlt_state_offset_get(r->st, topic, msg->partition, &applied) && msg->offset <= applied)
+    if (stm_offset_get(r->ob, topic, msg->partition, &applied) && msg->offset <= applied)
         return; /* already reflected by a durable decision */
     double t0 = now_s();
     chainw *c = chain_for(r, msg->partition);
@@ -608,7 +611,7 @@ static void process(runner *r, rd_kafka_message_t *msg)
     r->want_rec = false;
     stm_metrics_add(r->m, STM_EVENTS, 1);
     stm_metrics_latency(r->m, now_s() - t0);
-    vlt_state_offset_set(r->st, topic, msg->partition, msg->offset);
+    stm_offset_set(r->ob, topic, msg->partition, msg->offset);
 }
 
 /* Makes the batch durable, then sends its records. */
@@ -626,11 +629,11 @@ static int commit_batch(runner *r)
     if (committed < 0)
         return -1;
     size_t n;
-    vlt_outmsg *out = vlt_state_outbox_flushed(r->st, &n);
+    stm_outmsg *out = stm_outbox_flushed(r->ob, &n);
     int rc = 0;
     for (size_t i = 0; rc == 0 && i < n; i++)
         rc = produce(r, &out[i]);
-    vlt_outmsg_free(out, n);
+    stm_outmsg_free(out, n);
     if (rc == 0)
         rd_kafka_commit(r->cons, NULL, 1); /* the group's view, for lag tools */
     return rc;
@@ -724,7 +727,8 @@ static int setup(runner *r)
         return CM_EINPUT;
     if (r->cfg->sign_key && !(r->signer = cry_signer_load(r->cfg->sign_key, &r->err)))
         return CM_EINPUT;
-    if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)))
+    if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)) ||
+        !(r->ob = stm_outbox_open(r->st, &r->err)) || pip_chains_open(r->st, &r->err) < 0)
         return CM_EENV;
     r->eng = pol_engine_new(r->rs, r->st, (size_t)r->cfg->max_message);
     rd_kafka_conf_t *pc = stm_conf(r->cfg, true, &r->err);

@@ -67,7 +67,7 @@ static const vlt_resource *need_res(vlt_state *s, const char *rid, cm_err *err)
 static int data_resource(vlt_state *s, const char *rid, const vlt_resource **r, cm_err *err)
 {
     *r = NULL;
-    if (!s->db) {
+    if (!s->persistent) {
         cm_err_set(err, rid, 0, 0, "data needs a state store (--state)");
         return CM_EINPUT;
     }
@@ -101,11 +101,26 @@ int vlt_data_put(vlt_state *s, const char *rid, enum vlt_class c, const void *d,
     cry_secret_free(inner);
     if (rc < 0)
         rc = cm_err_env(err, rid, "sealing failed");
-    else if (vlt_store_data_put(s->db, rid, class_name(c), out.p, out.len, err) < 0)
-        rc = err->code = CM_EENV;
+    else {
+        sto_val row[3] = {sto_text(rid), sto_text(class_name(c)), sto_blob(out.p, out.len)};
+        if (sto_put(s->db, &vlt_tab_data, row, err) < 0)
+            rc = err->code = CM_EENV;
+    }
     cm_buf_free(&mid);
     cm_buf_free(&out);
     return rc;
+}
+
+/* The sealed bytes of a checked row of data into the buffer arg. */
+static int sealed_of(void *arg, const sto_row *r, cm_err *err)
+{
+    size_t n;
+    const void *p = sto_row_blob(r, 2, &n);
+    if (cm_buf_add(arg, p, n) < 0) {
+        cm_err_set(err, sto_row_text(r, 0), 0, 0, "stored data too large to read");
+        return -1;
+    }
+    return 0;
 }
 
 int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, cm_buf *out,
@@ -118,7 +133,8 @@ int vlt_data_get(vlt_state *s, const char *rid, enum vlt_class c, bool sealed, c
     rid = r->id; /* the resource's own spelling of its id */
     cm_buf blob;
     cm_buf_init(&blob, 0);
-    int found = vlt_store_data_get(s->db, rid, class_name(c), &blob, err);
+    sto_val key[2] = {sto_text(rid), sto_text(class_name(c))};
+    int found = sto_read(s->db, &vlt_tab_data, key, 2, NULL, sealed_of, &blob, err);
     if (found <= 0) {
         cm_buf_free(&blob);
         if (found < 0)

@@ -1,11 +1,9 @@
 /* A state as entries and what changed in it as entries (vault/delta.h): what a
  * partition's changelog carries. The tracking is the one the store's flush reads
- * (dirty objects, access policies, seen events, facts, offsets, chain heads); a state
- * without a store tracks too once vlt_state_track says so.
- *
- * The value of a chain entry, little-endian: seq:u64, the head's hash (64 hex digits),
- * has_pos:u8, and with a replay position: lines:i64, last_signed:u64, then time and
- * input each as length:u16 and bytes. */
+ * (dirty objects, access policies, seen events, facts); a state without a file tracks
+ * too once vlt_state_track says so. The entries of the store's other parts (chain
+ * heads, input offsets) are theirs: listed after the vault's, applied through the
+ * store. */
 #include "vault/delta.h"
 
 #include <stdio.h>
@@ -82,35 +80,6 @@ static void emit_fact(struct walk *w, const char *key)
 {
     const char *doc = vlt_fact_get(w->s, key);
     emit(w, VLT_E_FACT, key, doc, doc ? strlen(doc) : 0);
-}
-
-static void emit_chain(struct walk *w, const char *name)
-{
-    const struct vlt_chain_head *h = cm_map_get(w->s->chains, name);
-    cm_buf *b = &w->val;
-    cm_buf_reset(b);
-    cm_put_u64(b, h->seq);
-    cm_buf_add(b, h->hash, 64);
-    cm_put_u8(b, h->has_pos);
-    if (h->has_pos) {
-        size_t tn = strlen(h->pos.time), in = strlen(h->pos.input);
-        cm_put_u64(b, (uint64_t)h->pos.lines);
-        cm_put_u64(b, h->pos.last_signed);
-        cm_put_u16(b, (uint16_t)tn);
-        cm_buf_add(b, h->pos.time, tn);
-        cm_put_u16(b, (uint16_t)in);
-        cm_buf_add(b, h->pos.input, in);
-    }
-    emit(w, VLT_E_CHAIN, name, b->p, b->len);
-}
-
-static void emit_offset(struct walk *w, const char *name)
-{
-    const int64_t *v = cm_map_get(w->s->offsets, name);
-    uint8_t le[8];
-    for (int i = 0; v && i < 8; i++)
-        le[i] = (uint8_t)((uint64_t)*v >> (8 * i));
-    emit(w, VLT_E_OFFSET, name, v ? le : NULL, v ? sizeof le : 0);
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -190,8 +159,8 @@ int vlt_state_entries(vlt_state *s, vlt_entry_fn fn, void *arg, cm_err *err)
     if (w.rc == 0 && s->seen_any)
         cm_strset_each(s->seen_any, seen_any_entry, &w);
     emit_sorted(&w, s->facts, emit_fact);
-    emit_sorted(&w, s->chains, emit_chain);
-    emit_sorted(&w, s->offsets, emit_offset);
+    if (w.rc == 0)
+        w.rc = sto_entries(s->db, false, fn, arg);
     return walk_end(&w);
 }
 
@@ -213,33 +182,24 @@ int vlt_state_changes(vlt_state *s, vlt_entry_fn fn, void *arg, cm_err *err)
     for (size_t i = 0; i < s->dirty_seen.n; i++) /* in the order seen */
         emit(&w, VLT_E_SEEN, s->dirty_seen.s[i], "", 0);
     emit_sorted(&w, s->dirty_facts, emit_fact);
-    if (s->dirty_chains)
-        emit_sorted(&w, s->chains, emit_chain);
-    emit_sorted(&w, s->dirty_offsets, emit_offset);
+    if (w.rc == 0)
+        w.rc = sto_entries(s->db, true, fn, arg);
     return walk_end(&w);
 }
 
 void vlt_state_changes_clear(vlt_state *s)
 {
-    if (s->db)
+    if (s->persistent)
         return; /* the store's flush clears them once they are written */
     for (int t = 0; t < 3; t++)
         cm_hset_clear(&s->dirty[t]);
     vlt_strl_free(&s->dirty_seen);
     cm_u64map_clear(&s->dirty_acl);
-    cm_map_clear(s->dirty_offsets);
     vlt_facts_flushed(s);
-    s->dirty_chains = false;
+    sto_changes_clear(s->db);
 }
 
 /* ---------- applying ---------- */
-
-static int bad(cm_err *err, const vlt_entry *e, const char *name, const char *what)
-{
-    int k = e->kind > 32 && e->kind < 127 ? e->kind : '?';
-    cm_err_set(err, "changelog", 0, 0, "entry '%c' %.200s: %s", k, name, what);
-    return CM_EINPUT;
-}
 
 static int apply_obj(vlt_state *s, int t, const vlt_entry *e, const char *name, cm_err *err)
 {
@@ -265,11 +225,11 @@ static int apply_obj(vlt_state *s, int t, const vlt_entry *e, const char *name, 
         int rc = strlen(doc) == e->vlen ? vlt_doc_load(s, t, name, doc) : -1;
         free(doc);
         if (rc < 0)
-            return bad(err, e, name, "not a stored document");
+            return sto_entry_bad(err, e, name, "not a stored document");
         if (t == VLT_T_RESOURCE) { /* a resource is keyed by the id its document holds */
             const vlt_resource *r = cm_itab_get(tab, name);
             if (!r || strcmp(r->id, name) != 0)
-                return bad(err, e, name, "the document names another resource");
+                return sto_entry_bad(err, e, name, "the document names another resource");
         }
     }
     if (vlt_tracks(s))
@@ -282,7 +242,7 @@ static int apply_acl(vlt_state *s, const vlt_entry *e, const char *name, cm_err 
     cm_rd r = cm_rd_of(e->val, e->vlen);
     uint32_t perms = cm_rd_u32(&r);
     if (!strchr(name, '\x1f') || (e->val && (!cm_rd_done(&r) || perms > VLT_PERM_ALL)))
-        return bad(err, e, name, "not an access policy");
+        return sto_entry_bad(err, e, name, "not an access policy");
     uint64_t pair = vlt_acl_pair_of_key(s, name);
     if (e->val)
         cm_u64map_put(&s->acl, pair, perms | VLT_ACL_PRESENT);
@@ -293,60 +253,12 @@ static int apply_acl(vlt_state *s, const vlt_entry *e, const char *name, cm_err 
     return 0;
 }
 
-static int apply_chain(vlt_state *s, const vlt_entry *e, const char *name, cm_err *err)
-{
-    cm_rd r = cm_rd_of(e->val, e->vlen);
-    uint64_t seq = cm_rd_u64(&r);
-    const uint8_t *hash = cm_rd_bytes(&r, 64);
-    uint8_t has_pos = cm_rd_u8(&r);
-    vlt_replay_pos pos = {0};
-    if (has_pos == 1) {
-        pos.lines = (int64_t)cm_rd_u64(&r);
-        pos.last_signed = cm_rd_u64(&r);
-        uint16_t tn = cm_rd_u16(&r);
-        const uint8_t *tp = cm_rd_bytes(&r, tn);
-        uint16_t in = cm_rd_u16(&r);
-        const uint8_t *ip = cm_rd_bytes(&r, in);
-        if (tp && ip && tn < sizeof pos.time && in < sizeof pos.input) {
-            memcpy(pos.time, tp, tn);
-            memcpy(pos.input, ip, in);
-        } else {
-            r.bad = true;
-        }
-    }
-    char h[65] = {0};
-    if (hash)
-        memcpy(h, hash, 64);
-    uint8_t raw[32];
-    if (!e->val || !cm_rd_done(&r) || has_pos > 1 || cm_unhex(h, raw, sizeof raw) < 0)
-        return bad(err, e, name, "not a chain head");
-    vlt_state_chain_set(s, name, seq, h);
-    if (has_pos)
-        vlt_state_replay_set(s, name, &pos);
-    return 0;
-}
-
-static int apply_offset(vlt_state *s, const vlt_entry *e, const char *name, cm_err *err)
-{
-    cm_rd r = cm_rd_of(e->val, e->vlen);
-    int64_t off = (int64_t)cm_rd_u64(&r);
-    const char *sep = strrchr(name, '\x1f');
-    int64_t part;
-    if (!e->val || !cm_rd_done(&r) || !sep || !cm_parse_i64(sep + 1, &part) || part < 0 ||
-        part > INT32_MAX)
-        return bad(err, e, name, "not an input offset");
-    char *topic = cm_strndup(name, (size_t)(sep - name));
-    vlt_state_offset_set(s, topic, (int32_t)part, off);
-    free(topic);
-    return 0;
-}
-
 int vlt_state_entry_apply(vlt_state *s, const vlt_entry *e, cm_err *err)
 {
     char *name = cm_strndup(e->name, e->nlen);
     int rc = 0;
     if (strlen(name) != e->nlen || !e->nlen) {
-        rc = bad(err, e, "", "a name with a NUL byte, or none");
+        rc = sto_entry_bad(err, e, "", "a name with a NUL byte, or none");
         goto out;
     }
     switch (e->kind) {
@@ -364,7 +276,7 @@ int vlt_state_entry_apply(vlt_state *s, const vlt_entry *e, cm_err *err)
         break;
     case VLT_E_SEEN:
         if (!e->val || e->vlen || !strchr(name, '\x1f')) {
-            rc = bad(err, e, name, "not a seen event");
+            rc = sto_entry_bad(err, e, name, "not a seen event");
             break;
         }
         vlt_state_seen_load(s, name);
@@ -373,7 +285,7 @@ int vlt_state_entry_apply(vlt_state *s, const vlt_entry *e, cm_err *err)
         break;
     case VLT_E_SEEN_ANY:
         if (!e->val || e->vlen) {
-            rc = bad(err, e, name, "not a seen event");
+            rc = sto_entry_bad(err, e, name, "not a seen event");
             break;
         }
         vlt_doc_load_seen_legacy(s, name);
@@ -381,20 +293,14 @@ int vlt_state_entry_apply(vlt_state *s, const vlt_entry *e, cm_err *err)
     case VLT_E_FACT: {
         char *doc = e->val ? cm_strndup(e->val, e->vlen) : NULL;
         if (doc && strlen(doc) != e->vlen)
-            rc = bad(err, e, name, "a fact with a NUL byte");
+            rc = sto_entry_bad(err, e, name, "a fact with a NUL byte");
         else
             vlt_fact_put(s, name, doc);
         free(doc);
         break;
     }
-    case VLT_E_CHAIN:
-        rc = apply_chain(s, e, name, err);
-        break;
-    case VLT_E_OFFSET:
-        rc = apply_offset(s, e, name, err);
-        break;
-    default:
-        rc = bad(err, e, name, "an unknown kind of entry");
+    default: /* another part's, or none's */
+        rc = sto_entry_apply(s->db, e, name, err);
     }
 out:
     free(name);

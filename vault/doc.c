@@ -294,62 +294,50 @@ static void load_acl(void *arg, const char *k, unsigned perms)
         cm_u64map_put(&s->acl, pair, perms | VLT_ACL_PRESENT);
 }
 
-static void load_offset(void *arg, const char *topic, int32_t part, int64_t off)
-{
-    if (topic)
-        vlt_state_offset_set(arg, topic, part, off);
-}
-
 static void load_meta(void *arg, const char *k, const char *v)
 {
     vlt_state *s = arg;
-    if (k && v && !strncmp(k, "replay:", 7)) {
-        struct vlt_chain_head *h = cm_map_get(s->chains, k + 7);
-        vlt_replay_pos p = {0};
-        long long lines;
-        unsigned long long signed_seq;
-        int used = 0;
-        if (h && sscanf(v, "%lld %llu %63s %n", &lines, &signed_seq, p.time, &used) == 3 &&
-            used > 0) {
-            p.lines = lines;
-            p.last_signed = signed_seq;
-            snprintf(p.input, sizeof p.input, "%s", v + used);
-            h->pos = p;
-            h->has_pos = true;
-        }
-        return;
-    }
-    if (k && v && !strcmp(k, "master:check")) {
+    if (k && v && !strcmp(k, "master:check"))
         snprintf(s->master_check, sizeof s->master_check, "%s", v);
-        return;
+}
+
+struct doc_each {
+    vlt_state *s;
+    int table;
+};
+
+static int load_doc_row(void *arg, const sto_row *r, cm_err *err)
+{
+    struct doc_each *e = arg;
+    const char *id = sto_row_text(r, 0), *doc = sto_row_text(r, 1);
+    if (vlt_doc_load(e->s, e->table, id ? id : "", doc ? doc : "") < 0) {
+        cm_err_set(err, sto_path(e->s->db), 0, 0, "corrupt %s record '%s'",
+                   vlt_tab_doc[e->table].name, id ? id : "");
+        return -1;
     }
-    if (!k || !v || strncmp(k, "chain:", 6) != 0)
-        return;
-    unsigned long long seq;
-    char hash[65];
-    if (sscanf(v, "%llu %64s", &seq, hash) != 2)
-        return;
-    struct vlt_chain_head *h = cm_xcalloc(1, sizeof *h);
-    h->seq = seq;
-    memcpy(h->hash, hash, 65);
-    cm_map_put(s->chains, k + 6, h);
+    return 0;
+}
+
+static int load_acl_row(void *arg, const sto_row *r, cm_err *err)
+{
+    (void)err;
+    load_acl(arg, sto_row_text(r, 0), (unsigned)sto_row_int(r, 1));
+    return 0;
 }
 
 int vlt_state_load_docs(vlt_state *s, cm_err *err)
 {
-    if (vlt_store_each(s->db, VLT_T_VAULT, load_vault, s, err) < 0 ||
-        vlt_store_each(s->db, VLT_T_KEY, load_key, s, err) < 0 ||
-        vlt_store_each(s->db, VLT_T_RESOURCE, load_res, s, err) < 0)
+    for (int t = VLT_T_VAULT; t <= VLT_T_RESOURCE; t++) {
+        struct doc_each e = {s, t};
+        if (sto_read(s->db, &vlt_tab_doc[t], NULL, 0, "id", load_doc_row, &e, err) < 0)
+            return -1;
+    }
+    if (vlt_seen_each(s, load_seen, s, err) < 0 ||
+        (sto_format(s->db) >= 2 && vlt_seen_legacy_each(s, load_seen_legacy, s, err) < 0) ||
+        sto_read(s->db, &vlt_tab_acl, NULL, 0, NULL, load_acl_row, s, err) < 0 ||
+        vlt_facts_load(s, err) < 0)
         return -1;
-    if (vlt_store_seen_each(s->db, load_seen, s, err) < 0 ||
-        (vlt_store_format(s->db) >= 2 &&
-         vlt_store_seen_legacy_each(s->db, load_seen_legacy, s, err) < 0) ||
-        vlt_store_acl_each(s->db, load_acl, s, err) < 0 ||
-        vlt_store_offset_each(s->db, load_offset, s, err) < 0 || vlt_facts_load(s, err) < 0)
-        return -1;
-    cm_map_free(s->dirty_offsets);
-    s->dirty_offsets = cm_map_new();
-    return vlt_store_meta_each(s->db, load_meta, s, err);
+    return sto_meta_each(s->db, "master:", load_meta, s, err);
 }
 
 static int flush_table(vlt_state *s, int t, const cm_itab *objs, void (*doc)(const void *, cm_jw *),
@@ -373,11 +361,13 @@ static int flush_table(vlt_state *s, int t, const cm_itab *objs, void (*doc)(con
                 rc = -1;
                 break;
             }
-            rc = vlt_store_put(s->db, (enum vlt_store_table)t, id, b.p, err);
+            sto_val row[2] = {sto_text(id), sto_text(b.p)};
+            rc = sto_put(s->db, &vlt_tab_doc[t], row, err);
         } else {
-            rc = vlt_store_del(s->db, (enum vlt_store_table)t, id, err);
+            sto_val key = sto_text(id);
+            rc = sto_del(s->db, &vlt_tab_doc[t], &key, 1, err);
             if (rc == 0 && t == VLT_T_RESOURCE)
-                rc = vlt_store_data_del(s->db, id, err);
+                rc = sto_del(s->db, &vlt_tab_data, &key, 1, err);
         }
     }
     cm_buf_free(&b);
@@ -421,17 +411,12 @@ void vlt_doc_load_seen_legacy(vlt_state *s, const char *id)
     load_seen_legacy(s, id);
 }
 
-void vlt_doc_load_meta(vlt_state *s, const char *key, const char *val)
+/* The vault's flush hook: inside the one transaction of a commit, what changed. */
+static int vault_flush(void *part, sto_db *db, bool closing, cm_err *err)
 {
-    load_meta(s, key, val);
-}
-
-int vlt_state_flush(vlt_state *s, cm_err *err)
-{
-    if (!s->db)
-        return 0;
-    if (vlt_store_begin(s->db, err) < 0)
-        return -1;
+    (void)db;
+    (void)closing; /* the vault has nothing to write at close */
+    vlt_state *s = part;
     int rc = flush_table(s, VLT_T_VAULT, &s->vaults, vault_doc_v, err);
     if (rc == 0)
         rc = flush_table(s, VLT_T_KEY, &s->keys, key_doc_v, err);
@@ -443,62 +428,47 @@ int vlt_state_flush(vlt_state *s, cm_err *err)
         char ak[1400];
         uint32_t p = 0;
         vlt_acl_key_of(s, pair, ak, sizeof ak);
-        rc = cm_u64map_get(&s->acl, pair, &p) ? vlt_store_acl_put(s->db, ak, p & VLT_PERM_ALL, err)
-                                              : vlt_store_acl_del(s->db, ak, err);
-    }
-    size_t oit = 0;
-    const char *okey;
-    while (rc == 0 && cm_map_next(s->dirty_offsets, &oit, &okey, NULL)) {
-        const char *sep = strchr(okey, '\x1f');
-        char topic[512];
-        snprintf(topic, sizeof topic, "%.*s", (int)(sep - okey), okey);
-        rc = vlt_store_offset_put(s->db, topic, (int32_t)strtol(sep + 1, NULL, 10),
-                                  *(int64_t *)cm_map_get(s->offsets, okey), err);
-    }
-    for (size_t i = 0; rc == 0 && i < s->noutq; i++)
-        rc = vlt_store_outbox_add(s->db, &s->outq[i], &s->outq[i].id, err);
-    if (rc == 0)
-        rc = vlt_facts_flush(s, err);
-    for (size_t i = 0; rc == 0 && i < s->dirty_seen.n; i++)
-        rc = vlt_store_seen_add(s->db, s->dirty_seen.s[i], err);
-    if (rc == 0 && s->dirty_chains) {
-        size_t it = 0;
-        const char *name;
-        void *v;
-        while (rc == 0 && cm_map_next(s->chains, &it, &name, &v)) {
-            struct vlt_chain_head *h = v;
-            char k[300], val[100];
-            snprintf(k, sizeof k, "chain:%s", name);
-            snprintf(val, sizeof val, "%llu %s", (unsigned long long)h->seq, h->hash);
-            rc = vlt_store_meta_put(s->db, k, val, err);
-            if (rc == 0 && h->has_pos) {
-                char pk[300], pv[800];
-                snprintf(pk, sizeof pk, "replay:%s", name);
-                snprintf(pv, sizeof pv, "%lld %llu %s %s", (long long)h->pos.lines,
-                         (unsigned long long)h->pos.last_signed, h->pos.time, h->pos.input);
-                rc = vlt_store_meta_put(s->db, pk, pv, err);
-            }
+        if (cm_u64map_get(&s->acl, pair, &p)) {
+            sto_val row[2] = {sto_text(ak), sto_int(p & VLT_PERM_ALL)};
+            rc = sto_put(s->db, &vlt_tab_acl, row, err);
+        } else {
+            sto_val key = sto_text(ak);
+            rc = sto_del(s->db, &vlt_tab_acl, &key, 1, err);
         }
     }
-    if (rc < 0 || vlt_store_commit(s->db, err) < 0) {
-        vlt_store_rollback(s->db);
-        return -1;
-    }
-    /* Committed: from here on nothing may fail, so nothing allocates. */
+    if (rc == 0)
+        rc = vlt_facts_flush(s, err);
+    if (rc == 0)
+        rc = vlt_seen_flush(s, err);
+    return rc;
+}
+
+/* Committed: from here on nothing may fail, so nothing allocates. */
+static void vault_committed(void *part)
+{
+    vlt_state *s = part;
     for (int t = 0; t < 3; t++)
         cm_hset_clear(&s->dirty[t]);
     vlt_strl_free(&s->dirty_seen);
     cm_u64map_clear(&s->dirty_acl);
-    cm_map_clear(s->dirty_offsets);
     vlt_facts_flushed(s);
-    s->dirty_chains = false;
-    /* The queued messages are durable now: hand them over for sending. */
-    vlt_outmsg_free(s->outdone, s->noutdone);
-    s->outdone = s->outq;
-    s->noutdone = s->noutq;
-    s->outq = NULL;
-    s->noutq = s->capoutq = 0;
-    return 0;
+    s->next_seen = s->flush_seen;
+}
+
+const sto_part_kind vlt_part = {
+    .name = "vault",
+    .flush = vault_flush,
+    .committed = vault_committed,
+};
+
+int vlt_state_flush(vlt_state *s, cm_err *err)
+{
+    return sto_flush(s->db, err);
+}
+
+struct sto_db *vlt_state_store(vlt_state *s)
+{
+    return s->db;
 }
 
 /* ---------- state show ---------- */

@@ -44,19 +44,22 @@ const char **vlt_fact_keys(const vlt_state *s, const char *prefix, size_t *n)
     return keys;
 }
 
-static void load_fact(void *arg, const char *key, const char *doc)
+static int load_fact(void *arg, const sto_row *r, cm_err *err)
 {
+    (void)err;
     vlt_state *s = arg;
+    const char *key = sto_row_text(r, 0), *doc = sto_row_text(r, 1);
     if (!key || !doc)
-        return;
+        return 0;
     ensure(s);
     free(cm_map_get(s->facts, key));
     cm_map_put(s->facts, key, cm_strdup(doc));
+    return 0;
 }
 
 int vlt_facts_load(vlt_state *s, cm_err *err)
 {
-    return vlt_store_fact_each(s->db, load_fact, s, err);
+    return sto_read(s->db, &vlt_tab_facts, NULL, 0, "k", load_fact, s, err) < 0 ? -1 : 0;
 }
 
 int vlt_facts_flush(vlt_state *s, cm_err *err)
@@ -66,7 +69,9 @@ int vlt_facts_flush(vlt_state *s, cm_err *err)
     int rc = 0;
     while (s->dirty_facts && rc == 0 && cm_map_next(s->dirty_facts, &it, &k, NULL)) {
         const char *doc = cm_map_get(s->facts, k);
-        rc = doc ? vlt_store_fact_put(s->db, k, doc, err) : vlt_store_fact_del(s->db, k, err);
+        sto_val row[2] = {sto_text(k), sto_text(doc)};
+        rc = doc ? sto_put(s->db, &vlt_tab_facts, row, err)
+                 : sto_del(s->db, &vlt_tab_facts, row, 1, err);
     }
     return rc;
 }

@@ -7,10 +7,17 @@
 #include "common/map.h"
 #include "common/strset.h"
 #include "common/u64map.h"
+#include "store/store.h"
 #include "vault/state.h"
-#include "vault/store.h"
 
 #define VLT_MMK "mmk"
+
+/* vault/tables.c: the tables vault/ owns in the store. Documents are indexed by
+ * vlt_doc_table. */
+enum vlt_doc_table { VLT_T_VAULT, VLT_T_KEY, VLT_T_RESOURCE };
+extern const sto_table vlt_tab_doc[3];
+extern const sto_table vlt_tab_acl, vlt_tab_seen, vlt_tab_seen_legacy, vlt_tab_seen_batches,
+    vlt_tab_facts, vlt_tab_data;
 
 /* Every string an object holds is interned in its state's pools (vlt_str): objects
  * share one copy, and copying an object copies pointers. */
@@ -125,13 +132,6 @@ typedef struct vlt_strlist {
     size_t n, cap;
 } vlt_strlist;
 
-struct vlt_chain_head {
-    uint64_t seq;
-    char hash[65];
-    bool has_pos;
-    vlt_replay_pos pos;
-};
-
 struct vlt_state {
     /* Pools: resource ids, and every other string. */
     cm_intern *rids, *strs;
@@ -152,24 +152,20 @@ struct vlt_state {
      * left to write about them (vlt_state_forget_gone). */
     uint32_t *gone;
     size_t ngone, capgone;
-    cm_map *chains;
     cm_u64map acl; /* vlt_acl_pair(vault, principal) -> perms | VLT_ACL_PRESENT */
     cry_secret *master;
     cry_kw *mmk;    /* the master key held ready for key wrap (NULL: wrap with it per call) */
     vlt_txn *spare; /* the last transaction, emptied, for the next one */
     char master_check[65]; /* from the store; empty until a master key is bound */
-    vlt_store *db;
+    sto_db *db;            /* the store; in memory when not persistent */
+    bool persistent;       /* whether it has a file: only then are changes marked to write */
+    int64_t next_seen, flush_seen; /* the next row of seen_batches; as the flush leaves it */
     /* what flush must write: handles of vaults and keys (strs), resources (rids) */
     cm_hset dirty[3];
     vlt_strlist dirty_seen;
-    cm_u64map dirty_acl;        /* pairs whose access changed */
-    vlt_outmsg *outq, *outdone; /* queued for the next flush; made durable by the last */
-    size_t noutq, capoutq, noutdone;
-    cm_map *offsets; /* "topic\x1fpart" -> int64_t* */
-    cm_map *dirty_offsets;
-    bool dirty_chains;
+    cm_u64map dirty_acl;         /* pairs whose access changed */
     cm_map *facts, *dirty_facts; /* vault/facts.c: key -> JSON document; NULL until used */
-    bool track; /* without a store: track changes anyway, for a changelog (vault/delta.c) */
+    bool track; /* without a file: track changes anyway, for a changelog (vault/delta.c) */
     /* Key URIs that resources hold (by handle, over strs) -> what each names, parsed once
      * (vault/txn.c): its index in binds, plus one; 0 when it is not a key URI. */
     cm_u64map bind;
@@ -182,7 +178,7 @@ struct vlt_state {
 /* Whether the state tracks what changes in it: for its store's flush, or its changelog. */
 static inline bool vlt_tracks(const vlt_state *s)
 {
-    return s->db || s->track;
+    return s->persistent || s->track;
 }
 
 struct pend {
@@ -272,17 +268,26 @@ int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, cry_pk
  * type or size the key cannot have, CM_EENV when the library fails. */
 int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
 int vlt_state_load_docs(vlt_state *s, cm_err *err);
+/* vault/tables.c: declares vault's tables in an authenticated store and reads where the
+ * seen ids stand; writes the ids seen since the last flush (inside its transaction);
+ * reads every seen id ("SOURCE\x1fID"), or format 1's ids without a source. */
+int vlt_tables_open(vlt_state *s, cm_err *err);
+int vlt_seen_flush(vlt_state *s, cm_err *err);
+int vlt_seen_each(vlt_state *s, void (*fn)(void *arg, const char *id), void *arg, cm_err *err);
+int vlt_seen_legacy_each(vlt_state *s, void (*fn)(void *arg, const char *id), void *arg,
+                         cm_err *err);
+/* vault/doc.c: the vault as a part of its store, attached first: its flush hook writes
+ * the documents, access policies, facts and seen ids that changed. */
+extern const sto_part_kind vlt_part;
 /* vault/doc.c, for snapshots: an object's stored document (table: VLT_T_*); a document, an
- * access policy ("VAULT\x1fPRINCIPAL"), a seen id of the first format or a meta row (a
- * chain head "chain:NAME", a replay position "replay:NAME") loaded into s. */
+ * access policy ("VAULT\x1fPRINCIPAL") or a seen id of the first format loaded into s. */
 void vlt_doc_of(int table, const void *obj, cm_jw *j);
 int vlt_doc_load(vlt_state *s, int table, const char *id, const char *doc);
 void vlt_doc_load_acl(vlt_state *s, const char *key, unsigned perms);
 void vlt_doc_load_seen_legacy(vlt_state *s, const char *id);
-void vlt_doc_load_meta(vlt_state *s, const char *key, const char *val);
 /* Every seen event, as the store names it ("SOURCE\x1fID"), in cm_idset_each's order. */
 void vlt_state_seen_each(const vlt_state *s, void (*fn)(void *arg, const char *key), void *arg);
-/* A new in-memory state under a copy of master (no store). */
+/* A new in-memory state under a copy of master (its store in memory). */
 vlt_state *vlt_state_new_mem(const cry_secret *master, cm_err *err);
 /* A seen event as the store names it ("SOURCE\x1fID") into the in-memory set. */
 void vlt_state_seen_load(vlt_state *s, const char *key);

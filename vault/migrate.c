@@ -288,14 +288,14 @@ int vlt_state_migrate(const char *path, const char *master_path, vlt_migrate_rep
                       cm_err *err)
 {
     memset(rep, 0, sizeof *rep);
-    rep->to = VLT_STORE_FORMAT;
+    rep->to = STO_FORMAT;
     char mpath[4200], tmp[4200];
     if (!master_path) {
         snprintf(mpath, sizeof mpath, "%s.mkey", path);
         master_path = mpath;
     }
     snprintf(tmp, sizeof tmp, "%s.migrating", path);
-    if (vlt_store_is_file_new(path)) {
+    if (sto_is_file_new(path)) {
         cm_err_set(err, path, 0, 0, "no such state");
         return -1;
     }
@@ -303,16 +303,16 @@ int vlt_state_migrate(const char *path, const char *master_path, vlt_migrate_rep
     vlt_state *s = cm_xcalloc(1, sizeof *s);
     int rc = vlt_state_open_store(s, path, master_path, err);
     if (rc == 0)
-        rep->from = vlt_store_format(s->db);
-    if (rc == 0 && rep->from == VLT_STORE_FORMAT)
+        rep->from = sto_format(s->db);
+    if (rc == 0 && rep->from == STO_FORMAT)
         rc = 1; /* nothing to do */
     /* 2. A consistent copy of it, converted there: the original is not written until
      * the copy is complete, so a refusal or a crash leaves it as it was. */
     remove_db(tmp);
     if (rc == 0)
-        rc = vlt_store_copy(s->db, tmp, err);
+        rc = sto_copy(s->db, tmp, err);
     cry_secret_free(s->master);
-    vlt_store_close(s->db);
+    sto_close(s->db);
     free(s);
     s = NULL;
     if (rc != 0)
@@ -320,17 +320,17 @@ int vlt_state_migrate(const char *path, const char *master_path, vlt_migrate_rep
     vlt_state *k = cm_xcalloc(1, sizeof *k);
     rc = vlt_state_open_store(k, tmp, master_path, err);
     if (rc == 0)
-        rc = vlt_store_migrate(k->db, k->master, err);
+        rc = sto_migrate(k->db, k->master, err);
     cry_secret_free(k->master);
-    vlt_store_close(k->db);
+    sto_close(k->db);
     free(k);
     /* 3. Canonical spellings, checked in memory first, then written in one flush. */
     if (rc == 0 && !(s = vlt_state_open(tmp, master_path, err)))
         rc = -1;
     struct mig m = {.s = s, .path = path, .err = err, .rep = rep};
-    if (rc == 0 && (vaults(&m) < 0 || keys(&m) < 0 || resources(&m) < 0 || acls(&m) < 0 ||
-                    vlt_store_seen_legacy_each(s->db, count_seen, rep, err) < 0 ||
-                    vlt_state_flush(s, err) < 0))
+    if (rc == 0 &&
+        (vaults(&m) < 0 || keys(&m) < 0 || resources(&m) < 0 || acls(&m) < 0 ||
+         vlt_seen_legacy_each(s, count_seen, rep, err) < 0 || vlt_state_flush(s, err) < 0))
         rc = -1;
     vlt_state_free(s);
     /* 4. Into place. */

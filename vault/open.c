@@ -106,10 +106,10 @@ int vlt_state_open_store(vlt_state *s, const char *path, const char *master_path
         snprintf(mpath, sizeof mpath, "%s.mkey", path);
         master_path = mpath;
     }
-    if (!(s->db = vlt_store_open(path, err)))
+    if (!(s->db = sto_open(path, err)))
         return -1;
-    vlt_store_meta_peek(s->db, "master:check", s->master_check, sizeof s->master_check);
-    if (load_master(s, master_path, vlt_store_is_new(s->db), err) < 0)
+    sto_meta_peek(s->db, "master:check", s->master_check, sizeof s->master_check);
+    if (load_master(s, master_path, sto_is_new(s->db), err) < 0)
         return -1;
     char check[65];
     master_check(s->master, check);
@@ -128,16 +128,16 @@ int vlt_state_verify(const char *path, const char *master_path,
 {
     vlt_state *s = cm_xcalloc(1, sizeof *s);
     int rc = -1;
-    if (vlt_store_is_file_new(path)) {
+    if (sto_is_file_new(path)) {
         cm_err_set(err, path, 0, 0, "no such state");
         goto out;
     }
     if (vlt_state_open_store(s, path, master_path, err) < 0)
         goto out;
-    rc = vlt_store_verify(s->db, s->master, bad, arg, err);
+    rc = sto_verify(s->db, s->master, bad, arg, err);
 out:
     cry_secret_free(s->master);
-    vlt_store_close(s->db);
+    sto_close(s->db);
     free(s);
     return rc;
 }
@@ -154,9 +154,6 @@ static vlt_state *state_new(void)
     cm_itab_init(&s->by_vault, s->strs);
     cm_itab_init(&s->by_principal, s->strs);
     s->seen = cm_idset_new();
-    s->chains = cm_map_new();
-    s->offsets = cm_map_new();
-    s->dirty_offsets = cm_map_new();
     return s;
 }
 
@@ -170,9 +167,17 @@ static int hold_master(vlt_state *s, cm_err *err)
     return 0;
 }
 
+/* A store in memory, with the vault as its first part. */
+static void mem_store(vlt_state *s)
+{
+    s->db = sto_open(NULL, NULL);
+    sto_part_attach(s->db, &vlt_part, s);
+}
+
 vlt_state *vlt_state_new_mem(const cry_secret *master, cm_err *err)
 {
     vlt_state *s = state_new();
+    mem_store(s);
     s->master = cry_secret_dup(master->b, master->len);
     if (hold_master(s, err) < 0) {
         vlt_state_free(s);
@@ -185,6 +190,7 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
 {
     vlt_state *s = state_new();
     if (!path) {
+        mem_store(s);
         s->master = cry_secret_random(CRY_DEK_LEN);
         if (!s->master) {
             cm_err_set(err, "master key", 0, 0, "cannot generate the service master key");
@@ -198,12 +204,15 @@ vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err
         goto out_fail;
     /* Authenticated from here on: every row read is checked against its MAC. */
     s->master_check[0] = '\0';
-    if (vlt_store_auth(s->db, s->master, err) < 0 || vlt_state_load_docs(s, err) < 0)
+    if (sto_auth(s->db, s->master, err) < 0 || vlt_tables_open(s, err) < 0 ||
+        vlt_state_load_docs(s, err) < 0)
         goto out_fail;
+    s->persistent = true;
+    sto_part_attach(s->db, &vlt_part, s); /* first: its rows are written first */
     char check[65];
     master_check(s->master, check);
     if (!s->master_check[0]) {
-        if (vlt_store_meta_put(s->db, "master:check", check, err) < 0)
+        if (sto_meta_put(s->db, "master:check", check, err) < 0)
             goto out_fail;
         memcpy(s->master_check, check, sizeof check);
     }
@@ -235,15 +244,6 @@ static void free_tab(cm_itab *t, void (*fn)(void *))
     cm_itab_free(t);
 }
 
-static void free_objs(cm_map *m, void (*fn)(void *))
-{
-    size_t it = 0;
-    void *v;
-    while (cm_map_next(m, &it, NULL, &v))
-        fn(v);
-    cm_map_free(m);
-}
-
 static void vault_free_v(void *p)
 {
     vlt_vault_free(p);
@@ -256,19 +256,15 @@ static void res_free_v(void *p)
 {
     vlt_res_free(p);
 }
-static void free_v(void *p)
-{
-    free(p);
-}
 
 void vlt_state_free(vlt_state *s)
 {
     if (!s)
         return;
+    sto_close(s->db); /* first: the parts other modules attached go with it */
     free_tab(&s->vaults, vault_free_v);
     free_tab(&s->keys, key_free_v);
     free_tab(&s->resources, res_free_v);
-    free_objs(s->chains, free_v);
     free_idtab(&s->by_key);
     free_idtab(&s->by_vault);
     free_idtab(&s->by_principal);
@@ -280,18 +276,13 @@ void vlt_state_free(vlt_state *s)
     cm_u64map_free(&s->dirty_acl);
     cm_u64map_free(&s->bind);
     free(s->binds);
-    free_objs(s->offsets, free_v);
-    cm_map_free(s->dirty_offsets);
     vlt_facts_free(s);
-    vlt_outmsg_free(s->outq, s->noutq);
-    vlt_outmsg_free(s->outdone, s->noutdone);
     for (int i = 0; i < 3; i++)
         cm_hset_free(&s->dirty[i]);
     vlt_strl_free(&s->dirty_seen);
     vlt_txn_dispose(s->spare);
     cry_kw_free(s->mmk);
     cry_secret_free(s->master);
-    vlt_store_close(s->db);
     cm_intern_free(s->rids);
     cm_intern_free(s->strs);
     free(s);

@@ -1,14 +1,17 @@
 /* A state as bytes, and back: the seam a partition's state moves through (SPEC §7a).
  *
  * A partition's state is one vlt_state. Its snapshot holds every vault, key and
- * resource (their stored documents), access policy, seen event, fact, chain head,
- * replay position and input offset, as records of (tag, name, value):
+ * resource (their stored documents), access policy, seen event and fact, then what the
+ * parts other modules attached to the state's store hold (chain heads and replay
+ * positions, 'm', from pipeline/; input offsets, 'o', from stream/), as records of
+ * (tag, name, value):
  *
  *   "CMKSNAP1"  then  tag:u8  name length:u32le  name  value length:u32le  value  ...
  *
  * and ends with a record tagged 'z' whose value is an HMAC-SHA-512, under a key derived
  * from the master key, of every byte before it. Restoring checks the MAC before it reads
- * anything, then loads the records the way a state file's rows are loaded. What a state
+ * anything, then loads the records the way a state file's rows are loaded; a part's
+ * records are carried by the store until the part is attached. What a state
  * holds only while it runs (plaintext data keys, loaded key material, ids of deleted
  * resources) is not in it: a restored state is the compact form of the one it came from. */
 #include <inttypes.h>
@@ -30,8 +33,6 @@ enum {
     TAG_SEEN = 's',
     TAG_SEEN_ANY = 'l',
     TAG_FACT = 'f',
-    TAG_META = 'm',
-    TAG_OFFSET = 'o',
     TAG_MAC = 'z',
 };
 
@@ -143,26 +144,9 @@ static void fact_rec(cm_buf *out, const char *k, void *v)
     rec_str(out, TAG_FACT, k, v);
 }
 
-static void chain_rec(cm_buf *out, const char *k, void *v)
+static void part_rec(void *arg, int tag, const char *name, const char *val)
 {
-    const struct vlt_chain_head *h = v;
-    char name[600], val[800];
-    snprintf(name, sizeof name, "chain:%s", k);
-    snprintf(val, sizeof val, "%" PRIu64 " %s", h->seq, h->hash);
-    rec_str(out, TAG_META, name, val);
-    if (h->has_pos) {
-        snprintf(name, sizeof name, "replay:%s", k);
-        snprintf(val, sizeof val, "%lld %llu %s %s", (long long)h->pos.lines,
-                 (unsigned long long)h->pos.last_signed, h->pos.time, h->pos.input);
-        rec_str(out, TAG_META, name, val);
-    }
-}
-
-static void offset_rec(cm_buf *out, const char *k, void *v)
-{
-    char val[32];
-    snprintf(val, sizeof val, "%" PRId64, *(const int64_t *)v);
-    rec_str(out, TAG_OFFSET, k, val);
+    rec_str(arg, tag, name, val);
 }
 
 int vlt_state_snapshot(vlt_state *s, cm_buf *out, cm_err *err)
@@ -179,8 +163,7 @@ int vlt_state_snapshot(vlt_state *s, cm_buf *out, cm_err *err)
         cm_strset_each(s->seen_any, seen_any_rec, out);
     if (s->facts)
         sorted(s->facts, fact_rec, out);
-    sorted(s->chains, chain_rec, out);
-    sorted(s->offsets, offset_rec, out);
+    sto_snapshot_parts(s->db, part_rec, out);
     if (cm_buf_failed(out))
         return cm_err_env(err, "snapshot", "the state is larger than %zu bytes", out->max);
     uint8_t mac[CRY_MAC_LEN];
@@ -262,20 +245,11 @@ static int load(vlt_state *s, int tag, const char *name, const char *val)
     case TAG_FACT:
         vlt_fact_put(s, name, val);
         return 0;
-    case TAG_META:
-        vlt_doc_load_meta(s, name, val);
-        return 0;
-    case TAG_OFFSET: {
-        const char *sep = strrchr(name, '\x1f');
-        if (!sep)
-            return -1;
-        char *topic = cm_strndup(name, (size_t)(sep - name));
-        vlt_state_offset_set(s, topic, (int32_t)strtol(sep + 1, NULL, 10), strtoll(val, NULL, 10));
-        free(topic);
-        return 0;
-    }
-    default:
+    case TAG_MAC:
         return -1;
+    default: /* a part's: carried until the part is attached */
+        sto_carry(s->db, tag, name, val);
+        return 0;
     }
 }
 

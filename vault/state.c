@@ -8,7 +8,6 @@
 #include "common/map.h"
 #include "common/timestamp.h"
 #include "vault/internal.h"
-#include "vault/store.h"
 
 /* ---------- lists ---------- */
 
@@ -616,63 +615,6 @@ void vlt_index_spelling(vlt_state *s, const char *id, bool add)
     sl->h = cm_intern_handle(vlt_rid(s, id));
 }
 
-bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65])
-{
-    struct vlt_chain_head *h = cm_map_get(s->chains, chain);
-    if (!h)
-        return false;
-    *seq = h->seq;
-    memcpy(hash, h->hash, 65);
-    return true;
-}
-
-void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const char hash[65])
-{
-    struct vlt_chain_head *h = cm_map_get(s->chains, chain);
-    if (!h) {
-        h = cm_xcalloc(1, sizeof *h);
-        cm_map_put(s->chains, chain, h);
-    }
-    h->seq = seq;
-    memcpy(h->hash, hash, 65);
-    s->dirty_chains = true;
-}
-
-void vlt_state_chain_each(vlt_state *s,
-                          void (*fn)(void *arg, const char *chain, uint64_t seq, const char *hash),
-                          void *arg)
-{
-    size_t it = 0;
-    const char *name;
-    void *v;
-    while (cm_map_next(s->chains, &it, &name, &v)) {
-        const struct vlt_chain_head *h = v;
-        fn(arg, name, h->seq, h->hash);
-    }
-}
-
-bool vlt_state_replay_get(vlt_state *s, const char *chain, vlt_replay_pos *p)
-{
-    struct vlt_chain_head *h = cm_map_get(s->chains, chain);
-    if (!h || !h->has_pos)
-        return false;
-    *p = h->pos;
-    return true;
-}
-
-void vlt_state_replay_set(vlt_state *s, const char *chain, const vlt_replay_pos *p)
-{
-    struct vlt_chain_head *h = cm_map_get(s->chains, chain);
-    if (!h) { /* a chain without records yet: its head is set with the same commit */
-        h = cm_xcalloc(1, sizeof *h);
-        memset(h->hash, '0', 64);
-        cm_map_put(s->chains, chain, h);
-    }
-    h->has_pos = true;
-    h->pos = *p;
-    s->dirty_chains = true;
-}
-
 /* ---------- key material ---------- */
 
 int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cry_pkey **out,
@@ -754,129 +696,6 @@ bool vlt_keyver_valid_at(const vlt_keyver *kv, int64_t at, char *why, size_t wn)
         return false;
     }
     return true;
-}
-
-static void outmsg_copy(vlt_outmsg *d, const vlt_outmsg *m)
-{
-    *d = *m;
-    d->topic = cm_strdup(m->topic);
-    d->chain = cm_strdup(m->chain);
-    d->key = m->key ? cm_strndup(m->key, m->keylen) : NULL;
-    d->value = cm_strndup(m->value, m->len);
-    d->reason = cm_strdup(m->reason);
-    d->input = cm_strdup(m->input);
-    d->headers = m->headers ? cm_strndup(m->headers, m->hlen) : NULL;
-    d->hlen = m->headers ? m->hlen : 0;
-}
-
-void vlt_outmsg_free(vlt_outmsg *m, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        free(m[i].topic);
-        free(m[i].chain);
-        free(m[i].key);
-        free(m[i].value);
-        free(m[i].reason);
-        free(m[i].input);
-        free(m[i].headers);
-    }
-    free(m);
-}
-
-void vlt_state_outbox_add(vlt_state *s, const vlt_outmsg *m)
-{
-    if (s->noutq == s->capoutq) {
-        s->capoutq = s->capoutq ? s->capoutq * 2 : 64;
-        s->outq = cm_xrealloc(s->outq, s->capoutq * sizeof *s->outq);
-    }
-    outmsg_copy(&s->outq[s->noutq++], m);
-}
-
-vlt_outmsg *vlt_state_outbox_flushed(vlt_state *s, size_t *n)
-{
-    vlt_outmsg *m = s->outdone;
-    *n = s->noutdone;
-    s->outdone = NULL;
-    s->noutdone = 0;
-    return m;
-}
-
-struct pend_collect {
-    vlt_outmsg *m;
-    size_t n, cap;
-};
-
-static void collect_out(void *arg, const vlt_outmsg *m)
-{
-    struct pend_collect *c = arg;
-    if (c->n == c->cap) {
-        c->cap = c->cap ? c->cap * 2 : 64;
-        c->m = cm_xrealloc(c->m, c->cap * sizeof *c->m);
-    }
-    outmsg_copy(&c->m[c->n++], m);
-}
-
-int vlt_state_outbox_pending(vlt_state *s, vlt_outmsg **out, size_t *n, cm_err *err)
-{
-    struct pend_collect c = {0};
-    *out = NULL;
-    *n = 0;
-    if (s->db && vlt_store_outbox_each(s->db, collect_out, &c, err) < 0) {
-        vlt_outmsg_free(c.m, c.n);
-        return -1;
-    }
-    *out = c.m;
-    *n = c.n;
-    return 0;
-}
-
-static int cmp_id(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *err)
-{
-    if (!s->db || !n)
-        return 0;
-    /* Confirmations come mostly in order: sorted, they collapse into a few ranges. */
-    int64_t *sorted = cm_xmalloc(n * sizeof *sorted);
-    memcpy(sorted, ids, n * sizeof *sorted);
-    qsort(sorted, n, sizeof *sorted, cmp_id);
-    int rc = 0;
-    for (size_t i = 0; rc == 0 && i < n;) {
-        size_t j = i + 1;
-        while (j < n && sorted[j] <= sorted[j - 1] + 1)
-            j++;
-        rc = vlt_store_outbox_del(s->db, sorted[i], sorted[j - 1], err);
-        i = j;
-    }
-    free(sorted);
-    return rc;
-}
-
-void vlt_state_offset_set(vlt_state *s, const char *topic, int32_t part, int64_t off)
-{
-    char k[600];
-    snprintf(k, sizeof k, "%s\x1f%d", topic, (int)part);
-    int64_t *v = cm_map_get(s->offsets, k);
-    if (!v) {
-        v = cm_xmalloc(sizeof *v);
-        cm_map_put(s->offsets, k, v);
-    }
-    *v = off;
-    cm_map_put(s->dirty_offsets, k, (void *)1);
-}
-
-bool vlt_state_offset_get(vlt_state *s, const char *topic, int32_t part, int64_t *off)
-{
-    char k[600];
-    snprintf(k, sizeof k, "%s\x1f%d", topic, (int)part);
-    int64_t *v = cm_map_get(s->offsets, k);
-    if (v)
-        *off = *v;
-    return v != NULL;
 }
 
 void vlt_acl_key(const char *vault, const char *principal, char *out, size_t n)

@@ -94,8 +94,13 @@ void vlt_state_free(vlt_state *s);
 int vlt_state_verify(const char *path, const char *master_path,
                      void (*bad)(void *arg, const char *what), void *arg, cm_err *err);
 
-/* Writes pending changes to the store (no-op in memory). */
+/* Writes pending changes to the store (no-op in memory): one transaction, in which the
+ * parts other modules attached to the store (vlt_state_store) write theirs too. */
 int vlt_state_flush(vlt_state *s, cm_err *err);
+/* The state's store (borrowed): where other modules declare their tables and attach
+ * what they keep with the state (store/store.h); a store in memory for a state without
+ * a file. */
+struct sto_db *vlt_state_store(vlt_state *s);
 
 const vlt_vault *vlt_state_vault(const vlt_state *s, const char *uri);
 const vlt_key *vlt_state_key(const vlt_state *s, const char *uri);
@@ -110,55 +115,6 @@ void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id);
  * seen with, for any spelling of its id (borrowed until the next commit); NULL when no
  * such resource exists. */
 const char *vlt_state_resource_spelling(const vlt_state *s, const char *id);
-
-/* Chain heads persist with the state so a chain continues across runs. */
-bool vlt_state_chain_get(vlt_state *s, const char *chain, uint64_t *seq, char hash[65]);
-void vlt_state_chain_set(vlt_state *s, const char *chain, uint64_t seq, const char hash[65]);
-/* Calls fn for every chain head the state holds. */
-void vlt_state_chain_each(vlt_state *s,
-                          void (*fn)(void *arg, const char *chain, uint64_t seq, const char *hash),
-                          void *arg);
-/* Where a replay into a chain stands, committed with its head: the input it reads and
- * the lines of it applied (-1 once that replay finished), the last signed seq and the
- * time of the last record, so an interrupted replay resumes exactly where it stopped. */
-typedef struct vlt_replay_pos {
-    char input[512];
-    int64_t lines;
-    uint64_t last_signed;
-    char time[64];
-} vlt_replay_pos;
-bool vlt_state_replay_get(vlt_state *s, const char *chain, vlt_replay_pos *p);
-/* Call after vlt_state_chain_set for the same chain. */
-void vlt_state_replay_set(vlt_state *s, const char *chain, const vlt_replay_pos *p);
-
-/* --- the outbox: messages that must reach Kafka, durable with the state --- */
-typedef struct vlt_outmsg {
-    int64_t id; /* row id once durable */
-    char *topic;
-    int32_t partition;
-    char *chain; /* NULL for dead letters */
-    uint64_t seq;
-    char *key, *value, *reason, *input;
-    size_t keylen, len;
-    char *headers; /* more Kafka headers, packed by the sender (NULL: none stored) */
-    size_t hlen;
-} vlt_outmsg;
-
-/* Queues a copy of m; it becomes durable with the next vlt_state_flush. */
-void vlt_state_outbox_add(vlt_state *s, const vlt_outmsg *m);
-/* Messages the last successful flush made durable, with ids; the caller takes them. */
-vlt_outmsg *vlt_state_outbox_flushed(vlt_state *s, size_t *n);
-/* Every durable message not yet marked sent, in id order, into *out (the caller frees
- * it with vlt_outmsg_free). -1 (err) when the outbox cannot be read or fails its check. */
-int vlt_state_outbox_pending(vlt_state *s, vlt_outmsg **out, size_t *n, cm_err *err);
-/* Delivered: the messages leave the outbox with the next vlt_state_flush (or when the
- * state is freed), not in a transaction of their own; until then a restart finds them
- * in the outbox and resends what the audit topic lacks. */
-int vlt_state_outbox_sent(vlt_state *s, const int64_t *ids, size_t n, cm_err *err);
-void vlt_outmsg_free(vlt_outmsg *m, size_t n);
-/* Input offsets applied (the next message to read is offset + 1). */
-void vlt_state_offset_set(vlt_state *s, const char *topic, int32_t part, int64_t off);
-bool vlt_state_offset_get(vlt_state *s, const char *topic, int32_t part, int64_t *off);
 
 /* --- transactions --- */
 vlt_txn *vlt_txn_begin(vlt_state *s);

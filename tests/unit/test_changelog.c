@@ -10,9 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/chains.h"
 #include "pipeline/pipeline.h"
 #include "policy/policy.h"
 #include "stream/changelog.h"
+#include "stream/outbox.h"
 #include "tests/unit/t.h"
 #include "tests/unit/t_seed.h"
 #include "vault/delta.h"
@@ -69,6 +71,16 @@ static int kind_of(const stm_cl_msg *m)
     return m->n > 5 ? ((const uint8_t *)m->p)[5] : 0;
 }
 
+/* An input offset of the state, through its outbox as `run` sets it. */
+static void offset_set(vlt_state *st, int32_t part, int64_t off)
+{
+    cm_err err;
+    stm_outbox *ob = stm_outbox_open(st, &err);
+    CHECK(ob != NULL);
+    if (ob)
+        stm_offset_set(ob, TOPIC, part, off);
+}
+
 /* ---------- owners: a state, its engine and chain, its codec ---------- */
 
 struct owner {
@@ -105,10 +117,10 @@ static void owner_open(struct owner *o, vlt_state *st, const stm_cl_point *pt, u
     o->w = aud_writer_new(CHAIN, NULL, 0, AUD_CLOCK_EVENT, sink, &o->out);
     uint64_t seq;
     char head[65];
-    vlt_replay_pos pos;
-    if (vlt_state_chain_get(st, CHAIN, &seq, head))
+    pip_replay_pos pos;
+    if (pip_chain_get(st, CHAIN, &seq, head))
         aud_writer_resume(o->w, seq, head);
-    if (vlt_state_replay_get(st, CHAIN, &pos))
+    if (pip_replay_get(st, CHAIN, &pos))
         aud_writer_restore(o->w, pos.last_signed, pos.time);
     o->c = stm_clog_new(master, 0, &err);
     o->epoch = epoch;
@@ -169,23 +181,23 @@ static void batch(struct owner *o, char **lines, size_t from, size_t to, struct 
     }
     aud_decision_clear(&d);
     CHECK(rc == 0);
-    vlt_replay_pos pos = {.lines = (int64_t)to, .last_signed = aud_writer_last_signed(o->w)};
+    pip_replay_pos pos = {.lines = (int64_t)to, .last_signed = aud_writer_last_signed(o->w)};
     snprintf(pos.input, sizeof pos.input, "log");
     snprintf(pos.time, sizeof pos.time, "%s", aud_writer_last_time(o->w));
     if (aud_writer_seq(o->w) > 0)
-        vlt_state_replay_set(o->st, CHAIN, &pos);
-    vlt_state_offset_set(o->st, TOPIC, 0, (int64_t)to - 1);
+        pip_replay_set(o->st, CHAIN, &pos);
+    offset_set(o->st, 0, (int64_t)to - 1);
     pip_chain c = {CHAIN, o->w};
     CHECK(pip_commit(o->st, &c, 1, NULL, NULL, &err) == 0);
     /* the batch's outbox: its records, one message each */
     size_t nmsg = 0;
     for (size_t i = 0; i < o->out.len; i++)
         nmsg += o->out.p[i] == '\n';
-    vlt_outmsg *m = calloc(nmsg + 1, sizeof *m);
+    stm_outmsg *m = calloc(nmsg + 1, sizeof *m);
     const char *p = o->out.p ? o->out.p : "";
     for (size_t i = 0; i < nmsg; i++) {
         const char *e = strchr(p, '\n');
-        m[i] = (vlt_outmsg){.topic = "audit",
+        m[i] = (stm_outmsg){.topic = "audit",
                             .chain = CHAIN,
                             .seq = o->pt.head_seq + 1 + i,
                             .key = "k",
@@ -331,15 +343,15 @@ static void test_codec(void)
     vlt_state *st = vlt_state_new_mem(master, &err);
     vlt_state_track(st, true);
     vlt_state_mark_seen(st, "src", "e-1");
-    vlt_state_offset_set(st, TOPIC, 3, 41);
+    offset_set(st, 3, 41);
     char hash[65];
     memset(hash, '0', 64);
     hash[0] = 'a';
     hash[64] = '\0';
-    vlt_state_chain_set(st, CHAIN, 2, hash);
+    pip_chain_set(st, CHAIN, 2, hash);
     stm_cl_point pt = {.seq = 5, .offset = 41, .chain = CHAIN, .head_seq = 2};
     memcpy(pt.head_hash, hash, sizeof hash);
-    vlt_outmsg m = {
+    stm_outmsg m = {
         .topic = "audit", .partition = 3, .chain = CHAIN, .seq = 2, .value = "{}", .len = 2};
     size_t before = l.n;
     CHECK(stm_clog_batch(c, st, 7, &pt, &m, 1, STM_CL_MIN_MESSAGE, log_emit, &l, &err) == 0);
@@ -412,7 +424,7 @@ static void test_store(void)
     if (!st)
         return;
     vlt_state_mark_seen(st, "src", "e-1");
-    vlt_state_offset_set(st, TOPIC, 0, 9);
+    offset_set(st, 0, 9);
     size_t n = 0;
     CHECK(vlt_state_changes(st, count_entry, &n, &err) == 0 && n == 2);
     vlt_state_changes_clear(st); /* not for a state with a store: its flush does it */

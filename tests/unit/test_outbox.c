@@ -7,10 +7,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "stream/outbox.h"
 #include "tests/unit/t.h"
 #include "vault/state.h"
 
 static char db[128], mk[128];
+static stm_outbox *ob; /* the outbox of the state open */
 
 static void bad(void *arg, const char *what)
 {
@@ -24,6 +26,10 @@ static vlt_state *reopen(vlt_state *s)
     vlt_state_free(s);
     CHECK(vlt_state_verify(db, mk, bad, NULL, &err) == 0);
     s = vlt_state_open(db, mk, &err);
+    if (s && !(ob = stm_outbox_open(s, &err))) {
+        vlt_state_free(s);
+        s = NULL;
+    }
     if (!s)
         fprintf(stderr, "  %s: %s\n", err.where, err.msg);
     return s;
@@ -31,14 +37,14 @@ static vlt_state *reopen(vlt_state *s)
 
 /* A message: value "v<i>" with a NUL and the byte 0xff in it; every other one a dead
  * letter with binary headers and no key. */
-static void queue(vlt_state *s, int i)
+static void queue(int i)
 {
     char value[32], key[16], input[32];
     int n = snprintf(value, sizeof value, "v%d", i);
     value[n + 1] = '\xff';
     snprintf(key, sizeof key, "k%d", i);
     snprintf(input, sizeof input, "cmk.events/0/%d", i);
-    vlt_outmsg m = {.topic = i % 2 ? "cmk.dead" : "cmk.audit",
+    stm_outmsg m = {.topic = i % 2 ? "cmk.dead" : "cmk.audit",
                     .partition = i % 3,
                     .chain = i % 2 ? NULL : "cmk.events/0",
                     .seq = (uint64_t)i,
@@ -50,10 +56,10 @@ static void queue(vlt_state *s, int i)
                     .input = input,
                     .headers = i % 2 ? "a\0b\0" : NULL,
                     .hlen = i % 2 ? 4 : 0};
-    vlt_state_outbox_add(s, &m);
+    stm_outbox_add(ob, &m);
 }
 
-static bool same(const vlt_outmsg *m, int i)
+static bool same(const stm_outmsg *m, int i)
 {
     char value[32], key[16];
     int n = snprintf(value, sizeof value, "v%d", i);
@@ -70,17 +76,17 @@ static bool same(const vlt_outmsg *m, int i)
 }
 
 /* The messages pending in the file, checked against the ones numbered from first. */
-static size_t pending(vlt_state *s, int first)
+static size_t pending(int first)
 {
     cm_err err;
-    vlt_outmsg *p = NULL;
+    stm_outmsg *p = NULL;
     size_t n = 0;
-    CHECK(vlt_state_outbox_pending(s, &p, &n, &err) == 0);
+    CHECK(stm_outbox_pending(ob, &p, &n, &err) == 0);
     for (size_t i = 0; i < n; i++)
         CHECK(same(&p[i], first + (int)i));
     for (size_t i = 1; i < n; i++)
         CHECK(p[i].id > p[i - 1].id);
-    vlt_outmsg_free(p, n);
+    stm_outmsg_free(p, n);
     return n;
 }
 
@@ -90,65 +96,65 @@ int main(void)
     CHECK(t_state_paths(dir, db, sizeof db, mk, sizeof mk) == 0);
     cm_err err;
     vlt_state *s = vlt_state_open(db, mk, &err);
-    CHECK(s != NULL);
-    if (!s)
+    CHECK(s != NULL && (ob = stm_outbox_open(s, &err)) != NULL);
+    if (!s || !ob)
         T_DONE();
     /* two commits: messages 0-2, then 3-4; ids handed over with them */
     int64_t ids[5];
     for (int i = 0; i < 3; i++)
-        queue(s, i);
+        queue(i);
     vlt_state_mark_seen(s, "/src", "e-1");
     vlt_state_mark_seen(s, "/src", "e-2");
     CHECK(vlt_state_flush(s, &err) == 0);
     size_t n;
-    vlt_outmsg *done = vlt_state_outbox_flushed(s, &n);
+    stm_outmsg *done = stm_outbox_flushed(ob, &n);
     CHECK(n == 3);
     for (size_t i = 0; i < n && i < 3; i++) {
         CHECK(same(&done[i], (int)i));
         ids[i] = done[i].id;
     }
-    vlt_outmsg_free(done, n);
+    stm_outmsg_free(done, n);
     for (int i = 3; i < 5; i++)
-        queue(s, i);
+        queue(i);
     vlt_state_mark_seen(s, "/src", "e-3");
     CHECK(vlt_state_flush(s, &err) == 0);
-    done = vlt_state_outbox_flushed(s, &n);
+    done = stm_outbox_flushed(ob, &n);
     CHECK(n == 2);
     for (size_t i = 0; i < n && i < 2; i++)
         ids[3 + i] = done[i].id;
-    vlt_outmsg_free(done, n);
+    stm_outmsg_free(done, n);
     CHECK(ids[0] < ids[1] && ids[1] < ids[2] && ids[2] < ids[3] && ids[3] < ids[4]);
     if (!(s = reopen(s)))
         goto out;
-    CHECK(pending(s, 0) == 5);
+    CHECK(pending(0) == 5);
     CHECK(vlt_state_seen(s, "/src", "e-1") && vlt_state_seen(s, "/src", "e-3"));
     CHECK(!vlt_state_seen(s, "/other", "e-1"));
     /* part of the first row delivered: it stays, whole, until the rest is */
-    CHECK(vlt_state_outbox_sent(s, ids, 2, &err) == 0);
+    CHECK(stm_outbox_sent(ob, ids, 2, &err) == 0);
     CHECK(vlt_state_flush(s, &err) == 0);
-    CHECK(pending(s, 0) == 5);
+    CHECK(pending(0) == 5);
     /* a restart forgets what was confirmed of a row still there: its messages are all
      * pending again (a run resends them or finds them in the audit topic) */
     if (!(s = reopen(s)))
         goto out;
-    CHECK(pending(s, 0) == 5);
-    CHECK(vlt_state_outbox_sent(s, ids, 2, &err) == 0);
+    CHECK(pending(0) == 5);
+    CHECK(stm_outbox_sent(ob, ids, 2, &err) == 0);
     /* the rest of it, out of order with the second row: the first row goes */
     int64_t more[2] = {ids[3], ids[2]};
-    CHECK(vlt_state_outbox_sent(s, more, 2, &err) == 0);
+    CHECK(stm_outbox_sent(ob, more, 2, &err) == 0);
     CHECK(vlt_state_flush(s, &err) == 0);
-    CHECK(pending(s, 3) == 2);
+    CHECK(pending(3) == 2);
     /* the last one confirmed, and no commit after it: freeing the state records it */
-    CHECK(vlt_state_outbox_sent(s, &ids[4], 1, &err) == 0);
+    CHECK(stm_outbox_sent(ob, &ids[4], 1, &err) == 0);
     if (!(s = reopen(s)))
         goto out;
-    CHECK(pending(s, 0) == 0);
+    CHECK(pending(0) == 0);
     /* new messages after all that get new ids */
-    queue(s, 0);
+    queue(0);
     CHECK(vlt_state_flush(s, &err) == 0);
-    done = vlt_state_outbox_flushed(s, &n);
+    done = stm_outbox_flushed(ob, &n);
     CHECK(n == 1 && done[0].id > ids[4]);
-    vlt_outmsg_free(done, n);
+    stm_outmsg_free(done, n);
     CHECK(vlt_state_seen(s, "/src", "e-2"));
     vlt_state_free(s);
     CHECK(vlt_state_verify(db, mk, bad, NULL, &err) == 0);

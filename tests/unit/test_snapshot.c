@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipeline/chains.h"
 #include "pipeline/pipeline.h"
 #include "policy/policy.h"
 #include "tests/unit/t.h"
@@ -39,10 +40,10 @@ static void run_open(struct run *r, vlt_state *st)
     r->w = aud_writer_new(CHAIN, NULL, 0, AUD_CLOCK_EVENT, sink, &r->out);
     uint64_t seq;
     char head[65];
-    vlt_replay_pos pos;
-    if (vlt_state_chain_get(st, CHAIN, &seq, head))
+    pip_replay_pos pos;
+    if (pip_chain_get(st, CHAIN, &seq, head))
         aud_writer_resume(r->w, seq, head);
-    if (vlt_state_replay_get(st, CHAIN, &pos)) /* the clock goes on from the last record */
+    if (pip_replay_get(st, CHAIN, &pos)) /* the clock goes on from the last record */
         aud_writer_restore(r->w, pos.last_signed, pos.time);
 }
 
@@ -68,11 +69,11 @@ static int feed(struct run *r, char **lines, size_t from, size_t to)
     }
     aud_decision_clear(&d);
     /* as a driver does: where the chain stands is committed with its head */
-    vlt_replay_pos pos = {.lines = (int64_t)to, .last_signed = aud_writer_last_signed(r->w)};
+    pip_replay_pos pos = {.lines = (int64_t)to, .last_signed = aud_writer_last_signed(r->w)};
     snprintf(pos.input, sizeof pos.input, "log");
     snprintf(pos.time, sizeof pos.time, "%s", aud_writer_last_time(r->w));
     if (rc == 0 && aud_writer_seq(r->w) > 0)
-        vlt_state_replay_set(r->st, CHAIN, &pos);
+        pip_replay_set(r->st, CHAIN, &pos);
     pip_chain c = {CHAIN, r->w};
     if (rc == 0)
         rc = pip_commit(r->st, &c, 1, NULL, NULL, &err);
