@@ -48,4 +48,24 @@ static inline int t_rm_state(const char *dir, const char *db, const char *mk)
         printf("%s: %d passed, %d failed\n", __FILE__, t_pass, t_fail);                            \
         return t_fail ? 1 : 0;                                                                     \
     } while (0)
+
+/* t_read_lines: the non-empty lines of a file (up to 64 KiB each), *n of them; the
+ * caller frees each and the array. */
+static inline char **t_read_lines(const char *path, size_t *n)
+{
+    FILE *f = fopen(path, "r");
+    char **v = NULL, buf[65536];
+    *n = 0;
+    while (f && fgets(buf, sizeof buf, f)) {
+        buf[strcspn(buf, "\n")] = '\0';
+        if (!*buf)
+            continue;
+        v = realloc(v, (*n + 1) * sizeof *v);
+        v[(*n)++] = strdup(buf);
+    }
+    if (f)
+        fclose(f);
+    return v;
+}
+
 #endif

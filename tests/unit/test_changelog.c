@@ -289,23 +289,6 @@ static int restore(const struct log *l, stm_cl_restored *r, cm_err *err)
     return rc;
 }
 
-static char **read_lines(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "r");
-    char **v = NULL, buf[65536];
-    *n = 0;
-    while (f && fgets(buf, sizeof buf, f)) {
-        buf[strcspn(buf, "\n")] = '\0';
-        if (!*buf)
-            continue;
-        v = realloc(v, (*n + 1) * sizeof *v);
-        v[(*n)++] = strdup(buf);
-    }
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static size_t rand_max(void)
 {
     static const size_t maxes[] = {STM_CL_MIN_MESSAGE, 2 * STM_CL_MIN_MESSAGE,
@@ -898,7 +881,7 @@ int main(void)
     const char *logs[] = {"examples/story.jsonl", "examples/azure-estate/events/stream.jsonl"};
     for (size_t l = 0; l < 2; l++) {
         size_t n;
-        char **lines = read_lines(logs[l], &n);
+        char **lines = t_read_lines(logs[l], &n);
         CHECK(n > 10);
         for (int rep = 0; rep < 2; rep++) {
             test_prefixes(lines, n, logs[l]);

@@ -80,23 +80,6 @@ static int feed(struct run *r, char **lines, size_t from, size_t to)
     return rc;
 }
 
-static char **read_lines(const char *path, size_t *n)
-{
-    FILE *f = fopen(path, "r");
-    char **v = NULL, buf[65536];
-    *n = 0;
-    while (f && fgets(buf, sizeof buf, f)) {
-        buf[strcspn(buf, "\n")] = '\0';
-        if (!*buf)
-            continue;
-        v = realloc(v, (*n + 1) * sizeof *v);
-        v[(*n)++] = strdup(buf);
-    }
-    if (f)
-        fclose(f);
-    return v;
-}
-
 static char *show(vlt_state *st)
 {
     cm_buf b;
@@ -204,7 +187,7 @@ int main(void)
     const char *logs[] = {"examples/story.jsonl", "examples/azure-estate/events/stream.jsonl"};
     for (size_t l = 0; l < 2; l++) {
         size_t n;
-        char **lines = read_lines(logs[l], &n);
+        char **lines = t_read_lines(logs[l], &n);
         CHECK(n > 10);
         for (size_t k = 0; k <= n; k += n / 4 ? n / 4 : 1)
             split_at(lines, n, k, logs[l]);
