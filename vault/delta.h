@@ -43,9 +43,9 @@ vlt_state *vlt_state_new_mem(const cry_secret *master, cm_err *err);
 /* Whether a state without a file tracks what its transactions change (off when made). */
 void vlt_state_track(vlt_state *s, bool on);
 /* Every entry of the state, in a canonical order (objects, access, facts, then those of
- * the parts attached to its store, by name; seen events in the order first seen), so
- * equal states give equal entries. 0, fn's negative return, or -1 with err (a document
- * past its bound). */
+ * the parts attached to its store, by name; seen events in the seen set's own order, which a
+ * restore reproduces), so equal states give equal entries. 0, fn's negative return, or -1 with err
+ * (a document past its bound). */
 int vlt_state_entries(vlt_state *s, vlt_entry_fn fn, void *arg, cm_err *err);
 /* The entries changed since the changes were last cleared (or the store flushed), in a
  * canonical order, deleted ones with no value. Codes as vlt_state_entries. */
