@@ -34,14 +34,18 @@ static void handle(int sig, void (*fn)(int))
 int cmd_run(int argc, char **argv)
 {
     static const struct option opts[] = {{"config", required_argument, NULL, 'c'},
+                                         {"state", required_argument, NULL, 's'},
                                          {NULL, 0, NULL, 0}};
-    const char *config = NULL;
+    const char *config = NULL, *state = NULL;
     int c;
     optind = 1;
     while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c != 'c')
+        if (c == 'c')
+            config = optarg;
+        else if (c == 's')
+            state = optarg;
+        else
             return cli_usage_error("run", "unknown option");
-        config = optarg;
     }
     if (!config || optind != argc)
         return cli_usage_error("run", "needs --config FILE");
@@ -50,6 +54,10 @@ int cmd_run(int argc, char **argv)
     if (!cfg) {
         cm_err_print(&err);
         return EXIT_USAGE;
+    }
+    if (state) { /* SPEC §7a: one config, a state of its own per instance */
+        free(cfg->state);
+        cfg->state = cm_strdup(state);
     }
     handle(SIGINT, on_stop);
     handle(SIGTERM, on_stop);
@@ -68,7 +76,7 @@ int cmd_broker(int argc, char **argv)
                                          {"topic", required_argument, NULL, 't'},
                                          {NULL, 0, NULL, 0}};
     int64_t brokers = 1, partitions = 4;
-    const char **topics = calloc((size_t)argc + 4, sizeof *topics);
+    const char **topics = calloc((size_t)argc + 6, sizeof *topics);
     size_t nt = 0;
     int c;
     optind = 1;
@@ -102,6 +110,8 @@ int cmd_broker(int argc, char **argv)
         topics[nt++] = "cmk.events";
         topics[nt++] = "cmk.audit";
         topics[nt++] = "cmk.dead";
+        topics[nt++] = "cmk.state"; /* SPEC §7a: enough for several instances */
+        topics[nt++] = "cmk.catalog";
     }
     handle(SIGINT, on_stop);
     handle(SIGTERM, on_stop);

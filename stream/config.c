@@ -96,7 +96,12 @@ static int topics_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t 
         return want_str(l, v, "topics.audit", &c->topic_audit);
     if (!strcmp(k, "dead_letter"))
         return want_str(l, v, "topics.dead_letter", &c->topic_dead);
-    return cerr(l, kn, "unknown field '%s' in topics (events, audit, dead_letter)", k);
+    if (!strcmp(k, "state"))
+        return want_str(l, v, "topics.state", &c->topic_state);
+    if (!strcmp(k, "catalog"))
+        return want_str(l, v, "topics.catalog", &c->topic_catalog);
+    return cerr(l, kn, "unknown field '%s' in topics (events, audit, dead_letter, state, catalog)",
+                k);
 }
 
 static int audit_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn, yaml_node_t *v)
@@ -229,7 +234,13 @@ stm_config *stm_config_load_mem(const char *path, const char *yaml, size_t n, cm
     yaml_node_t *root = yaml_document_get_root_node(&doc);
     int rc = root ? each(&l, c, root, "the config", top_pair) : cerr(&l, NULL, "empty config");
     if (rc == 0 && !c->state)
-        rc = cerr(&l, root, "state: a SQLite file is required for run");
+        rc = cerr(&l, root,
+                  c->topic_state ? "state: a directory for the local caches is required for run"
+                                 : "state: a SQLite file is required for run");
+    if (rc == 0 && c->topic_state && !c->master_key)
+        rc = cerr(&l, root, "master_key: required with topics.state (every instance shares it)");
+    if (rc == 0 && c->topic_catalog && !c->topic_state)
+        rc = cerr(&l, root, "topics.catalog needs topics.state (several instances)");
     if (rc == 0 && !c->nrules)
         rc = cerr(&l, root, "rules: at least one rule path is required");
     bool has_group = false;
@@ -267,6 +278,8 @@ void stm_config_free(stm_config *c)
     free(c->topic_events);
     free(c->topic_audit);
     free(c->topic_dead);
+    free(c->topic_state);
+    free(c->topic_catalog);
     free(c->state);
     free(c->master_key);
     free(c->sign_key);

@@ -10,6 +10,10 @@ typedef struct stm_config {
     char **kafka_keys, **kafka_vals; /* passed to librdkafka as is */
     size_t nkafka;
     char *topic_events, *topic_audit, *topic_dead;
+    /* Several instances (SPEC §7a): the changelog topic, one partition per events
+     * partition (NULL: one instance, its state in one file), and the catalog topic
+     * (NULL: none). With topic_state, `state` is a directory of local caches. */
+    char *topic_state, *topic_catalog;
     char **rules; /* resolved against the config file's folder */
     size_t nrules;
     char **exemptions; /* the same; none by default */
