@@ -181,9 +181,11 @@ static int top_pair(cfg_loader *l, stm_config *c, const char *k, yaml_node_t *kn
         return want_int(l, v, "backlog", 1, 10000000, &c->backlog);
     if (!strcmp(k, "batch"))
         return want_int(l, v, "batch", 1, 100000, &c->batch);
+    if (!strcmp(k, "snapshot_bytes"))
+        return want_int(l, v, "snapshot_bytes", 16384, (int64_t)1 << 40, &c->snapshot_bytes);
     return cerr(l, kn,
                 "unknown field '%s' (kafka, topics, rules, exemptions, state, master_key, audit, "
-                "metrics, max_message, status_interval, backlog, batch)",
+                "metrics, max_message, status_interval, backlog, batch, snapshot_bytes)",
                 k);
 }
 
@@ -227,6 +229,7 @@ stm_config *stm_config_load_mem(const char *path, const char *yaml, size_t n, cm
     c->status_interval = 10;
     c->backlog = 10000;
     c->batch = 500;
+    c->snapshot_bytes = 1 << 20;
     c->metrics_timeout = 10;
     char *dcopy = cm_strdup(path);
     cfg_loader l = {.file = path, .dir = cm_strdup(dirname(dcopy)), .doc = &doc, .err = err};

@@ -25,6 +25,9 @@ typedef struct stm_config {
     char *metrics_listen;
     int64_t metrics_timeout; /* seconds an idle metrics connection is kept */
     int64_t max_message, status_interval, backlog, batch;
+    /* With topic_state: a partition's changelog gets a snapshot once this many bytes were
+     * appended since the last (the embedded broker keeps 5 MiB of a partition). */
+    int64_t snapshot_bytes;
 } stm_config;
 
 stm_config *stm_config_load(const char *path, cm_err *err);

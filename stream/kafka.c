@@ -259,7 +259,9 @@ rd_kafka_t *stm_reader_new(const stm_config *cfg, cm_err *err)
     snprintf(group, sizeof group, "cmkguard-reader-%d", (int)getpid());
     if (!conf || stm_set(conf, "group.id", group, err) < 0 ||
         stm_set(conf, "enable.auto.commit", "false", err) < 0 ||
-        stm_set(conf, "enable.partition.eof", "false", err) < 0) {
+        stm_set(conf, "enable.partition.eof", "false", err) < 0 ||
+        /* a reader reads what is there: no waiting for more at the end of a range */
+        stm_set(conf, "fetch.wait.max.ms", "20", err) < 0) {
         if (conf)
             rd_kafka_conf_destroy(conf);
         return NULL;

@@ -474,6 +474,15 @@ void stm_outbox_add(stm_outbox *ob, const stm_outmsg *m)
     outmsg_copy(&ob->outq[ob->noutq++], m);
 }
 
+stm_outmsg *stm_outbox_take(stm_outbox *ob, size_t *n)
+{
+    stm_outmsg *m = ob->outq;
+    *n = ob->noutq;
+    ob->outq = NULL;
+    ob->noutq = ob->capoutq = 0;
+    return m;
+}
+
 stm_outmsg *stm_outbox_flushed(stm_outbox *ob, size_t *n)
 {
     stm_outmsg *m = ob->outdone;

@@ -31,6 +31,9 @@ typedef struct stm_outmsg {
 stm_outbox *stm_outbox_open(vlt_state *st, cm_err *err);
 /* Queues a copy of m; it becomes durable with the next vlt_state_flush. */
 void stm_outbox_add(stm_outbox *ob, const stm_outmsg *m);
+/* The messages queued since the last flush or take, taken out (the caller frees them):
+ * for a state without a file, whose batches a changelog makes durable (SPEC §7a). */
+stm_outmsg *stm_outbox_take(stm_outbox *ob, size_t *n);
 /* Messages the last successful flush made durable, with ids; the caller takes them. */
 stm_outmsg *stm_outbox_flushed(stm_outbox *ob, size_t *n);
 /* Every durable message not yet marked sent, in id order, into *out (the caller frees

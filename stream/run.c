@@ -11,7 +11,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -24,12 +26,27 @@
 #include "stream/kafka_internal.h"
 #include "stream/metrics.h"
 #include "stream/outbox.h"
+#include "stream/owner.h"
 
+/* A snapshot at least every this many commits of a partition, whatever their size. */
+#define SNAPSHOT_COMMITS 1024
+
+/* An input partition: its chain, and where its events are decided. One instance decides
+ * every partition on one state (st, ob and eng are the runner's); several instances
+ * (SPEC §7a) each on the state of the partition it owns (own). */
 typedef struct chainw {
     char name[300];
     int32_t part, audit_part;
     aud_writer *w;
     struct runner *r;
+    vlt_state *st;
+    stm_outbox *ob;
+    pol_engine *eng;
+    stm_owned own;   /* several instances: the partition's changelog and state */
+    bool dirty;      /* messages decided since the last commit */
+    stm_outmsg *out; /* several instances: the batch's outbox, produced once it is logged */
+    size_t nout;
+    int64_t inflight; /* several instances: its audit messages not yet acknowledged */
 } chainw;
 
 typedef struct runner {
@@ -57,6 +74,9 @@ typedef struct runner {
     aud_decision d;
     stm_metrics *m;
     cm_err err;
+    bool scale;         /* topics.state: one of several instances (SPEC §7a) */
+    cry_secret *master; /* several instances: the shared master key */
+    stm_log_io io;      /* several instances: the changelog's producer and reader */
 } runner;
 
 static double now_s(void)
@@ -68,11 +88,25 @@ static double now_s(void)
 
 /* ---------- producing ---------- */
 
+static chainw *slot_of(runner *r, int32_t part)
+{
+    char k[16];
+    snprintf(k, sizeof k, "%d", (int)part);
+    return cm_map_get(r->chains, k);
+}
+
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     runner *r = opaque;
     (void)rk;
     r->inflight--;
+    if (r->scale && !m->err) { /* the opaque is the input partition + 1 */
+        chainw *c = slot_of(r, (int32_t)((intptr_t)m->_private - 1));
+        if (c)
+            c->inflight--;
+        stm_metrics_add(r->m, STM_DELIVERED, 1);
+        return;
+    }
     if (m->err) {
         /* With idempotence and no timeout, only fatal errors get here: stop, keep the row. */
         r->fatal = true;
@@ -120,7 +154,8 @@ static rd_kafka_headers_t *headers_of(const stm_outmsg *o)
     return h;
 }
 
-static int produce(runner *r, const stm_outmsg *o)
+/* tag: what the delivery report is told (an outbox row id, or a partition + 1). */
+static int produce_tagged(runner *r, const stm_outmsg *o, intptr_t tag)
 {
     for (;;) {
         rd_kafka_headers_t *h = headers_of(o);
@@ -128,7 +163,7 @@ static int produce(runner *r, const stm_outmsg *o)
             r->prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_PARTITION(o->partition),
             RD_KAFKA_V_KEY(o->key, o->key ? o->keylen : 0), RD_KAFKA_V_VALUE(o->value, o->len),
             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
-            RD_KAFKA_V_OPAQUE((void *)(intptr_t)o->id), RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE((void *)tag), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR) { /* the message owns the headers now */
             r->inflight++;
             return 0;
@@ -140,6 +175,11 @@ static int produce(runner *r, const stm_outmsg *o)
         }
         rd_kafka_poll(r->prod, 100);
     }
+}
+
+static int produce(runner *r, const stm_outmsg *o)
+{
+    return produce_tagged(r, o, (intptr_t)o->id);
 }
 
 static int mark_sent(runner *r)
@@ -164,7 +204,7 @@ static int outbox_sink(void *arg, const char *subject, const char *line, size_t 
                     .keylen = subject ? strlen(subject) : 0,
                     .value = (char *)line,
                     .len = n};
-    stm_outbox_add(c->r->ob, &m);
+    stm_outbox_add(c->ob, &m);
     if (c->r->want_rec) { /* kept for the dead letter that may follow */
         cm_buf_reset(&c->r->rec);
         cm_buf_add(&c->r->rec, line, n);
@@ -230,14 +270,9 @@ static void head_from_topic(runner *r, chainw *c)
     }
 }
 
-static chainw *chain_for(runner *r, int32_t part)
+static chainw *chain_new(runner *r, int32_t part)
 {
-    char k[16];
-    snprintf(k, sizeof k, "%d", (int)part);
-    chainw *c = cm_map_get(r->chains, k);
-    if (c)
-        return c;
-    c = cm_xcalloc(1, sizeof *c);
+    chainw *c = cm_xcalloc(1, sizeof *c);
     snprintf(c->name, sizeof c->name, "%s/%d", r->cfg->topic_events, (int)part);
     c->part = part;
     c->audit_part = part % r->audit_parts;
@@ -245,12 +280,39 @@ static chainw *chain_for(runner *r, int32_t part)
     c->w = aud_writer_new(c->name, r->signer, (unsigned)r->cfg->checkpoint,
                           strcmp(r->cfg->clock, "event") ? AUD_CLOCK_WALL : AUD_CLOCK_EVENT,
                           outbox_sink, c);
+    return c;
+}
+
+static void chain_free(chainw *c)
+{
+    aud_writer_free(c->w);
+    stm_outmsg_free(c->out, c->nout);
+    if (c->r->scale) { /* the partition's own state and engine */
+        pol_engine_free(c->eng);
+        stm_owned_clear(&c->own);
+    }
+    free(c);
+}
+
+/* One instance: every partition's chain, created on first use, on the one state. Several:
+ * the partition's, when this instance owns it (NULL otherwise). */
+static chainw *chain_for(runner *r, int32_t part)
+{
+    chainw *c = slot_of(r, part);
+    if (c || r->scale)
+        return c;
+    c = chain_new(r, part);
+    c->st = r->st;
+    c->ob = r->ob;
+    c->eng = r->eng;
     uint64_t seq;
     char head[65];
     if (pip_chain_get(r->st, c->name, &seq, head))
         aud_writer_resume(c->w, seq, head);
     else
         head_from_topic(r, c);
+    char k[16];
+    snprintf(k, sizeof k, "%d", (int)part);
     cm_map_put(r->chains, k, c);
     return c;
 }
@@ -412,10 +474,110 @@ static int recover(runner *r)
 
 /* ---------- consuming ---------- */
 
+static int commit_batch(runner *r);
+static int drain_chain(runner *r, chainw *c);
+
+static void set_fatal(runner *r)
+{
+    r->fatal = true;
+    cm_err_format(&r->err, r->fatal_msg, sizeof r->fatal_msg);
+}
+
+static int send_reconciled(void *arg, const stm_outmsg *m)
+{
+    chainw *c = arg;
+    int rc = produce_tagged(c->r, m, (intptr_t)c->part + 1);
+    c->inflight += rc == 0;
+    return rc;
+}
+
+/* Several instances: a partition the group gave this one, restored from its changelog
+ * and claimed, its last commits' records reconciled with the audit topic. NULL (fatal)
+ * when it cannot be. */
+static chainw *take_partition(runner *r, int32_t part)
+{
+    chainw *c = chain_new(r, part);
+    if (stm_owner_take(&r->io, part, &c->own, &r->err) < 0 ||
+        !(c->ob = stm_outbox_open(c->own.st, &r->err))) {
+        chain_free(c);
+        return NULL;
+    }
+    c->st = c->own.st;
+    c->eng = pol_engine_new(r->rs, c->st, (size_t)r->cfg->max_message);
+    if (c->own.pt.head_seq) /* the chain goes on where the last owner's commit left it */
+        aud_writer_resume(c->w, c->own.pt.head_seq, c->own.pt.head_hash);
+    char k[16];
+    snprintf(k, sizeof k, "%d", (int)part);
+    cm_map_put(r->chains, k, c);
+    size_t resent = 0;
+    if (stm_owner_reconcile(&r->io, &c->own, c->audit_part, send_reconciled, c, &resent, &r->err) <
+        0)
+        return NULL;
+    cm_log("run: partition %d owned (epoch %llu, claim at %s offset %lld): restored in %.2fs, "
+           "%zu batch(es) after the snapshot, %zu record(s) ignored; chain at seq %llu, input "
+           "from offset %lld; %zu outbox message(s) resent",
+           (int)part, (unsigned long long)c->own.epoch, r->cfg->topic_state,
+           (long long)c->own.claim_offset, c->own.restore_s, c->own.restored_batches,
+           c->own.ignored, (unsigned long long)c->own.pt.head_seq,
+           (long long)(c->own.pt.offset + 1), resent);
+    return c;
+}
+
+static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                            rd_kafka_topic_partition_list_t *parts)
+{
+    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt && !r->fatal; i++) {
+            chainw *c = slot_of(r, parts->elems[i].partition);
+            if (!c && !(c = take_partition(r, parts->elems[i].partition))) {
+                set_fatal(r);
+                break;
+            }
+            parts->elems[i].offset =
+                c->own.pt.offset >= 0 ? c->own.pt.offset + 1 : RD_KAFKA_OFFSET_BEGINNING;
+        }
+        if (coop)
+            rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+    } else {
+        /* The batch in hand is committed and its records delivered before the partitions
+         * go; when they were lost (this instance was out of the group), nothing more of
+         * theirs is written: another owner has them. */
+        bool lost = rd_kafka_assignment_lost(rk);
+        if (!lost && !r->fatal && commit_batch(r) < 0)
+            set_fatal(r);
+        for (int i = 0; i < parts->cnt; i++) {
+            chainw *c = slot_of(r, parts->elems[i].partition);
+            if (!c)
+                continue;
+            if (!lost)
+                drain_chain(r, c);
+            char k[16];
+            snprintf(k, sizeof k, "%d", (int)c->part);
+            cm_map_del(r->chains, k);
+            cm_log("run: partition %d %s at seq %llu", (int)c->part, lost ? "lost" : "released",
+                   (unsigned long long)aud_writer_seq(c->w));
+            chain_free(c);
+        }
+        if (coop)
+            rd_kafka_incremental_unassign(rk, parts);
+        else
+            rd_kafka_assign(rk, NULL);
+    }
+    stm_metrics_set(r->m, STM_PARTITIONS, (int64_t)cm_map_len(r->chains));
+}
+
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     runner *r = opaque;
+    if (r->scale) {
+        rebalance_scale(r, rk, err, parts);
+        return;
+    }
+    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int64_t off;
@@ -425,14 +587,22 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
             else
                 parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
         }
-        rd_kafka_assign(rk, parts);
+        if (coop)
+            rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
         /* Each partition's chain picks up its head now, not under the first event. */
         for (int i = 0; i < parts->cnt; i++)
             chain_for(r, parts->elems[i].partition);
-        stm_metrics_set(r->m, STM_PARTITIONS, parts->cnt);
+    } else if (coop) {
+        rd_kafka_incremental_unassign(rk, parts);
     } else {
         rd_kafka_assign(rk, NULL);
-        stm_metrics_set(r->m, STM_PARTITIONS, 0);
+    }
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (!rd_kafka_assignment(rk, &a) && a) {
+        stm_metrics_set(r->m, STM_PARTITIONS, a->cnt);
+        rd_kafka_topic_partition_list_destroy(a);
     }
 }
 
@@ -497,8 +667,8 @@ static void reject_binary(aud_decision *d, const stm_ce_attrs *a, const char *re
  * Both name the rejection's audit record in cmkguard-record (its id, chain:seq), next to
  * cmkguard-reason and cmkguard-input. The headers are stored with the message in the
  * outbox, so a resend after a crash carries the same ones. */
-static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *value, size_t len,
-                        const char *input)
+static void dead_letter(runner *r, chainw *c, const rd_kafka_message_t *msg, const char *value,
+                        size_t len, const char *input)
 {
     stm_ce_attrs rec = {0}, ev = {0};
     const char *v[STM_CE__COUNT] = {0}, *type;
@@ -534,7 +704,7 @@ static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *va
                      .input = (char *)input,
                      .headers = h.p,
                      .hlen = h.len};
-    stm_outbox_add(r->ob, &dl);
+    stm_outbox_add(c->ob, &dl);
     cm_buf_free(&h);
     stm_ce_attrs_clear(&rec);
     stm_ce_attrs_clear(&ev);
@@ -543,6 +713,7 @@ static void dead_letter(runner *r, const rd_kafka_message_t *msg, const char *va
 /* What a message's decisions need once recorded: the dead letter and the metrics. */
 struct decided {
     runner *r;
+    chainw *c;
     const rd_kafka_message_t *msg;
     const char *value;
     size_t len;
@@ -556,7 +727,7 @@ static void on_decided(void *arg, const aud_decision *d, const char *input)
     /* A message with bad input goes to the dead letters once, linked to the record of
      * its first rejection. */
     if (d->outcome == AUD_REJECTED && d->bad_input && !dc->dead) {
-        dead_letter(r, dc->msg, dc->value, dc->len, input);
+        dead_letter(r, dc->c, dc->msg, dc->value, dc->len, input);
         stm_metrics_add(r->m, STM_DEAD_LETTERS, 1);
         dc->dead = true;
     }
@@ -569,10 +740,12 @@ static void process(runner *r, rd_kafka_message_t *msg)
 {
     const char *topic = rd_kafka_topic_name(msg->rkt);
     int64_t applied;
-    if (stm_offset_get(r->ob, topic, msg->partition, &applied) && msg->offset <= applied)
+    chainw *c = chain_for(r, msg->partition);
+    if (!c)
+        return; /* several instances: a partition this one no longer owns */
+    if (stm_offset_get(c->ob, topic, msg->partition, &applied) && msg->offset <= applied)
         return; /* already reflected by a durable decision */
     double t0 = now_s();
-    chainw *c = chain_for(r, msg->partition);
     char input[600];
     snprintf(input, sizeof input, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
     const char *value = msg->payload ? msg->payload : "";
@@ -586,21 +759,21 @@ static void process(runner *r, rd_kafka_message_t *msg)
                                reason, sizeof reason) == 0) {
             value = r->event.p;
             len = r->event.len;
-            pol_engine_process(r->eng, value, len, input, &r->d);
+            pol_engine_process(c->eng, value, len, input, &r->d);
         } else {
             reject_binary(&r->d, &a, reason, input);
             converted = false;
         }
         stm_ce_attrs_clear(&a);
     } else {
-        pol_engine_process(r->eng, value, len, input, &r->d);
+        pol_engine_process(c->eng, value, len, input, &r->d);
     }
     /* Every decision (an Azure message may hold several) through the pipeline; offsets
      * commit once, below. */
-    struct decided dc = {r, msg, value, len, false};
+    struct decided dc = {r, c, msg, value, len, false};
     r->want_rec = true; /* the first record is kept for the dead letter that may follow */
     cm_buf_reset(&r->rec);
-    if (pip_record(converted ? r->eng : NULL, pol_ruleset_hash(r->rs), c->w, input, &r->d,
+    if (pip_record(converted ? c->eng : NULL, pol_ruleset_hash(r->rs), c->w, input, &r->d,
                    on_decided, &dc, &r->err) < 0) {
         /* The batch is not committed: after a restart it is read and applied again. */
         r->want_rec = false;
@@ -611,7 +784,84 @@ static void process(runner *r, rd_kafka_message_t *msg)
     r->want_rec = false;
     stm_metrics_add(r->m, STM_EVENTS, 1);
     stm_metrics_latency(r->m, now_s() - t0);
-    stm_offset_set(r->ob, topic, msg->partition, msg->offset);
+    stm_offset_set(c->ob, topic, msg->partition, msg->offset);
+    c->dirty = true;
+}
+
+/* ---------- several instances: batches through the changelog ---------- */
+
+/* Waits until every audit message of c is acknowledged: 0, or -1 (fatal). */
+static int drain_chain(runner *r, chainw *c)
+{
+    while (c->inflight > 0 && !r->fatal)
+        rd_kafka_poll(r->prod, 100);
+    return r->fatal ? -1 : 0;
+}
+
+/* Each partition's batch: its changes, outbox and commit appended to its changelog; once
+ * every one is acknowledged, the audit records and dead letters produced. A partition
+ * whose changelog grew past the snapshot bound gets a snapshot once its records are
+ * delivered (a snapshot carries no outbox). */
+static int commit_scale(runner *r)
+{
+    size_t it = 0;
+    void *v;
+    int rc = 0;
+    bool any = false;
+    while (rc == 0 && cm_map_next(r->chains, &it, NULL, &v)) {
+        chainw *c = v;
+        if (!c->dirty)
+            continue;
+        pip_chain pc = {c->name, c->w};
+        if (pip_commit(c->st, &pc, 1, NULL, NULL, &r->err) < 0)
+            return -1;
+        stm_cl_point pt = c->own.pt;
+        pt.seq++;
+        int64_t off;
+        if (stm_offset_get(c->ob, r->cfg->topic_events, c->part, &off))
+            pt.offset = off;
+        if (aud_writer_seq(c->w)) {
+            snprintf(pt.chain, sizeof pt.chain, "%.255s", c->name); /* topics: <= 249 */
+            pt.head_seq = aud_writer_seq(c->w);
+            snprintf(pt.head_hash, sizeof pt.head_hash, "%s", aud_writer_head(c->w));
+        }
+        stm_outmsg_free(c->out, c->nout); /* (none: a batch's are produced before the next) */
+        c->out = stm_outbox_take(c->ob, &c->nout);
+        rc = stm_owner_batch(&r->io, &c->own, &pt, c->out, c->nout, &r->err);
+        any = true;
+    }
+    if (rc < 0 || !any)
+        return rc;
+    if (stm_owner_sync(&r->io, &r->err) < 0)
+        return -1;
+    /* The batches are the log's now: their records go out. */
+    it = 0;
+    while (rc == 0 && cm_map_next(r->chains, &it, NULL, &v)) {
+        chainw *c = v;
+        if (!c->dirty)
+            continue;
+        c->dirty = false;
+        for (size_t i = 0; rc == 0 && i < c->nout; i++) {
+            rc = produce_tagged(r, &c->out[i], (intptr_t)c->part + 1);
+            c->inflight += rc == 0;
+        }
+        stm_outmsg_free(c->out, c->nout);
+        c->out = NULL;
+        c->nout = 0;
+    }
+    if (rc < 0)
+        return -1;
+    rd_kafka_commit(r->cons, NULL, 1); /* the group's view, for lag tools */
+    it = 0;
+    while (rc == 0 && cm_map_next(r->chains, &it, NULL, &v)) {
+        chainw *c = v;
+        if (c->own.since_snapshot < (size_t)r->cfg->snapshot_bytes &&
+            c->own.commits < SNAPSHOT_COMMITS)
+            continue;
+        if (drain_chain(r, c) < 0 || stm_owner_snapshot(&r->io, &c->own, &r->err) < 0)
+            rc = -1;
+    }
+    return rc;
 }
 
 /* Makes the batch durable, then sends its records. */
@@ -619,6 +869,8 @@ static void process(runner *r, rd_kafka_message_t *msg)
  * nothing needs flushing first), then its outbox produced. */
 static int commit_batch(runner *r)
 {
+    if (r->scale)
+        return commit_scale(r);
     size_t nc = cm_map_len(r->chains), it = 0, k = 0;
     pip_chain *chains = cm_xcalloc(nc + 1, sizeof *chains);
     void *v;
@@ -658,7 +910,14 @@ static void reload(runner *r)
         stm_metrics_add(r->m, STM_RELOAD_FAILURES, 1);
         return;
     }
-    pol_engine_set_rules(r->eng, rs);
+    if (r->scale) { /* every owned partition's engine */
+        size_t it = 0;
+        void *v;
+        while (cm_map_next(r->chains, &it, NULL, &v))
+            pol_engine_set_rules(((chainw *)v)->eng, rs);
+    } else {
+        pol_engine_set_rules(r->eng, rs);
+    }
     pol_ruleset_free(r->rs);
     r->rs = rs;
     stm_metrics_add(r->m, STM_RELOADS, 1);
@@ -727,10 +986,28 @@ static int setup(runner *r)
         return CM_EINPUT;
     if (r->cfg->sign_key && !(r->signer = cry_signer_load(r->cfg->sign_key, &r->err)))
         return CM_EINPUT;
-    if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)) ||
-        !(r->ob = stm_outbox_open(r->st, &r->err)) || pip_chains_open(r->st, &r->err) < 0)
+    if (r->scale) {
+        /* Several instances: the state is each owned partition's, from the changelog. */
+        if (!(r->master = vlt_master_load(r->cfg->master_key, true, &r->err)))
+            return CM_EENV;
+        if (mkdir(r->cfg->state, 0700) < 0 && errno != EEXIST) {
+            cm_err_set(&r->err, r->cfg->state, 0, 0, "cannot create the state directory: %s",
+                       strerror(errno));
+            return CM_EENV;
+        }
+        char host[128] = "host";
+        gethostname(host, sizeof host - 1);
+        host[sizeof host - 1] = '\0';
+        snprintf(r->io.who, sizeof r->io.who, "%s/%d %s", host, (int)getpid(), r->cfg->state);
+        r->io.master = r->master;
+        if (stm_log_io_open(&r->io, r->cfg, &r->err) < 0)
+            return CM_EENV;
+    } else if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)) ||
+               !(r->ob = stm_outbox_open(r->st, &r->err)) || pip_chains_open(r->st, &r->err) < 0) {
         return CM_EENV;
-    r->eng = pol_engine_new(r->rs, r->st, (size_t)r->cfg->max_message);
+    } else {
+        r->eng = pol_engine_new(r->rs, r->st, (size_t)r->cfg->max_message);
+    }
     rd_kafka_conf_t *pc = stm_conf(r->cfg, true, &r->err);
     if (!pc || stm_set(pc, "enable.idempotence", "true", &r->err) < 0 ||
         stm_set(pc, "acks", "all", &r->err) < 0 ||
@@ -748,8 +1025,21 @@ static int setup(runner *r)
     if ((r->audit_parts = stm_partition_count(r->prod, r->cfg->topic_audit, &r->err)) <= 0 ||
         (r->dead_parts = stm_partition_count(r->prod, r->cfg->topic_dead, &r->err)) <= 0)
         return CM_EENV;
-    if (check_heads(r) < 0 || recover(r) < 0)
+    if (r->scale) { /* a changelog partition for every events partition */
+        int ev = stm_partition_count(r->prod, r->cfg->topic_events, &r->err);
+        int sp = ev > 0 ? stm_partition_count(r->prod, r->cfg->topic_state, &r->err) : -1;
+        if (ev <= 0 || sp <= 0)
+            return CM_EENV;
+        if (sp < ev) {
+            cm_err_set(&r->err, r->cfg->topic_state, 0, 0,
+                       "has %d partitions; the events topic %s has %d: it needs one per events "
+                       "partition",
+                       sp, r->cfg->topic_events, ev);
+            return CM_EINPUT;
+        }
+    } else if (check_heads(r) < 0 || recover(r) < 0) {
         return CM_EENV;
+    }
     rd_kafka_conf_t *cc = stm_conf(r->cfg, false, &r->err);
     if (!cc || stm_set(cc, "enable.auto.commit", "false", &r->err) < 0 ||
         stm_set(cc, "enable.auto.offset.store", "true", &r->err) < 0) {
@@ -808,11 +1098,11 @@ static void teardown(runner *r)
         rd_kafka_destroy(r->prod);
     size_t it = 0;
     void *v;
-    while (r->chains && cm_map_next(r->chains, &it, NULL, &v)) {
-        aud_writer_free(((chainw *)v)->w);
-        free(v);
-    }
+    while (r->chains && cm_map_next(r->chains, &it, NULL, &v))
+        chain_free(v);
     cm_map_free(r->chains);
+    stm_log_io_close(&r->io);
+    cry_secret_free(r->master);
     aud_decision_clear(&r->d);
     pol_engine_free(r->eng);
     pol_ruleset_free(r->rs);
@@ -827,7 +1117,11 @@ static void teardown(runner *r)
 
 int stm_run(const stm_config *cfg, const stm_signals *sig)
 {
-    runner r = {.cfg = cfg, .sig = sig, .chains = cm_map_new(), .m = stm_metrics_new()};
+    runner r = {.cfg = cfg,
+                .sig = sig,
+                .chains = cm_map_new(),
+                .m = stm_metrics_new(),
+                .scale = cfg->topic_state != NULL};
     cm_buf_init(&r.event, 0);
     cm_buf_init(&r.rec, 0);
     cm_err_clear(&r.err);
@@ -902,10 +1196,15 @@ int stm_run(const stm_config *cfg, const stm_signals *sig)
      * and leave nothing in the outbox. */
     size_t it = 0;
     void *v;
-    while (cm_map_next(r.chains, &it, NULL, &v))
-        aud_writer_finish(((chainw *)v)->w, &r.err);
-    rc =
-        commit_batch(&r) < 0 || drain(&r, 0) < 0 || vlt_state_flush(r.st, &r.err) < 0 ? CM_EENV : 0;
+    while (cm_map_next(r.chains, &it, NULL, &v)) {
+        chainw *c = v;
+        uint64_t seq = aud_writer_seq(c->w);
+        aud_writer_finish(c->w, &r.err);
+        c->dirty |= aud_writer_seq(c->w) != seq; /* a closing checkpoint record */
+    }
+    rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 || (r.st && vlt_state_flush(r.st, &r.err) < 0)
+             ? CM_EENV
+             : 0;
     if (rc)
         cm_err_print(&r.err);
     cm_log("run: stopped after %llu events, %llu records delivered",

@@ -53,31 +53,32 @@ static void master_check(const cry_secret *m, char out[65])
     cm_hex(h, sizeof h, out);
 }
 
-/* Reads the master key; creates one only for a state that holds nothing yet. */
-static int load_master(vlt_state *s, const char *path, bool may_create, cm_err *err)
+cry_secret *vlt_master_load(const char *path, bool may_create, cm_err *err)
 {
     uint8_t k[CRY_DEK_LEN];
     int fd = open(path, O_RDONLY);
-    if (fd < 0 && errno == ENOENT && (s->master_check[0] || !may_create)) {
+    if (fd < 0 && errno == ENOENT && !may_create) {
         cm_err_set(err, path, 0, 0,
                    "the service master key of this state is missing: nothing can be decrypted "
                    "without it");
-        return -1;
+        return NULL;
     }
     if (fd < 0 && errno == ENOENT) {
         if (cry_random(k, sizeof k) < 0) {
             cm_err_set(err, path, 0, 0, "cannot generate the service master key");
-            return -1;
+            return NULL;
         }
         int rc = create_master(path, k, sizeof k, err);
-        if (rc == 0)
-            s->master = cry_secret_dup(k, sizeof k);
+        cry_secret *m = rc == 0 ? cry_secret_dup(k, sizeof k) : NULL;
         cm_wipe(k, sizeof k);
-        return rc;
+        if (rc == 0 || errno != EEXIST)
+            return m;
+        /* another process created it first (instances sharing one key): read theirs */
+        fd = open(path, O_RDONLY);
     }
     if (fd < 0) {
         cm_err_set(err, path, 0, 0, "cannot read the service master key: %s", strerror(errno));
-        return -1;
+        return NULL;
     }
     struct stat st;
     ssize_t n = read(fd, k, sizeof k);
@@ -90,11 +91,18 @@ static int load_master(vlt_state *s, const char *path, bool may_create, cm_err *
     if (n != (ssize_t)sizeof k || more) {
         cm_wipe(k, sizeof k);
         cm_err_set(err, path, 0, 0, "not a service master key (expected exactly 32 bytes)");
-        return -1;
+        return NULL;
     }
-    s->master = cry_secret_dup(k, sizeof k);
+    cry_secret *m = cry_secret_dup(k, sizeof k);
     cm_wipe(k, sizeof k);
-    return 0;
+    return m;
+}
+
+/* Reads the master key; creates one only for a state that holds nothing yet. */
+static int load_master(vlt_state *s, const char *path, bool may_create, cm_err *err)
+{
+    s->master = vlt_master_load(path, may_create && !s->master_check[0], err);
+    return s->master ? 0 : -1;
 }
 
 /* Opens the store and its master key, checked against the state's check value (read

@@ -87,6 +87,10 @@ typedef struct vlt_action {
  * otherwise the SQLite file at path is opened (created) and loaded, and the
  * master key is read from (or created at, mode 0600) master_path. */
 vlt_state *vlt_state_open(const char *path, const char *master_path, cm_err *err);
+/* The service master key at path (0600, exactly 32 bytes), created there when missing
+ * and may_create (when another process creates it at the same moment, theirs is read);
+ * NULL with err. */
+cry_secret *vlt_master_load(const char *path, bool may_create, cm_err *err);
 void vlt_state_free(vlt_state *s);
 /* `state verify`: checks every stored record and the state head of the file at path,
  * calling bad for each failure. The number of failures, or -1 (err) when the check
