@@ -17,7 +17,7 @@
 static int create_master(const char *path, const uint8_t *k, size_t n, cm_err *err)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid()); /* one per process */
     unlink(tmp);
     int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL, 0600);
     ssize_t w = -1;
