@@ -798,6 +798,33 @@ static int drain_chain(runner *r, chainw *c)
     return r->fatal ? -1 : 0;
 }
 
+/* The group took this instance's partitions away while it was not looking (paused past
+ * its session timeout): what it decided since its last commit is dropped with the
+ * partitions, unlogged; a batch logged but not yet produced is left to the next owner,
+ * whose reconciliation produces its records. Another owner has claimed, or will. */
+static bool drop_if_lost(runner *r)
+{
+    if (!rd_kafka_assignment_lost(r->cons))
+        return false;
+    size_t it = 0;
+    const char *k;
+    void *v;
+    size_t n = 0;
+    char **keys = cm_xcalloc(cm_map_len(r->chains) + 1, sizeof *keys);
+    while (cm_map_next(r->chains, &it, &k, &v))
+        if (((chainw *)v)->dirty)
+            keys[n++] = cm_strdup(k);
+    for (size_t i = 0; i < n; i++) {
+        chainw *c = cm_map_del(r->chains, keys[i]);
+        cm_log("run: partition %d lost to the group before its batch was out: dropped at seq %llu",
+               (int)c->part, (unsigned long long)c->own.pt.head_seq);
+        chain_free(c);
+        free(keys[i]);
+    }
+    free(keys);
+    return true;
+}
+
 /* Each partition's batch: its changes, outbox and commit appended to its changelog; once
  * every one is acknowledged, the audit records and dead letters produced. A partition
  * whose changelog grew past the snapshot bound gets a snapshot once its records are
@@ -808,6 +835,8 @@ static int commit_scale(runner *r)
     void *v;
     int rc = 0;
     bool any = false;
+    if (drop_if_lost(r))
+        return 0;
     while (rc == 0 && cm_map_next(r->chains, &it, NULL, &v)) {
         chainw *c = v;
         if (!c->dirty)
@@ -834,6 +863,8 @@ static int commit_scale(runner *r)
         return rc;
     if (stm_owner_sync(&r->io, &r->err) < 0)
         return -1;
+    if (drop_if_lost(r))
+        return 0;
     /* The batches are the log's now: their records go out. */
     it = 0;
     while (rc == 0 && cm_map_next(r->chains, &it, NULL, &v)) {
