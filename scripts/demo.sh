@@ -131,7 +131,7 @@ poll_until 120 decided "$total" || { echo "not every event was decided" >&2; exi
 for i in 1 3; do kill -TERM "${INST[$i]}"; wait "${INST[$i]}" || true; INST[$i]=; done
 echo "who owned what (each claim is a new epoch in the partition's changelog):"
 for i in 1 2 3; do grep -h 'owned (epoch' "$D/scale$i.log" |
-  sed -E "s/.*partition ([0-9]+) owned \\(epoch ([0-9]+).*restored in ([0-9.]+s).*chain at seq ([0-9]+).*/  instance $i: partition \\1, epoch \\2, restored in \\3, chain continues after seq \\4/"; done
+  sed -E "s/.*partition ([0-9]+) owned \\(epoch ([0-9]+).*restored in ([0-9.]+s) from ([a-z ]+),.*chain at seq ([0-9]+).*/  instance $i: partition \\1, epoch \\2, restored in \\3 from \\4, chain goes on after seq \\5/"; done
 timeout 20 kcat -C -b "$BOOT" -t scale.audit -e -q -f '%s\n' >"$D/scale-audit.jsonl"
 echo "$total events; $(jq -r '[.chain, .seq] | @tsv' "$D/scale-audit.jsonl" | sort -u | wc -l) distinct decision records in $(jq -r .chain "$D/scale-audit.jsonl" | sort -u | wc -l) chains"
 ./cmkguard audit verify --pubkey "$D/audit.pub" --kafka "$D/scale.yaml"

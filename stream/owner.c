@@ -1,13 +1,18 @@
 /* A partition owned among several instances, over Kafka (stream/owner.h). */
 #include "stream/owner.h"
 
+#include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "audit/audit.h"
 #include "common/map.h"
+#include "pipeline/chains.h"
+#include "store/store.h"
 #include "stream/kafka_internal.h"
 #include "vault/delta.h"
 
@@ -171,6 +176,175 @@ static int watermarks(stm_log_io *io, const char *topic, int32_t part, int64_t *
     return 0;
 }
 
+/* ---------- the local cache ---------- */
+
+/* A partition's cache is a state file, DIR/partition-N.db, written when the partition is
+ * released cleanly: the state as of this instance's last commit, and in its meta table
+ * (through a part, so the row is in the file's one transaction and under its MACs)
+ * "changelog:point": the epoch and offset of the claim it was written under, and the
+ * point. A later owner on the same machine starts from it and reads the changelog from
+ * that claim on, instead of from the latest snapshot. */
+#define MARK_KEY "changelog:point"
+
+struct mark {
+    uint64_t epoch;
+    int64_t claim_offset;
+    stm_cl_point pt;
+    bool dirty, found;
+};
+
+static int mark_flush(void *part, sto_db *db, bool closing, cm_err *err)
+{
+    struct mark *m = part;
+    char text[700];
+    (void)closing;
+    if (!m->dirty)
+        return 0;
+    snprintf(text, sizeof text, "%" PRIu64 " %" PRId64 " %" PRIu64 " %" PRId64 " %" PRIu64 " %s %s",
+             m->epoch, m->claim_offset, m->pt.seq, m->pt.offset, m->pt.head_seq, m->pt.head_hash,
+             m->pt.chain[0] ? m->pt.chain : "-");
+    return sto_meta_put(db, MARK_KEY, text, err);
+}
+
+static void mark_committed(void *part)
+{
+    ((struct mark *)part)->dirty = false;
+}
+
+static const sto_part_kind mark_kind = {
+    .name = "changelog point", .free = free, .flush = mark_flush, .committed = mark_committed};
+
+static void mark_read(void *arg, const char *k, const char *v)
+{
+    struct mark *m = arg;
+    char hash[80], chain[300];
+    unsigned long long epoch, seq, head;
+    long long claim, off;
+    if (strcmp(k, MARK_KEY) != 0 ||
+        sscanf(v, "%llu %lld %llu %lld %llu %79s %299s", &epoch, &claim, &seq, &off, &head, hash,
+               chain) != 7 ||
+        strlen(hash) != 64)
+        return;
+    m->epoch = epoch;
+    m->claim_offset = claim;
+    m->pt.seq = seq;
+    m->pt.offset = off;
+    m->pt.head_seq = head;
+    memcpy(m->pt.head_hash, hash, 65);
+    snprintf(m->pt.chain, sizeof m->pt.chain, "%.255s", strcmp(chain, "-") ? chain : "");
+    m->found = true;
+}
+
+static void cache_path(const stm_log_io *io, int32_t part, char *out, size_t n)
+{
+    snprintf(out, n, "%s/partition-%d.db", io->cfg->state, (int)part);
+}
+
+struct copy_ctx {
+    vlt_state *to;
+    cm_err *err;
+};
+
+static int copy_entry(void *arg, const vlt_entry *e)
+{
+    struct copy_ctx *c = arg;
+    return vlt_state_entry_apply(c->to, e, c->err);
+}
+
+/* Every entry of from into to, whose parts are attached first: 0, or -1 with err. */
+static int copy_state(vlt_state *from, vlt_state *to, cm_err *err)
+{
+    struct copy_ctx c = {to, err};
+    if (!stm_outbox_open(to, err) || pip_chains_open(to, err) < 0)
+        return -1;
+    return vlt_state_entries(from, copy_entry, &c, err) < 0 ? -1 : 0;
+}
+
+int stm_owner_save(stm_log_io *io, stm_owned *o, cm_err *err)
+{
+    char path[4200], tmp[4300];
+    cache_path(io, o->part, path, sizeof path);
+    snprintf(tmp, sizeof tmp, "%s.%d.tmp", path, (int)getpid());
+    unlink(tmp);
+    vlt_state *f = vlt_state_open(tmp, io->cfg->master_key, err);
+    if (!f)
+        return -1;
+    struct mark *m = cm_xcalloc(1, sizeof *m);
+    *m = (struct mark){
+        .epoch = o->epoch, .claim_offset = o->claim_offset, .pt = o->pt, .dirty = true};
+    sto_part_attach(vlt_state_store(f), &mark_kind, m);
+    int rc = copy_state(o->st, f, err) < 0 || vlt_state_flush(f, err) < 0 ? -1 : 0;
+    vlt_state_free(f);
+    if (rc == 0 && rename(tmp, path) < 0) {
+        cm_err_set(err, path, 0, 0, "cannot write the partition's cache: %s", strerror(errno));
+        rc = -1;
+    }
+    if (rc < 0)
+        unlink(tmp);
+    return rc;
+}
+
+/* The cache of o's partition as a restore at its point, in res (a state in memory), with
+ * the log read from its claim on in log: true when there is one that opens and verifies,
+ * whose claim is still in the log, and that no later claim fenced before its last commit
+ * (it was not written by an owner that had lost the partition). Otherwise the cache is
+ * removed, and res and log are left empty. */
+static bool from_cache(stm_log_io *io, stm_owned *o, stm_cl_restored *res, int64_t lo, int64_t hi,
+                       struct log_vec *log)
+{
+    char path[4200];
+    cache_path(io, o->part, path, sizeof path);
+    if (access(path, F_OK) != 0)
+        return false;
+    cm_err e;
+    cm_err_clear(&e);
+    struct mark m = {0};
+    vlt_state *f = vlt_state_open(path, io->cfg->master_key, &e);
+    bool ok = f && sto_meta_each(vlt_state_store(f), MARK_KEY, mark_read, &m, &e) == 0 && m.found &&
+              m.claim_offset >= lo && m.claim_offset < hi;
+    ok = ok && stm_read_range(io->reader, io->cfg->topic_state, o->part, m.claim_offset, hi,
+                              log_add, log, &e) == 0;
+    stm_cl_rec r;
+    ok = ok && log->n && log->m[0].offset == m.claim_offset &&
+         stm_clog_decode(o->clog, log->m[0].p, log->m[0].n, &r, &e) == 0 &&
+         r.kind == STM_CL_CLAIM && r.epoch == m.epoch;
+    bool fenced = false; /* a later claim seen before the cache's own last commit */
+    for (size_t i = 1; ok && i < log->n; i++) {
+        if (stm_clog_decode(o->clog, log->m[i].p, log->m[i].n, &r, &e) < 0)
+            ok = false;
+        else if (r.kind == STM_CL_COMMIT && r.epoch == m.epoch && r.seq == m.pt.seq) {
+            ok = !fenced;
+            break;
+        } else if (r.kind == STM_CL_CLAIM && r.epoch > m.epoch) {
+            fenced = true;
+        }
+    }
+    memset(res, 0, sizeof *res);
+    res->keep = KEEP_OUTBOXES;
+    if (ok && !(res->state = vlt_state_new_mem(io->master, &e)))
+        ok = false;
+    if (ok && copy_state(f, res->state, &e) < 0)
+        ok = false;
+    vlt_state_free(f);
+    if (!ok) {
+        stm_cl_restored_clear(res);
+        log_free(log);
+        cm_log("run: %s: not used (%s); restoring partition %d from the changelog", path,
+               e.msg[0] ? e.msg : "its claim is gone from the changelog, or was fenced",
+               (int)o->part);
+        unlink(path);
+        return false;
+    }
+    vlt_state_changes_clear(res->state);
+    res->point = m.pt;
+    res->epoch = m.epoch;
+    snprintf(res->owner, sizeof res->owner, "%s", io->who);
+    res->claim_offset = m.claim_offset;
+    res->snapshot_at = -1;
+    res->resume_at = m.claim_offset + 1;
+    return true;
+}
+
 /* ---------- taking a partition ---------- */
 
 static void where(cm_err *err, const stm_log_io *io, int32_t part)
@@ -194,9 +368,23 @@ int stm_owner_take(stm_log_io *io, int32_t part, stm_owned *o, cm_err *err)
     memset(&res, 0, sizeof res);
     int64_t lo, hi;
     int rc = watermarks(io, io->cfg->topic_state, part, &lo, &hi, err);
-    if (rc == 0)
+    bool cached = false;
+    if (rc == 0 && (cached = from_cache(io, o, &res, lo, hi, &log))) {
+        size_t from = 0; /* the log from the cache's claim on, applied on the cache */
+        while (from < log.n && log.m[from].offset < res.resume_at)
+            from++;
+        if (stm_clog_restore_more(o->clog, log.m + from, log.n - from, &res, err) < 0) {
+            cm_log("run: partition %d: the cache does not continue into the changelog (%s): "
+                   "restoring from the changelog",
+                   (int)part, err->msg);
+            log_free(&log);
+            cached = false;
+        }
+    }
+    o->cached = cached;
+    if (rc == 0 && !cached)
         rc = stm_read_range(io->reader, io->cfg->topic_state, part, lo, hi, log_add, &log, err);
-    if (rc == 0 &&
+    if (rc == 0 && !cached &&
         stm_clog_restore(o->clog, io->master, log.m, log.n, KEEP_OUTBOXES, &res, err) < 0) {
         where(err, io, part);
         rc = -1;

@@ -47,6 +47,7 @@ typedef struct stm_owned {
     size_t since_snapshot; /* bytes appended since the last snapshot */
     size_t commits;        /* commits since the last snapshot */
     double restore_s;      /* how long restoring and claiming took */
+    bool cached;           /* restored from the local cache and the changelog after it */
     size_t restored_batches, ignored;
 } stm_owned;
 
@@ -73,6 +74,10 @@ int stm_owner_sync(stm_log_io *io, cm_err *err);
 typedef int (*stm_send_fn)(void *arg, const stm_outmsg *m);
 int stm_owner_reconcile(stm_log_io *io, stm_owned *o, int32_t audit_part, stm_send_fn send,
                         void *arg, size_t *resent, cm_err *err);
+/* Writes o's state, as of its last commit, to the local cache of its partition (in the
+ * config's state directory), for the next owner on this machine: call it once the
+ * partition's batches are all logged. 0, or -1 with err (nothing written). */
+int stm_owner_save(stm_log_io *io, stm_owned *o, cm_err *err);
 /* Frees what o holds (its state too, unless taken: set o->st NULL). */
 void stm_owned_clear(stm_owned *o);
 #endif

@@ -513,14 +513,27 @@ static chainw *take_partition(runner *r, int32_t part)
     if (stm_owner_reconcile(&r->io, &c->own, c->audit_part, send_reconciled, c, &resent, &r->err) <
         0)
         return NULL;
-    cm_log("run: partition %d owned (epoch %llu, claim at %s offset %lld): restored in %.2fs, "
-           "%zu batch(es) after the snapshot, %zu record(s) ignored; chain at seq %llu, input "
+    cm_log("run: partition %d owned (epoch %llu, claim at %s offset %lld): restored in %.2fs "
+           "from %s, %zu batch(es) after it, %zu record(s) ignored; chain at seq %llu, input "
            "from offset %lld; %zu outbox message(s) resent",
            (int)part, (unsigned long long)c->own.epoch, r->cfg->topic_state,
-           (long long)c->own.claim_offset, c->own.restore_s, c->own.restored_batches,
+           (long long)c->own.claim_offset, c->own.restore_s,
+           c->own.cached ? "the local cache" : "the changelog", c->own.restored_batches,
            c->own.ignored, (unsigned long long)c->own.pt.head_seq,
            (long long)(c->own.pt.offset + 1), resent);
     return c;
+}
+
+/* The partition's state as of its last commit, kept for the next owner on this machine:
+ * a cache, so a failure only costs a longer restore. */
+static void save_cache(runner *r, chainw *c)
+{
+    cm_err e;
+    if (stm_owner_save(&r->io, &c->own, &e) < 0) {
+        char m[1400];
+        cm_err_format(&e, m, sizeof m);
+        cm_log("run: partition %d: no local cache written: %s", (int)c->part, m);
+    }
 }
 
 static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -552,8 +565,8 @@ static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
             chainw *c = slot_of(r, parts->elems[i].partition);
             if (!c)
                 continue;
-            if (!lost)
-                drain_chain(r, c);
+            if (!lost && drain_chain(r, c) == 0)
+                save_cache(r, c);
             char k[16];
             snprintf(k, sizeof k, "%d", (int)c->part);
             cm_map_del(r->chains, k);
@@ -1236,6 +1249,9 @@ int stm_run(const stm_config *cfg, const stm_signals *sig)
     rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 || (r.st && vlt_state_flush(r.st, &r.err) < 0)
              ? CM_EENV
              : 0;
+    it = 0;
+    while (rc == 0 && r.scale && cm_map_next(r.chains, &it, NULL, &v))
+        save_cache(&r, v);
     if (rc)
         cm_err_print(&r.err);
     cm_log("run: stopped after %llu events, %llu records delivered",
