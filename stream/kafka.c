@@ -237,10 +237,19 @@ int stm_read_range(rd_kafka_t *rk, const char *topic, int32_t part, int64_t from
         }
         idle = 0;
         if (m->err) {
-            if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            /* The client retries fetches itself: what it reports while it does (a broker
+             * down, a leader moving) is waited out, bounded by the idle limit above; an
+             * offset gone from the partition is not. */
+            if (m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE ||
+                m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+                m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
+                m->err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
                 cm_err_set(err, topic, 0, 0, "partition %d: %s", (int)part,
                            rd_kafka_message_errstr(m));
                 rc = -1;
+            } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                cm_log("%s partition %d: %s (retrying)", topic, (int)part,
+                       rd_kafka_message_errstr(m));
             }
         } else if (m->partition == part && m->offset >= next) {
             next = m->offset + 1;

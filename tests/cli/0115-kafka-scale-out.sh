@@ -7,14 +7,7 @@
 . "$(dirname "$0")/kafka.sh"
 test_seed
 start_broker --partitions 6
-scale_config() { # FILE: three instances share it; each gets --state DIR
-  write_config "$1" "master_key: $T/master.key" "batch: 50" \
-    "kafka_extra_placeholder: x"
-  sed -i -e 's|^topics: .*|topics: {events: cmk.events, audit: cmk.audit, dead_letter: cmk.dead, state: cmk.state, catalog: cmk.catalog}|' \
-    -e "s|^state: .*|state: $T/unused|" -e '/^kafka_extra_placeholder/d' \
-    -e 's|^  group.id: .*|  group.id: scale\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 500|' "$1"
-}
-scale_config "$T/run.yaml"
+scale_config "$T/run.yaml" "batch: 50"
 declare -a PIDS
 start_inst() { # N
   "$CMKGUARD" run --config "$T/run.yaml" --state "$T/i$1" >>"$T/run$1.log" 2>&1 &
@@ -40,18 +33,10 @@ for c in "$T"/chunk.*; do
 done
 ok "$kills SIGKILLs while $total events streamed"
 # Every input decided: distinct (chain, seq) reach the total.
-distinct() {
-  local p; for p in $(seq 0 5); do
-    timeout 30 kcat -C -b "$BOOT" -t cmk.audit -p "$p" -o beginning -e -q -f '%s\n' 2>/dev/null
-  done | jq -r '[.chain, .seq] | @tsv' | sort -u | wc -l
-}
-all_decided() { [ "$(distinct)" -ge "$total" ]; }
-wait_until 120 "every event decided" -- all_decided
+wait_until 120 "every event decided" -- decided_at_least 6 "$total"
 for i in 1 2 3; do kill -TERM "${PIDS[$i]}"; done
 for i in 1 2 3; do wait "${PIDS[$i]}"; rc=$?; [ "$rc" -eq 0 ] || fail "instance $i exit $rc"; PIDS[$i]=; done
-for p in $(seq 0 5); do
-  kcat -C -b "$BOOT" -t cmk.audit -p "$p" -o beginning -e -q -f '%s\n' 2>/dev/null
-done >"$T/audit.jsonl"
+audit_all 6 >"$T/audit.jsonl"
 jq -r '[.chain, (.seq | tostring), .hash] | @tsv' "$T/audit.jsonl" | sort -u >"$T/keys"
 forks=$(cut -f1,2 "$T/keys" | uniq -d | wc -l)
 [ "$forks" -eq 0 ] && ok "one record per (chain, seq): no fork" || fail "$forks seqs with two different records"

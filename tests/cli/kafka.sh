@@ -72,3 +72,21 @@ lifecycle_events() {
     }
   }'
 }
+# scale_config FILE [EXTRA YAML LINES]: a config for several instances (SPEC §7a) that
+# share it, each with its own --state: the state topic, the shared master key, and a
+# session timeout short enough that a member gone is noticed within seconds.
+scale_config() {
+  local f=$1; shift
+  write_config "$f" "master_key: $T/master.key" "$@"
+  sed -i -e 's|^topics: .*|topics: {events: cmk.events, audit: cmk.audit, dead_letter: cmk.dead, state: cmk.state, catalog: cmk.catalog}|' \
+    -e "s|^state: .*|state: $T/unused|" \
+    -e "s|^  group.id: .*|  group.id: ${GROUP:-scale}\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 500|" "$f"
+}
+# audit_all PARTITIONS: every message of the audit topic, partition by partition
+audit_all() {
+  local p; for p in $(seq 0 $(( $1 - 1 ))); do
+    timeout 30 kcat -C -b "$BOOT" -t cmk.audit -p "$p" -o beginning -e -q -f '%s\n' 2>/dev/null
+  done
+}
+# decided_at_least PARTITIONS N: the audit topic holds N distinct (chain, seq)
+decided_at_least() { [ "$(audit_all "$1" | jq -r '[.chain, .seq] | @tsv' | sort -u | wc -l)" -ge "$2" ]; }
