@@ -8,11 +8,13 @@ export CMK_BUILD=$PWD/$build # the tools built beside the binary under test (ben
 pass=0; fail=0; failed=()
 run() { # name, command...
   local name=$1; shift
-  local log; log=$(mktemp)
+  local log t0 took; log=$(mktemp); t0=$(date +%s)
   if "$@" >"$log" 2>&1; then
-    pass=$((pass+1)); echo "ok   $name"
+    took=$(( $(date +%s) - t0 ))
+    pass=$((pass+1)); echo "ok   $name (${took}s)"
   else
-    fail=$((fail+1)); failed+=("$name"); echo "FAIL $name"; sed 's/^/     | /' "$log" | tail -40
+    took=$(( $(date +%s) - t0 ))
+    fail=$((fail+1)); failed+=("$name"); echo "FAIL $name (${took}s)"; sed 's/^/     | /' "$log" | tail -40
   fi
   rm -f "$log"
 }
