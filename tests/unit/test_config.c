@@ -86,8 +86,23 @@ static void test_good(void)
     CHECK(c->nexemptions == 0);
     CHECK_STR(c->rules[0], "rules");
     CHECK_STR(c->state, "state.db");
+    CHECK(!c->topic_state && !c->topic_catalog && c->snapshot_bytes == 1 << 20);
     stm_config_free(c);
     stm_config_free(NULL);
+
+    /* several instances: the state and catalog topics, the shared key, a directory */
+    c = load("run.yaml",
+             BASE "master_key: m.key\nsnapshot_bytes: 65536\n"
+                  "topics: {events: e, state: cmk.state, catalog: cmk.catalog}\n",
+             &err);
+    CHECK(c != NULL);
+    if (!c)
+        return;
+    CHECK_STR(c->topic_state, "cmk.state");
+    CHECK_STR(c->topic_catalog, "cmk.catalog");
+    CHECK_STR(c->master_key, "m.key");
+    CHECK(c->snapshot_bytes == 65536);
+    stm_config_free(c);
 }
 
 /* Each broken config is refused with FILE:LINE:COL: message, exactly. */
@@ -98,9 +113,17 @@ static void test_errors(void)
     } cases[] = {
         {BASE "colour: red\n", "c.yaml:6:1: unknown field 'colour' (kafka, topics, rules, "
                                "exemptions, state, master_key, audit, metrics, max_message, "
-                               "status_interval, backlog, batch)"},
-        {BASE "topics:\n  event: x\n",
-         "c.yaml:7:3: unknown field 'event' in topics (events, audit, dead_letter)"},
+                               "status_interval, backlog, batch, snapshot_bytes)"},
+        {BASE "topics:\n  event: x\n", "c.yaml:7:3: unknown field 'event' in topics (events, "
+                                       "audit, dead_letter, state, catalog)"},
+        {BASE "topics:\n  state: s\n",
+         "c.yaml:1:1: master_key: required with topics.state (every instance shares it)"},
+        {BASE "topics:\n  catalog: c\n", "c.yaml:1:1: topics.catalog needs topics.state (several "
+                                         "instances)"},
+        {BASE "snapshot_bytes: 100\n",
+         "c.yaml:6:17: snapshot_bytes must be a whole number in range"},
+        {"kafka:\n  group.id: g\nrules: [r]\nmaster_key: m\ntopics: {state: s}\n",
+         "c.yaml:1:1: state: a directory for the local caches is required for run"},
         {BASE "audit:\n  key: k\n",
          "c.yaml:7:3: unknown field 'key' in audit (sign_key, checkpoint, clock)"},
         {BASE "metrics:\n  port: 1\n",
