@@ -468,7 +468,9 @@ int stm_clog_decode(stm_clog *c, const void *p, size_t n, stm_cl_rec *r, cm_err 
 
 struct rec_info {
     stm_cl_rec r;
-    bool valid; /* authenticated, of the current claim's epoch, and not a duplicate */
+    bool valid;        /* authenticated, of the current claim's epoch, and not a duplicate */
+    bool snap_done;    /* the final chunk of a complete valid snapshot (when looked for) */
+    size_t snap_first; /* and the index of its first chunk */
 };
 
 struct apply {
@@ -490,11 +492,12 @@ static char *get_str(cm_rd *r, size_t *len)
     return p ? cm_strndup((const char *)p, n) : NULL;
 }
 
+/* A state entry to a->s (none: only the outbox is wanted), an outbox message to a->out. */
 static int apply_item(void *arg, const vlt_entry *e)
 {
     struct apply *a = arg;
     if (e->kind != ITEM_OUTBOX)
-        return vlt_state_entry_apply(a->s, e, a->err);
+        return a->s ? vlt_state_entry_apply(a->s, e, a->err) : 0;
     if (a->nout == a->cap) {
         a->cap = a->cap ? a->cap * 2 : 16;
         a->out = cm_xrealloc(a->out, a->cap * sizeof *a->out);
@@ -609,6 +612,8 @@ static long fence(stm_clog *c, const stm_cl_msg *log, size_t n, struct rec_info 
         if (r->count) { /* the final chunk */
             snap = sfirst;
             snext = 0;
+            v[i].snap_done = true;
+            v[i].snap_first = sfirst;
         }
     }
     cm_map_free(macs);
@@ -621,6 +626,36 @@ struct pending {
     uint32_t n, cap;
     bool broken;
 };
+
+/* The valid CHANGES record v[i] to the batch in hand: a chunk 0 starts a batch (what was
+ * in hand is returned: never committed), any other must be the next chunk of it. */
+static uint32_t pending_add(struct pending *p, const struct rec_info *v, size_t i)
+{
+    const stm_cl_rec *r = &v[i].r;
+    uint32_t dropped = 0;
+    if (r->index == 0) {
+        dropped = p->n;
+        p->epoch = r->epoch;
+        p->seq = r->seq;
+        p->n = 0;
+        p->broken = false;
+    } else if (r->epoch != p->epoch || r->seq != p->seq || r->index != p->n) {
+        p->broken = true;
+    }
+    if (p->n == p->cap) {
+        p->cap = p->cap ? p->cap * 2 : 8;
+        p->idx = cm_xrealloc(p->idx, p->cap * sizeof *p->idx);
+    }
+    p->idx[p->n++] = i;
+    return dropped;
+}
+
+/* Whether the batch in hand is all of the one the COMMIT r commits. */
+static bool pending_has(const struct pending *p, const stm_cl_rec *r)
+{
+    return r->count == 0 ||
+           (!p->broken && p->epoch == r->epoch && p->seq == r->seq && p->n == r->count);
+}
 
 static int apply_records(const struct rec_info *v, const size_t *idx, uint32_t n, struct apply *a)
 {
@@ -676,27 +711,13 @@ static int restore_from(const stm_cl_msg *log, size_t n, struct rec_info *v, siz
         if (!v[i].valid)
             continue;
         if (r->kind == STM_CL_CHANGES) {
-            if (r->index == 0) {
-                out->ignored += p.n; /* a batch never committed */
-                p.epoch = r->epoch;
-                p.seq = r->seq;
-                p.n = 0;
-                p.broken = false;
-            } else if (r->epoch != p.epoch || r->seq != p.seq || r->index != p.n) {
-                p.broken = true;
-            }
-            if (p.n == p.cap) {
-                p.cap = p.cap ? p.cap * 2 : 8;
-                p.idx = cm_xrealloc(p.idx, p.cap * sizeof *p.idx);
-            }
-            p.idx[p.n++] = i;
+            out->ignored += pending_add(&p, v, i); /* a batch never committed */
         } else if (r->kind == STM_CL_COMMIT) {
             if (r->seq <= last) { /* already in what was restored */
                 out->ignored++;
                 continue;
             }
-            bool have = r->count == 0 ||
-                        (!p.broken && p.epoch == r->epoch && p.seq == r->seq && p.n == r->count);
+            bool have = pending_has(&p, r);
             if (r->seq != last + 1) {
                 cm_err_set(err, "changelog", 0, 0,
                            "batch %" PRIu64 " follows batch %" PRIu64
@@ -815,4 +836,76 @@ void stm_cl_restored_clear(stm_cl_restored *r)
     free(r->outbox);
     memset(r, 0, sizeof *r);
     r->claim_offset = r->snapshot_at = -1;
+}
+
+/* ---------- scan ---------- */
+
+/* The outbox of the batch the valid COMMIT v[i] commits into a (a->out: new), checked
+ * against the commit's count. 0, or a negative code with err. */
+static int scan_outbox(const struct rec_info *v, size_t i, const struct pending *p, struct apply *a,
+                       cm_err *err)
+{
+    const stm_cl_rec *r = &v[i].r;
+    int rc = apply_records(v, p->idx, r->count, a);
+    if (rc == 0 && a->nout != r->nout) {
+        cm_err_set(err, "changelog", 0, 0,
+                   "batch %" PRIu64 " holds %zu outbox messages; its commit says %u", r->seq,
+                   a->nout, (unsigned)r->nout);
+        rc = CM_EINPUT;
+    }
+    return rc;
+}
+
+int stm_clog_scan(stm_clog *c, const stm_cl_msg *log, size_t n, stm_cl_scan_fn fn, void *arg,
+                  cm_err *err)
+{
+    stm_cl_restored st;
+    memset(&st, 0, sizeof st);
+    st.claim_offset = -1;
+    cm_err_clear(err);
+    struct rec_info *v = cm_xcalloc(n + 1, sizeof *v);
+    struct apply a = {NULL, err, NULL, 0, 0};
+    struct pending p = {0};
+    int rc = 0;
+    if (fence(c, log, n, v, &st, true, err) < 0)
+        rc = err->code ? err->code : CM_EINPUT;
+    for (size_t i = 0; rc == 0 && i < n; i++) {
+        const stm_cl_rec *r = &v[i].r;
+        if (!v[i].valid)
+            continue;
+        stm_cl_seen e = {.kind = r->kind, .offset = log[i].offset, .epoch = r->epoch};
+        if (r->kind == STM_CL_CHANGES) {
+            pending_add(&p, v, i);
+            continue;
+        } else if (r->kind == STM_CL_CLAIM) {
+            p.n = 0; /* the batch in hand never commits */
+            e.owner = r->owner;
+            e.owner_len = r->owner_len;
+        } else if (r->kind == STM_CL_SNAPSHOT) {
+            if (!v[i].snap_done)
+                continue;
+            e.offset = log[v[i].snap_first].offset;
+            e.point = r->point;
+        } else { /* COMMIT */
+            e.point = r->point;
+            e.complete = pending_has(&p, r);
+            if (e.complete && (rc = scan_outbox(v, i, &p, &a, err)) < 0) {
+                at(err, log[i].offset);
+                break;
+            }
+            e.out = a.out;
+            e.nout = a.nout;
+            p.n = 0;
+        }
+        rc = fn(arg, &e, err);
+        stm_outmsg_free(a.out, a.nout);
+        a.out = NULL;
+        a.nout = a.cap = 0;
+    }
+    if (rc < 0 && err->code == 0)
+        err->code = rc;
+    stm_outmsg_free(a.out, a.nout);
+    free(p.idx);
+    free(v);
+    return rc;
 }

@@ -149,6 +149,33 @@ int stm_clog_restore(stm_clog *c, const cry_secret *master, const stm_cl_msg *lo
  * entries applied stay tracked for its flush. */
 int stm_clog_restore_more(stm_clog *c, const stm_cl_msg *tail, size_t n, stm_cl_restored *r,
                           cm_err *err);
+/* What a scan finds in a log, in offset order: a valid claim, a valid commit with its
+ * batch's outbox, or a complete valid snapshot. Borrowed for the callback. */
+typedef struct stm_cl_seen {
+    int kind;       /* STM_CL_CLAIM, STM_CL_COMMIT or STM_CL_SNAPSHOT */
+    int64_t offset; /* the claim's, the commit's, the snapshot's first chunk's */
+    uint64_t epoch;
+    const char *owner; /* CLAIM: owner_len bytes */
+    size_t owner_len;
+    stm_cl_point point;    /* COMMIT, SNAPSHOT (point.seq: the batch, as of which) */
+    bool complete;         /* COMMIT: every chunk of its batch was read (else no outbox:
+                            * the head was trimmed inside the batch) */
+    const stm_outmsg *out; /* COMMIT: the batch's outbox messages, in order */
+    size_t nout;
+} stm_cl_seen;
+
+/* Receives what a scan finds; a negative return (with err) stops the scan and is returned. */
+typedef int (*stm_cl_scan_fn)(void *arg, const stm_cl_seen *s, cm_err *err);
+
+/* Reads a log (log[0..n), in offset order) as a restore does, without a state: every
+ * record decoded and authenticated, fenced, producers' duplicates dropped; fn gets each
+ * valid CLAIM, each valid COMMIT with the outbox of its batch (its CHANGES, of the same
+ * epoch and seq, read before it since the last claim), and each complete valid SNAPSHOT
+ * (at its final chunk). It checks no order between batches: the caller does. 0; with
+ * err: CM_EINPUT (a malformed record or outbox), CM_ECHECK (a record that does not
+ * authenticate), CM_EENV (the library), or fn's return. */
+int stm_clog_scan(stm_clog *c, const stm_cl_msg *log, size_t n, stm_cl_scan_fn fn, void *arg,
+                  cm_err *err);
 /* Frees what a restore left in r (the state too, unless taken: set r->state NULL). */
 void stm_cl_restored_clear(stm_cl_restored *r);
 #endif
