@@ -2,7 +2,8 @@
  * test_kverify.c): a log (a partition as read, offsets 0, 1, 2...), and owners that decide
  * events in batches, claim, snapshot, and write to a log. The including test defines
  * CHAIN (the owners' audit chain) and TOPIC (their events topic) first, or takes these,
- * and sets rs (the rules) and master (the master key) before making an owner. */
+ * and sets rs (the rules), master (the master key) and, for signed records, signer
+ * before making an owner. */
 #ifndef T_CLOG_H
 #define T_CLOG_H
 #include <inttypes.h>
@@ -17,6 +18,7 @@
 #include "stream/outbox.h"
 #include "tests/unit/t.h"
 #include "tests/unit/t_seed.h"
+#include "vault/delta.h"
 
 #ifndef CHAIN
 #define CHAIN "cmk"
@@ -27,6 +29,7 @@
 
 static pol_ruleset *rs;
 static cry_secret *master;
+static cry_signer *signer; /* owners sign their records with it when set */
 
 /* ---------- a partition of the state topic ---------- */
 
@@ -116,7 +119,7 @@ static inline void owner_open(struct owner *o, vlt_state *st, const stm_cl_point
     o->eng = pol_engine_new(rs, st, 1 << 20);
     cm_buf_init(&o->out, 0);
     cm_buf_init(&o->all, 0);
-    o->w = aud_writer_new(CHAIN, NULL, 0, AUD_CLOCK_EVENT, sink, &o->out);
+    o->w = aud_writer_new(CHAIN, signer, 0, AUD_CLOCK_EVENT, sink, &o->out);
     uint64_t seq;
     char head[65];
     pip_replay_pos pos;
