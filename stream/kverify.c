@@ -435,6 +435,11 @@ static int walk(const stm_kverify *k, struct kchain *ch, struct arec *r, size_t 
             }
         }
         if (on == n) {
+            if (seq == ch->head_seq)
+                return fail(err, ch->where,
+                            "chain '%s': the committed head seq %" PRIu64 " (hash %.16s...) is "
+                            "not on the audit topic: a committed decision lost",
+                            ch->name, seq, want);
             if (j > 0 || (j < n && r[j].seq == seq)) /* records below it, or others at it */
                 return fail(err, ch->where,
                             "chain '%s': seq %" PRIu64 " (hash %.16s...) on the way back from "

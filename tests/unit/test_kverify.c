@@ -325,7 +325,8 @@ static void test_lost(char **lines, size_t n)
 }
 
 /* B restored from a log that lacks A's last batch, claims after it, and decides other
- * events: both commits are valid and hold different records for the same seqs. */
+ * events: both commits are valid and hold different records for the same seqs. And a B
+ * whose chain does not go on from A's head. */
 static void test_fork(char **lines, size_t n)
 {
     cm_err err;
@@ -341,6 +342,21 @@ static void test_fork(char **lines, size_t n)
     claim(&f.b, "b", &f.l);
     run_batches(&f.b, lines, w.a_lines, n, &f.l, &f.t, NULL);
     CHECK(failed(verify(&f.l, &f.t, &sum, &err), &err, "fork", "a fork"));
+    world_free(&f);
+    /* B restored from all of it, its chain resumed one seq past the head: no fork, but the
+     * claim boundary is broken */
+    memset(&f, 0, sizeof f);
+    log_copy(&f.l, &w.l, 0, w.b_claim);
+    topic_copy(&f.t, &w.t, 0, w.t.n);
+    owner_restored(&f.b, &f.l, f.l.n, 2);
+    claim(&f.b, "b", &f.l);
+    char skip[65];
+    memset(skip, 'e', 64);
+    skip[64] = '\0';
+    f.b.pt.head_seq++;
+    aud_writer_resume(f.b.w, f.b.pt.head_seq, skip);
+    run_batches(&f.b, lines, w.a_lines, n, &f.l, &f.t, NULL);
+    CHECK(failed(verify(&f.l, &f.t, &sum, &err), &err, "boundary", "after the claim at offset"));
     world_free(&f);
     world_free(&w);
     cm_buf_free(&sum);
