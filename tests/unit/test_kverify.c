@@ -8,14 +8,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "audit/audit.h"
 #include "stream/kverify.h"
 #include "tests/unit/t.h"
 #include "tests/unit/t_seed.h"
 
-#define CHAIN "events/0" /* TOPIC/0: the chain of state partition 0 */
-#define TOPIC "events"
+#define CHAIN "cmk.events/0" /* TOPIC/0: the chain of state partition 0 */
+#define TOPIC "cmk.events"
 #include "tests/unit/t_clog.h"
 
 static cry_verifier *pub; /* the owners' signer's */
@@ -173,7 +174,7 @@ static void handover(char **lines, size_t n, struct world *w)
 /* Verifies t by l (none: no state topic); the summary into sum. */
 static int verify(const struct log *l, const struct topic *t, cm_buf *sum, cm_err *err)
 {
-    stm_kverify *k = stm_kverify_new(master, TOPIC, "state", "audit");
+    stm_kverify *k = stm_kverify_new(master, TOPIC, "cmk.state", "cmk.audit");
     aud_verifier *v = aud_verifier_new(pub);
     int rc = l ? stm_kverify_state(k, 0, l->m, l->n, err) : 0;
     cm_buf_reset(sum);
@@ -245,6 +246,37 @@ static void test_handover(char **lines, size_t n)
     cm_buf_free(&sum);
 }
 
+/* With KVERIFY_DUMP=DIR, a world for tests/cli: each changelog record as a file
+ * (DIR/state/NNNNN), the audit records (DIR/audit.jsonl), the master key, and what
+ * verification says of them (DIR/expect: records, fenced + uncommitted). */
+static void dump(const struct world *w, size_t ignored)
+{
+    const char *dir = getenv("KVERIFY_DUMP");
+    static bool done;
+    if (!dir || done)
+        return;
+    done = true;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/state", dir);
+    CHECK(mkdir(path, 0700) == 0);
+    for (size_t i = 0; i < w->l.n; i++) {
+        snprintf(path, sizeof path, "%s/state/%05zu", dir, i);
+        FILE *f = fopen(path, "wb");
+        CHECK(f && fwrite(w->l.m[i].p, 1, w->l.m[i].n, f) == w->l.m[i].n && fclose(f) == 0);
+    }
+    snprintf(path, sizeof path, "%s/audit.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    for (size_t i = 0; f && i < w->t.n; i++)
+        fprintf(f, "%s\n", w->t.m[i].value);
+    CHECK(f && fclose(f) == 0);
+    snprintf(path, sizeof path, "%s/master.key", dir);
+    f = fopen(path, "wb");
+    CHECK(f && fwrite(master->b, 1, master->len, f) == master->len && fclose(f) == 0);
+    snprintf(path, sizeof path, "%s/expect", dir);
+    f = fopen(path, "w");
+    CHECK(f && fprintf(f, "%zu %zu\n", w->records, ignored) > 0 && fclose(f) == 0);
+}
+
 /* A zombie: A's state after it stopped, still deciding at epoch 1 after B's claim (other
  * events: its records differ from B's), its changelog and its records interleaved at
  * random with B's. */
@@ -278,6 +310,7 @@ static void test_zombie(char **lines, size_t n)
     const char *u = sum.p ? strstr(sum.p, "\"uncommitted\":") : NULL;
     size_t nf = f ? strtoull(f + 9, NULL, 10) : 0, nu = u ? strtoull(u + 14, NULL, 10) : 0;
     CHECK(nf >= 1 && nf + nu == zrecs);
+    dump(&w, zrecs);
     /* without the changelog, the zombie's records break the chain */
     CHECK(verify(NULL, &w.t, &sum, &err) == CM_ECHECK);
     log_free(&zl);
@@ -378,7 +411,7 @@ static void test_damage(char **lines, size_t n)
         size_t k = 5 + t_rand() % (w.l.m[q].n - 5);
         p[k] ^= bit;
         int rc = verify(&w.l, &w.t, &sum, &err);
-        missed += !failed(rc, &err, "flipped", "authenticate") || !strstr(err.where, "state/0");
+        missed += !failed(rc, &err, "flipped", "authenticate") || !strstr(err.where, "cmk.state/0");
         p[k] ^= bit;
     }
     CHECK(missed == 0);
@@ -418,17 +451,8 @@ int main(void)
     const char *rules[] = {"rules/cmk.yaml"};
     rs = pol_ruleset_load(rules, 1, &err);
     master = cry_secret_random(CRY_DEK_LEN);
-    char dir[] = "/tmp/cmkguard-kverify-XXXXXX", prefix[64], path[80], kid[17];
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(prefix, sizeof prefix, "%s/k", dir);
-    CHECK(cry_keygen_ed25519(prefix, kid, &err) == 0);
-    snprintf(path, sizeof path, "%s.key", prefix);
-    signer = cry_signer_load(path, &err);
-    unlink(path);
-    snprintf(path, sizeof path, "%s.pub", prefix);
-    pub = cry_verifier_load(path, &err);
-    unlink(path);
-    CHECK(rmdir(dir) == 0);
+    signer = cry_signer_load("tests/golden/test-signing.key", &err);
+    pub = cry_verifier_load("tests/golden/test-signing.pub", &err);
     CHECK(rs != NULL && signer && pub);
     if (!rs || !signer || !pub) {
         fprintf(stderr, "rules: %s\n", err.msg);
