@@ -7,10 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/mem.h"
 #include "stream/config.h"
 #include "stream/kafka.h"
 #include "stream/kverify.h"
+#include "vault/state.h"
 
 /* Records read from Kafka, to be put in chain order. */
 typedef struct krec {
@@ -102,29 +102,12 @@ static void sread_free(sread *s)
     free(s->p);
 }
 
-/* The shared master key at path (exactly CRY_DEK_LEN bytes): new, or NULL with err. */
-static cry_secret *master_load(const char *path, cm_err *err)
-{
-    cm_buf b;
-    cm_buf_init(&b, CRY_DEK_LEN + 1);
-    cry_secret *k = NULL;
-    if (cm_read_file(path, CRY_DEK_LEN + 1, &b) < 0 || cm_buf_failed(&b) || b.len != CRY_DEK_LEN)
-        cm_err_set(err, path, 0, 0, "cannot read the master key (expected exactly %d bytes)",
-                   CRY_DEK_LEN);
-    else
-        k = cry_secret_dup((const uint8_t *)b.p, b.len);
-    if (b.p)
-        cm_wipe(b.p, b.len);
-    cm_buf_free(&b);
-    return k;
-}
-
 /* Every chain by its changelog where it has one: reads the state topic, then hands both
  * topics to stm_kverify. Codes as stm_verify_audit_topic. */
 static int verify_by_state(const stm_config *cfg, aud_verifier *v, const kread *k, cm_buf *summary,
                            cm_err *err)
 {
-    cry_secret *master = master_load(cfg->master_key, err);
+    cry_secret *master = vlt_master_load(cfg->master_key, false, err);
     if (!master)
         return CM_EINPUT;
     sread s = {0};
