@@ -668,6 +668,22 @@ static int apply_records(const struct rec_info *v, const size_t *idx, uint32_t n
     return 0;
 }
 
+/* The batch in hand, which the valid COMMIT v[i] commits, applied through a (its outbox
+ * into a->out), its outbox checked against the commit's count. 0, or a code with err. */
+static int apply_batch(const struct rec_info *v, size_t i, const struct pending *p, struct apply *a,
+                       cm_err *err)
+{
+    const stm_cl_rec *r = &v[i].r;
+    int rc = apply_records(v, p->idx, r->count, a);
+    if (rc == 0 && a->nout != r->nout) {
+        cm_err_set(err, "changelog", 0, 0,
+                   "batch %" PRIu64 " holds %zu outbox messages; its commit says %u", r->seq,
+                   a->nout, (unsigned)r->nout);
+        rc = CM_EINPUT;
+    }
+    return rc;
+}
+
 static int restore_from(const stm_cl_msg *log, size_t n, struct rec_info *v, size_t start,
                         size_t keep, stm_cl_restored *out, cm_err *err)
 {
@@ -729,13 +745,7 @@ static int restore_from(const stm_cl_msg *log, size_t n, struct rec_info *v, siz
                            "the changes of batch %" PRIu64 " are not all in the log", r->seq);
                 rc = CM_ECHECK;
             } else {
-                rc = apply_records(v, p.idx, r->count, &a);
-            }
-            if (rc == 0 && a.nout != r->nout) {
-                cm_err_set(err, "changelog", 0, 0,
-                           "batch %" PRIu64 " holds %zu outbox messages; its commit says %u",
-                           r->seq, a.nout, (unsigned)r->nout);
-                rc = CM_EINPUT;
+                rc = apply_batch(v, i, &p, &a, err);
             }
             if (rc < 0) {
                 at(err, log[i].offset);
@@ -840,22 +850,6 @@ void stm_cl_restored_clear(stm_cl_restored *r)
 
 /* ---------- scan ---------- */
 
-/* The outbox of the batch the valid COMMIT v[i] commits into a (a->out: new), checked
- * against the commit's count. 0, or a negative code with err. */
-static int scan_outbox(const struct rec_info *v, size_t i, const struct pending *p, struct apply *a,
-                       cm_err *err)
-{
-    const stm_cl_rec *r = &v[i].r;
-    int rc = apply_records(v, p->idx, r->count, a);
-    if (rc == 0 && a->nout != r->nout) {
-        cm_err_set(err, "changelog", 0, 0,
-                   "batch %" PRIu64 " holds %zu outbox messages; its commit says %u", r->seq,
-                   a->nout, (unsigned)r->nout);
-        rc = CM_EINPUT;
-    }
-    return rc;
-}
-
 int stm_clog_scan(stm_clog *c, const stm_cl_msg *log, size_t n, stm_cl_scan_fn fn, void *arg,
                   cm_err *err)
 {
@@ -889,7 +883,7 @@ int stm_clog_scan(stm_clog *c, const stm_cl_msg *log, size_t n, stm_cl_scan_fn f
         } else { /* COMMIT */
             e.point = r->point;
             e.complete = pending_has(&p, r);
-            if (e.complete && (rc = scan_outbox(v, i, &p, &a, err)) < 0) {
+            if (e.complete && (rc = apply_batch(v, i, &p, &a, err)) < 0) {
                 at(err, log[i].offset);
                 break;
             }
