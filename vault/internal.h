@@ -173,6 +173,8 @@ struct vlt_state {
         uint32_t vh, kh, verh; /* the vault's URI, the versionless key URI, the version (0: none) */
     } * binds;
     size_t nbinds, capbinds;
+    vlt_foreign_fn foreign; /* what other partitions hold (vlt_state_set_foreign); or NULL */
+    void *foreign_arg;
 };
 
 /* Whether the state tracks what changes in it: for its store's flush, or its changelog. */
@@ -212,6 +214,7 @@ struct vlt_txn {
     vlt_rh *aff_h;         /* and their handles */
     size_t naff;
     bool affected_done;
+    cm_map *fv, *fk; /* foreign vaults and keys read (uri -> the txn's own copy); or NULL */
 };
 
 /* A resource id (its handle) a transaction wrote: when no resource has it once the transaction is

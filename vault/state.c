@@ -666,6 +666,22 @@ int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *er
     return 0;
 }
 
+size_t vlt_key_nversions(const vlt_key *k)
+{
+    return k ? k->nvers : 0;
+}
+
+const vlt_keyver *vlt_key_version_at(const vlt_key *k, size_t i)
+{
+    return k && i < k->nvers ? &k->vers[i] : NULL;
+}
+
+void vlt_state_set_foreign(vlt_state *s, vlt_foreign_fn fn, void *arg)
+{
+    s->foreign = fn;
+    s->foreign_arg = fn ? arg : NULL;
+}
+
 const vlt_keyver *vlt_key_version(const vlt_key *k, const char *version)
 {
     if (!k || !k->nvers)

@@ -120,6 +120,34 @@ void vlt_state_mark_seen(vlt_state *s, const char *source, const char *id);
  * such resource exists. */
 const char *vlt_state_resource_spelling(const vlt_state *s, const char *id);
 
+/* --- facts held by other partitions (SPEC §7a) ---
+ * With several instances a partition's state holds its own tenants' vaults and keys, but
+ * a resource may name a key in another tenant's vault, which another partition's state
+ * holds. A foreign lookup says what is known of such a vault or key elsewhere (the
+ * catalog topic, stream/catalog.h): the public facts of its document, no key material.
+ *
+ * The state asks it only for the rules' context of a resource (vlt_txn_binding), and
+ * only for a vault URI or versionless key URI it does not hold itself, in either view of
+ * the transaction. What it answers is read-only: it is copied into an object the
+ * transaction holds until commit or abort, never put in the state, never written. The
+ * physics never sees it: a key operation under a foreign key is one under an unknown key
+ * (the wrap fails, as with a key no state knows). Access policies are not among the
+ * facts: a resource's access to a foreign vault reads as none. */
+typedef struct vlt_foreign {
+    vlt_vault_view vault;        /* a vault (key false) */
+    vlt_key_view key;            /* a key (key true); latest is ignored: the last version */
+    const vlt_keyver_view *vers; /* the key's versions in creation order (latest ignored) */
+    size_t nvers;
+} vlt_foreign;
+/* Fills out (strings borrowed until the lookup is asked again) for uri, a canonical vault
+ * URI (key false) or versionless key URI (key true): true when it is known. */
+typedef bool (*vlt_foreign_fn)(void *arg, const char *uri, bool key, vlt_foreign *out);
+/* Sets s's foreign lookup (fn NULL: none, as a new state has); arg is borrowed. */
+void vlt_state_set_foreign(vlt_state *s, vlt_foreign_fn fn, void *arg);
+/* A key's versions, in creation order (the last is the latest): how many, and the i-th. */
+size_t vlt_key_nversions(const vlt_key *k);
+const vlt_keyver *vlt_key_version_at(const vlt_key *k, size_t i);
+
 /* --- transactions --- */
 vlt_txn *vlt_txn_begin(vlt_state *s);
 /* Applies the event's own change (SPEC §2/§3) to the transaction. Returns 0, CM_EINPUT

@@ -299,6 +299,79 @@ static const char *res_key_ref(const vlt_resource *r)
     return r->key_uri ? r->key_uri : r->requested_key;
 }
 
+/* ---------- what other partitions hold (vlt_state_set_foreign) ---------- */
+
+/* The transaction's read-only copy of a vault the foreign lookup knows, its strings in
+ * the state's pool like every object's; NULL when unknown. One copy per transaction. */
+static const vlt_vault *foreign_vault(vlt_txn *t, const char *uri)
+{
+    vlt_state *s = t->s;
+    vlt_vault *v = t->fv ? cm_map_get(t->fv, uri) : NULL;
+    vlt_foreign f = {0};
+    if (v || !s->foreign || !s->foreign(s->foreign_arg, uri, false, &f))
+        return v;
+    v = cm_xcalloc(1, sizeof *v);
+    v->uri = vlt_str(s, uri);
+    v->name = vlt_str(s, f.vault.name);
+    v->tenant = vlt_str(s, f.vault.tenant);
+    v->region = vlt_str(s, f.vault.region);
+    v->subscription = vlt_str(s, f.vault.subscription);
+    v->soft_delete = f.vault.soft_delete;
+    v->purge_protection = f.vault.purge_protection;
+    v->retention_days = f.vault.retention_days;
+    if (!t->fv)
+        t->fv = cm_map_new();
+    cm_map_put(t->fv, uri, v);
+    return v;
+}
+
+/* The same for a key: its versions carry no material (sealed empty, no key loaded). */
+static const vlt_key *foreign_key(vlt_txn *t, const char *uri)
+{
+    vlt_state *s = t->s;
+    vlt_key *k = t->fk ? cm_map_get(t->fk, uri) : NULL;
+    vlt_foreign f = {0};
+    if (k || !s->foreign || !s->foreign(s->foreign_arg, uri, true, &f))
+        return k;
+    k = cm_xcalloc(1, sizeof *k);
+    k->uri = vlt_str(s, uri);
+    k->name = vlt_str(s, f.key.name);
+    k->vault_uri = vlt_str(s, f.key.vault_uri);
+    k->kty = vlt_str(s, f.key.kty);
+    k->size = f.key.size;
+    k->deleted = f.key.deleted;
+    k->vers = cm_xcalloc(f.nvers + 1, sizeof *k->vers);
+    for (size_t i = 0; i < f.nvers; i++) {
+        if (!f.vers[i].version)
+            continue;
+        vlt_keyver *kv = &k->vers[k->nvers++];
+        kv->version = vlt_str(s, f.vers[i].version);
+        kv->enabled = f.vers[i].enabled;
+        kv->has_nbf = f.vers[i].has_nbf;
+        kv->has_exp = f.vers[i].has_exp;
+        kv->nbf = f.vers[i].nbf;
+        kv->exp = f.vers[i].exp;
+    }
+    if (!t->fk)
+        t->fk = cm_map_new();
+    cm_map_put(t->fk, uri, k);
+    return k;
+}
+
+static void foreign_free(vlt_txn *t)
+{
+    size_t it = 0;
+    void *v;
+    while (t->fv && cm_map_next(t->fv, &it, NULL, &v))
+        vlt_vault_free(v);
+    it = 0;
+    while (t->fk && cm_map_next(t->fk, &it, NULL, &v))
+        vlt_key_free(v);
+    cm_map_free(t->fv);
+    cm_map_free(t->fk);
+    t->fv = t->fk = NULL;
+}
+
 bool vlt_txn_binding(vlt_txn *t, const vlt_resource *r, bool prior, vlt_binding *b)
 {
     struct vlt_bind x;
@@ -307,6 +380,11 @@ bool vlt_txn_binding(vlt_txn *t, const vlt_resource *r, bool prior, vlt_binding 
         return false;
     b->v = view_at(t->pv, &t->s->vaults, x.vh, prior);
     b->k = view_at(t->pk, &t->s->keys, x.kh, prior);
+    /* Not held here: what the partition that holds it published, read-only. */
+    if (t->s->foreign && !b->v && !view_at(t->pv, &t->s->vaults, x.vh, !prior))
+        b->v = foreign_vault(t, cm_intern_str(t->s->strs, x.vh));
+    if (t->s->foreign && !b->k && !view_at(t->pk, &t->s->keys, x.kh, !prior))
+        b->k = foreign_key(t, cm_intern_str(t->s->strs, x.kh));
     b->kv = vlt_key_version(b->k, x.verh ? cm_intern_str(t->s->strs, x.verh) : NULL);
     b->versionless = !x.verh;
     return true;
@@ -493,6 +571,7 @@ static void txn_free(vlt_txn *t)
 {
     size_t it = 0;
     void *v;
+    foreign_free(t);
     cm_map *maps[2] = {t->pv, t->pk};
     for (int i = 0; i < 2; i++) {
         it = 0;
@@ -556,6 +635,7 @@ void vlt_txn_dispose(vlt_txn *t)
 {
     if (!t)
         return;
+    foreign_free(t);
     cm_map_free(t->pv);
     cm_map_free(t->pk);
     cm_u64map_free(&t->pacl);
