@@ -22,6 +22,7 @@
 #include "pipeline/chains.h"
 #include "pipeline/pipeline.h"
 #include "policy/engine.h"
+#include "stream/catalog.h"
 #include "stream/cebind.h"
 #include "stream/kafka_internal.h"
 #include "stream/metrics.h"
@@ -47,6 +48,7 @@ typedef struct chainw {
     stm_outmsg *out; /* several instances: the batch's outbox, produced once it is logged */
     size_t nout;
     int64_t inflight; /* several instances: its audit messages not yet acknowledged */
+    stm_catalog_ref cref; /* several instances: its state's view of the catalog */
 } chainw;
 
 typedef struct runner {
@@ -77,6 +79,7 @@ typedef struct runner {
     bool scale;         /* topics.state: one of several instances (SPEC §7a) */
     cry_secret *master; /* several instances: the shared master key */
     stm_log_io io;      /* several instances: the changelog's producer and reader */
+    stm_catalog *cat;   /* several instances with topics.catalog: what every partition holds */
 } runner;
 
 static double now_s(void)
@@ -504,6 +507,9 @@ static chainw *take_partition(runner *r, int32_t part)
     }
     c->st = c->own.st;
     c->eng = pol_engine_new(r->rs, c->st, (size_t)r->cfg->max_message);
+    c->cref = (stm_catalog_ref){r->cat, part};
+    if (r->cat) /* a vault or key another partition holds: the catalog's facts */
+        vlt_state_set_foreign(c->st, stm_catalog_foreign, &c->cref);
     if (c->own.pt.head_seq) /* the chain goes on where the last owner's commit left it */
         aud_writer_resume(c->w, c->own.pt.head_seq, c->own.pt.head_hash);
     char k[16];
@@ -868,6 +874,8 @@ static int commit_scale(runner *r)
             snprintf(pt.head_hash, sizeof pt.head_hash, "%s", aud_writer_head(c->w));
         }
         stm_outmsg_free(c->out, c->nout); /* (none: a batch's are produced before the next) */
+        if (r->cat && stm_catalog_outbox(c->st, c->ob, r->cfg->topic_catalog, c->part, &r->err) < 0)
+            return -1;
         c->out = stm_outbox_take(c->ob, &c->nout);
         rc = stm_owner_batch(&r->io, &c->own, &pt, c->out, c->nout, &r->err);
         any = true;
@@ -1046,6 +1054,9 @@ static int setup(runner *r)
         r->io.master = r->master;
         if (stm_log_io_open(&r->io, r->cfg, &r->err) < 0)
             return CM_EENV;
+        if (r->cfg->topic_catalog && (!(r->cat = stm_catalog_new()) ||
+                                      stm_catalog_open(r->cat, r->cfg, &r->err) < 0))
+            return CM_EENV;
     } else if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)) ||
                !(r->ob = stm_outbox_open(r->st, &r->err)) || pip_chains_open(r->st, &r->err) < 0) {
         return CM_EENV;
@@ -1146,6 +1157,7 @@ static void teardown(runner *r)
         chain_free(v);
     cm_map_free(r->chains);
     stm_log_io_close(&r->io);
+    stm_catalog_free(r->cat);
     cry_secret_free(r->master);
     aud_decision_clear(&r->d);
     pol_engine_free(r->eng);
@@ -1202,6 +1214,9 @@ int stm_run(const stm_config *cfg, const stm_signals *sig)
             if (full)
                 cm_log("run: audit backlog at %lld: consumption paused", (long long)r.inflight);
         }
+        size_t nc = r.cat ? stm_catalog_poll(r.cat, 10000) : 0;
+        if (nc)
+            cm_log("run: catalog: %zu record(s) read, %zu known", nc, stm_catalog_len(r.cat));
         int n = 0;
         while (n < cfg->batch && !*sig->stop) {
             rd_kafka_message_t *m = rd_kafka_consumer_poll(r.cons, n ? 0 : 100);
