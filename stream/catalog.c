@@ -32,8 +32,8 @@ struct cat_entry {
 };
 
 struct stm_catalog {
-    cm_map *by_uri; /* URI -> struct cat_entry */
-    rd_kafka_t *rd; /* the reader, once opened */
+    cm_map *by_uri;        /* URI -> struct cat_entry */
+    rd_kafka_t *rd;        /* the reader, once opened */
     vlt_keyver_view *vers; /* the last lookup's versions */
     size_t capvers;
 };
@@ -111,7 +111,8 @@ int stm_catalog_put(stm_catalog *c, const char *value, size_t len, cm_err *err)
     yajl_val part = member(doc, "partition", yajl_t_number);
     yajl_val facts = member(doc, "facts", yajl_t_any);
     if (!YAJL_IS_OBJECT(doc) || !uri || !kind || (strcmp(kind, "vault") && strcmp(kind, "key")) ||
-        !part || !YAJL_IS_INTEGER(part) || !facts || !(YAJL_IS_OBJECT(facts) || YAJL_IS_NULL(facts))) {
+        !part || !YAJL_IS_INTEGER(part) || !facts ||
+        !(YAJL_IS_OBJECT(facts) || YAJL_IS_NULL(facts))) {
         cm_err_set(err, "catalog", 0, 0, "not a catalog record%s%s", *ebuf ? ": " : "", ebuf);
         yajl_tree_free(doc);
         return CM_EINPUT;
@@ -260,8 +261,7 @@ static int note_changed(void *arg, const sto_entry *e)
     return 0;
 }
 
-int stm_catalog_outbox(vlt_state *st, stm_outbox *ob, const char *topic, int32_t part,
-                       cm_err *err)
+int stm_catalog_outbox(vlt_state *st, stm_outbox *ob, const char *topic, int32_t part, cm_err *err)
 {
     struct changed ch = {cm_map_new()};
     int rc = vlt_state_changes(st, note_changed, &ch, err) < 0 ? -1 : 0;
@@ -323,9 +323,8 @@ size_t stm_catalog_poll(stm_catalog *c, size_t max)
         if (!m->err) {
             cm_err e;
             if (stm_catalog_put(c, m->payload ? m->payload : "", m->len, &e) < 0)
-                cm_log("run: catalog: %s partition %d offset %lld: %s",
-                       rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
-                       e.msg);
+                cm_log("run: catalog: %s partition %d offset %lld: %s", rd_kafka_topic_name(m->rkt),
+                       (int)m->partition, (long long)m->offset, e.msg);
             n++;
         }
         rd_kafka_message_destroy(m);

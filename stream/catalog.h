@@ -49,8 +49,7 @@ int stm_catalog_value(vlt_state *st, bool key, const char *uri, int32_t part, cm
 /* Queues into ob a catalog record (to topic, partitioned by its key) for each vault and
  * key that st's tracked changes name, as st now holds it. Call it before the batch's
  * outbox is taken. 0, or -1 with err. */
-int stm_catalog_outbox(vlt_state *st, stm_outbox *ob, const char *topic, int32_t part,
-                       cm_err *err);
+int stm_catalog_outbox(vlt_state *st, stm_outbox *ob, const char *topic, int32_t part, cm_err *err);
 
 /* Kafka: an assign-only reader of every partition of cfg's catalog topic from its
  * beginning: 0, or -1 with err. */
