@@ -47,7 +47,7 @@ typedef struct chainw {
     bool dirty;      /* messages decided since the last commit */
     stm_outmsg *out; /* several instances: the batch's outbox, produced once it is logged */
     size_t nout;
-    int64_t inflight; /* several instances: its audit messages not yet acknowledged */
+    int64_t inflight;     /* several instances: its audit messages not yet acknowledged */
     stm_catalog_ref cref; /* several instances: its state's view of the catalog */
 } chainw;
 
@@ -1054,8 +1054,8 @@ static int setup(runner *r)
         r->io.master = r->master;
         if (stm_log_io_open(&r->io, r->cfg, &r->err) < 0)
             return CM_EENV;
-        if (r->cfg->topic_catalog && (!(r->cat = stm_catalog_new()) ||
-                                      stm_catalog_open(r->cat, r->cfg, &r->err) < 0))
+        if (r->cfg->topic_catalog &&
+            (!(r->cat = stm_catalog_new()) || stm_catalog_open(r->cat, r->cfg, &r->err) < 0))
             return CM_EENV;
     } else if (!(r->st = vlt_state_open(r->cfg->state, r->cfg->master_key, &r->err)) ||
                !(r->ob = stm_outbox_open(r->st, &r->err)) || pip_chains_open(r->st, &r->err) < 0) {
