@@ -45,6 +45,8 @@ enum slot {
     S_KEY_URI,
     S_NBF,
     S_EXP,
+    S_STATE,
+    S_MAC,
     S__COUNT
 };
 
@@ -113,6 +115,10 @@ static int slot_of_data(int f)
         return S_NBF;
     case VLT_F_EXP:
         return S_EXP;
+    case VLT_F_STATE:
+        return S_STATE;
+    case VLT_F_MAC:
+        return S_MAC;
     default:
         return -1;
     }
@@ -601,6 +607,8 @@ static void resolve(dec_decoder *d, vlt_event *ev)
     ev->key_uri = get(d, S_KEY_URI);
     ev->nbf = get(d, S_NBF);
     ev->exp = get(d, S_EXP);
+    ev->state = get(d, S_STATE);
+    ev->mac = get(d, S_MAC);
     if (ev->type_name)
         ev->type = vlt_etype_parse(ev->type_name);
 }

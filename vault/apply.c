@@ -200,6 +200,20 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
     const char *id = ev->subject;
     vlt_rh h = cm_intern_find(t->s->rids, id); /* the one lookup of the id */
     vlt_resource *r = vlt_txn_wr_res_at(t, h);
+    if (ev->type == VLT_EV_RES_ARRIVED) { /* from another tenant's partition, as it left */
+        if (r)
+            return reject(reason, rn, "resource %s already exists", id);
+        if (!vlt_handover_check(t->s, id, ev->tenant, ev->state, ev->mac))
+            return reject(reason, rn, "the state of resource %s does not authenticate", id);
+        r = vlt_doc_resource(t->s, ev->state);
+        if (!r || strcmp(r->id, id) != 0 || !cm_streq(r->tenant, ev->tenant)) {
+            vlt_res_free(r);
+            return reject(reason, rn, "the state of resource %s is not its document", id);
+        }
+        t->subject = cm_intern_handle(r->id);
+        vlt_txn_put_res_at(t, t->subject, r);
+        return 0;
+    }
     if (ev->type == VLT_EV_RES_CREATED) {
         if (r)
             return reject(reason, rn, "resource %s already exists", id);
@@ -257,6 +271,7 @@ static int apply_resource(vlt_txn *t, const vlt_event *ev, char *reason, size_t 
     case VLT_EV_RES_MOVED:
         if (strcmp(r->tenant, ev->tenant) != 0) {
             /* Managed identities do not cross tenants (F11). */
+            t->moved = true; /* and with several instances, the resource leaves */
             r->identity = false;
             vlt_set_str(t->s, &r->principal, NULL);
             vlt_set_str(t->s, &r->identity_tenant, NULL);

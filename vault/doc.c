@@ -225,12 +225,11 @@ static int load_key(void *arg, const char *id, const char *doc)
     return 0;
 }
 
-static int load_res(void *arg, const char *id, const char *doc)
+vlt_resource *vlt_doc_resource(vlt_state *s, const char *doc)
 {
-    vlt_state *s = arg;
     yajl_val o = parse_doc(doc);
     if (!o)
-        return -1;
+        return NULL;
     vlt_resource *r = cm_xcalloc(1, sizeof *r);
     yajl_val idv = get(o, "id");
     r->id = YAJL_IS_STRING(idv) ? vlt_rid(s, YAJL_GET_STRING(idv)) : NULL;
@@ -260,8 +259,17 @@ static int load_res(void *arg, const char *id, const char *doc)
     yajl_tree_free(o);
     if (rc < 0 || !r->id || !r->kind || !r->wrap_ref) {
         vlt_res_free(r);
-        return -1;
+        return NULL;
     }
+    return r;
+}
+
+static int load_res(void *arg, const char *id, const char *doc)
+{
+    vlt_state *s = arg;
+    vlt_resource *r = vlt_doc_resource(s, doc);
+    if (!r)
+        return -1;
     vlt_res_free(cm_itab_get(&s->resources, id));
     cm_itab_put(&s->resources, id, r);
     vlt_index_spelling(s, id, true);

@@ -46,12 +46,15 @@ static const struct {
     [VLT_EV_RES_MOVED] = {"resource.moved", VLT_SUBJ_RESOURCE, false, B(TENANT) | B(SUBSCRIPTION),
                           0},
     [VLT_EV_RES_DELETED] = {"resource.deleted", VLT_SUBJ_RESOURCE, false, 0, 0},
+    [VLT_EV_RES_ARRIVED] = {"cmkguard.resource.arrived", VLT_SUBJ_RESOURCE, false,
+                            B(TENANT) | B(SUBSCRIPTION) | B(STATE) | B(MAC), 0},
 };
 
 static const char *const fields[VLT_F__COUNT] = {
     "tenant",         "region",    "subscription", "soft_delete", "purge_protection",
     "retention_days", "principal", "permissions",  "version",     "kty",
     "size",           "kind",      "key_uri",      "nbf",         "exp",
+    "state",          "mac",
 };
 
 int64_t vlt_event_at(const vlt_event *e)

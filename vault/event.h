@@ -28,6 +28,9 @@ enum vlt_etype {
     VLT_EV_RES_CMK_DISABLED,
     VLT_EV_RES_MOVED,
     VLT_EV_RES_DELETED,
+    /* Several instances (SPEC §7a): a resource moved to another tenant, arriving with its
+     * state in that tenant's partition (a derived event; docs/ARCHITECTURE.md). */
+    VLT_EV_RES_ARRIVED,
     VLT_EV__COUNT
 };
 
@@ -50,6 +53,8 @@ enum vlt_efield {
     VLT_F_KEY_URI,
     VLT_F_NBF,
     VLT_F_EXP,
+    VLT_F_STATE, /* cmkguard.resource.arrived: the resource's document */
+    VLT_F_MAC,   /* and its authentication, hex */
     VLT_F__COUNT
 };
 
@@ -64,7 +69,8 @@ typedef struct vlt_event {
     const char *id, *source, *subject, *time;
     /* data */
     const char *tenant, *region, *subscription, *principal, *version, *kty, *kind, *key_uri;
-    const char *nbf, *exp; /* as sent; nbf_at and exp_at are the instants they name */
+    const char *nbf, *exp;   /* as sent; nbf_at and exp_at are the instants they name */
+    const char *state, *mac; /* cmkguard.resource.arrived */
     bool soft_delete, purge_protection;
     int64_t retention_days, size;
     int64_t at;             /* `time` in seconds since the epoch (UTC), set by the decoder */

@@ -175,6 +175,9 @@ struct vlt_state {
     size_t nbinds, capbinds;
     vlt_foreign_fn foreign; /* what other partitions hold (vlt_state_set_foreign); or NULL */
     void *foreign_arg;
+    bool handover;       /* resources moved to another tenant leave (vault/handover.c) */
+    vlt_handover *moved; /* moves committed, not yet handed over */
+    size_t nmoved, capmoved;
 };
 
 /* Whether the state tracks what changes in it: for its store's flush, or its changelog. */
@@ -215,7 +218,16 @@ struct vlt_txn {
     size_t naff;
     bool affected_done;
     cm_map *fv, *fk; /* foreign vaults and keys read (uri -> the txn's own copy); or NULL */
+    bool moved;      /* the event moves its subject to another tenant */
 };
+
+/* vault/handover.c: a committed transaction whose event moved its subject to another
+ * tenant, noted for vlt_state_hand_over when the state hands resources over. */
+void vlt_handover_note(vlt_txn *t);
+/* cmkguard.resource.arrived: whether mac (hex) authenticates the document for id and
+ * tenant under s's master key. */
+bool vlt_handover_check(vlt_state *s, const char *id, const char *tenant, const char *doc,
+                        const char *mac);
 
 /* A resource id (its handle) a transaction wrote: when no resource has it once the transaction is
  * over (deleted, or made by a transaction that aborted), it joins s->gone. */
@@ -285,6 +297,9 @@ extern const sto_part_kind vlt_part;
 /* vault/doc.c, for snapshots: an object's stored document (table: VLT_T_*); a document, an
  * access policy ("VAULT\x1fPRINCIPAL") or a seen id of the first format loaded into s. */
 void vlt_doc_of(int table, const void *obj, cm_jw *j);
+/* A new resource from its stored document (strings in s's pools), which the caller owns;
+ * NULL when the document is not one. */
+vlt_resource *vlt_doc_resource(vlt_state *s, const char *doc);
 int vlt_doc_load(vlt_state *s, int table, const char *id, const char *doc);
 void vlt_doc_load_acl(vlt_state *s, const char *key, unsigned perms);
 void vlt_doc_load_seen_legacy(vlt_state *s, const char *id);

@@ -270,6 +270,7 @@ void vlt_state_free(vlt_state *s)
     if (!s)
         return;
     sto_close(s->db); /* first: the parts other modules attached go with it */
+    vlt_handovers_free(s->moved, s->nmoved);
     free_tab(&s->vaults, vault_free_v);
     free_tab(&s->keys, key_free_v);
     free_tab(&s->resources, res_free_v);

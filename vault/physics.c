@@ -355,7 +355,12 @@ static int settle_one(vlt_txn *t, vlt_rh h, const char *rid, const char *ahead_t
         return 0; /* nothing about it changes: no copy */
     vlt_resource *r = vlt_txn_wr_res_at(t, h);
     int rc;
-    if (!prior && (rc = create_deks(t, r, reason, rn)) < 0)
+    /* Arrived from another tenant's partition (SPEC §7a): its data keys come wrapped as they
+     * left, and no key operation is made on it here (its key may be one this partition
+     * does not hold); only its usability is settled again. */
+    bool arrived = !prior && t->ev && t->ev->type == VLT_EV_RES_ARRIVED;
+    bool came_locked = r->locked;
+    if (!prior && !arrived && (rc = create_deks(t, r, reason, rn)) < 0)
         return rc;
     /* A destroyed key takes the data key with it (F15). */
     if (key_destroyed(t, r)) {
@@ -366,7 +371,9 @@ static int settle_one(vlt_txn *t, vlt_rh h, const char *rid, const char *ahead_t
     }
     char to[640];
     target_ref(t, r, to, sizeof to);
-    if (!r->lost && r->wrap_ref && strcmp(to, r->wrap_ref) != 0) {
+    if (arrived) {
+        /* as it came */
+    } else if (!r->lost && r->wrap_ref && strcmp(to, r->wrap_ref) != 0) {
         bool tolerant = t->ev->type == VLT_EV_KEY_ROTATED;
         if ((rc = rewrap(t, r, to, tolerant, ahead_to, ahead, reason, rn)) < 0)
             return rc;
@@ -384,7 +391,7 @@ static int settle_one(vlt_txn *t, vlt_rh h, const char *rid, const char *ahead_t
     }
     del_reasons(r, false);
     physics_reasons(t, r);
-    bool was_locked = prior ? prior->locked : false;
+    bool was_locked = prior ? prior->locked : arrived && came_locked;
     r->locked = r->nreasons > 0;
     if (r->locked && !was_locked) {
         vlt_res_set_dek(r, NULL); /* the plaintext DEK goes: nothing can read the data */

@@ -148,6 +148,26 @@ void vlt_state_set_foreign(vlt_state *s, vlt_foreign_fn fn, void *arg);
 size_t vlt_key_nversions(const vlt_key *k);
 const vlt_keyver *vlt_key_version_at(const vlt_key *k, size_t i);
 
+/* --- resources that leave for another tenant's partition (SPEC §7a) ---
+ * With several instances, a resource moved to another tenant leaves its partition: its
+ * later events are keyed by the new tenant. With handing over on (off in a new state),
+ * each committed move to another tenant is noted; vlt_state_hand_over then takes each
+ * noted resource out of the state (a transaction of its own, tracked as a change) and
+ * gives its stored document (wrapped keys only: a plaintext DEK is never in it) with a
+ * MAC under a key derived from the master key, for a derived event to the new tenant's
+ * partition (cmkguard.resource.arrived), where vlt_txn_apply checks the MAC and
+ * recreates it. Single-instance states never hand over. */
+typedef struct vlt_handover {
+    char *id, *tenant, *subscription; /* the resource, where it went */
+    char *cause, *source, *time;      /* the move: its id, source and time */
+    char *doc, *mac;                  /* its document, and the MAC (hex) over id, tenant, doc */
+} vlt_handover;
+void vlt_state_set_handover(vlt_state *s, bool on);
+/* The resources noted since the last call, taken out of s, into *out (the caller frees it
+ * with vlt_handovers_free): how many; -1 with err when one cannot be (the MAC key). */
+int vlt_state_hand_over(vlt_state *s, vlt_handover **out, size_t *n, cm_err *err);
+void vlt_handovers_free(vlt_handover *h, size_t n);
+
 /* --- transactions --- */
 vlt_txn *vlt_txn_begin(vlt_state *s);
 /* Applies the event's own change (SPEC §2/§3) to the transaction. Returns 0, CM_EINPUT

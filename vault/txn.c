@@ -572,6 +572,7 @@ static void txn_free(vlt_txn *t)
     size_t it = 0;
     void *v;
     foreign_free(t);
+    t->moved = false;
     cm_map *maps[2] = {t->pv, t->pk};
     for (int i = 0; i < 2; i++) {
         it = 0;
@@ -702,6 +703,8 @@ static void swap_in_res(vlt_state *s, vlt_txn *t)
 void vlt_txn_commit(vlt_txn *t)
 {
     vlt_state *s = t->s;
+    if (t->moved)
+        vlt_handover_note(t);
     swap_in(s, t->pv, &s->vaults, VLT_T_VAULT, vfree);
     swap_in(s, t->pk, &s->keys, VLT_T_KEY, kfree);
     swap_in_res(s, t);
