@@ -24,6 +24,7 @@
 #include "policy/engine.h"
 #include "stream/catalog.h"
 #include "stream/cebind.h"
+#include "stream/handover.h"
 #include "stream/kafka_internal.h"
 #include "stream/metrics.h"
 #include "stream/outbox.h"
@@ -508,6 +509,7 @@ static chainw *take_partition(runner *r, int32_t part)
     c->st = c->own.st;
     c->eng = pol_engine_new(r->rs, c->st, (size_t)r->cfg->max_message);
     c->cref = (stm_catalog_ref){r->cat, part};
+    vlt_state_set_handover(c->st, true);
     if (r->cat) /* a vault or key another partition holds: the catalog's facts */
         vlt_state_set_foreign(c->st, stm_catalog_foreign, &c->cref);
     if (c->own.pt.head_seq) /* the chain goes on where the last owner's commit left it */
@@ -805,6 +807,9 @@ static void process(runner *r, rd_kafka_message_t *msg)
     stm_metrics_latency(r->m, now_s() - t0);
     stm_offset_set(c->ob, topic, msg->partition, msg->offset);
     c->dirty = true;
+    /* Several instances: a resource moved to another tenant goes to its partition. */
+    if (r->scale && stm_handover_outbox(c->st, c->ob, r->cfg->topic_events, &r->err) < 0)
+        set_fatal(r);
 }
 
 /* ---------- several instances: batches through the changelog ---------- */
