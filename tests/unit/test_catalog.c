@@ -4,6 +4,7 @@
 
 #include "policy/engine.h"
 #include "stream/catalog.h"
+#include "stream/handover.h"
 #include "tests/unit/t.h"
 #include "vault/delta.h"
 
@@ -261,11 +262,97 @@ static void test_foreign(void)
     pol_ruleset_free(rs);
 }
 
+/* A resource moved to another tenant leaves its partition's state and arrives, as it
+ * was, in the new tenant's, once; an arrival that does not authenticate is refused. */
+static void test_handover(void)
+{
+    cm_err err;
+    cry_secret *master = cry_secret_random(32);
+    pol_ruleset *empty = pol_ruleset_empty();
+    vlt_state *sa = vlt_state_new_mem(master, &err), *sb = vlt_state_new_mem(master, &err);
+    vlt_state_track(sa, true);
+    vlt_state_set_handover(sa, true);
+    stm_outbox *oa = stm_outbox_open(sa, &err);
+    pol_engine *ea = pol_engine_new(empty, sa, 0), *eb = pol_engine_new(empty, sb, 0);
+    const char *va = "https://kva.vault.azure.net";
+    CHECK(send(ea, "vault.upserted", va,
+               "{\"tenant\":\"ta\",\"region\":\"westeurope\",\"subscription\":\"sa\","
+               "\"soft_delete\":true,\"purge_protection\":true}") == AUD_ALLOWED);
+    CHECK(send(ea, "key.created", "https://kva.vault.azure.net/keys/k",
+               "{\"version\":\"v1\",\"kty\":\"RSA\",\"size\":2048}") == AUD_ALLOWED);
+    resource_a(ea);
+    CHECK(send(ea, "vault.access.granted", va,
+               "{\"principal\":\"mi-a\",\"permissions\":[\"get\",\"wrapKey\",\"unwrapKey\"]}") ==
+          AUD_ALLOWED);
+    CHECK(send(ea, "resource.cmk.enabled", RA,
+               "{\"key_uri\":\"https://kva.vault.azure.net/keys/k\"}") == AUD_ALLOWED);
+    /* within the tenant: it stays */
+    CHECK(send(ea, "resource.moved", RA, "{\"tenant\":\"ta\",\"subscription\":\"s2\"}") ==
+          AUD_ALLOWED);
+    size_t n = 0;
+    CHECK(stm_handover_outbox(sa, oa, "cmk.events", &err) == 0);
+    stm_outmsg *out = stm_outbox_take(oa, &n);
+    CHECK(n == 0 && vlt_state_resource(sa, RA));
+    stm_outmsg_free(out, n);
+    /* to tenant B: locked (F11), then handed over */
+    CHECK(send(ea, "resource.moved", RA, "{\"tenant\":\"TB\",\"subscription\":\"sb\"}") ==
+          AUD_ALLOWED);
+    CHECK(d.nrecs == 1 && d.recs[0].st.locked && d.recs[0].st.cmk);
+    char cause[64];
+    snprintf(cause, sizeof cause, "c-%d#1", seq);
+    vlt_state_changes_clear(sa);
+    CHECK(stm_handover_outbox(sa, oa, "cmk.events", &err) == 0);
+    out = stm_outbox_take(oa, &n);
+    CHECK(n == 1);
+    CHECK(!vlt_state_resource(sa, RA));
+    if (n != 1)
+        return;
+    CHECK_STR(out[0].topic, "cmk.events");
+    CHECK(out[0].partition == -1 && out[0].keylen == 2 && !memcmp(out[0].key, "tb", 2));
+    char *ev = cm_strndup(out[0].value, out[0].len);
+    CHECK(strstr(ev, "\"type\":\"cmkguard.resource.arrived\"") && strstr(ev, cause));
+    CHECK(!strstr(ev, "\"dek\""));
+    /* arrives in B's partition as it left */
+    pol_engine_process(eb, ev, strlen(ev), "test", &d);
+    CHECK(d.outcome == AUD_ALLOWED);
+    CHECK_STR(d.cause, cause);
+    vlt_res_view rb;
+    const vlt_res_view *rv = vlt_res_view_of(vlt_state_resource(sb, RA), &rb);
+    CHECK(rv && rv->cmk && rv->locked && t_streq(rv->tenant, "tb"));
+    CHECK(rv && t_streq(rv->key_uri, "https://kva.vault.azure.net/keys/k"));
+    CHECK(rv && !rv->identity);
+    /* produced again (a crash before its delivery was known): the same event, once */
+    pol_engine_process(eb, ev, strlen(ev), "test", &d);
+    CHECK(d.outcome == AUD_DUPLICATE);
+    /* altered: refused, nothing made */
+    char *bad = cm_strndup(ev, strlen(ev));
+    char *lk = strstr(bad, "c-");
+    if (lk)
+        lk[0] = 'x'; /* another id, so not a duplicate */
+    char *st = strstr(bad, "locked\\\":true");
+    CHECK(st != NULL);
+    if (st)
+        memcpy(st, "locked\\\":fals", 13);
+    CHECK(send(eb, "resource.deleted", RA, "{}") == AUD_ALLOWED);
+    pol_engine_process(eb, bad, strlen(bad), "test", &d);
+    CHECK(d.outcome == AUD_REJECTED && !vlt_state_resource(sb, RA));
+    free(bad);
+    free(ev);
+    stm_outmsg_free(out, n);
+    pol_engine_free(ea);
+    pol_engine_free(eb);
+    vlt_state_free(sa);
+    vlt_state_free(sb);
+    pol_ruleset_free(empty);
+    cry_secret_free(master);
+}
+
 int main(void)
 {
     test_table();
     test_records();
     test_foreign();
+    test_handover();
     aud_decision_clear(&d);
     T_DONE();
 }
