@@ -217,6 +217,14 @@ static void target_ref(vlt_txn *t, const vlt_resource *r, char *out, size_t n)
     vlt_key_uri_parse(r->key_uri, &kr);
     vlt_key_uri(&kr, false, kuri, sizeof kuri);
     const vlt_keyver *kv = vlt_key_version(vlt_txn_key(t, kuri, false), NULL);
+    size_t kl = strlen(kuri);
+    if (!kv && r->wrap_ref && !strncmp(r->wrap_ref, kuri, kl) && r->wrap_ref[kl] == '/') {
+        /* A key the state does not hold (one that arrived with a resource from another
+         * tenant's partition, SPEC §7a): its latest version is not known here, so the DEK
+         * stays under the version of it that wraps it. */
+        snprintf(out, n, "%s", r->wrap_ref);
+        return;
+    }
     if (kv)
         snprintf(kr.version, sizeof kr.version, "%s", kv->version);
     vlt_key_uri(&kr, true, out, n);
