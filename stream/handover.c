@@ -17,7 +17,8 @@ int stm_arrived_event(const vlt_handover *h, cm_buf *out)
     cm_jw_obj_begin(&j);
     cm_jw_kstr(&j, "specversion", "1.0");
     cm_jw_kstr(&j, "id", id);
-    cm_jw_kstr(&j, "source", h->source);
+    if (h->source) /* the move's, when it had one */
+        cm_jw_kstr(&j, "source", h->source);
     cm_jw_kstr(&j, "type", STM_ARRIVED_TYPE);
     cm_jw_kstr(&j, "subject", h->id);
     cm_jw_kstr(&j, "time", h->time);
