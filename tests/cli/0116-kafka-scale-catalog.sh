@@ -7,10 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/kafka.sh"
 start_broker --partitions 4
-write_config "$T/run.yaml" "master_key: $T/master.key" "batch: 20"
-sed -i -e 's|^topics: .*|topics: {events: cmk.events, audit: cmk.audit, dead_letter: cmk.dead, state: cmk.state, catalog: cmk.catalog}|' \
-  -e "s|^state: .*|state: $T/unused|" \
-  -e 's|^  group.id: .*|  group.id: catalog\n  session.timeout.ms: 6000\n  heartbeat.interval.ms: 500|' "$T/run.yaml"
+GROUP=catalog scale_config "$T/run.yaml" "batch: 20"
 declare -a PIDS
 start_inst() { "$CMKGUARD" run --config "$T/run.yaml" --state "$T/i$1" >>"$T/run$1.log" 2>&1 & PIDS[$1]=$!; }
 stop_insts() { for i in 1 2; do [ -n "${PIDS[$i]:-}" ] && kill -KILL "${PIDS[$i]}" 2>/dev/null; done; stop_all; }
@@ -48,11 +45,7 @@ cut -f2 "$T/p1.txt" "$T/p2.txt" "$T/p3.txt" >"$T/all.jsonl"
 
 start_inst 1
 start_inst 2
-audit() { # every audit record, in partition order
-  local p; for p in 0 1 2 3; do
-    timeout 30 kcat -C -b "$BOOT" -t cmk.audit -p "$p" -o beginning -e -q -f '%s\n' 2>/dev/null
-  done
-}
+audit() { audit_all 4; }
 decided() { [ "$(audit | jq -r "select(.data.cause == \"$1\") | .seq" | wc -l)" -ge 1 ]; }
 produce "$T/p1.txt"
 wait_until 90 "the first events decided" -- decided "x-$(wc -l <"$T/p1.txt")"
