@@ -164,7 +164,7 @@ bool stm_catalog_foreign(void *arg, const char *uri, bool key, vlt_foreign *out)
                               .size = int_of(f, "size"),
                               .deleted = bool_of(f, "deleted")};
     yajl_val vs = member(f, "versions", yajl_t_array);
-    size_t n = vs ? YAJL_GET_ARRAY(vs)->len : 0;
+    size_t n = YAJL_IS_ARRAY(vs) ? vs->u.array.len : 0;
     if (n > CATALOG_MAX_VERSIONS)
         n = CATALOG_MAX_VERSIONS;
     if (n > c->capvers) {
@@ -172,7 +172,7 @@ bool stm_catalog_foreign(void *arg, const char *uri, bool key, vlt_foreign *out)
         c->capvers = n;
     }
     for (size_t i = 0; i < n; i++) {
-        yajl_val v = YAJL_GET_ARRAY(vs)->values[i];
+        yajl_val v = vs->u.array.values[i];
         vlt_keyver_view *kv = &c->vers[i];
         *kv = (vlt_keyver_view){.version = str_of(v, "version"), .enabled = bool_of(v, "enabled")};
         kv->has_nbf = time_of(v, "nbf", &kv->nbf);
