@@ -41,7 +41,7 @@ class Tenant:
     def __init__(self, name, rnd):
         self.t, self.r, self.n, self.out, self.sent = name, rnd, 0, [], []
         self.vault = {v: "https://kv-%s-%s.vault.azure.net" % (name, v) for v in "abc"}
-        self.keys = [self.vault["a"] + "/keys/k%d" % i for i in (1, 2)]
+        self.keys = [self.vault["a"] + "/keys/k1"]  # one RSA 2048 key: key pairs cost time
         self.version = {k: 1 for k in self.keys}
         self.bad_keys = [self.vault["a"] + "/keys/ec", self.vault["a"] + "/keys/small",
                          self.vault["b"] + "/keys/k1", self.vault["c"] + "/keys/k1"]
@@ -70,8 +70,8 @@ class Tenant:
         for k in self.keys:
             self.ev("key.created", k, {"version": "v1", "kty": "RSA", "size": 2048})
         self.ev("key.created", self.bad_keys[0], {"version": "v1", "kty": "EC"})
-        # RSA key pairs are made for real (and 2048 bits cost time): the keys of the vaults
-        # that rules refuse are EC, the key of the wrong size is small.
+        # RSA key pairs are made for real: the keys of the vaults that rules refuse are
+        # EC, the key of the wrong size is small.
         self.ev("key.created", self.bad_keys[1], {"version": "v1", "kty": "RSA", "size": 1024})
         self.ev("key.created", self.bad_keys[2], {"version": "v1", "kty": "EC"})
         self.ev("key.created", self.bad_keys[3], {"version": "v1", "kty": "EC"})
@@ -110,7 +110,8 @@ class Tenant:
                 k += "/v%d" % self.version.get(k, 1)
             self.ev("resource.cmk.enabled", rid, {"key_uri": k})
         elif x < 0.38:
-            self.ev("resource.key.updated", rid, {"key_uri": r.choice(self.keys)})
+            k = r.choice(self.keys)  # versionless, or pinned to the version now latest
+            self.ev("resource.key.updated", rid, {"key_uri": r.choice([k, k + "/v%d" % self.version[k]])})
         elif x < 0.395:  # a rotation fans out to every resource bound to the key (rare: a new RSA key pair each)
             k = r.choice(self.keys)
             self.version[k] += 1
