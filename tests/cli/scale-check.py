@@ -9,9 +9,10 @@
 # Checks:
 #  1. per chain, one record per seq: a byte-identical repeat (a resend) counts once; a
 #     different record at a seq already taken fails, unless --fenced (verification
-#     handles fencing), when the branch the chain goes on from wins and the others are
-#     reported as fenced; the chain has no gap from seq 1 and each prevhash is the hash
-#     before it;
+#     handles fencing), when the chain is the one `audit verify` accepted (--verified:
+#     its JSON output; each chain's head, followed back through prevhash), or without
+#     it the branch the chain goes on from; the others are reported as fenced; the
+#     chain has no gap from seq 1 and each prevhash is the hash before it;
 #  2. every events message (partition, offset below the high watermark) is reflected by
 #     exactly one decision record in its partition's chain: the records of one decision
 #     (the decision, then its fan-out, SPEC §5) are consecutive in the chain and share
@@ -36,6 +37,7 @@ ap.add_argument("--state", action="append", default=[])
 ap.add_argument("--master-key")
 ap.add_argument("--events-topic", default="cmk.events")
 ap.add_argument("--fenced", action="store_true")
+ap.add_argument("--verified")
 a = ap.parse_args()
 
 fails = 0
@@ -72,7 +74,35 @@ if unreadable:
 kept = {}  # chain -> [record] in seq order
 forks = []
 fenced = 0
+heads = {}
+if a.verified:
+    with open(a.verified) as f:
+        v = json.load(f)
+    heads = {c["chain"]: c for c in v.get("chains", [])}
+    if not v.get("verified"):
+        fail("audit verify did not accept the trail it was given")
+    if set(heads) != set(chains):
+        fail("the chains audit verify accepted are not the chains in the audit topic",
+             sorted(set(heads) ^ set(chains)))
 for name, byseq in sorted(chains.items()):
+    if name in heads:  # the chain verification accepted: back from its head
+        byhash = {r.get("hash"): r for c in byseq.values() for r in c.values()}
+        out, h = [], heads[name]["head"]
+        while h != "0" * 64 and h in byhash:
+            out.append(byhash[h])
+            h = byhash[h].get("prevhash")
+        out.reverse()
+        if h != "0" * 64 or [r["seq"] for r in out] != list(range(1, len(out) + 1)) \
+                or len(out) != heads[name]["last_seq"]:
+            fail("chain %s: the verified head does not lead back to seq 1 through these records" % name)
+        for s in byseq:
+            if len(byseq[s]) > 1:
+                forks.append("%s seq %d (%d versions)" % (name, s, len(byseq[s])))
+        fenced += sum(len(c) for c in byseq.values()) - len(out)
+        if max(byseq) > len(out):
+            forks.append("%s: records past the verified head, up to seq %d" % (name, max(byseq)))
+        kept[name] = out
+        continue
     top = max(byseq)
     depth = {}  # hash -> how far the chain goes on from this record
 
