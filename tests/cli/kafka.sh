@@ -200,5 +200,6 @@ final_state() {
   wait_until 120 "a new instance owns all $1 partitions" -- owners "$1" final
   stop_instance final
   [ "$INST_RC" -eq 0 ] || fail "the restoring instance: exit $INST_RC: $(tail -3 "$T/ifinal.log")"
-  find "$T/ifinal" -type f ! -name '*.mkey' ! -name '*-wal' ! -name '*-shm' ! -name '*-journal' | sort >"$T/final.states"
+  # its caches, STATE_DIR/partition-N.db (a state file itself without topics.state)
+  { [ -f "$T/ifinal" ] && echo "$T/ifinal"; find "$T/ifinal" -name 'partition-*.db' 2>/dev/null | sort -V; } >"$T/final.states"
 }

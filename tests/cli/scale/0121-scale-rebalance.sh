@@ -19,8 +19,7 @@ round() { # STRATEGY: one broker, one group, the scaling story
   local strategy=$1 i
   start_broker --partitions $P
   GROUP=scale-$strategy scale_config "$T/run.yaml" "batch: 200"
-  kafka_props "$T/run.yaml" "partition.assignment.strategy: $strategy" \
-    "session.timeout.ms: 6000" "heartbeat.interval.ms: 1000"
+  kafka_props "$T/run.yaml" "partition.assignment.strategy: $strategy"
   master_key "$T/master.key"
   for i in 1 2 3; do instance_config $i "$T/run.yaml"; done
   tenant_events "$SEED" 9000 24 $P >"$T/in.txt"
@@ -49,11 +48,12 @@ round() { # STRATEGY: one broker, one group, the scaling story
   dump_topics $P
   expect_rc 0 "$strategy: audit verify --kafka verifies every chain" -- \
     "$CMKGUARD" audit verify --pubkey "$ROOT/tests/golden/test-signing.pub" --kafka "$T/run.yaml"
+  cp "$T/out" "$T/verify.json" # the chains verification accepted, for the checker
   final_state $P "$T/run.yaml"
   local states=() s
   while read -r s; do states+=(--state "$s"); done <"$T/final.states"
   [ ${#states[@]} -gt 0 ] || fail "$strategy: the new instance left no state"
-  check_exactly_once --master-key "$T/master.key" "${states[@]}"
+  check_exactly_once --fenced --verified "$T/verify.json" --master-key "$T/master.key" "${states[@]}"
   stop_all # the broker too: the next round starts from nothing
 }
 for strategy in range cooperative-sticky; do
