@@ -4,8 +4,8 @@
 # its own cache. At the end every events message has exactly one decision record, each
 # tenant's records are those of a replay of its events alone, every chain verifies, and
 # a new instance restoring from the changelog alone reaches the replays' state.
-# Waits for `run` to own partitions with topics.state (issue 12): not in the default
-# suite until then (scripts/run-tests.sh runs tests/cli/[0-9]*.sh). Run it with
+# Minutes long, so kept out of the default suite (scripts/run-tests.sh runs only
+# tests/cli/[0-9]*.sh). Run it with
 #   bash tests/cli/scale/0120-scale-kill.sh        (SEED=N repeats a run)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../kafka.sh"

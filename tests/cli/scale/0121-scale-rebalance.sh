@@ -7,8 +7,8 @@
 # assignment, and loops with more members than partitions: every instance is stopped
 # only once the group has given it partitions (its metrics say so; run logs nothing on
 # assignment), and there are never more members than partitions.
-# Waits for `run` to own partitions with topics.state (issue 12): not in the default
-# suite until then (scripts/run-tests.sh runs tests/cli/[0-9]*.sh). Run it with
+# Minutes long, so kept out of the default suite (scripts/run-tests.sh runs only
+# tests/cli/[0-9]*.sh). Run it with
 #   bash tests/cli/scale/0121-scale-rebalance.sh   (SEED=N repeats a run)
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../kafka.sh"
