@@ -23,10 +23,10 @@ for i in 1 2 3; do start_instance $i "$T/run-i$i.yaml"; done
 wait_until 120 "three instances share the partitions" -- owners $P 1 2 3
 z=$(( RANDOM % 3 + 1 )); others=(); for i in 1 2 3; do [ $i = $z ] || others+=($i); done
 held=$(assigned $z)
-# Freeze it while it works: once something new was delivered, a random moment later.
-before=$(count cmk.audit $P)
-moving() { [ "$(count cmk.audit $P)" -gt "$before" ]; }
-wait_until 120 "the instances deliver" -- moving
+# Freeze it while it works: once it has decided a few hundred events (its metrics say
+# so), a random moment later.
+working() { metrics_scrape "${IPORT[$z]}" 2>/dev/null | awk '/^cmkguard_events_(consumed_)?total/ {s += $NF} END {exit !(s >= 300)}'; }
+wait_until 120 "instance $z decides events" -- working
 sleep "0.$((RANDOM % 10))" # the moment of the freeze, from the printed seed
 kill -STOP "${INST[$z]}"
 echo "instance $z frozen, owning $held partitions"
