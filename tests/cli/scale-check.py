@@ -81,9 +81,9 @@ if a.verified:
     heads = {c["chain"]: c for c in v.get("chains", [])}
     if not v.get("verified"):
         fail("audit verify did not accept the trail it was given")
-    if set(heads) != set(chains):
-        fail("the chains audit verify accepted are not the chains in the audit topic",
-             sorted(set(heads) ^ set(chains)))
+    odd = sorted(set(chains) - set(heads)) + sorted(c for c in set(heads) - set(chains) if heads[c].get("last_seq"))
+    if odd:  # a chain with a changelog but no record yet is one at seq 0
+        fail("the chains audit verify accepted are not the chains in the audit topic", odd)
 for name, byseq in sorted(chains.items()):
     if name in heads:  # the chain verification accepted: back from its head
         byhash = {r.get("hash"): r for c in byseq.values() for r in c.values()}
