@@ -180,15 +180,15 @@ instance_config() {
   IPORT[$1]=$(free_port)
   { cat "$2"; printf 'metrics: {listen: 127.0.0.1:%s}\n' "${IPORT[$1]}"; } >"$T/run-i$1.yaml"
 }
-# assigned N: how many events partitions instance N owns now (its metrics; 0 when it
+# partitions_of N: how many events partitions instance N owns now (its metrics; 0 when it
 # does not answer). run logs nothing when the group assigns or revokes partitions.
-assigned() {
+partitions_of() {
   metrics_scrape "${IPORT[$1]}" 2>/dev/null | awk '/^cmkguard_assigned_partitions / {n = $NF} END {print n + 0}'
 }
 # owners PARTITIONS N...: instances N... together own every partition, each some.
 owners() {
   local p=$1 sum=0 i a; shift
-  for i in "$@"; do a=$(assigned "$i"); [ "$a" -gt 0 ] || return 1; sum=$((sum + a)); done
+  for i in "$@"; do a=$(partitions_of "$i"); [ "$a" -gt 0 ] || return 1; sum=$((sum + a)); done
   [ "$sum" -eq "$p" ]
 }
 # final_state PARTITIONS CONFIG: a new instance, with no cache of its own, joins the

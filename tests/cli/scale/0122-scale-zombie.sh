@@ -22,7 +22,7 @@ produce "$T/half.00"
 for i in 1 2 3; do start_instance $i "$T/run-i$i.yaml"; done
 wait_until 120 "three instances share the partitions" -- owners $P 1 2 3
 z=$(( RANDOM % 3 + 1 )); others=(); for i in 1 2 3; do [ $i = $z ] || others+=($i); done
-held=$(assigned $z)
+held=$(partitions_of $z)
 # Freeze it while it works: once it has decided a few hundred events (its metrics say
 # so), a random moment later.
 working() { metrics_scrape "${IPORT[$z]}" 2>/dev/null | awk '/^cmkguard_events_(consumed_)?total/ {s += $NF} END {exit !(s >= 300)}'; }
