@@ -181,7 +181,7 @@ instance_config() {
   { cat "$2"; printf 'metrics: {listen: 127.0.0.1:%s}\n' "${IPORT[$1]}"; } >"$T/run-i$1.yaml"
 }
 # partitions_of N: how many events partitions instance N owns now (its metrics; 0 when it
-# does not answer). run logs nothing when the group assigns or revokes partitions.
+# does not answer): a count now, where the log ("partition N owned", "... released") has history.
 partitions_of() {
   metrics_scrape "${IPORT[$1]}" 2>/dev/null | awk '/^cmkguard_assigned_partitions / {n = $NF} END {print n + 0}'
 }

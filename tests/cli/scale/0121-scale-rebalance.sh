@@ -5,8 +5,8 @@
 # verified chains, and a new instance restoring the replays' state from the changelog.
 # librdkafka 2.0.2 aborts a cooperative-sticky consumer destroyed before its first
 # assignment, and loops with more members than partitions: every instance is stopped
-# only once the group has given it partitions (its metrics say so; run logs nothing on
-# assignment), and there are never more members than partitions.
+# only once the group has given it partitions (its metrics say so), and there are
+# never more members than partitions.
 # Minutes long, so kept out of the default suite (scripts/run-tests.sh runs only
 # tests/cli/[0-9]*.sh). Run it with
 #   bash tests/cli/scale/0121-scale-rebalance.sh   (SEED=N repeats a run)
