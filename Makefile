@@ -22,7 +22,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 BENCH_TOOLS := $(BUILD)/bench/bench-gen $(BUILD)/bench/bench-limits $(BUILD)/bench/bench-latency \
                $(BUILD)/bench/bench-floor $(BUILD)/bench/bench-snapshot
 
-.PHONY: all deps test unit cli-tests rule-tests asan demo clean fuzz torture analyze valgrind bench lint model
+.PHONY: all deps test unit cli-tests rule-tests asan demo clean fuzz torture analyze valgrind bench lint model scale
 all: deps $(BIN)
 
 deps:
@@ -95,6 +95,13 @@ analyze: deps
 	  $(MAKE) --no-print-directory BUILD=build-scan CC=clang BIN=build-scan/cmkguard \
 	  build-scan/cmkguard >build-scan.log 2>&1 \
 	  && echo "scan-build: clean" || { grep -E 'warning:|bugs found' build-scan.log; exit 1; }
+
+# Several instances at full size (tests/cli/scale: 12 partitions, up to 20 000 events,
+# kill -9, scaling 1 -> 3 -> 2, a zombie), minutes each; make test runs 0123 and 0124,
+# the same tests over 4 partitions, and 0114-0118.
+scale: all $(UNIT_BIN)
+	@fails=0; for t in tests/cli/scale/[0-9]*.sh; do echo "== $$t"; bash $$t || fails=$$((fails+1)); done; \
+	  echo "$$fails failed"; [ $$fails -eq 0 ]
 
 # The scale-out protocol model-checked with spin (model/scaleout.pml): exhaustive safety
 # searches that must find nothing, broken variants that must find their violation, and

@@ -10,12 +10,12 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../kafka.sh"
 test_seed
-P=12
+P=${SCALE_PARTITIONS:-12}
 start_broker --partitions $P
 # A killed member's partitions go to the others once its session times out (6 s).
 GROUP=scale scale_config "$T/run.yaml" "batch: 200"
 master_key "$T/master.key"
-tenant_events "$SEED" 20000 36 $P >"$T/in.txt"
+tenant_events "$SEED" "${SCALE_EVENTS:-20000}" "${SCALE_TENANTS:-36}" $P >"$T/in.txt"
 total=$(wc -l <"$T/in.txt")
 produce "$T/in.txt"
 for i in 1 2 3; do start_instance $i "$T/run.yaml"; done

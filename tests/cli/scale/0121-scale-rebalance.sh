@@ -13,7 +13,7 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../kafka.sh"
 test_seed
-P=12
+P=${SCALE_PARTITIONS:-12}
 T0=$T
 round() { # STRATEGY: one broker, one group, the scaling story
   local strategy=$1 i
@@ -22,7 +22,7 @@ round() { # STRATEGY: one broker, one group, the scaling story
   kafka_props "$T/run.yaml" "partition.assignment.strategy: $strategy"
   master_key "$T/master.key"
   for i in 1 2 3; do instance_config $i "$T/run.yaml"; done
-  tenant_events "$SEED" 9000 24 $P >"$T/in.txt"
+  tenant_events "$SEED" "${SCALE_EVENTS:-9000}" "${SCALE_TENANTS:-24}" $P >"$T/in.txt"
   split -n l/3 -d "$T/in.txt" "$T/part."
   produce "$T/part.00"
   start_instance 1 "$T/run-i1.yaml"

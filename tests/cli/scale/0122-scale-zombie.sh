@@ -11,21 +11,22 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../kafka.sh"
 test_seed
-P=12
+P=${SCALE_PARTITIONS:-12}
 start_broker --partitions $P
 GROUP=zombie scale_config "$T/run.yaml" "batch: 200" # a session timeout of 6 s
 master_key "$T/master.key"
 for i in 1 2 3; do instance_config $i "$T/run.yaml"; done
-tenant_events "$SEED" 12000 24 $P >"$T/in.txt"
+tenant_events "$SEED" "${SCALE_EVENTS:-12000}" "${SCALE_TENANTS:-24}" $P >"$T/in.txt"
 split -n l/2 -d "$T/in.txt" "$T/half."
 produce "$T/half.00"
 for i in 1 2 3; do start_instance $i "$T/run-i$i.yaml"; done
 wait_until 120 "three instances share the partitions" -- owners $P 1 2 3
 z=$(( RANDOM % 3 + 1 )); others=(); for i in 1 2 3; do [ $i = $z ] || others+=($i); done
 held=$(partitions_of $z)
-# Freeze it while it works: once it has decided a few hundred events (its metrics say
-# so), a random moment later.
-working() { metrics_scrape "${IPORT[$z]}" 2>/dev/null | awk '/^cmkguard_events_(consumed_)?total/ {s += $NF} END {exit !(s >= 300)}'; }
+# Freeze it while it works: once it has decided a fortieth of the events (its metrics
+# say so), a random moment later.
+enough=$(( ${SCALE_EVENTS:-12000} / 40 )) # 300 at full size
+working() { metrics_scrape "${IPORT[$z]}" 2>/dev/null | awk -v n=$enough '/^cmkguard_events_(consumed_)?total/ {s += $NF} END {exit !(s >= n)}'; }
 wait_until 120 "instance $z decides events" -- working
 sleep "0.$((RANDOM % 10))" # the moment of the freeze, from the printed seed
 kill -STOP "${INST[$z]}"
