@@ -342,8 +342,9 @@ taken_over() { # every partition of the victim's owned again and past its restor
 }
 until_ok 120 taken_over
 scale_stop 1 3
-for p in $vparts; do # when the first record past the restored head was produced
-  ms=$(timeout 30 kcat -C -b "$BOOT" -t sf.audit -p "$p" -o beginning -e -q -f '%T\t%s\n' 2>/dev/null |
+for p in $vparts; do # when the first record past the restored head was produced (seq S is
+  # at offset S - 1 or later: a chain's records in order, some resent twice)
+  ms=$(timeout 60 kcat -C -b "$BOOT" -t sf.audit -p "$p" -o "${HEAD[$p]}" -e -q -f '%T\t%s\n' 2>/dev/null |
     awk -F'\t' -v s="\"seq\":$((HEAD[$p] + 1))," 'index($2, s) {print $1; exit}')
   [ -n "$ms" ] || { say "partition $p: no record at seq $((HEAD[$p] + 1))"; exit 1; }
   echo "$p $(fcalc "${OWNED[$p]} - $tk") $(fcalc "$ms / 1000 - $tk") ${RESTORE[$p]}"
