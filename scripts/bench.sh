@@ -324,11 +324,19 @@ tk=$(now); kill -KILL "${IPID[2]}"; wait "${IPID[2]}" 2>/dev/null; IPID[2]=; SCA
 vparts=$(awk '/ partition [0-9]+ owned/ {o[$4] = 1} / partition [0-9]+ (released|lost)/ {delete o[$4]}
   END {for (p in o) print p}' "$B/sf-2.err" | sort -n | tr '\n' ' ')
 [ -n "$vparts" ] || { say "the killed instance owned no partition: $(tail -3 "$B/sf-2.err")"; exit 1; }
-declare -A HEAD OWNED RESTORE
+declare -A HEAD OWNED RESTORE FIRST
 last_seq() { timeout 10 kcat -C -b "$BOOT" -t sf.audit -p "$1" -o -1 -c 1 -e -q -f '%s\n' 2>/dev/null | jq -r '.seq // 0'; }
+first_ms() { # P: when the record past partition P's restored head was produced (seq S is at
+  # offset S - 1 or later: a chain's records in order, some resent twice). Read at once: the
+  # broker trims an audit partition past 5 MiB too.
+  local from=$((HEAD[$1])) lo; lo=$(wm "sf.audit:$1:-2"); [ "${lo:-0}" -gt "$from" ] && from=$lo
+  timeout 60 kcat -C -b "$BOOT" -t sf.audit -p "$1" -o "$from" -e -q -f '%T\t%s\n' 2>/dev/null |
+    awk -F'\t' -v s="\"seq\":$((HEAD[$1] + 1))," 'index($2, s) {print $1; exit}'
+}
 taken_over() { # every partition of the victim's owned again and past its restored head
   local p l
   for p in $vparts; do
+    [ -n "${FIRST[$p]:-}" ] && continue
     if [ -z "${HEAD[$p]:-}" ]; then
       l=$({ tail -n +$((lines1 + 1)) "$B/sf-1.err"; tail -n +$((lines3 + 1)) "$B/sf-3.err"; } |
         grep "run: partition $p owned (epoch" | tail -1)
@@ -338,16 +346,14 @@ taken_over() { # every partition of the victim's owned again and past its restor
       RESTORE[$p]=$(sed -n 's/.*restored in \([0-9.]*\)s.*/\1/p' <<<"$l")
     fi
     [ "$(last_seq "$p")" -gt "${HEAD[$p]}" ] || return 1
+    FIRST[$p]=$(first_ms "$p")
+    [ -n "${FIRST[$p]}" ] || { say "partition $p: no record at seq $((HEAD[$p] + 1))"; exit 1; }
   done
 }
 until_ok 120 taken_over
 scale_stop 1 3
-for p in $vparts; do # when the first record past the restored head was produced (seq S is
-  # at offset S - 1 or later: a chain's records in order, some resent twice)
-  ms=$(timeout 60 kcat -C -b "$BOOT" -t sf.audit -p "$p" -o "${HEAD[$p]}" -e -q -f '%T\t%s\n' 2>/dev/null |
-    awk -F'\t' -v s="\"seq\":$((HEAD[$p] + 1))," 'index($2, s) {print $1; exit}')
-  [ -n "$ms" ] || { say "partition $p: no record at seq $((HEAD[$p] + 1))"; exit 1; }
-  echo "$p $(fcalc "${OWNED[$p]} - $tk") $(fcalc "$ms / 1000 - $tk") ${RESTORE[$p]}"
+for p in $vparts; do
+  echo "$p $(fcalc "${OWNED[$p]} - $tk") $(fcalc "${FIRST[$p]} / 1000 - $tk") ${RESTORE[$p]}"
 done >"$B/failover.txt"
 res failover_partitions "$(wc -l <"$B/failover.txt")"
 res failover_owned_s "$(awk '$2 > m {m = $2} END {printf "%.2f", m}' "$B/failover.txt")"
