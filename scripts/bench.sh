@@ -140,7 +140,7 @@ say "Kafka: $KEVENTS events through the embedded broker"
 . "$ROOT/scripts/kafka-lib.sh"
 rm -f "$B/broker.ctl"; mkfifo "$B/broker.ctl"
 # (instances of several are killed outright: one stopping with the broker gone waits for it)
-trap 'exec 7>&-; kill -KILL ${SCALE_PIDS:-} 2>/dev/null; kill ${BROKER_PID:-} ${RUN:-} ${PASS_C:-} ${PASS_P:-} 2>/dev/null; wait 2>/dev/null' EXIT
+trap 'exec 7>&-; kill -KILL ${SCALE_PIDS:-} 2>/dev/null; kill ${BROKER_PID:-} ${TAIL_PID:-} ${RUN:-} ${PASS_C:-} ${PASS_P:-} 2>/dev/null; wait 2>/dev/null' EXIT
 broker_start "$B" "$CMK" --partitions 16 --topic cmk.events --topic cmk.audit --topic cmk.dead \
   --topic lat.events --topic lat.audit --topic lat.dead --topic bench.pass \
   --topic latpass.events --topic latpass.out \
@@ -308,8 +308,10 @@ res scale3_instance_events "$(sed -n 's/.*stopped after \([0-9]*\) events.*/\1/p
 # Failover: three instances on a stream; once the victim has decided events of its own it
 # is killed with SIGKILL. Each of its partitions processes again when a survivor has
 # claimed it (logged "partition N owned (epoch ...)", seen by polling) and the first
-# record past the chain head it restored is in the audit topic (the record's timestamp,
-# set by the producer). The goal: the session timeout, the logged restore, 1 s.
+# record past the chain head it restored is in the audit topic: its timestamp, set by the
+# producer, taken from a reader of the audit topic's tail started before the kill (the
+# broker trims a partition past 5 MiB, the audit too, so the record cannot be looked up
+# later). The goal: the session timeout, the logged restore, 1 s.
 say "failover: three instances, one killed with SIGKILL"
 scale_topics sf 12
 ports=()
@@ -318,6 +320,11 @@ until_ok 60 settled 12 "${ports[@]}"
 kcat -P -b "$BOOT" -t sf.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
 victim_busy() { [ "$(mvalue cmkguard_events_consumed_total "${IPORT[2]}")" -ge 2000 ]; }
 until_ok 120 victim_busy
+: >"$B/sf.tail"   # partition, timestamp (ms), seq of every record from now on
+kcat -C -b "$BOOT" -t sf.audit -o end -u -q -f '%p\t%T\t%s\n' 2>/dev/null > >(awk -F'\t' \
+  'match($3, /"seq":[0-9]+,/) {print $1, $2, substr($3, RSTART + 6, RLENGTH - 7); fflush()}' >"$B/sf.tail") & TAIL_PID=$!
+tailing() { [ -s "$B/sf.tail" ]; }
+until_ok 30 tailing
 lines1=$(wc -l <"$B/sf-1.err") lines3=$(wc -l <"$B/sf-3.err")
 tk=$(now); kill -KILL "${IPID[2]}"; wait "${IPID[2]}" 2>/dev/null; IPID[2]=; SCALE_PIDS="${IPID[*]}"
 # The victim's partitions: owned and neither released nor lost since.
@@ -325,14 +332,6 @@ vparts=$(awk '/ partition [0-9]+ owned/ {o[$4] = 1} / partition [0-9]+ (released
   END {for (p in o) print p}' "$B/sf-2.err" | sort -n | tr '\n' ' ')
 [ -n "$vparts" ] || { say "the killed instance owned no partition: $(tail -3 "$B/sf-2.err")"; exit 1; }
 declare -A HEAD OWNED RESTORE FIRST
-last_seq() { timeout 10 kcat -C -b "$BOOT" -t sf.audit -p "$1" -o -1 -c 1 -e -q -f '%s\n' 2>/dev/null | jq -r '.seq // 0'; }
-first_ms() { # P: when the record past partition P's restored head was produced (seq S is at
-  # offset S - 1 or later: a chain's records in order, some resent twice). Read at once: the
-  # broker trims an audit partition past 5 MiB too.
-  local from=$((HEAD[$1])) lo; lo=$(wm "sf.audit:$1:-2"); [ "${lo:-0}" -gt "$from" ] && from=$lo
-  timeout 60 kcat -C -b "$BOOT" -t sf.audit -p "$1" -o "$from" -e -q -f '%T\t%s\n' 2>/dev/null |
-    awk -F'\t' -v s="\"seq\":$((HEAD[$1] + 1))," 'index($2, s) {print $1; exit}'
-}
 taken_over() { # every partition of the victim's owned again and past its restored head
   local p l
   for p in $vparts; do
@@ -345,12 +344,12 @@ taken_over() { # every partition of the victim's owned again and past its restor
       HEAD[$p]=$(sed -n 's/.*chain at seq \([0-9]*\),.*/\1/p' <<<"$l")
       RESTORE[$p]=$(sed -n 's/.*restored in \([0-9.]*\)s.*/\1/p' <<<"$l")
     fi
-    [ "$(last_seq "$p")" -gt "${HEAD[$p]}" ] || return 1
-    FIRST[$p]=$(first_ms "$p")
-    [ -n "${FIRST[$p]}" ] || { say "partition $p: no record at seq $((HEAD[$p] + 1))"; exit 1; }
+    FIRST[$p]=$(awk -v p="$p" -v s=$((HEAD[$p] + 1)) '$1 == p && $3 == s {print $2; exit}' "$B/sf.tail")
+    [ -n "${FIRST[$p]}" ] || return 1
   done
 }
 until_ok 120 taken_over
+kill "$TAIL_PID"; wait "$TAIL_PID" 2>/dev/null; TAIL_PID=
 scale_stop 1 3
 for p in $vparts; do
   echo "$p $(fcalc "${OWNED[$p]} - $tk") $(fcalc "${FIRST[$p]} / 1000 - $tk") ${RESTORE[$p]}"
