@@ -140,6 +140,8 @@ static bool consumer_only(const char *k)
                                        "group.instance.id",
                                        "heartbeat.interval.ms",
                                        "fetch.min.bytes",
+                                       "fetch.wait.max.ms",
+                                       "queued.min.messages",
                                        "isolation.level"};
     for (size_t i = 0; i < CM_ARRAY_LEN(keys); i++)
         if (!strcmp(keys[i], k))
