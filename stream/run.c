@@ -567,8 +567,8 @@ static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * go; when they were lost (this instance was out of the group), nothing more of
          * theirs is written: another owner has them. */
         bool lost = rd_kafka_assignment_lost(rk);
-        if (!lost && !r->fatal && commit_batch(r) < 0)
-            set_fatal(r);
+        if (!lost && !r->fatal && (commit_batch(r) < 0 || stm_owner_sync(&r->io, &r->err) < 0))
+            set_fatal(r); /* (the sync: a snapshot written after the last batch) */
         for (int i = 0; i < parts->cnt; i++) {
             chainw *c = slot_of(r, parts->elems[i].partition);
             if (!c)
@@ -1269,6 +1269,8 @@ int stm_run(const stm_config *cfg, const stm_signals *sig)
     rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 || (r.st && vlt_state_flush(r.st, &r.err) < 0)
              ? CM_EENV
              : 0;
+    if (rc == 0 && r.scale && stm_owner_sync(&r.io, &r.err) < 0) /* a last snapshot */
+        rc = CM_EENV;
     it = 0;
     while (rc == 0 && r.scale && cm_map_next(r.chains, &it, NULL, &v))
         save_cache(&r, v);
