@@ -88,12 +88,16 @@ static int db_err(sto_db *st, cm_err *err, const char *what)
 static const char PRAGMAS[] = "PRAGMA journal_mode=WAL;"
                               "PRAGMA synchronous=NORMAL;";
 
+/* The WAL's length, in pages, past which the checkpointer has it start again. */
+#define WAL_RESTART_FRAMES 8192
+
 static void *checkpointer(void *arg)
 {
     sto_db *st = arg;
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(st->path, &db, SQLITE_OPEN_READWRITE, NULL) == SQLITE_OK)
         sqlite3_busy_timeout(db, 100);
+    int nlog = -1;
     pthread_mutex_lock(&st->mu);
     while (!st->ckpt_stop) {
         struct timespec ts;
@@ -107,8 +111,21 @@ static void *checkpointer(void *arg)
         if (st->ckpt_stop)
             break;
         pthread_mutex_unlock(&st->mu);
+        /* A connection learns that the file is in WAL mode on its first read; until it
+         * has, a checkpoint does nothing (and says so with a log of -1), and the WAL
+         * grows with every commit. */
+        if (nlog < 0)
+            sqlite3_exec(db, "SELECT 1 FROM sqlite_master LIMIT 1", NULL, NULL, NULL);
         /* PASSIVE: copies what it can without blocking the writer or readers. */
-        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+        nlog = -1;
+        sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_PASSIVE, &nlog, NULL);
+        /* A writer starts the WAL again from its beginning only when it finds every
+         * frame copied, which one that commits faster than the checkpoints copy never
+         * does: the WAL would grow for as long as the process runs. Past a bound, a
+         * RESTART checkpoint waits for the writer to be between commits, copies what
+         * the passive one left, and has the next commit start the WAL again. */
+        if (nlog > WAL_RESTART_FRAMES)
+            sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART, NULL, NULL);
         pthread_mutex_lock(&st->mu);
     }
     pthread_mutex_unlock(&st->mu);
