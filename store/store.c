@@ -85,8 +85,13 @@ static int db_err(sto_db *st, cm_err *err, const char *what)
     return -1;
 }
 
+/* The page cache holds up to 64 MiB (SQLite's default is 2 MiB): a commit writes rows
+ * all over the file, and a cache smaller than the pages one commit dirties spills them
+ * into the WAL in the middle of the transaction, then reads them back. It grows only
+ * as pages are read. */
 static const char PRAGMAS[] = "PRAGMA journal_mode=WAL;"
-                              "PRAGMA synchronous=NORMAL;";
+                              "PRAGMA synchronous=NORMAL;"
+                              "PRAGMA cache_size=-65536;";
 
 /* The WAL's length, in pages, past which the checkpointer has it start again. */
 #define WAL_RESTART_FRAMES 8192
