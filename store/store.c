@@ -23,7 +23,7 @@
 struct decl {
     const sto_table *t;
     char key[2][32]; /* the names of its key columns */
-    char sel[200], rep[400], ins[400], del[2][200], range[200];
+    char sel[500], upd[500], ins[400], del[2][200], range[200];
 };
 
 struct sto_db {
@@ -1280,10 +1280,17 @@ static struct decl *decl_of(sto_db *st, const sto_table *t)
         return NULL;
     struct decl *d = cm_xcalloc(1, sizeof *d);
     d->t = t;
+    /* An UPDATE in place names its parameters by number, in the order of the columns
+     * (the key's first, as everywhere), so one binding serves it and the INSERT; it finds
+     * the row by the rowid the lookup before it read, not through the key's index. */
+    char set[300] = "";
     const char *c = t->cols;
-    for (int k = 0; k < t->nkey && k < 2; k++) {
+    for (int i = 0; i < t->ncols && *c; i++) {
         size_t n = strcspn(c, ",");
-        snprintf(d->key[k], sizeof d->key[k], "%.*s", (int)n, c);
+        if (i < t->nkey && i < 2)
+            snprintf(d->key[i], sizeof d->key[i], "%.*s", (int)n, c);
+        else if (i >= t->nkey)
+            snprintf(set + strlen(set), sizeof set - strlen(set), "%.*s = ?%d, ", (int)n, c, i + 1);
         c += n;
         while (*c == ',' || *c == ' ')
             c++;
@@ -1294,9 +1301,10 @@ static struct decl *decl_of(sto_db *st, const sto_table *t)
     snprintf(where[0], sizeof where[0], "%s = ?", d->key[0]);
     snprintf(where[1], sizeof where[1], "%s = ? AND %s = ?", d->key[0], d->key[1]);
     const char *w = where[t->nkey >= 2];
-    snprintf(d->sel, sizeof d->sel, "SELECT mac FROM %s WHERE %s", t->name, w);
-    snprintf(d->rep, sizeof d->rep, "INSERT OR REPLACE INTO %s(%s, ver, mac) VALUES(%s)", t->name,
-             t->cols, marks);
+    snprintf(d->sel, sizeof d->sel, "SELECT %s, ver, mac, rowid FROM %s WHERE %s", t->cols, t->name,
+             w);
+    snprintf(d->upd, sizeof d->upd, "UPDATE %s SET %sver = ?%d, mac = ?%d WHERE rowid = ?%d",
+             t->name, set, t->ncols + 1, t->ncols + 2, t->ncols + 3);
     snprintf(d->ins, sizeof d->ins, "INSERT INTO %s(%s, ver, mac) VALUES(%s)", t->name, t->cols,
              marks);
     for (int k = 0; k < 2; k++)
@@ -1365,7 +1373,8 @@ static void bind_vals(sqlite3_stmt *q, const sto_val *v, int n, col *c, char num
 
 /* Inserts the row v with the statement sql (an INSERT, or INSERT OR REPLACE), then its
  * version and MAC. */
-static int ins_row(sto_db *st, const sto_table *t, const char *sql, const sto_val *v, cm_err *err)
+static int ins_row(sto_db *st, const sto_table *t, const char *sql, const sto_val *v,
+                   const int64_t *rowid, cm_err *err)
 {
     sqlite3_stmt *q = stmt(st, sql, err);
     if (!q)
@@ -1381,7 +1390,9 @@ static int ins_row(sto_db *st, const sto_table *t, const char *sql, const sto_va
         return -1;
     }
     sqlite3_bind_int64(q, nc + 1, (sqlite3_int64)(st->counter + 1));
-    sqlite3_bind_blob(q, nc + 2, m, CRY_MAC_LEN, SQLITE_TRANSIENT);
+    sqlite3_bind_blob(q, nc + 2, m, CRY_MAC_LEN, SQLITE_STATIC);
+    if (rowid)
+        sqlite3_bind_int64(q, nc + 3, (sqlite3_int64)*rowid);
     int step = done(st, q);
     if (step != SQLITE_DONE)
         return db_err(st, err, "write"); /* the transaction rolls back, digest with it */
@@ -1401,18 +1412,75 @@ static int drop_keyed(sto_db *st, const char *sql, const sto_val *key, int nkey,
     return removed(st, q, err);
 }
 
+/* Whether the row q holds (its columns first, as d->sel reads them) is v (n values):
+ * the same types, the same bytes. */
+static bool row_is(sqlite3_stmt *q, const sto_val *v, int n)
+{
+    for (int i = 0; i < n; i++) {
+        int ty = sqlite3_column_type(q, i);
+        if (v[i].type == STO_NULL) {
+            if (ty != SQLITE_NULL)
+                return false;
+        } else if (v[i].type == STO_INT) {
+            if (ty != SQLITE_INTEGER || sqlite3_column_int64(q, i) != v[i].i)
+                return false;
+        } else {
+            bool text = v[i].type == STO_TEXT;
+            if (ty != (text ? SQLITE_TEXT : SQLITE_BLOB))
+                return false;
+            const void *p =
+                text ? (const void *)sqlite3_column_text(q, i) : sqlite3_column_blob(q, i);
+            size_t len = (size_t)sqlite3_column_bytes(q, i);
+            if (len != v[i].n || (len && (!p || memcmp(p, v[i].p, len) != 0)))
+                return false;
+        }
+    }
+    return true;
+}
+
+/* Writes v over the row with its key, or as a new row. The row found is read whole by
+ * one point lookup: when it already holds v and carries its own MAC, nothing is
+ * written (it keeps the version that wrote it, and the head its MAC); otherwise its MAC
+ * leaves the digest and the row is updated in place, which leaves the key's index and
+ * the table's other pages as they are (a replace would delete the row and append it
+ * anew, under a new rowid). */
+static int put_row(sto_db *st, const sto_table *t, const struct decl *d, const sto_val *v,
+                   cm_err *err)
+{
+    sqlite3_stmt *q = stmt(st, d->sel, err);
+    if (!q)
+        return -1;
+    col c[2];
+    char nums[2][24];
+    bind_vals(q, v, t->nkey, c, nums);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_DONE) {
+        release(st, q);
+        return ins_row(st, t, d->ins, v, NULL, err);
+    }
+    if (step != SQLITE_ROW) {
+        release(st, q);
+        return db_err(st, err, "write");
+    }
+    bool ok = false;
+    if (row_is(q, v, t->ncols) && row_check(st, t->name, t->ncols, q, &ok) == 0 && ok) {
+        release(st, q);
+        return 0;
+    }
+    if (mac_col_ok(q, t->ncols + 1))
+        digest_step(st->digest, sqlite3_column_blob(q, t->ncols + 1), false);
+    int64_t rowid = sqlite3_column_int64(q, t->ncols + 2);
+    release(st, q);
+    return ins_row(st, t, d->upd, v, &rowid, err);
+}
+
 int sto_put(sto_db *st, const sto_table *t, const sto_val *v, cm_err *err)
 {
     struct decl *d = need_decl(st, t, err);
     bool own;
     if (!d || auto_begin(st, &own, err) < 0)
         return -1;
-    /* The row replaced leaves the digest (a point lookup of its MAC), then one INSERT OR
-     * REPLACE, cheaper than a delete and an insert. */
-    int rc = drop_keyed(st, d->sel, v, t->nkey, err);
-    if (rc == 0)
-        rc = ins_row(st, t, d->rep, v, err);
-    return auto_end(st, own, rc, err);
+    return auto_end(st, own, put_row(st, t, d, v, err), err);
 }
 
 int sto_insert(sto_db *st, const sto_table *t, const sto_val *v, cm_err *err)
@@ -1421,7 +1489,7 @@ int sto_insert(sto_db *st, const sto_table *t, const sto_val *v, cm_err *err)
     bool own;
     if (!d || auto_begin(st, &own, err) < 0)
         return -1;
-    return auto_end(st, own, ins_row(st, t, d->ins, v, err), err);
+    return auto_end(st, own, ins_row(st, t, d->ins, v, NULL, err), err);
 }
 
 int sto_del(sto_db *st, const sto_table *t, const sto_val *key, int nkey, cm_err *err)

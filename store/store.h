@@ -31,7 +31,8 @@ struct cry_secret;
 #define STO_FORMAT 3
 #define STO_FORMAT_S "3"
 
-/* A table, declared by the module that owns it. */
+/* A table, declared by the module that owns it: a rowid table (the store rewrites a row
+ * in place through its rowid). */
 #define STO_MAX_COLS 10
 typedef struct sto_table {
     const char *name;

@@ -64,6 +64,21 @@ static int collect(void *arg, const sto_row *r, cm_err *err)
     return 0;
 }
 
+/* The version of the row b/1: the commit count that wrote it. */
+static void ver_b1(void *arg, const sto_row *r)
+{
+    const char *k = sto_row_text(r, 0);
+    if (k && !strcmp(k, "b") && sto_row_int(r, 1) == 1)
+        *(int64_t *)arg = sto_row_int(r, 2);
+}
+
+static int64_t b1_ver(sto_db *st)
+{
+    cm_err err;
+    int64_t v = -1;
+    return sto_peek(st, &things, "k, n, ver", NULL, ver_b1, &v, &err) < 0 ? -1 : v;
+}
+
 static int read_all(sto_db *st, struct seen *s, cm_err *err)
 {
     s->all[0] = '\0';
@@ -137,6 +152,18 @@ static void rows_and_auth(void)
     CHECK(put(st, "a", 2, "two", &err) == 0);
     CHECK(put(st, "a", 1, NULL, &err) == 0);
     CHECK(put(st, "b", 1, "uno", &err) == 0); /* replaces b/1 */
+    CHECK(read_all(st, &s, &err) == 3);
+    CHECK_STR(s.all, "a/1=(null);a/2=two;b/1=uno;");
+    /* a put of the row as it stands writes nothing: it keeps the version that wrote it;
+     * a put that changes it writes it under the commit's */
+    int64_t ver = b1_ver(st);
+    CHECK(ver > 0);
+    CHECK(put(st, "b", 1, "uno", &err) == 0);
+    CHECK(b1_ver(st) == ver);
+    CHECK(put(st, "b", 1, "dos", &err) == 0);
+    CHECK(b1_ver(st) == ver + 2);
+    CHECK(put(st, "b", 1, "uno", &err) == 0);
+    CHECK(b1_ver(st) == ver + 3);
     CHECK(read_all(st, &s, &err) == 3);
     CHECK_STR(s.all, "a/1=(null);a/2=two;b/1=uno;");
     sto_val key[2] = {sto_text("a"), sto_int(2)};
