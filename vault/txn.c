@@ -712,6 +712,12 @@ void vlt_txn_commit(vlt_txn *t)
     uint64_t k;
     uint32_t v;
     while (cm_u64map_next(&t->pacl, &it, &k, &v)) {
+        /* A grant of what the principal holds already, or a revocation of nothing,
+         * changes no row: it is not written again. */
+        uint32_t was = 0;
+        bool had = cm_u64map_get(&s->acl, k, &was);
+        if (v & VLT_ACL_GONE ? !had : had && was == v)
+            continue;
         if (v & VLT_ACL_GONE)
             cm_u64map_del(&s->acl, k);
         else

@@ -8,6 +8,7 @@
 
 #include "decode/decode.h"
 #include "tests/unit/t.h"
+#include "vault/delta.h"
 #include "vault/internal.h" /* white-box: the resource's own fields */
 #include "vault/state.h"
 
@@ -25,9 +26,11 @@ static char reason[512];
 static char acts[8][1400];
 static size_t nacts;
 
-/* Applies one event to s in its own transaction, settles, commits and flushes it; the
- * actions on rid are kept in acts. 0, or the code of the step that failed (the
- * transaction then aborted, with reason). */
+static bool hold; /* commit, but leave the flush to the test */
+
+/* Applies one event to s in its own transaction, settles, commits and (unless hold)
+ * flushes it; the actions on rid are kept in acts. 0, or the code of the step that
+ * failed (the transaction then aborted, with reason). */
 static int apply_ev(vlt_state *s, const vlt_event *ev, const char *rid)
 {
     nacts = 0;
@@ -50,7 +53,7 @@ static int apply_ev(vlt_state *s, const vlt_event *ev, const char *rid)
     }
     vlt_txn_commit(t);
     cm_err err;
-    return vlt_state_flush(s, &err);
+    return hold ? 0 : vlt_state_flush(s, &err);
 }
 
 /* The same for an event given as CloudEvents JSON, decoded first (-9 when it does not
@@ -217,6 +220,20 @@ static void test_physics(void)
     vlt_state_free(NULL);
 }
 
+static int count_acl(void *arg, const vlt_entry *e)
+{
+    *(int *)arg += e->kind == VLT_E_ACL;
+    return 0;
+}
+
+/* The access policies a commit writes: those it changed, not those granted again. */
+static int acl_changes(vlt_state *s)
+{
+    cm_err err;
+    int n = 0;
+    return vlt_state_changes(s, count_acl, &n, &err) < 0 ? -1 : n;
+}
+
 /* Data at rest in a state file: sealed under the resource's data key, read back while
  * usable, refused while locked or lost. */
 static void test_data(void)
@@ -265,6 +282,19 @@ static void test_data(void)
     CHECK(vlt_data_get(s, R("a"), VLT_CLASS_DATA, false, &out, &err) == 0);
     CHECK(out.len == sizeof secret - 1 && !memcmp(out.p, secret, out.len));
     cm_buf_reset(&out);
+    /* a grant of what the identity holds changes no access policy; a new one does */
+    hold = true;
+    CHECK(acl_changes(s) == 0);
+    CHECK(apply(s, "vault.access.granted", V, "{\"principal\":\"mi-a\",\"permissions\":" ALL "}",
+                NULL) == 0);
+    CHECK(acl_changes(s) == 0);
+    CHECK(apply(s, "vault.access.revoked", V, "{\"principal\":\"mi-b\"}", NULL) == 0);
+    CHECK(acl_changes(s) == 0);
+    CHECK(apply(s, "vault.access.granted", V, "{\"principal\":\"mi-b\",\"permissions\":[\"get\"]}",
+                NULL) == 0);
+    CHECK(acl_changes(s) == 1);
+    CHECK(vlt_state_flush(s, &err) == 0 && acl_changes(s) == 0);
+    hold = false;
     /* a vault without soft delete: deleting its key shreds, and the data is lost */
     CHECK(apply(s, "vault.upserted", V,
                 "{\"tenant\":\"t1\",\"region\":\"westeurope\",\"subscription\":\"s\","
