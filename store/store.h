@@ -99,8 +99,9 @@ int sto_copy(sto_db *db, const char *path, cm_err *err);
 /* Makes t usable: created in the file when it is not there yet (an empty table changes
  * no head). Every write and authenticated read of t needs it first; a no-op in memory. */
 int sto_declare(sto_db *db, const sto_table *t, cm_err *err);
-/* Writes the row v (t->ncols values), replacing the row with the same key. Outside a
- * transaction it gets one of its own, so the head always follows. */
+/* Writes the row v (t->ncols values), replacing the row with the same key in place; a
+ * row that already holds v and its own MAC is left as it is (its version too). Outside
+ * a transaction it gets one of its own, so the head always follows. */
 int sto_put(sto_db *db, const sto_table *t, const sto_val *v, cm_err *err);
 /* Writes the row v, whose key no row has (a new id). */
 int sto_insert(sto_db *db, const sto_table *t, const sto_val *v, cm_err *err);
