@@ -549,7 +549,9 @@ static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
 {
     bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt && !r->fatal; i++) {
+        /* Stopping (the group may still hand out what others released while the consumer
+         * closes): nothing is claimed; the next owner takes them. */
+        for (int i = 0; i < parts->cnt && !r->fatal && !*r->sig->stop; i++) {
             chainw *c = slot_of(r, parts->elems[i].partition);
             if (!c && !(c = take_partition(r, parts->elems[i].partition))) {
                 set_fatal(r);
