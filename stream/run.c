@@ -78,6 +78,7 @@ typedef struct runner {
     stm_metrics *m;
     cm_err err;
     bool scale;         /* topics.state: one of several instances (SPEC §7a) */
+    bool closing;       /* the consumer closes: everything was committed and delivered */
     cry_secret *master; /* several instances: the shared master key */
     stm_log_io io;      /* several instances: the changelog's producer and reader */
     stm_catalog *cat;   /* several instances with topics.catalog: what every partition holds */
@@ -551,7 +552,7 @@ static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         /* Stopping (the group may still hand out what others released while the consumer
          * closes): nothing is claimed; the next owner takes them. */
-        for (int i = 0; i < parts->cnt && !r->fatal && !*r->sig->stop; i++) {
+        for (int i = 0; i < parts->cnt && !r->fatal && !*r->sig->stop && !r->closing; i++) {
             chainw *c = slot_of(r, parts->elems[i].partition);
             if (!c && !(c = take_partition(r, parts->elems[i].partition))) {
                 set_fatal(r);
@@ -569,13 +570,14 @@ static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
          * go; when they were lost (this instance was out of the group), nothing more of
          * theirs is written: another owner has them. */
         bool lost = rd_kafka_assignment_lost(rk);
-        if (!lost && !r->fatal && (commit_batch(r) < 0 || stm_owner_sync(&r->io, &r->err) < 0))
+        bool done = lost || r->closing; /* closing: committed, delivered and cached already */
+        if (!done && !r->fatal && (commit_batch(r) < 0 || stm_owner_sync(&r->io, &r->err) < 0))
             set_fatal(r); /* (the sync: a snapshot written after the last batch) */
         for (int i = 0; i < parts->cnt; i++) {
             chainw *c = slot_of(r, parts->elems[i].partition);
             if (!c)
                 continue;
-            if (!lost && drain_chain(r, c) == 0)
+            if (!done && drain_chain(r, c) == 0)
                 save_cache(r, c);
             char k[16];
             snprintf(k, sizeof k, "%d", (int)c->part);
@@ -1148,6 +1150,7 @@ static int drain(runner *r, double limit_s)
 
 static void teardown(runner *r)
 {
+    r->closing = true; /* the consumer's last rebalance only lets go */
     if (r->tail) {
         rd_kafka_consumer_close(r->tail);
         rd_kafka_destroy(r->tail);
