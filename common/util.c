@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 void cm_err_clear(cm_err *e)
 {
@@ -452,4 +453,11 @@ int cm_read_file(const char *path, size_t max, cm_buf *out)
     if (rc == 0 && !out->p)
         cm_buf_add(out, "", 0);
     return rc;
+}
+
+double cm_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }

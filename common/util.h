@@ -44,6 +44,8 @@ void cm_err_format(const cm_err *e, char *out, size_t n);
 /* Prints "cmkguard: WHERE:LINE:COL: msg" to stderr. */
 void cm_err_print(const cm_err *e);
 void cm_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Seconds on the monotonic clock: for durations, never for record times. */
+double cm_now(void);
 
 bool cm_streq(const char *a, const char *b); /* NULL-safe */
 /* A fast (not keyed) 64-bit hash of a string, eight bytes at a time; *len its length. */

@@ -30,13 +30,6 @@ static int commit(struct replay *r, int64_t lines, cm_err *err)
     return pip_commit(r->st, &r->chain, 1, pip_trail_flush, r->trail, err);
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void log_rejected(void *arg, const aud_decision *d, const char *input)
 {
     (void)arg; /* every rejection is logged the same way */
@@ -85,7 +78,7 @@ static int events(struct replay *r, cm_lines *rd, pol_engine *eng, const char *r
     const char *line;
     size_t n, lineno = 0, count = 0;
     char input[4200];
-    double t0 = now_s(), last = t0;
+    double t0 = cm_now(), last = t0;
     int rc = 0, got;
     while (rc == 0 && (got = cm_lines_next(rd, &line, &n, &lineno, err)) == 1) {
         if (r->resume && (int64_t)lineno <= r->pos.lines)
@@ -108,8 +101,8 @@ static int events(struct replay *r, cm_lines *rd, pol_engine *eng, const char *r
             pip_trail_fail(r->trail, r->chain.name, err);
             break;
         }
-        if (o->progress && (count & 1023) == 0 && now_s() - last >= 2.0) {
-            last = now_s();
+        if (o->progress && (count & 1023) == 0 && cm_now() - last >= 2.0) {
+            last = cm_now();
             cm_log("replay: %zu events, %.0f events/s", count, (double)count / (last - t0));
         }
     }

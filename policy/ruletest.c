@@ -4,7 +4,6 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <yaml.h>
 
@@ -39,13 +38,6 @@ typedef struct suite {
 static int cmp_str(const void *a, const void *b)
 {
     return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static double now_seconds(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 /* ---------- the structured report ---------- */
@@ -295,7 +287,7 @@ static void report(suite *s, yaml_node_t *at, const char *name, const char *labe
     size_t n = strlen(detail);
     while (n && (detail[n - 1] == ' ' || detail[n - 1] == ';'))
         detail[--n] = '\0';
-    rep_case(s, line, name, detail, fail ? POL_CASE_FAIL : POL_CASE_PASS, now_seconds() - started);
+    rep_case(s, line, name, detail, fail ? POL_CASE_FAIL : POL_CASE_PASS, cm_now() - started);
     free(detail);
 }
 
@@ -328,7 +320,7 @@ static int check_expect(suite *s, yaml_node_t *x, cm_map *by_id, ev_sum **by_ind
     static const char *const results[] = {"match", "unknown", "exempted", NULL};
     static const char *const bools[] = {"true", "false", NULL};
     static const char *const sources[] = {"mmk", "cmk", NULL};
-    double started = now_seconds();
+    double started = cm_now();
     if (check_keys(s, x, allowed, "an expectation") < 0 ||
         want_one_of(s, x, "outcome", outcomes) < 0 || want_one_of(s, x, "result", results) < 0 ||
         want_one_of(s, x, "locked", bools) < 0 || want_one_of(s, x, "lost", bools) < 0 ||
@@ -459,10 +451,10 @@ static int run_file_timed(suite *s, const char *path);
 static int run_file(suite *s, const char *path)
 {
     rep_suite(s, path);
-    double started = now_seconds();
+    double started = cm_now();
     int rc = run_file_timed(s, path);
     if (s->rep) {
-        s->rep->suites[s->rep->nsuites - 1].seconds = now_seconds() - started;
+        s->rep->suites[s->rep->nsuites - 1].seconds = cm_now() - started;
         s->rep->suites[s->rep->nsuites - 1].broken = rc < 0;
     }
     return rc;

@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "audit/audit.h"
@@ -19,13 +18,6 @@
 /* How many commits' outboxes a restore keeps: more than a partition ever has between
  * two snapshots (run.c snapshots at least every STM_OWNER_SNAPSHOT_COMMITS). */
 #define KEEP_OUTBOXES 4096
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* ---------- the producer and the reader ---------- */
 
@@ -116,11 +108,11 @@ static int emit(void *arg, const void *p, size_t n)
 
 int stm_owner_sync(stm_log_io *io, cm_err *err)
 {
-    double t0 = now_s(), said = t0;
+    double t0 = cm_now(), said = t0;
     while (io->inflight > 0 && !io->failed) {
         rd_kafka_flush(io->prod, 200);
-        if (io->inflight > 0 && now_s() - said > 10) {
-            said = now_s();
+        if (io->inflight > 0 && cm_now() - said > 10) {
+            said = cm_now();
             cm_log("run: waiting %.0fs for %s to take %lld changelog record(s)", said - t0,
                    io->cfg->topic_state, (long long)io->inflight);
         }
@@ -357,7 +349,7 @@ static void where(cm_err *err, const stm_log_io *io, int32_t part)
 
 int stm_owner_take(stm_log_io *io, int32_t part, stm_owned *o, cm_err *err)
 {
-    double t0 = now_s();
+    double t0 = cm_now();
     memset(o, 0, sizeof *o);
     o->part = part;
     o->claim_offset = -1;
@@ -453,7 +445,7 @@ int stm_owner_take(stm_log_io *io, int32_t part, stm_owned *o, cm_err *err)
     res.noutbox = 0;
     stm_cl_restored_clear(&res);
     vlt_state_track(o->st, true);
-    o->restore_s = now_s() - t0;
+    o->restore_s = cm_now() - t0;
     return 0;
 }
 

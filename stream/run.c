@@ -84,13 +84,6 @@ typedef struct runner {
     stm_catalog *cat;   /* several instances with topics.catalog: what every partition holds */
 } runner;
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* ---------- producing ---------- */
 
 static chainw *slot_of(runner *r, int32_t part)
@@ -770,7 +763,7 @@ static void process(runner *r, rd_kafka_message_t *msg)
         return; /* several instances: a partition this one no longer owns */
     if (stm_offset_get(c->ob, topic, msg->partition, &applied) && msg->offset <= applied)
         return; /* already reflected by a durable decision */
-    double t0 = now_s();
+    double t0 = cm_now();
     char input[600];
     snprintf(input, sizeof input, "%s/%d/%lld", topic, (int)msg->partition, (long long)msg->offset);
     const char *value = msg->payload ? msg->payload : "";
@@ -808,7 +801,7 @@ static void process(runner *r, rd_kafka_message_t *msg)
     }
     r->want_rec = false;
     stm_metrics_add(r->m, STM_EVENTS, 1);
-    stm_metrics_latency(r->m, now_s() - t0);
+    stm_metrics_latency(r->m, cm_now() - t0);
     stm_offset_set(c->ob, topic, msg->partition, msg->offset);
     c->dirty = true;
     /* Several instances: a resource moved to another tenant goes to its partition. */
@@ -1011,7 +1004,7 @@ static int64_t lag(runner *r)
 
 static void status(runner *r, double t0, double *last, uint64_t *last_events)
 {
-    double t = now_s();
+    double t = cm_now();
     int64_t behind = lag(r);
     uint64_t events = stm_metrics_get(r->m, STM_EVENTS);
     stm_metrics_set(r->m, STM_LAG, behind);
@@ -1137,12 +1130,12 @@ static int setup(runner *r)
 
 static int drain(runner *r, double limit_s)
 {
-    double t0 = now_s();
+    double t0 = cm_now();
     while (r->inflight > 0 && !r->fatal) {
         rd_kafka_poll(r->prod, 100);
         if (mark_sent(r) < 0)
             return -1;
-        if (limit_s > 0 && now_s() - t0 > limit_s)
+        if (limit_s > 0 && cm_now() - t0 > limit_s)
             break;
     }
     return mark_sent(r);
@@ -1200,7 +1193,7 @@ int stm_run(const stm_config *cfg, const stm_signals *sig)
     cm_log("run: consuming %s; audit to %s (%d partitions), dead letters to %s; rules %s",
            cfg->topic_events, cfg->topic_audit, r.audit_parts, cfg->topic_dead,
            pol_ruleset_hash(r.rs));
-    double t0 = now_s(), last = t0;
+    double t0 = cm_now(), last = t0;
     uint64_t last_events = 0;
     bool paused = false;
     while (!*sig->stop && !r.fatal) {
