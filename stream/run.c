@@ -86,11 +86,26 @@ typedef struct runner {
 
 /* ---------- producing ---------- */
 
+/* The input partitions' chains, by partition number. */
 static chainw *slot_of(runner *r, int32_t part)
 {
     char k[16];
     snprintf(k, sizeof k, "%d", (int)part);
     return cm_map_get(r->chains, k);
+}
+
+static void slot_put(runner *r, chainw *c)
+{
+    char k[16];
+    snprintf(k, sizeof k, "%d", (int)c->part);
+    cm_map_put(r->chains, k, c);
+}
+
+static void slot_del(runner *r, const chainw *c)
+{
+    char k[16];
+    snprintf(k, sizeof k, "%d", (int)c->part);
+    cm_map_del(r->chains, k);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
@@ -309,9 +324,7 @@ static chainw *chain_for(runner *r, int32_t part)
         aud_writer_resume(c->w, seq, head);
     else
         head_from_topic(r, c);
-    char k[16];
-    snprintf(k, sizeof k, "%d", (int)part);
-    cm_map_put(r->chains, k, c);
+    slot_put(r, c);
     return c;
 }
 
@@ -508,9 +521,7 @@ static chainw *take_partition(runner *r, int32_t part)
         vlt_state_set_foreign(c->st, stm_catalog_foreign, &c->cref);
     if (c->own.pt.head_seq) /* the chain goes on where the last owner's commit left it */
         aud_writer_resume(c->w, c->own.pt.head_seq, c->own.pt.head_hash);
-    char k[16];
-    snprintf(k, sizeof k, "%d", (int)part);
-    cm_map_put(r->chains, k, c);
+    slot_put(r, c);
     size_t resent = 0;
     if (stm_owner_reconcile(&r->io, &c->own, c->audit_part, send_reconciled, c, &resent, &r->err) <
         0)
@@ -572,9 +583,7 @@ static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 continue;
             if (!done && drain_chain(r, c) == 0)
                 save_cache(r, c);
-            char k[16];
-            snprintf(k, sizeof k, "%d", (int)c->part);
-            cm_map_del(r->chains, k);
+            slot_del(r, c);
             cm_log("run: partition %d %s at seq %llu", (int)c->part, lost ? "lost" : "released",
                    (unsigned long long)aud_writer_seq(c->w));
             chain_free(c);
