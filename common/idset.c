@@ -17,6 +17,7 @@
  * DEMOTE_MIN) costs more as containers than as strings: its ids move to the second form
  * for good. */
 #define DEMOTE_MIN 1024
+#define UU_CHUNK 4096 /* UUIDs a chunk of the third form holds */
 
 enum { C_INLINE, C_ARRAY, C_BITMAP };
 
@@ -47,11 +48,23 @@ struct cm_idset {
     struct cont *c;  /* creation order */
     size_t nc, capc;
     cm_strset *other; /* the second form: varint(src) then the id */
+    /* The third form: UUIDs, 20 bytes each in chunks (in the order added), found through
+     * an open-addressing table of their positions + 1. */
+    struct uu **uu;
+    size_t nuu, capchunks;
+    uint32_t *uut;
+    size_t uucap;
     size_t len;
     /* The class last found: ids from one source mostly share their prefix. */
     uint32_t last_src, last_cls;
     size_t last_plen;
     char last_prefix[MAX_PREFIX];
+};
+
+/* A UUID of the third form: its 16 bytes, and its source with its letters' case. */
+struct uu {
+    uint8_t b[16];
+    uint32_t tag; /* src << 1 | 1 when its letters are upper case */
 };
 
 static void cont_free(struct cont *c);
@@ -75,6 +88,10 @@ void cm_idset_free(cm_idset *s)
     cm_u64map_free(&s->index);
     cm_intern_free(s->cls);
     cm_strset_free(s->other);
+    for (size_t i = 0; i * UU_CHUNK < s->nuu; i++)
+        free(s->uu[i]);
+    free(s->uu);
+    free(s->uut);
     free(s);
 }
 
@@ -276,6 +293,132 @@ static const char *num_id(char *buf, const char *prefix, size_t plen, uint64_t h
     return buf;
 }
 
+/* ---------- UUIDs ---------- */
+
+static int hexval(unsigned char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* Whether id is a UUID as written canonically, 8-4-4-4-12 hex digits whose letters are
+ * all lower case or all upper case (digits alone count as lower case), with a source
+ * that fits a tag: its 16 bytes and tag into *out. Any other spelling (mixed case,
+ * braces, no hyphens) is another id, and takes the second form. */
+static bool uuid_form(const char *id, uint32_t src, struct uu *out)
+{
+    if (src >= 1u << 31)
+        return false;
+    bool lower = false, upper = false;
+    size_t k = 0;
+    for (size_t i = 0; i < 36; i++) {
+        unsigned char c = (unsigned char)id[i];
+        if (i == 8 || i == 13 || i == 18 || i == 23) {
+            if (c != '-')
+                return false;
+            continue;
+        }
+        int v = hexval(c);
+        if (v < 0)
+            return false;
+        lower |= c >= 'a';
+        upper |= c >= 'A' && c <= 'F';
+        if (k & 1)
+            out->b[k / 2] |= (uint8_t)v;
+        else
+            out->b[k / 2] = (uint8_t)(v << 4);
+        k++;
+    }
+    if (id[36] || (lower && upper))
+        return false;
+    out->tag = src << 1 | upper;
+    return true;
+}
+
+/* The UUID at position i (0-based). */
+static struct uu *uu_at(const cm_idset *s, size_t i)
+{
+    return &s->uu[i / UU_CHUNK][i % UU_CHUNK];
+}
+
+static uint64_t uu_hash(const struct uu *u)
+{
+    uint64_t a, b;
+    memcpy(&a, u->b, 8);
+    memcpy(&b, u->b + 8, 8);
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL) ^ u->tag) * 0xff51afd7ed558ccdULL;
+    return h ^ h >> 29;
+}
+
+/* The table's slot holding u, or the empty slot where it would go. */
+static uint32_t *uu_find(const cm_idset *s, const struct uu *u)
+{
+    size_t i = (size_t)uu_hash(u) & (s->uucap - 1);
+    for (;; i = (i + 1) & (s->uucap - 1)) {
+        uint32_t *sl = &s->uut[i];
+        if (!*sl)
+            return sl;
+        const struct uu *x = uu_at(s, *sl - 1);
+        if (x->tag == u->tag && !memcmp(x->b, u->b, 16))
+            return sl;
+    }
+}
+
+static bool uu_has(const cm_idset *s, const struct uu *u)
+{
+    return s->uucap && *uu_find(s, u) != 0;
+}
+
+static void uu_grow(cm_idset *s)
+{
+    free(s->uut);
+    s->uucap = s->uucap ? s->uucap * 2 : 1024;
+    s->uut = cm_xcalloc(s->uucap, sizeof *s->uut);
+    for (size_t i = 0; i < s->nuu; i++)
+        *uu_find(s, uu_at(s, i)) = (uint32_t)(i + 1);
+}
+
+static bool uu_add(cm_idset *s, const struct uu *u)
+{
+    if (uu_has(s, u))
+        return false;
+    if (s->nuu >= UINT32_MAX - 1)
+        cm_oom(s->nuu); /* positions are 32-bit */
+    if ((s->nuu + 1) * 4 >= s->uucap * 3)
+        uu_grow(s);
+    size_t chunk = s->nuu / UU_CHUNK;
+    if (s->nuu % UU_CHUNK == 0) {
+        if (chunk == s->capchunks) {
+            s->capchunks = s->capchunks ? s->capchunks * 2 : 16;
+            s->uu = cm_xrealloc(s->uu, s->capchunks * sizeof *s->uu);
+        }
+        s->uu[chunk] = cm_xmalloc(UU_CHUNK * sizeof **s->uu);
+    }
+    *uu_at(s, s->nuu) = *u;
+    *uu_find(s, u) = (uint32_t)++s->nuu;
+    return true;
+}
+
+/* The text of u into buf (37 bytes). */
+static const char *uu_text(char *buf, const struct uu *u)
+{
+    const char *digits = u->tag & 1 ? "0123456789ABCDEF" : "0123456789abcdef";
+    size_t o = 0;
+    for (size_t k = 0; k < 16; k++) {
+        if (k == 4 || k == 6 || k == 8 || k == 10)
+            buf[o++] = '-';
+        buf[o++] = digits[u->b[k] >> 4];
+        buf[o++] = digits[u->b[k] & 15];
+    }
+    buf[o] = '\0';
+    return buf;
+}
+
 /* ---------- the set ---------- */
 
 /* The class of (src, the first plen bytes of id), made when add is true and there is
@@ -344,6 +487,9 @@ bool cm_idset_has(cm_idset *s, uint32_t src, const char *id)
 {
     size_t plen;
     uint64_t num;
+    struct uu u;
+    if (uuid_form(id, src, &u))
+        return uu_has(s, &u);
     if (numbered(id, &plen, &num)) {
         uint32_t cls = class_of(s, src, id, plen, false);
         if (cls && !s->ci[cls].strings) {
@@ -365,6 +511,12 @@ bool cm_idset_add(cm_idset *s, uint32_t src, const char *id)
     size_t plen;
     uint64_t num;
     bool added;
+    struct uu u;
+    if (uuid_form(id, src, &u)) {
+        added = uu_add(s, &u);
+        s->len += added;
+        return added;
+    }
     if (numbered(id, &plen, &num)) {
         uint32_t cls = class_of(s, src, id, plen, true);
         if (cls >= s->capci) {
@@ -444,6 +596,11 @@ void cm_idset_each(const cm_idset *s, void (*fn)(void *arg, uint32_t src, const 
 {
     struct each_other e = {fn, arg};
     cm_strset_each(s->other, each_other, &e);
+    char text[37];
+    for (size_t i = 0; i < s->nuu; i++) {
+        const struct uu *u = uu_at(s, i);
+        fn(arg, u->tag >> 1, uu_text(text, u));
+    }
     const struct cont **order = cm_xmalloc((s->nc + 1) * sizeof *order);
     for (size_t i = 0; i < s->nc; i++)
         order[i] = &s->c[i];
@@ -462,7 +619,10 @@ void cm_idset_each(const cm_idset *s, void (*fn)(void *arg, uint32_t src, const 
 size_t cm_idset_bytes(const cm_idset *s)
 {
     size_t b = sizeof *s + s->capc * sizeof *s->c + s->capci * sizeof *s->ci +
-               cm_u64map_bytes(&s->index) + cm_strset_bytes(s->other);
+               cm_u64map_bytes(&s->index) + cm_strset_bytes(s->other) +
+               s->capchunks * sizeof *s->uu + s->uucap * sizeof *s->uut;
+    for (size_t i = 0; i * UU_CHUNK < s->nuu; i++)
+        b += UU_CHUNK * sizeof **s->uu;
     for (size_t i = 0; i < s->nc; i++)
         if (s->c[i].kind == C_ARRAY)
             b += s->c[i].cap * sizeof *s->c[i].u.arr;

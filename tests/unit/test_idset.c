@@ -15,6 +15,50 @@
 
 static const char *const prefixes[] = {"", "b-", "evt-", "x", "B-", "b-0", "a1b", "-"};
 
+/* A UUID into buf, from a small space so that some come twice: lower or upper case, or
+ * spelt in ways that are other ids (mixed case, digits only in its last group, one
+ * character short or long, a hyphen moved, braces). */
+static void random_uuid(char *buf, size_t n)
+{
+    snprintf(buf, n, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(t_rand() % 200) * 0x1010101u,
+             (unsigned)(t_rand() & 3) * 0xa0bu, (unsigned)(t_rand() & 3),
+             (unsigned)(t_rand() & 3) * 0xc1u, (unsigned long long)(t_rand() & 15) * 0xfd0000000eULL);
+    switch (t_rand() % 9) {
+    case 0: /* upper case */
+        for (char *c = buf; *c; c++)
+            if (*c >= 'a' && *c <= 'f')
+                *c = (char)(*c - 'a' + 'A');
+        break;
+    case 1: /* mixed case, when it has two letters */
+        for (char *c = buf, *first = NULL; *c; c++)
+            if (*c >= 'a' && *c <= 'f' && (first ? 1 : (first = c, 0)))
+                *c = (char)(*c - 'a' + 'A');
+        break;
+    case 2: /* digits only in its last group */
+        snprintf(buf + 24, n - 24, "%012llu", (unsigned long long)(t_rand() % 1000000000000ULL));
+        break;
+    case 3: /* one short */
+        buf[35] = '\0';
+        break;
+    case 4: /* one long */
+        snprintf(buf + 36, n - 36, "%x", (unsigned)(t_rand() & 15));
+        break;
+    case 5: /* a hyphen moved */
+        buf[13] = buf[14];
+        buf[14] = '-';
+        break;
+    case 6: { /* braces */
+        memmove(buf + 1, buf, 36);
+        buf[0] = '{';
+        buf[37] = '}';
+        buf[38] = '\0';
+        break;
+    }
+    default:
+        break;
+    }
+}
+
 /* A random id of some form into buf. */
 static void random_id(char *buf, size_t n)
 {
@@ -39,10 +83,8 @@ static void random_id(char *buf, size_t n)
     case 5: /* no digits at the end */
         snprintf(buf, n, "%s%u-z", p, (unsigned)(t_rand() % 5000));
         return;
-    case 6: /* a UUID */
-        snprintf(buf, n, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)t_rand(),
-                 (unsigned)(t_rand() & 0xffff), (unsigned)(t_rand() & 0xfff),
-                 (unsigned)(t_rand() & 0xfff), (unsigned long long)(t_rand() & 0xffffffffffffULL));
+    case 6: /* a UUID, or close to one */
+        random_uuid(buf, n);
         return;
     default:
         num = t_rand() % 5000;
@@ -174,6 +216,34 @@ static void test_sparse(void)
     cm_strset_free(model);
 }
 
+/* A million UUIDs cost about 28 bytes each (67 as strings), and each comes back as it
+ * was written, in either case. */
+static void test_uuids(void)
+{
+    cm_idset *s = cm_idset_new();
+    char id[64];
+    size_t added = 0;
+    for (int i = 0; i < 1000000; i++) {
+        snprintf(id, sizeof id, "%08x-%04x-4%03x-b%03x-%012llx", (unsigned)t_rand(),
+                 (unsigned)(t_rand() & 0xffff), (unsigned)(t_rand() & 0xfff),
+                 (unsigned)(t_rand() & 0xfff), (unsigned long long)(t_rand() & 0xffffffffffffULL));
+        added += cm_idset_add(s, 3, id);
+    }
+    CHECK(added == 1000000);
+    size_t bytes = cm_idset_bytes(s);
+    printf("1 000 000 random UUIDs: %zu bytes\n", bytes);
+    CHECK(bytes < 1000000 * 32);
+    CHECK(cm_idset_add(s, 3, "00000000-0000-0000-0000-00000000000a"));
+    CHECK(cm_idset_add(s, 3, "00000000-0000-0000-0000-00000000000A"));
+    CHECK(!cm_idset_has(s, 4, "00000000-0000-0000-0000-00000000000a"));
+    CHECK(cm_idset_add(s, 3, "00000000-0000-0000-0000-0000000000aA")); /* mixed: a string */
+    CHECK(!cm_idset_add(s, 3, "00000000-0000-0000-0000-0000000000aA"));
+    CHECK(cm_idset_add(s, 0x7fffffff, "00000000-0000-0000-0000-00000000000a"));
+    CHECK(cm_idset_add(s, 0x80000000u, "00000000-0000-0000-0000-00000000000a")); /* a string */
+    CHECK(cm_idset_has(s, 0x80000000u, "00000000-0000-0000-0000-00000000000a"));
+    cm_idset_free(s);
+}
+
 /* Once no class can be made, ids of new prefixes are kept as strings: still exact. */
 static void test_classes_full(void)
 {
@@ -203,5 +273,6 @@ int main(void)
     test_dense();
     test_sparse();
     test_classes_full();
+    test_uuids();
     T_DONE();
 }
