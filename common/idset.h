@@ -38,7 +38,8 @@ bool cm_idset_has(cm_idset *s, uint32_t src, const char *id); /* not const: a lo
 bool cm_idset_add(cm_idset *s, uint32_t src, const char *id);
 size_t cm_idset_len(const cm_idset *s);
 /* Calls fn for every element: the ids of the second form in the order they were added,
- * the UUIDs in the order they were added, then the numbered ones by class and number. id is valid during the call only. */
+ * the UUIDs in the order they were added, then the numbered ones by class and number. id is valid
+ * during the call only. */
 void cm_idset_each(const cm_idset *s, void (*fn)(void *arg, uint32_t src, const char *id),
                    void *arg);
 /* Bytes the set holds from the heap (for measurements and tests). */

@@ -22,7 +22,8 @@ static void random_uuid(char *buf, size_t n)
 {
     snprintf(buf, n, "%08x-%04x-4%03x-8%03x-%012llx", (unsigned)(t_rand() % 200) * 0x1010101u,
              (unsigned)(t_rand() & 3) * 0xa0bu, (unsigned)(t_rand() & 3),
-             (unsigned)(t_rand() & 3) * 0xc1u, (unsigned long long)(t_rand() & 15) * 0xfd0000000eULL);
+             (unsigned)(t_rand() & 3) * 0xc1u,
+             (unsigned long long)(t_rand() & 15) * 0xfd0000000eULL);
     switch (t_rand() % 9) {
     case 0: /* upper case */
         for (char *c = buf; *c; c++)
