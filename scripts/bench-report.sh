@@ -35,26 +35,30 @@ for r in "${rows[@]}"; do
   printf '%-46s %14s %14s %8s %6s  %s\n' "$name" "$fig" "$base" "$ratio" "$sign$goal" "$ok"
 done
 echo "goals met: $met of ${#rows[@]}"
-if [ -n "$(get replay_base_checkpoint_per_s)" ]; then
+if [ -n "$(get replay_base_checkpoint_per_s)$(get kafka_run_base_per_s)" ]; then
   echo "this build against the baseline build (BENCH_BASELINE), same sitting:"
-  for m in unsigned checkpoint state; do
+  [ -n "$(get replay_base_checkpoint_per_s)" ] && for m in unsigned checkpoint state; do
     printf '  replay %-11s %10s vs %10s events/s  ratio %s\n' "$m" "$(get replay_${m}_per_s)" \
       "$(get replay_base_${m}_per_s)" \
       "$(awk -v a="$(get replay_${m}_per_s)" -v b="$(get replay_base_${m}_per_s)" 'BEGIN {if (b > 0) printf "%.3f", a / b; else print "n/a"}')"
   done
   printf '  run        %10s vs %10s events/s  ratio %s\n' "$(get kafka_run_per_s)" "$(get kafka_run_base_per_s)" \
     "$(awk -v a="$(get kafka_run_per_s)" -v b="$(get kafka_run_base_per_s)" 'BEGIN {if (b > 0) printf "%.3f", a / b; else print "n/a"}')"
-  printf '  jq ratio (checkpoint replay / jq): this %s, baseline %s\n' \
+  [ -n "$(get replay_base_checkpoint_per_s)" ] && printf '  jq ratio (checkpoint replay / jq): this %s, baseline %s\n' \
     "$(awk -v a="$(get replay_checkpoint_per_s)" -v b="$(get jq_per_s)" 'BEGIN {printf "%.3f", a / b}')" \
     "$(awk -v a="$(get replay_base_checkpoint_per_s)" -v b="$(get jq_per_s)" 'BEGIN {printf "%.3f", a / b}')"
 fi
+[ -n "$(get kafka_replay_state_per_s)" ] && echo "(Kafka, $(get kafka_run_cpu_s) s of CPU for run's threads, $(get kafka_run_broker_cpu_s) s for the broker's;" \
+  "the passthrough $(get kcat_passthrough_cpu_s) s for both kcat, $(get kcat_passthrough_broker_cpu_s) s for the broker; the same events through" \
+  "replay --state, no Kafka: $(get kafka_replay_state_per_s) events/s, $(get kafka_replay_state_cpu_s) s of CPU," \
+  "$(awk -v a="$(get kafka_replay_state_per_s)" -v b="$(get kcat_passthrough_per_s)" 'BEGIN {if (b > 0) printf "%.2f", a / b}') of the passthrough)"
 [ -n "$(get floor_s)" ] && echo "(floor $(get floor_s) s for $(get floor_events) events on one core: decoding $(get floor_decode_s) s," \
   "SHA-256 of $(get floor_records) records $(get floor_sha256_s) s, crypto $(get floor_crypto_s) s of which" \
   "$(get floor_n_keygen_rsa2048) RSA-2048 key generations $(get floor_keygen_rsa2048_s) s" \
   "(each $(get floor_keygen_rsa2048_min_ms)..$(get floor_keygen_rsa2048_max_ms) ms over $(get floor_keygen_rsa2048_samples))," \
   "$(get floor_n_wrap_rsa2048) RSA-OAEP wraps $(get floor_wrap_rsa2048_s) s, $(get floor_n_kw_wrap) AES key wraps" \
   "$(get floor_kw_wrap_s) s, $(get floor_n_dek) data keys $(get floor_dek_s) s, $(get floor_n_sign) signatures $(get floor_sign_s) s)"
-echo "(not goals: unsigned replay $(get replay_unsigned_per_s) events/s, $(awk -v a="$(get replay_unsigned_per_s)" -v b="$(get jq_per_s)" 'BEGIN {if (b > 0) printf "%.2f", a / b}') of jq;" \
+[ -n "$(get replay_unsigned_per_s)" ] && echo "(not goals: unsigned replay $(get replay_unsigned_per_s) events/s, $(awk -v a="$(get replay_unsigned_per_s)" -v b="$(get jq_per_s)" 'BEGIN {if (b > 0) printf "%.2f", a / b}') of jq;" \
   "hot fan-out $(get fanout_hot_per_s) rewraps/s; state replay: $(get replay_state_per_s) events/s, peak RSS $(get replay_state_rss_kib) KiB;" \
   "the state of $(get snapshot_resources) resources: a snapshot of $(get snapshot_bytes) bytes in $(get snapshot_s) s, restored in $(get restore_s) s)"
 [ -n "$(get scale1_per_s)" ] && echo "(several instances, 12 partitions: 3 instances $(get scale3_per_s) events/s vs 1 instance" \

@@ -4,7 +4,8 @@
 # build/bench/results.txt and build/bench/chart.svg. Sizes can be lowered for a quick
 # look: BENCH_EVENTS, BENCH_RESOURCES, BENCH_FANOUT, BENCH_KAFKA_EVENTS, BENCH_LAT_SECONDS.
 # BENCH_ONLY=scale measures several instances alone (with the workload and bench-snapshot
-# it needs), skipping the other sections.
+# it needs), skipping the other sections; BENCH_ONLY=kafka the Kafka figures alone (run
+# against a kcat passthrough, and the latency probes), with BENCH_BASELINE's run beside.
 set -u
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 cd "$ROOT"
@@ -16,12 +17,14 @@ EVENTS=${BENCH_EVENTS:-1000000} RESOURCES=${BENCH_RESOURCES:-100000}
 FANOUT=${BENCH_FANOUT:-10000} KEVENTS=${BENCH_KAFKA_EVENTS:-100000}
 LAT_RATE=${BENCH_LAT_RATE:-1000} LAT_SECONDS=${BENCH_LAT_SECONDS:-10}
 RULES=$ROOT/rules
-case ${BENCH_ONLY:-} in '' | scale) ;; *) echo "bench: BENCH_ONLY takes scale" >&2; exit 2 ;; esac
+case ${BENCH_ONLY:-} in '' | scale | kafka) ;; *) echo "bench: BENCH_ONLY takes scale or kafka" >&2; exit 2 ;; esac
 full() { [ -z "${BENCH_ONLY:-}" ]; }   # every section, not only one
+only() { [ -z "${BENCH_ONLY:-}" ] || [ "$BENCH_ONLY" = "$1" ]; }   # a section of every one, or the one asked for
 say() { echo "bench: $*" >&2; }
 now() { date +%s.%N; }
 calc() { awk "BEGIN {printf \"%.0f\", $1}"; }     # integer result
 fcalc() { awk "BEGIN {printf \"%.6f\", $1}"; }    # fractional result
+secs() { awk "BEGIN {printf \"%.3f\", $1}"; }     # seconds, to the millisecond
 res() { echo "$1 $2" >>"$B/results.txt"; }
 get() { awk -v k="$1" '$1 == k {print $2}' "$B/results.txt" | tail -1; }
 : >"$B/results.txt"
@@ -34,6 +37,9 @@ W=$B/events-$EVENTS-$RESOURCES.jsonl
 [ -s "$W" ] || { say "generating $EVENTS events over $RESOURCES resources (seed 1)"; "$B/bench-gen" --events "$EVENTS" --resources "$RESOURCES" --seed 1 >"$W"; }
 res events "$(wc -l <"$W")"
 
+# An earlier build reads the rule pack of its own tree (BENCH_BASELINE_RULES, by default
+# the rules/ beside its binary).
+BASE_RULES=${BENCH_BASELINE_RULES:-$(dirname "${BENCH_BASELINE:-.}")/rules}
 if full; then
 # --- limits, in process ---
 say "measuring the limits: Ed25519 signing, RSA-2048 OAEP unwrap (1 core and all cores)"
@@ -58,9 +64,6 @@ rm -f "$B"/replay-state.db*
 replay state --state "$B/replay-state.db" --sign-key "$KEY" --checkpoint 1000
 # BENCH_BASELINE=PATH: the same replays by an earlier build's binary, in this sitting,
 # so a change's cost is a ratio measured side by side.
-# An earlier build reads the rule pack of its own tree (BENCH_BASELINE_RULES, by default
-# the rules/ beside its binary).
-BASE_RULES=${BENCH_BASELINE_RULES:-$(dirname "${BENCH_BASELINE:-.}")/rules}
 if [ -n "${BENCH_BASELINE:-}" ]; then
   CMK_THIS=$CMK CMK=$BENCH_BASELINE RULES=$BASE_RULES
   replay base_unsigned
@@ -97,12 +100,14 @@ while read -r k v; do res "$k" "$v"; done <"$B/floor.out"
 res replay_vs_floor "$(fcalc "$(get replay_checkpoint_per_s) / $(get floor_events_per_s)")"
 fi
 
+if only scale; then
 # --- a partition's state through the snapshot seam (bench/snapshot.c): the state the
 # workload leaves, snapshotted and restored in one process ---
 say "snapshot and restore of the state the workload leaves"
 "$B/bench-snapshot" --rules "$RULES" "$W" >"$B/snapshot.out" 2>"$B/snapshot.err" \
   || { say "bench-snapshot failed: $(tail -1 "$B/snapshot.err")"; exit 1; }
 while read -r k v; do res "$k" "$v"; done <"$B/snapshot.out"
+fi
 
 if full; then
 # --- re-wrap fan-out: a versionless key used by FANOUT resources rotates ---
@@ -148,12 +153,31 @@ broker_start "$B" "$CMK" --partitions 16 --topic cmk.events --topic cmk.audit --
 head -n "$KEVENTS" "$W" | awk '{ if (match($0, /-t[0-9]+/)) k = substr($0, RSTART + 1, RLENGTH - 1); else k = "t0"; print k "\t" $0 }' >"$B/kafka.in"
 # until_ok SECONDS COMMAND...: a condition that must hold in time, or the bench fails
 until_ok() { poll_until "$@" || { say "timed out waiting for: ${*:2}"; exit 1; }; }
-if full; then
+sched() { # PID...: seconds these processes' threads have run on a core, and waited for one
+  local p; for p; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{r += $1; w += $2} END {printf "%.3f %.3f", r / 1e9, w / 1e9}'; }
+if only kafka; then
 kcat -P -b "$BOOT" -t cmk.events -K $'\t' -l "$B/kafka.in" || { say "kcat produce failed"; exit 1; }
-t0=$(now)
-kcat -C -b "$BOOT" -t cmk.events -o beginning -e -q -f '%k\t%s\n' 2>/dev/null | kcat -P -b "$BOOT" -t bench.pass -K $'\t' -p -1
-t1=$(now)
+b0=$(sched "$BROKER_PID"); t0=$(now)
+/usr/bin/time -f '%U %S' -o "$B/pass-c.cpu" kcat -C -b "$BOOT" -t cmk.events -o beginning -e -q -f '%k\t%s\n' 2>/dev/null |
+  /usr/bin/time -f '%U %S' -o "$B/pass-p.cpu" kcat -P -b "$BOOT" -t bench.pass -K $'\t' -p -1
+t1=$(now); b1=$(sched "$BROKER_PID")
 res kcat_passthrough_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
+# CPU seconds (user + system) of the two kcat processes, and of the broker meanwhile
+res kcat_passthrough_cpu_s "$(cat "$B/pass-c.cpu" "$B/pass-p.cpu" | awk '{s += $1 + $2} END {printf "%.3f", s}')"
+res kcat_passthrough_broker_cpu_s "$(secs "${b1% *} - ${b0% *}")"
+# What run does besides Kafka, over the same events: the pipeline with the same state
+# file commits (replay --state, one commit per 500 events as run's batches), on one core.
+# run cannot be faster than this; the difference is what Kafka costs it.
+cut -f2- "$B/kafka.in" >"$B/kafka.jsonl"
+rm -f "$B"/kafka-replay.db*
+t0=$(now)
+/usr/bin/time -f '%U %S' -o "$B/kafka-replay.cpu" "$CMK" replay --rules "$RULES" --state "$B/kafka-replay.db" \
+  --sign-key "$KEY" --checkpoint 1000 --commit-every 500 "$B/kafka.jsonl" >/dev/null 2>"$B/kafka-replay.err" \
+  || { say "replay of the Kafka events failed: $(tail -1 "$B/kafka-replay.err")"; exit 1; }
+t1=$(now)
+res kafka_replay_state_per_s "$(calc "$KEVENTS / ($t1 - $t0)")"
+res kafka_replay_state_cpu_s "$(awk '{printf "%.3f", $1 + $2}' "$B/kafka-replay.cpu")"
+rm -f "$B"/kafka-replay.db* "$B/kafka.jsonl"
 fi
 config() { # FILE GROUP STATE PORT TOPIC-PREFIX [RULES]
   printf 'kafka:\n  bootstrap.servers: %s\n  group.id: %s\n  linger.ms: 1\n  fetch.wait.max.ms: 5\n' "$BOOT" "$2"
@@ -165,13 +189,16 @@ run_figure() { # RESULT BINARY NAME PORT TOPIC-PREFIX [RULES]: events/s of one r
   config "$B/$3.yaml" "bench-$3-$$" "$B/$3.db" "$4" "$5" "${6:-}"
   "$2" run --config "$B/$3.yaml" 2>"$B/$3.err" & RUN=$!
   until_ok 60 metrics_assigned "$4"
-  local t0 t1; t0=$(now)
+  local t0 t1 r0 r1 b0 b1; r0=$(sched $RUN); b0=$(sched "$BROKER_PID"); t0=$(now)
   until_ok 600 metrics_drained "$4" "$KEVENTS"
-  t1=$(now)
+  t1=$(now); r1=$(sched $RUN); b1=$(sched "$BROKER_PID")
   res "$1" "$(calc "$KEVENTS / ($t1 - $t0)")"
+  # CPU seconds meanwhile, of run's threads and of the broker's
+  res "${1%_per_s}_cpu_s" "$(secs "${r1% *} - ${r0% *}")"
+  res "${1%_per_s}_broker_cpu_s" "$(secs "${b1% *} - ${b0% *}")"
   kill -TERM $RUN; wait $RUN; RUN=
 }
-if full; then
+if only kafka; then
 run_figure kafka_run_per_s "$CMK" run "$(free_port)" cmk
 # The baseline build's run over the same events, on topics of its own.
 if [ -n "${BENCH_BASELINE:-}" ]; then
@@ -206,6 +233,7 @@ kill -TERM $RUN; wait $RUN; RUN=
 kill $PASS_C; wait $PASS_C $PASS_P 2>/dev/null; PASS_C= PASS_P=
 fi
 
+if only scale; then
 # --- several instances (SPEC §7a): one consumer group, each partition's state in the
 # state topic. Three instances against one on the same events, the failover after a
 # kill -9, and a partition's restore from its changelog ---
@@ -266,8 +294,6 @@ in_audit() { # PREFIX FILE: each input FILE lists has its decision record among 
     sort -u | comm -13 - "$2" | grep -q .; }
 all_decided() { # PREFIX FILE PORT...: the metrics say every event is decided, and the audit topic agrees
   decided "$KEVENTS" "${@:3}" && in_audit "$1" "$2"; }
-sched() { # PID...: seconds these processes' threads have run on a core, and waited for one
-  local p; for p; do cat /proc/"$p"/task/*/schedstat 2>/dev/null; done | awk '{r += $1; w += $2} END {printf "%.3f %.3f", r / 1e9, w / 1e9}'; }
 TCK=$(getconf CLK_TCK)
 busy() { awk -v t="$TCK" '$1 == "cpu" {printf "%.3f", ($2 + $3 + $4 + $7 + $8 + $9) / t}' /proc/stat; }  # CPU seconds of the whole machine
 # Throughput: N instances settle on the 12 partitions of empty topics; then the events
@@ -388,5 +414,6 @@ scale_stop 2
 # The 100 000-resource restore is bench-snapshot's (above): such a changelog (~97 MB) is
 # far past what the embedded broker keeps of a partition.
 res changelog_restore_goal_s 2
+fi
 
 scripts/bench-report.sh "$B/results.txt" "$B/chart.svg"
