@@ -82,7 +82,16 @@ typedef struct runner {
     cry_secret *master; /* several instances: the shared master key */
     stm_log_io io;      /* several instances: the changelog's producer and reader */
     stm_catalog *cat;   /* several instances with topics.catalog: what every partition holds */
+    double group_at;    /* when the group's offsets were last committed (cm_now) */
+    double lag_at;      /* when the consumer lag was last worked out, and what it was */
+    int64_t lag;
 } runner;
+
+/* The group's committed offsets are for lag tools only (the state says where to resume),
+ * and the consumer lag only a metric: each is refreshed at most this often (seconds),
+ * rather than with every batch, which at a low rate is every few events. */
+#define GROUP_COMMIT_EVERY 1.0
+#define LAG_EVERY 0.1
 
 /* ---------- producing ---------- */
 
@@ -927,7 +936,17 @@ static int commit_scale(runner *r)
     return rc;
 }
 
-/* Makes the batch durable, then sends its records. */
+/* The group's view of the offsets consumed, for lag tools: at most every
+ * GROUP_COMMIT_EVERY seconds, or now (a clean stop). */
+static void group_commit(runner *r, bool now)
+{
+    double t = cm_now();
+    if (!now && t - r->group_at < GROUP_COMMIT_EVERY)
+        return;
+    rd_kafka_commit(r->cons, NULL, 1);
+    r->group_at = t;
+}
+
 /* The batch through the pipeline's commit (the records are in the state's outbox, so
  * nothing needs flushing first), then its outbox produced. */
 static int commit_batch(runner *r)
@@ -950,7 +969,7 @@ static int commit_batch(runner *r)
         rc = produce(r, &out[i]);
     stm_outmsg_free(out, n);
     if (rc == 0)
-        rd_kafka_commit(r->cons, NULL, 1); /* the group's view, for lag tools */
+        group_commit(r, false);
     return rc;
 }
 
@@ -1014,7 +1033,11 @@ static int64_t lag(runner *r)
 static void status(runner *r, double t0, double *last, uint64_t *last_events)
 {
     double t = cm_now();
-    int64_t behind = lag(r);
+    if (t - r->lag_at >= LAG_EVERY) {
+        r->lag = lag(r);
+        r->lag_at = t;
+    }
+    int64_t behind = r->lag;
     uint64_t events = stm_metrics_get(r->m, STM_EVENTS);
     stm_metrics_set(r->m, STM_LAG, behind);
     stm_metrics_set(r->m, STM_BACKLOG, r->inflight);
@@ -1276,6 +1299,8 @@ int stm_run(const stm_config *cfg, const stm_signals *sig)
     rc = commit_batch(&r) < 0 || drain(&r, 0) < 0 || (r.st && vlt_state_flush(r.st, &r.err) < 0)
              ? CM_EENV
              : 0;
+    if (rc == 0 && !r.scale)
+        group_commit(&r, true); /* where this instance stopped, for lag tools */
     if (rc == 0 && r.scale && stm_owner_sync(&r.io, &r.err) < 0) /* a last snapshot */
         rc = CM_EENV;
     it = 0;
