@@ -71,7 +71,8 @@ fi
   "resources restored from its changelog in $(get kafka_restore_s) s)"
 echo "(figures: $(get events) events, $(get cores) cores, $(get cpu | tr _ ' '), $(get date); violations $(get violations_pct)%;" \
   "replay RSS unsigned $(get replay_unsigned_rss_kib) KiB; latency p50 $(get latency_p50_ms) ms, max $(get latency_max_ms) ms;" \
-  "passthrough p50 $(get latency_pass_p50_ms) ms, max $(get latency_pass_max_ms) ms)"
+  "passthrough p50 $(get latency_pass_p50_ms) ms, max $(get latency_pass_max_ms) ms;" \
+  "over both probes, run $(get latency_run_cpu_s) s of CPU, $(get latency_run_waited_s) s waiting for a core, the broker $(get latency_broker_cpu_s) s)"
 # The chart: one bar per goal, length = ratio / goal ratio, the goal at the line.
 {
   h=$(( ${#rows[@]} * 34 + 70 ))

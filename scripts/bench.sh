@@ -226,9 +226,16 @@ LAT_PORT=$(free_port)
 config "$B/lat.yaml" "bench-lat-$$" "$B/lat.db" "$LAT_PORT" lat
 "$CMK" run --config "$B/lat.yaml" 2>"$B/lat.err" & RUN=$!
 until_ok 60 metrics_assigned "$LAT_PORT"
+r0=$(sched $RUN); b0=$(sched "$BROKER_PID")
 "$B/bench-latency" --brokers "$BOOT" --events-topic lat.events --audit-topic lat.audit \
   --pass-events-topic latpass.events --pass-out-topic latpass.out \
   --rate "$LAT_RATE" --seconds "$LAT_SECONDS" | while read -r k v; do res "$k" "$v"; done
+r1=$(sched $RUN); b1=$(sched "$BROKER_PID")
+# run's CPU over both probes (it idles through the passthrough's), the time its threads
+# waited for a core meanwhile, and the broker's CPU over both
+res latency_run_cpu_s "$(secs "${r1% *} - ${r0% *}")"
+res latency_run_waited_s "$(secs "${r1#* } - ${r0#* }")"
+res latency_broker_cpu_s "$(secs "${b1% *} - ${b0% *}")"
 kill -TERM $RUN; wait $RUN; RUN=
 kill $PASS_C; wait $PASS_C $PASS_P 2>/dev/null; PASS_C= PASS_P=
 fi
