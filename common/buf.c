@@ -41,6 +41,17 @@ void cm_buf_reset(cm_buf *b)
         b->p[0] = '\0';
 }
 
+void cm_buf_cut(cm_buf *b, size_t len)
+{
+    if (!b->p || len > b->len)
+        return;
+    if (b->secret)
+        cm_wipe(b->p + len, b->len - len);
+    b->len = len;
+    b->p[len] = '\0';
+    b->failed = false;
+}
+
 void cm_buf_fail(cm_buf *b)
 {
     b->failed = true;

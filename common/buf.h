@@ -78,6 +78,9 @@ static inline bool cm_buf_ok(const cm_buf *b)
 {
     return !b->failed;
 }
+/* Cuts b back to its first len bytes (len <= b->len) and clears its error: what a
+ * producer appended after len, cut or whole, is gone (wiped in a secret buffer). */
+void cm_buf_cut(cm_buf *b, size_t len);
 /* Takes the bytes out of the buffer: the caller frees the result; b is left empty. Check
  * cm_buf_failed first: a failed buffer's bytes are a cut. Not for a secret buffer: what
  * it hands over is no longer wiped for the caller. */

@@ -203,10 +203,31 @@ static void test_fail(void)
     CHECK(cm_buf_ok(&b));
 }
 
+/* A cut gives back what was appended after a point, a failed append's refusal with it:
+ * a producer writing one record after others in the same buffer drops only that one. */
+static void test_cut(void)
+{
+    cm_buf b;
+    cm_buf_init(&b, 0);
+    CHECK(cm_buf_adds(&b, "first;") == 0);
+    size_t mark = b.len;
+    b.max = mark + 4; /* the next record alone is bounded at 4 bytes */
+    CHECK(cm_buf_adds(&b, "second") == -1 && cm_buf_failed(&b));
+    cm_buf_cut(&b, mark);
+    CHECK(cm_buf_ok(&b) && b.len == mark && t_streq(b.p, "first;"));
+    CHECK(cm_buf_adds(&b, "3rd") == 0 && t_streq(b.p, "first;3rd"));
+    cm_buf_cut(&b, b.len + 1); /* past the end: nothing to cut */
+    CHECK(t_streq(b.p, "first;3rd"));
+    cm_buf_cut(&b, 0);
+    CHECK(b.len == 0 && t_streq(b.p, ""));
+    cm_buf_free(&b);
+}
+
 int main(void)
 {
     test_bounds();
     test_fail();
+    test_cut();
     test_growth();
     test_secret();
     T_DONE();
