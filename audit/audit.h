@@ -31,19 +31,25 @@ void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65]);
 /* After resume, within one interrupted run: the last signed seq and the last record's
  * time, so checkpoints come out as if the run had never stopped. */
 void aud_writer_restore(aud_writer *w, uint64_t last_signed, const char *time);
-uint64_t aud_writer_last_signed(const aud_writer *w);
+uint64_t aud_writer_last_signed(aud_writer *w);
 const char *aud_writer_last_time(const aud_writer *w);
 /* Writes the decision record and its fan-out records. */
 int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash, cm_err *err);
-/* Signs on a worker thread from now on (a no-op without a signer); records still reach
- * the sink one at a time and in order, from that thread. */
+/* From now on the calling thread only lays records out; a worker thread chains, hashes
+ * and signs them and hands them to the sink, one at a time and in order. A record over
+ * its bound is still refused by emit; a sink or signing failure is reported by the next
+ * emit, finish or drain, and every record after it is refused with the same error. A
+ * sink that is not the calling thread's alone must not be used asynchronously. -1 when
+ * the thread cannot start. */
 int aud_writer_async(aud_writer *w);
 /* Waits until every record emitted so far reached the sink; -1 with err if one failed. */
 int aud_writer_drain(aud_writer *w, cm_err *err);
 /* Checkpoint mode: the final signed checkpoint record (no-op otherwise). */
 int aud_writer_finish(aud_writer *w, cm_err *err);
-uint64_t aud_writer_seq(const aud_writer *w);
-const char *aud_writer_head(const aud_writer *w);
+/* The last record that reached the sink and its hash (asynchronously: once every record
+ * emitted so far did; a failure is left for the next emit or drain to report). */
+uint64_t aud_writer_seq(aud_writer *w);
+const char *aud_writer_head(aud_writer *w);
 
 /* Reads chain, seq and (when hash is not NULL) hash off a record as the writer lays it
  * out, without parsing it whole: for finding a chain's tail. False when it does not fit. */

@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -7,29 +8,46 @@
 #include "audit/audit.h"
 #include "common/json.h"
 
-/* Asynchronous signing: records queue in chain order; one worker signs each hash and
- * hands the finished line to the sink, in the same order. The deciding thread goes on
- * with the next event meanwhile; aud_writer_drain waits for the queue to empty. */
-#define QUEUE 1024
+/* A record is laid out in two steps. The deciding thread writes its bytes whole, with
+ * the values of "hash", "prevhash" (and a checkpoint's "head") and "sig" as placeholders
+ * of their final length, into a batch of records. The sealer then takes each record in
+ * chain order: it writes the previous record's hash over "prevhash" (and "head"), hashes
+ * the bytes around "hash" and "sig", writes the hash, signs when the record is signed,
+ * and hands the line to the sink. Inline, the sealer is the deciding thread, one record
+ * at a time; asynchronously (aud_writer_async) it is a worker thread, a batch at a time,
+ * and the deciding thread goes on laying out the next batch meanwhile. */
+#define BATCHES 4                /* in all: the one being laid out, the rest queued or free */
+#define BATCH_BYTES (128 * 1024) /* a batch is handed over once it holds about this much */
+#define BATCH_RECS 256           /* or this many records */
 
-struct job {
-    cm_buf line;    /* the record; when sign, its "sig" value is a placeholder */
-    size_t sig_at;  /* where the signature's base64 goes in line */
-    cm_buf subject; /* empty with no subject */
-    bool has_subject;
-    uint8_t hash[CRY_HASH_LEN];
+struct rec {
+    size_t at, len;            /* the line: bytes.p[at, at + len) */
+    size_t hash_from, hash_to; /* the "hash" member, from at: not hashed */
+    size_t sig_from, sig_to;   /* the "sig" member (empty when unsigned): not hashed */
+    size_t prev_at, head_at;   /* the 64 digits of "prevhash" and of "head" (0: none) */
+    size_t subject;            /* in subjects; SIZE_MAX: no subject */
+    uint64_t seq;
     bool sign;
-    char id[300];
 };
 
-struct signer_q {
+struct batch {
+    cm_buf bytes;    /* the records, one after another */
+    cm_buf subjects; /* their subjects, each with its NUL */
+    struct rec recs[BATCH_RECS];
+    size_t n;
+};
+
+struct worker {
     pthread_t th;
     pthread_mutex_t mu;
     pthread_cond_t more, room;
-    struct job jobs[QUEUE];
-    size_t head, n; /* jobs[head] is next to sign; n queued */
-    bool busy, stop, failed;
+    struct batch *ring[BATCHES]; /* handed over, in chain order: ring[head] is next */
+    size_t head, n;
+    struct batch *spare[BATCHES]; /* sealed, for the deciding thread to lay out again */
+    size_t nspare;
+    bool busy, stop;
     bool idle, waiting; /* the worker, the deciding thread: asleep on the queue */
+    atomic_bool failed; /* set under mu; read without it on each record laid out */
     cm_err err;
 };
 
@@ -40,13 +58,47 @@ struct aud_writer {
     enum aud_clock clock;
     aud_sink_fn sink;
     void *arg;
+    size_t max; /* a record's bound */
+    /* The deciding thread's: the records laid out so far, and the last one's time. */
     uint64_t seq, last_signed;
-    char head[65];
     char last_time[64];
+    struct batch *cur; /* being laid out */
+    struct batch *all[BATCHES];
+    struct worker *q; /* NULL: sealed inline */
+    /* The sealer's: the last record that reached the sink, its hash (the next record's
+     * prevhash), the last signed one. */
+    uint64_t sealed_seq, sealed_signed;
+    char head[65];
     cry_hash *h;
-    cm_buf out;         /* the record being written, reused record after record */
-    struct signer_q *q; /* NULL: signs inline */
 };
+
+static struct batch *batch_new(void)
+{
+    struct batch *b = cm_xcalloc(1, sizeof *b);
+    cm_buf_init(&b->bytes, 0);
+    cm_buf_init(&b->subjects, 0);
+    return b;
+}
+
+/* Empties a sealed batch; one grown far past its size by a large record gives the
+ * memory back. */
+static void batch_reset(struct batch *b)
+{
+    b->n = 0;
+    if (b->bytes.cap > 2 * BATCH_BYTES)
+        cm_buf_free(&b->bytes);
+    cm_buf_reset(&b->bytes);
+    cm_buf_reset(&b->subjects);
+}
+
+static void batch_free(struct batch *b)
+{
+    if (!b)
+        return;
+    cm_buf_free(&b->bytes);
+    cm_buf_free(&b->subjects);
+    free(b);
+}
 
 aud_writer *aud_writer_new(const char *chain, cry_signer *signer, unsigned checkpoint,
                            enum aud_clock clock, aud_sink_fn sink, void *arg)
@@ -58,10 +110,11 @@ aud_writer *aud_writer_new(const char *chain, cry_signer *signer, unsigned check
     w->clock = clock;
     w->sink = sink;
     w->arg = arg;
+    w->max = CM_BUF_MAX_DEFAULT;
     memcpy(w->head, AUD_ZERO_HASH, 65);
     snprintf(w->last_time, sizeof w->last_time, "1970-01-01T00:00:00Z");
     w->h = cry_hash_new();
-    cm_buf_init(&w->out, 0);
+    w->cur = w->all[0] = batch_new();
     return w;
 }
 
@@ -74,31 +127,42 @@ void aud_writer_free(aud_writer *w)
     queue_stop(w);
     free(w->chain);
     cry_hash_free(w->h);
-    cm_buf_free(&w->out);
+    for (size_t i = 0; i < BATCHES; i++)
+        batch_free(w->all[i]);
     free(w);
 }
 
 void aud_writer_bound(aud_writer *w, size_t max)
 {
-    w->out.max = max ? max : CM_BUF_MAX_DEFAULT;
+    w->max = max ? max : CM_BUF_MAX_DEFAULT;
 }
 
 void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65])
 {
-    w->seq = seq;
-    w->last_signed = seq;
+    w->seq = w->sealed_seq = seq;
+    w->last_signed = w->sealed_signed = seq;
     memcpy(w->head, hash, 65);
 }
 
 void aud_writer_restore(aud_writer *w, uint64_t last_signed, const char *time)
 {
-    w->last_signed = last_signed;
+    w->last_signed = w->sealed_signed = last_signed;
     snprintf(w->last_time, sizeof w->last_time, "%s", time);
 }
 
-uint64_t aud_writer_last_signed(const aud_writer *w)
+/* Asynchronously, what the sealer holds is read once it has sealed every record laid
+ * out (an error stays for the next emit or drain to report). */
+static void settle(aud_writer *w)
 {
-    return w->last_signed;
+    cm_err err;
+    if (w->q)
+        (void)aud_writer_drain(w, &err);
+}
+
+uint64_t aud_writer_last_signed(aud_writer *w)
+{
+    settle(w);
+    return w->sealed_signed;
 }
 
 const char *aud_writer_last_time(const aud_writer *w)
@@ -106,13 +170,15 @@ const char *aud_writer_last_time(const aud_writer *w)
     return w->last_time;
 }
 
-uint64_t aud_writer_seq(const aud_writer *w)
+uint64_t aud_writer_seq(aud_writer *w)
 {
-    return w->seq;
+    settle(w);
+    return w->sealed_seq;
 }
 
-const char *aud_writer_head(const aud_writer *w)
+const char *aud_writer_head(aud_writer *w)
 {
+    settle(w);
     return w->head;
 }
 
@@ -219,176 +285,12 @@ static const char *record_time(aud_writer *w, const char *event_time)
     return w->last_time;
 }
 
-/* Hands a record to the sink; on failure the error says why, as the sink left errno. */
-static bool sink_fails(aud_writer *w, const char *subject, const char *line, size_t n,
-                       const char *id, cm_err *err)
-{
-    errno = 0;
-    if (w->sink(w->arg, subject, line, n) == 0)
-        return false;
-    int e = errno;
-    cm_err_set(err, "audit", 0, 0, "cannot write audit record %s%s%s", id, e ? ": " : "",
-               e ? strerror(e) : "");
-    return true;
-}
-
 /* A record over its bound is refused whole: nothing of it reaches the sink. */
 static int too_large(cm_err *err, const char *id, size_t max)
 {
     cm_err_set(err, "audit", 0, 0, "audit record %s is larger than %zu bytes; not written", id,
                max);
     return -1;
-}
-
-/* The signature over hash, written over the placeholder at at (CM_B64_LEN bytes). */
-static int put_sig(cry_signer *s, const uint8_t hash[CRY_HASH_LEN], char *at)
-{
-    uint8_t sig[CRY_SIG_LEN];
-    char text[CM_B64_LEN(CRY_SIG_LEN) + 1];
-    if (cry_signer_sign(s, hash, CRY_HASH_LEN, sig) < 0)
-        return -1;
-    cm_b64_text(sig, sizeof sig, text);
-    memcpy(at, text, CM_B64_LEN(CRY_SIG_LEN));
-    return 0;
-}
-
-static void *sign_worker(void *arg)
-{
-    aud_writer *w = arg;
-    struct signer_q *q = w->q;
-    pthread_mutex_lock(&q->mu);
-    for (;;) {
-        while (!q->n && !q->stop) {
-            q->idle = true;
-            pthread_cond_wait(&q->more, &q->mu);
-            q->idle = false;
-        }
-        if (q->stop)
-            break;
-        struct job *j = &q->jobs[q->head];
-        q->busy = true;
-        pthread_mutex_unlock(&q->mu);
-        bool ok = !q->failed;
-        if (ok && j->sign) {
-            ok = put_sig(w->signer, j->hash, j->line.p + j->sig_at) == 0;
-            if (!ok)
-                cm_err_set(&q->err, "audit", 0, 0, "signing failed");
-        }
-        if (ok && sink_fails(w, j->has_subject ? j->subject.p : NULL, j->line.p, j->line.len, j->id,
-                             &q->err))
-            ok = false;
-        pthread_mutex_lock(&q->mu);
-        if (!ok)
-            q->failed = true;
-        q->busy = false;
-        q->head = (q->head + 1) % QUEUE;
-        q->n--;
-        /* Wake the deciding thread only when it sleeps, and only once half the queue
-         * is free: one wake-up per half queue, not one per record. */
-        if (q->waiting && (q->n <= QUEUE / 2 || q->failed))
-            pthread_cond_broadcast(&q->room);
-    }
-    pthread_mutex_unlock(&q->mu);
-    return NULL;
-}
-
-/* Hands the record in w->out to the worker, which owns a copy of it: the deciding
- * thread writes the next record into w->out meanwhile. */
-static int enqueue(aud_writer *w, const char *subject, const uint8_t hash[CRY_HASH_LEN], bool sign,
-                   size_t sig_at, const char *id, cm_err *err)
-{
-    struct signer_q *q = w->q;
-    pthread_mutex_lock(&q->mu);
-    while (q->n == QUEUE && !q->failed) {
-        q->waiting = true;
-        pthread_cond_wait(&q->room, &q->mu);
-        q->waiting = false;
-    }
-    if (q->failed) {
-        *err = q->err;
-        pthread_mutex_unlock(&q->mu);
-        return -1;
-    }
-    struct job *j = &q->jobs[(q->head + q->n) % QUEUE];
-    pthread_mutex_unlock(&q->mu);
-    /* The slot is ours until it is counted in: the worker never reads past n. */
-    cm_buf_reset(&j->line);
-    cm_buf_add(&j->line, w->out.p, w->out.len);
-    cm_buf_reset(&j->subject);
-    j->has_subject = subject != NULL;
-    if (subject)
-        cm_buf_adds(&j->subject, subject);
-    if (cm_buf_failed(&j->line) || cm_buf_failed(&j->subject))
-        return too_large(err, id, j->line.max); /* not counted in: the slot stays free */
-    memcpy(j->hash, hash, CRY_HASH_LEN);
-    j->sign = sign;
-    j->sig_at = sig_at;
-    snprintf(j->id, sizeof j->id, "%s", id);
-    pthread_mutex_lock(&q->mu);
-    q->n++;
-    if (q->idle)
-        pthread_cond_signal(&q->more);
-    pthread_mutex_unlock(&q->mu);
-    return 0;
-}
-
-int aud_writer_async(aud_writer *w)
-{
-    if (w->q || !w->signer)
-        return 0;
-    struct signer_q *q = cm_xcalloc(1, sizeof *q);
-    pthread_mutex_init(&q->mu, NULL);
-    pthread_cond_init(&q->more, NULL);
-    pthread_cond_init(&q->room, NULL);
-    for (size_t i = 0; i < QUEUE; i++) {
-        cm_buf_init(&q->jobs[i].line, 0);
-        cm_buf_init(&q->jobs[i].subject, 0);
-    }
-    w->q = q;
-    if (pthread_create(&q->th, NULL, sign_worker, w) != 0) {
-        w->q = NULL;
-        free(q);
-        return -1;
-    }
-    return 0;
-}
-
-int aud_writer_drain(aud_writer *w, cm_err *err)
-{
-    struct signer_q *q = w->q;
-    if (!q)
-        return 0;
-    pthread_mutex_lock(&q->mu);
-    q->waiting = true;
-    while ((q->n && !q->failed) || q->busy) /* busy: a failed record still in hand */
-        pthread_cond_wait(&q->room, &q->mu);
-    q->waiting = false;
-    int rc = q->failed ? -1 : 0;
-    if (rc < 0)
-        *err = q->err;
-    pthread_mutex_unlock(&q->mu);
-    return rc;
-}
-
-static void queue_stop(aud_writer *w)
-{
-    struct signer_q *q = w->q;
-    if (!q)
-        return;
-    pthread_mutex_lock(&q->mu);
-    q->stop = true;
-    pthread_cond_broadcast(&q->more);
-    pthread_mutex_unlock(&q->mu);
-    pthread_join(q->th, NULL);
-    for (size_t i = 0; i < QUEUE; i++) {
-        cm_buf_free(&q->jobs[i].line);
-        cm_buf_free(&q->jobs[i].subject);
-    }
-    pthread_mutex_destroy(&q->mu);
-    pthread_cond_destroy(&q->more);
-    pthread_cond_destroy(&q->room);
-    free(q);
-    w->q = NULL;
 }
 
 /* "CHAIN:SEQ" into id (cap bytes), cut as snprintf would cut it. */
@@ -411,45 +313,235 @@ static void record_id(char *id, size_t cap, const char *chain, uint64_t seq)
     id[n + 1 + k] = '\0';
 }
 
-/* Opens a record in w->out, up to its "data" key; the caller writes the data. */
+/* The signature over hash, written over the placeholder at at (CM_B64_LEN bytes). */
+static int put_sig(cry_signer *s, const uint8_t hash[CRY_HASH_LEN], char *at)
+{
+    uint8_t sig[CRY_SIG_LEN];
+    char text[CM_B64_LEN(CRY_SIG_LEN) + 1];
+    if (cry_signer_sign(s, hash, CRY_HASH_LEN, sig) < 0)
+        return -1;
+    cm_b64_text(sig, sizeof sig, text);
+    memcpy(at, text, CM_B64_LEN(CRY_SIG_LEN));
+    return 0;
+}
+
+/* The sealer's step for one record of b, the next in the chain: prevhash (and head),
+ * the hash over the bytes around "hash" and "sig", the signature, the sink. On failure
+ * the error says why (for the sink, as it left errno) and the chain does not move. */
+static int seal(aud_writer *w, struct batch *b, const struct rec *r, cm_err *err)
+{
+    char *line = b->bytes.p + r->at;
+    uint8_t hash[CRY_HASH_LEN];
+    char hex[65];
+    memcpy(line + r->prev_at, w->head, 64);
+    if (r->head_at)
+        memcpy(line + r->head_at, w->head, 64);
+    if (cry_hash_begin(w->h) < 0 || cry_hash_update(w->h, line, r->hash_from) < 0 ||
+        cry_hash_update(w->h, line + r->hash_to, r->sig_from - r->hash_to) < 0 ||
+        cry_hash_update(w->h, line + r->sig_to, r->len - r->sig_to) < 0 ||
+        cry_hash_final(w->h, hash) < 0) {
+        cm_err_set(err, "audit", 0, 0, "hashing failed");
+        return -1;
+    }
+    cm_hex(hash, sizeof hash, hex);
+    /* Each value ends one byte (its closing quote) before its member does. */
+    memcpy(line + r->hash_to - 1 - 64, hex, 64);
+    if (r->sign && put_sig(w->signer, hash, line + r->sig_to - 1 - CM_B64_LEN(CRY_SIG_LEN)) < 0) {
+        cm_err_set(err, "audit", 0, 0, "signing failed");
+        return -1;
+    }
+    errno = 0;
+    if (w->sink(w->arg, r->subject == SIZE_MAX ? NULL : b->subjects.p + r->subject, line, r->len) !=
+        0) {
+        int e = errno;
+        char id[300];
+        record_id(id, sizeof id, w->chain, r->seq);
+        cm_err_set(err, "audit", 0, 0, "cannot write audit record %s%s%s", id, e ? ": " : "",
+                   e ? strerror(e) : "");
+        return -1;
+    }
+    memcpy(w->head, hex, 65);
+    w->sealed_seq = r->seq;
+    if (r->sign)
+        w->sealed_signed = r->seq;
+    return 0;
+}
+
+static void *seal_worker(void *arg)
+{
+    aud_writer *w = arg;
+    struct worker *q = w->q;
+    pthread_mutex_lock(&q->mu);
+    for (;;) {
+        while (!q->n && !q->stop) {
+            q->idle = true;
+            pthread_cond_wait(&q->more, &q->mu);
+            q->idle = false;
+        }
+        if (q->stop)
+            break;
+        struct batch *b = q->ring[q->head];
+        bool ok = !atomic_load(&q->failed); /* after a failure, batches are only given back */
+        q->busy = true;
+        pthread_mutex_unlock(&q->mu);
+        for (size_t i = 0; ok && i < b->n; i++)
+            ok = seal(w, b, &b->recs[i], &q->err) == 0;
+        batch_reset(b);
+        pthread_mutex_lock(&q->mu);
+        if (!ok)
+            atomic_store(&q->failed, true);
+        q->busy = false;
+        q->head = (q->head + 1) % BATCHES;
+        q->n--;
+        q->spare[q->nspare++] = b;
+        if (q->waiting)
+            pthread_cond_broadcast(&q->room);
+    }
+    pthread_mutex_unlock(&q->mu);
+    return NULL;
+}
+
+/* Hands the batch being laid out to the worker and takes a spare one, waiting for the
+ * worker to give one back when none is. */
+static void hand_over(aud_writer *w)
+{
+    struct worker *q = w->q;
+    pthread_mutex_lock(&q->mu);
+    q->ring[(q->head + q->n) % BATCHES] = w->cur;
+    q->n++;
+    if (q->idle)
+        pthread_cond_signal(&q->more);
+    while (!q->nspare) {
+        q->waiting = true;
+        pthread_cond_wait(&q->room, &q->mu);
+        q->waiting = false;
+    }
+    w->cur = q->spare[--q->nspare];
+    pthread_mutex_unlock(&q->mu);
+}
+
+/* The worker's error, once it failed: every later record is refused with it. */
+static int worker_failed(aud_writer *w, cm_err *err)
+{
+    struct worker *q = w->q;
+    if (!q || !atomic_load_explicit(&q->failed, memory_order_relaxed))
+        return 0;
+    pthread_mutex_lock(&q->mu);
+    *err = q->err;
+    pthread_mutex_unlock(&q->mu);
+    return -1;
+}
+
+int aud_writer_async(aud_writer *w)
+{
+    if (w->q)
+        return 0;
+    struct worker *q = cm_xcalloc(1, sizeof *q);
+    pthread_mutex_init(&q->mu, NULL);
+    pthread_cond_init(&q->more, NULL);
+    pthread_cond_init(&q->room, NULL);
+    atomic_init(&q->failed, false);
+    for (size_t i = 1; i < BATCHES; i++)
+        q->spare[q->nspare++] = w->all[i] = batch_new();
+    w->q = q;
+    if (pthread_create(&q->th, NULL, seal_worker, w) != 0) {
+        w->q = NULL;
+        pthread_mutex_destroy(&q->mu);
+        pthread_cond_destroy(&q->more);
+        pthread_cond_destroy(&q->room);
+        free(q);
+        return -1;
+    }
+    return 0;
+}
+
+int aud_writer_drain(aud_writer *w, cm_err *err)
+{
+    struct worker *q = w->q;
+    if (!q)
+        return 0;
+    if (w->cur->n)
+        hand_over(w);
+    pthread_mutex_lock(&q->mu);
+    q->waiting = true;
+    while (q->n || q->busy)
+        pthread_cond_wait(&q->room, &q->mu);
+    q->waiting = false;
+    int rc = atomic_load(&q->failed) ? -1 : 0;
+    if (rc < 0)
+        *err = q->err;
+    pthread_mutex_unlock(&q->mu);
+    return rc;
+}
+
+/* Seals what was laid out (the sink gets every record the deciding thread made, as it
+ * would have inline), then stops the worker. */
+static void queue_stop(aud_writer *w)
+{
+    struct worker *q = w->q;
+    if (!q)
+        return;
+    settle(w);
+    pthread_mutex_lock(&q->mu);
+    q->stop = true;
+    pthread_cond_broadcast(&q->more);
+    pthread_mutex_unlock(&q->mu);
+    pthread_join(q->th, NULL);
+    pthread_mutex_destroy(&q->mu);
+    pthread_cond_destroy(&q->more);
+    pthread_cond_destroy(&q->room);
+    free(q);
+    w->q = NULL;
+}
+
+/* Opens a record at the end of the batch being laid out, up to its "data" key; the
+ * caller writes the data. The record alone is bounded by w->max. */
 static void start(aud_writer *w, cm_jw *j)
 {
-    cm_buf_reset(&w->out);
-    cm_jw_init(j, &w->out);
+    struct batch *b = w->cur;
+    b->recs[b->n].at = b->bytes.len;
+    b->bytes.max = b->bytes.len + w->max;
+    cm_jw_init(j, &b->bytes);
     cm_jw_obj_begin(j);
     cm_jw_kstr(j, "chain", w->chain);
     cm_jw_key(j, "data");
 }
 
-/* Finishes the record that start() opened in w->out and whose data j wrote: every
- * member after "data" in its RFC 8785 place, the values of "hash" and "sig" written at
- * their final length as placeholders. The bytes around those two are hashed once, as
- * they lie; then the hash and the signature are written over the placeholders and the
- * record goes to the sink as it is (or to the signing worker, which keeps a copy). */
-static int seal_and_emit(aud_writer *w, cm_jw *j, const char *type, const char *subject,
-                         const char *when, bool force_sign, cm_err *err)
+/* Finishes the record that start() opened and whose data j wrote (head_at: where, in
+ * the record, its data holds a "head" to fill; 0: none): every member after "data" in
+ * its RFC 8785 place, the values of "hash", "prevhash" and "sig" written at their final
+ * length as placeholders for the sealer. Inline the record is sealed at once;
+ * asynchronously it waits in the batch for the worker. A record over its bound is
+ * refused here, before anything of it is queued. */
+static int lay_out(aud_writer *w, cm_jw *j, const char *type, const char *subject, const char *when,
+                   bool force_sign, size_t head_at, cm_err *err)
 {
     static const uint8_t no_sig[CRY_SIG_LEN];
-    cm_buf *out = &w->out;
-    uint64_t seq = w->seq + 1;
-    bool sign = w->signer && (force_sign || w->checkpoint == 0 || seq % w->checkpoint == 0);
+    struct batch *b = w->cur;
+    cm_buf *out = &b->bytes;
+    struct rec *r = &b->recs[b->n];
+    const size_t at = r->at;
+    r->seq = w->seq + 1;
+    r->sign = w->signer && (force_sign || w->checkpoint == 0 || r->seq % w->checkpoint == 0);
+    r->head_at = head_at;
     char id[300];
-    record_id(id, sizeof id, w->chain, seq);
+    record_id(id, sizeof id, w->chain, r->seq);
     cm_jw_kstr(j, "datacontenttype", "application/json");
-    size_t hash_from = out->len;
+    r->hash_from = out->len - at;
     cm_jw_kstr(j, "hash", AUD_ZERO_HASH);
-    size_t hash_to = out->len;
+    r->hash_to = out->len - at;
     cm_jw_kstr(j, "id", id);
-    if (sign)
+    if (r->sign)
         cm_jw_kstr(j, "kid", cry_signer_kid(w->signer));
-    cm_jw_kstr(j, "prevhash", w->head);
-    cm_jw_kuint(j, "seq", seq);
-    size_t sig_from = out->len;
-    if (sign) {
+    cm_jw_kstr(j, "prevhash", AUD_ZERO_HASH);
+    r->prev_at = out->len - at - 1 - 64;
+    cm_jw_kuint(j, "seq", r->seq);
+    r->sig_from = out->len - at;
+    if (r->sign) {
         cm_jw_key(j, "sig");
         cm_jw_b64(j, no_sig, sizeof no_sig);
     }
-    size_t sig_to = out->len;
+    r->sig_to = out->len - at;
     cm_jw_kstr(j, "source", "cmkguard");
     cm_jw_kstr(j, "specversion", "1.0");
     if (subject)
@@ -457,49 +549,44 @@ static int seal_and_emit(aud_writer *w, cm_jw *j, const char *type, const char *
     cm_jw_kstr(j, "time", when);
     cm_jw_kstr(j, "type", type);
     cm_jw_obj_end(j);
-    /* The one check of the record, before any of it is hashed. */
-    if (cm_jw_done(j) < 0)
-        return too_large(err, id, out->max);
-    uint8_t hash[CRY_HASH_LEN];
-    char hex[65];
-    if (cry_hash_begin(w->h) < 0 || cry_hash_update(w->h, out->p, hash_from) < 0 ||
-        cry_hash_update(w->h, out->p + hash_to, sig_from - hash_to) < 0 ||
-        cry_hash_update(w->h, out->p + sig_to, out->len - sig_to) < 0 ||
-        cry_hash_final(w->h, hash) < 0) {
-        cm_err_set(err, "audit", 0, 0, "hashing failed");
-        return -1;
+    r->len = out->len - at;
+    r->subject = SIZE_MAX;
+    if (subject) {
+        r->subject = b->subjects.len;
+        cm_buf_add(&b->subjects, subject, strlen(subject) + 1);
     }
-    cm_hex(hash, sizeof hash, hex);
-    /* Each value ends one byte (its closing quote) before its member does. */
-    memcpy(out->p + hash_to - 1 - 64, hex, 64);
-    size_t sig_at = sig_to - 1 - CM_B64_LEN(CRY_SIG_LEN);
-    if (w->q) {
-        if (enqueue(w, subject, hash, sign, sig_at, id, err) < 0)
-            return -1;
-    } else {
-        if (sign && put_sig(w->signer, hash, out->p + sig_at) < 0) {
-            cm_err_set(err, "audit", 0, 0, "signing failed");
-            return -1;
-        }
-        if (sink_fails(w, subject, out->p, out->len, id, err))
-            return -1;
+    /* The one check of the record, before any of it is sealed. */
+    if (cm_jw_done(j) < 0 || cm_buf_failed(&b->subjects)) {
+        size_t max = w->max;
+        cm_buf_cut(out, at);
+        cm_buf_cut(&b->subjects, r->subject == SIZE_MAX ? b->subjects.len : r->subject);
+        return too_large(err, id, max);
     }
-    w->seq = seq;
-    if (sign)
-        w->last_signed = seq;
-    memcpy(w->head, hex, 65);
+    if (!w->q) {
+        int rc = seal(w, b, r, err);
+        batch_reset(b);
+        if (rc < 0)
+            return -1;
+    } else if (++b->n == BATCH_RECS || out->len >= BATCH_BYTES - BATCH_BYTES / 16) {
+        hand_over(w);
+    }
+    w->seq = r->seq;
+    if (r->sign)
+        w->last_signed = r->seq;
     return 0;
 }
 
 int aud_writer_emit(aud_writer *w, const aud_decision *d, const char *rules_hash, cm_err *err)
 {
+    if (worker_failed(w, err) < 0)
+        return -1;
     const char *when = record_time(w, d->time);
     for (size_t i = 0; i < d->nrecs; i++) {
         const aud_rec *r = &d->recs[i];
         cm_jw j;
         start(w, &j);
         data_json(&j, d, r, rules_hash);
-        if (seal_and_emit(w, &j, "cmkguard.audit.decision", r->subject, when, false, err) < 0)
+        if (lay_out(w, &j, "cmkguard.audit.decision", r->subject, when, false, 0, err) < 0)
             return -1;
     }
     return 0;
@@ -528,13 +615,18 @@ int aud_writer_finish(aud_writer *w, cm_err *err)
 {
     if (!w->signer || w->checkpoint == 0)
         return 0;
+    if (worker_failed(w, err) < 0)
+        return -1;
     cm_jw j;
     start(w, &j);
+    size_t at = w->cur->recs[w->cur->n].at;
     cm_jw_obj_begin(&j);
     cm_jw_kstr(&j, "engine", "cmkguard " CM_VERSION);
     cm_jw_kuint(&j, "first_seq", w->last_signed + 1);
-    cm_jw_kstr(&j, "head", w->head);
+    /* The head is the previous record's hash: the sealer writes it, as it does prevhash. */
+    cm_jw_kstr(&j, "head", AUD_ZERO_HASH);
+    size_t head_at = w->cur->bytes.len - at - 1 - 64;
     cm_jw_kuint(&j, "last_seq", w->seq);
     cm_jw_obj_end(&j);
-    return seal_and_emit(w, &j, "cmkguard.audit.checkpoint", NULL, w->last_time, true, err);
+    return lay_out(w, &j, "cmkguard.audit.checkpoint", NULL, w->last_time, true, head_at, err);
 }
