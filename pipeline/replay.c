@@ -160,10 +160,11 @@ int pip_replay(const pip_replay_opts *o)
     r.input = cm_lines_name(rd);
     if (start(&r, r.input, signer, &err) < 0)
         goto out_print;
-    /* Signing every record: sign on the other core while this one decides. (Fault
-     * injection stays on one thread, so that "the Nth call" means one thing.) */
-    if (signer && o->checkpoint == 0 && !cm_fault_armed && aud_writer_async(r.chain.w) < 0) {
-        cm_log("replay: cannot start the signing thread");
+    /* Records are chained, hashed, signed and written on the other core while this one
+     * decides. (Fault injection stays on one thread, so that "the Nth call" means one
+     * thing.) */
+    if (!cm_fault_armed && aud_writer_async(r.chain.w) < 0) {
+        cm_log("replay: cannot start the record thread");
         goto out_free;
     }
     /* The state learns of this replay before its first record is written, so that a run
