@@ -26,7 +26,7 @@ void aud_writer_free(aud_writer *w);
 /* Bounds each record at max bytes (0: CM_BUF_MAX_DEFAULT, the default). A record that
  * would be larger is refused with an error: never written cut, never chained. */
 void aud_writer_bound(aud_writer *w, size_t max);
-/* Continues a chain from its head. */
+/* Continues a chain from its head (before aud_writer_async, or right after a drain). */
 void aud_writer_resume(aud_writer *w, uint64_t seq, const char hash[65]);
 /* After resume, within one interrupted run: the last signed seq and the last record's
  * time, so checkpoints come out as if the run had never stopped. */

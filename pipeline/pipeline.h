@@ -14,7 +14,8 @@
 #include "policy/engine.h"
 #include "vault/state.h"
 
-/* Told of each decision once its records reached the sink (d and input borrowed). */
+/* Told of each decision once its records reached the sink, or, with an asynchronous
+ * writer (aud_writer_async), once they were queued for it (d and input borrowed). */
 typedef void (*pip_decided_fn)(void *arg, const aud_decision *d, const char *input);
 
 /* Records d, the message's first decision, then every further one the engine has for it
