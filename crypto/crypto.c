@@ -638,38 +638,55 @@ static int ossl_err(char *err, size_t errn, const char *what)
     return lib_fail();
 }
 
+/* Whether a key of this kty and size can be made at all (into *kind); CM_EINPUT with
+ * the message when not. */
+static int pkey_check(const char *kty, int64_t bits, enum pk_kind *kind, char *err, size_t errn)
+{
+    if (kind_of(kty, kind) < 0) {
+        snprintf(err, errn, "unsupported key type '%s'", kty ? kty : "");
+        return CM_EINPUT;
+    }
+    if (*kind == PK_RSA && (bits < 1024 || bits > 4096 || bits % 8)) {
+        snprintf(err, errn, "unsupported RSA key size %lld (1024..4096, whole bytes)",
+                 (long long)bits);
+        return CM_EINPUT;
+    }
+    if (*kind == PK_OCT && bits != 128 && bits != 192 && bits != 256) {
+        snprintf(err, errn, "unsupported oct key size %lld (128, 192 or 256)", (long long)bits);
+        return CM_EINPUT;
+    }
+    return 0;
+}
+
+int cry_pkey_check(const char *kty, int64_t bits, char *err, size_t errn)
+{
+    enum pk_kind kind;
+    return pkey_check(kty, bits, &kind, err, errn);
+}
+
 int cry_pkey_generate(const char *kty, int64_t bits, cry_pkey **out, char *err, size_t errn)
 {
     enum pk_kind kind;
     *out = NULL;
-    if (kind_of(kty, &kind) < 0) {
-        snprintf(err, errn, "unsupported key type '%s'", kty ? kty : "");
-        return CM_EINPUT;
-    }
+    if (kind_of(kty, &kind) < 0)
+        return pkey_check(kty, bits, &kind, err, errn);
     if (seam("key generation")) {
         snprintf(err, errn, "key generation failed");
         return lib_fail();
     }
+    int rc = pkey_check(kty, bits, &kind, err, errn);
+    if (rc < 0)
+        return rc;
     cry_pkey *k = cm_xcalloc(1, sizeof *k);
-    int rc = CM_EINPUT;
     k->kind = kind;
     switch (kind) {
     case PK_RSA:
-        if (bits < 1024 || bits > 4096 || bits % 8) {
-            snprintf(err, errn, "unsupported RSA key size %lld (1024..4096, whole bytes)",
-                     (long long)bits);
-            goto out_fail;
-        }
         k->pk = EVP_PKEY_Q_keygen(NULL, NULL, "RSA", (size_t)bits);
         break;
     case PK_EC:
         k->pk = EVP_PKEY_Q_keygen(NULL, NULL, "EC", "P-256");
         break;
     case PK_OCT:
-        if (bits != 128 && bits != 192 && bits != 256) {
-            snprintf(err, errn, "unsupported oct key size %lld (128, 192 or 256)", (long long)bits);
-            goto out_fail;
-        }
         k->raw = secret_random((size_t)bits / 8);
         if (!k->raw) {
             rc = ossl_err(err, errn, "random");

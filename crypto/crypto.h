@@ -95,6 +95,9 @@ typedef struct cry_pkey cry_pkey;
 /* A new key into *out, of the named kty (RSA, RSA-HSM, EC, EC-HSM, oct, oct-HSM) and
  * size in bits (ignored for EC); a message in err on failure or an unsupported size. */
 int cry_pkey_generate(const char *kty, int64_t bits, cry_pkey **out, char *err, size_t errn);
+/* Whether cry_pkey_generate accepts this kty and size: 0, or CM_EINPUT with the message it
+ * would give. (What is left to fail then is the library: CM_EENV.) */
+int cry_pkey_check(const char *kty, int64_t bits, char *err, size_t errn);
 void cry_pkey_free(cry_pkey *k);
 /* Serializes the private material (PKCS#8 DER, or raw bytes for oct) into a new secret. */
 cry_secret *cry_pkey_export(const cry_pkey *k);
