@@ -485,6 +485,11 @@ static void decide(pol_engine *e, const vlt_event *in, aud_decision *d)
                    res_event ? dec : &per[i], &out);
     }
     if (out.denied) {
+        /* Key material the event left to be made: a library failure is fatal here too. */
+        if (vlt_txn_ready(t, reason, sizeof reason) == CM_EENV) {
+            fatal(d, reason);
+            goto out_abort;
+        }
         d->outcome = AUD_DENIED;
         for (size_t i = 0; i < naff; i++)
             move_findings(d, dec, &per[i]);

@@ -134,7 +134,8 @@ static int apply_key(vlt_txn *t, const vlt_event *ev, char *reason, size_t rn)
         k->vers[k->nvers].enabled = true;
         set_validity(&k->vers[k->nvers], ev);
         k->nvers++;
-        return vlt_keyver_generate(t->s, k, &k->vers[k->nvers - 1], reason, rn);
+        /* Its material is made while settling unwraps under the old version. */
+        return vlt_keyver_generate_later(t->s, k, &k->vers[k->nvers - 1], reason, rn);
     case VLT_EV_KEY_DISABLED:
     case VLT_EV_KEY_ENABLED: {
         bool en = ev->type == VLT_EV_KEY_ENABLED;

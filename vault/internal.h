@@ -35,6 +35,10 @@ struct vlt_keyver {
     int64_t nbf, exp;
     cm_buf sealed; /* private material sealed under the master key */
     cry_pkey *pk;  /* loaded on first use */
+    /* No material yet (sealed empty): a rotation's new version, made by the time its
+     * transaction settles or at the first use of its key (vlt_keyver_generate_later).
+     * Never in the committed state. */
+    bool unmade;
 };
 
 struct vlt_key {
@@ -282,6 +286,13 @@ int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kv, cry_pk
 /* New key material for a version, sealed under the master key: 0, or CM_EINPUT for a
  * type or size the key cannot have, CM_EENV when the library fails. */
 int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err, size_t errn);
+/* The same, or the version marked unmade for its material to be made later, on the time
+ * of its transaction's bulk work (vlt_txn_ready): only when bulk key operations run on
+ * several threads and no fault is injected (the seams count calls in one thread's order).
+ * A type or size that cannot be made is CM_EINPUT at once either way, with the message
+ * vlt_keyver_generate gives; what is left to fail later is the library (CM_EENV). */
+int vlt_keyver_generate_later(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err,
+                              size_t errn);
 int vlt_state_load_docs(vlt_state *s, cm_err *err);
 /* vault/tables.c: declares vault's tables in an authenticated store and reads where the
  * seen ids stand; writes the ids seen since the last flush (inside its transaction);
@@ -332,17 +343,18 @@ int vlt_wrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cr
 int vlt_unwrap(vlt_state *s, const vlt_key_lookup *look, const char *ref, const cm_buf *w,
                cry_secret **out, char *err, size_t errn);
 /* vault/prefetch.c: bulk re-wraps on worker threads. vlt_rewrap_start unwraps in[0..n)
- * (copied) under the version fkv of fk on up to `threads` threads (8 at most), each DEK
- * then wrapped under tkv of tk where wrap[i] (tk NULL: unwrap only); NULL when a key
- * cannot be had or no thread starts (nothing done). vlt_rewrap_take waits for item i and
- * moves out its DEK (a new secret, or NULL when it did not come out) and its wrapped form
- * under the new version (empty when not wrapped); each item once. vlt_rewrap_free stops
- * the workers and wipes what was not taken; NULL is a no-op. vlt_bulk_threads: how many
- * threads bulk key operations use: CMKGUARD_THREADS, or the cores online (read once). */
+ * (copied) under the version fkv of fk on up to `threads` threads (8 at most); NULL when
+ * the key cannot be had or no thread starts (nothing done). vlt_rewrap_to gives the
+ * version tkv of tk (NULL: none) to wrap under: each DEK unwrapped from then on is also
+ * wrapped under it where wrap[i]. vlt_rewrap_take waits for item i and moves out its DEK
+ * (a new secret, or NULL when it did not come out) and its wrapped form under the new
+ * version (empty when not wrapped); each item once. vlt_rewrap_free stops the workers and
+ * wipes what was not taken; NULL is a no-op. vlt_bulk_threads: how many threads bulk key
+ * operations use: CMKGUARD_THREADS, or the cores online (read once). */
 typedef struct vlt_rewrap vlt_rewrap;
 vlt_rewrap *vlt_rewrap_start(vlt_state *s, const vlt_key *fk, const vlt_keyver *fkv,
-                             const vlt_key *tk, const vlt_keyver *tkv, const cm_buf *const *in,
-                             const bool *wrap, size_t n, size_t threads);
+                             const cm_buf *const *in, const bool *wrap, size_t n, size_t threads);
+void vlt_rewrap_to(vlt_rewrap *j, vlt_state *s, const vlt_key *tk, const vlt_keyver *tkv);
 void vlt_rewrap_take(vlt_rewrap *j, size_t i, cry_secret **dek, cm_buf *out);
 void vlt_rewrap_free(vlt_rewrap *j);
 size_t vlt_bulk_threads(void);

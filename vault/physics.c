@@ -420,21 +420,25 @@ static int settle_one(vlt_txn *t, vlt_rh h, const char *rid, const char *ahead_t
 
 /* A rotation re-wraps every resource on the key. Those that do not hold their DEK (after
  * a restart) need the old version to unwrap it: an RSA private operation each. Workers
- * unwrap them, and wrap each under the new version at once, while the resources are
- * settled here in order as their results come. A DEK that does not come out, or a wrap
- * that fails, is left to the ordinary path, which does it again and says why; so this
- * only ever saves time, and decides nothing. (Not under fault injection, which counts
- * calls on one thread.) */
+ * unwrap them while the new version's key is made here, then wrap each under it at once,
+ * while the resources are settled here in order as their results come. A DEK that does
+ * not come out, one unwrapped before the new key was there, or a wrap that fails, is left
+ * to the ordinary path, which does it and says why; so this only ever saves time, and
+ * decides nothing. (Not under fault injection, which counts calls on one thread.) */
 struct ahead {
     vlt_rewrap *job;
-    size_t *slot; /* per affected id: its item in job, or SIZE_MAX */
-    char to[640]; /* the reference the items are wrapped under */
+    size_t *slot;      /* per affected id: its item in job, or SIZE_MAX */
+    char to[640];      /* the reference the items are wrapped under */
+    const vlt_key *tk; /* and its key version, given to the job once it has material */
+    const vlt_keyver *tkv;
 };
 
 static void ahead_start(vlt_txn *t, const vlt_rh *hs, size_t n, struct ahead *a)
 {
     a->job = NULL;
     a->slot = NULL;
+    a->tk = NULL;
+    a->tkv = NULL;
     size_t threads = n < 64 || cm_fault_armed ? 1 : vlt_bulk_threads();
     if (threads < 2)
         return;
@@ -483,11 +487,14 @@ static void ahead_start(vlt_txn *t, const vlt_rh *hs, size_t n, struct ahead *a)
         tkv = vlt_key_version(tk, kr.version);
     }
     if (fkv)
-        a->job = vlt_rewrap_start(t->s, fk, fkv, tkv ? tk : NULL, tkv, wrapped, wrap, m, threads);
-    if (a->job)
+        a->job = vlt_rewrap_start(t->s, fk, fkv, wrapped, wrap, m, threads);
+    if (a->job) {
         a->slot = slot;
-    else
+        a->tk = tkv ? tk : NULL;
+        a->tkv = tkv;
+    } else {
         free(slot);
+    }
     free(wrapped);
     free(views);
     free(wrap);
@@ -500,7 +507,11 @@ int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn)
     const vlt_rh *hs = vlt_txn_affected_h(t, false, &ids, &n);
     struct ahead a;
     ahead_start(t, hs, n, &a);
-    int rc = 0;
+    /* Material the event left to be made (a rotation's new version), made while the
+     * workers unwrap; then they wrap under it too. */
+    int rc = vlt_txn_ready(t, reason, rn);
+    if (rc == 0 && a.job)
+        vlt_rewrap_to(a.job, t->s, a.tk, a.tkv);
     for (size_t i = 0; i < n && rc == 0; i++) {
         cm_buf w;
         cm_buf_init(&w, 0);

@@ -1,8 +1,10 @@
 /* Bulk re-wraps on worker threads: what a rotation of a key many resources use needs when
  * the resources do not hold their DEKs (after a restart). Each worker unwraps a DEK under
  * the old key version (an RSA private operation) and wraps it at once under the new one
- * (a public operation). The caller takes the results in order as they come, so settling
- * the resources runs beside the workers instead of after them.
+ * (a public operation). The new version's key is given once it exists (vlt_rewrap_to): a
+ * rotation makes it while the workers unwrap, and a DEK unwrapped before it is there is
+ * left for the caller to wrap. The caller takes the results in order as they come, so
+ * settling the resources runs beside the workers instead of after them.
  *
  * The workers touch nothing of the state: the wrapped DEKs are copied in, each worker has
  * its own copy of the two keys, and the results wait in slots until they are taken. */
@@ -23,7 +25,7 @@ struct slot {
 
 struct worker {
     vlt_rewrap *j;
-    cry_pkey *from, *to; /* this worker's own copies; to NULL: unwrap only */
+    cry_pkey *from, *to; /* this worker's own copies; to imported at its first wrap */
 };
 
 struct vlt_rewrap {
@@ -31,10 +33,12 @@ struct vlt_rewrap {
     bool *wrap; /* which to wrap under the new version too */
     struct slot *slot;
     size_t n;
-    pthread_mutex_t mu; /* guards next, stop, want and every slot's done */
+    pthread_mutex_t mu; /* guards next, stop, want, to and every slot's done */
     pthread_cond_t cv;
     size_t next, want;
     bool stop;
+    cry_secret *to; /* the new version's key, exported; NULL until given (or never) */
+    const char *to_kty;
     struct worker w[MAX_THREADS];
     pthread_t th[MAX_THREADS];
     size_t nth;
@@ -70,9 +74,16 @@ static void *rewrap_worker(void *arg)
         cry_secret *dek = NULL;
         cm_buf out;
         cm_buf_init(&out, 0);
-        if (cry_pkey_unwrap(w->from, (const uint8_t *)j->in[i].p, j->in[i].len, &dek, err,
-                            sizeof err) == 0 &&
-            w->to && j->wrap[i] &&
+        int rc = cry_pkey_unwrap(w->from, (const uint8_t *)j->in[i].p, j->in[i].len, &dek, err,
+                                 sizeof err);
+        if (rc == 0 && j->wrap[i] && !w->to) {
+            pthread_mutex_lock(&j->mu); /* the key, once given, stays until the end */
+            const cry_secret *to = j->to;
+            pthread_mutex_unlock(&j->mu);
+            if (to) /* NULL when it does not import: the caller wraps */
+                w->to = cry_pkey_import(j->to_kty, to->b, to->len);
+        }
+        if (rc == 0 && j->wrap[i] && w->to &&
             cry_pkey_wrap(w->to, dek->b, dek->len, &out, err, sizeof err) < 0)
             cm_buf_free(&out); /* the caller wraps it again, and says why it fails */
         pthread_mutex_lock(&j->mu);
@@ -95,15 +106,11 @@ static cry_secret *export_key(vlt_state *s, const vlt_key *k, const vlt_keyver *
 }
 
 vlt_rewrap *vlt_rewrap_start(vlt_state *s, const vlt_key *fk, const vlt_keyver *fkv,
-                             const vlt_key *tk, const vlt_keyver *tkv, const cm_buf *const *in,
-                             const bool *wrap, size_t n, size_t threads)
+                             const cm_buf *const *in, const bool *wrap, size_t n, size_t threads)
 {
     cry_secret *from = export_key(s, fk, fkv);
-    cry_secret *to = tk && tkv ? export_key(s, tk, tkv) : NULL;
-    if (!from) {
-        cry_secret_free(to);
+    if (!from)
         return NULL;
-    }
     vlt_rewrap *j = cm_xcalloc(1, sizeof *j);
     j->n = n;
     j->want = n;
@@ -123,21 +130,31 @@ vlt_rewrap *vlt_rewrap_start(vlt_state *s, const vlt_key *fk, const vlt_keyver *
         struct worker *w = &j->w[j->nth];
         w->j = j;
         w->from = cry_pkey_import(vlt_key_material_kty(fk), from->b, from->len);
-        w->to = to ? cry_pkey_import(vlt_key_material_kty(tk), to->b, to->len) : NULL;
         if (!w->from || pthread_create(&j->th[j->nth], NULL, rewrap_worker, w) != 0) {
             cry_pkey_free(w->from);
-            cry_pkey_free(w->to);
             break;
         }
         j->nth++;
     }
     cry_secret_free(from);
-    cry_secret_free(to);
     if (!j->nth) {
         vlt_rewrap_free(j);
         return NULL;
     }
     return j;
+}
+
+void vlt_rewrap_to(vlt_rewrap *j, vlt_state *s, const vlt_key *tk, const vlt_keyver *tkv)
+{
+    cry_secret *to = tk && tkv ? export_key(s, tk, tkv) : NULL;
+    pthread_mutex_lock(&j->mu);
+    if (!j->to && to) {
+        j->to_kty = vlt_key_material_kty(tk); /* a string of the state's pool */
+        j->to = to;
+        to = NULL;
+    }
+    pthread_mutex_unlock(&j->mu);
+    cry_secret_free(to); /* given twice: the first stays */
 }
 
 void vlt_rewrap_take(vlt_rewrap *j, size_t i, cry_secret **dek, cm_buf *out)
@@ -175,6 +192,7 @@ void vlt_rewrap_free(vlt_rewrap *j)
         cm_buf_free(&j->slot[i].out);
         cm_buf_free(&j->in[i]);
     }
+    cry_secret_free(j->to);
     pthread_cond_destroy(&j->cv);
     pthread_mutex_destroy(&j->mu);
     free(j->in);

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/fault.h"
 #include "common/map.h"
 #include "common/timestamp.h"
 #include "vault/internal.h"
@@ -167,6 +168,7 @@ vlt_key *vlt_key_clone(const vlt_key *o)
         cm_buf_init(&k->vers[i].sealed, o->vers[i].sealed.max);
         cm_buf_add(&k->vers[i].sealed, o->vers[i].sealed.p, o->vers[i].sealed.len);
         k->vers[i].pk = NULL;
+        k->vers[i].unmade = o->vers[i].unmade;
     }
     return k;
 }
@@ -621,6 +623,12 @@ int vlt_keyver_pkey(vlt_state *s, const vlt_key *k, const vlt_keyver *kvc, cry_p
                     char *err, size_t errn)
 {
     vlt_keyver *kv = (vlt_keyver *)kvc; /* the loaded key is a cache */
+    /* A transaction's new version used before it settles: its material is made now. */
+    if (kv->unmade) {
+        int rc = vlt_keyver_generate(s, k, kv, err, errn);
+        if (rc < 0)
+            return rc;
+    }
     *out = kv->pk;
     if (kv->pk)
         return 0;
@@ -659,10 +667,26 @@ int vlt_keyver_generate(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *er
     cry_secret_free(der);
     if (rc < 0) {
         snprintf(err, errn, "cannot seal the new key material");
+        cm_buf_free(&kv->sealed);
         cry_pkey_free(pk);
         return rc;
     }
     kv->pk = pk;
+    kv->unmade = false;
+    return 0;
+}
+
+int vlt_keyver_generate_later(vlt_state *s, const vlt_key *k, vlt_keyver *kv, char *err,
+                              size_t errn)
+{
+    if (cm_fault_armed || vlt_bulk_threads() < 2)
+        return vlt_keyver_generate(s, k, kv, err, errn);
+    int rc = cry_pkey_check(vlt_key_material_kty(k), vlt_key_material_size(k), err, errn);
+    if (rc < 0)
+        return rc;
+    cm_buf_init(&kv->sealed, 0);
+    kv->pk = NULL;
+    kv->unmade = true;
     return 0;
 }
 

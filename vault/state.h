@@ -211,6 +211,12 @@ void vlt_txn_rule_lock_at(vlt_txn *t, vlt_rh h, const char *rule_id, bool hold);
  * a key operation cannot be done in this state, or CM_EENV when the crypto library
  * failed (either way with its message in reason). */
 int vlt_txn_settle(vlt_txn *t, char *reason, size_t rn);
+/* Makes the key material the applied event left to be made (a rotation's new version,
+ * made while settling unwraps DEKs under the old one): 0, or CM_EENV with the message
+ * vlt_txn_apply would have given. vlt_txn_settle does it; a caller that decides the event
+ * without settling it (denied) calls this first, so that a library failure stops the
+ * event as it does when the material is made at once. */
+int vlt_txn_ready(vlt_txn *t, char *reason, size_t rn);
 /* Actions per resource id (after settle). */
 const vlt_action *vlt_txn_actions(vlt_txn *t, const char *resource_id, size_t *n);
 const vlt_action *vlt_txn_actions_at(vlt_txn *t, vlt_rh h, size_t *n);

@@ -567,6 +567,22 @@ bool vlt_txn_changed_at(vlt_txn *t, vlt_rh h)
 
 /* ---------- commit / abort ---------- */
 
+int vlt_txn_ready(vlt_txn *t, char *reason, size_t rn)
+{
+    size_t it = 0;
+    const char *uri;
+    void *v;
+    while (cm_map_next(t->pk, &it, &uri, &v)) {
+        vlt_key *k = ((struct pend *)v)->obj;
+        for (size_t i = 0; k && i < k->nvers; i++) {
+            int rc = k->vers[i].unmade ? vlt_keyver_generate(t->s, k, &k->vers[i], reason, rn) : 0;
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 static void txn_free(vlt_txn *t)
 {
     size_t it = 0;
