@@ -3,7 +3,7 @@
  * it takes the same actions as one thread, every resource ends with its own DEK wrapped
  * under the new version, and a DEK that does not unwrap fails the rotation as it does on
  * one thread, leaving the state as it was. The resource whose DEK is damaged is picked
- * from the printed seed. */
+ * from the printed seed. The new version's key is made while the workers unwrap. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -153,6 +153,45 @@ static void rotate(const char *threads, int damaged, struct outcome *o)
     vlt_state_free(s);
 }
 
+/* On several threads a rotation's new version is made while settling: unmade once the
+ * event is applied, made by vlt_txn_ready (which a caller that denies the event calls) or
+ * by settling, never committed unmade; on one thread it is made when applied. */
+static void made_later(void)
+{
+    static uint8_t deks[N][CRY_DEK_LEN];
+    setenv("CMKGUARD_THREADS", "2", 1);
+    vlt_state *s = estate(deks);
+    if (!s)
+        return;
+    const char *msg = "{\"specversion\":\"1.0\",\"id\":\"later\",\"source\":\"test\","
+                      "\"type\":\"key.rotated\",\"subject\":\"" K "\","
+                      "\"time\":\"2026-11-02T10:00:00Z\",\"data\":{\"version\":\"v2\"}}";
+    vlt_event ev;
+    CHECK(dec_decode(dec, msg, strlen(msg), &ev, reason, sizeof reason) == 0);
+    vlt_txn *t = vlt_txn_begin(s);
+    CHECK(vlt_txn_apply(t, &ev, reason, sizeof reason) == 0);
+    const vlt_key *k = vlt_txn_key(t, K, false);
+    const vlt_keyver *kv = vlt_key_version(k, "v2");
+    CHECK(kv && kv->unmade && !kv->sealed.len && !kv->pk);
+    CHECK(vlt_txn_ready(t, reason, sizeof reason) == 0);
+    CHECK(kv && !kv->unmade && kv->sealed.len > 0 && kv->pk);
+    vlt_txn_abort(t); /* denied: nothing of it stays */
+    CHECK(vlt_key_nversions(vlt_state_key(s, K)) == 1);
+    struct outcome o;
+    CHECK(apply(s, "key.rotated", K, "{\"version\":\"v2\"}", &o) == 0);
+    kv = vlt_key_version(vlt_state_key(s, K), "v2");
+    CHECK(kv && !kv->unmade && kv->sealed.len > 0);
+    setenv("CMKGUARD_THREADS", "1", 1);
+    t = vlt_txn_begin(s);
+    CHECK(dec_decode(dec, msg, strlen(msg), &ev, reason, sizeof reason) == 0);
+    ev.version = "v3";
+    CHECK(vlt_txn_apply(t, &ev, reason, sizeof reason) == 0);
+    kv = vlt_key_version(vlt_txn_key(t, K, false), "v3");
+    CHECK(kv && !kv->unmade && kv->sealed.len > 0);
+    vlt_txn_abort(t);
+    vlt_state_free(s);
+}
+
 int main(void)
 {
     dec = dec_decoder_new(DEC_MAX_MESSAGE_DEFAULT);
@@ -174,6 +213,7 @@ int main(void)
         CHECK(many.rc == one.rc && t_streq(many.reason, one.reason));
         CHECK(t_streq(many.acts, one.acts));
     }
+    made_later();
     unsetenv("CMKGUARD_THREADS");
     dec_decoder_free(dec);
     T_DONE();
