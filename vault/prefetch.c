@@ -26,6 +26,7 @@ struct slot {
 struct worker {
     vlt_rewrap *j;
     cry_pkey *from, *to; /* this worker's own copies; to imported at its first wrap */
+    bool to_tried;       /* the import of to was tried (once: a failure is not retried) */
 };
 
 struct vlt_rewrap {
@@ -76,12 +77,14 @@ static void *rewrap_worker(void *arg)
         cm_buf_init(&out, 0);
         int rc = cry_pkey_unwrap(w->from, (const uint8_t *)j->in[i].p, j->in[i].len, &dek, err,
                                  sizeof err);
-        if (rc == 0 && j->wrap[i] && !w->to) {
+        if (rc == 0 && j->wrap[i] && !w->to_tried) {
             pthread_mutex_lock(&j->mu); /* the key, once given, stays until the end */
             const cry_secret *to = j->to;
             pthread_mutex_unlock(&j->mu);
-            if (to) /* NULL when it does not import: the caller wraps */
+            if (to) { /* NULL when it does not import: the caller wraps */
                 w->to = cry_pkey_import(j->to_kty, to->b, to->len);
+                w->to_tried = true;
+            }
         }
         if (rc == 0 && j->wrap[i] && w->to &&
             cry_pkey_wrap(w->to, dek->b, dek->len, &out, err, sizeof err) < 0)
