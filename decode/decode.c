@@ -590,6 +590,23 @@ static const char *get(dec_decoder *d, enum slot s)
     return d->set[s] ? d->arena.p + d->off[s] : NULL;
 }
 
+/* The event's strings, each NULL or in the arena (resolve sets them all), are copied
+ * together: one copy of the arena, and every pointer moved by the same offset. */
+int dec_event_keep(const dec_decoder *d, vlt_event *ev, cm_buf *to)
+{
+    const char **all[] = {
+        &ev->type_name, &ev->id,           &ev->source,    &ev->subject, &ev->time, &ev->tenant,
+        &ev->region,    &ev->subscription, &ev->principal, &ev->version, &ev->kty,  &ev->kind,
+        &ev->key_uri,   &ev->nbf,          &ev->exp,       &ev->state,   &ev->mac};
+    size_t base = to->len;
+    if (cm_buf_add(to, d->arena.p ? d->arena.p : "", d->arena.len) < 0)
+        return -1;
+    for (size_t i = 0; i < CM_ARRAY_LEN(all); i++)
+        if (*all[i])
+            *all[i] = to->p + base + (*all[i] - d->arena.p);
+    return 0;
+}
+
 static void resolve(dec_decoder *d, vlt_event *ev)
 {
     ev->id = get(d, S_ID);

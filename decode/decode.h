@@ -4,6 +4,7 @@
 #define DEC_DECODE_H
 #include <stddef.h>
 
+#include "common/buf.h"
 #include "vault/event.h"
 
 #define DEC_MAX_MESSAGE_DEFAULT ((size_t)1 << 20)
@@ -21,4 +22,9 @@ void dec_decoder_free(dec_decoder *d);
  * except after a lone surrogate escape, which no decoded string can name faithfully. */
 int dec_decode(dec_decoder *d, const char *msg, size_t n, vlt_event *ev, char *reason,
                size_t reason_len);
+/* Copies the strings of ev, as the last dec_decode on d left them (decoded or refused),
+ * to the end of to and points ev at the copies: the event then outlives the next call
+ * (a reader decoding ahead of the thread that decides). 0, or -1 when to's bound would
+ * be passed (ev untouched). */
+int dec_event_keep(const dec_decoder *d, vlt_event *ev, cm_buf *to);
 #endif
