@@ -596,23 +596,31 @@ static bool next_azure(pol_engine *e, aud_decision *d)
 void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
                         aud_decision *d)
 {
+    vlt_event ev;
+    char reason[1024];
+    int decoded = dec_decode(e->dec, msg, n, &ev, reason, sizeof reason);
+    pol_engine_process_decoded(e, msg, n, decoded, &ev, reason, input, d);
+}
+
+void pol_engine_process_decoded(pol_engine *e, const char *msg, size_t n, int decoded,
+                                const vlt_event *ev, const char *reason, const char *input,
+                                aud_decision *d)
+{
     aud_decision_reset(d);
     d->input = aud_decision_str(d, input);
     az_reset(e->az);
-    vlt_event ev;
-    char reason[1024];
-    if (dec_decode(e->dec, msg, n, &ev, reason, sizeof reason) < 0) {
+    if (decoded < 0) {
         /* Not a cmkguard event: perhaps one Azure writes (SPEC §2b). Only a refused
          * message pays for the look, so cmkguard's own events go as fast as before. */
         char why[1024];
         snprintf(why, sizeof why, "%s", reason);
-        bool azure = n <= e->max_message && az_recognise(msg, n, ev.type_name);
+        bool azure = n <= e->max_message && az_recognise(msg, n, ev->type_name);
         if (azure && az_load(e->az, msg, n, why, sizeof why) == 0 && next_azure(e, d))
             return;
-        reject_into(d, azure ? why : reason, ev.id, ev.type_name, ev.time, ev.subject);
+        reject_into(d, azure ? why : reason, ev->id, ev->type_name, ev->time, ev->subject);
         return;
     }
-    decide(e, &ev, d);
+    decide(e, ev, d);
 }
 
 bool pol_engine_more(pol_engine *e, aud_decision *d)

@@ -27,7 +27,14 @@ const pol_ruleset *pol_engine_rules(const pol_engine *e);
  * and commits the message's input position once, after the last. */
 void pol_engine_process(pol_engine *e, const char *msg, size_t n, const char *input,
                         aud_decision *d);
-/* The next decision of the message last given to pol_engine_process, into d (cleared
- * first; input kept): true, or false when the message has none left (d untouched). */
+/* The same for a message decoded beforehand, elsewhere (replay's reader thread): decoded
+ * is dec_decode's result for msg, with its ev and reason (all borrowed for the call; msg
+ * is read only when decoded is negative, and then only when n is within the engine's
+ * max_message). */
+void pol_engine_process_decoded(pol_engine *e, const char *msg, size_t n, int decoded,
+                                const vlt_event *ev, const char *reason, const char *input,
+                                aud_decision *d);
+/* The next decision of the message last given to either, into d (cleared first; input
+ * kept): true, or false when the message has none left (d untouched). */
 bool pol_engine_more(pol_engine *e, aud_decision *d);
 #endif
