@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "common/buf.h"
@@ -61,6 +62,12 @@ void cm_lines_free(cm_lines *r)
 const char *cm_lines_name(const cm_lines *r)
 {
     return r->name;
+}
+
+bool cm_lines_regular(const cm_lines *r)
+{
+    struct stat st;
+    return fstat(fileno(r->f), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 static bool blank(const char *s, size_t n)

@@ -15,6 +15,9 @@ void cm_lines_free(cm_lines *r);
  * (which exceeds max for an oversized line, whose bytes are then not kept), *lineno;
  * 0 at the end; -1 on a read error. */
 int cm_lines_next(cm_lines *r, const char **line, size_t *n, size_t *lineno, cm_err *err);
+/* Whether the input is a regular file (stdin may be one): reading it never waits for a
+ * writer, so a thread that reads ahead can always be stopped. */
+bool cm_lines_regular(const cm_lines *r);
 /* The name records use for this input: the path, or "stdin". */
 const char *cm_lines_name(const cm_lines *r);
 #endif
