@@ -1,6 +1,7 @@
 #include "pipeline/replay.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -8,6 +9,7 @@
 #include "common/lines.h"
 #include "pipeline/chains.h"
 #include "pipeline/pipeline.h"
+#include "pipeline/reader.h"
 #include "pipeline/trail.h"
 
 struct replay {
@@ -69,22 +71,41 @@ static int start(struct replay *r, const char *input, cry_signer *signer, cm_err
     return 0;
 }
 
+/* Whether the input is read and decoded on a thread of its own, beside deciding: not
+ * under fault injection (one thread, so that "the Nth call" means one thing), nor from a
+ * pipe or a terminal (a read there may wait for ever, and the reader could not be
+ * stopped), nor when CMKGUARD_NO_READER is set (a test switch: either way, the records
+ * and messages are the same). */
+static bool read_beside(cm_lines *rd)
+{
+    return !cm_fault_armed && !getenv("CMKGUARD_NO_READER") && cm_lines_regular(rd);
+}
+
 /* Reads, decides and records every event, committing every commit_every. */
 static int events(struct replay *r, cm_lines *rd, pol_engine *eng, const char *rules_hash,
                   cm_err *err)
 {
     const pip_replay_opts *o = r->o;
     aud_decision d = {0};
-    const char *line;
-    size_t n, lineno = 0, count = 0;
+    pip_line own = {0};
+    const pip_line *l = &own;
+    size_t count = 0;
     char input[4200];
     double t0 = cm_now(), last = t0;
     int rc = 0, got;
-    while (rc == 0 && (got = cm_lines_next(rd, &line, &n, &lineno, err)) == 1) {
-        if (r->resume && (int64_t)lineno <= r->pos.lines)
+    pip_reader *rdr = read_beside(rd) ? pip_reader_start(rd, (size_t)o->max_message,
+                                                         r->resume ? r->pos.lines : -1)
+                                      : NULL;
+    while (rc == 0 && (got = rdr ? pip_reader_next(rdr, &l, err)
+                                 : cm_lines_next(rd, &own.msg, &own.n, &own.lineno, err)) == 1) {
+        if (!rdr && r->resume && (int64_t)l->lineno <= r->pos.lines)
             continue; /* applied and committed by the interrupted run */
-        snprintf(input, sizeof input, "%s:%zu", r->input, lineno);
-        rc = pip_message(eng, rules_hash, r->chain.w, line, n, input, &d, log_rejected, NULL, err);
+        snprintf(input, sizeof input, "%s:%zu", r->input, l->lineno);
+        if (rdr)
+            pol_engine_process_decoded(eng, l->msg, l->n, l->decoded, &l->ev, l->reason, input, &d);
+        else
+            pol_engine_process(eng, l->msg, l->n, input, &d);
+        rc = pip_record(eng, rules_hash, r->chain.w, input, &d, log_rejected, NULL, err);
         if (rc < 0 && d.fatal) {
             cm_log("%s: cannot process the event: %s; stopping: nothing after the last commit "
                    "is kept, and a rerun resumes there",
@@ -97,7 +118,7 @@ static int events(struct replay *r, cm_lines *rd, pol_engine *eng, const char *r
         }
         count++;
         if (o->state && count % (size_t)o->commit_every == 0 &&
-            (rc = commit(r, (int64_t)lineno, err)) < 0) {
+            (rc = commit(r, (int64_t)l->lineno, err)) < 0) {
             pip_trail_fail(r->trail, r->chain.name, err);
             break;
         }
@@ -106,6 +127,7 @@ static int events(struct replay *r, cm_lines *rd, pol_engine *eng, const char *r
             cm_log("replay: %zu events, %.0f events/s", count, (double)count / (last - t0));
         }
     }
+    pip_reader_free(rdr);
     aud_decision_clear(&d);
     if (rc == 0 && got < 0) {
         cm_err_print(err);
