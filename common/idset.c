@@ -295,17 +295,6 @@ static const char *num_id(char *buf, const char *prefix, size_t plen, uint64_t h
 
 /* ---------- UUIDs ---------- */
 
-static int hexval(unsigned char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* Whether id is a UUID as written canonically, 8-4-4-4-12 hex digits whose letters are
  * all lower case or all upper case (digits alone count as lower case), with a source
  * that fits a tag: its 16 bytes and tag into *out. Any other spelling (mixed case,
@@ -323,7 +312,7 @@ static bool uuid_form(const char *id, uint32_t src, struct uu *out)
                 return false;
             continue;
         }
-        int v = hexval(c);
+        int v = cm_hexval(c);
         if (v < 0)
             return false;
         lower |= c >= 'a';

@@ -166,7 +166,7 @@ void cm_hex(const uint8_t *d, size_t n, char *out)
     out[2 * n] = '\0';
 }
 
-static int hexval(int c)
+int cm_hexval(int c)
 {
     if (c >= '0' && c <= '9')
         return c - '0';
@@ -182,7 +182,7 @@ int cm_unhex(const char *s, uint8_t *out, size_t n)
     if (strlen(s) != 2 * n)
         return -1;
     for (size_t i = 0; i < n; i++) {
-        int hi = hexval(s[2 * i]), lo = hexval(s[2 * i + 1]);
+        int hi = cm_hexval(s[2 * i]), lo = cm_hexval(s[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return -1;
         out[i] = (uint8_t)(hi << 4 | lo);

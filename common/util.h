@@ -59,7 +59,8 @@ bool cm_join(char *buf, size_t n, const char *sep, const char *const *parts, siz
 /* Strict decimal parse into int64; false on junk, overflow or empty input. */
 bool cm_parse_i64(const char *s, int64_t *out);
 
-void cm_hex(const uint8_t *d, size_t n, char *out);  /* out holds 2n+1 */
+void cm_hex(const uint8_t *d, size_t n, char *out); /* out holds 2n+1 */
+int cm_hexval(int c); /* a hex digit's value, either case; -1 for any other byte */
 int cm_unhex(const char *s, uint8_t *out, size_t n); /* exactly 2n hex digits */
 /* Standard base64 with padding. */
 int cm_b64_encode(const uint8_t *d, size_t n, cm_buf *out);
