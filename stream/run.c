@@ -79,6 +79,7 @@ typedef struct runner {
     cm_err err;
     bool scale;         /* topics.state: one of several instances (SPEC §7a) */
     bool closing;       /* the consumer closes: everything was committed and delivered */
+    bool coop;          /* the group's rebalance protocol is cooperative, as last known */
     cry_secret *master; /* several instances: the shared master key */
     stm_log_io io;      /* several instances: the changelog's producer and reader */
     stm_catalog *cat;   /* several instances with topics.catalog: what every partition holds */
@@ -558,10 +559,21 @@ static void save_cache(runner *r, chainw *c)
     }
 }
 
+/* Whether the group's rebalances are cooperative (incremental assign and unassign). The
+ * client says so while it is in the group; once it leaves (the revocation a close makes)
+ * it has no protocol to tell, and the last one known stands. */
+static bool cooperative(runner *r, rd_kafka_t *rk)
+{
+    const char *proto = rd_kafka_rebalance_protocol(rk);
+    if (proto)
+        r->coop = !strcmp(proto, "COOPERATIVE");
+    return r->coop;
+}
+
 static void rebalance_scale(runner *r, rd_kafka_t *rk, rd_kafka_resp_err_t err,
                             rd_kafka_topic_partition_list_t *parts)
 {
-    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    bool coop = cooperative(r, rk);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         /* Stopping (the group may still hand out what others released while the consumer
          * closes): nothing is claimed; the next owner takes them. */
@@ -613,7 +625,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rebalance_scale(r, rk, err, parts);
         return;
     }
-    bool coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
+    bool coop = cooperative(r, rk);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int64_t off;
