@@ -40,8 +40,8 @@ stop_all() {
   local i; for i in "${!INST[@]}"; do kill -KILL "${INST[$i]}" 2>/dev/null; done
   [ -z "${KEEP:-}" ] && [ -n "${BROKER_PID:-}" ] && { exec 7>&- 2>/dev/null; kill -TERM "$BROKER_PID" 2>/dev/null; wait "$BROKER_PID" 2>/dev/null; }
 }
-# produce FILE: lines "KEY<TAB>JSON"
-produce() { kcat -P -b "$BOOT" -t cmk.events -K $'\t' -l "$1" || fail "kcat produce"; }
+# produce FILE [KCAT-OPTION...]: lines "KEY<TAB>JSON" to cmk.events
+produce() { local f=$1; shift; kcat -P -b "$BOOT" -t cmk.events -K $'\t' "$@" -l "$f" || fail "kcat produce"; }
 # consume TOPIC COUNT OUT [SECONDS]: waits until COUNT messages are there, writes them
 consume() {
   timeout "${4:-60}" kcat -C -b "$BOOT" -t "$1" -c "$2" -q -f '%s\n' >"$3" 2>/dev/null
