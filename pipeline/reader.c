@@ -62,6 +62,18 @@ struct pip_reader {
     bool started;
 };
 
+/* Wakes the other side when it sleeps waiting for its index to reach what it wants and
+ * reached (this side's index, just stored) is that far. */
+static void wake(pip_reader *r, _Atomic size_t *wants, size_t reached, pthread_cond_t *cv)
+{
+    size_t want = atomic_load(wants);
+    if (want && reached >= want) {
+        pthread_mutex_lock(&r->mu);
+        pthread_cond_signal(cv);
+        pthread_mutex_unlock(&r->mu);
+    }
+}
+
 /* Counts the slots the deciding thread gave back since the last look. */
 static void take_back(pip_reader *r)
 {
@@ -137,12 +149,7 @@ static void *read_ahead(void *arg)
         s->size = s->buf.cap;
         r->inflight += s->size;
         atomic_store(&r->tail, ++tail);
-        size_t want = atomic_load(&r->decider_wants);
-        if (want && tail >= want) {
-            pthread_mutex_lock(&r->mu);
-            pthread_cond_signal(&r->decider_cv);
-            pthread_mutex_unlock(&r->mu);
-        }
+        wake(r, &r->decider_wants, tail, &r->decider_cv);
         if (got != LINE)
             break; /* the end, or a read error: the deciding thread stops there */
     }
@@ -182,12 +189,7 @@ int pip_reader_next(pip_reader *r, const pip_line **line, cm_err *err)
     if (r->holding) { /* the last line is done with: its slot goes back */
         r->holding = false;
         atomic_store(&r->head, ++head);
-        size_t want = atomic_load(&r->reader_wants);
-        if (want && head >= want) {
-            pthread_mutex_lock(&r->mu);
-            pthread_cond_signal(&r->reader_cv);
-            pthread_mutex_unlock(&r->mu);
-        }
+        wake(r, &r->reader_wants, head, &r->reader_cv);
     }
     if (head == r->seen_tail)
         r->seen_tail = atomic_load_explicit(&r->tail, memory_order_acquire);
